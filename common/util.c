@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int sl_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		goto out_close;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	/* Read until EOF: the file may have grown since fstat(). */
+	for (;;) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == (size_t)st.st_size) {
+			char probe;
+
+			n = read(fd, &probe, 1);
+			if (n > 0) {
+				ret = -EFBIG;
+				goto out_free;
+			}
+			break;
+		}
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	close(fd);
+	return 0;
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return ret;
+}
+
+int sl_write_file_atomic(const char *path, const void *buf, size_t len,
+			 unsigned int mode)
+{
+	char tmp[PATH_MAX];
+	const char *p = buf;
+	size_t off = 0;
+	int fd, ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out_unlink;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = -errno;
+		goto out_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	return 0;
+
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+static uint64_t sl_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t sl_now_ns(void)
+{
+	return sl_clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t sl_realtime_ns(void)
+{
+	return sl_clock_ns(CLOCK_REALTIME);
+}
+
+int sl_parse_duration(const char *s, uint64_t *out_ns)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "ns", 1ull },		   { "us", 1000ull },
+		{ "ms", 1000000ull },	   { "s", 1000000000ull },
+		{ "m", 60000000000ull },   { "h", 3600000000000ull },
+	};
+	uint64_t whole = 0, frac = 0, frac_div = 1;
+	const char *p = s;
+	bool digits = false;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		digits = true;
+		p++;
+	}
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (frac_div < 1000000000000ull) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				frac_div *= 10;
+			}
+			digits = true;
+			p++;
+		}
+	}
+	if (!digits)
+		return -EINVAL;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(units); i++) {
+		if (strcmp(p, units[i].suffix) != 0)
+			continue;
+		if (whole > UINT64_MAX / units[i].mult)
+			return -ERANGE;
+		*out_ns = whole * units[i].mult +
+			  (frac * units[i].mult) / frac_div;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+size_t sl_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t len = strlen(src);
+
+	if (size) {
+		size_t n = len >= size ? size - 1 : len;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers used everywhere.  Nothing here allocates unless it says so. */
+#ifndef SL_UTIL_H
+#define SL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SL_EXPORT __attribute__((visibility("default")))
+#define SL_UNUSED __attribute__((unused))
+
+/**
+ * sl_read_file - read a whole regular file into memory
+ * @path: file to read
+ * @max: largest accepted size in bytes
+ * @out: on success a NUL-terminated buffer; caller frees it with free(3)
+ * @len: on success the size without the terminating NUL
+ * @retval 0 on success, -EFBIG when the file is larger than @max,
+ *         -EISDIR/-EINVAL for a non-regular file, -errno otherwise
+ */
+int sl_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/**
+ * sl_write_file_atomic - write @len bytes to @path via a temp file + rename
+ * @retval 0 on success, -errno on failure (the old file is left in place)
+ */
+int sl_write_file_atomic(const char *path, const void *buf, size_t len,
+			 unsigned int mode);
+
+/** sl_now_ns - CLOCK_MONOTONIC in nanoseconds */
+uint64_t sl_now_ns(void);
+
+/** sl_realtime_ns - CLOCK_REALTIME in nanoseconds */
+uint64_t sl_realtime_ns(void);
+
+/**
+ * sl_parse_duration - parse a protobuf/Istio duration ("1.5s", "300ms",
+ * "2m", "1h", "10us"), as nanoseconds
+ * @retval 0 on success, -EINVAL for bad syntax, -ERANGE on overflow
+ */
+int sl_parse_duration(const char *s, uint64_t *out_ns);
+
+/** sl_strlcpy - strlcpy(3); returns strlen(src) */
+size_t sl_strlcpy(char *dst, const char *src, size_t size);
+
+#endif /* SL_UTIL_H */

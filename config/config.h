@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration snapshot: everything sluiced knows from the config
+ * directory, parsed, validated and resolved.  A snapshot is immutable once
+ * loaded and reference counted: the daemon swaps in a new one atomically on
+ * reload while established flows keep the one they started with.
+ *
+ * This header is the contract between the config module and its users
+ * (daemon, CLI).  Internal structures live in config_internal.h.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- small value types ---------------------------------------------- */
+
+/** An IPv4 or IPv6 address; family is AF_INET or AF_INET6 (0 = unset). */
+struct sl_ip {
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+
+/** sl_ip_parse - parse a literal IPv4/IPv6 address; 0 or -EINVAL */
+int sl_ip_parse(const char *s, struct sl_ip *out);
+/** sl_ip_format - format into @buf (INET6_ADDRSTRLEN is enough) */
+const char *sl_ip_format(const struct sl_ip *ip, char *buf, size_t len);
+/** sl_ip_equal - true when both are the same family and address */
+bool sl_ip_equal(const struct sl_ip *a, const struct sl_ip *b);
+
+struct sl_label {
+	const char *key;
+	const char *value;
+};
+
+/* ---- node configuration --------------------------------------------- */
+
+enum sl_ktls_mode {
+	SL_KTLS_AUTO = 0, /* use kTLS where the kernel has it */
+	SL_KTLS_ON,	  /* require kTLS; refuse to start without it */
+	SL_KTLS_OFF,	  /* always userspace TLS */
+};
+
+/** Node settings (sluiced.yaml or kind: Node, apiVersion sluice.io/v1alpha1) */
+struct sl_node_config {
+	const char *name;	   /* node name; default: hostname */
+	const char *trust_domain;  /* default "cluster.local" */
+	uint16_t outbound_port;	   /* default 15001 */
+	uint16_t inbound_port;	   /* default 15008 (mTLS) */
+	uint16_t inbound_plain_port; /* default 15006 */
+	uint16_t metrics_port;	   /* default 15020 */
+	const char *metrics_address; /* default "127.0.0.1" */
+	const char *ca_dir;	   /* built-in CA directory (ca.crt, ca.key) */
+	const char *cert_dir;	   /* external certs: <ns>/<sa>/{cert,key,ca}.pem */
+	const char *trust_bundle;  /* optional extra roots (PEM) */
+	enum sl_ktls_mode ktls;
+	bool allow_unknown_source; /* default false: fail closed */
+};
+
+/* ---- workloads and services ----------------------------------------- */
+
+/** A workload: one WorkloadEntry (a pod or VM address with an identity). */
+struct sl_workload {
+	const char *name;
+	const char *ns;
+	const char *service_account; /* default "default" */
+	const char *spiffe_id;	     /* spiffe://<td>/ns/<ns>/sa/<sa> */
+	const char *node;	     /* label kubernetes.io/hostname, or NULL */
+	struct sl_ip address;
+	const struct sl_label *labels;
+	size_t n_labels;
+};
+
+/** One endpoint a flow can be sent to. */
+struct sl_endpoint {
+	const struct sl_workload *workload; /* NULL for a non-mesh endpoint */
+	struct sl_ip address;
+	uint16_t port;			    /* target port on the workload */
+	uint32_t weight;		    /* ServiceEntry endpoint weight, 1 */
+};
+
+/* ---- lifetime ------------------------------------------------------- */
+
+struct sl_config;
+
+/** One error found while loading; file:line:col and the field path. */
+struct sl_config_error {
+	const char *file; /* path as given, or NULL for directory-level errors */
+	unsigned int line; /* 1-based; 0 when not tied to a position */
+	unsigned int col;  /* 1-based */
+	const char *path;  /* field path, e.g. "spec.http[0].route[1].weight" */
+	const char *message;
+};
+
+struct sl_config_errors {
+	struct sl_config_error *v;
+	size_t n;
+};
+
+/**
+ * sl_config_load_dir - load, validate and resolve every *.yaml / *.yml file
+ * of @dir (not recursive; dot-files and the ConfigMap "..data" machinery are
+ * skipped, symlinks followed)
+ * @dir: configuration directory
+ * @node_name: this node's name, or NULL for the node config's name/hostname
+ * @out: on success a new snapshot with one reference; release it with
+ *       sl_config_put()
+ * @errs: on failure, every error found (sorted by file, line, col); free with
+ *        sl_config_errors_free().  May be NULL.
+ * @retval 0 on success; -EINVAL when the config has errors; -errno when the
+ *         directory cannot be read.
+ */
+int sl_config_load_dir(const char *dir, const char *node_name,
+		       struct sl_config **out, struct sl_config_errors *errs);
+
+/** sl_config_errors_free - free the errors; NULL-safe, leaves it empty */
+void sl_config_errors_free(struct sl_config_errors *errs);
+
+/** sl_config_errors_print - print "file:line:col: path: message" lines */
+void sl_config_errors_print(const struct sl_config_errors *errs, FILE *out);
+
+/** sl_config_get - take a reference (thread safe); returns @cfg */
+struct sl_config *sl_config_get(struct sl_config *cfg);
+
+/** sl_config_put - drop a reference (thread safe); NULL-safe */
+void sl_config_put(struct sl_config *cfg);
+
+/* ---- queries (all thread safe: the snapshot is immutable) ------------ */
+
+/** sl_config_node - the node settings, defaults filled in */
+const struct sl_node_config *sl_config_node(const struct sl_config *cfg);
+
+/** sl_config_generation - 16 hex digits identifying the content */
+const char *sl_config_generation(const struct sl_config *cfg);
+
+/** sl_config_workloads - all workloads; @n set to their number */
+const struct sl_workload *sl_config_workloads(const struct sl_config *cfg,
+					      size_t *n);
+
+/** sl_config_workload_by_ip - the workload at @ip, or NULL */
+const struct sl_workload *sl_config_workload_by_ip(const struct sl_config *cfg,
+						   const struct sl_ip *ip);
+
+/**
+ * sl_config_resolve - where does a flow to @dst:@port from @src go?
+ * @src: the source workload (for namespace-relative lookups), may be NULL
+ * @dst, @port: the original destination of the flow
+ * @eps: on success points into the snapshot: the candidate endpoints of the
+ *       (weighted, routed) destination chosen for this flow; valid as long as
+ *       the caller holds a reference on @cfg
+ * @n_eps: number of candidates
+ * A service VIP (Service clusterIP, ServiceEntry address) resolves through
+ * the routing table to the endpoints of one destination; a workload address
+ * resolves to that workload itself (port unchanged).
+ * @retval 0, or -ENOENT when nothing is known at @dst:@port
+ */
+int sl_config_resolve(const struct sl_config *cfg,
+		      const struct sl_workload *src, const struct sl_ip *dst,
+		      uint16_t port, const struct sl_endpoint **eps,
+		      size_t *n_eps);
+
+#endif /* SL_CONFIG_H */

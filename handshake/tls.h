@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Mutual TLS 1.3 with SPIFFE identities, driven without blocking.
+ *
+ * Contract between handshake/ and its users (daemon, tests, CLI).
+ *
+ * A struct sl_tls_conn is one TLS session over memory BIOs: the caller moves
+ * ciphertext between the socket and the conn (sl_tls_conn_feed /
+ * sl_tls_conn_take_output), so the I/O can be done by io_uring.  During the
+ * handshake, sl_tls_conn_want() says exactly how many bytes to read next
+ * (record by record), so nothing past the handshake is read from the socket:
+ * after it the socket can be handed to kernel TLS with the record sequence
+ * numbers at 0 (see ktls.h).
+ */
+#ifndef SL_TLS_H
+#define SL_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sl_identity; /* identity.h */
+struct sl_trust;    /* identity.h */
+
+/** Why a handshake failed, for counters and logs. */
+enum sl_tls_fail {
+	SL_TLS_OK = 0,
+	SL_TLS_FAIL_PROTOCOL,	  /* not TLS, wrong version/ALPN, bad record */
+	SL_TLS_FAIL_NO_CERT,	  /* peer presented no certificate */
+	SL_TLS_FAIL_UNTRUSTED,	  /* chain does not lead to the bundle */
+	SL_TLS_FAIL_EXPIRED,	  /* outside the validity window */
+	SL_TLS_FAIL_BAD_SAN,	  /* not exactly one URI SAN in SPIFFE form */
+	SL_TLS_FAIL_TRUST_DOMAIN, /* SPIFFE ID from another trust domain */
+	SL_TLS_FAIL_WRONG_ID,	  /* not the identity we expected */
+	SL_TLS_FAIL_BAD_CERT,	  /* EKU, CA:TRUE leaf, key usage ... */
+	SL_TLS_FAIL_TIMEOUT,	  /* set by the caller's timer */
+	SL_TLS_FAIL_INTERNAL,	  /* allocation or library failure */
+	SL_TLS_FAIL__MAX,
+};
+
+/** sl_tls_fail_name - short stable name ("untrusted", "wrong_id" ...) */
+const char *sl_tls_fail_name(enum sl_tls_fail f);
+
+enum sl_tls_role {
+	SL_TLS_CLIENT,
+	SL_TLS_SERVER,
+};
+
+struct sl_tls_ctx;
+struct sl_tls_conn;
+
+/**
+ * sl_tls_ctx_new - TLS settings shared by many connections
+ * @trust: trust bundle and trust domain (a reference is taken)
+ * @out: new context; free with sl_tls_ctx_free()
+ * TLS 1.3 only; AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; ALPN "sluice/1";
+ * no session tickets or resumption; client certificates required.
+ * @retval 0 or -errno
+ */
+int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out);
+void sl_tls_ctx_free(struct sl_tls_ctx *ctx);
+
+/**
+ * sl_tls_ctx_set_trust - replace the trust bundle for new connections
+ * (established ones keep theirs).  @retval 0 or -errno
+ */
+int sl_tls_ctx_set_trust(struct sl_tls_ctx *ctx, struct sl_trust *trust);
+
+/**
+ * sl_tls_conn_new - start one TLS session
+ * @ctx: shared settings
+ * @role: client or server
+ * @self: identity presented to the peer (a reference is taken)
+ * @expected_peer: SPIFFE ID the peer must present, exactly; NULL accepts
+ *                 any identity of the trust domain (servers)
+ * @out: new conn; free with sl_tls_conn_free()
+ * @retval 0 or -errno
+ */
+int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
+		    struct sl_identity *self, const char *expected_peer,
+		    struct sl_tls_conn **out);
+
+/** sl_tls_conn_free - free; wipes key material.  NULL-safe. */
+void sl_tls_conn_free(struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_want - during the handshake, how many ciphertext bytes to read
+ * from the socket next: the rest of the current record (5-byte header first,
+ * then its body).  Reading exactly this much never consumes bytes that follow
+ * the handshake.  Returns 0 once the handshake is done.
+ */
+size_t sl_tls_conn_want(const struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_feed - give the conn ciphertext read from the socket
+ * @retval 0 or -ENOMEM
+ */
+int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len);
+
+/**
+ * sl_tls_conn_handshake - advance the handshake with what was fed
+ * @retval 0 handshake complete and peer verified;
+ *         -EAGAIN more input needed (send pending output first);
+ *         -EPROTO/-EACCES/-ECONNRESET on failure (sl_tls_conn_fail() says why)
+ */
+int sl_tls_conn_handshake(struct sl_tls_conn *c);
+
+/** sl_tls_conn_fail - reason of the last failure (SL_TLS_OK if none) */
+enum sl_tls_fail sl_tls_conn_fail(const struct sl_tls_conn *c);
+
+/** sl_tls_conn_fail_detail - human readable detail of the failure, or "" */
+const char *sl_tls_conn_fail_detail(const struct sl_tls_conn *c);
+
+/** sl_tls_conn_pending_output - ciphertext bytes waiting to be sent */
+size_t sl_tls_conn_pending_output(const struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_take_output - copy up to @cap bytes of pending ciphertext
+ * @retval bytes copied (0 when none)
+ */
+size_t sl_tls_conn_take_output(struct sl_tls_conn *c, void *buf, size_t cap);
+
+/**
+ * sl_tls_conn_read - decrypt application data fed with sl_tls_conn_feed
+ * @retval >0 plaintext bytes; 0 on close_notify (clean EOF); -EAGAIN when
+ *         more ciphertext is needed; -EPROTO on a bad record or an alert
+ *         (a truncated stream never reads as 0)
+ */
+ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap);
+
+/**
+ * sl_tls_conn_write - encrypt application data; the records are then taken
+ * with sl_tls_conn_take_output.  @retval bytes accepted or -errno
+ */
+ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len);
+
+/**
+ * sl_tls_conn_close_notify - queue a close_notify alert (half-close of our
+ * sending direction).  @retval 0 or -errno
+ */
+int sl_tls_conn_close_notify(struct sl_tls_conn *c);
+
+/** sl_tls_conn_peer_id - verified SPIFFE ID of the peer, after handshake */
+const char *sl_tls_conn_peer_id(const struct sl_tls_conn *c);
+
+/** sl_tls_conn_peer_serial - peer certificate serial (hex), after handshake */
+const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c);
+
+/** sl_tls_conn_cipher - negotiated cipher suite name, after handshake */
+const char *sl_tls_conn_cipher(const struct sl_tls_conn *c);
+
+#endif /* SL_TLS_H */
