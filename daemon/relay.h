@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Relays: move bytes both ways between a plaintext socket (the pod side) and
+ * a mutual-TLS socket (the mesh side) once the handshake and the preamble are
+ * done, until both directions are closed.
+ *
+ *  - kTLS relay (relay_splice.c): the TLS socket was handed to the kernel
+ *    (sl_ktls_install); bytes move socket → pipe → socket with
+ *    IORING_OP_SPLICE, never copied to userspace.  Non-data records (alerts,
+ *    KeyUpdate) make splice fail with EIO/EINVAL; they are read with
+ *    sl_ktls_recv_record(): close_notify is EOF, anything else closes the flow
+ *    and is counted.
+ *  - Userspace relay (relay_tls.c): ciphertext goes through the
+ *    struct sl_tls_conn (memory BIOs) with io_uring recv/send.
+ *
+ * Both propagate half-close (EOF on one side → shutdown(SHUT_WR) or
+ * close_notify on the other, the other direction keeps flowing) and reset (an
+ * RST or a TLS error on one side → RST on the other: SO_LINGER {1, 0} then
+ * close): a truncated stream never looks complete.  Buffers are bounded
+ * (backpressure: a direction reads only when its buffer has room), and an
+ * idle timer closes flows with no traffic either way for idle_timeout.
+ */
+#ifndef SL_RELAY_H
+#define SL_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sl_worker;
+struct sl_tls_conn;
+
+/** Why a relay ended (for logs, counters, access-log response flags). */
+enum sl_relay_end {
+	SL_RELAY_END_DONE = 0,	    /* both directions closed cleanly */
+	SL_RELAY_END_RESET_PLAIN,   /* RST/error from the pod side */
+	SL_RELAY_END_RESET_TLS,	    /* RST/error/bad record from the mesh side */
+	SL_RELAY_END_IDLE,	    /* idle timeout */
+	SL_RELAY_END_UNEXPECTED_RECORD, /* kTLS: non-data record other than close_notify */
+	SL_RELAY_END_INTERNAL,
+};
+
+const char *sl_relay_end_name(enum sl_relay_end e);
+
+/** Totals reported when a relay ends. */
+struct sl_relay_result {
+	enum sl_relay_end end;
+	uint64_t bytes_plain_to_tls; /* plaintext bytes from the pod side */
+	uint64_t bytes_tls_to_plain; /* plaintext bytes to the pod side */
+	bool ktls;
+};
+
+/**
+ * sl_relay_done_fn - called once when the relay has ended and both sockets
+ * are closed; @arg is the caller's.
+ */
+typedef void (*sl_relay_done_fn)(void *arg, const struct sl_relay_result *r);
+
+struct sl_relay_params {
+	uint64_t idle_timeout_ns;  /* 0 = none */
+	uint32_t buf_size;	   /* per direction (userspace relay), e.g. 64 KiB */
+	uint32_t pipe_size;	   /* per direction (splice relay), e.g. 64 KiB */
+	sl_relay_done_fn done;
+	void *done_arg;
+};
+
+/**
+ * sl_relay_start - relay between @plain_fd and @tls_fd on worker @w
+ * @plain_fd: connected plaintext TCP socket (ownership passes to the relay)
+ * @tls_fd: connected TCP socket carrying the TLS session (ownership passes)
+ * @tls: the session; if @ktls is true it was installed into @tls_fd with
+ *       sl_ktls_install() and is used only for metadata; otherwise the relay
+ *       drives it.  Ownership passes to the relay (freed at the end).
+ * @ktls: which relay to run
+ * @initial, @initial_len: plaintext already decrypted from the mesh side
+ *       that must go to the pod first (userspace relay only; may be NULL)
+ * @p: parameters (copied)
+ * @retval 0 when started (done() will be called exactly once); -errno on
+ *         failure, in which case nothing was taken over and done() is not
+ *         called
+ */
+int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
+		   struct sl_tls_conn *tls, bool ktls, const void *initial,
+		   uint32_t initial_len, const struct sl_relay_params *p);
+
+#endif /* SL_RELAY_H */
