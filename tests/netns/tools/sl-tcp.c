@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sl-tcp: small TCP test tool for the netns end-to-end tests.
+ *
+ *   sl-tcp serve PORT MODE        MODE: echo | eofreply | rst
+ *       echo      echo every byte back; after EOF, half-close and finish
+ *                 sending (a forked child per connection)
+ *       eofreply  read until EOF, then send "n=<bytes> h=<hash>\n" followed
+ *                 by 1 MiB of pattern and close: only works if the client's
+ *                 half-close went through and our reply direction stayed up
+ *       rst       read a little, then close with RST (SO_LINGER 0)
+ *   sl-tcp echo-check IP PORT BYTES [PATTERN]
+ *       send BYTES (pseudo-random, or PATTERN repeated), half-close, read
+ *       the echo; exit 0 only if exactly the same bytes came back (hash)
+ *   sl-tcp eofreply-check IP PORT BYTES
+ *       send BYTES, half-close, expect the eofreply answer for them
+ *   sl-tcp rst-check IP PORT
+ *       send a little, expect ECONNRESET (exit 0), exit 1 on a clean EOF
+ *
+ * Prints one line of results on stdout; errors on stderr.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHUNK 65536
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+static void fill(uint8_t *buf, size_t n, uint64_t off, const char *pattern)
+{
+	if (pattern) {
+		size_t pl = strlen(pattern);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)pattern[(off + i) % pl];
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = (off + i) * 0x9e3779b97f4a7c15ULL;
+		buf[i] = (uint8_t)(x >> 56);
+	}
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int dial(const char *ip, const char *port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd;
+
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(port));
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(port));
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		fprintf(stderr, "sl-tcp: bad address %s\n", ip);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		fprintf(stderr, "sl-tcp: connect %s:%s: %m\n", ip, port);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- server ---------------------------------------------------------- */
+
+static void serve_echo(int fd)
+{
+	uint8_t *buf = malloc(CHUNK);
+	ssize_t n;
+
+	while (buf && (n = read(fd, buf, CHUNK)) > 0)
+		if (write_all(fd, buf, (size_t)n))
+			break;
+	shutdown(fd, SHUT_WR);
+	free(buf);
+}
+
+static void serve_eofreply(int fd)
+{
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t h = FNV_INIT, total = 0;
+	char line[128];
+	ssize_t n;
+
+	if (!buf)
+		return;
+	while ((n = read(fd, buf, CHUNK)) > 0) {
+		h = fnv(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	snprintf(line, sizeof(line), "n=%llu h=%016llx\n",
+		 (unsigned long long)total, (unsigned long long)h);
+	if (!write_all(fd, line, strlen(line))) {
+		for (uint64_t off = 0; off < 1 << 20; off += CHUNK) {
+			fill(buf, CHUNK, off, NULL);
+			if (write_all(fd, buf, CHUNK))
+				break;
+		}
+	}
+	shutdown(fd, SHUT_WR);
+	free(buf);
+}
+
+static void serve_rst(int fd)
+{
+	struct linger lg = { 1, 0 };
+	char buf[16];
+
+	if (read(fd, buf, sizeof(buf)) < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static int serve(const char *port, const char *mode)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)atoi(port)) };
+	int one = 1, zero = 0, lfd;
+
+	signal(SIGCHLD, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 128) < 0) {
+		fprintf(stderr, "sl-tcp: listen :%s: %m\n", port);
+		return 1;
+	}
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (fork() == 0) {
+			close(lfd);
+			if (!strcmp(mode, "echo"))
+				serve_echo(fd);
+			else if (!strcmp(mode, "eofreply"))
+				serve_eofreply(fd);
+			else
+				serve_rst(fd);
+			close(fd);
+			_exit(0);
+		}
+		close(fd);
+	}
+}
+
+/* ---- clients --------------------------------------------------------- */
+
+struct sender {
+	int fd;
+	uint64_t bytes;
+	const char *pattern;
+	uint64_t hash;
+	int err;
+};
+
+static void *send_thread(void *arg)
+{
+	struct sender *s = arg;
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t off = 0;
+
+	s->hash = FNV_INIT;
+	while (buf && off < s->bytes) {
+		size_t n = s->bytes - off < CHUNK ? (size_t)(s->bytes - off) : CHUNK;
+
+		fill(buf, n, off, s->pattern);
+		s->hash = fnv(s->hash, buf, n);
+		if ((s->err = write_all(s->fd, buf, n)))
+			break;
+		off += n;
+	}
+	if (!s->err)
+		shutdown(s->fd, SHUT_WR);
+	free(buf);
+	return NULL;
+}
+
+static int echo_check(const char *ip, const char *port, uint64_t bytes,
+		      const char *pattern)
+{
+	struct sender s = { .bytes = bytes, .pattern = pattern };
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t h = FNV_INIT, total = 0;
+	pthread_t t;
+	ssize_t n;
+	int err = 0;
+
+	s.fd = dial(ip, port);
+	if (s.fd < 0 || !buf)
+		return 1;
+	pthread_create(&t, NULL, send_thread, &s);
+	while ((n = read(s.fd, buf, CHUNK)) > 0) {
+		h = fnv(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (n < 0)
+		err = errno;
+	pthread_join(t, NULL);
+	close(s.fd);
+	printf("sent=%llu sent_hash=%016llx received=%llu received_hash=%016llx%s%s\n",
+	       (unsigned long long)bytes, (unsigned long long)s.hash,
+	       (unsigned long long)total, (unsigned long long)h,
+	       err ? " error=" : "", err ? strerror(err) : "");
+	free(buf);
+	return (!err && !s.err && total == bytes && h == s.hash) ? 0 : 1;
+}
+
+static int eofreply_check(const char *ip, const char *port, uint64_t bytes)
+{
+	struct sender s = { .bytes = bytes };
+	uint8_t *buf = malloc(CHUNK);
+	char line[128] = "", want[128];
+	uint64_t total = 0, body = 0, hb = FNV_INIT, hw = FNV_INIT;
+	size_t llen = 0;
+	pthread_t t;
+	ssize_t n;
+	int err = 0;
+
+	s.fd = dial(ip, port);
+	if (s.fd < 0 || !buf)
+		return 1;
+	pthread_create(&t, NULL, send_thread, &s);
+	while ((n = read(s.fd, buf, CHUNK)) > 0) {
+		size_t i = 0;
+
+		while (i < (size_t)n && (llen == 0 || line[llen - 1] != '\n') &&
+		       llen < sizeof(line) - 1)
+			line[llen++] = (char)buf[i++];
+		line[llen] = '\0';
+		hb = fnv(hb, buf + i, (size_t)n - i);
+		body += (size_t)n - i;
+		total += (uint64_t)n;
+	}
+	if (n < 0)
+		err = errno;
+	pthread_join(t, NULL);
+	close(s.fd);
+	for (uint64_t off = 0; off < 1 << 20; off += CHUNK) {
+		fill(buf, CHUNK, off, NULL);
+		hw = fnv(hw, buf, CHUNK);
+	}
+	snprintf(want, sizeof(want), "n=%llu h=%016llx\n",
+		 (unsigned long long)bytes, (unsigned long long)s.hash);
+	printf("reply=%.*s body=%llu%s%s\n", (int)(llen ? llen - 1 : 0), line,
+	       (unsigned long long)body, err ? " error=" : "",
+	       err ? strerror(err) : "");
+	free(buf);
+	return (!err && !s.err && !strcmp(line, want) && body == 1 << 20 &&
+		hb == hw) ? 0 : 1;
+}
+
+static int rst_check(const char *ip, const char *port)
+{
+	char buf[256];
+	ssize_t n;
+	int fd = dial(ip, port);
+
+	if (fd < 0)
+		return 1;
+	if (write_all(fd, "hello\n", 6))
+		return 1;
+	do {
+		n = read(fd, buf, sizeof(buf));
+	} while (n > 0);
+	if (n < 0 && errno == ECONNRESET) {
+		printf("reset\n");
+		return 0;
+	}
+	printf(n == 0 ? "clean-eof\n" : "error=%s\n", strerror(errno));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && !strcmp(argv[1], "serve"))
+		return serve(argv[2], argv[3]);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "echo-check"))
+		return echo_check(argv[2], argv[3], strtoull(argv[4], NULL, 0),
+				  argc == 6 ? argv[5] : NULL);
+	if (argc == 5 && !strcmp(argv[1], "eofreply-check"))
+		return eofreply_check(argv[2], argv[3], strtoull(argv[4], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "rst-check"))
+		return rst_check(argv[2], argv[3]);
+	fprintf(stderr, "usage: sl-tcp serve PORT echo|eofreply|rst | "
+			"echo-check IP PORT BYTES [PATTERN] | "
+			"eofreply-check IP PORT BYTES | rst-check IP PORT\n");
+	return 2;
+}
