@@ -6,6 +6,9 @@
 #define SL_CA_H
 
 #include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
 
 struct sl_ca;
 struct sl_identity;
@@ -41,5 +44,23 @@ int sl_ca_issue(struct sl_ca *ca, const char *spiffe_id, uint64_t lifetime_s,
 
 /** sl_ca_cert_path - path of the CA certificate file (bundle) */
 const char *sl_ca_cert_path(const struct sl_ca *ca);
+
+/**
+ * sl_ca_issue_window - like sl_ca_issue() with an explicit validity window
+ * (tests: expired or not-yet-valid certificates; the CLI).
+ * @retval 0 or -errno (-EINVAL when @not_after <= @not_before)
+ */
+int sl_ca_issue_window(struct sl_ca *ca, const char *spiffe_id,
+		       time_t not_before, time_t not_after,
+		       struct sl_identity **out);
+
+/** sl_ca_cert - the signing CA certificate; owned by @ca */
+X509 *sl_ca_cert(const struct sl_ca *ca);
+
+/**
+ * sl_ca_trust_domain - trust domain recorded in the CA subject
+ * ("sluice mesh CA <td>"), or "" when the subject is not of that form
+ */
+const char *sl_ca_trust_domain(const struct sl_ca *ca);
 
 #endif /* SL_CA_H */

@@ -85,6 +85,13 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 void sl_tls_conn_free(struct sl_tls_conn *c);
 
 /**
+ * Largest TLS 1.3 record on the wire: 5-byte header + 2^14 + 256 bytes.
+ * sl_tls_conn_want() never asks for more; a peer announcing a longer record
+ * fails the handshake (SL_TLS_FAIL_PROTOCOL).
+ */
+#define SL_TLS_RECORD_MAX (5 + 16384 + 256)
+
+/**
  * sl_tls_conn_want - during the handshake, how many ciphertext bytes to read
  * from the socket next: the rest of the current record (5-byte header first,
  * then its body).  Reading exactly this much never consumes bytes that follow
@@ -97,6 +104,14 @@ size_t sl_tls_conn_want(const struct sl_tls_conn *c);
  * @retval 0 or -ENOMEM
  */
 int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len);
+
+/**
+ * sl_tls_conn_feed_eof - the caller saw the end of the TCP stream (read
+ * returned 0 or the peer reset).  From now on a read that needs more input
+ * fails with -EPROTO instead of -EAGAIN (a truncated stream never reads as a
+ * clean EOF), and an unfinished handshake fails with -ECONNRESET.
+ */
+void sl_tls_conn_feed_eof(struct sl_tls_conn *c);
 
 /**
  * sl_tls_conn_handshake - advance the handshake with what was fed
@@ -126,6 +141,10 @@ size_t sl_tls_conn_take_output(struct sl_tls_conn *c, void *buf, size_t cap);
  * @retval >0 plaintext bytes; 0 on close_notify (clean EOF); -EAGAIN when
  *         more ciphertext is needed; -EPROTO on a bad record or an alert
  *         (a truncated stream never reads as 0)
+ * Note (TLS 1.3): a client's handshake completes when it sends Finished,
+ * before the server has checked the client certificate.  A rejection then
+ * arrives as an alert on the client's first read: -EPROTO, and
+ * sl_tls_conn_fail() gives the class from the alert (e.g. untrusted).
  */
 ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap);
 

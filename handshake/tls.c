@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * TLS 1.3 sessions over memory BIOs (see tls.h).
+ *
+ * Record-exact handshake input.  sl_tls_conn_want() follows the record
+ * framing of everything fed so far and asks for the rest of the current
+ * record only: 5 header bytes, then the body length from the header.  A
+ * caller that reads exactly that much never takes a byte from the socket
+ * beyond the last handshake record it needs, so after the handshake the
+ * kernel socket still holds every later record and kTLS can start at record
+ * sequence 0 in both directions.
+ *
+ * Which record is the last one:
+ *  - the client completes when it has read the server's Finished; the
+ *    server sends nothing after its Finished because session tickets are
+ *    off (SSL_OP_NO_TICKET and num_tickets = 0), so no NewSessionTicket
+ *    record (which would be encrypted with the application keys, sequence 0)
+ *    can be lost in userspace;
+ *  - the server completes when it has read the client's Certificate,
+ *    CertificateVerify and Finished; the client's Finished is the last
+ *    handshake record, anything after it is application data and stays in
+ *    the socket.
+ * OpenSSL never reads ahead here: read-ahead is off and the memory BIO only
+ * holds what the caller fed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "identity.h"
+#include "log.h"
+#include "tls_internal.h"
+#include "util.h"
+
+struct sl_tls_ctx {
+	SSL_CTX *ssl_ctx;
+	pthread_mutex_t lock; /* protects trust */
+	struct sl_trust *trust;
+};
+
+static const char *const fail_names[SL_TLS_FAIL__MAX] = {
+	[SL_TLS_OK] = "ok",
+	[SL_TLS_FAIL_PROTOCOL] = "protocol",
+	[SL_TLS_FAIL_NO_CERT] = "no_cert",
+	[SL_TLS_FAIL_UNTRUSTED] = "untrusted",
+	[SL_TLS_FAIL_EXPIRED] = "expired",
+	[SL_TLS_FAIL_BAD_SAN] = "bad_san",
+	[SL_TLS_FAIL_TRUST_DOMAIN] = "trust_domain",
+	[SL_TLS_FAIL_WRONG_ID] = "wrong_id",
+	[SL_TLS_FAIL_BAD_CERT] = "bad_cert",
+	[SL_TLS_FAIL_TIMEOUT] = "timeout",
+	[SL_TLS_FAIL_INTERNAL] = "internal",
+};
+
+const char *sl_tls_fail_name(enum sl_tls_fail f)
+{
+	if ((unsigned int)f >= SL_TLS_FAIL__MAX)
+		return "unknown";
+	return fail_names[f];
+}
+
+static const unsigned char alpn_wire[] = "\x08" SL_TLS_ALPN;
+
+static int alpn_select(SSL *ssl, const unsigned char **out,
+		       unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	unsigned char *sel = NULL;
+
+	if (SSL_select_next_proto(&sel, outlen, alpn_wire, sizeof(alpn_wire) - 1,
+				  in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+		struct sl_tls_conn *c = SSL_get_app_data(ssl);
+
+		if (c)
+			sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+					"client did not offer ALPN " SL_TLS_ALPN);
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int hex_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * NSS key log lines: "<LABEL> <client random hex> <secret hex>".  Only the
+ * two application traffic secrets are kept.  The line is parsed in place
+ * (OpenSSL wipes and frees it after the callback), so no copy to wipe.
+ */
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+	static const char cts[] = "CLIENT_TRAFFIC_SECRET_0 ";
+	static const char sts[] = "SERVER_TRAFFIC_SECRET_0 ";
+	struct sl_tls_conn *c = SSL_get_app_data(ssl);
+	uint8_t *dst;
+	size_t *dst_len, n = 0;
+	const char *p;
+
+	if (!c)
+		return;
+	if (strncmp(line, cts, sizeof(cts) - 1) == 0) {
+		dst = c->client_secret;
+		dst_len = &c->client_secret_len;
+	} else if (strncmp(line, sts, sizeof(sts) - 1) == 0) {
+		dst = c->server_secret;
+		dst_len = &c->server_secret_len;
+	} else {
+		return;
+	}
+	p = strchr(line + sizeof(cts) - 1, ' '); /* skip the client random */
+	if (!p)
+		return;
+	for (p++; p[0] && p[1] && n < SL_TLS_SECRET_MAX; p += 2) {
+		int hi = hex_nibble(p[0]), lo = hex_nibble(p[1]);
+
+		if (hi < 0 || lo < 0)
+			break;
+		dst[n++] = (uint8_t)(hi << 4 | lo);
+	}
+	if (*p != '\0') { /* malformed or too long: keep nothing */
+		OPENSSL_cleanse(dst, SL_TLS_SECRET_MAX);
+		n = 0;
+	}
+	*dst_len = n;
+}
+
+int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out)
+{
+	struct sl_tls_ctx *ctx;
+	SSL_CTX *s;
+	int ret = -EINVAL;
+
+	if (!trust || !out)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	s = SSL_CTX_new(TLS_method());
+	if (!s) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ctx->ssl_ctx = s;
+	if (SSL_CTX_set_min_proto_version(s, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_ciphersuites(s, "TLS_AES_128_GCM_SHA256:"
+					"TLS_AES_256_GCM_SHA384:"
+					"TLS_CHACHA20_POLY1305_SHA256") != 1 ||
+	    SSL_CTX_set1_groups_list(s, "X25519:P-256") != 1 ||
+	    SSL_CTX_set_num_tickets(s, 0) != 1)
+		goto err;
+	SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+				       SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS |
+				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(s, 0);
+	SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+	SSL_CTX_set_cert_verify_callback(s, sl_tls_verify_cb, NULL);
+	SSL_CTX_set_keylog_callback(s, keylog_cb);
+	if (pthread_mutex_init(&ctx->lock, NULL)) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ctx->trust = sl_trust_get(trust);
+	*out = ctx;
+	return 0;
+err:
+	sl_hs_openssl_err(__func__);
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+	return ret;
+}
+
+void sl_tls_ctx_free(struct sl_tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx); /* live conns hold their own reference */
+	sl_trust_put(ctx->trust);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+int sl_tls_ctx_set_trust(struct sl_tls_ctx *ctx, struct sl_trust *trust)
+{
+	struct sl_trust *old;
+
+	if (!ctx || !trust)
+		return -EINVAL;
+	sl_trust_get(trust);
+	pthread_mutex_lock(&ctx->lock);
+	old = ctx->trust;
+	ctx->trust = trust;
+	pthread_mutex_unlock(&ctx->lock);
+	sl_trust_put(old);
+	return 0;
+}
+
+int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
+		    struct sl_identity *self, const char *expected_peer,
+		    struct sl_tls_conn **out)
+{
+	struct sl_tls_conn *c;
+	int ret = -ENOMEM;
+
+	if (!ctx || !self || !out ||
+	    (role != SL_TLS_CLIENT && role != SL_TLS_SERVER) ||
+	    (role == SL_TLS_CLIENT && !expected_peer))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->role = role;
+	pthread_mutex_lock(&ctx->lock);
+	c->trust = sl_trust_get(ctx->trust);
+	pthread_mutex_unlock(&ctx->lock);
+	c->self = sl_identity_get(self);
+	if (expected_peer) {
+		c->expected_peer = strdup(expected_peer);
+		if (!c->expected_peer)
+			goto err;
+	}
+	c->ssl = SSL_new(ctx->ssl_ctx);
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (!c->ssl || !c->rbio || !c->wbio)
+		goto err;
+	/* an empty input BIO means "retry", not EOF, until sl_tls_conn_feed_eof */
+	BIO_set_mem_eof_return(c->rbio, -1);
+	SSL_set_bio(c->ssl, c->rbio, c->wbio); /* SSL owns both now */
+	SSL_set_app_data(c->ssl, c);
+	ret = -EINVAL;
+	if (SSL_use_cert_and_key(c->ssl, sl_identity_cert(self),
+				 sl_identity_key(self), sl_identity_chain(self),
+				 1) != 1 ||
+	    SSL_set1_verify_cert_store(c->ssl, sl_trust_store(c->trust)) != 1)
+		goto err;
+	if (role == SL_TLS_CLIENT) {
+		if (SSL_set_alpn_protos(c->ssl, alpn_wire,
+					sizeof(alpn_wire) - 1) != 0)
+			goto err;
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+		SSL_set_connect_state(c->ssl);
+	} else {
+		SSL_set_verify(c->ssl,
+			       SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			       NULL);
+		SSL_set_accept_state(c->ssl);
+	}
+	*out = c;
+	return 0;
+err:
+	sl_hs_openssl_err(__func__);
+	sl_tls_conn_free(c);
+	return ret;
+}
+
+void sl_tls_conn_wipe_secrets(struct sl_tls_conn *c)
+{
+	OPENSSL_cleanse(c->client_secret, sizeof(c->client_secret));
+	OPENSSL_cleanse(c->server_secret, sizeof(c->server_secret));
+	c->client_secret_len = 0;
+	c->server_secret_len = 0;
+}
+
+void sl_tls_conn_free(struct sl_tls_conn *c)
+{
+	if (!c)
+		return;
+	if (c->ssl)
+		SSL_free(c->ssl); /* frees rbio and wbio */
+	else {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+	}
+	sl_tls_conn_wipe_secrets(c);
+	sl_identity_put(c->self);
+	sl_trust_put(c->trust);
+	free(c->expected_peer);
+	free(c);
+}
+
+size_t sl_tls_conn_want(const struct sl_tls_conn *c)
+{
+	if (c->done || c->err)
+		return 0;
+	if (c->hdr_have < sizeof(c->hdr))
+		return sizeof(c->hdr) - c->hdr_have;
+	return c->body_left;
+}
+
+/* Follow the record framing of @len input bytes. */
+static void track_records(struct sl_tls_conn *c, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		size_t n;
+
+		if (c->hdr_have < sizeof(c->hdr)) {
+			n = SL_MIN(sizeof(c->hdr) - c->hdr_have, len);
+			memcpy(c->hdr + c->hdr_have, p, n);
+			c->hdr_have = (uint8_t)(c->hdr_have + n);
+			if (c->hdr_have == sizeof(c->hdr)) {
+				c->body_left = (size_t)c->hdr[3] << 8 | c->hdr[4];
+				if (c->body_left == 0)
+					c->hdr_have = 0;
+			}
+		} else {
+			n = SL_MIN(c->body_left, len);
+			c->body_left -= n;
+			if (c->body_left == 0)
+				c->hdr_have = 0;
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len > INT32_MAX)
+		return -EINVAL;
+	if (!c->done && !c->err) {
+		track_records(c, buf, len);
+		if (c->hdr_have == sizeof(c->hdr) &&
+		    c->body_left > SL_TLS_RECORD_MAX - sizeof(c->hdr)) {
+			sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+					"record of %zu bytes", c->body_left);
+			c->err = -EPROTO;
+			return 0;
+		}
+	}
+	if (BIO_write(c->rbio, buf, (int)len) != (int)len)
+		return -ENOMEM;
+	return 0;
+}
+
+/** sl_tls_conn_feed_eof - see tls.h */
+void sl_tls_conn_feed_eof(struct sl_tls_conn *c)
+{
+	c->eof = true;
+	BIO_set_mem_eof_return(c->rbio, 0);
+}
+
+static bool is_alert_reason(int reason)
+{
+	/* SSL_R_SSLV3_ALERT_* and SSL_R_TLSV1_ALERT_* are 1000 + alert */
+	return reason >= SSL_AD_REASON_OFFSET &&
+	       reason < SSL_AD_REASON_OFFSET + 256;
+}
+
+/* The peer rejected us with @alert: map it to a class. */
+static void peer_alert_fail(struct sl_tls_conn *c, int alert)
+{
+	enum sl_tls_fail f;
+
+	switch (alert) {
+	case SSL_AD_UNKNOWN_CA:
+		f = SL_TLS_FAIL_UNTRUSTED;
+		break;
+	case SSL_AD_CERTIFICATE_EXPIRED:
+		f = SL_TLS_FAIL_EXPIRED;
+		break;
+	case TLS13_AD_CERTIFICATE_REQUIRED:
+		f = SL_TLS_FAIL_NO_CERT;
+		break;
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+		f = SL_TLS_FAIL_BAD_CERT;
+		break;
+	default:
+		f = SL_TLS_FAIL_PROTOCOL;
+		break;
+	}
+	sl_tls_set_fail(c, f, "peer sent alert %s",
+			SSL_alert_desc_string_long(alert));
+}
+
+/* Failure after SSL_do_handshake() returned an error. */
+static int handshake_failed(struct sl_tls_conn *c, int ssl_err)
+{
+	unsigned long e = ERR_peek_error();
+	int reason = ERR_GET_REASON(e);
+
+	if (c->fail != SL_TLS_OK) {
+		/* our verify or ALPN callback said why */
+	} else if (ssl_err == SSL_ERROR_SYSCALL || (c->eof && e == 0) ||
+		   (c->eof && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    reason == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+				"connection closed during the handshake");
+		c->err = -ECONNRESET;
+	} else if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		   (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+		    reason == SSL_AD_REASON_OFFSET + TLS13_AD_CERTIFICATE_REQUIRED)) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_NO_CERT,
+				"peer presented no certificate");
+	} else if (ERR_GET_LIB(e) == ERR_LIB_SSL && is_alert_reason(reason)) {
+		peer_alert_fail(c, reason - SSL_AD_REASON_OFFSET);
+	} else if (ERR_GET_LIB(e) == ERR_LIB_SSL || e == 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL, "%s",
+				e ? ERR_reason_error_string(e) : "protocol error");
+	} else {
+		sl_tls_set_fail(c, SL_TLS_FAIL_INTERNAL, "%s",
+				ERR_reason_error_string(e) ?: "library error");
+	}
+	if (!c->err) {
+		switch (c->fail) {
+		case SL_TLS_FAIL_PROTOCOL:
+			c->err = -EPROTO;
+			break;
+		case SL_TLS_FAIL_INTERNAL:
+			c->err = -ENOMEM;
+			break;
+		default:
+			c->err = -EACCES;
+			break;
+		}
+	}
+	sl_log_debug("%s: %s: %s", __func__, sl_tls_fail_name(c->fail),
+		     c->detail);
+	ERR_clear_error();
+	return c->err;
+}
+
+int sl_tls_conn_handshake(struct sl_tls_conn *c)
+{
+	int r, e;
+
+	if (c->done)
+		return 0;
+	if (c->err)
+		return c->err;
+	ERR_clear_error();
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		/* belt and braces: the callback must have accepted the peer */
+		if (!c->verified || c->peer_id[0] == '\0') {
+			sl_tls_set_fail(c, SL_TLS_FAIL_INTERNAL,
+					"peer was not verified");
+			c->err = -EACCES;
+			return c->err;
+		}
+		c->done = true;
+		return 0;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		return -EAGAIN;
+	}
+	return handshake_failed(c, e);
+}
+
+enum sl_tls_fail sl_tls_conn_fail(const struct sl_tls_conn *c)
+{
+	return c->fail;
+}
+
+const char *sl_tls_conn_fail_detail(const struct sl_tls_conn *c)
+{
+	return c->detail;
+}
+
+size_t sl_tls_conn_pending_output(const struct sl_tls_conn *c)
+{
+	return BIO_ctrl_pending(c->wbio);
+}
+
+size_t sl_tls_conn_take_output(struct sl_tls_conn *c, void *buf, size_t cap)
+{
+	int n;
+
+	if (cap == 0)
+		return 0;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	n = BIO_read(c->wbio, buf, (int)cap);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * Application data through userspace TLS moves the record sequence numbers
+ * away from 0: kTLS is no longer possible, so the secrets can go now.
+ */
+static void note_app_data(struct sl_tls_conn *c)
+{
+	if (c->app_data)
+		return;
+	c->app_data = true;
+	sl_tls_conn_wipe_secrets(c);
+}
+
+ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap)
+{
+	unsigned long err;
+	size_t got = 0;
+	int r, e;
+
+	if (!c->done)
+		return -EPROTO;
+	if (cap == 0)
+		return 0;
+	ERR_clear_error();
+	note_app_data(c);
+	r = SSL_read_ex(c->ssl, buf, cap, &got);
+	if (r == 1)
+		return (ssize_t)got;
+	e = SSL_get_error(c->ssl, r);
+	err = ERR_peek_error();
+	ERR_clear_error();
+	switch (e) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0; /* close_notify: the only clean EOF */
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	default:
+		/*
+		 * Bad record, alert, or EOF without close_notify (truncation).
+		 * In TLS 1.3 a client learns that the server rejected its
+		 * certificate only here, from the alert after its Finished.
+		 */
+		if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
+		    is_alert_reason(ERR_GET_REASON(err)) &&
+		    ERR_GET_REASON(err) != SSL_AD_REASON_OFFSET + SSL_AD_CLOSE_NOTIFY)
+			peer_alert_fail(c, ERR_GET_REASON(err) -
+						   SSL_AD_REASON_OFFSET);
+		return -EPROTO;
+	}
+}
+
+ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	if (!c->done)
+		return -EPROTO;
+	if (len == 0)
+		return 0;
+	ERR_clear_error();
+	note_app_data(c);
+	if (SSL_write_ex(c->ssl, buf, len, &done) != 1) {
+		int e = SSL_get_error(c->ssl, 0);
+
+		ERR_clear_error();
+		return e == SSL_ERROR_WANT_WRITE ? -EAGAIN : -EPIPE;
+	}
+	return (ssize_t)done;
+}
+
+int sl_tls_conn_close_notify(struct sl_tls_conn *c)
+{
+	if (!c->done)
+		return -EPROTO;
+	ERR_clear_error();
+	if (SSL_shutdown(c->ssl) < 0) {
+		ERR_clear_error();
+		return -EPIPE;
+	}
+	return 0;
+}
+
+const char *sl_tls_conn_peer_id(const struct sl_tls_conn *c)
+{
+	return c->done ? c->peer_id : NULL;
+}
+
+const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c)
+{
+	return c->done ? c->peer_serial : NULL;
+}
+
+const char *sl_tls_conn_cipher(const struct sl_tls_conn *c)
+{
+	return c->done ? SSL_get_cipher_name(c->ssl) : NULL;
+}

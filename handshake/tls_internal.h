@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private parts of struct sl_tls_conn, shared by tls.c, verify.c and ktls.c.
+ */
+#ifndef SL_TLS_INTERNAL_H
+#define SL_TLS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "hs_internal.h"
+#include "tls.h"
+
+#define SL_TLS_ALPN "sluice/1"
+#define SL_TLS_SECRET_MAX 64 /* SHA-384: 48 bytes */
+
+struct sl_tls_conn {
+	SSL *ssl;
+	BIO *rbio; /* ciphertext from the network (we write, SSL reads) */
+	BIO *wbio; /* ciphertext to the network (SSL writes, we read) */
+	enum sl_tls_role role;
+	struct sl_trust *trust;
+	struct sl_identity *self;
+	char *expected_peer;
+
+	/* record framing of the input, for sl_tls_conn_want() */
+	uint8_t hdr[5];
+	uint8_t hdr_have;
+	size_t body_left;
+
+	bool done;	  /* handshake complete and verified */
+	bool verified;	  /* the verify callback accepted the peer */
+	bool app_data;	  /* application data went through userspace TLS */
+	bool eof;	  /* the caller saw the end of the TCP stream */
+	int err;	  /* sticky -errno after a failure */
+	enum sl_tls_fail fail;
+	char detail[256];
+
+	char peer_id[SL_SPIFFE_ID_MAX + 1];
+	char peer_serial[80];
+
+	/* TLS 1.3 application traffic secrets (keylog callback), for kTLS */
+	uint8_t client_secret[SL_TLS_SECRET_MAX];
+	uint8_t server_secret[SL_TLS_SECRET_MAX];
+	size_t client_secret_len;
+	size_t server_secret_len;
+};
+
+/** sl_tls_verify_cb - SSL_CTX_set_cert_verify_callback() handler (verify.c) */
+int sl_tls_verify_cb(X509_STORE_CTX *xctx, void *arg);
+
+/** sl_tls_set_fail - record a failure once (the first reason wins) */
+void sl_tls_set_fail(struct sl_tls_conn *c, enum sl_tls_fail f,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** sl_tls_conn_wipe_secrets - forget the traffic secrets */
+void sl_tls_conn_wipe_secrets(struct sl_tls_conn *c);
+
+#endif /* SL_TLS_INTERNAL_H */

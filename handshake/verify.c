@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Peer certificate verification for mutual TLS with SPIFFE identities.
+ *
+ * Runs as OpenSSL's certificate verification callback, i.e. while the peer's
+ * Certificate message is processed: a rejected peer gets an alert and the
+ * handshake never completes on either side.  The rules, all strict:
+ *
+ *  1. the chain leads to a root of the conn's trust bundle, with RFC 5280
+ *     strict checks (X509_V_FLAG_X509_STRICT) and every certificate inside
+ *     its validity window;
+ *  2. the leaf is an end-entity certificate: basicConstraints CA:FALSE (or
+ *     absent), keyUsage present with digitalSignature, extendedKeyUsage
+ *     present with serverAuth (a server's certificate) or clientAuth (a
+ *     client's);
+ *  3. the subjectAltName holds exactly one name, a URI that is a SPIFFE ID
+ *     of the form spiffe://<td>/ns/<ns>/sa/<sa>.  DNS, IP and e-mail names
+ *     are refused too: a sluice peer is named by its SPIFFE ID only, and an
+ *     extra name could make one certificate valid for two purposes;
+ *  4. the trust domain is ours;
+ *  5. when the conn has an expected peer ID, the ID equals it byte for byte.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "identity.h"
+#include "log.h"
+#include "tls_internal.h"
+#include "util.h"
+
+void sl_tls_set_fail(struct sl_tls_conn *c, enum sl_tls_fail f,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->fail != SL_TLS_OK)
+		return;
+	c->fail = f;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+}
+
+static enum sl_tls_fail classify_x509_err(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+		return SL_TLS_FAIL_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_CERT_REJECTED:
+		return SL_TLS_FAIL_UNTRUSTED;
+	case X509_V_ERR_OUT_OF_MEM:
+		return SL_TLS_FAIL_INTERNAL;
+	default:
+		return SL_TLS_FAIL_BAD_CERT;
+	}
+}
+
+/* End-entity checks (rule 2).  @retval 0 or the X509_V_ERR_* to report */
+static int check_leaf(struct sl_tls_conn *c, X509 *leaf)
+{
+	/* the peer of a client is a server and vice versa */
+	bool peer_is_server = c->role == SL_TLS_CLIENT;
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (X509_check_ca(leaf) != 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_CERT, "leaf is a CA certificate");
+		return X509_V_ERR_INVALID_CA;
+	}
+	if (!(flags & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_CERT,
+				"keyUsage digitalSignature missing");
+		return X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE;
+	}
+	if (!(flags & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(leaf) &
+	      (peer_is_server ? XKU_SSL_SERVER : XKU_SSL_CLIENT))) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_CERT,
+				"extendedKeyUsage %s missing",
+				peer_is_server ? "serverAuth" : "clientAuth");
+		return X509_V_ERR_INVALID_PURPOSE;
+	}
+	return 0;
+}
+
+/* Rules 3-5.  @retval 0 or the X509_V_ERR_* to report */
+static int check_identity(struct sl_tls_conn *c, X509 *leaf)
+{
+	char td[SL_TRUST_DOMAIN_MAX + 1];
+	char id[SL_SPIFFE_ID_MAX + 1];
+
+	if (sl_hs_cert_spiffe_id(leaf, id, sizeof(id)) != 0 ||
+	    sl_spiffe_id_parse(id, td, sizeof(td), NULL, 0, NULL, 0) != 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_SAN,
+				"subjectAltName is not exactly one SPIFFE URI");
+		return X509_V_ERR_APPLICATION_VERIFICATION;
+	}
+	if (strcmp(td, sl_trust_domain(c->trust)) != 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_TRUST_DOMAIN,
+				"trust domain %s, expected %s", td,
+				sl_trust_domain(c->trust));
+		return X509_V_ERR_APPLICATION_VERIFICATION;
+	}
+	if (c->expected_peer && strcmp(id, c->expected_peer) != 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_WRONG_ID, "peer is %s, expected %s",
+				id, c->expected_peer);
+		return X509_V_ERR_APPLICATION_VERIFICATION;
+	}
+	sl_strlcpy(c->peer_id, id, sizeof(c->peer_id));
+	if (sl_hs_serial_hex(leaf, c->peer_serial, sizeof(c->peer_serial)))
+		c->peer_serial[0] = '\0';
+	return 0;
+}
+
+static int check_alpn(struct sl_tls_conn *c)
+{
+	const unsigned char *proto = NULL;
+	unsigned int len = 0;
+
+	/*
+	 * A server selected ALPN on the ClientHello (a client that offers no
+	 * ALPN never reaches the selection callback, so it is caught here);
+	 * a client has the server's EncryptedExtensions before its Certificate.
+	 */
+	SSL_get0_alpn_selected(c->ssl, &proto, &len);
+	if (len != strlen(SL_TLS_ALPN) || memcmp(proto, SL_TLS_ALPN, len) != 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+				"peer did not negotiate ALPN " SL_TLS_ALPN);
+		return X509_V_ERR_APPLICATION_VERIFICATION;
+	}
+	return 0;
+}
+
+int sl_tls_verify_cb(X509_STORE_CTX *xctx, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct sl_tls_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xctx);
+	int err;
+
+	if (!c || !leaf) {
+		X509_STORE_CTX_set_error(xctx, X509_V_ERR_UNSPECIFIED);
+		return 0;
+	}
+	err = check_alpn(c);
+	if (err)
+		goto reject;
+
+	/*
+	 * Chain to the conn's bundle.  The store context was set up by
+	 * OpenSSL with SSL_set1_verify_cert_store()'s store, our untrusted
+	 * chain and the ssl_client/ssl_server purpose; add the strict flag.
+	 */
+	X509_STORE_CTX_set_flags(xctx, X509_V_FLAG_X509_STRICT);
+	if (X509_verify_cert(xctx) != 1) {
+		err = X509_STORE_CTX_get_error(xctx);
+		if (err == X509_V_OK)
+			err = X509_V_ERR_UNSPECIFIED;
+		sl_tls_set_fail(c, classify_x509_err(err), "%s (depth %d)",
+				X509_verify_cert_error_string(err),
+				X509_STORE_CTX_get_error_depth(xctx));
+		ERR_clear_error();
+		return 0;
+	}
+	err = check_leaf(c, leaf);
+	if (!err)
+		err = check_identity(c, leaf);
+	if (err)
+		goto reject;
+	c->verified = true;
+	return 1;
+reject:
+	X509_STORE_CTX_set_error(xctx, err);
+	return 0;
+}
