@@ -55,9 +55,7 @@ static void sl_json_close(struct sl_json *j, char c)
 		j->depth--;
 	if (had)
 		sl_json_indent(j);
-	fputc(c, j->out);
-	if (j->depth == 0 && j->pretty)
-		; /* caller adds the final newline */
+	fputc(c, j->out); /* at depth 0 the caller adds the final newline */
 }
 
 void sl_json_obj_begin(struct sl_json *j) { sl_json_open(j, '{'); }
