@@ -282,7 +282,7 @@ err:
 int sl_ktls_probe(void)
 {
 	struct tls12_crypto_info_aes_gcm_128 ci;
-	int fds[2], ret;
+	int fds[2] = { -1, -1 }, ret;
 
 	ret = loopback_pair(fds);
 	if (ret)
