@@ -1,16 +1,139 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* PLACEHOLDER: replaced by the config module work (sluice check/routes). */
+/*
+ * sluice check DIR           validate a config directory offline
+ * sluice routes --config DIR [HOST]
+ *                            print the resolved routing table
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
 #include "commands.h"
+#include "config.h"
+#include "json.h"
+
+static void sl_check_json(const struct sl_config *cfg,
+			  const struct sl_config_errors *errs, FILE *out)
+{
+	struct sl_json j;
+
+	sl_json_init(&j, out, true);
+	sl_json_obj_begin(&j);
+	sl_json_kv_bool(&j, "ok", cfg != NULL);
+	if (cfg) {
+		sl_json_kv_uint(&j, "resources", sl_config_count(cfg, NULL));
+		sl_json_key(&j, "counts");
+		sl_json_obj_begin(&j);
+		for (unsigned int k = 0; sl_config_kind_name(k); k++) {
+			const char *name = sl_config_kind_name(k);
+
+			sl_json_kv_uint(&j, name, sl_config_count(cfg, name));
+		}
+		sl_json_obj_end(&j);
+		sl_json_kv_str(&j, "generation", sl_config_generation(cfg));
+	}
+	sl_json_key(&j, "errors");
+	sl_json_arr_begin(&j);
+	for (size_t i = 0; errs && i < errs->n; i++) {
+		const struct sl_config_error *e = &errs->v[i];
+
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "file", e->file);
+		sl_json_kv_uint(&j, "line", e->line);
+		sl_json_kv_uint(&j, "column", e->col);
+		sl_json_kv_str(&j, "path", e->path);
+		sl_json_kv_str(&j, "message", e->message);
+		sl_json_obj_end(&j);
+	}
+	sl_json_arr_end(&j);
+	sl_json_obj_end(&j);
+	fputc('\n', out);
+}
 
 int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 {
-	fputs("sluice check: not built yet\n", stderr);
-	return SL_EXIT_FAIL;
+	struct sl_config_errors errs = { .v = NULL };
+	struct sl_config *cfg = NULL;
+	char summary[512];
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: %s check DIR\n", cli->prog);
+		return SL_EXIT_USAGE;
+	}
+	ret = sl_config_load_dir(argv[1], NULL, &cfg, &errs);
+	if (cli->fmt == SL_OUT_JSON) {
+		sl_check_json(cfg, &errs, stdout);
+	} else if (ret == 0) {
+		printf("ok: %s generation %s\n",
+		       sl_config_summary(cfg, summary, sizeof(summary)),
+		       sl_config_generation(cfg));
+	} else {
+		sl_config_errors_print(&errs, stderr);
+		fprintf(stderr, "%s: %zu error%s\n", argv[1], errs.n,
+			errs.n == 1 ? "" : "s");
+	}
+	sl_config_errors_free(&errs);
+	sl_config_put(cfg);
+	return ret == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
 }
 
 int sl_cmd_routes(struct sl_cli *cli, int argc, char **argv)
 {
-	fputs("sluice routes: not built yet\n", stderr);
-	return SL_EXIT_FAIL;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sl_config_errors errs = { .v = NULL };
+	struct sl_config *cfg = NULL;
+	const char *dir = NULL, *host = NULL;
+	enum sl_config_fmt fmt;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			dir = optarg;
+			break;
+		case 'h':
+			printf("Usage: %s routes --config DIR [HOST]\n", cli->prog);
+			return SL_EXIT_OK;
+		default:
+			fprintf(stderr, "Usage: %s routes --config DIR [HOST]\n",
+				cli->prog);
+			return SL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		host = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "Usage: %s routes --config DIR [HOST]\n",
+			cli->prog);
+		return SL_EXIT_USAGE;
+	}
+	if (!dir) {
+		/* the daemon's admin socket will serve this; not yet */
+		fprintf(stderr, "%s routes: the admin socket is not available yet; use --config DIR\n",
+			cli->prog);
+		return SL_EXIT_UNREACHABLE;
+	}
+	ret = sl_config_load_dir(dir, NULL, &cfg, &errs);
+	if (ret < 0) {
+		sl_config_errors_print(&errs, stderr);
+		fprintf(stderr, "%s: %zu error%s\n", dir, errs.n,
+			errs.n == 1 ? "" : "s");
+		sl_config_errors_free(&errs);
+		return SL_EXIT_FAIL;
+	}
+	fmt = cli->fmt == SL_OUT_JSON ? SL_CONFIG_FMT_JSON :
+	      cli->fmt == SL_OUT_DUMP ? SL_CONFIG_FMT_DUMP : SL_CONFIG_FMT_TABLE;
+	ret = sl_config_routes_print(cfg, host, fmt, stdout);
+	if (ret == -ENOENT)
+		fprintf(stderr, "%s routes: no host \"%s\"\n", cli->prog, host);
+	else if (ret < 0)
+		fprintf(stderr, "%s routes: %s\n", cli->prog, strerror(-ret));
+	sl_config_put(cfg);
+	return ret == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
 }

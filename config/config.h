@@ -159,11 +159,84 @@ const struct sl_workload *sl_config_workload_by_ip(const struct sl_config *cfg,
  * A service VIP (Service clusterIP, ServiceEntry address) resolves through
  * the routing table to the endpoints of one destination; a workload address
  * resolves to that workload itself (port unchanged).
- * @retval 0, or -ENOENT when nothing is known at @dst:@port
+ * Endpoints are stored in the snapshot, so two values stand for "the
+ * flow's own": an endpoint with port 0 means the original destination port
+ * (a workload address), one with address.family 0 the original destination
+ * address (ServiceEntry resolution NONE without endpoints).
+ * The destination of a weighted route is chosen by a smooth weighted round
+ * robin (nginx style) precomputed per route and advanced atomically.
+ * @retval 0 (*@n_eps >= 1), or -ENOENT when nothing is known at @dst:@port
+ *         or the destination has no endpoints
  */
 int sl_config_resolve(const struct sl_config *cfg,
 		      const struct sl_workload *src, const struct sl_ip *dst,
 		      uint16_t port, const struct sl_endpoint **eps,
 		      size_t *n_eps);
+
+/* ---- policy (PeerAuthentication, AuthorizationPolicy) ----------------- */
+
+enum sl_mtls_mode {
+	SL_MTLS_UNSET = 0, /* inherit (not returned by sl_config_mtls_mode) */
+	SL_MTLS_STRICT,	   /* only mutual TLS */
+	SL_MTLS_PERMISSIVE, /* mutual TLS and plaintext */
+	SL_MTLS_DISABLE,    /* plaintext only */
+};
+
+/**
+ * sl_config_mtls_mode - effective PeerAuthentication mode for inbound
+ * traffic to @wl on @port: port-level of the workload policy, then the
+ * workload policy (selector), then the namespace policy (no selector), then
+ * the mesh policy (no selector, namespace istio-system); PERMISSIVE (as in
+ * Istio) when none applies.
+ */
+enum sl_mtls_mode sl_config_mtls_mode(const struct sl_config *cfg,
+				      const struct sl_workload *wl,
+				      uint16_t port);
+
+/** The L4 facts about a connection an AuthorizationPolicy can look at. */
+struct sl_authz_request {
+	const char *principal; /* "cluster.local/ns/x/sa/y" (SPIFFE ID without
+				  "spiffe://"), or NULL for plaintext */
+	const char *ns;	       /* source namespace, or NULL */
+	const struct sl_ip *src_ip;
+	uint16_t port; /* destination port */
+};
+
+/**
+ * sl_config_authorize - does the AuthorizationPolicy set allow @req to @wl?
+ * DENY policies first (any match denies), then ALLOW policies (when any
+ * selects @wl, one must match).  No policy: allowed.
+ * @retval true when allowed
+ */
+bool sl_config_authorize(const struct sl_config *cfg,
+			 const struct sl_workload *wl,
+			 const struct sl_authz_request *req);
+
+/* ---- introspection (sluice check, sluice routes, admin socket) ---------- */
+
+/** sl_config_summary - "12 resources (VirtualService 2, ...)" into @buf */
+const char *sl_config_summary(const struct sl_config *cfg, char *buf,
+			      size_t len);
+
+/** sl_config_count - resources of @kind ("VirtualService"...), in total
+ * when @kind is NULL */
+size_t sl_config_count(const struct sl_config *cfg, const char *kind);
+
+/** sl_config_kind_name - name of kind @i (0-based); NULL past the last */
+const char *sl_config_kind_name(unsigned int i);
+
+enum sl_config_fmt {
+	SL_CONFIG_FMT_TABLE, /* aligned columns with a header */
+	SL_CONFIG_FMT_JSON,
+	SL_CONFIG_FMT_DUMP, /* tab-separated, "(none)" for empty */
+};
+
+/**
+ * sl_config_routes_print - print the resolved routing table of @cfg
+ * @host: only this host (FQDN or short name of namespace "default"), or NULL
+ * @retval 0, -ENOENT when @host is not known, -ENOMEM
+ */
+int sl_config_routes_print(const struct sl_config *cfg, const char *host,
+			   enum sl_config_fmt fmt, FILE *out);
 
 #endif /* SL_CONFIG_H */

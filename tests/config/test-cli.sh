@@ -1,0 +1,72 @@
+#!/bin/sh
+# sluice check / sluice routes end to end.  Usage: test-cli.sh SLUICE SRCDIR
+set -u
+sluice=$1
+src=$2
+fail=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+check() { # description, condition...
+	desc=$1
+	shift
+	if "$@"; then
+		echo "ok - $desc"
+	else
+		echo "not ok - $desc"
+		echo "# stdout:"; sed 's/^/#   /' "$out"
+		echo "# stderr:"; sed 's/^/#   /' "$err"
+		fail=1
+	fi
+}
+
+"$sluice" check "$src/examples" >"$out" 2>"$err"
+check "check examples exits 0" test $? -eq 0
+check "check examples prints the summary" grep -Eq \
+	'^ok: 12 resources \(VirtualService 1, DestinationRule 2, WorkloadEntry 4, Service 2, PeerAuthentication 1, AuthorizationPolicy 1, Node 1\) generation [0-9a-f]{16}$' "$out"
+
+"$sluice" check "$src/tests/config/data/bad" >"$out" 2>"$err"
+check "check bad exits 1" test $? -eq 1
+check "check bad prints file:line:col: path: message" grep -Fqx \
+	"$src/tests/config/data/bad/vs.yaml:12:15: spec.http[0].route[1].weight: weights sum to 110, want 100" "$err"
+check "check bad prints the count" grep -Fqx "$src/tests/config/data/bad: 1 error" "$err"
+
+"$sluice" -o json check "$src/tests/config/data/bad" >"$out" 2>"$err"
+check "check -o json exits 1" test $? -eq 1
+check "check -o json has ok false and the error" sh -c \
+	"grep -q '\"ok\": false' '$out' && grep -q '\"line\": 12' '$out' && grep -q '\"path\": \"spec.http\\[0\\].route\\[1\\].weight\"' '$out'"
+
+"$sluice" -o json check "$src/examples" >"$out" 2>"$err"
+check "check -o json examples" sh -c "grep -q '\"ok\": true' '$out' && grep -q '\"WorkloadEntry\": 4' '$out'"
+
+"$sluice" -o dump routes --config "$src/tests/config/data/canary" my-service >"$out" 2>"$err"
+check "routes exits 0" test $? -eq 0
+printf '%s\t%s\t%s\t%s\t%s\t%s\n' \
+	my-service.default.svc.cluster.local 'headers[x-canary]=exact:"true"' my-service.default.svc.cluster.local v2 100 'my-service-v2-0=198.18.1.3:8080' \
+	my-service.default.svc.cluster.local '*' my-service.default.svc.cluster.local v1 90 'my-service-v1-0=198.18.1.2:8080,my-service-v1-1=198.18.2.2:8080' \
+	my-service.default.svc.cluster.local '*' my-service.default.svc.cluster.local v2 10 'my-service-v2-0=198.18.1.3:8080' >"$err.want"
+check "routes -o dump is the expected table" cmp -s "$out" "$err.want"
+rm -f "$err.want"
+
+"$sluice" routes --config "$src/examples" >"$out" 2>"$err"
+check "routes table has a header" grep -Eq '^HOST +MATCH +DESTINATION +SUBSET +WEIGHT +ENDPOINTS$' "$out"
+
+"$sluice" -o json routes --config "$src/examples" >"$out" 2>"$err"
+check "routes -o json is valid JSON with both hosts" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+hosts = [h["host"] for h in d["hosts"]]
+assert hosts == ["productpage.default.svc.cluster.local", "reviews.default.svc.cluster.local"], hosts
+r = d["hosts"][1]["routes"]
+assert [x["weight"] for x in r[1]["destinations"]] == [90, 10]
+assert [e["address"] for e in r[0]["destinations"][0]["endpoints"]] == ["198.18.2.21"]
+' "$out"
+
+"$sluice" routes --config "$src/examples" nosuch >"$out" 2>"$err"
+check "routes unknown host exits 1" test $? -eq 1
+
+"$sluice" check >"$out" 2>"$err"
+check "check without DIR is a usage error" test $? -eq 2
+
+exit $fail
