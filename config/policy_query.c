@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sl_config_route(): the resolved destination of a flow with its
+ * DestinationRule traffic policy and VirtualService retry settings.
+ * Routing itself stays in resolve.c (sl_config_resolve); this file finds
+ * which host/subset the returned endpoint set belongs to and merges the
+ * policies that apply to it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "policy_query.h"
+
+void sl_dest_policy_default(struct sl_dest_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->lb = SL_POLICY_LB_LEAST_REQUEST;
+	pol->connect_timeout_ns = SL_POLICY_CONNECT_TIMEOUT_NS;
+	pol->idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS;
+	pol->consecutive_errors = SL_POLICY_CONSECUTIVE_ERRORS;
+	pol->outlier_interval_ns = SL_POLICY_OUTLIER_INTERVAL_NS;
+	pol->base_ejection_ns = SL_POLICY_BASE_EJECTION_NS;
+	pol->max_ejection_ns = SL_POLICY_MAX_EJECTION_NS;
+	pol->max_ejection_pct = SL_POLICY_MAX_EJECTION_PCT;
+}
+
+static int sl_pq_vip_cmp(const void *a, const void *b)
+{
+	const struct sl_ip *x = &((const struct sl_vip *)a)->ip;
+	const struct sl_ip *y = &((const struct sl_vip *)b)->ip;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->v6, &y->v6, x->family == AF_INET ? 4 : 16);
+}
+
+/* same lookup as resolve.c's sl_vip_find() */
+static struct sl_host *sl_pq_vip_host(const struct sl_config *cfg,
+				      const struct sl_ip *ip)
+{
+	struct sl_vip key = { .ip = *ip };
+	const struct sl_vip *v;
+
+	if (cfg->n_vips) {
+		v = bsearch(&key, cfg->vips, cfg->n_vips, sizeof(*cfg->vips),
+			    sl_pq_vip_cmp);
+		if (v)
+			return v->host;
+	}
+	for (size_t i = 0; i < cfg->n_vip_nets; i++) {
+		const struct sl_host *h = cfg->vip_nets[i].host;
+
+		for (size_t j = 0; j < h->n_vips; j++)
+			if (sl_cidr_contains(&h->vips[j], ip))
+				return cfg->vip_nets[i].host;
+	}
+	return NULL;
+}
+
+static const struct sl_epset *sl_pq_set_of(const struct sl_host *h,
+					   const struct sl_endpoint *eps)
+{
+	for (size_t i = 0; h && i < h->n_sets; i++)
+		if (h->sets[i].eps == eps)
+			return &h->sets[i];
+	return NULL;
+}
+
+/* a nonzero field of @tp overrides */
+static void sl_pq_apply_one(struct sl_dest_policy *pol,
+			    const struct sl_traffic_policy *tp)
+{
+	switch (tp->lb) {
+	case SL_LB_ROUND_ROBIN:
+		pol->lb = SL_POLICY_LB_ROUND_ROBIN;
+		break;
+	case SL_LB_RANDOM:
+		pol->lb = SL_POLICY_LB_RANDOM;
+		break;
+	case SL_LB_LEAST_REQUEST:
+		pol->lb = SL_POLICY_LB_LEAST_REQUEST;
+		break;
+	case SL_LB_DEFAULT:
+		break;
+	}
+	if (tp->max_connections)
+		pol->max_connections = tp->max_connections;
+	if (tp->connect_timeout_ns)
+		pol->connect_timeout_ns = tp->connect_timeout_ns;
+	if (tp->idle_timeout_ns)
+		pol->idle_timeout_ns = tp->idle_timeout_ns;
+	if (!tp->has_outlier)
+		return;
+	pol->outlier = true;
+	if (tp->consecutive_gateway && tp->consecutive_5xx)
+		pol->consecutive_errors = tp->consecutive_gateway < tp->consecutive_5xx ?
+			tp->consecutive_gateway : tp->consecutive_5xx;
+	else if (tp->consecutive_gateway || tp->consecutive_5xx)
+		pol->consecutive_errors = tp->consecutive_gateway |
+					  tp->consecutive_5xx;
+	if (tp->outlier_interval_ns)
+		pol->outlier_interval_ns = tp->outlier_interval_ns;
+	if (tp->base_ejection_ns)
+		pol->base_ejection_ns = tp->base_ejection_ns;
+	if (tp->max_ejection_pct)
+		pol->max_ejection_pct = tp->max_ejection_pct;
+	if (tp->min_health_pct)
+		pol->min_health_pct = tp->min_health_pct;
+}
+
+/* @tp then its portLevelSettings for @port */
+static void sl_pq_apply(struct sl_dest_policy *pol,
+			const struct sl_traffic_policy *tp, uint16_t port)
+{
+	if (!tp)
+		return;
+	sl_pq_apply_one(pol, tp);
+	for (size_t i = 0; i < tp->n_ports; i++)
+		if (tp->ports[i].port == port && tp->ports[i].tp)
+			sl_pq_apply_one(pol, tp->ports[i].tp);
+}
+
+static void sl_pq_retries(struct sl_dest_policy *pol,
+			  const struct sl_vs_rule *rule)
+{
+	if (!rule || rule->tcp)
+		return;
+	pol->route_timeout_ns = rule->timeout_ns;
+	pol->per_try_timeout_ns = rule->retry_per_try_ns;
+	if (rule->retry_attempts || rule->retry_per_try_ns || rule->retry_on)
+		pol->retry_attempts = rule->retry_attempts;
+	else
+		pol->retry_attempts = SL_POLICY_HTTP_RETRIES;
+}
+
+SL_EXPORT int sl_config_route(const struct sl_config *cfg,
+			      const struct sl_workload *src,
+			      const struct sl_ip *dst, uint16_t port,
+			      const struct sl_endpoint **eps, size_t *n_eps,
+			      struct sl_dest_policy *pol)
+{
+	const struct sl_epset *set = NULL;
+	const struct sl_host *th = NULL;
+	struct sl_vs_rule *rule = NULL;
+	struct sl_host *h;
+	int ret;
+
+	sl_dest_policy_default(pol);
+	ret = sl_config_resolve(cfg, src, dst, port, eps, n_eps);
+	if (ret < 0)
+		return ret;
+	h = sl_pq_vip_host(cfg, dst);
+	if (!h)
+		return 0; /* a workload address: defaults */
+	rule = h->vs ? sl_cfg_rule_for(h->vs, port) : NULL;
+	sl_pq_retries(pol, rule);
+	set = sl_pq_set_of(h, *eps);
+	if (set) {
+		th = h;
+	} else if (rule) {
+		for (size_t i = 0; i < rule->n_dests && !set; i++) {
+			set = sl_pq_set_of(rule->dests[i].host, *eps);
+			th = rule->dests[i].host;
+		}
+	}
+	if (!set)
+		return 0; /* passthrough */
+	pol->host = th->name;
+	pol->port = set->svc_port;
+	if (!th->dr)
+		return 0;
+	sl_pq_apply(pol, th->dr->tp, set->svc_port);
+	if (set->subset >= 0 && (size_t)set->subset < th->dr->n_subsets) {
+		const struct sl_subset *sub = &th->dr->subsets[set->subset];
+
+		pol->subset = sub->name;
+		sl_pq_apply(pol, sub->tp, set->svc_port);
+	}
+	return 0;
+}
