@@ -37,4 +37,14 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_routes(struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_ca(struct sl_cli *cli, int argc, char **argv);
 
+/* admin socket commands (cmd_admin.c) */
+int sl_cmd_status(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_routes_any(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_workloads(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_certs(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_conns(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_stats(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_rules(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_log_level(struct sl_cli *cli, int argc, char **argv);
+
 #endif /* SL_CLI_COMMANDS_H */

@@ -27,8 +27,16 @@ static int sl_cmd_version(struct sl_cli *cli, int argc, char **argv);
 
 static const struct sl_subcommand sl_subcommands[] = {
 	{ "check", sl_cmd_check, "DIR", "Validate a config directory offline" },
-	{ "routes", sl_cmd_routes, "--config DIR [HOST]",
-	  "Show the resolved routing table" },
+	{ "routes", sl_cmd_routes_any, "[--config DIR] [HOST]",
+	  "Show the resolved routing table (daemon's, or of DIR)" },
+	{ "status", sl_cmd_status, "", "Show the daemon's state" },
+	{ "workloads", sl_cmd_workloads, "", "List the known workloads" },
+	{ "certs", sl_cmd_certs, "", "List the workload certificates held" },
+	{ "conns", sl_cmd_conns, "", "List the live flows" },
+	{ "stats", sl_cmd_stats, "", "Show the data path counters" },
+	{ "rules", sl_cmd_rules, "", "Show the steering table (--steer)" },
+	{ "log-level", sl_cmd_log_level, "[LEVEL]",
+	  "Show or set the daemon's log level" },
 	{ "ca", sl_cmd_ca, "init DIR | issue ...",
 	  "Create the mesh CA, issue certificates" },
 	{ "version", sl_cmd_version, "", "Print the version" },

@@ -17,8 +17,6 @@ void sl_dest_policy_default(struct sl_dest_policy *pol)
 {
 	memset(pol, 0, sizeof(*pol));
 	pol->lb = SL_POLICY_LB_LEAST_REQUEST;
-	pol->connect_timeout_ns = SL_POLICY_CONNECT_TIMEOUT_NS;
-	pol->idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS;
 	pol->consecutive_errors = SL_POLICY_CONSECUTIVE_ERRORS;
 	pol->outlier_interval_ns = SL_POLICY_OUTLIER_INTERVAL_NS;
 	pol->base_ejection_ns = SL_POLICY_BASE_EJECTION_NS;

@@ -23,7 +23,7 @@ enum sl_policy_lb {
 
 /* defaults (Istio/Envoy values, sluice choices where Istio has none) */
 #define SL_POLICY_CONNECT_TIMEOUT_NS (10ull * 1000000000ull)
-#define SL_POLICY_IDLE_TIMEOUT_NS (3600ull * 1000000000ull)
+#define SL_POLICY_IDLE_TIMEOUT_NS (3600ull * 1000000000ull) /* daemon default */
 #define SL_POLICY_CONSECUTIVE_ERRORS 5u
 #define SL_POLICY_OUTLIER_INTERVAL_NS (10ull * 1000000000ull)
 #define SL_POLICY_BASE_EJECTION_NS (30ull * 1000000000ull)
@@ -43,8 +43,10 @@ struct sl_dest_policy {
 	uint16_t port;	    /* the destination's service port (0 unknown) */
 	enum sl_policy_lb lb;
 	uint32_t max_connections;     /* 0: unlimited */
-	uint64_t connect_timeout_ns;  /* default 10 s */
-	uint64_t idle_timeout_ns;     /* connectionPool.http.idleTimeout, 1 h */
+	uint64_t connect_timeout_ns;  /* 0: the caller's default (sl_lb_pick:
+					 10 s) */
+	uint64_t idle_timeout_ns;     /* connectionPool.http.idleTimeout; 0:
+					 the daemon's default (1 h) */
 	uint64_t max_duration_ns;     /* tcp.maxConnectionDuration; 0: none */
 	bool outlier;		      /* outlierDetection present */
 	uint32_t consecutive_errors;  /* min of gateway / 5xx; default 5 */

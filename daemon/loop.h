@@ -16,6 +16,8 @@
 #ifndef SL_LOOP_H
 #define SL_LOOP_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,8 +57,15 @@ static inline void sl_op_attach(struct io_uring_sqe *sqe, struct sl_op *op)
 /**
  * sl_worker_cancel_fd - cancel every pending op on @fd (their handlers run
  * with -ECANCELED).  Needs no op of its own: its completion is ignored.
+ * The cancel is submitted at once, so @fd may be closed right after.
  */
 void sl_worker_cancel_fd(struct sl_worker *w, int fd);
+
+/**
+ * sl_worker_cancel_op - cancel the pending op @op (its handler runs with
+ * -ECANCELED, or with its normal result if it completed first)
+ */
+void sl_worker_cancel_op(struct sl_worker *w, struct sl_op *op);
 
 /**
  * sl_worker_timeout - arm a one-shot timer; @op->fn runs with -ETIME when it
@@ -78,5 +87,76 @@ struct io_uring *sl_worker_ring(struct sl_worker *w);
  * has been handled (safe point for freeing an owner).
  */
 int sl_worker_defer(struct sl_worker *w, void (*fn)(void *), void *arg);
+
+/* ---- worker lifetime (used by main.c; additive to the contract above) -- */
+
+/**
+ * sl_loop_probe - check once, at start, that the kernel's io_uring has every
+ * opcode sluiced uses (ACCEPT, CONNECT, RECV, SEND, SPLICE, TIMEOUT,
+ * ASYNC_CANCEL, READ); logs the missing ones
+ * @retval 0, -EOPNOTSUPP when an opcode is missing, -errno when io_uring
+ *         itself is unavailable
+ */
+int sl_loop_probe(void);
+
+/** Hooks a worker calls on its own thread. */
+struct sl_worker_hooks {
+	/* after the ring is up, before the loop; nonzero fails the start */
+	int (*start)(struct sl_worker *w, void *arg);
+	/* once, when a stop was requested (close listeners here) */
+	void (*stop)(struct sl_worker *w, void *arg);
+	/* after the loop ended (also after a failed start): free per-worker
+	 * state here */
+	void (*fini)(struct sl_worker *w, void *arg);
+	/* worker 0 only: a signal arrived (signalfd) */
+	void (*signal)(struct sl_worker *w, int signo, void *arg);
+	void *arg;
+};
+
+/**
+ * sl_workers_start - start @n worker threads, each with its own ring
+ * @sigs: signals to block in every thread and read from a signalfd on
+ *        worker 0 (the caller blocks them in the main thread first)
+ * @out: array of @n workers; stop them with sl_workers_stop_join()
+ * @retval 0 once every worker's start hook succeeded; -errno otherwise
+ *         (workers already started are stopped and joined)
+ */
+int sl_workers_start(unsigned int n, const struct sl_worker_hooks *hooks,
+		     const sigset_t *sigs, struct sl_worker ***out);
+
+/**
+ * sl_worker_request_stop - ask @w to stop (thread safe): its stop hook runs,
+ * then the loop ends once its reference count is zero
+ */
+void sl_worker_request_stop(struct sl_worker *w);
+
+/** sl_worker_stopping - true once a stop was requested */
+bool sl_worker_stopping(const struct sl_worker *w);
+
+/**
+ * sl_worker_ref / sl_worker_unref - count things that keep the worker's loop
+ * alive while stopping (flows, listeners with ops in flight)
+ */
+void sl_worker_ref(struct sl_worker *w);
+void sl_worker_unref(struct sl_worker *w);
+
+/** sl_worker_refs - current reference count */
+unsigned int sl_worker_refs(const struct sl_worker *w);
+
+/**
+ * sl_worker_cancel_all - cancel every op in flight on @w (used to cut
+ * remaining flows at the end of the shutdown grace period)
+ */
+void sl_worker_cancel_all(struct sl_worker *w);
+
+/** sl_worker_set_data / sl_worker_data - one pointer for the owner */
+void sl_worker_set_data(struct sl_worker *w, void *data);
+void *sl_worker_data(const struct sl_worker *w);
+
+/**
+ * sl_workers_join - wait for every worker thread to end and free them
+ * @retval 0 when every loop ended cleanly, else the first error
+ */
+int sl_workers_join(struct sl_worker **ws, unsigned int n);
 
 #endif /* SL_LOOP_H */

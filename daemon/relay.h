@@ -68,11 +68,13 @@ struct sl_relay_params {
  * @plain_fd: connected plaintext TCP socket (ownership passes to the relay)
  * @tls_fd: connected TCP socket carrying the TLS session (ownership passes)
  * @tls: the session; if @ktls is true it was installed into @tls_fd with
- *       sl_ktls_install() and is used only for metadata; otherwise the relay
- *       drives it.  Ownership passes to the relay (freed at the end).
+ *       sl_ktls_install() and is freed at once (the kernel has the keys);
+ *       otherwise the relay drives it and frees it at the end (keys wiped).
+ *       Ownership passes to the relay either way.
  * @ktls: which relay to run
  * @initial, @initial_len: plaintext already decrypted from the mesh side
- *       that must go to the pod first (userspace relay only; may be NULL)
+ *       (or read from the kTLS socket) that must go to the pod first, before
+ *       anything else from the mesh side; copied; may be NULL
  * @p: parameters (copied)
  * @retval 0 when started (done() will be called exactly once); -errno on
  *         failure, in which case nothing was taken over and done() is not

@@ -5,8 +5,8 @@
 # steering table on each node (nft-tool), one sluiced per node, a mesh CA
 # made with `sluice ca init`.
 #
-#  1. pod11 -> pod21 echo by pod IP and by service VIP; same node pod11 ->
-#     pod12; small and large (SL_E2E_BIG bytes, default 100 MiB) transfers,
+#  1. pod11 -> pod21 echo by pod IP (IPv4 and IPv6) and by service VIP;
+#     same node pod11 -> pod12 (IPv4 and IPv6); small and large (SL_E2E_BIG bytes, default 100 MiB) transfers,
 #     checked by hash both ways
 #  2. half-close: the client shuts down its write side and still gets the
 #     whole reply; RST from the server reaches the client as ECONNRESET
@@ -19,7 +19,9 @@
 #  5. with kTLS (when the kernel has it; required when SL_REQUIRE_KTLS=1):
 #     the same transfers through kernel TLS (tls_stat counters rise, stats
 #     show kTLS flows), then a kTLS node talking to a userspace node
-#  6. SIGTERM: both daemons exit 0 (ASan: no leaks)
+#  6. SIGTERM: both daemons exit 0 (ASan: no leaks), an open flow is cut
+#     after the grace period; node2's sluiced applies its own steering
+#     table (--steer) and removes it at stop; --max-connections sheds
 #
 # usage: e2e-datapath.sh SLUICED SLUICE NFT_TOOL SL_TCP
 # Writes only under $TMPDIR (default /tmp).
@@ -44,6 +46,7 @@ note() { echo "# $*"; }
 
 p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12)
 p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
+p11_6=$(tp_pod_ip pod11 6) p12_6=$(tp_pod_ip pod12 6) p21_6=$(tp_pod_ip pod21 6)
 vip=198.19.0.10
 td=cluster.local
 
@@ -123,6 +126,31 @@ spec:
     app: other
     kubernetes.io/hostname: node-b
 EOF
+	# the pods' IPv6 addresses: one more WorkloadEntry each, same identity
+	local pod addr sa node
+	for pod in pod11 pod12 pod21 pod22; do
+		addr=$(tp_pod_ip "$pod" 6)
+		case $pod in
+		pod11) sa=client node=node-a ;;
+		pod12) sa=local-echo node=node-a ;;
+		pod21) sa=echo node=node-b ;;
+		pod22) sa=$sa22 node=node-b ;;
+		esac
+		cat >>"$dir/workloads.yaml" <<EOF
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata:
+  name: $pod-v6
+  namespace: default
+spec:
+  address: $addr
+  serviceAccount: $sa
+  labels:
+    app: $pod-v6
+    kubernetes.io/hostname: $node
+EOF
+	done
 	cat >"$dir/service.yaml" <<EOF
 apiVersion: v1
 kind: Service
@@ -150,8 +178,8 @@ ok "CA and configuration (sluiced --check)"
 # pod13 is steered but has no WorkloadEntry: an unknown source
 tp_add_pod 1 pod13 13
 p13=198.18.1.13
-tp_exec node1 "$nft_tool" apply "$p11" "$p12" "$p13"
-tp_exec node2 "$nft_tool" apply "$p21" "$p22"
+tp_exec node1 "$nft_tool" apply "$p11" "$p12" "$p13" "$p11_6" "$p12_6"
+# node2's table is applied by sluiced itself (--steer), from its config
 for pod in pod21 pod22 pod12; do
 	tp_bg "$pod" "$TP_DIR/$pod-echo.log" "$sltcp" serve 7000 echo
 	tp_bg "$pod" "$TP_DIR/$pod-eof.log" "$sltcp" serve 7001 eofreply
@@ -171,11 +199,19 @@ start_daemons() { # ktls-a ktls-b
 		--handshake-timeout 2s --grace 2s --log-level debug
 	pid_a=$TP_BG_PID
 	tp_bg node2 "$TP_DIR/sluiced-b.log" "$sluiced" --config "$TP_DIR/cfg-b" \
-		--node node-b --workers 2 --admin-socket "$sock_b" --ktls "$2" \
+		--node node-b --workers 2 --admin-socket "$sock_b" --ktls "$2" --steer \
 		--handshake-timeout 2s --grace 2s --log-level debug
 	pid_b=$TP_BG_PID
 	tp_wait_port node1 15001 || { cat "$TP_DIR/sluiced-a.log"; tp_fail "sluiced on node1 did not start"; }
 	tp_wait_port node2 15008 || { cat "$TP_DIR/sluiced-b.log"; tp_fail "sluiced on node2 did not start"; }
+	local set4=
+	for ((i = 0; i < 50; i++)); do
+		set4=$(tp_exec node2 nft list set inet sluice pods4 2>/dev/null) || true
+		[[ $set4 == *"$p21"* && $set4 == *"$p22"* ]] && break
+		sleep 0.1
+	done
+	[[ $set4 == *"$p21"* && $set4 == *"$p22"* ]] ||
+		tp_fail "sluiced --steer: the pod set lacks $p21 or $p22: $set4"
 	for ((i = 0; i < 50; i++)); do
 		[ -S "$sock_a" ] && [ -S "$sock_b" ] && break
 		sleep 0.1
@@ -191,13 +227,23 @@ stop_daemons() {
 	wait "$pid_b" || rc=$?
 	[ $rc = 0 ] || { tail -50 "$TP_DIR/sluiced-b.log"; tp_fail "sluiced on node2 exited with $rc"; }
 	[ ! -e "$sock_a" ] || tp_fail "admin socket left behind"
+	if tp_exec node2 nft list table inet sluice >/dev/null 2>&1; then
+		tp_fail "sluiced --steer left its table behind"
+	fi
 }
 
 stats() { # socket
 	echo stats | socat -t 5 - "UNIX-CONNECT:$1"
 }
-sget() { # socket key
-	stats "$1" | grep -o "\"$2\":-\?[0-9]*" | head -1 | cut -d: -f2
+sget() { # socket key (no early-exiting pipes: pipefail + SIGPIPE)
+	local s
+	s=$(stats "$1") || return 0
+	case $s in
+	*"\"$2\":"*) ;;
+	*) return 0 ;;
+	esac
+	s=${s#*\"$2\":}
+	echo "${s%%[,\}]*}"
 }
 expect_stat() { # socket key min what
 	local v
@@ -222,8 +268,8 @@ echo_check() { # what pod ip port bytes [pattern]
 	note "$what: $out"
 }
 
-tls_stat() { # counter
-	awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat
+tls_stat() { # node counter (per network namespace)
+	tp_exec "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/tls_stat
 }
 
 # ---- data tests, run once per daemon pair --------------------------------------
@@ -235,7 +281,9 @@ data_tests() { # label
 	echo_check "$label: pod IP, large" pod11 "$p21" 7000 "$big"
 	echo_check "$label: service VIP, large" pod11 "$vip" 80 "$big"
 	echo_check "$label: same node, large" pod11 "$p12" 7000 "$big"
-	ok "$label: echo by pod IP, by VIP and on the same node, 1000 and $big bytes"
+	echo_check "$label: IPv6 pod IP" pod11 "$p21_6" 7000 "$big"
+	echo_check "$label: IPv6 same node" pod11 "$p12_6" 7000 100000
+	ok "$label: echo by pod IP (v4, v6), by VIP and on the same node, 1000 and $big bytes"
 
 	out=$(tp_exec pod11 timeout 60 "$sltcp" eofreply-check "$p21" 7001 3000000) || {
 		echo "$out"; dump_logs; tp_fail "$label: half-close"
@@ -255,7 +303,9 @@ data_tests() { # label
 mode=off
 [ $have_ktls = 1 ] && mode=on
 start_daemons $mode $mode
-[ $have_ktls = 1 ] && tls_before=$(tls_stat TlsTxSw)
+if [ $have_ktls = 1 ]; then
+	tx_before=$(tls_stat node1 TlsTxSw) rx_before=$(tls_stat node2 TlsRxSw)
+fi
 
 data_tests "ktls=$mode"
 expect_stat "$sock_a" flows_opened 8 "node1 counts flows"
@@ -268,9 +318,10 @@ if [ $mode = on ]; then
 	expect_stat "$sock_b" flows_ktls 3 "node2 kTLS flows"
 	[ "$(sget "$sock_a" ktls_install_failed)" = 0 ] || tp_fail "kTLS install failures on node1"
 	[ "$(sget "$sock_b" ktls_install_failed)" = 0 ] || tp_fail "kTLS install failures on node2"
-	tls_after=$(tls_stat TlsTxSw)
-	[ "$tls_after" -gt "$tls_before" ] || tp_fail "TlsTxSw did not rise ($tls_before -> $tls_after)"
-	ok "data went through kernel TLS (TlsTxSw $tls_before -> $tls_after)"
+	tx_after=$(tls_stat node1 TlsTxSw) rx_after=$(tls_stat node2 TlsRxSw)
+	[ "$tx_after" -ge $((tx_before + 6)) ] || tp_fail "node1 TlsTxSw did not rise ($tx_before -> $tx_after)"
+	[ "$rx_after" -ge $((rx_before + 3)) ] || tp_fail "node2 TlsRxSw did not rise ($rx_before -> $rx_after)"
+	ok "data went through kernel TLS (node1 TlsTxSw $tx_before -> $tx_after, node2 TlsRxSw $rx_before -> $rx_after)"
 else
 	expect_stat "$sock_a" flows_userspace 8 "node1 userspace flows"
 fi
@@ -390,8 +441,59 @@ good_after "refusals"
 ok "unknown source and unknown destination: refused, counted"
 
 [ "$(sget "$sock_b" flows_active)" = 0 ] || { stats "$sock_b"; tp_fail "flows still open on node2"; }
+# SIGHUP reloads the configuration and keeps serving
+kill -HUP "$pid_a"
+for ((i = 0; i < 50; i++)); do
+	grep -q "configuration .* loaded" "$TP_DIR/sluiced-a.log" && break
+	sleep 0.1
+done
+grep -q "configuration .* loaded" "$TP_DIR/sluiced-a.log" || tp_fail "SIGHUP: no reload logged"
+good_after "SIGHUP reload"
+ok "SIGHUP: configuration reloaded, flows keep working"
+
+# a flow still open at SIGTERM is cut after the grace period (2 s)
+tp_exec pod11 timeout 60 "$sltcp" echo-check "$p21" 7000 100000000000 >"$TP_DIR/long.log" 2>&1 &
+long_pid=$!
+for ((i = 0; i < 50; i++)); do
+	[ "$(sget "$sock_a" flows_active)" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(sget "$sock_a" flows_active)" -ge 1 ] || tp_fail "the long flow did not start"
+t0=$(date +%s)
 stop_daemons
-ok "SIGTERM: both daemons exit cleanly"
+t1=$(date +%s)
+[ $((t1 - t0)) -le 30 ] || { dump_logs; tp_fail "stopping took $((t1 - t0)) s with a grace of 2 s"; }
+if wait "$long_pid"; then
+	tp_fail "the long flow ended cleanly although the daemons were stopped"
+fi
+ok "SIGTERM: listeners close, an open flow is cut after the grace period, both daemons exit 0 (in $((t1 - t0)) s)"
+
+# connection cap: over --max-connections a new flow is closed at once, counted
+tp_bg node1 "$TP_DIR/sluiced-cap.log" "$sluiced" --config "$TP_DIR/cfg-a" \
+	--node node-a --workers 1 --admin-socket "$sock_a" --ktls off \
+	--max-connections 1 --grace 1s
+pid_cap=$TP_BG_PID
+tp_bg node2 "$TP_DIR/sluiced-b2.log" "$sluiced" --config "$TP_DIR/cfg-b" \
+	--node node-b --workers 1 --admin-socket "$sock_b" --ktls off --steer --grace 1s
+pid_b=$TP_BG_PID
+tp_wait_port node1 15001
+tp_wait_port node2 15008
+for ((i = 0; i < 50; i++)); do [ -S "$sock_a" ] && [ -S "$sock_b" ] && break; sleep 0.1; done
+tp_exec pod11 timeout 30 "$sltcp" echo-check "$p21" 7000 100000000000 >/dev/null 2>&1 &
+long_pid=$!
+for ((i = 0; i < 50; i++)); do
+	[ "$(sget "$sock_a" flows_active)" = 1 ] && break
+	sleep 0.1
+done
+if tp_exec pod11 timeout 10 "$sltcp" echo-check "$p21" 7000 1000 >/dev/null 2>&1; then
+	tp_fail "a flow over --max-connections 1 went through"
+fi
+expect_stat "$sock_a" shed 1 "connection cap"
+kill -TERM "$pid_cap" "$pid_b"
+wait "$pid_cap" || tp_fail "sluiced (cap) exited with $?"
+wait "$pid_b" || tp_fail "sluiced on node2 exited with $?"
+wait "$long_pid" 2>/dev/null || true
+ok "connection cap: a flow over --max-connections is shed and counted"
 
 # ---- 5. kTLS talking to userspace TLS ---------------------------------------------
 if [ $have_ktls = 1 ]; then

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluice status | routes [HOST] | workloads | certs | conns | stats | rules |
+ * log-level [LEVEL]: ask the running sluiced over its admin socket.
+ *
+ * One connection per command: send "COMMAND [ARG] [format=table|dump]\n",
+ * read one JSON object (daemon/admin_cmds.h).  -o json prints the daemon's
+ * object as it came; table and dump print the "text" member the daemon
+ * rendered.  An {"error":...} answer prints "sluice: CMD: ERROR" (exit 1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+#define ANSWER_MAX (64u << 20)
+#define TIMEOUT_MS 10000
+
+/* connect, send @req + "\n", read until EOF; @retval 0 or -errno */
+static int admin_call(const char *path, const char *req, char **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = TIMEOUT_MS / 1000 };
+	size_t len = 0, cap = 0, rlen = strlen(req);
+	char *buf = NULL;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    send(fd, req, rlen, MSG_NOSIGNAL) != (ssize_t)rlen ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			cap = cap ? 2 * cap : 65536;
+			if (cap > ANSWER_MAX) {
+				ret = -EFBIG;
+				goto out;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		r = recv(fd, buf + len, cap - len - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (!len) {
+		ret = -ECONNRESET;
+		goto out;
+	}
+	buf[len] = '\0';
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	*out = buf;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * If @obj is exactly {"@key":"..."} (what the daemon sends for text answers
+ * and errors), unescape the string in place into @out.  Handles the escapes
+ * common/json.c writes (\" \\ \n \r \t \uXXXX for ASCII control bytes).
+ * @retval true when it matched
+ */
+static bool single_string(char *obj, const char *key, char **out)
+{
+	size_t klen = strlen(key);
+	char *p, *w;
+
+	if (strncmp(obj, "{\"", 2) || strncmp(obj + 2, key, klen) ||
+	    strncmp(obj + 2 + klen, "\":\"", 3))
+		return false;
+	p = w = obj + 2 + klen + 3;
+	*out = w;
+	while (*p && *p != '"') {
+		if (*p != '\\') {
+			*w++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n': *w++ = '\n'; break;
+		case 'r': *w++ = '\r'; break;
+		case 't': *w++ = '\t'; break;
+		case 'u': {
+			int v = 0;
+
+			for (int i = 1; i <= 4; i++) {
+				int h = hexval(p[i]);
+
+				if (h < 0)
+					return false;
+				v = v * 16 + h;
+			}
+			*w++ = v < 0x80 ? (char)v : '?';
+			p += 4;
+			break;
+		}
+		case '\0':
+			return false;
+		default:
+			*w++ = *p; /* \" \\ \/ */
+		}
+		p++;
+	}
+	if (strcmp(p, "\"}") != 0)
+		return false;
+	*w = '\0';
+	return true;
+}
+
+static int run(struct sl_cli *cli, const char *cmd, const char *arg)
+{
+	char req[512], *ans = NULL, *s;
+	int ret;
+
+	snprintf(req, sizeof(req), "%s%s%s%s", cmd, arg ? " " : "", arg ? arg : "",
+		 cli->fmt == SL_OUT_TABLE ? " format=table" :
+		 cli->fmt == SL_OUT_DUMP ? " format=dump" : "");
+	ret = admin_call(cli->admin_socket, req, &ans);
+	if (ret) {
+		fprintf(stderr, "sluice: cannot reach sluiced at %s: %s\n",
+			cli->admin_socket, strerror(-ret));
+		return SL_EXIT_UNREACHABLE;
+	}
+	if (single_string(ans, "error", &s)) {
+		fprintf(stderr, "sluice: %s: %s\n", cmd, s);
+		free(ans);
+		return SL_EXIT_FAIL;
+	}
+	if (cli->fmt == SL_OUT_JSON) {
+		puts(ans);
+	} else if (single_string(ans, "text", &s)) {
+		fputs(s, stdout);
+	} else {
+		fprintf(stderr, "sluice: %s: unexpected answer from sluiced\n", cmd);
+		free(ans);
+		return SL_EXIT_FAIL;
+	}
+	free(ans);
+	return fflush(stdout) ? SL_EXIT_FAIL : SL_EXIT_OK;
+}
+
+/* commands without arguments; "-h" prints the usage */
+static int simple(struct sl_cli *cli, int argc, char **argv, const char *cmd)
+{
+	if (argc > 1) {
+		FILE *out = strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ?
+				    stderr : stdout;
+
+		fprintf(out, "Usage: %s %s\n", cli->prog, cmd);
+		return out == stdout ? SL_EXIT_OK : SL_EXIT_USAGE;
+	}
+	return run(cli, cmd, NULL);
+}
+
+int sl_cmd_status(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "status");
+}
+
+int sl_cmd_workloads(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "workloads");
+}
+
+int sl_cmd_certs(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "certs");
+}
+
+int sl_cmd_conns(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "conns");
+}
+
+int sl_cmd_stats(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "stats");
+}
+
+int sl_cmd_rules(struct sl_cli *cli, int argc, char **argv)
+{
+	return simple(cli, argc, argv, "rules");
+}
+
+static bool valid_word(const char *s)
+{
+	if (!*s || strlen(s) > 253)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+int sl_cmd_log_level(struct sl_cli *cli, int argc, char **argv)
+{
+	if (argc > 2 || (argc == 2 && (!valid_word(argv[1]) || argv[1][0] == '-'))) {
+		fprintf(stderr, "Usage: %s log-level [err|warn|notice|info|debug]\n",
+			cli->prog);
+		return SL_EXIT_USAGE;
+	}
+	return run(cli, "log-level", argc == 2 ? argv[1] : NULL);
+}
+
+int sl_cmd_routes_any(struct sl_cli *cli, int argc, char **argv)
+{
+	/* --config DIR (or -c): the offline mode of cmd_config.c */
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--config", 8) || !strncmp(argv[i], "-c", 2) ||
+		    !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return sl_cmd_routes(cli, argc, argv);
+	if (argc > 2 || (argc == 2 && !valid_word(argv[1]))) {
+		fprintf(stderr, "Usage: %s routes [--config DIR] [HOST]\n", cli->prog);
+		return SL_EXIT_USAGE;
+	}
+	return run(cli, "routes", argc == 2 ? argv[1] : NULL);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Access log lines and their token bucket (see accesslog.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "json.h"
+#include "util.h"
+
+struct sl_accesslog {
+	int fd;
+	sl_accesslog_clock clock;
+	void *clock_arg;
+
+	pthread_mutex_t lock;
+	/* tokens in millitokens, so that sub-token refills are not lost */
+	uint64_t tokens_milli, burst_milli;
+	uint64_t rate; /* tokens per second */
+	uint64_t last_ns;
+
+	atomic_uint_fast64_t dropped, written;
+};
+
+static uint64_t mono_clock(void *arg)
+{
+	return sl_now_ns();
+}
+
+int sl_accesslog_new(const struct sl_accesslog_opts *o,
+		     struct sl_accesslog **out)
+{
+	struct sl_accesslog *al = calloc(1, sizeof(*al));
+
+	if (!al)
+		return -ENOMEM;
+	al->fd = o->fd;
+	al->clock = o->clock ? o->clock : mono_clock;
+	al->clock_arg = o->clock_arg;
+	al->rate = o->rate ? o->rate : SL_ACCESSLOG_DEFAULT_RATE;
+	al->burst_milli = (uint64_t)(o->burst ? o->burst
+					      : SL_ACCESSLOG_DEFAULT_BURST) * 1000;
+	al->tokens_milli = al->burst_milli;
+	al->last_ns = al->clock(al->clock_arg);
+	pthread_mutex_init(&al->lock, NULL);
+	*out = al;
+	return 0;
+}
+
+void sl_accesslog_free(struct sl_accesslog *al)
+{
+	if (!al)
+		return;
+	pthread_mutex_destroy(&al->lock);
+	free(al);
+}
+
+static void fmt_time(char *buf, size_t len, uint64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec,
+		 (unsigned int)(ns % 1000000000ull / 1000000ull));
+}
+
+int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
+			size_t len)
+{
+	char *mem = NULL, ts[96], id[20];
+	size_t mlen = 0;
+	struct sl_json j;
+	FILE *out;
+
+	out = open_memstream(&mem, &mlen);
+	if (!out)
+		return -ENOMEM;
+	fmt_time(ts, sizeof(ts), e->start_realtime_ns);
+	sl_json_init(&j, out, false);
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "time", ts);
+	sl_json_kv_str(&j, "direction", e->outbound ? "outbound" : "inbound");
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->flow_id);
+	sl_json_kv_str(&j, "flow_id", id);
+	sl_json_key(&j, "src");
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "addr", e->src_addr);
+	sl_json_kv_str(&j, "workload", e->src_workload);
+	sl_json_kv_str(&j, "namespace", e->src_namespace);
+	sl_json_kv_str(&j, "principal", e->src_principal);
+	sl_json_obj_end(&j);
+	sl_json_key(&j, "dst");
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "addr", e->dst_addr);
+	sl_json_kv_str(&j, "workload", e->dst_workload);
+	sl_json_kv_str(&j, "namespace", e->dst_namespace);
+	sl_json_kv_str(&j, "principal", e->dst_principal);
+	sl_json_kv_str(&j, "service", e->dst_service);
+	sl_json_obj_end(&j);
+	sl_json_kv_str(&j, "endpoint", e->endpoint);
+	sl_json_kv_uint(&j, "bytes_sent", e->bytes_sent);
+	sl_json_kv_uint(&j, "bytes_received", e->bytes_received);
+	sl_json_kv_uint(&j, "duration_ms", e->duration_ns / 1000000ull);
+	sl_json_kv_str(&j, "tls", e->ktls ? "ktls" : "userspace");
+	sl_json_kv_str(&j, "end", e->end);
+	sl_json_kv_str(&j, "response_flags",
+		       e->response_flags && *e->response_flags ?
+			       e->response_flags : "-");
+	sl_json_obj_end(&j);
+	fputc('\n', out);
+	if (fclose(out) != 0) {
+		free(mem);
+		return -ENOMEM;
+	}
+	if (mlen >= len) {
+		free(mem);
+		return -ENOSPC;
+	}
+	memcpy(buf, mem, mlen + 1);
+	free(mem);
+	return (int)mlen;
+}
+
+/* take one token; false when the bucket is empty */
+static bool take_token(struct sl_accesslog *al)
+{
+	uint64_t now, add;
+	bool ok = false;
+
+	pthread_mutex_lock(&al->lock);
+	now = al->clock(al->clock_arg);
+	if (now > al->last_ns) {
+		/* millitokens = ns * rate / 1e6; cap the interval to avoid
+		 * overflow (a full bucket is reached long before) */
+		uint64_t dt = SL_MIN(now - al->last_ns, 1000000000000ull);
+
+		add = dt * al->rate / 1000000ull;
+		if (add) {
+			al->tokens_milli = SL_MIN(al->tokens_milli + add,
+						  al->burst_milli);
+			al->last_ns = now;
+		}
+	}
+	if (al->tokens_milli >= 1000) {
+		al->tokens_milli -= 1000;
+		ok = true;
+	}
+	pthread_mutex_unlock(&al->lock);
+	return ok;
+}
+
+int sl_accesslog_write(struct sl_accesslog *al,
+		       const struct sl_accesslog_entry *e)
+{
+	char buf[SL_ACCESSLOG_LINE_MAX];
+	ssize_t w;
+	int n;
+
+	if (!al)
+		return 0;
+	if (!take_token(al)) {
+		atomic_fetch_add_explicit(&al->dropped, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	n = sl_accesslog_format(e, buf, sizeof(buf));
+	if (n < 0)
+		goto drop;
+	/* one write per line; a short write to a pipe/tty of < PIPE_BUF
+	 * bytes does not happen, a full pipe (EAGAIN) drops the line */
+	w = write(al->fd, buf, (size_t)n);
+	if (w != n) {
+		n = w < 0 ? -errno : -EIO;
+		goto drop;
+	}
+	atomic_fetch_add_explicit(&al->written, 1, memory_order_relaxed);
+	return 0;
+drop:
+	atomic_fetch_add_explicit(&al->dropped, 1, memory_order_relaxed);
+	return n;
+}
+
+uint64_t sl_accesslog_dropped(struct sl_accesslog *al)
+{
+	return al ? atomic_load_explicit(&al->dropped, memory_order_relaxed) : 0;
+}
+
+uint64_t sl_accesslog_written(struct sl_accesslog *al)
+{
+	return al ? atomic_load_explicit(&al->written, memory_order_relaxed) : 0;
+}

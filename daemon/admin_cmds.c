@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Admin socket commands: a dispatch table (see admin_cmds.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin_cmds.h"
+#include "certstore.h"
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "obs.h"
+#include "sl_build_config.h"
+#include "stats.h"
+#include "steer.h"
+#include "table.h"
+#include "util.h"
+
+#define MAX_COLS 12
+
+enum fmt { FMT_JSON, FMT_TABLE, FMT_DUMP };
+
+struct req {
+	struct sl_daemon *d;
+	const char *arg; /* NULL when absent */
+	enum fmt fmt;
+	FILE *out;
+};
+
+/*
+ * Rows of strings rendered either as a table (aligned or dump) or as a JSON
+ * array of objects under @key; columns flagged numeric become JSON numbers.
+ */
+struct rows {
+	const char *key;
+	size_t ncols;
+	const char *const *headers; /* table headers */
+	const char *const *names;   /* JSON member names */
+	unsigned int numeric;	    /* bit per column */
+	char **cells;		    /* n * ncols, owned */
+	size_t n, cap;
+};
+
+static int rows_add(struct rows *r, const char *const *cells)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		char **c = realloc(r->cells, cap * r->ncols * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		r->cells = c;
+		r->cap = cap;
+	}
+	for (size_t i = 0; i < r->ncols; i++) {
+		char *s = cells[i] ? strdup(cells[i]) : NULL;
+
+		if (cells[i] && !s) {
+			for (size_t k = 0; k < i; k++)
+				free(r->cells[r->n * r->ncols + k]);
+			return -ENOMEM;
+		}
+		r->cells[r->n * r->ncols + i] = s;
+	}
+	r->n++;
+	return 0;
+}
+
+static void rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < r->n * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+}
+
+static void text_answer(FILE *out, const char *text)
+{
+	struct sl_json j;
+
+	sl_json_init(&j, out, false);
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "text", text);
+	sl_json_obj_end(&j);
+}
+
+static int error_answer(FILE *out, int err, const char *msg)
+{
+	struct sl_json j;
+
+	sl_json_init(&j, out, false);
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "error", msg ? msg : strerror(-err));
+	sl_json_obj_end(&j);
+	return err;
+}
+
+static int rows_emit(struct req *q, struct rows *r)
+{
+	if (q->fmt == FMT_JSON) {
+		struct sl_json j;
+
+		sl_json_init(&j, q->out, false);
+		sl_json_obj_begin(&j);
+		sl_json_key(&j, r->key);
+		sl_json_arr_begin(&j);
+		for (size_t i = 0; i < r->n; i++) {
+			sl_json_obj_begin(&j);
+			for (size_t c = 0; c < r->ncols; c++) {
+				const char *v = r->cells[i * r->ncols + c];
+
+				if ((r->numeric & (1u << c)) && v)
+					sl_json_kv_uint(&j, r->names[c],
+							strtoull(v, NULL, 10));
+				else
+					sl_json_kv_str(&j, r->names[c], v);
+			}
+			sl_json_obj_end(&j);
+		}
+		sl_json_arr_end(&j);
+		sl_json_obj_end(&j);
+		return 0;
+	} else {
+		struct sl_table *t = sl_table_new(r->ncols, r->headers);
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem;
+		int ret = 0;
+
+		if (!t)
+			return error_answer(q->out, -ENOMEM, NULL);
+		for (size_t i = 0; i < r->n && !ret; i++)
+			ret = sl_table_add(t, (const char *const *)&r->cells[i * r->ncols]);
+		mem = ret ? NULL : open_memstream(&text, &len);
+		if (!mem) {
+			sl_table_free(t);
+			return error_answer(q->out, -ENOMEM, NULL);
+		}
+		if (q->fmt == FMT_DUMP)
+			sl_table_dump(t, mem);
+		else
+			sl_table_print(t, mem);
+		sl_table_free(t);
+		if (fclose(mem)) {
+			free(text);
+			return error_answer(q->out, -ENOMEM, NULL);
+		}
+		text_answer(q->out, text);
+		free(text);
+		return 0;
+	}
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static int cmd_status(struct req *q)
+{
+	static const char *const h[] = { "KEY", "VALUE" };
+	static const char *const n[] = { "key", "value" };
+	struct sl_daemon *d = q->d;
+	struct sl_config *cfg = sl_daemon_config(d);
+	struct sl_certstore_entry *certs = NULL;
+	struct rows r = { .key = "status", .ncols = 2, .headers = h, .names = n };
+	char buf[20][520], err[512], summary[256] = "", why[300] = "";
+	size_t ncerts = 0, nwl = 0, k = 0;
+	bool ready;
+	int ret = 0;
+
+	ready = sl_obs_ready(d, why, sizeof(why));
+	sl_obs_last_reload_error(err, sizeof(err));
+	if (d->certs && sl_certstore_list(d->certs, &certs, &ncerts))
+		ncerts = 0;
+	free(certs);
+	if (cfg) {
+		sl_config_workloads(cfg, &nwl);
+		sl_config_summary(cfg, summary, sizeof(summary));
+	}
+#define ROW(key, ...)                                                          \
+	do {                                                                   \
+		snprintf(buf[k], sizeof(buf[k]), __VA_ARGS__);                 \
+		if (!ret)                                                      \
+			ret = rows_add(&r, (const char *const[]){ key, buf[k] });  \
+		k++;                                                           \
+	} while (0)
+	if (q->fmt == FMT_JSON) {
+		struct sl_json j;
+
+		sl_json_init(&j, q->out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "version", SL_VERSION);
+		sl_json_kv_int(&j, "pid", getpid());
+		sl_json_kv_uint(&j, "uptime_s",
+				(uint64_t)time(NULL) - sl_obs_start_time());
+		sl_json_kv_uint(&j, "workers", d->n_workers);
+		sl_json_kv_bool(&j, "ready", ready);
+		sl_json_kv_str(&j, "not_ready_reason", ready ? NULL : why);
+		sl_json_kv_bool(&j, "ktls_available", sl_obs_ktls_available());
+		sl_json_kv_bool(&j, "ktls_used", d->ktls);
+		sl_json_kv_uint(&j, "flows_active", (uint64_t)sl_stats_active());
+		sl_json_kv_uint(&j, "flows_ktls", sl_stat_get(SL_STAT_RELAYS_KTLS));
+		sl_json_kv_uint(&j, "flows_userspace",
+				sl_stat_get(SL_STAT_RELAYS_USERSPACE));
+		sl_json_kv_str(&j, "config_generation",
+			       cfg ? sl_config_generation(cfg) : NULL);
+		sl_json_kv_str(&j, "config_summary", summary);
+		sl_json_kv_uint(&j, "config_reload_failures", sl_obs_reload_failures());
+		sl_json_kv_str(&j, "config_last_error", err[0] ? err : NULL);
+		sl_json_kv_uint(&j, "workloads", nwl);
+		sl_json_kv_uint(&j, "certificates", ncerts);
+		sl_json_kv_bool(&j, "steering", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) != NULL);
+		sl_json_obj_end(&j);
+	} else {
+		ROW("version", "%s", SL_VERSION);
+		ROW("pid", "%d", (int)getpid());
+		ROW("uptime", "%llus",
+		    (unsigned long long)((uint64_t)time(NULL) - sl_obs_start_time()));
+		ROW("workers", "%u", d->n_workers);
+		ROW("ready", "%s", ready ? "yes" : why);
+		ROW("ktls-available", "%s", sl_obs_ktls_available() ? "yes" : "no");
+		ROW("ktls-used", "%s", d->ktls ? "yes" : "no");
+		ROW("flows-active", "%lld", (long long)sl_stats_active());
+		ROW("flows-ktls", "%llu",
+		    (unsigned long long)sl_stat_get(SL_STAT_RELAYS_KTLS));
+		ROW("flows-userspace", "%llu",
+		    (unsigned long long)sl_stat_get(SL_STAT_RELAYS_USERSPACE));
+		ROW("config-generation", "%s", cfg ? sl_config_generation(cfg) : "");
+		ROW("config", "%s", summary);
+		ROW("reload-failures", "%llu",
+		    (unsigned long long)sl_obs_reload_failures());
+		ROW("last-reload-error", "%s", err);
+		ROW("workloads", "%zu", nwl);
+		ROW("certificates", "%zu", ncerts);
+		ROW("steering", "%s", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) ? "sluiced" : "external");
+		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
+	}
+#undef ROW
+	rows_free(&r);
+	sl_config_put(cfg);
+	return ret;
+}
+
+static int cmd_routes(struct req *q)
+{
+	struct sl_config *cfg = sl_daemon_config(q->d);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int ret;
+
+	if (!cfg)
+		return error_answer(q->out, -ENOENT, "no configuration loaded");
+	mem = open_memstream(&text, &len);
+	if (!mem) {
+		sl_config_put(cfg);
+		return error_answer(q->out, -ENOMEM, NULL);
+	}
+	ret = sl_config_routes_print(cfg, q->arg,
+				     q->fmt == FMT_JSON ? SL_CONFIG_FMT_JSON :
+				     q->fmt == FMT_DUMP ? SL_CONFIG_FMT_DUMP :
+							  SL_CONFIG_FMT_TABLE,
+				     mem);
+	sl_config_put(cfg);
+	if (fclose(mem) && !ret)
+		ret = -ENOMEM;
+	if (ret == -ENOENT)
+		ret = error_answer(q->out, ret, "unknown host");
+	else if (ret)
+		ret = error_answer(q->out, ret, NULL);
+	else if (q->fmt == FMT_JSON) {
+		/* routes_print's JSON, embedded as is (one line) */
+		for (char *p = text; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		fprintf(q->out, "{\"routes\":%s}", text);
+	} else {
+		text_answer(q->out, text);
+	}
+	free(text);
+	return ret;
+}
+
+static int cmd_workloads(struct req *q)
+{
+	static const char *const h[] = { "NAME", "NAMESPACE", "ADDRESS",
+					  "SERVICE-ACCOUNT", "NODE", "SPIFFE-ID" };
+	static const char *const n[] = { "name", "namespace", "address",
+					  "service_account", "node", "spiffe_id" };
+	struct rows r = { .key = "workloads", .ncols = 6, .headers = h, .names = n };
+	struct sl_config *cfg = sl_daemon_config(q->d);
+	const struct sl_workload *wl;
+	size_t nwl = 0;
+	int ret = 0;
+
+	if (!cfg)
+		return error_answer(q->out, -ENOENT, "no configuration loaded");
+	wl = sl_config_workloads(cfg, &nwl);
+	for (size_t i = 0; i < nwl && !ret; i++) {
+		char addr[INET6_ADDRSTRLEN] = "";
+
+		inet_ntop(wl[i].address.family, &wl[i].address.v6, addr,
+			  sizeof(addr));
+		ret = rows_add(&r, (const char *const[]){
+			wl[i].name, wl[i].ns, addr, wl[i].service_account,
+			wl[i].node, wl[i].spiffe_id });
+	}
+	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
+	rows_free(&r);
+	sl_config_put(cfg);
+	return ret;
+}
+
+static void fmt_utc(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmd_certs(struct req *q)
+{
+	static const char *const h[] = { "SPIFFE-ID", "SERIAL", "NOT-BEFORE",
+					  "NOT-AFTER", "EXPIRES-IN", "ISSUER" };
+	static const char *const n[] = { "spiffe_id", "serial", "not_before",
+					  "not_after", "expires_in_s", "issuer" };
+	struct rows r = { .key = "certs", .ncols = 6, .headers = h, .names = n,
+			  .numeric = 1u << 4 };
+	struct sl_certstore_entry *e = NULL;
+	size_t ne = 0;
+	int ret;
+
+	if (!q->d->certs)
+		return error_answer(q->out, -ENOENT, "no certificate store");
+	ret = sl_certstore_list(q->d->certs, &e, &ne);
+	for (size_t i = 0; i < ne && !ret; i++) {
+		char nb[32], na[32], left[32];
+		long long s = (long long)e[i].not_after - (long long)time(NULL);
+
+		fmt_utc(nb, sizeof(nb), e[i].not_before);
+		fmt_utc(na, sizeof(na), e[i].not_after);
+		snprintf(left, sizeof(left), "%lld", s < 0 ? 0 : s);
+		ret = rows_add(&r, (const char *const[]){
+			e[i].spiffe_id, e[i].serial, nb, na, left, e[i].issuer });
+	}
+	free(e);
+	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
+	rows_free(&r);
+	return ret;
+}
+
+static int cmd_conns(struct req *q)
+{
+	static const char *const h[] = { "ID", "DIRECTION", "SOURCE", "SOURCE-ID",
+					  "DESTINATION", "DESTINATION-ID",
+					  "ENDPOINT", "TLS", "AGE-MS" };
+	static const char *const n[] = { "id", "direction", "src", "src_principal",
+					  "dst", "dst_principal", "endpoint",
+					  "tls", "age_ms" };
+	struct rows r = { .key = "conns", .ncols = 9, .headers = h, .names = n,
+			  .numeric = 1u << 8 };
+	struct sl_obs_conn *c = NULL;
+	size_t nc = 0;
+	int ret;
+
+	ret = sl_obs_conns(&c, &nc);
+	for (size_t i = 0; i < nc && !ret; i++) {
+		char id[20], age[24];
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)c[i].id);
+		snprintf(age, sizeof(age), "%llu",
+			 (unsigned long long)(c[i].age_ns / 1000000ull));
+		ret = rows_add(&r, (const char *const[]){
+			id, c[i].outbound ? "outbound" : "inbound",
+			c[i].src_addr, c[i].src_id[0] ? c[i].src_id : NULL,
+			c[i].dst_addr, c[i].dst_id[0] ? c[i].dst_id : NULL,
+			c[i].endpoint[0] ? c[i].endpoint : NULL,
+			c[i].ktls ? "ktls" : "userspace", age });
+	}
+	free(c);
+	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
+	rows_free(&r);
+	return ret;
+}
+
+static int cmd_stats(struct req *q)
+{
+	static const char *const h[] = { "COUNTER", "VALUE" };
+	static const char *const n[] = { "counter", "value" };
+	struct rows r = { .key = "stats", .ncols = 2, .headers = h, .names = n,
+			  .numeric = 1u << 1 };
+	int ret = 0;
+
+	if (q->fmt == FMT_JSON) {
+		sl_stats_write_json(q->out); /* the daemon core's object */
+		return 0;
+	}
+	for (int s = 0; s < SL_STAT__MAX && !ret; s++) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%llu",
+			 (unsigned long long)sl_stat_get((enum sl_stat)s));
+		ret = rows_add(&r, (const char *const[]){
+			sl_stat_name((enum sl_stat)s), v });
+	}
+	if (!ret) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%lld", (long long)sl_stats_active());
+		ret = rows_add(&r, (const char *const[]){ "active", v });
+	}
+	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
+	rows_free(&r);
+	return ret;
+}
+
+static int cmd_rules(struct req *q)
+{
+	struct sl_daemon *d = q->d;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int ret;
+
+	mem = open_memstream(&text, &len);
+	if (!mem)
+		return error_answer(q->out, -ENOMEM, NULL);
+	/* sl_steer_update() uses the context under cfg_lock */
+	pthread_mutex_lock(&d->cfg_lock);
+	ret = d->steer ? sl_nft_list(d->steer, mem) : -ENOENT;
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (fclose(mem) && !ret)
+		ret = -ENOMEM;
+	if (ret == -ENOENT)
+		ret = error_answer(q->out, ret,
+				   "sluiced does not manage the steering table (run with --steer)");
+	else if (ret)
+		ret = error_answer(q->out, ret, NULL);
+	else if (q->fmt == FMT_JSON) {
+		struct sl_json j;
+
+		sl_json_init(&j, q->out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "rules", text);
+		sl_json_obj_end(&j);
+	} else {
+		text_answer(q->out, text);
+	}
+	free(text);
+	return ret;
+}
+
+static int cmd_log_level(struct req *q)
+{
+	enum sl_log_level lvl;
+	struct sl_json j;
+
+	if (q->arg) {
+		if (sl_log_level_parse(q->arg, &lvl))
+			return error_answer(q->out, -EINVAL,
+					    "unknown level (want err, warn, notice, info or debug)");
+		sl_log_set_level(lvl);
+		sl_log_notice("%s: log level set to %s", __func__,
+			      sl_log_level_name(lvl));
+	}
+	if (q->fmt != FMT_JSON) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%s\n",
+			 sl_log_level_name(sl_log_get_level()));
+		text_answer(q->out, buf);
+		return 0;
+	}
+	sl_json_init(&j, q->out, false);
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "log_level", sl_log_level_name(sl_log_get_level()));
+	sl_json_obj_end(&j);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct req *q);
+	bool arg; /* takes an optional argument */
+} cmds[] = {
+	{ "status", cmd_status, false },
+	{ "routes", cmd_routes, true },
+	{ "workloads", cmd_workloads, false },
+	{ "certs", cmd_certs, false },
+	{ "conns", cmd_conns, false },
+	{ "stats", cmd_stats, false },
+	{ "rules", cmd_rules, false },
+	{ "log-level", cmd_log_level, true },
+};
+
+int sl_admin_cmd(struct sl_daemon *d, const char *line, FILE *out)
+{
+	char buf[256], *words[4], *save = NULL, *w;
+	struct req q = { .d = d, .out = out, .fmt = FMT_JSON };
+	size_t n = 0;
+
+	if (sl_strlcpy(buf, line, sizeof(buf)) >= sizeof(buf))
+		return error_answer(out, -E2BIG, "request too long");
+	for (w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (strcmp(w, "format=table") == 0)
+			q.fmt = FMT_TABLE;
+		else if (strcmp(w, "format=dump") == 0)
+			q.fmt = FMT_DUMP;
+		else if (n < SL_ARRAY_SIZE(words))
+			words[n++] = w;
+		else
+			return error_answer(out, -EINVAL, "too many arguments");
+	}
+	if (!n)
+		return error_answer(out, -EINVAL, "empty request");
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cmds); i++) {
+		if (strcmp(words[0], cmds[i].name) != 0)
+			continue;
+		if (n > (cmds[i].arg ? 2u : 1u))
+			return error_answer(out, -EINVAL, "too many arguments");
+		q.arg = n > 1 ? words[1] : NULL;
+		return cmds[i].fn(&q);
+	}
+	return error_answer(out, -EINVAL, "unknown command");
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluiced internals shared by main.c, listener.c, outbound.c, inbound.c and
+ * admin.c (not a contract for other modules).
+ */
+#ifndef SL_DAEMON_H
+#define SL_DAEMON_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct sl_certstore;
+struct sl_tls_ctx;
+struct sl_identity;
+struct sl_nft_ctx;
+
+/** Options from the command line (main.c); durations in nanoseconds. */
+struct sl_daemon_opts {
+	const char *config_dir;
+	const char *node;
+	const char *admin_socket;
+	unsigned int workers;
+	int ktls;			/* -1: from the node config, else sl_ktls_mode */
+	uint64_t handshake_timeout_ns;	/* default 10 s */
+	uint64_t connect_timeout_ns;	/* default 5 s */
+	uint64_t idle_timeout_ns;	/* default 0 (none) */
+	uint64_t grace_ns;		/* shutdown grace, default 10 s */
+	unsigned int max_conns;		/* 0: from RLIMIT_NOFILE */
+	uint16_t outbound_port;		/* 0: from the node config */
+	uint16_t inbound_port;		/* 0: from the node config */
+	bool steer;			/* apply the steering table ourselves */
+};
+
+struct sl_daemon {
+	struct sl_daemon_opts o;
+
+	pthread_mutex_t cfg_lock;
+	struct sl_config *cfg; /* current snapshot (reference held) */
+
+	struct sl_certstore *certs;
+	struct sl_tls_ctx *tls_ctx;
+	bool ktls; /* install kTLS after handshakes */
+	unsigned int max_conns;
+	uint16_t outbound_port, inbound_port;
+	uint32_t mark; /* SO_MARK of every socket sluiced dials */
+
+	struct sl_worker **workers;
+	unsigned int n_workers;
+
+	struct sl_nft_ctx *steer; /* --steer: our steering table */
+};
+
+/** The daemon (one per process). */
+extern struct sl_daemon *sl_daemon;
+
+/** sl_daemon_config - a reference on the current snapshot (sl_config_put) */
+struct sl_config *sl_daemon_config(struct sl_daemon *d);
+
+/**
+ * sl_daemon_identity - the identity to present as @spiffe_id
+ * @retval 0 and a reference in @out (sl_identity_put); -errno
+ */
+int sl_daemon_identity(struct sl_daemon *d, const char *spiffe_id,
+		       struct sl_identity **out);
+
+/** Per-worker state (sl_worker_data()). */
+struct sl_listener;
+struct sl_admin;
+
+#define SL_MAX_LISTENERS 4
+
+struct sl_wctx {
+	struct sl_daemon *d;
+	struct sl_worker *w;
+	struct sl_listener *listeners[SL_MAX_LISTENERS];
+	unsigned int n_listeners;
+	struct sl_admin *admin; /* worker 0 */
+	struct sl_op grace_op;
+	struct __kernel_timespec grace_ts;
+	bool grace_armed;
+	bool cutting; /* grace period over: cancelling everything */
+};
+
+/* ---- flow admission (listener.c) ------------------------------------- */
+
+/**
+ * sl_flow_admit - count a new flow against the connection cap
+ * @retval true when admitted (the caller later calls sl_flow_release());
+ *         false when over the cap (counted as shed; close the socket)
+ */
+bool sl_flow_admit(struct sl_daemon *d);
+void sl_flow_release(void);
+
+enum sl_listener_kind {
+	SL_LISTEN_OUTBOUND,
+	SL_LISTEN_INBOUND,
+};
+
+/**
+ * sl_listener_open - bind, listen and start a multishot accept on @w
+ * @retval 0 and the listener in @out; -errno
+ */
+int sl_listener_open(struct sl_wctx *wc, enum sl_listener_kind kind,
+		     int family, uint16_t port, struct sl_listener **out);
+
+/** sl_listener_close - stop accepting; frees itself when its ops are done */
+void sl_listener_close(struct sl_listener *l);
+
+/* ---- flows (outbound.c, inbound.c) ----------------------------------- */
+
+/** sl_outbound_start - take over @fd, a pod connection redirected to us */
+void sl_outbound_start(struct sl_wctx *wc, int fd);
+
+/** sl_inbound_start - take over @fd, an mTLS connection to a local pod */
+void sl_inbound_start(struct sl_wctx *wc, int fd);
+
+/* ---- same-node handoff (handoff.c) ----------------------------------- */
+
+/**
+ * sl_handoff_put - remember that the loopback connection from local port
+ * @port is meant for the local workload at @dst (thread safe)
+ * @retval 0 or -ENOMEM/-EEXIST
+ */
+int sl_handoff_put(uint16_t port, const struct sl_ip *dst);
+
+/**
+ * sl_handoff_take - look up and remove the entry for @port
+ * @retval 0 and @dst filled; -ENOENT
+ */
+int sl_handoff_take(uint16_t port, struct sl_ip *dst);
+
+/** sl_handoff_drop - remove the entry for @port if present */
+void sl_handoff_drop(uint16_t port);
+
+/* ---- helpers (sock.c) ------------------------------------------------ */
+
+/** sl_sockaddr_to_ip - address and port of @sa (AF_INET/AF_INET6; v4-mapped
+ * IPv6 addresses become IPv4) @retval 0 or -EAFNOSUPPORT */
+int sl_sockaddr_to_ip(const struct sockaddr_storage *sa, struct sl_ip *ip,
+		      uint16_t *port);
+
+/** sl_ip_to_sockaddr - build a socket address; @retval its length */
+socklen_t sl_ip_to_sockaddr(const struct sl_ip *ip, uint16_t port,
+			    struct sockaddr_storage *sa);
+
+/** sl_ip_is_loopback - 127.0.0.0/8 or ::1 */
+bool sl_ip_is_loopback(const struct sl_ip *ip);
+
+/**
+ * sl_socket_dial - a non-blocking TCP socket for dialing @family, with
+ * SO_MARK @mark and TCP_NODELAY  @retval fd or -errno
+ */
+int sl_socket_dial(int family, uint32_t mark);
+
+/** sl_socket_reset - close @fd with an RST (SO_LINGER 0); -1 is ignored */
+void sl_socket_reset(int fd);
+
+/** sl_ns_from_ts - fill a kernel timespec from nanoseconds */
+void sl_ns_to_ts(uint64_t ns, struct __kernel_timespec *ts);
+
+/* ---- steering (steer.c) ------------------------------------------------ */
+
+/**
+ * sl_steer_start - apply the steering table for d->cfg (local workloads)
+ * and the TPROXY policy route  @retval 0 or -errno (logged)
+ */
+int sl_steer_start(struct sl_daemon *d);
+/** sl_steer_update - re-apply with @cfg's local workloads (reload) */
+void sl_steer_update(struct sl_daemon *d, struct sl_config *cfg);
+/** sl_steer_stop - remove the table and the policy route; NULL-safe */
+void sl_steer_stop(struct sl_daemon *d);
+
+/* ---- admin socket (admin.c) ------------------------------------------ */
+
+/** sl_admin_open - listen on @path (mode 0600) on worker 0 @retval 0/-errno */
+int sl_admin_open(struct sl_wctx *wc, const char *path, struct sl_admin **out);
+/** sl_admin_close - stop serving, unlink the socket; NULL-safe */
+void sl_admin_close(struct sl_admin *a);
+
+#endif /* SL_DAEMON_H */

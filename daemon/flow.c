@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Set-up phase of a flow: I/O helpers, deadline, handshake driver, handoff
+ * to the relay (see flow.h). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flow.h"
+#include "util.h"
+#include "ktls.h"
+#include "log.h"
+#include "obs.h"
+#include "relay.h"
+#include "stats.h"
+
+static atomic_uint_fast64_t next_flow_id;
+
+struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
+{
+	struct sl_flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->wc = wc;
+	f->d = wc->d;
+	f->outbound = outbound;
+	f->pod_fd = -1;
+	f->mesh_fd = -1;
+	f->cfg = sl_daemon_config(wc->d);
+	f->id = atomic_fetch_add(&next_flow_id, 1) + 1;
+	f->id |= (uint64_t)getpid() << 40; /* distinct across restarts */
+	sl_worker_ref(wc->w);
+	sl_stats_flow_open();
+	sl_stat_inc(outbound ? SL_STAT_OUTBOUND_OPENED : SL_STAT_INBOUND_OPENED);
+	return f;
+}
+
+static void flow_free(void *arg)
+{
+	struct sl_flow *f = arg;
+
+	sl_config_put(f->cfg);
+	free(f->plain);
+	sl_worker_unref(f->wc->w);
+	free(f);
+}
+
+static void flow_maybe_free(struct sl_flow *f)
+{
+	if (!f->ended || f->io_armed || f->timer_armed || f->freeing)
+		return;
+	f->freeing = true;
+	if (sl_worker_defer(f->wc->w, flow_free, f))
+		flow_free(f);
+}
+
+static void flow_end(struct sl_flow *f)
+{
+	f->ended = true;
+	if (f->timer_armed)
+		sl_worker_timeout_cancel(f->wc->w, &f->timer_op);
+	if (f->io_armed)
+		sl_worker_cancel_op(f->wc->w, &f->io_op);
+	flow_maybe_free(f);
+}
+
+void sl_flow_fail(struct sl_flow *f)
+{
+	if (f->ended)
+		return;
+	if (f->handoff_port)
+		sl_handoff_drop(f->handoff_port);
+	/* a reset, so the other side never mistakes this for a clean end */
+	sl_socket_reset(f->pod_fd);
+	sl_socket_reset(f->mesh_fd);
+	f->pod_fd = f->mesh_fd = -1;
+	sl_tls_conn_free(f->tls);
+	f->tls = NULL;
+	sl_stats_flow_close();
+	sl_flow_release();
+	flow_end(f);
+}
+
+static void timer_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_flow *f = sl_container_of(op, struct sl_flow, timer_op);
+
+	f->timer_armed = false;
+	if (res == -ETIME && !f->ended) {
+		f->timed_out = true;
+		sl_log_info("%s: flow %s -> %s: set-up timed out", __func__,
+			    f->src, f->dst);
+		/* the pending op fails with -ECANCELED and its continuation
+		 * counts the timeout for the phase it was in */
+		if (f->io_armed)
+			sl_worker_cancel_op(f->wc->w, &f->io_op);
+		else
+			sl_flow_fail(f);
+	}
+	flow_maybe_free(f);
+}
+
+void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns)
+{
+	f->timer_op.fn = timer_done;
+	sl_ns_to_ts(ns, &f->timer_ts);
+	sl_worker_timeout(f->wc->w, &f->timer_op, &f->timer_ts);
+	f->timer_armed = true;
+}
+
+static void io_submit(struct sl_flow *f);
+
+static void io_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_flow *f = sl_container_of(op, struct sl_flow, io_op);
+
+	f->io_armed = false;
+	if (f->ended) {
+		flow_maybe_free(f);
+		return;
+	}
+	if (res == -ECANCELED && f->timed_out)
+		res = -ETIMEDOUT;
+	if (res > 0 && f->io_exact) {
+		f->io_done += (size_t)res;
+		if (f->io_done < f->io_len) {
+			io_submit(f);
+			return;
+		}
+		res = 0;
+	} else if (res == 0 && f->io_exact && f->io_len) {
+		res = -ECONNRESET; /* EOF before everything arrived */
+	}
+	f->cont(f, res);
+}
+
+static void io_submit(struct sl_flow *f)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(f->wc->w);
+	uint8_t *p = f->io_buf + f->io_done;
+	size_t n = f->io_len - f->io_done;
+
+	f->io_op.fn = io_done;
+	if (f->io_send)
+		io_uring_prep_send(sqe, f->io_fd, p, n, MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(sqe, f->io_fd, p, n, 0);
+	sl_op_attach(sqe, &f->io_op);
+	f->io_armed = true;
+}
+
+static void io_start(struct sl_flow *f, int fd, void *buf, size_t len,
+		     bool send, bool exact, sl_flow_cont cont)
+{
+	f->io_fd = fd;
+	f->io_buf = buf;
+	f->io_len = len;
+	f->io_done = 0;
+	f->io_send = send;
+	f->io_exact = exact;
+	f->cont = cont;
+	io_submit(f);
+}
+
+void sl_flow_send_all(struct sl_flow *f, int fd, const void *buf, size_t len,
+		      sl_flow_cont cont)
+{
+	io_start(f, fd, (void *)buf, len, true, true, cont);
+}
+
+void sl_flow_recv_exact(struct sl_flow *f, int fd, void *buf, size_t len,
+			sl_flow_cont cont)
+{
+	io_start(f, fd, buf, len, false, true, cont);
+}
+
+void sl_flow_recv(struct sl_flow *f, int fd, void *buf, size_t len,
+		  sl_flow_cont cont)
+{
+	io_start(f, fd, buf, len, false, false, cont);
+}
+
+void sl_flow_connect(struct sl_flow *f, int fd, uint64_t timeout_ns,
+		     sl_flow_cont cont)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(f->wc->w);
+
+	f->io_op.fn = io_done;
+	f->io_exact = false;
+	f->cont = cont;
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&f->sa, f->sa_len);
+	sl_op_attach(sqe, &f->io_op);
+	f->io_armed = true;
+	if (timeout_ns) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sl_ns_to_ts(timeout_ns, &f->link_ts);
+		sqe = sl_worker_sqe(f->wc->w);
+		io_uring_prep_link_timeout(sqe, &f->link_ts, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
+/* ---- handshake ------------------------------------------------------- */
+
+static void hs_next(struct sl_flow *f);
+
+static void hs_fail(struct sl_flow *f, enum sl_tls_fail why, const char *detail)
+{
+	sl_stats_hs_fail(why);
+	sl_log_info("%s: flow %s -> %s: handshake failed: %s%s%s", __func__,
+		    f->src, f->dst, sl_tls_fail_name(why),
+		    detail && *detail ? ": " : "", detail ? detail : "");
+	sl_flow_fail(f);
+}
+
+static void hs_alert_sent(struct sl_flow *f, int res)
+{
+	sl_flow_fail(f);
+}
+
+static void hs_sent(struct sl_flow *f, int res)
+{
+	if (res < 0) {
+		hs_fail(f, res == -ETIMEDOUT ? SL_TLS_FAIL_TIMEOUT : SL_TLS_FAIL_PROTOCOL,
+			strerror(-res));
+		return;
+	}
+	hs_next(f);
+}
+
+static void hs_recvd(struct sl_flow *f, int res)
+{
+	int ret;
+
+	if (res < 0) {
+		hs_fail(f, res == -ETIMEDOUT ? SL_TLS_FAIL_TIMEOUT : SL_TLS_FAIL_PROTOCOL,
+			res == -ECONNRESET ? "connection closed by peer" : strerror(-res));
+		return;
+	}
+	if (sl_tls_conn_feed(f->tls, f->buf, f->io_len)) {
+		hs_fail(f, SL_TLS_FAIL_INTERNAL, "out of memory");
+		return;
+	}
+	ret = sl_tls_conn_handshake(f->tls);
+	if (ret == 0) {
+		f->hs_done = true;
+	} else if (ret != -EAGAIN) {
+		enum sl_tls_fail why = sl_tls_conn_fail(f->tls);
+		size_t n;
+
+		if (why == SL_TLS_OK)
+			why = SL_TLS_FAIL_PROTOCOL;
+		sl_stats_hs_fail(why);
+		sl_log_info("%s: flow %s -> %s: handshake failed: %s: %s", __func__,
+			    f->src, f->dst, sl_tls_fail_name(why),
+			    sl_tls_conn_fail_detail(f->tls));
+		/* best effort: tell the peer why (the alert) */
+		n = sl_tls_conn_take_output(f->tls, f->buf, sizeof(f->buf));
+		if (n)
+			sl_flow_send_all(f, f->mesh_fd, f->buf, n, hs_alert_sent);
+		else
+			sl_flow_fail(f);
+		return;
+	}
+	hs_next(f);
+}
+
+static void hs_next(struct sl_flow *f)
+{
+	size_t n, want;
+
+	n = sl_tls_conn_take_output(f->tls, f->buf, sizeof(f->buf));
+	if (n) {
+		sl_flow_send_all(f, f->mesh_fd, f->buf, n, hs_sent);
+		return;
+	}
+	if (f->hs_done) {
+		sl_stat_inc(SL_STAT_HANDSHAKES_OK);
+		sl_obs_handshake_done(sl_now_ns() - f->hs_start_ns);
+		f->phase = SL_PHASE_PREAMBLE;
+		f->on_handshake(f);
+		return;
+	}
+	want = sl_tls_conn_want(f->tls);
+	if (!want) {
+		hs_fail(f, SL_TLS_FAIL_INTERNAL, "handshake stalled");
+		return;
+	}
+	sl_flow_recv_exact(f, f->mesh_fd, f->buf, SL_MIN(want, sizeof(f->buf)),
+			   hs_recvd);
+}
+
+void sl_flow_handshake(struct sl_flow *f)
+{
+	int ret;
+
+	f->phase = SL_PHASE_HANDSHAKE;
+	f->hs_start_ns = sl_now_ns();
+	ret = sl_tls_conn_handshake(f->tls); /* client: ClientHello */
+	if (ret == 0) {
+		f->hs_done = true;
+	} else if (ret != -EAGAIN) {
+		hs_fail(f, sl_tls_conn_fail(f->tls) ?: SL_TLS_FAIL_INTERNAL,
+			sl_tls_conn_fail_detail(f->tls));
+		return;
+	}
+	hs_next(f);
+}
+
+int sl_flow_ktls_install(struct sl_flow *f)
+{
+	int ret;
+
+	f->ktls = false;
+	if (!f->d->ktls)
+		return 0;
+	ret = sl_ktls_install(f->mesh_fd, f->tls);
+	if (ret == -ENOTCONN) {
+		/* tls_init() accepts only ESTABLISHED sockets: a short flow's
+		 * FIN can arrive with the handshake.  TCP_ULP failed, so the
+		 * socket is untouched and the session goes on in userspace. */
+		sl_stat_inc(SL_STAT_KTLS_FALLBACKS);
+		sl_log_debug("%s: flow %s -> %s: peer already half-closed: userspace TLS",
+			     __func__, f->src, f->dst);
+		return 0;
+	}
+	if (ret) {
+		sl_stat_inc(SL_STAT_KTLS_INSTALL_FAILED);
+		sl_log_warn("%s: flow %s -> %s: kTLS install failed: %s",
+			    __func__, f->src, f->dst, strerror(-ret));
+		return ret;
+	}
+	f->ktls = true;
+	return 0;
+}
+
+/* ---- relay ----------------------------------------------------------- */
+
+static void relay_done(void *arg, const struct sl_relay_result *r)
+{
+	struct sl_wctx *wc = arg;
+
+	sl_stat_add(SL_STAT_BYTES_POD_TO_MESH, r->bytes_plain_to_tls);
+	sl_stat_add(SL_STAT_BYTES_MESH_TO_POD, r->bytes_tls_to_plain);
+	switch (r->end) {
+	case SL_RELAY_END_RESET_PLAIN:
+	case SL_RELAY_END_RESET_TLS:
+		sl_stat_inc(SL_STAT_RELAY_RESETS);
+		break;
+	case SL_RELAY_END_IDLE:
+		sl_stat_inc(SL_STAT_RELAY_IDLE);
+		break;
+	case SL_RELAY_END_UNEXPECTED_RECORD:
+		sl_stat_inc(SL_STAT_UNEXPECTED_KTLS_RECORDS);
+		break;
+	default:
+		break;
+	}
+	sl_log_debug("%s: relay ended: %s, %llu bytes out, %llu bytes in%s",
+		     __func__, sl_relay_end_name(r->end),
+		     (unsigned long long)r->bytes_plain_to_tls,
+		     (unsigned long long)r->bytes_tls_to_plain,
+		     r->ktls ? " (kTLS)" : "");
+	sl_stats_flow_close();
+	sl_flow_release();
+	sl_worker_unref(wc->w);
+}
+
+void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
+		   uint32_t initial_len)
+{
+	struct sl_relay_params p = {
+		.idle_timeout_ns = f->d->o.idle_timeout_ns,
+		.buf_size = 64 * 1024,
+		.pipe_size = 64 * 1024,
+		.done = relay_done,
+		.done_arg = f->wc,
+	};
+	int ret;
+
+	sl_worker_ref(f->wc->w);
+	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */
+	ret = sl_relay_start(f->wc->w, f->pod_fd, f->mesh_fd, f->tls, ktls,
+			     initial, initial_len, &p);
+	if (ret) {
+		sl_obs_flow_unwrap(&p);
+		sl_worker_unref(f->wc->w);
+		sl_log_warn("%s: flow %s -> %s: relay: %s", __func__, f->src,
+			    f->dst, strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	sl_stat_inc(SL_STAT_RELAYS_STARTED);
+	sl_stat_inc(ktls ? SL_STAT_RELAYS_KTLS : SL_STAT_RELAYS_USERSPACE);
+	sl_log_debug("%s: flow %s -> %s relayed (%s)", __func__, f->src, f->dst,
+		     ktls ? "kTLS" : "userspace TLS");
+	/* the relay owns them now */
+	f->pod_fd = f->mesh_fd = -1;
+	f->tls = NULL;
+	f->handoff_port = 0;
+	flow_end(f);
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The set-up phase of one flow, shared by outbound.c and inbound.c: from
+ * accept to sl_relay_start().  A flow does one I/O op at a time (io_op, with
+ * a continuation) and has one deadline timer for the whole set-up.  It is
+ * freed when it has ended and neither op is in flight.
+ */
+#ifndef SL_FLOW_H
+#define SL_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon.h"
+#include "preamble.h"
+#include "tls.h"
+
+#define SL_FLOW_BUF 16384
+
+struct sl_flow;
+typedef void (*sl_flow_cont)(struct sl_flow *f, int res);
+
+enum sl_flow_phase {
+	SL_PHASE_CONNECT_MESH, /* outbound: dialing the peer's 15008 */
+	SL_PHASE_HANDSHAKE,
+	SL_PHASE_PREAMBLE,
+	SL_PHASE_CONNECT_POD, /* inbound: dialing the local pod */
+};
+
+struct sl_flow {
+	struct sl_wctx *wc;
+	struct sl_daemon *d;
+	struct sl_config *cfg; /* reference held */
+	bool outbound;
+	enum sl_flow_phase phase;
+	uint64_t id;
+
+	int pod_fd;  /* plaintext side */
+	int mesh_fd; /* TLS side */
+	struct sl_tls_conn *tls;
+
+	struct sl_op io_op;
+	sl_flow_cont cont;
+	bool io_armed;
+	/* progress of send_all / recv_exact */
+	uint8_t *io_buf;
+	size_t io_len, io_done;
+	int io_fd;
+	bool io_exact;
+	bool io_send;
+
+	struct sl_op timer_op;
+	struct __kernel_timespec timer_ts, link_ts;
+	bool timer_armed, timed_out, ended, freeing;
+
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	uint16_t handoff_port; /* outbound same-node: our loopback port */
+
+	/* what the flow is about (for logs) */
+	char src[INET6_ADDRSTRLEN + 8];
+	char dst[INET6_ADDRSTRLEN + 8];
+	const struct sl_workload *workload; /* the local workload (inbound) */
+	const struct sl_endpoint *ep;	     /* chosen endpoint (outbound) */
+	struct sl_preamble pre;
+	bool hs_done;
+	bool ktls; /* this flow runs on kernel TLS */
+	uint64_t hs_start_ns; /* monotonic, for the handshake histogram */
+	void (*on_handshake)(struct sl_flow *f);
+
+	/* plaintext read past the preamble (inbound, userspace TLS) */
+	uint8_t *plain;
+	size_t plain_len, plain_cap;
+
+	uint8_t buf[SL_FLOW_BUF];
+};
+
+/** sl_flow_new - a flow on @fd (accepted, admitted); NULL on ENOMEM */
+struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound);
+
+/** sl_flow_fail - end the flow: reset both sockets, free, count closed */
+void sl_flow_fail(struct sl_flow *f);
+
+/** sl_flow_arm_deadline - start the set-up deadline timer */
+void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns);
+
+/** sl_flow_send_all / sl_flow_recv_exact / sl_flow_recv: then @cont(res)
+ * with res 0 (or bytes for recv) or -errno; EOF is -ECONNRESET for exact */
+void sl_flow_send_all(struct sl_flow *f, int fd, const void *buf, size_t len,
+		      sl_flow_cont cont);
+void sl_flow_recv_exact(struct sl_flow *f, int fd, void *buf, size_t len,
+			sl_flow_cont cont);
+void sl_flow_recv(struct sl_flow *f, int fd, void *buf, size_t len,
+		  sl_flow_cont cont);
+
+/** sl_flow_connect - connect @fd to f->sa with a timeout, then @cont */
+void sl_flow_connect(struct sl_flow *f, int fd, uint64_t timeout_ns,
+		     sl_flow_cont cont);
+
+/**
+ * sl_flow_handshake - run the TLS handshake on f->mesh_fd with f->tls,
+ * record-exact; calls f->on_handshake when done, fails the flow otherwise
+ */
+void sl_flow_handshake(struct sl_flow *f);
+
+/**
+ * sl_flow_relay - hand the sockets and the session to the relay; the flow
+ * ends (without closing them) on success, fails otherwise
+ */
+void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
+		   uint32_t initial_len);
+
+/**
+ * sl_flow_ktls_install - switch mesh_fd to kTLS if the daemon uses it and
+ * set f->ktls.  When the kernel refuses TCP_ULP because the peer's FIN has
+ * already arrived (-ENOTCONN: the socket left ESTABLISHED, nothing was
+ * configured), the flow stays on userspace TLS.
+ * @retval 0, or -errno after counting and logging (caller fails the flow)
+ */
+int sl_flow_ktls_install(struct sl_flow *f);
+
+#endif /* SL_FLOW_H */

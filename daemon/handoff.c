@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Same-node handoff table.  When an outbound flow's endpoint is a workload
+ * of this node, sluiced dials its own inbound listener over loopback and
+ * records here, keyed by the dialing socket's local port, which local
+ * workload is meant.  The inbound side (possibly another worker) takes the
+ * entry when it accepts a loopback connection; a loopback connection with
+ * no entry is refused.  Only sluiced itself can add entries, so a local
+ * process cannot pick an identity.  See docs/PROTOCOL.md, "Same node".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "daemon.h"
+
+struct handoff {
+	bool used;
+	struct sl_ip dst;
+};
+
+/* one slot per local port: 64 Ki entries of ~24 bytes, allocated lazily */
+static struct handoff *table;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+int sl_handoff_put(uint16_t port, const struct sl_ip *dst)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!table)
+		table = calloc(65536, sizeof(*table));
+	if (!table)
+		ret = -ENOMEM;
+	else if (table[port].used)
+		ret = -EEXIST;
+	else {
+		table[port].used = true;
+		table[port].dst = *dst;
+	}
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+int sl_handoff_take(uint16_t port, struct sl_ip *dst)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	if (table && table[port].used) {
+		*dst = table[port].dst;
+		table[port].used = false;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+void sl_handoff_drop(uint16_t port)
+{
+	pthread_mutex_lock(&lock);
+	if (table)
+		table[port].used = false;
+	pthread_mutex_unlock(&lock);
+}

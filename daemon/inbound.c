@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inbound flows: an mTLS connection accepted on the inbound port.
+ *
+ * local address (TPROXY: the pod address dialed; loopback: the same-node
+ * handoff entry) → local workload → TLS server handshake as that workload,
+ * client certificate required (its SPIFFE ID is the source identity) →
+ * kTLS install → strict preamble read → connect to pod:port (SO_MARK) →
+ * relay.  A bad peer fails its own connection only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flow.h"
+#include "identity.h"
+#include "log.h"
+#include "stats.h"
+#include "tls.h"
+
+/* plaintext buffer: the preamble plus what one ciphertext read can carry */
+#define SL_INBOUND_PLAIN_CAP (SL_PREAMBLE_MAX_LEN + 2 * SL_FLOW_BUF)
+#define SL_INBOUND_CT_READ 4096
+
+static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	sl_ip_format(ip, a, sizeof(a));
+	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static void preamble_error(struct sl_flow *f, int err)
+{
+	sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+	sl_log_info("%s: flow %s -> %s (%s): bad preamble: %s", __func__, f->src,
+		    f->dst, sl_tls_conn_peer_id(f->tls) ?: "?",
+		    err == -ETIMEDOUT ? "timed out" : strerror(-err));
+	sl_flow_fail(f);
+}
+
+static void pod_connected(struct sl_flow *f, int res)
+{
+	uint8_t *initial = NULL;
+	size_t n = 0;
+
+	if (res < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_info("%s: flow %s -> %s: connect to the pod: %s", __func__,
+			    f->src, f->dst,
+			    res == -ECANCELED ? "timed out" : strerror(-res));
+		sl_flow_fail(f);
+		return;
+	}
+	if (f->plain && f->plain_len) {
+		initial = f->plain;
+		n = f->plain_len;
+	}
+	sl_flow_relay(f, f->ktls, initial, (uint32_t)n);
+}
+
+static void connect_pod(struct sl_flow *f)
+{
+	const struct sl_workload *wl = f->workload;
+	int fd;
+
+	fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
+	fd = sl_socket_dial(wl->address.family, f->d->mark);
+	if (fd < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_flow_fail(f);
+		return;
+	}
+	f->pod_fd = fd;
+	f->sa_len = sl_ip_to_sockaddr(&wl->address, f->pre.dst_port, &f->sa);
+	f->phase = SL_PHASE_CONNECT_POD;
+	sl_log_debug("%s: flow %s (%s) -> %s", __func__, f->src,
+		     sl_tls_conn_peer_id(f->tls), f->dst);
+	sl_flow_connect(f, fd, f->d->o.connect_timeout_ns, pod_connected);
+}
+
+/* ---- preamble over kTLS: record data arrives as plain bytes ---------- */
+
+static void ktls_body_done(struct sl_flow *f, int res)
+{
+	size_t used;
+	int ret;
+
+	if (res < 0) {
+		preamble_error(f, res);
+		return;
+	}
+	ret = sl_preamble_parse(f->buf, f->io_len + SL_PREAMBLE_HDR_LEN,
+				&f->pre, &used);
+	if (ret) {
+		preamble_error(f, ret);
+		return;
+	}
+	connect_pod(f);
+}
+
+static void ktls_hdr_done(struct sl_flow *f, int res)
+{
+	ssize_t need;
+
+	if (res < 0) {
+		preamble_error(f, res);
+		return;
+	}
+	need = sl_preamble_need(f->buf, SL_PREAMBLE_HDR_LEN);
+	if (need < 0) {
+		preamble_error(f, (int)need);
+		return;
+	}
+	/* read exactly the rest: nothing after the preamble is consumed */
+	sl_flow_recv_exact(f, f->mesh_fd, f->buf + SL_PREAMBLE_HDR_LEN,
+			   (size_t)need - SL_PREAMBLE_HDR_LEN, ktls_body_done);
+}
+
+/* ---- preamble over userspace TLS ------------------------------------- */
+
+static void us_read_done(struct sl_flow *f, int res)
+{
+	ssize_t n = -EAGAIN;
+	size_t used;
+	int ret;
+
+	if (res <= 0) {
+		preamble_error(f, res ? res : -ECONNRESET);
+		return;
+	}
+	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
+		preamble_error(f, -ENOMEM);
+		return;
+	}
+	while (f->plain_len < f->plain_cap &&
+	       (n = sl_tls_conn_read(f->tls, f->plain + f->plain_len,
+				     f->plain_cap - f->plain_len)) > 0)
+		f->plain_len += (size_t)n;
+	if (n < 0 && n != -EAGAIN) {
+		preamble_error(f, (int)n);
+		return;
+	}
+	/* n == 0: close_notify after the data read so far; the conn keeps
+	 * reporting it, so the relay sees the EOF after the initial bytes */
+	ret = sl_preamble_parse(f->plain, f->plain_len, &f->pre, &used);
+	if (ret == -EAGAIN && n == 0)
+		ret = -ECONNRESET; /* EOF before the whole preamble */
+	if (ret == -EAGAIN) {
+		sl_flow_recv(f, f->mesh_fd, f->buf, SL_INBOUND_CT_READ,
+			     us_read_done);
+		return;
+	}
+	if (ret) {
+		preamble_error(f, ret);
+		return;
+	}
+	/* bytes past the preamble go to the pod first */
+	memmove(f->plain, f->plain + used, f->plain_len - used);
+	f->plain_len -= used;
+	connect_pod(f);
+}
+
+static void inbound_handshake_done(struct sl_flow *f)
+{
+	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
+		     sl_tls_conn_peer_id(f->tls));
+	if (sl_flow_ktls_install(f)) {
+		sl_flow_fail(f);
+		return;
+	}
+	if (f->ktls) {
+		sl_flow_recv_exact(f, f->mesh_fd, f->buf, SL_PREAMBLE_HDR_LEN,
+				   ktls_hdr_done);
+		return;
+	}
+	f->plain_cap = SL_INBOUND_PLAIN_CAP;
+	f->plain = malloc(f->plain_cap);
+	if (!f->plain) {
+		sl_flow_fail(f);
+		return;
+	}
+	sl_flow_recv(f, f->mesh_fd, f->buf, SL_INBOUND_CT_READ, us_read_done);
+}
+
+void sl_inbound_start(struct sl_wctx *wc, int fd)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	const struct sl_node_config *node;
+	const struct sl_workload *wl;
+	struct sl_identity *id = NULL;
+	struct sl_ip lip, pip, dst;
+	uint16_t lport, pport;
+	struct sl_flow *f;
+	int ret;
+
+	f = sl_flow_new(wc, false);
+	if (!f) {
+		close(fd);
+		sl_flow_release();
+		return;
+	}
+	f->mesh_fd = fd;
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    sl_sockaddr_to_ip(&local, &lip, &lport) ||
+	    sl_sockaddr_to_ip(&peer, &pip, &pport)) {
+		sl_flow_fail(f);
+		return;
+	}
+	fmt_ep(f->src, sizeof(f->src), &pip, pport);
+	fmt_ep(f->dst, sizeof(f->dst), &lip, lport);
+	dst = lip;
+	if (sl_ip_is_loopback(&lip) && sl_handoff_take(pport, &dst)) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+		sl_log_info("%s: flow %s -> %s: loopback connection without a handoff entry refused",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	node = sl_config_node(f->cfg);
+	wl = sl_config_workload_by_ip(f->cfg, &dst);
+	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) != 0) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+		sl_log_info("%s: flow %s -> %s: not a workload of this node",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	f->workload = wl;
+	ret = sl_daemon_identity(f->d, wl->spiffe_id, &id);
+	if (ret) {
+		sl_stat_inc(SL_STAT_NO_IDENTITY);
+		sl_log_warn("%s: flow %s -> %s: no identity for %s: %s", __func__,
+			    f->src, f->dst, wl->spiffe_id, strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_SERVER, id, NULL, &f->tls);
+	sl_identity_put(id);
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		sl_flow_fail(f);
+		return;
+	}
+	f->on_handshake = inbound_handshake_done;
+	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns);
+	sl_flow_handshake(f);
+}

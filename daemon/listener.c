@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-worker SO_REUSEPORT listeners with multishot accept, and the
+ * process-wide connection cap.
+ *
+ * Outbound (15001): pod connections REDIRECTed by the steering table.
+ * Inbound (15008): mTLS connections TPROXYed to us (IP_TRANSPARENT, the
+ * local address is the pod address that was dialed) or dialed over
+ * loopback by this node's own outbound side (same-node handoff).
+ *
+ * -EMFILE/-ENFILE: the accept is paused for a moment (shed, counted): the
+ * kernel keeps the connections in the backlog meanwhile.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "stats.h"
+
+#define SL_ACCEPT_PAUSE_NS 100000000ULL /* 100 ms */
+
+struct sl_listener {
+	struct sl_wctx *wc;
+	enum sl_listener_kind kind;
+	int fd;
+	uint16_t port;
+	int family;
+	struct sl_op accept_op;
+	struct sl_op pause_op;
+	struct __kernel_timespec pause_ts;
+	bool accept_armed, pause_armed, closed;
+};
+
+static atomic_uint admitted;
+
+bool sl_flow_admit(struct sl_daemon *d)
+{
+	unsigned int n = atomic_fetch_add(&admitted, 1);
+
+	if (n >= d->max_conns) {
+		atomic_fetch_sub(&admitted, 1);
+		sl_stat_inc(SL_STAT_SHED);
+		return false;
+	}
+	return true;
+}
+
+void sl_flow_release(void)
+{
+	atomic_fetch_sub(&admitted, 1);
+}
+
+static void listener_maybe_free(struct sl_listener *l)
+{
+	if (!l->closed || l->accept_armed || l->pause_armed)
+		return;
+	close(l->fd);
+	sl_worker_unref(l->wc->w);
+	free(l);
+}
+
+static void arm_accept(struct sl_listener *l);
+
+static void pause_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_listener *l = sl_container_of(op, struct sl_listener, pause_op);
+
+	l->pause_armed = false;
+	if (!l->closed && !l->accept_armed)
+		arm_accept(l);
+	listener_maybe_free(l);
+}
+
+static void accept_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_listener *l = sl_container_of(op, struct sl_listener, accept_op);
+	bool more = flags & IORING_CQE_F_MORE;
+
+	if (!more)
+		l->accept_armed = false;
+	if (res >= 0) {
+		if (l->closed || !sl_flow_admit(l->wc->d)) {
+			close(res); /* shed: over the cap or shutting down */
+		} else if (l->kind == SL_LISTEN_OUTBOUND) {
+			sl_outbound_start(l->wc, res);
+		} else {
+			sl_inbound_start(l->wc, res);
+		}
+	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
+		   res == -ENOMEM) {
+		sl_stat_inc(SL_STAT_SHED);
+		if (!l->closed && !l->pause_armed) {
+			sl_log_warn("%s: port %u: %s: pausing accept",
+				    __func__, l->port, strerror(-res));
+			/* stop the multishot accept if it is still armed;
+			 * the pause timer re-arms it */
+			if (l->accept_armed)
+				sl_worker_cancel_op(l->wc->w, &l->accept_op);
+			l->pause_op.fn = pause_done;
+			sl_ns_to_ts(SL_ACCEPT_PAUSE_NS, &l->pause_ts);
+			sl_worker_timeout(l->wc->w, &l->pause_op, &l->pause_ts);
+			l->pause_armed = true;
+		}
+		listener_maybe_free(l);
+		return;
+	} else if (res != -ECANCELED) {
+		sl_stat_inc(SL_STAT_ACCEPT_ERRORS);
+		sl_log_debug("%s: port %u: %s", __func__, l->port, strerror(-res));
+	}
+	if (!l->accept_armed && !l->closed && !l->pause_armed)
+		arm_accept(l);
+	listener_maybe_free(l);
+}
+
+static void arm_accept(struct sl_listener *l)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(l->wc->w);
+
+	l->accept_op.fn = accept_done;
+	io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC);
+	sl_op_attach(sqe, &l->accept_op);
+	l->accept_armed = true;
+}
+
+static int listen_socket(enum sl_listener_kind kind, int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sl_ip any = { .family = family };
+	socklen_t len;
+	int fd, one = 1, ret;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (kind == SL_LISTEN_INBOUND) {
+		/* TPROXY delivers connections addressed to pod IPs */
+		if (family == AF_INET &&
+		    setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0)
+			goto fail;
+		if (family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one,
+			       sizeof(one)) < 0)
+			goto fail;
+	}
+	len = sl_ip_to_sockaddr(&any, port, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0)
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int sl_listener_open(struct sl_wctx *wc, enum sl_listener_kind kind,
+		     int family, uint16_t port, struct sl_listener **out)
+{
+	struct sl_listener *l;
+	int fd;
+
+	fd = listen_socket(kind, family, port);
+	if (fd < 0)
+		return fd;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->wc = wc;
+	l->kind = kind;
+	l->fd = fd;
+	l->port = port;
+	l->family = family;
+	sl_worker_ref(wc->w);
+	arm_accept(l);
+	*out = l;
+	return 0;
+}
+
+void sl_listener_close(struct sl_listener *l)
+{
+	if (!l || l->closed)
+		return;
+	l->closed = true;
+	if (l->accept_armed)
+		sl_worker_cancel_op(l->wc->w, &l->accept_op);
+	if (l->pause_armed)
+		sl_worker_timeout_cancel(l->wc->w, &l->pause_op);
+	/* the socket is closed once the accept has ended */
+	listener_maybe_free(l);
+}

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluiced: the sluice node daemon.  See docs/sluiced.8.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "certstore.h"
+#include "daemon.h"
+#include "identity.h"
+#include "ktls.h"
+#include "log.h"
+#include "sl_build_config.h"
+#include "accesslog.h"
+#include "obs.h"
+#include "stats.h"
+#include "tls.h"
+#include "util.h"
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s --config DIR [options]\n"
+		"  -c, --config DIR            configuration directory (required)\n"
+		"  -n, --node NAME             this node's name (default: node config, hostname)\n"
+		"  -w, --workers N             worker threads (default: number of CPUs)\n"
+		"  -a, --admin-socket PATH     admin socket (default " SL_RUNDIR "/admin.sock)\n"
+		"  -k, --ktls auto|on|off      kernel TLS (default: node config, auto)\n"
+		"  -l, --log-level LEVEL       err, warn, notice, info, debug (default info)\n"
+		"  -s, --stderr                log to stderr (always on; for tlshd compatibility)\n"
+		"      --check                 load and validate the configuration, then exit\n"
+		"      --handshake-timeout DUR TLS handshake + preamble deadline (default 10s)\n"
+		"      --connect-timeout DUR   connect deadline (default 5s)\n"
+		"      --idle-timeout DUR      close flows idle for DUR (default: never)\n"
+		"      --grace DUR             shutdown grace period (default 10s)\n"
+		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
+		"      --steer                 apply the steering table (nftables) ourselves\n"
+		"      --telemetry-port PORT   /metrics, /healthz, /ready on 127.0.0.1 (default 15020, 0 off)\n"
+		"      --access-log-rate N     access log lines/s on stdout (default 100, 0 off)\n"
+		"  -V, --version               print the version\n"
+		"  -h, --help                  this help\n",
+		prog);
+}
+
+enum {
+	OPT_CHECK = 256,
+	OPT_HS_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_GRACE,
+	OPT_MAX_CONNS,
+	OPT_STEER,
+	OPT_TELEMETRY_PORT,
+	OPT_ACCESS_LOG_RATE,
+};
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "node", required_argument, NULL, 'n' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "admin-socket", required_argument, NULL, 'a' },
+	{ "ktls", required_argument, NULL, 'k' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "stderr", no_argument, NULL, 's' },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "steer", no_argument, NULL, OPT_STEER },
+	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
+	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_uint(const char *s, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* ---- worker hooks ---------------------------------------------------- */
+
+static void grace_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_wctx *wc = sl_container_of(op, struct sl_wctx, grace_op);
+
+	wc->grace_armed = false;
+	if (res != -ETIME || !sl_worker_refs(wc->w))
+		return;
+	if (!wc->cutting)
+		sl_log_notice("%s: worker %u: grace period over, cutting what is left",
+			      __func__, sl_worker_id(wc->w));
+	wc->cutting = true;
+	/* ops prepared after this cancel (by completions handled in the same
+	 * batch) escape it: cancel again until nothing is left */
+	sl_worker_cancel_all(wc->w);
+	sl_ns_to_ts(100000000ULL, &wc->grace_ts);
+	sl_worker_timeout(wc->w, &wc->grace_op, &wc->grace_ts);
+	wc->grace_armed = true;
+}
+
+static int worker_start(struct sl_worker *w, void *arg)
+{
+	struct sl_daemon *d = arg;
+	struct sl_wctx *wc;
+	int ret;
+
+	wc = calloc(1, sizeof(*wc));
+	if (!wc)
+		return -ENOMEM;
+	wc->d = d;
+	wc->w = w;
+	sl_worker_set_data(w, wc);
+
+	ret = sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET, d->outbound_port,
+			       &wc->listeners[wc->n_listeners]);
+	if (ret) {
+		sl_log_err("%s: outbound listener on 0.0.0.0:%u: %s", __func__,
+			   d->outbound_port, strerror(-ret));
+		return ret;
+	}
+	wc->n_listeners++;
+	ret = sl_listener_open(wc, SL_LISTEN_INBOUND, AF_INET, d->inbound_port,
+			       &wc->listeners[wc->n_listeners]);
+	if (ret) {
+		sl_log_err("%s: inbound listener on 0.0.0.0:%u: %s", __func__,
+			   d->inbound_port, strerror(-ret));
+		return ret;
+	}
+	wc->n_listeners++;
+	/* IPv6 is optional: a node without it still serves IPv4 */
+	if (!sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET6, d->outbound_port,
+			      &wc->listeners[wc->n_listeners]))
+		wc->n_listeners++;
+	else if (sl_worker_id(w) == 0)
+		sl_log_notice("%s: no IPv6 outbound listener", __func__);
+	if (!sl_listener_open(wc, SL_LISTEN_INBOUND, AF_INET6, d->inbound_port,
+			      &wc->listeners[wc->n_listeners]))
+		wc->n_listeners++;
+
+	if (sl_worker_id(w) == 0 && d->o.admin_socket && *d->o.admin_socket) {
+		ret = sl_admin_open(wc, d->o.admin_socket, &wc->admin);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void worker_stop(struct sl_worker *w, void *arg)
+{
+	struct sl_wctx *wc = sl_worker_data(w);
+
+	if (!wc)
+		return;
+	for (unsigned int i = 0; i < wc->n_listeners; i++)
+		sl_listener_close(wc->listeners[i]);
+	wc->n_listeners = 0;
+	sl_admin_close(wc->admin);
+	wc->admin = NULL;
+	if (sl_worker_refs(w)) {
+		wc->grace_op.fn = grace_done;
+		sl_ns_to_ts(wc->d->o.grace_ns, &wc->grace_ts);
+		sl_worker_timeout(w, &wc->grace_op, &wc->grace_ts);
+		wc->grace_armed = true;
+	}
+}
+
+static void worker_fini(struct sl_worker *w, void *arg)
+{
+	free(sl_worker_data(w));
+	sl_worker_set_data(w, NULL);
+}
+
+static void reload(struct sl_daemon *d)
+{
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL, *old;
+	int ret;
+
+	ret = sl_config_load_dir(d->o.config_dir, d->o.node, &cfg, &errs);
+	if (ret) {
+		sl_log_err("%s: %s: keeping the current configuration (%s)",
+			   __func__, d->o.config_dir, strerror(-ret));
+		sl_config_errors_print(&errs, stderr);
+		if (errs.n && errs.v[0].file) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s:%u:%u: %s", errs.v[0].file,
+				 errs.v[0].line, errs.v[0].col, errs.v[0].message);
+			sl_obs_reload_result(why);
+		} else {
+			sl_obs_reload_result(strerror(-ret));
+		}
+		sl_config_errors_free(&errs);
+		return;
+	}
+	pthread_mutex_lock(&d->cfg_lock);
+	old = d->cfg;
+	d->cfg = cfg;
+	sl_steer_update(d, cfg);
+	pthread_mutex_unlock(&d->cfg_lock);
+	sl_config_put(old);
+	if (sl_certstore_reload(d->certs))
+		sl_log_warn("%s: certificate store reload failed; keeping the old one",
+			    __func__);
+	sl_obs_reload_result(NULL);
+	sl_log_notice("%s: configuration %s loaded", __func__,
+		      sl_config_generation(cfg));
+}
+
+static bool stop_early;
+
+static void worker_signal(struct sl_worker *w, int signo, void *arg)
+{
+	struct sl_daemon *d = arg;
+
+	struct sl_worker **ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
+
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		if (!ws) {
+			/* still starting: main() stops us once it has the
+			 * worker list */
+			__atomic_store_n(&stop_early, true, __ATOMIC_RELEASE);
+			break;
+		}
+		sl_log_notice("%s: %s: stopping (grace %llu ms, %lld flows open)",
+			      __func__, strsignal(signo),
+			      (unsigned long long)(d->o.grace_ns / 1000000),
+			      (long long)sl_stats_active());
+		for (unsigned int i = 0; i < d->n_workers; i++)
+			sl_worker_request_stop(ws[i]);
+		break;
+	case SIGHUP:
+		sl_log_notice("%s: SIGHUP: reloading the configuration", __func__);
+		reload(d);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- start-up -------------------------------------------------------- */
+
+static int load_config(struct sl_daemon *d, bool check)
+{
+	struct sl_config_errors errs = { 0 };
+	int ret;
+
+	ret = sl_config_load_dir(d->o.config_dir, d->o.node, &d->cfg, &errs);
+	if (ret) {
+		if (errs.n)
+			sl_config_errors_print(&errs, stderr);
+		else
+			fprintf(stderr, "sluiced: %s: %s\n", d->o.config_dir,
+				strerror(-ret));
+		sl_config_errors_free(&errs);
+		return ret;
+	}
+	if (check)
+		printf("%s: OK (generation %s)\n", d->o.config_dir,
+		       sl_config_generation(d->cfg));
+	return 0;
+}
+
+static unsigned int default_max_conns(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1000;
+	/* use the whole hard limit */
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 6 * 1000000ULL)
+		return 1000000;
+	/* per flow: 2 sockets + 2 pipes (4 fds) for splice; keep 64 spare */
+	return rl.rlim_cur > 64 + 6 ? (unsigned int)((rl.rlim_cur - 64) / 6) : 1;
+}
+
+static int setup_tls(struct sl_daemon *d)
+{
+	const struct sl_node_config *node = sl_config_node(d->cfg);
+	struct sl_certstore_opts co = {
+		.trust_domain = node->trust_domain,
+		.ca_dir = node->cert_dir ? NULL : node->ca_dir,
+		.cert_dir = node->cert_dir,
+		.trust_bundle = node->trust_bundle,
+	};
+	struct sl_trust *trust;
+	int ret;
+
+	ret = sl_certstore_new(&co, &d->certs);
+	if (ret) {
+		sl_log_err("%s: certificate store (%s): %s", __func__,
+			   co.ca_dir ? co.ca_dir : co.cert_dir ? co.cert_dir : "no caDir/certDir",
+			   strerror(-ret));
+		return ret;
+	}
+	trust = sl_certstore_trust(d->certs);
+	ret = sl_tls_ctx_new(trust, &d->tls_ctx);
+	sl_trust_put(trust);
+	if (ret)
+		sl_log_err("%s: TLS context: %s", __func__, strerror(-ret));
+	return ret;
+}
+
+static int setup_ktls(struct sl_daemon *d)
+{
+	enum sl_ktls_mode mode = d->o.ktls >= 0 ? (enum sl_ktls_mode)d->o.ktls
+						: sl_config_node(d->cfg)->ktls;
+	int ret;
+
+	if (mode == SL_KTLS_OFF) {
+		sl_log_info("%s: kernel TLS off: userspace TLS", __func__);
+		d->ktls = false;
+		return 0;
+	}
+	ret = sl_ktls_probe();
+	if (ret) {
+		if (mode == SL_KTLS_ON) {
+			sl_log_err("%s: kernel TLS required (ktls: on) but not available: %s",
+				   __func__, strerror(-ret));
+			return -EOPNOTSUPP;
+		}
+		sl_log_notice("%s: kernel TLS not available (%s): userspace TLS",
+			      __func__, strerror(-ret));
+		d->ktls = false;
+		return 0;
+	}
+	sl_log_info("%s: kernel TLS available: kTLS + splice", __func__);
+	d->ktls = true;
+	return 0;
+}
+
+static void daemon_free(struct sl_daemon *d)
+{
+	sl_tls_ctx_free(d->tls_ctx);
+	sl_certstore_free(d->certs);
+	sl_config_put(d->cfg);
+	pthread_mutex_destroy(&d->cfg_lock);
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_daemon d = {
+		.o = {
+			.admin_socket = SL_RUNDIR "/admin.sock",
+			.ktls = -1,
+			.handshake_timeout_ns = 10000000000ULL,
+			.connect_timeout_ns = 5000000000ULL,
+			.grace_ns = 10000000000ULL,
+		},
+	};
+	struct sl_worker_hooks hooks = {
+		.start = worker_start,
+		.stop = worker_stop,
+		.fini = worker_fini,
+		.signal = worker_signal,
+		.arg = &d,
+	};
+	enum sl_log_level level = SL_LOG_INFO;
+	unsigned int telemetry_port = 15020, log_rate = SL_ACCESSLOG_DEFAULT_RATE;
+	struct sl_worker **ws = NULL;
+	bool check = false;
+	sigset_t sigs;
+	long ncpu;
+	int c, ret;
+
+	pthread_mutex_init(&d.cfg_lock, NULL);
+	while ((c = getopt_long(argc, argv, "c:n:w:a:k:l:sVh", long_opts, NULL)) != -1) {
+		uint64_t ns;
+
+		switch (c) {
+		case 'c':
+			d.o.config_dir = optarg;
+			break;
+		case 'n':
+			d.o.node = optarg;
+			break;
+		case 'w':
+			if (parse_uint(optarg, 1024, &d.o.workers) || !d.o.workers)
+				goto bad_arg;
+			break;
+		case 'a':
+			d.o.admin_socket = optarg;
+			break;
+		case 'k':
+			if (!strcmp(optarg, "auto"))
+				d.o.ktls = SL_KTLS_AUTO;
+			else if (!strcmp(optarg, "on"))
+				d.o.ktls = SL_KTLS_ON;
+			else if (!strcmp(optarg, "off"))
+				d.o.ktls = SL_KTLS_OFF;
+			else
+				goto bad_arg;
+			break;
+		case 'l':
+			if (sl_log_level_parse(optarg, &level))
+				goto bad_arg;
+			break;
+		case 's':
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_STEER:
+			d.o.steer = true;
+			break;
+		case OPT_TELEMETRY_PORT:
+			if (parse_uint(optarg, 65535, &telemetry_port))
+				goto bad_arg;
+			break;
+		case OPT_ACCESS_LOG_RATE:
+			if (parse_uint(optarg, 1000000, &log_rate))
+				goto bad_arg;
+			break;
+		case OPT_HS_TIMEOUT:
+		case OPT_CONNECT_TIMEOUT:
+		case OPT_IDLE_TIMEOUT:
+		case OPT_GRACE:
+			if (sl_parse_duration(optarg, &ns))
+				goto bad_arg;
+			if (c == OPT_HS_TIMEOUT)
+				d.o.handshake_timeout_ns = ns;
+			else if (c == OPT_CONNECT_TIMEOUT)
+				d.o.connect_timeout_ns = ns;
+			else if (c == OPT_IDLE_TIMEOUT)
+				d.o.idle_timeout_ns = ns;
+			else
+				d.o.grace_ns = ns;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_uint(optarg, UINT_MAX, &d.o.max_conns) || !d.o.max_conns)
+				goto bad_arg;
+			break;
+		case 'V':
+			printf("sluiced %s\n", SL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+		continue;
+bad_arg:
+		fprintf(stderr, "%s: bad value for an option: '%s'\n", argv[0], optarg);
+		return 2;
+	}
+	if (optind < argc || !d.o.config_dir) {
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	sl_log_init("sluiced", level);
+
+	ret = load_config(&d, check);
+	if (ret || check) {
+		daemon_free(&d);
+		return ret ? 1 : 0;
+	}
+	d.outbound_port = sl_config_node(d.cfg)->outbound_port;
+	d.inbound_port = sl_config_node(d.cfg)->inbound_port;
+	d.mark = 0x5101; /* SL_NFT_BYPASS_MARK: steering lets these through */
+	d.max_conns = d.o.max_conns ? d.o.max_conns : default_max_conns();
+	if (!d.o.workers) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		d.o.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
+	}
+	if (!d.o.node)
+		d.o.node = sl_config_node(d.cfg)->name;
+
+	ret = sl_loop_probe();
+	if (ret) {
+		sl_log_err("%s: this kernel's io_uring cannot run sluiced", __func__);
+		goto out;
+	}
+	ret = setup_ktls(&d);
+	if (ret)
+		goto out;
+	ret = setup_tls(&d);
+	if (ret)
+		goto out;
+	sl_daemon = &d;
+	{
+		struct sl_obs_opts oo = {
+			.http_port = telemetry_port ? (int)telemetry_port : -1,
+			.access_log = log_rate > 0,
+			.log_rate = log_rate,
+			.log_burst = 2 * log_rate,
+		};
+
+		/* telemetry is not worth refusing to serve flows for */
+		if (sl_obs_start(&d, &oo))
+			sl_log_warn("%s: running without telemetry", __func__);
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigdelset(&sigs, SIGPIPE);
+
+	d.n_workers = d.o.workers;
+	ret = sl_workers_start(d.n_workers, &hooks, &sigs, &ws);
+	if (ret) {
+		sl_log_err("%s: starting %u workers failed: %s", __func__,
+			   d.n_workers, strerror(-ret));
+		goto out;
+	}
+	__atomic_store_n(&d.workers, ws, __ATOMIC_RELEASE);
+	/* steer only once every listener is up */
+	if (d.o.steer) {
+		pthread_mutex_lock(&d.cfg_lock);
+		ret = sl_steer_start(&d);
+		pthread_mutex_unlock(&d.cfg_lock);
+	}
+	if (ret || __atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
+		for (unsigned int i = 0; i < d.n_workers; i++)
+			sl_worker_request_stop(ws[i]);
+		sl_workers_join(ws, d.n_workers);
+		sl_steer_stop(&d);
+		goto out;
+	}
+	sl_log_notice("sluiced %s: node %s, %u workers, outbound :%u, inbound :%u, %s, max %u flows",
+		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
+		      d.outbound_port, d.inbound_port,
+		      d.ktls ? "kTLS" : "userspace TLS", d.max_conns);
+	/* the workers run until SIGTERM/SIGINT */
+	ret = sl_workers_join(ws, d.n_workers);
+	sl_steer_stop(&d);
+	sl_log_notice("sluiced: stopped");
+out:
+	sl_obs_stop();
+	sl_daemon = NULL;
+	daemon_free(&d);
+	return ret ? 1 : 0;
+}

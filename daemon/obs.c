@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Live flows, per-flow metrics and access log, exposition (see obs.h). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "certstore.h"
+#include "daemon.h"
+#include "flow.h"
+#include "httpd.h"
+#include "identity.h"
+#include "ktls.h"
+#include "log.h"
+#include "metrics.h"
+#include "obs.h"
+#include "outlier.h"
+#include "relay.h"
+#include "reload.h"
+#include "stats.h"
+#include "util.h"
+
+#define ADDR_LEN SL_OBS_ADDR_LEN
+#define NAME_LEN SL_OBS_NAME_LEN
+#define ID_LEN SL_OBS_ID_LEN
+
+struct obs_flow {
+	struct obs_flow *prev, *next;
+	struct sl_obs_conn c; /* c.age_ns holds the start (monotonic) */
+	uint64_t start_real;
+	sl_relay_done_fn done;
+	void *done_arg;
+};
+
+static struct {
+	struct sl_daemon *d;
+	struct sl_metrics *metrics;
+	struct sl_accesslog *alog;
+	struct sl_httpd *httpd;
+	uint64_t start_real;
+	bool ktls_available; /* probed once at start */
+
+	pthread_mutex_t lock; /* flows, reload_error */
+	struct obs_flow head; /* circular list */
+	size_t n_flows;
+	char reload_error[256];
+
+	atomic_uint_fast64_t reload_failures, steer_restores;
+	struct sl_reload *_Atomic reload;
+	const struct sl_health *_Atomic health;
+} obs = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.head = { .prev = &obs.head, .next = &obs.head },
+};
+
+/* ---- flows ------------------------------------------------------------ */
+
+static void fmt_ip(char *buf, size_t len, int family, const void *a,
+		   uint16_t port)
+{
+	char s[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family, a, s, sizeof(s));
+	if (port)
+		snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", s,
+			 port);
+	else
+		snprintf(buf, len, "%s", s);
+}
+
+static void fmt_sa(char *buf, size_t len, const struct sockaddr_storage *sa)
+{
+	struct sl_ip ip;
+	uint16_t port;
+
+	if (sl_sockaddr_to_ip(sa, &ip, &port)) {
+		sl_strlcpy(buf, "?", len);
+		return;
+	}
+	fmt_ip(buf, len, ip.family, &ip.v6, port);
+}
+
+static void copy_wl(struct sl_obs_conn *of, bool src, const struct sl_workload *wl)
+{
+	if (!wl)
+		return;
+	sl_strlcpy(src ? of->src_wl : of->dst_wl, wl->name, NAME_LEN);
+	sl_strlcpy(src ? of->src_ns : of->dst_ns, wl->ns, NAME_LEN);
+	if (wl->spiffe_id)
+		sl_strlcpy(src ? of->src_id : of->dst_id, wl->spiffe_id, ID_LEN);
+}
+
+/* fill @of from the flow's set-up state (before the relay takes it) */
+static void flow_fill(struct sl_obs_conn *of, struct sl_flow *f)
+{
+	const struct sl_preamble *pre = &f->pre;
+
+	/* the inbound side takes the client's id from the preamble: one
+	 * flow, one id on both nodes */
+	of->id = !f->outbound && pre->has_flow_id ? pre->flow_id : f->id;
+	of->outbound = f->outbound;
+	sl_strlcpy(of->src_addr, f->src, sizeof(of->src_addr));
+	sl_strlcpy(of->dst_addr, f->dst, sizeof(of->dst_addr));
+	if (pre->src_name[0]) {
+		sl_strlcpy(of->src_wl, pre->src_name, NAME_LEN);
+		sl_strlcpy(of->src_ns, pre->src_ns, NAME_LEN);
+	}
+	/* no reverse lookup from a VIP to its host yet: the service label
+	 * is the original destination address (a VIP or a pod address) */
+	if (pre->orig_dst_family)
+		fmt_ip(of->service, sizeof(of->service), pre->orig_dst_family,
+		       pre->orig_dst, 0);
+	if (f->outbound) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct sl_ip ip;
+		uint16_t port;
+
+		if (getpeername(f->pod_fd, (struct sockaddr *)&peer, &plen) == 0 &&
+		    sl_sockaddr_to_ip(&peer, &ip, &port) == 0)
+			copy_wl(of, true, sl_config_workload_by_ip(f->cfg, &ip));
+		if (f->ep)
+			copy_wl(of, false, f->ep->workload);
+		fmt_sa(of->endpoint, sizeof(of->endpoint), &f->sa);
+	} else {
+		const char *peer = f->tls ? sl_tls_conn_peer_id(f->tls) : NULL;
+
+		if (peer)
+			sl_strlcpy(of->src_id, peer, ID_LEN);
+		copy_wl(of, false, f->workload);
+		sl_strlcpy(of->endpoint, f->dst, sizeof(of->endpoint));
+	}
+}
+
+static const char *or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static const char *response_flags(const struct sl_relay_result *r)
+{
+	/* Envoy's TCP flags where one fits: UC upstream connection
+	 * termination, DC downstream, SI stream idle timeout */
+	switch (r->end) {
+	case SL_RELAY_END_DONE:
+		return "-";
+	case SL_RELAY_END_RESET_PLAIN:
+		return "DC";
+	case SL_RELAY_END_RESET_TLS:
+	case SL_RELAY_END_UNEXPECTED_RECORD:
+		return "UC";
+	case SL_RELAY_END_IDLE:
+		return "SI";
+	default:
+		return "UF";
+	}
+}
+
+static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
+{
+	const struct sl_obs_conn *of = &o->c;
+	uint64_t sent, received;
+	struct sl_metrics_labels l = {
+		.reporter_destination = !of->outbound,
+		.source_workload = of->src_wl,
+		.source_workload_namespace = of->src_ns,
+		.source_principal = of->src_id,
+		.destination_workload = of->dst_wl,
+		.destination_workload_namespace = of->dst_ns,
+		.destination_service = of->service,
+		.destination_principal = of->dst_id,
+		.response_flags = response_flags(r),
+	};
+	struct sl_accesslog_entry e = {
+		.start_realtime_ns = o->start_real,
+		.duration_ns = sl_now_ns() - of->age_ns,
+		.outbound = of->outbound,
+		.flow_id = of->id,
+		.src_addr = or_null(of->src_addr),
+		.src_workload = or_null(of->src_wl),
+		.src_namespace = or_null(of->src_ns),
+		.src_principal = or_null(of->src_id),
+		.dst_addr = or_null(of->dst_addr),
+		.dst_workload = or_null(of->dst_wl),
+		.dst_namespace = or_null(of->dst_ns),
+		.dst_principal = or_null(of->dst_id),
+		.dst_service = or_null(of->service),
+		.endpoint = or_null(of->endpoint),
+		.ktls = r->ktls,
+		.end = sl_relay_end_name(r->end),
+		.response_flags = l.response_flags,
+	};
+
+	/* "sent" is towards the destination: from the pod on the outbound
+	 * side, from the mesh (to the pod) on the inbound side */
+	sent = of->outbound ? r->bytes_plain_to_tls : r->bytes_tls_to_plain;
+	received = of->outbound ? r->bytes_tls_to_plain : r->bytes_plain_to_tls;
+	e.bytes_sent = sent;
+	e.bytes_received = received;
+	sl_metrics_tcp_add(obs.metrics, &l, 1, 1, sent, received);
+	sl_accesslog_write(obs.alog, &e);
+}
+
+static void flow_done(void *arg, const struct sl_relay_result *r)
+{
+	struct obs_flow *of = arg;
+
+	pthread_mutex_lock(&obs.lock);
+	of->prev->next = of->next;
+	of->next->prev = of->prev;
+	obs.n_flows--;
+	pthread_mutex_unlock(&obs.lock);
+	flow_record(of, r);
+	of->done(of->done_arg, r);
+	free(of);
+}
+
+void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
+{
+	struct obs_flow *of = calloc(1, sizeof(*of));
+
+	if (!of)
+		return;
+	of->c.age_ns = sl_now_ns();
+	of->start_real = sl_realtime_ns();
+	of->c.ktls = ktls;
+	flow_fill(&of->c, f);
+	of->done = p->done;
+	of->done_arg = p->done_arg;
+	p->done = flow_done;
+	p->done_arg = of;
+	pthread_mutex_lock(&obs.lock);
+	of->next = &obs.head;
+	of->prev = obs.head.prev;
+	obs.head.prev->next = of;
+	obs.head.prev = of;
+	obs.n_flows++;
+	pthread_mutex_unlock(&obs.lock);
+}
+
+void sl_obs_flow_unwrap(struct sl_relay_params *p)
+{
+	struct obs_flow *of;
+
+	if (p->done != flow_done)
+		return;
+	of = p->done_arg;
+	pthread_mutex_lock(&obs.lock);
+	of->prev->next = of->next;
+	of->next->prev = of->prev;
+	obs.n_flows--;
+	pthread_mutex_unlock(&obs.lock);
+	p->done = of->done;
+	p->done_arg = of->done_arg;
+	free(of);
+}
+
+int sl_obs_conns(struct sl_obs_conn **out, size_t *n)
+{
+	struct sl_obs_conn *v = NULL;
+	uint64_t now = sl_now_ns();
+	struct obs_flow *of;
+	size_t i = 0;
+
+	pthread_mutex_lock(&obs.lock);
+	if (obs.n_flows) {
+		v = calloc(obs.n_flows, sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&obs.lock);
+			return -ENOMEM;
+		}
+	}
+	for (of = obs.head.next; of != &obs.head; of = of->next)
+		v[i++] = of->c;
+	pthread_mutex_unlock(&obs.lock);
+	for (size_t k = 0; k < i; k++)
+		v[k].age_ns = now - v[k].age_ns; /* held the start time */
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+/* ---- hooks ------------------------------------------------------------ */
+
+void sl_obs_set_reload(struct sl_reload *r)
+{
+	atomic_store(&obs.reload, r);
+}
+
+void sl_obs_reload_result(const char *error)
+{
+	if (!error)
+		return; /* the last error stays visible until the next one */
+	pthread_mutex_lock(&obs.lock);
+	sl_strlcpy(obs.reload_error, error, sizeof(obs.reload_error));
+	pthread_mutex_unlock(&obs.lock);
+	atomic_fetch_add(&obs.reload_failures, 1);
+}
+
+uint64_t sl_obs_reload_failures(void)
+{
+	struct sl_reload *r = atomic_load(&obs.reload);
+	uint64_t n = atomic_load(&obs.reload_failures);
+
+	if (r) {
+		struct sl_reload_status st;
+
+		sl_reload_status(r, &st);
+		n += st.failures;
+	}
+	return n;
+}
+
+void sl_obs_last_reload_error(char *buf, size_t len)
+{
+	struct sl_reload *r = atomic_load(&obs.reload);
+
+	if (r) {
+		struct sl_reload_status st;
+
+		sl_reload_status(r, &st);
+		if (st.last_error[0]) {
+			sl_strlcpy(buf, st.last_error, len);
+			return;
+		}
+	}
+	pthread_mutex_lock(&obs.lock);
+	sl_strlcpy(buf, obs.reload_error, len);
+	pthread_mutex_unlock(&obs.lock);
+}
+
+void sl_obs_handshake_done(uint64_t ns)
+{
+	sl_metrics_handshake_observe(obs.metrics, ns);
+}
+
+void sl_obs_steer_restored(void)
+{
+	atomic_fetch_add(&obs.steer_restores, 1);
+}
+
+uint64_t sl_obs_steer_restores(void)
+{
+	return atomic_load(&obs.steer_restores);
+}
+
+void sl_obs_set_health(const struct sl_health *h)
+{
+	atomic_store(&obs.health, h);
+}
+
+void sl_obs_health_stats(uint64_t *ejections, uint64_t *retries)
+{
+	const struct sl_health *h = atomic_load(&obs.health);
+	struct sl_health_stats st = { 0 };
+
+	if (h)
+		sl_health_get_stats(h, &st);
+	*ejections = st.ejections;
+	*retries = st.retries;
+}
+
+bool sl_obs_ktls_available(void)
+{
+	return obs.ktls_available;
+}
+
+void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace)
+{
+	struct obs_flow *of;
+
+	*ktls = *userspace = 0;
+	pthread_mutex_lock(&obs.lock);
+	for (of = obs.head.next; of != &obs.head; of = of->next)
+		(*(of->c.ktls ? ktls : userspace))++;
+	pthread_mutex_unlock(&obs.lock);
+}
+
+uint64_t sl_obs_start_time(void)
+{
+	return obs.start_real / 1000000000ull;
+}
+
+uint64_t sl_obs_access_log_dropped(void)
+{
+	return sl_accesslog_dropped(obs.alog);
+}
+
+struct sl_metrics *sl_obs_metrics(void)
+{
+	return obs.metrics;
+}
+
+/* ---- health, readiness, HTTP ----------------------------------------- */
+
+bool sl_obs_ready(struct sl_daemon *d, char *why, size_t len)
+{
+	const struct sl_workload *wl;
+	struct sl_config *cfg;
+	bool ready = true;
+	size_t n = 0;
+
+	if (!d || !__atomic_load_n(&d->workers, __ATOMIC_ACQUIRE)) {
+		snprintf(why, len, "workers not running");
+		return false;
+	}
+	cfg = sl_daemon_config(d);
+	if (!cfg) {
+		snprintf(why, len, "no configuration loaded");
+		return false;
+	}
+	/* every local workload has its identity (CA mode mints it here, once;
+	 * the store caches it for the flows to come) */
+	wl = sl_config_workloads(cfg, &n);
+	for (size_t i = 0; i < n && ready; i++) {
+		struct sl_identity *id = NULL;
+		int ret;
+
+		if (!wl[i].spiffe_id || !wl[i].node || !d->o.node ||
+		    strcmp(wl[i].node, d->o.node) != 0)
+			continue;
+		ret = sl_daemon_identity(d, wl[i].spiffe_id, &id);
+		if (ret) {
+			snprintf(why, len, "no certificate for %s: %s",
+				 wl[i].spiffe_id, strerror(-ret));
+			ready = false;
+		}
+		sl_identity_put(id);
+	}
+	sl_config_put(cfg);
+	if (ready && d->o.steer && !__atomic_load_n(&d->steer, __ATOMIC_ACQUIRE)) {
+		snprintf(why, len, "steering table not applied");
+		ready = false;
+	}
+	return ready;
+}
+
+static bool obs_live(struct sl_daemon *d)
+{
+	struct sl_worker **ws;
+
+	if (!d)
+		return false;
+	ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
+	return ws && d->n_workers && !sl_worker_stopping(ws[0]);
+}
+
+static int text_body(const char *s, char **body, size_t *len)
+{
+	*body = strdup(s);
+	if (!*body)
+		return -ENOMEM;
+	*len = strlen(s);
+	return 0;
+}
+
+static int http_handler(void *arg, const char *path, int *status,
+			const char **ctype, char **body, size_t *body_len)
+{
+	struct sl_daemon *d = arg;
+
+	if (strcmp(path, "/metrics") == 0 || strcmp(path, "/stats/prometheus") == 0) {
+		FILE *out = open_memstream(body, body_len);
+		int ret;
+
+		if (!out)
+			return -ENOMEM;
+		ret = sl_obs_render(d, out);
+		if (fclose(out) || ret)
+			return ret ? ret : -ENOMEM;
+		*status = 200;
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+		return 0;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		bool live = obs_live(d);
+
+		*status = live ? 200 : 503;
+		return text_body(live ? "ok\n" : "stopping\n", body, body_len);
+	}
+	if (strcmp(path, "/ready") == 0 || strcmp(path, "/healthz/ready") == 0) {
+		char why[300], buf[320];
+
+		if (sl_obs_ready(d, why, sizeof(why))) {
+			*status = 200;
+			return text_body("ready\n", body, body_len);
+		}
+		*status = 503;
+		snprintf(buf, sizeof(buf), "not ready: %s\n", why);
+		return text_body(buf, body, body_len);
+	}
+	*status = 404;
+	return text_body("not found\n", body, body_len);
+}
+
+int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
+{
+	int ret;
+
+	obs.d = d;
+	obs.start_real = sl_realtime_ns();
+	obs.ktls_available = sl_ktls_probe() == 0;
+	ret = sl_metrics_new(0, &obs.metrics);
+	if (ret)
+		return ret;
+	if (o->access_log) {
+		struct sl_accesslog_opts ao = {
+			.fd = STDOUT_FILENO,
+			.rate = o->log_rate,
+			.burst = o->log_burst,
+		};
+
+		ret = sl_accesslog_new(&ao, &obs.alog);
+		if (ret)
+			goto err;
+	}
+	if (o->http_port >= 0) {
+		ret = sl_httpd_start(o->http_addr ? o->http_addr : "127.0.0.1",
+				     (uint16_t)o->http_port, http_handler, d,
+				     &obs.httpd);
+		if (ret)
+			goto err;
+		sl_log_info("%s: telemetry on %s:%u", __func__,
+			    o->http_addr ? o->http_addr : "127.0.0.1",
+			    sl_httpd_port(obs.httpd));
+	}
+	return 0;
+err:
+	sl_obs_stop();
+	return ret;
+}
+
+void sl_obs_stop(void)
+{
+	sl_httpd_stop(obs.httpd);
+	obs.httpd = NULL;
+	/* flows still registered were cut by the shutdown: their relays
+	 * have ended by now (workers joined) */
+	sl_accesslog_free(obs.alog);
+	obs.alog = NULL;
+	sl_metrics_free(obs.metrics);
+	obs.metrics = NULL;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Observability glue between the data path and its outputs: the registry
+ * of live flows (`sluice conns`), the per-flow Istio metrics and the access
+ * log (both at flow close), the full Prometheus exposition and the
+ * health/readiness answers of the telemetry port (15020).
+ *
+ * Live flows: one mutex-protected list for the process.  A flow is added
+ * when its relay starts and removed when the relay reports its end; the
+ * admin socket copies the list under the lock (a few hundred bytes per flow)
+ * and formats the copy without it, so the data path waits at most for one
+ * memcpy per listed flow.
+ *
+ * Everything here is process-wide (one daemon per process) and thread safe.
+ */
+#ifndef SL_OBS_H
+#define SL_OBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "json.h"
+
+struct sl_daemon;
+struct sl_flow;
+struct sl_relay_params;
+struct sl_reload;
+
+struct sl_obs_opts {
+	const char *http_addr;	  /* NULL: "127.0.0.1" */
+	int http_port;		  /* -1: no HTTP server; 0: any port */
+	bool access_log;	  /* write the access log to stdout */
+	unsigned int log_rate;	  /* lines/s, 0: default 100 */
+	unsigned int log_burst;	  /* 0: default 200 */
+};
+
+/**
+ * sl_obs_start - set up metrics, access log and the HTTP server for @d
+ * @retval 0 or -errno (logged); the daemon may go on without them
+ */
+int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o);
+
+/** sl_obs_stop - stop the HTTP server and free everything; idempotent */
+void sl_obs_stop(void);
+
+/** sl_obs_set_reload - the live-reload machinery to report on (or NULL) */
+void sl_obs_set_reload(struct sl_reload *r);
+
+/** sl_obs_reload_result - report a configuration reload (SIGHUP path);
+ * @error: NULL on success, else a one-line reason (copied): counted, and
+ * shown as the last reload error until the next failure */
+void sl_obs_reload_result(const char *error);
+
+/** sl_obs_handshake_done - a handshake completed after @ns nanoseconds */
+void sl_obs_handshake_done(uint64_t ns);
+
+/** sl_obs_steer_restored - the steering table was found missing and put
+ * back (sluice_steering_restores_total) */
+void sl_obs_steer_restored(void);
+
+/**
+ * sl_obs_flow_wrap - register @f as a live flow and interpose on @p's
+ * done callback so that its close is counted and logged; call right before
+ * sl_relay_start(f's sockets, ..., @p).  On ENOMEM @p is left unchanged
+ * (the flow is relayed but not observed).
+ */
+void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p);
+
+/**
+ * sl_obs_flow_unwrap - undo sl_obs_flow_wrap() after sl_relay_start()
+ * failed (done will not be called); restores @p's callback
+ */
+void sl_obs_flow_unwrap(struct sl_relay_params *p);
+
+#define SL_OBS_ADDR_LEN 56
+#define SL_OBS_NAME_LEN 128
+#define SL_OBS_ID_LEN 256
+
+/** One live flow, as `sluice conns` shows it (a copy). */
+struct sl_obs_conn {
+	uint64_t id;
+	bool outbound, ktls;
+	uint64_t age_ns;
+	char src_addr[SL_OBS_ADDR_LEN], dst_addr[SL_OBS_ADDR_LEN];
+	char endpoint[SL_OBS_ADDR_LEN], service[SL_OBS_ADDR_LEN];
+	char src_wl[SL_OBS_NAME_LEN], src_ns[SL_OBS_NAME_LEN];
+	char src_id[SL_OBS_ID_LEN];
+	char dst_wl[SL_OBS_NAME_LEN], dst_ns[SL_OBS_NAME_LEN];
+	char dst_id[SL_OBS_ID_LEN];
+};
+
+/**
+ * sl_obs_conns - copy the live flows, oldest first
+ * @out: array of @n; caller frees it with free(3) (NULL when @n is 0)
+ * @retval 0 or -ENOMEM
+ */
+int sl_obs_conns(struct sl_obs_conn **out, size_t *n);
+
+/**
+ * sl_obs_render - the whole Prometheus exposition (text format 0.0.4)
+ * @retval 0 or -EIO
+ */
+int sl_obs_render(struct sl_daemon *d, FILE *out);
+
+/**
+ * sl_obs_ready - are configuration, the identities of every local workload
+ * (minted on first use in CA mode) and steering (--steer) in place?
+ * @why, @len: the reason when not (one line)
+ */
+bool sl_obs_ready(struct sl_daemon *d, char *why, size_t len);
+
+/** sl_obs_ktls_available - this kernel can do kTLS (probed at start) */
+bool sl_obs_ktls_available(void);
+
+/** sl_obs_flows_by_mode - relayed flows open now, per data path */
+void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace);
+
+/** sl_obs_start_time - wall clock at sl_obs_start(), seconds */
+uint64_t sl_obs_start_time(void);
+
+/** sl_obs_reload_failures / sl_obs_last_reload_error - SIGHUP reloads */
+uint64_t sl_obs_reload_failures(void);
+/** copies the last error ("" if none) into @buf */
+void sl_obs_last_reload_error(char *buf, size_t len);
+
+/** sl_obs_set_health - the outlier/retry state to report on (or NULL) */
+struct sl_health;
+void sl_obs_set_health(const struct sl_health *h);
+
+/** sl_obs_steer_restores - sluice_steering_restores_total */
+uint64_t sl_obs_steer_restores(void);
+
+/** sl_obs_health_stats - ejections and retries (0 without a health table) */
+void sl_obs_health_stats(uint64_t *ejections, uint64_t *retries);
+
+/** sl_obs_metrics - the labelled-series registry (for the exporter) */
+struct sl_metrics *sl_obs_metrics(void);
+
+/** sl_obs_access_log_dropped - lines the rate limit dropped */
+uint64_t sl_obs_access_log_dropped(void);
+
+#endif /* SL_OBS_H */

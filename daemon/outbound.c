@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Outbound flows: a pod connection REDIRECTed to the outbound port.
+ *
+ * original destination (SO_ORIGINAL_DST) → source workload (peer address)
+ * → endpoint (sl_config_resolve) → dial endpoint:15008 (SO_MARK, timeout)
+ * or, for a workload of this node, our own inbound listener over loopback
+ * (same-node handoff) → TLS client handshake as the source workload,
+ * expecting exactly the endpoint's SPIFFE ID → kTLS install → preamble →
+ * relay.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "certstore.h"
+#include "flow.h"
+#include "identity.h"
+#include "log.h"
+#include "stats.h"
+#include "tls.h"
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80 /* linux/netfilter_ipv4.h (clashes with netinet/in.h) */
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80 /* linux/netfilter_ipv6/ip6_tables.h */
+#endif
+
+static atomic_uint pick_counter;
+
+static int original_dst(int fd, struct sl_ip *ip, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		len = sizeof(struct sockaddr_in6);
+		if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len) < 0)
+			return -errno;
+	} else {
+		len = sizeof(struct sockaddr_in);
+		if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) < 0)
+			return -errno;
+	}
+	return sl_sockaddr_to_ip(&ss, ip, port);
+}
+
+static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	sl_ip_format(ip, a, sizeof(a));
+	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static void preamble_sent(struct sl_flow *f, int res)
+{
+	if (res < 0) {
+		sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+		sl_log_info("%s: flow %s -> %s: sending the preamble: %s",
+			    __func__, f->src, f->dst, strerror(-res));
+		sl_flow_fail(f);
+		return;
+	}
+	sl_flow_relay(f, f->ktls, NULL, 0);
+}
+
+static void outbound_handshake_done(struct sl_flow *f)
+{
+	uint8_t pre[SL_PREAMBLE_MAX_LEN];
+	ssize_t n;
+
+	if (sl_flow_ktls_install(f)) {
+		sl_flow_fail(f);
+		return;
+	}
+	n = sl_preamble_encode(&f->pre, pre, sizeof(pre));
+	if (n < 0) {
+		sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+		sl_flow_fail(f);
+		return;
+	}
+	if (f->ktls) {
+		/* the kernel encrypts: a plain send is one TLS record */
+		memcpy(f->buf, pre, (size_t)n);
+	} else {
+		size_t out;
+
+		if (sl_tls_conn_write(f->tls, pre, (size_t)n) != n) {
+			sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+			sl_flow_fail(f);
+			return;
+		}
+		out = sl_tls_conn_take_output(f->tls, f->buf, sizeof(f->buf));
+		if (!out || sl_tls_conn_pending_output(f->tls)) {
+			sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+			sl_flow_fail(f);
+			return;
+		}
+		n = (ssize_t)out;
+	}
+	sl_flow_send_all(f, f->mesh_fd, f->buf, (size_t)n, preamble_sent);
+}
+
+static void mesh_connected(struct sl_flow *f, int res)
+{
+	if (res < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_info("%s: flow %s -> %s: connect: %s", __func__, f->src,
+			    f->dst, res == -ECANCELED ? "timed out" : strerror(-res));
+		sl_flow_fail(f);
+		return;
+	}
+	f->on_handshake = outbound_handshake_done;
+	sl_flow_handshake(f);
+}
+
+/* pick one endpoint that is a mesh workload; round robin for now (the
+ * traffic management work refines the choice) */
+static const struct sl_endpoint *pick(const struct sl_endpoint *eps, size_t n)
+{
+	unsigned int start = atomic_fetch_add(&pick_counter, 1);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_endpoint *ep = &eps[(start + i) % n];
+
+		if (ep->workload && ep->workload->spiffe_id)
+			return ep;
+	}
+	return NULL;
+}
+
+static int source_identity(struct sl_flow *f, const struct sl_workload *src,
+			   struct sl_identity **id)
+{
+	const struct sl_node_config *node = sl_config_node(f->cfg);
+	char buf[512];
+	int ret;
+
+	if (src)
+		return sl_daemon_identity(f->d, src->spiffe_id, id);
+	/* allowUnknownSource: the node's own identity */
+	ret = sl_spiffe_id_format(buf, sizeof(buf), node->trust_domain,
+				  "sluice-system", "sluiced");
+	if (ret)
+		return ret;
+	return sl_daemon_identity(f->d, buf, id);
+}
+
+static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
+		const struct sl_ip *addr)
+{
+	const struct sl_node_config *node = sl_config_node(f->cfg);
+	bool local = ep->workload->node && node->name &&
+		     strcmp(ep->workload->node, node->name) == 0;
+	struct sl_ip lo = { .family = AF_INET };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, ret;
+
+	if (!local) {
+		fd = sl_socket_dial(addr->family, f->d->mark);
+		if (fd < 0)
+			return fd;
+		f->mesh_fd = fd;
+		f->sa_len = sl_ip_to_sockaddr(addr, f->d->inbound_port,
+					      &f->sa);
+		return 0;
+	}
+	/* same node: our own inbound listener over loopback; the handoff
+	 * table tells the inbound side which workload is meant */
+	fd = sl_socket_dial(AF_INET, f->d->mark);
+	if (fd < 0)
+		return fd;
+	f->mesh_fd = fd;
+	lo.v4.s_addr = htonl(INADDR_LOOPBACK);
+	sl_ip_to_sockaddr(&lo, 0, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	f->handoff_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	ret = sl_handoff_put(f->handoff_port, addr);
+	if (ret) {
+		f->handoff_port = 0;
+		return ret;
+	}
+	f->sa_len = sl_ip_to_sockaddr(&lo, f->d->inbound_port, &f->sa);
+	return 0;
+}
+
+void sl_outbound_start(struct sl_wctx *wc, int fd)
+{
+	struct sl_flow *f;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	const struct sl_workload *src;
+	const struct sl_endpoint *eps, *ep;
+	struct sl_identity *id = NULL;
+	struct sl_ip dst, sip;
+	uint16_t dport, sport;
+	size_t n_eps;
+	int ret;
+
+	f = sl_flow_new(wc, true);
+	if (!f) {
+		close(fd);
+		sl_flow_release();
+		return;
+	}
+	f->pod_fd = fd;
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    sl_sockaddr_to_ip(&peer, &sip, &sport)) {
+		sl_flow_fail(f);
+		return;
+	}
+	fmt_ep(f->src, sizeof(f->src), &sip, sport);
+	ret = original_dst(fd, &dst, &dport);
+	if (ret) {
+		sl_stat_inc(SL_STAT_REFUSED_NO_ORIG_DST);
+		sl_log_info("%s: from %s: no original destination: %s",
+			    __func__, f->src, strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	fmt_ep(f->dst, sizeof(f->dst), &dst, dport);
+
+	src = sl_config_workload_by_ip(f->cfg, &sip);
+	if (!src && !sl_config_node(f->cfg)->allow_unknown_source) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_SOURCE);
+		sl_log_info("%s: flow %s -> %s: unknown source refused",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	if (sl_config_resolve(f->cfg, src, &dst, dport, &eps, &n_eps) ||
+	    !(ep = pick(eps, n_eps))) {
+		sl_stat_inc(SL_STAT_NO_ROUTE);
+		sl_log_info("%s: flow %s -> %s: no route", __func__, f->src,
+			    f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	f->ep = ep;
+
+	ret = source_identity(f, src, &id);
+	if (ret) {
+		sl_stat_inc(SL_STAT_NO_IDENTITY);
+		sl_log_warn("%s: flow %s -> %s: no identity for the source: %s",
+			    __func__, f->src, f->dst, strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
+			      ep->workload->spiffe_id, &f->tls);
+	sl_identity_put(id);
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		sl_flow_fail(f);
+		return;
+	}
+
+	memset(&f->pre, 0, sizeof(f->pre));
+	f->pre.dst_port = ep->port ? ep->port : dport;
+	f->pre.orig_dst_family = dst.family;
+	if (dst.family == AF_INET)
+		memcpy(f->pre.orig_dst, &dst.v4, 4);
+	else
+		memcpy(f->pre.orig_dst, &dst.v6, 16);
+	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
+	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
+		strcpy(f->pre.src_name, src->name);
+		strcpy(f->pre.src_ns, src->ns);
+	}
+	f->pre.has_flow_id = true;
+	f->pre.flow_id = f->id;
+
+	/* an endpoint address of family 0 stands for the flow's own */
+	ret = dial(f, ep, ep->address.family ? &ep->address : &dst);
+	if (ret) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,
+			    strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	sl_log_debug("%s: flow %s -> %s: via %s (%s)", __func__, f->src, f->dst,
+		     ep->workload->name, ep->workload->spiffe_id);
+	f->phase = SL_PHASE_CONNECT_MESH;
+	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns +
+					f->d->o.connect_timeout_ns);
+	sl_flow_connect(f, f->mesh_fd, f->d->o.connect_timeout_ns,
+			mesh_connected);
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Relays, common part: dispatch to the kTLS or userspace relay, the end
+ * reasons, teardown (cancel, RST, exactly one done()), the coarse idle timer
+ * and the per-thread buffer pool.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay_internal.h"
+
+const char *sl_relay_end_name(enum sl_relay_end e)
+{
+	switch (e) {
+	case SL_RELAY_END_DONE:
+		return "done";
+	case SL_RELAY_END_RESET_PLAIN:
+		return "reset_plain";
+	case SL_RELAY_END_RESET_TLS:
+		return "reset_tls";
+	case SL_RELAY_END_IDLE:
+		return "idle";
+	case SL_RELAY_END_UNEXPECTED_RECORD:
+		return "unexpected_record";
+	case SL_RELAY_END_INTERNAL:
+		return "internal";
+	}
+	return "unknown";
+}
+
+int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
+		   struct sl_tls_conn *tls, bool ktls, const void *initial,
+		   uint32_t initial_len, const struct sl_relay_params *p)
+{
+	if (!w || plain_fd < 0 || tls_fd < 0 || !tls || !p || !p->done ||
+	    (initial_len && !initial))
+		return -EINVAL;
+	if (ktls)
+		return sl_relay_splice_start(w, plain_fd, tls_fd, tls, initial,
+					     initial_len, p);
+	return sl_relay_tls_start(w, plain_fd, tls_fd, tls, initial,
+				  initial_len, p);
+}
+
+/* ---- common state ---------------------------------------------------- */
+
+uint64_t sl_relay_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void idle_arm(struct sl_relay_base *b, uint64_t ns)
+{
+	b->idle_ts.tv_sec = (long long)(ns / 1000000000ull);
+	b->idle_ts.tv_nsec = (long long)(ns % 1000000000ull);
+	sl_worker_timeout(b->w, &b->idle_op, &b->idle_ts);
+	b->idle_armed = true;
+	b->inflight++;
+}
+
+static void idle_fired(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_relay_base *b =
+		sl_container_of(op, struct sl_relay_base, idle_op);
+	uint64_t now, idle;
+
+	(void)flags;
+	b->inflight--;
+	b->idle_armed = false;
+	if (b->closing) {
+		sl_relay_maybe_finish(b);
+		return;
+	}
+	if (res != -ETIME) {
+		/* cancelled from outside (worker shutting down) */
+		sl_relay_teardown(b, SL_RELAY_END_INTERNAL);
+		sl_relay_maybe_finish(b);
+		return;
+	}
+	now = sl_relay_now_ns();
+	idle = now > b->last_ns ? now - b->last_ns : 0;
+	if (idle >= b->p.idle_timeout_ns) {
+		sl_relay_teardown(b, SL_RELAY_END_IDLE);
+		sl_relay_maybe_finish(b);
+		return;
+	}
+	/* traffic since the timer was armed: wait for the rest */
+	idle_arm(b, b->p.idle_timeout_ns - idle);
+}
+
+void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
+			int plain_fd, int tls_fd, struct sl_tls_conn *tls,
+			bool ktls, const struct sl_relay_params *p,
+			void (*destroy)(struct sl_relay_base *b))
+{
+	b->w = w;
+	b->plain_fd = plain_fd;
+	b->tls_fd = tls_fd;
+	b->tls = tls;
+	b->p = *p;
+	b->res.ktls = ktls;
+	b->destroy = destroy;
+	b->idle_op.fn = idle_fired;
+	sl_worker_ref(w);
+	if (p->idle_timeout_ns) {
+		b->last_ns = sl_relay_now_ns();
+		idle_arm(b, p->idle_timeout_ns);
+	}
+}
+
+void sl_relay_rst_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd < 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		sl_log_debug("%s: SO_LINGER: %m", __func__);
+	close(fd);
+}
+
+void sl_relay_teardown(struct sl_relay_base *b, enum sl_relay_end end)
+{
+	if (b->closing)
+		return;
+	b->closing = true;
+	b->res.end = end;
+	if (b->idle_armed)
+		sl_worker_timeout_cancel(b->w, &b->idle_op);
+	/* sl_worker_cancel_fd submits at once, so closing right after is
+	 * safe; ops already running keep a file reference until they end */
+	sl_worker_cancel_fd(b->w, b->plain_fd);
+	sl_worker_cancel_fd(b->w, b->tls_fd);
+	if (b->cancel_more)
+		b->cancel_more(b);
+	if (end == SL_RELAY_END_DONE) {
+		close(b->plain_fd);
+		close(b->tls_fd);
+	} else {
+		/* a truncated or reset stream must never look complete */
+		sl_relay_rst_close(b->plain_fd);
+		sl_relay_rst_close(b->tls_fd);
+	}
+	b->plain_fd = -1;
+	b->tls_fd = -1;
+	if (end != SL_RELAY_END_DONE)
+		sl_log_debug("%s: relay ended: %s (%llu bytes out, %llu in)",
+			     __func__, sl_relay_end_name(end),
+			     (unsigned long long)b->res.bytes_plain_to_tls,
+			     (unsigned long long)b->res.bytes_tls_to_plain);
+}
+
+bool sl_relay_maybe_finish(struct sl_relay_base *b)
+{
+	struct sl_relay_result r;
+	struct sl_worker *w;
+	sl_relay_done_fn done;
+	void *arg;
+
+	if (!b->closing || b->inflight || b->finished)
+		return false;
+	b->finished = true;
+	r = b->res;
+	w = b->w;
+	done = b->p.done;
+	arg = b->p.done_arg;
+	b->destroy(b); /* frees the sl_tls_conn (wipes keys) and the relay */
+	done(arg, &r);
+	sl_worker_unref(w);
+	return true;
+}
+
+/* ---- per-thread buffer pool ------------------------------------------ */
+
+/*
+ * Each worker thread keeps up to SL_RELAY_POOL_MAX idle buffers of one size
+ * (the configured buf_size) so that busy flows do not hit malloc for every
+ * burst while idle flows hold no buffer at all.  Other sizes go straight to
+ * malloc/free.  The cache is freed when the thread exits.
+ */
+#define SL_RELAY_POOL_MAX 64
+
+struct buf_pool {
+	uint32_t size;
+	unsigned int n;
+	void *bufs[SL_RELAY_POOL_MAX];
+};
+
+static atomic_ullong bytes_held; /* buffers out of the pools, all threads */
+
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static bool pool_key_ok;
+
+static void pool_free(void *arg)
+{
+	struct buf_pool *pool = arg;
+
+	if (!pool)
+		return;
+	for (unsigned int i = 0; i < pool->n; i++)
+		free(pool->bufs[i]);
+	free(pool);
+}
+
+static void pool_key_init(void)
+{
+	pool_key_ok = pthread_key_create(&pool_key, pool_free) == 0;
+}
+
+static struct buf_pool *pool_get(uint32_t size, bool create)
+{
+	struct buf_pool *pool;
+
+	pthread_once(&pool_once, pool_key_init);
+	if (!pool_key_ok)
+		return NULL;
+	pool = pthread_getspecific(pool_key);
+	if (!pool && create) {
+		pool = calloc(1, sizeof(*pool));
+		if (!pool)
+			return NULL;
+		pool->size = size;
+		if (pthread_setspecific(pool_key, pool)) {
+			free(pool);
+			return NULL;
+		}
+	}
+	if (pool && pool->size != size)
+		return NULL;
+	return pool;
+}
+
+uint64_t sl_relay_buffered_bytes(void)
+{
+	return atomic_load_explicit(&bytes_held, memory_order_relaxed);
+}
+
+void *sl_relay_buf_get(uint32_t size)
+{
+	struct buf_pool *pool = pool_get(size, false);
+	void *buf;
+
+	if (pool && pool->n)
+		buf = pool->bufs[--pool->n];
+	else
+		buf = malloc(size);
+	if (buf)
+		atomic_fetch_add_explicit(&bytes_held, size,
+					  memory_order_relaxed);
+	return buf;
+}
+
+void sl_relay_buf_put(void *buf, uint32_t size)
+{
+	struct buf_pool *pool;
+
+	if (!buf)
+		return;
+	atomic_fetch_sub_explicit(&bytes_held, size, memory_order_relaxed);
+	pool = pool_get(size, true);
+	if (pool && pool->n < SL_RELAY_POOL_MAX) {
+		pool->bufs[pool->n++] = buf;
+		return;
+	}
+	free(buf);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private parts of the relays, shared by relay.c, relay_tls.c and
+ * relay_splice.c: the state both relays have (fds, in-flight op count, idle
+ * timer, result), teardown helpers and a small per-thread buffer pool.
+ */
+#ifndef SL_RELAY_INTERNAL_H
+#define SL_RELAY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "relay.h"
+
+/** State common to both relays; embedded first in each relay's struct. */
+struct sl_relay_base {
+	struct sl_worker *w;
+	int plain_fd;
+	int tls_fd;
+	struct sl_tls_conn *tls;
+	struct sl_relay_params p;
+	struct sl_relay_result res;
+
+	unsigned int inflight; /* ops submitted and not yet completed */
+	bool closing;	       /* teardown started: handlers only count down */
+	bool finished;	       /* done() was called (debug guard) */
+
+	/* coarse idle timer: last_ns is bumped on traffic, the timer re-arms
+	 * itself for the remaining time when it fires early */
+	uint64_t last_ns;
+	struct sl_op idle_op;
+	struct __kernel_timespec idle_ts;
+	bool idle_armed;
+
+	/* called by sl_relay_maybe_finish before done(): free the rest */
+	void (*destroy)(struct sl_relay_base *b);
+	/* optional, called by sl_relay_teardown before the fds are closed:
+	 * cancel ops that cancelling the two sockets' fds does not reach */
+	void (*cancel_more)(struct sl_relay_base *b);
+};
+
+/** sl_relay_now_ns - CLOCK_MONOTONIC_COARSE in ns (cheap, vDSO) */
+uint64_t sl_relay_now_ns(void);
+
+/**
+ * sl_relay_base_init - fill @b; takes a worker reference (dropped when the
+ * relay finishes) and arms the idle timer if @p asks for one
+ */
+void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
+			int plain_fd, int tls_fd, struct sl_tls_conn *tls,
+			bool ktls, const struct sl_relay_params *p,
+			void (*destroy)(struct sl_relay_base *b));
+
+/** sl_relay_touch - note traffic for the idle timer */
+static inline void sl_relay_touch(struct sl_relay_base *b)
+{
+	if (b->p.idle_timeout_ns)
+		b->last_ns = sl_relay_now_ns();
+}
+
+/**
+ * sl_relay_teardown - end the relay with @end (first call wins): cancel
+ * every op on both fds and the idle timer, close both fds (with an RST,
+ * SO_LINGER {1, 0}, unless @end is SL_RELAY_END_DONE).  done() runs once
+ * the last op has completed (sl_relay_maybe_finish).
+ */
+void sl_relay_teardown(struct sl_relay_base *b, enum sl_relay_end end);
+
+/**
+ * sl_relay_maybe_finish - after an op completed (inflight already
+ * decremented): when tearing down and nothing is in flight, call destroy(),
+ * done() and free nothing else (destroy frees the relay).
+ * @retval true when the relay is gone (the caller must not touch it)
+ */
+bool sl_relay_maybe_finish(struct sl_relay_base *b);
+
+/** sl_relay_rst_close - close @fd so that the peer sees an RST */
+void sl_relay_rst_close(int fd);
+
+/** sl_relay_buf_get - a buffer of @size bytes from this thread's pool */
+void *sl_relay_buf_get(uint32_t size);
+
+/** sl_relay_buf_put - give @buf (of @size bytes) back; NULL-safe */
+void sl_relay_buf_put(void *buf, uint32_t size);
+
+/**
+ * sl_relay_buffered_bytes - bytes of relay buffers currently held by flows
+ * (taken from the pools and not given back), over all workers
+ */
+uint64_t sl_relay_buffered_bytes(void);
+
+int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
+		       struct sl_tls_conn *tls, const void *initial,
+		       uint32_t initial_len, const struct sl_relay_params *p);
+int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
+			  struct sl_tls_conn *tls, const void *initial,
+			  uint32_t initial_len, const struct sl_relay_params *p);
+
+#endif /* SL_RELAY_INTERNAL_H */

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Live configuration reload: inotify watch, debounce, atomic snapshot
+ * swap, error reporting (see reload.h).  The last-good copy lives in
+ * reload_persist.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reload.h"
+#include "reload_internal.h"
+
+#define SL_RELOAD_MASK                                                         \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |            \
+	 IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+struct sl_reload {
+	char *dir, *node_name, *state_dir;
+	uint64_t debounce_ns;
+	sl_clock_fn clock;
+	void *clock_arg;
+	void (*on_swap)(void *arg, struct sl_config *cfg);
+	void *on_swap_arg;
+	int fd, wd;
+	bool pending;
+	uint64_t deadline;
+
+	pthread_mutex_t lock; /* cur and st */
+	struct sl_config *cur;
+	struct sl_reload_status st;
+};
+
+static uint64_t sl_reload_mono(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t sl_reload_clock(const struct sl_reload *r)
+{
+	return r->clock(r->clock_arg);
+}
+
+/* log every error; remember the first one */
+static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
+			     const struct sl_config_errors *errs)
+{
+	char first[sizeof(r->st.last_error)];
+
+	if (errs->n) {
+		const struct sl_config_error *e = &errs->v[0];
+
+		snprintf(first, sizeof(first), "%s:%u:%u: %s: %s",
+			 e->file ? e->file : dir, e->line, e->col,
+			 e->path ? e->path : "", e->message);
+	} else {
+		snprintf(first, sizeof(first), "%s: %s", dir, strerror(-ret));
+	}
+	for (size_t i = 0; i < errs->n; i++) {
+		const struct sl_config_error *e = &errs->v[i];
+
+		sl_log_err("%s: %s:%u:%u: %s: %s", __func__,
+			   e->file ? e->file : dir, e->line, e->col,
+			   e->path ? e->path : "", e->message);
+	}
+	if (!errs->n)
+		sl_log_err("%s: %s", __func__, first);
+	pthread_mutex_lock(&r->lock);
+	r->st.failures++;
+	r->st.last_error_time = time(NULL);
+	r->st.last_error_count = errs->n ? (unsigned int)errs->n : 1;
+	memcpy(r->st.last_error, first, sizeof(first));
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* swap in @cfg (reference passed); returns the old one */
+static struct sl_config *sl_reload_swap(struct sl_reload *r,
+					struct sl_config *cfg, bool last_good)
+{
+	struct sl_config *old;
+
+	pthread_mutex_lock(&r->lock);
+	old = r->cur;
+	r->cur = cfg;
+	snprintf(r->st.generation, sizeof(r->st.generation), "%s",
+		 sl_config_generation(cfg));
+	r->st.from_last_good = last_good;
+	if (old)
+		r->st.reloads++;
+	pthread_mutex_unlock(&r->lock);
+	return old;
+}
+
+static int sl_reload_load(struct sl_reload *r)
+{
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL, *old;
+	bool same;
+	int ret;
+
+	r->pending = false;
+	r->deadline = 0;
+	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
+	if (ret < 0) {
+		sl_reload_failed(r, r->dir, ret, &errs);
+		sl_config_errors_free(&errs);
+		sl_log_warn("%s: keeping generation %s", __func__,
+			    r->cur ? sl_config_generation(r->cur) : "(none)");
+		return ret;
+	}
+	pthread_mutex_lock(&r->lock);
+	same = r->cur && !strcmp(sl_config_generation(r->cur),
+				 sl_config_generation(cfg));
+	if (same)
+		r->st.from_last_good = false;
+	pthread_mutex_unlock(&r->lock);
+	if (same) {
+		sl_log_debug("%s: generation %s unchanged", __func__,
+			     sl_config_generation(cfg));
+		sl_config_put(cfg);
+		return 0;
+	}
+	sl_log_info("%s: loaded %s: generation %s", __func__, r->dir,
+		    sl_config_generation(cfg));
+	if (r->state_dir)
+		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg);
+	old = sl_reload_swap(r, cfg, false);
+	if (r->on_swap)
+		r->on_swap(r->on_swap_arg, cfg);
+	sl_config_put(old);
+	return 1;
+}
+
+int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
+{
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL;
+	struct sl_reload *r;
+	bool last_good = false;
+	int ret = -ENOMEM;
+
+	if (!opts || !opts->dir)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_init(&r->lock, NULL);
+	r->fd = -1;
+	r->dir = strdup(opts->dir);
+	r->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
+	r->state_dir = opts->state_dir ? strdup(opts->state_dir) : NULL;
+	if (!r->dir || (opts->node_name && !r->node_name) ||
+	    (opts->state_dir && !r->state_dir))
+		goto err;
+	r->debounce_ns = opts->debounce_ns ? opts->debounce_ns :
+					     SL_RELOAD_DEBOUNCE_NS;
+	r->clock = opts->clock ? opts->clock : sl_reload_mono;
+	r->clock_arg = opts->clock_arg;
+	r->on_swap = opts->on_swap;
+	r->on_swap_arg = opts->on_swap_arg;
+
+	r->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (r->fd < 0) {
+		ret = -errno;
+		sl_log_err("%s: inotify_init1: %s", __func__, strerror(errno));
+		goto err;
+	}
+	r->wd = inotify_add_watch(r->fd, r->dir, SL_RELOAD_MASK);
+	if (r->wd < 0) {
+		ret = -errno;
+		sl_log_err("%s: watch %s: %s", __func__, r->dir,
+			   strerror(errno));
+		goto err;
+	}
+
+	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
+	if (ret < 0) {
+		sl_reload_failed(r, r->dir, ret, &errs);
+		sl_config_errors_free(&errs);
+		if (!r->state_dir ||
+		    sl_reload_load_last_good(r->state_dir, r->node_name,
+					     &cfg) < 0) {
+			sl_log_err("%s: %s is invalid and there is no usable last good copy",
+				   __func__, r->dir);
+			goto err;
+		}
+		sl_log_warn("%s: *** %s is INVALID: running on the LAST GOOD config (generation %s) from %s/last-good; fix the errors above ***",
+			    __func__, r->dir, sl_config_generation(cfg),
+			    r->state_dir);
+		last_good = true;
+	} else if (r->state_dir) {
+		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg);
+	}
+	sl_reload_swap(r, cfg, last_good);
+	*out = r;
+	return 0;
+err:
+	sl_reload_free(r);
+	return ret;
+}
+
+void sl_reload_free(struct sl_reload *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	sl_config_put(r->cur);
+	pthread_mutex_destroy(&r->lock);
+	free(r->dir);
+	free(r->node_name);
+	free(r->state_dir);
+	free(r);
+}
+
+int sl_reload_fd(const struct sl_reload *r)
+{
+	return r->fd;
+}
+
+int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len)
+{
+	const char *p = buf;
+	bool any = false;
+
+	while (len >= sizeof(struct inotify_event)) {
+		struct inotify_event ev;
+		size_t sz;
+
+		memcpy(&ev, p, sizeof(ev));
+		sz = sizeof(ev) + ev.len;
+		if (sz > len)
+			break;
+		if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+			sl_log_warn("%s: %s was removed or moved: no more live reloads until restart or SIGHUP",
+				    __func__, r->dir);
+		if (ev.mask & IN_Q_OVERFLOW)
+			sl_log_debug("%s: inotify queue overflow", __func__);
+		sl_log_debug("%s: event 0x%x %s", __func__, ev.mask,
+			     ev.len ? p + sizeof(ev) : "");
+		any = true;
+		p += sz;
+		len -= sz;
+	}
+	if (any) {
+		r->pending = true;
+		r->deadline = sl_reload_clock(r) + r->debounce_ns;
+	}
+	return any;
+}
+
+int sl_reload_process(struct sl_reload *r)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int ret = 0;
+
+	for (;;) {
+		ssize_t n = read(r->fd, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return ret;
+			sl_log_err("%s: read inotify: %s", __func__,
+				   strerror(errno));
+			return -errno;
+		}
+		if (n == 0)
+			return ret;
+		if (sl_reload_feed(r, buf, (size_t)n) > 0)
+			ret = 1;
+	}
+}
+
+uint64_t sl_reload_deadline(const struct sl_reload *r)
+{
+	return r->pending ? r->deadline : 0;
+}
+
+int sl_reload_tick(struct sl_reload *r)
+{
+	if (!r->pending || sl_reload_clock(r) < r->deadline)
+		return 0;
+	return sl_reload_load(r);
+}
+
+int sl_reload_now(struct sl_reload *r)
+{
+	sl_log_info("%s: reloading %s", __func__, r->dir);
+	return sl_reload_load(r);
+}
+
+struct sl_config *sl_reload_get(struct sl_reload *r)
+{
+	struct sl_config *cfg;
+
+	pthread_mutex_lock(&r->lock);
+	cfg = sl_config_get(r->cur);
+	pthread_mutex_unlock(&r->lock);
+	return cfg;
+}
+
+void sl_reload_status(struct sl_reload *r, struct sl_reload_status *st)
+{
+	pthread_mutex_lock(&r->lock);
+	*st = r->st;
+	pthread_mutex_unlock(&r->lock);
+}

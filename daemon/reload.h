@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Live configuration reload.
+ *
+ * The current snapshot lives in a holder: sl_reload_get() takes a
+ * reference under a mutex, so a concurrent swap can never free the
+ * snapshot between reading the pointer and taking the reference.  New
+ * flows take the current generation; established flows keep the
+ * reference they took.
+ *
+ * The config directory itself is watched with inotify (IN_CLOSE_WRITE,
+ * IN_MOVED_TO, IN_MOVED_FROM, IN_CREATE, IN_DELETE, IN_ATTR): that covers
+ * editors writing a temporary file and renaming it into place and the
+ * Kubernetes ConfigMap layout, whose "..data" symlink is swapped by
+ * creating "..data_tmp" and rename()ing it over "..data".  Events are
+ * debounced: the reload happens SL_RELOAD_DEBOUNCE_NS after the last one.
+ *
+ * Integration with an event loop: poll/read sl_reload_fd() (readable when
+ * events are queued), then call sl_reload_process(); arm a timer for
+ * sl_reload_deadline() and call sl_reload_tick() when it fires.  SIGHUP:
+ * call sl_reload_now().  Everything runs on one thread (worker 0); only
+ * sl_reload_get() and sl_reload_status() may be called from any thread.
+ *
+ * A reload loads the whole directory (sl_config_load_dir).  On success the
+ * new snapshot replaces the old one (unless its generation is the same)
+ * and a copy of its files is persisted as the last good config:
+ * <state_dir>/last-good is a symlink to <state_dir>/gen-<generation>/,
+ * replaced atomically (new dir, new symlink, rename over the old one).  On
+ * failure the old snapshot stays, every error is logged with file:line and
+ * the first one is kept with the time and a failure counter.  At start,
+ * an invalid config directory falls back to the last good copy with a
+ * loud warning.
+ */
+#ifndef SL_DAEMON_RELOAD_H
+#define SL_DAEMON_RELOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "outlier.h" /* sl_clock_fn */
+
+#define SL_RELOAD_DEBOUNCE_NS (200ull * 1000000ull)
+
+struct sl_reload_opts {
+	const char *dir;       /* config directory (required) */
+	const char *node_name; /* passed to sl_config_load_dir, may be NULL */
+	const char *state_dir; /* last-good copy; NULL: no persistence */
+	uint64_t debounce_ns;  /* 0: SL_RELOAD_DEBOUNCE_NS */
+	sl_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
+	void *clock_arg;
+	/* called (on the reloading thread) after a new generation was
+	 * swapped in, e.g. to update steering; it takes its own reference
+	 * if it keeps @cfg */
+	void (*on_swap)(void *arg, struct sl_config *cfg);
+	void *on_swap_arg;
+};
+
+struct sl_reload_status {
+	char generation[17];	/* current snapshot */
+	bool from_last_good;	/* running on the last-good copy */
+	unsigned long reloads;	/* successful loads that changed the config */
+	unsigned long failures; /* failed loads */
+	time_t last_error_time; /* wall clock; 0 never */
+	char last_error[512];	/* "file:line:col: path: message" or "" */
+	unsigned int last_error_count; /* errors of that load */
+};
+
+struct sl_reload;
+
+/**
+ * sl_reload_new - load the config directory and start watching it
+ * @opts: options (strings copied)
+ * @out: the reloader; free with sl_reload_free()
+ * @retval 0 (a snapshot is loaded, possibly the last good copy: see
+ *         sl_reload_status); -EINVAL when neither the directory nor a last
+ *         good copy loads (errors logged); -errno on inotify/ENOMEM errors
+ */
+int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out);
+
+/** sl_reload_free - stop watching and drop the snapshot; NULL-safe */
+void sl_reload_free(struct sl_reload *r);
+
+/** sl_reload_fd - the inotify fd (non-blocking) to poll for POLLIN */
+int sl_reload_fd(const struct sl_reload *r);
+
+/**
+ * sl_reload_process - drain the inotify fd and (re)arm the debounce
+ * @retval 1 when events arrived, 0 when none, -errno on read errors
+ */
+int sl_reload_process(struct sl_reload *r);
+
+/**
+ * sl_reload_feed - like sl_reload_process() for a buffer the caller
+ * already read from sl_reload_fd() (io_uring IORING_OP_READ)
+ * @retval 1 when it held events, 0 otherwise
+ */
+int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len);
+
+/** sl_reload_deadline - monotonic ns when sl_reload_tick() is due; 0 none */
+uint64_t sl_reload_deadline(const struct sl_reload *r);
+
+/**
+ * sl_reload_tick - reload if the debounce deadline has passed
+ * @retval 1 when a new generation was swapped in, 0 when nothing changed
+ *         (not due, same content), -EINVAL/-errno when the load failed (old
+ *         snapshot kept)
+ */
+int sl_reload_tick(struct sl_reload *r);
+
+/**
+ * sl_reload_now - reload immediately (SIGHUP)
+ * @retval as sl_reload_tick()
+ */
+int sl_reload_now(struct sl_reload *r);
+
+/**
+ * sl_reload_get - a reference on the current snapshot (any thread)
+ * @retval the snapshot; release with sl_config_put()
+ */
+struct sl_config *sl_reload_get(struct sl_reload *r);
+
+/** sl_reload_status - copy the reload state (any thread) */
+void sl_reload_status(struct sl_reload *r, struct sl_reload_status *st);
+
+#endif /* SL_DAEMON_RELOAD_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to reload.c / reload_persist.c: the last-good copy. */
+#ifndef SL_DAEMON_RELOAD_INTERNAL_H
+#define SL_DAEMON_RELOAD_INTERNAL_H
+
+#include "config.h"
+
+/**
+ * sl_reload_persist - store the YAML files of @dir as the last good copy of
+ * @cfg under @state_dir (created if missing): <state_dir>/gen-<generation>/
+ * and the symlink <state_dir>/last-good, swapped atomically.  The copy is
+ * loaded back and kept only when its generation matches @cfg's (the
+ * directory may have changed since @cfg was loaded).  Failures are logged.
+ * @retval 0 or -errno
+ */
+int sl_reload_persist(const char *state_dir, const char *dir,
+		      const char *node_name, const struct sl_config *cfg);
+
+/**
+ * sl_reload_load_last_good - load <state_dir>/last-good
+ * @out: the snapshot (one reference)
+ * @retval 0, -ENOENT without a copy, or sl_config_load_dir's error
+ */
+int sl_reload_load_last_good(const char *state_dir, const char *node_name,
+			     struct sl_config **out);
+
+#endif /* SL_DAEMON_RELOAD_INTERNAL_H */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Process-wide counters of the data path.  Every counter is a relaxed
+ * atomic: workers bump them without locks, readers (the admin socket, the
+ * metrics exporter) see a slightly racy but monotonic view.
+ */
+#ifndef SL_STATS_H
+#define SL_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tls.h"
+
+enum sl_stat {
+	SL_STAT_FLOWS_OPENED,	  /* accepted and admitted (both directions) */
+	SL_STAT_FLOWS_CLOSED,	  /* ended after admission, any reason */
+	SL_STAT_OUTBOUND_OPENED,
+	SL_STAT_INBOUND_OPENED,
+	SL_STAT_RELAYS_STARTED,
+	SL_STAT_RELAYS_KTLS,	  /* relays on kernel TLS */
+	SL_STAT_RELAYS_USERSPACE, /* relays on userspace TLS */
+	SL_STAT_BYTES_POD_TO_MESH, /* plaintext from a pod side */
+	SL_STAT_BYTES_MESH_TO_POD, /* plaintext to a pod side */
+	SL_STAT_HANDSHAKES_OK,
+	SL_STAT_HANDSHAKES_FAILED,
+	SL_STAT_REFUSED_UNKNOWN_SOURCE,
+	SL_STAT_REFUSED_NO_ORIG_DST,
+	SL_STAT_REFUSED_UNKNOWN_DEST, /* inbound: dialed address not a local workload */
+	SL_STAT_NO_ROUTE,	  /* outbound: nothing known at the destination */
+	SL_STAT_NO_IDENTITY,	  /* certstore had no identity */
+	SL_STAT_CONNECT_FAILED,	  /* mesh or pod connect failed / timed out */
+	SL_STAT_SHED,		  /* over the connection cap or out of fds */
+	SL_STAT_ACCEPT_ERRORS,
+	SL_STAT_PREAMBLE_ERRORS,
+	SL_STAT_KTLS_INSTALL_FAILED,
+	SL_STAT_KTLS_FALLBACKS,	  /* peer FIN before the install: userspace */
+	SL_STAT_UNEXPECTED_KTLS_RECORDS,
+	SL_STAT_RELAY_RESETS,
+	SL_STAT_RELAY_IDLE,
+	SL_STAT_ADMIN_REFUSED,
+	SL_STAT__MAX,
+};
+
+struct sl_stats {
+	atomic_uint_fast64_t v[SL_STAT__MAX];
+	atomic_uint_fast64_t hs_fail[SL_TLS_FAIL__MAX]; /* by reason */
+	atomic_int_fast64_t active;			  /* flows open now */
+};
+
+extern struct sl_stats sl_stats;
+
+/** sl_stat_add - add @n to counter @s */
+static inline void sl_stat_add(enum sl_stat s, uint64_t n)
+{
+	atomic_fetch_add_explicit(&sl_stats.v[s], n, memory_order_relaxed);
+}
+
+static inline void sl_stat_inc(enum sl_stat s)
+{
+	sl_stat_add(s, 1);
+}
+
+/** sl_stat_get - current value of @s */
+uint64_t sl_stat_get(enum sl_stat s);
+
+/** sl_stat_name - stable snake_case name of @s (the JSON key) */
+const char *sl_stat_name(enum sl_stat s);
+
+/** sl_stats_hs_fail - count one failed handshake with reason @f */
+void sl_stats_hs_fail(enum sl_tls_fail f);
+
+/** sl_stats_hs_fail_get - failed handshakes with reason @f so far */
+uint64_t sl_stats_hs_fail_get(enum sl_tls_fail f);
+
+/** sl_stats_active - flows open now (admitted, not yet closed) */
+int64_t sl_stats_active(void);
+void sl_stats_flow_open(void);
+void sl_stats_flow_close(void);
+
+/**
+ * sl_stats_write_json - write every counter as one JSON object (one line,
+ * no trailing newline) to @out
+ */
+void sl_stats_write_json(FILE *out);
+
+#endif /* SL_STATS_H */

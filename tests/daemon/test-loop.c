@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker loop: start/stop of several workers, timers, timer cancel,
+ * deferred work, worker references; the admin socket's "stats" answer. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "loop.h"
+#include "stats.h"
+
+struct wstate {
+	struct sl_worker *w;
+	struct sl_op fire, never;
+	struct __kernel_timespec ts_fire, ts_never;
+	int fired, never_res, deferred, stopped;
+};
+
+static struct wstate states[2];
+
+static void deferred(void *arg)
+{
+	struct wstate *s = arg;
+
+	s->deferred++;
+	sl_worker_unref(s->w); /* taken in start: the loop may now end */
+}
+
+static void never_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct wstate *s = sl_container_of(op, struct wstate, never);
+
+	s->never_res = res;
+}
+
+static void fire_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct wstate *s = sl_container_of(op, struct wstate, fire);
+
+	if (res == -ETIME)
+		s->fired++;
+	sl_worker_timeout_cancel(s->w, &s->never);
+	sl_worker_defer(s->w, deferred, s);
+}
+
+static int start(struct sl_worker *w, void *arg)
+{
+	struct wstate *s = &states[sl_worker_id(w)];
+
+	s->w = w;
+	s->fire.fn = fire_done;
+	s->never.fn = never_done;
+	sl_ns_to_ts(20000000, &s->ts_fire);
+	sl_ns_to_ts(3600ULL * 1000000000ULL, &s->ts_never);
+	sl_worker_ref(w);
+	sl_worker_timeout(w, &s->fire, &s->ts_fire);
+	sl_worker_timeout(w, &s->never, &s->ts_never);
+	return 0;
+}
+
+static void stop(struct sl_worker *w, void *arg)
+{
+	states[sl_worker_id(w)].stopped++;
+}
+
+static void test_workers(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = start, .stop = stop };
+	struct sl_worker **ws;
+
+	assert_int_equal(sl_workers_start(2, &hooks, NULL, &ws), 0);
+	usleep(100000);
+	for (int i = 0; i < 2; i++)
+		sl_worker_request_stop(ws[i]);
+	assert_int_equal(sl_workers_join(ws, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(states[i].fired, 1);
+		assert_int_equal(states[i].deferred, 1);
+		assert_int_equal(states[i].never_res, -ECANCELED);
+		assert_int_equal(states[i].stopped, 1);
+	}
+}
+
+static int fail_start(struct sl_worker *w, void *arg)
+{
+	return sl_worker_id(w) == 1 ? -EADDRINUSE : 0;
+}
+
+static void test_start_failure(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = fail_start };
+	struct sl_worker **ws = NULL;
+
+	assert_int_equal(sl_workers_start(3, &hooks, NULL, &ws), -EADDRINUSE);
+	assert_null(ws);
+}
+
+/* ---- admin socket ---------------------------------------------------- */
+
+static char admin_path[108];
+static struct sl_wctx admin_wc;
+
+static int admin_start(struct sl_worker *w, void *arg)
+{
+	admin_wc.w = w;
+	return sl_admin_open(&admin_wc, admin_path, &admin_wc.admin);
+}
+
+static void admin_stop(struct sl_worker *w, void *arg)
+{
+	sl_admin_close(admin_wc.admin);
+}
+
+static void test_admin(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = admin_start, .stop = admin_stop };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sl_worker **ws;
+	char buf[8192];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(admin_path, sizeof(admin_path), "/tmp/sl-test-admin-%d.sock",
+		 (int)getpid());
+	sl_stat_inc(SL_STAT_SHED);
+	sl_stats_hs_fail(SL_TLS_FAIL_UNTRUSTED);
+	assert_int_equal(sl_workers_start(1, &hooks, NULL, &ws), 0);
+
+	strcpy(sun.sun_path, admin_path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, "stats\n", 6), 6);
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	if (getuid() == 0) {
+		assert_non_null(strstr(buf, "\"shed\":1"));
+		assert_non_null(strstr(buf, "\"untrusted\":1"));
+		assert_non_null(strstr(buf, "\"flows_active\":0"));
+		assert_true(got > 0 && buf[got - 1] == '\n');
+		/* an unknown command gets an error object */
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		assert_int_equal(write(fd, "bogus\n", 6), 6);
+		got = 0;
+		while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		close(fd);
+		assert_string_equal(buf, "{\"error\":\"unknown command\"}\n");
+	} else {
+		/* only root may ask */
+		assert_int_equal(got, 0);
+	}
+	sl_worker_request_stop(ws[0]);
+	assert_int_equal(sl_workers_join(ws, 1), 0);
+	if (getuid() != 0)
+		assert_int_equal(sl_stat_get(SL_STAT_ADMIN_REFUSED), 1);
+	/* the socket is removed at close */
+	assert_int_equal(access(admin_path, F_OK), -1);
+}
+
+/* the connection cap: over it a new flow is shed and counted */
+static void test_admission(void **state)
+{
+	struct sl_daemon d = { .max_conns = 2 };
+	uint64_t shed = sl_stat_get(SL_STAT_SHED);
+
+	assert_true(sl_flow_admit(&d));
+	assert_true(sl_flow_admit(&d));
+	assert_false(sl_flow_admit(&d));
+	assert_int_equal(sl_stat_get(SL_STAT_SHED), shed + 1);
+	sl_flow_release();
+	assert_true(sl_flow_admit(&d));
+	assert_false(sl_flow_admit(&d));
+	assert_int_equal(sl_stat_get(SL_STAT_SHED), shed + 2);
+	sl_flow_release();
+	sl_flow_release();
+	assert_true(sl_flow_admit(&d));
+	sl_flow_release();
+}
+
+/* same-node handoff table: put/take once, drop, no duplicates */
+static void test_handoff(void **state)
+{
+	struct sl_ip a = { .family = AF_INET }, out;
+
+	a.v4.s_addr = htonl(0xc612010c); /* 198.18.1.12 */
+	assert_int_equal(sl_handoff_take(40000, &out), -ENOENT);
+	assert_int_equal(sl_handoff_put(40000, &a), 0);
+	assert_int_equal(sl_handoff_put(40000, &a), -EEXIST);
+	assert_int_equal(sl_handoff_take(40000, &out), 0);
+	assert_int_equal(out.family, AF_INET);
+	assert_int_equal(out.v4.s_addr, a.v4.s_addr);
+	assert_int_equal(sl_handoff_take(40000, &out), -ENOENT);
+	assert_int_equal(sl_handoff_put(65535, &a), 0);
+	sl_handoff_drop(65535);
+	assert_int_equal(sl_handoff_take(65535, &out), -ENOENT);
+}
+
+/* v4-mapped IPv6 peers (dual-stack sockets) count as IPv4 */
+static void test_sockaddr(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sl_ip ip, back;
+	uint16_t port = 0;
+
+	assert_int_equal(sl_ip_parse("::ffff:198.18.1.11", &ip), 0);
+	sl_ip_to_sockaddr(&ip, 15001, &ss);
+	assert_int_equal(sl_sockaddr_to_ip(&ss, &back, &port), 0);
+	assert_int_equal(back.family, AF_INET);
+	assert_int_equal(ntohl(back.v4.s_addr), 0xc612010b);
+	assert_int_equal(port, 15001);
+	assert_int_equal(sl_ip_parse("fd00:5a1c:2::11", &ip), 0);
+	sl_ip_to_sockaddr(&ip, 7, &ss);
+	assert_int_equal(sl_sockaddr_to_ip(&ss, &back, &port), 0);
+	assert_true(sl_ip_equal(&ip, &back));
+	assert_false(sl_ip_is_loopback(&back));
+	assert_int_equal(sl_ip_parse("127.0.0.1", &ip), 0);
+	assert_true(sl_ip_is_loopback(&ip));
+	assert_int_equal(sl_ip_parse("::1", &ip), 0);
+	assert_true(sl_ip_is_loopback(&ip));
+	ss.ss_family = AF_UNIX;
+	assert_int_equal(sl_sockaddr_to_ip(&ss, &back, &port), -EAFNOSUPPORT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_start_failure),
+		cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_handoff),
+		cmocka_unit_test(test_sockaddr),
+	};
+	int ret = sl_loop_probe();
+
+	if (ret == -ENOSYS || ret == -EPERM) {
+		fprintf(stderr, "SKIP: io_uring not available\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

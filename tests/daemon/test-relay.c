@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Relay tests over loopback TCP: a real TLS session between the test's peer
+ * (conn API, this thread) and the relay's side, the relay on a loop worker,
+ * and a "pod" socket.  Built twice: test-relay (userspace TLS relay) and,
+ * with SL_TEST_KTLS, test-relay-ktls (kTLS installed on the relay's socket,
+ * splice relay; SKIPs without kTLS unless SL_REQUIRE_KTLS=1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "ktls.h"
+#include "relay_internal.h" /* sl_relay_buffered_bytes */
+#include "relay_test.h"
+#include "tls.h"
+#include "tls_internal.h" /* SSL_key_update on the peer's session */
+
+#ifdef SL_TEST_KTLS
+#define KTLS true
+#else
+#define KTLS false
+#endif
+
+#define MB (1024 * 1024)
+
+struct env {
+	int peer_fd;	/* the test's TLS end */
+	int pod;	/* the test's plaintext end */
+	struct sl_tls_conn *peer;
+	struct rt_run run;
+};
+
+struct opts {
+	uint64_t idle_ns;
+	const void *initial;
+	uint32_t initial_len;
+	uint32_t buf_size;
+	int sockbuf;
+};
+
+static void env_up(struct env *e, const struct opts *o)
+{
+	struct sl_tls_conn *srv = NULL;
+	int relay_tls, relay_plain;
+
+	memset(e, 0, sizeof(*e));
+	assert_int_equal(rt_tcp_pair(&e->peer_fd, &relay_tls, o->sockbuf), 0);
+	assert_int_equal(rt_tcp_pair(&e->pod, &relay_plain, o->sockbuf), 0);
+	assert_int_equal(rt_tls_pair(e->peer_fd, relay_tls, &e->peer, &srv), 0);
+	if (KTLS)
+		assert_int_equal(sl_ktls_install(relay_tls, srv), 0);
+	/* like the daemon's sockets */
+	assert_int_equal(fcntl(relay_tls, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(fcntl(relay_plain, F_SETFL, O_NONBLOCK), 0);
+	e->run.plain_fd = relay_plain;
+	e->run.tls_fd = relay_tls;
+	e->run.tls = srv;
+	e->run.ktls = KTLS;
+	e->run.initial = o->initial;
+	e->run.initial_len = o->initial_len;
+	e->run.p.idle_timeout_ns = o->idle_ns;
+	e->run.p.buf_size = o->buf_size ? o->buf_size : 64 * 1024;
+	e->run.p.pipe_size = 64 * 1024;
+	assert_int_equal(rt_run_start(&e->run), 0);
+}
+
+/* the relay must have ended; done() must have run exactly once */
+static void env_down(struct env *e)
+{
+	assert_int_equal(rt_run_wait(&e->run, 10000), 1);
+	if (e->pod >= 0)
+		close(e->pod);
+	close(e->peer_fd);
+	sl_tls_conn_free(e->peer);
+	assert_int_equal(rt_run_stop(&e->run), 1);
+}
+
+static void peer_read_exact(struct env *e, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = rt_peer_read(e->peer, e->peer_fd, p, len);
+
+		if (n <= 0)
+			fail_msg("peer read: %zd (%s)", n,
+				 n ? strerror((int)-n) : "close_notify");
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void peer_close_write(struct env *e)
+{
+	assert_int_equal(sl_tls_conn_close_notify(e->peer), 0);
+	assert_int_equal(rt_peer_flush(e->peer, e->peer_fd), 0);
+	assert_int_equal(shutdown(e->peer_fd, SHUT_WR), 0);
+}
+
+static void rst_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* an idle flow holds no relay buffer (waits up to 2 s for that) */
+static uint64_t idle_buffered_bytes(void)
+{
+	uint64_t held = 0;
+
+	for (int i = 0; i < 200; i++) {
+		held = sl_relay_buffered_bytes();
+		if (!held)
+			break;
+		usleep(10 * 1000);
+	}
+	return held;
+}
+
+/* small messages both ways, then half-close one way and the other */
+static void test_halfclose(void **state)
+{
+	const char a[] = "hello from the pod", b[] = "hello from the mesh",
+		   c[] = "late reply after the pod's FIN";
+	struct opts o = { 0 };
+	struct env e;
+	char buf[64];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, a, sizeof(a)), 0);
+	peer_read_exact(&e, buf, sizeof(a));
+	assert_memory_equal(buf, a, sizeof(a));
+
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, b, sizeof(b)), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, sizeof(b)), 0);
+	assert_memory_equal(buf, b, sizeof(b));
+	assert_int_equal(idle_buffered_bytes(), 0);
+
+	/* pod → mesh closes: the peer sees close_notify, a clean EOF */
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 100), 0); /* still relaying */
+
+	/* the other direction still flows */
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, c, sizeof(c)), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, sizeof(c)), 0);
+	assert_memory_equal(buf, c, sizeof(c));
+
+	/* mesh → pod closes: the pod sees a FIN */
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, sizeof(a));
+	assert_int_equal(e.run.res.bytes_tls_to_plain, sizeof(b) + sizeof(c));
+	assert_int_equal(e.run.res.ktls, KTLS);
+	env_down(&e);
+}
+
+struct pod_job {
+	int fd;
+	uint32_t seed;
+	uint64_t len;
+	atomic_ullong progress;
+	int ret;
+};
+
+static void *pod_writer(void *arg)
+{
+	struct pod_job *j = arg;
+	uint8_t buf[16384];
+	uint64_t off = 0;
+
+	while (off < j->len) {
+		size_t n = j->len - off < sizeof(buf) ? j->len - off
+						       : sizeof(buf);
+
+		rt_pattern(j->seed, off, buf, n);
+		j->ret = rt_write_full(j->fd, buf, n);
+		if (j->ret)
+			return NULL;
+		off += n;
+		atomic_store(&j->progress, off);
+	}
+	j->ret = shutdown(j->fd, SHUT_WR) ? -errno : 0;
+	return NULL;
+}
+
+static void *pod_reader(void *arg)
+{
+	struct pod_job *j = arg;
+	uint8_t buf[16384], want[16384];
+	uint64_t off = 0;
+
+	for (;;) {
+		ssize_t n = recv(j->fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			j->ret = -errno;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		rt_pattern(j->seed, off, want, (size_t)n);
+		if (memcmp(buf, want, (size_t)n)) {
+			j->ret = -EBADMSG;
+			return NULL;
+		}
+		off += (uint64_t)n;
+		atomic_store(&j->progress, off);
+	}
+	j->ret = off == j->len ? 0 : -EMSGSIZE;
+	return NULL;
+}
+
+/* the peer reads everything until close_notify, checking the pattern */
+static uint64_t peer_read_pattern(struct env *e, uint32_t seed)
+{
+	uint8_t buf[16384], want[16384];
+	uint64_t off = 0;
+
+	for (;;) {
+		ssize_t n = rt_peer_read(e->peer, e->peer_fd, buf, sizeof(buf));
+
+		if (n == 0)
+			return off;
+		if (n < 0)
+			fail_msg("peer read: %s", strerror((int)-n));
+		rt_pattern(seed, off, want, (size_t)n);
+		assert_memory_equal(buf, want, (size_t)n);
+		off += (uint64_t)n;
+	}
+}
+
+static void peer_write_pattern(struct env *e, uint32_t seed, uint64_t len)
+{
+	uint8_t buf[16384];
+
+	for (uint64_t off = 0; off < len;) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+
+		rt_pattern(seed, off, buf, n);
+		assert_int_equal(rt_peer_write(e->peer, e->peer_fd, buf, n), 0);
+		off += n;
+	}
+}
+
+/* a few MB both ways at once, checked byte for byte */
+static void test_bulk(void **state)
+{
+	const uint64_t len = 6 * MB;
+	struct pod_job w = { .seed = 1, .len = len };
+	struct pod_job r = { .seed = 2, .len = len };
+	pthread_t tw, tr;
+	struct opts o = { 0 };
+	struct env e;
+
+	(void)state;
+	env_up(&e, &o);
+	w.fd = r.fd = e.pod;
+	assert_int_equal(pthread_create(&tw, NULL, pod_writer, &w), 0);
+	assert_int_equal(pthread_create(&tr, NULL, pod_reader, &r), 0);
+	peer_write_pattern(&e, 2, len);
+	peer_close_write(&e);
+	assert_int_equal(peer_read_pattern(&e, 1), len);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, len);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, len);
+	env_down(&e);
+}
+
+/* the pod resets: the peer sees an error, never a clean EOF */
+static void test_rst_pod(void **state)
+{
+	struct opts o = { 0 };
+	struct env e;
+	char buf[8];
+	ssize_t n;
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, "x", 1), 0);
+	peer_read_exact(&e, buf, 1);
+	rst_close(e.pod);
+	e.pod = -1;
+	n = rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf));
+	assert_true(n < 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_RESET_PLAIN);
+	env_down(&e);
+}
+
+/* the peer resets: the pod sees an RST */
+static void test_rst_mesh(void **state)
+{
+	struct opts o = { 0 };
+	struct env e;
+	char buf[8];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "y", 1), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 1), 0);
+	rst_close(e.peer_fd);
+	e.peer_fd = socket(AF_INET, SOCK_STREAM, 0); /* closed by env_down */
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_RESET_TLS);
+	env_down(&e);
+}
+
+/* TCP FIN without close_notify is a truncation: the pod gets an RST */
+static void test_truncated(void **state)
+{
+	struct opts o = { 0 };
+	struct env e;
+	char buf[8];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "abc", 3), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 3), 0);
+	assert_int_equal(shutdown(e.peer_fd, SHUT_WR), 0);
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_RESET_TLS);
+	env_down(&e);
+}
+
+/* bytes the caller already decrypted reach the pod first */
+static void test_initial(void **state)
+{
+	static const char init[] = "INITIAL-";
+	struct opts o = { .initial = init, .initial_len = 8 };
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "after", 5), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 13), 0);
+	assert_memory_equal(buf, "INITIAL-after", 13);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, 13);
+	env_down(&e);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* traffic keeps the flow alive; silence ends it */
+static void test_idle(void **state)
+{
+	struct opts o = { .idle_ns = 300 * 1000000ull };
+	struct env e;
+	uint64_t t0;
+	char buf[4];
+
+	(void)state;
+	env_up(&e, &o);
+	for (int i = 0; i < 8; i++) {
+		usleep(100 * 1000);
+		assert_int_equal(rt_write_full(e.pod, "p", 1), 0);
+		peer_read_exact(&e, buf, 1);
+	}
+	assert_int_equal(rt_run_wait(&e.run, 0), 0);
+	t0 = now_ms();
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_true(now_ms() - t0 >= 150);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_IDLE);
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	assert_true(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)) < 0);
+	env_down(&e);
+}
+
+struct peer_job {
+	struct env *e;
+	uint32_t seed;
+	uint64_t len;
+	atomic_ullong progress;
+	int ret;
+};
+
+/* the peer writes @len pattern bytes, then close_notify and FIN */
+static void *peer_writer(void *arg)
+{
+	struct peer_job *j = arg;
+	uint8_t buf[16384];
+
+	for (uint64_t off = 0; off < j->len;) {
+		size_t n = j->len - off < sizeof(buf) ? j->len - off
+						       : sizeof(buf);
+
+		rt_pattern(j->seed, off, buf, n);
+		j->ret = rt_peer_write(j->e->peer, j->e->peer_fd, buf, n);
+		if (j->ret)
+			return NULL;
+		off += n;
+		atomic_store(&j->progress, off);
+	}
+	if (sl_tls_conn_close_notify(j->e->peer) ||
+	    rt_peer_flush(j->e->peer, j->e->peer_fd) ||
+	    shutdown(j->e->peer_fd, SHUT_WR))
+		j->ret = -EIO;
+	return NULL;
+}
+
+/*
+ * A reader that does not read: what the writer gets out stays bounded by
+ * the socket buffers plus the relay's own buffers (the relay does not keep
+ * reading into memory); then everything arrives intact.
+ */
+static void test_backpressure(void **state)
+{
+	const uint64_t len = 16 * MB, bound = 3 * MB;
+	struct opts o = { .buf_size = 16384, .sockbuf = 32768 };
+	struct pod_job r = { .seed = 3, .len = len };
+	struct pod_job w = { .seed = 4, .len = len };
+	struct peer_job pw = { .seed = 3, .len = len };
+	uint64_t stalled;
+	struct env e;
+	char buf[4];
+	pthread_t t;
+
+	(void)state;
+	/* mesh → pod: the pod does not read for a while */
+	env_up(&e, &o);
+	pw.e = &e;
+	assert_int_equal(pthread_create(&t, NULL, peer_writer, &pw), 0);
+	usleep(1500 * 1000);
+	stalled = atomic_load(&pw.progress);
+	fprintf(stderr, "mesh -> pod: writer stalled after %llu bytes\n",
+		(unsigned long long)stalled);
+	assert_true(stalled > 0);
+	assert_true(stalled < bound);
+	/* at most rx, out and tx buffers (the pod → mesh side is idle) */
+	assert_true(sl_relay_buffered_bytes() <= 3 * (16384 + 1024));
+	r.fd = e.pod;
+	pod_reader(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(pw.ret, 0);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, len);
+	env_down(&e);
+
+	/* pod → mesh: the peer does not read for a while */
+	env_up(&e, &o);
+	w.fd = e.pod;
+	assert_int_equal(pthread_create(&t, NULL, pod_writer, &w), 0);
+	usleep(1500 * 1000);
+	stalled = atomic_load(&w.progress);
+	fprintf(stderr, "pod -> mesh: writer stalled after %llu bytes\n",
+		(unsigned long long)stalled);
+	assert_true(stalled > 0);
+	assert_true(stalled < bound);
+	assert_true(sl_relay_buffered_bytes() <= 3 * (16384 + 1024));
+	assert_int_equal(peer_read_pattern(&e, 4), len);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, len);
+	env_down(&e);
+}
+
+#ifdef SL_TEST_KTLS
+/* a KeyUpdate cannot be followed by kTLS: the flow ends, counted */
+static void test_keyupdate(void **state)
+{
+	struct opts o = { 0 };
+	struct env e;
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(SSL_key_update(e.peer->ssl, SSL_KEY_UPDATE_NOT_REQUESTED),
+			 1);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "ping", 4), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_UNEXPECTED_RECORD);
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	env_down(&e);
+}
+#else
+/* userspace TLS follows a KeyUpdate (and answers one that asks) */
+static void test_keyupdate(void **state)
+{
+	struct opts o = { 0 };
+	struct env e;
+	char buf[8];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(SSL_key_update(e.peer->ssl, SSL_KEY_UPDATE_REQUESTED),
+			 1);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "ping", 4), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(rt_write_full(e.pod, "pong", 4), 0);
+	peer_read_exact(&e, buf, 4);
+	assert_memory_equal(buf, "pong", 4);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	env_down(&e);
+}
+#endif
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_halfclose),
+		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_rst_pod),
+		cmocka_unit_test(test_rst_mesh),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_initial),
+		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_keyupdate),
+	};
+	int ret;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (KTLS) {
+		ret = sl_ktls_probe();
+		if (ret) {
+			fprintf(stderr, "kernel TLS not available: %s\n",
+				strerror(-ret));
+			if (getenv("SL_REQUIRE_KTLS") &&
+			    !strcmp(getenv("SL_REQUIRE_KTLS"), "1"))
+				return 1;
+			return 77;
+		}
+	}
+	ret = rt_pki_init();
+	if (ret) {
+		fprintf(stderr, "test PKI: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	rt_pki_fini();
+	return ret;
+}
