@@ -3,12 +3,15 @@
 # kernel TLS (the CI host kernel may not).
 #
 # Usage: run-in-vm.sh [--timeout S] [--env NAME=VALUE]... [--mem MB]
-#                     [--initramfs PATH] -- CMD [ARGS...]
+#                     [--share DIR]... [--initramfs PATH] -- CMD [ARGS...]
 #
 # The VM sees the host's root file system read-only over virtio-9p, so CMD is
 # any host path (e.g. a binary in the build dir) and runs as root inside
 # chroot(/host) with fresh tmpfs /tmp /run /dev/shm, loopback up, and
-# the host's /lib/modules for module autoloading (tls, veth, nf_tables).  The
+# the host's /lib/modules for module autoloading (tls, veth, nf_tables).
+# Each --share DIR is mounted read-only at its own path on top of that, so a
+# checkout or build dir under /tmp (hidden by the guest's tmpfs) stays
+# visible: pass the source and build dirs.  The
 # working directory is the caller's.  Its stdout and stderr (merged) appear on
 # this script's stdout, with the guest kernel's console messages.
 #
@@ -47,6 +50,7 @@ timeout_s=600
 mem=2048
 initramfs=
 envs=()
+shares=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift 2 ;;
@@ -54,6 +58,8 @@ while [ $# -gt 0 ]; do
 	--env) [ $# -ge 2 ] || usage; envs+=("$2"); shift 2 ;;
 	--env=*) envs+=("${1#*=}"); shift ;;
 	--mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
+	--share) [ $# -ge 2 ] || usage; shares+=("$2"); shift 2 ;;
+	--share=*) shares+=("${1#*=}"); shift ;;
 	--initramfs) [ $# -ge 2 ] || usage; initramfs=$2; shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
@@ -134,6 +140,15 @@ if [ -n "${SL_VM_DEBUG:-}" ]; then
 else
 	append="$append quiet loglevel=4"
 fi
+share_args=()
+i=0
+for d in ${shares[@]+"${shares[@]}"}; do
+	d=$(cd "$d" && pwd -P) || fail "--share $d: no such directory"
+	case $d in *[!A-Za-z0-9_./+-]*) fail "--share '$d' has odd characters" ;; esac
+	share_args+=(-virtfs "local,path=$d,mount_tag=share$i,readonly=on,$virtfs_opts")
+	append="$append sluice.share$i=$d"
+	i=$((i + 1))
+done
 start=$(date +%s)
 echo "$me: booting $KVER (tcg, ${mem} MB), timeout ${timeout_s}s: $*" >&2
 
@@ -148,6 +163,7 @@ timeout --foreground -k 10 "$timeout_s" \
 	-kernel "$kernel" -initrd "$initramfs" -append "$append" \
 	-virtfs "local,path=/,mount_tag=host,readonly=on,$virtfs_opts" \
 	-virtfs "local,path=$job,mount_tag=res,$virtfs_opts" \
+	${share_args[@]+"${share_args[@]}"} \
 	</dev/null | tr -d '\r'
 qrc=${PIPESTATUS[0]}
 set -e
