@@ -598,6 +598,10 @@ struct sl_host *sl_cfg_host_find(const struct sl_config *cfg,
 const struct sl_epset *sl_cfg_epset(const struct sl_host *h, int subset,
 				    uint16_t port);
 
+/** sl_cfg_vip_host - the host whose VIP (address or CIDR) is @ip, or NULL */
+struct sl_host *sl_cfg_vip_host(const struct sl_config *cfg,
+				const struct sl_ip *ip);
+
 /** sl_cfg_rule_for - the rule of @vs a flow to @port takes, or NULL */
 struct sl_vs_rule *sl_cfg_rule_for(struct sl_vs *vs, uint16_t port);
 

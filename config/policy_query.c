@@ -24,39 +24,6 @@ void sl_dest_policy_default(struct sl_dest_policy *pol)
 	pol->max_ejection_pct = SL_POLICY_MAX_EJECTION_PCT;
 }
 
-static int sl_pq_vip_cmp(const void *a, const void *b)
-{
-	const struct sl_ip *x = &((const struct sl_vip *)a)->ip;
-	const struct sl_ip *y = &((const struct sl_vip *)b)->ip;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(&x->v6, &y->v6, x->family == AF_INET ? 4 : 16);
-}
-
-/* same lookup as resolve.c's sl_vip_find() */
-static struct sl_host *sl_pq_vip_host(const struct sl_config *cfg,
-				      const struct sl_ip *ip)
-{
-	struct sl_vip key = { .ip = *ip };
-	const struct sl_vip *v;
-
-	if (cfg->n_vips) {
-		v = bsearch(&key, cfg->vips, cfg->n_vips, sizeof(*cfg->vips),
-			    sl_pq_vip_cmp);
-		if (v)
-			return v->host;
-	}
-	for (size_t i = 0; i < cfg->n_vip_nets; i++) {
-		const struct sl_host *h = cfg->vip_nets[i].host;
-
-		for (size_t j = 0; j < h->n_vips; j++)
-			if (sl_cidr_contains(&h->vips[j], ip))
-				return cfg->vip_nets[i].host;
-	}
-	return NULL;
-}
-
 static const struct sl_epset *sl_pq_set_of(const struct sl_host *h,
 					   const struct sl_endpoint *eps)
 {
@@ -149,7 +116,7 @@ SL_EXPORT int sl_config_route(const struct sl_config *cfg,
 	ret = sl_config_resolve(cfg, src, dst, port, eps, n_eps);
 	if (ret < 0)
 		return ret;
-	h = sl_pq_vip_host(cfg, dst);
+	h = sl_cfg_vip_host(cfg, dst);
 	if (!h)
 		return 0; /* a workload address: defaults */
 	rule = h->vs ? sl_cfg_rule_for(h->vs, port) : NULL;

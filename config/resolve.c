@@ -454,8 +454,8 @@ static int sl_resolve_vips(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	return ret;
 }
 
-static struct sl_host *sl_vip_find(const struct sl_config *cfg,
-				   const struct sl_ip *ip)
+struct sl_host *sl_cfg_vip_host(const struct sl_config *cfg,
+				const struct sl_ip *ip)
 {
 	struct sl_vip key = { .ip = *ip };
 	const struct sl_vip *v;
@@ -777,7 +777,7 @@ int sl_config_resolve(const struct sl_config *cfg,
 		*n_eps = 1;
 		return 0;
 	}
-	h = sl_vip_find(cfg, dst);
+	h = sl_cfg_vip_host(cfg, dst);
 	if (!h || !sl_cfg_epset(h, -1, port))
 		return -ENOENT;
 	th = h;
