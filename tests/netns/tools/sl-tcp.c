@@ -260,7 +260,7 @@ static int eofreply_check(const char *ip, const char *port, uint64_t bytes)
 	struct sender s = { .bytes = bytes };
 	uint8_t *buf = malloc(CHUNK);
 	char line[128] = "", want[128];
-	uint64_t total = 0, body = 0, hb = FNV_INIT, hw = FNV_INIT;
+	uint64_t body = 0, hb = FNV_INIT, hw = FNV_INIT;
 	size_t llen = 0;
 	pthread_t t;
 	ssize_t n;
@@ -279,7 +279,6 @@ static int eofreply_check(const char *ip, const char *port, uint64_t bytes)
 		line[llen] = '\0';
 		hb = fnv(hb, buf + i, (size_t)n - i);
 		body += (size_t)n - i;
-		total += (uint64_t)n;
 	}
 	if (n < 0)
 		err = errno;
