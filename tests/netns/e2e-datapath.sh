@@ -328,7 +328,7 @@ fi
 
 # 3. no plaintext on the node link
 marker=SLUICE-PLAINTEXT-MARKER-7f3a9c
-tp_bg node1 "$TP_DIR/tcpdump.log" tcpdump -i nl0 -U -n -s 0 -w "$TP_DIR/link.pcap" tcp
+tp_bg node1 "$TP_DIR/tcpdump.log" tcpdump --immediate-mode -i nl0 -U -n -s 0 -w "$TP_DIR/link.pcap" tcp
 tcpdump_pid=$TP_BG_PID
 for ((i = 0; i < 50; i++)); do
 	grep -q "listening on" "$TP_DIR/tcpdump.log" 2>/dev/null && break
