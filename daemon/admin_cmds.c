@@ -15,6 +15,7 @@
 #include "obs.h"
 #include "sl_build_config.h"
 #include "stats.h"
+#include "tm_status.h"
 #include "steer.h"
 #include "table.h"
 #include "util.h"
@@ -207,6 +208,7 @@ static int cmd_status(struct req *q)
 		sl_json_kv_str(&j, "config_summary", summary);
 		sl_json_kv_uint(&j, "config_reload_failures", sl_obs_reload_failures());
 		sl_json_kv_str(&j, "config_last_error", err[0] ? err : NULL);
+		sl_tm_status_json(&j, d->reload, d->health);
 		sl_json_kv_uint(&j, "workloads", nwl);
 		sl_json_kv_uint(&j, "certificates", ncerts);
 		sl_json_kv_bool(&j, "steering", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) != NULL);

@@ -19,6 +19,9 @@ struct sl_certstore;
 struct sl_tls_ctx;
 struct sl_identity;
 struct sl_nft_ctx;
+struct sl_health;
+struct sl_reload;
+struct sl_reload_watch;
 
 /** Options from the command line (main.c); durations in nanoseconds. */
 struct sl_daemon_opts {
@@ -35,6 +38,7 @@ struct sl_daemon_opts {
 	uint16_t outbound_port;		/* 0: from the node config */
 	uint16_t inbound_port;		/* 0: from the node config */
 	bool steer;			/* apply the steering table ourselves */
+	const char *state_dir;		/* last good config copy; NULL: none */
 };
 
 struct sl_daemon {
@@ -54,6 +58,11 @@ struct sl_daemon {
 	unsigned int n_workers;
 
 	struct sl_nft_ctx *steer; /* --steer: our steering table */
+
+	/* traffic management and live reload (lb.h, outlier.h, reload.h) */
+	struct sl_health *health;	      /* endpoint state, all workers */
+	struct sl_reload *reload;	      /* config watch (worker 0) */
+	struct sl_reload_watch *reload_watch; /* its io_uring side */
 };
 
 /** The daemon (one per process). */

@@ -41,6 +41,8 @@ static void flow_free(void *arg)
 {
 	struct sl_flow *f = arg;
 
+	sl_lb_end(f->lb);
+	free(f->lb);
 	sl_config_put(f->cfg);
 	free(f->plain);
 	sl_worker_unref(f->wc->w);
@@ -338,9 +340,21 @@ int sl_flow_ktls_install(struct sl_flow *f)
 
 /* ---- relay ----------------------------------------------------------- */
 
+/* what the relay keeps of a flow: the worker and the load-balancer slot
+ * (active flow of the endpoint, circuit breaker) until it ends */
+struct sl_relay_ctx {
+	struct sl_wctx *wc;
+	struct sl_lb_flow *lb;
+};
+
 static void relay_done(void *arg, const struct sl_relay_result *r)
 {
-	struct sl_wctx *wc = arg;
+	struct sl_relay_ctx *rc = arg;
+	struct sl_wctx *wc = rc->wc;
+
+	sl_lb_end(rc->lb);
+	free(rc->lb);
+	free(rc);
 
 	sl_stat_add(SL_STAT_BYTES_POD_TO_MESH, r->bytes_plain_to_tls);
 	sl_stat_add(SL_STAT_BYTES_MESH_TO_POD, r->bytes_tls_to_plain);
@@ -376,9 +390,20 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 		.buf_size = 64 * 1024,
 		.pipe_size = 64 * 1024,
 		.done = relay_done,
-		.done_arg = f->wc,
 	};
+	struct sl_relay_ctx *rc = calloc(1, sizeof(*rc));
 	int ret;
+
+	if (!rc) {
+		sl_flow_fail(f);
+		return;
+	}
+	rc->wc = f->wc;
+	rc->lb = f->lb;
+	p.done_arg = rc;
+	/* DestinationRule connectionPool idleTimeout (outbound) */
+	if (f->lb && f->lb->pol.idle_timeout_ns)
+		p.idle_timeout_ns = f->lb->pol.idle_timeout_ns;
 
 	sl_worker_ref(f->wc->w);
 	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */
@@ -386,6 +411,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 			     initial, initial_len, &p);
 	if (ret) {
 		sl_obs_flow_unwrap(&p);
+		free(rc);
 		sl_worker_unref(f->wc->w);
 		sl_log_warn("%s: flow %s -> %s: relay: %s", __func__, f->src,
 			    f->dst, strerror(-ret));
@@ -397,6 +423,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	sl_log_debug("%s: flow %s -> %s relayed (%s)", __func__, f->src, f->dst,
 		     ktls ? "kTLS" : "userspace TLS");
 	/* the relay owns them now */
+	f->lb = NULL;
 	f->pod_fd = f->mesh_fd = -1;
 	f->tls = NULL;
 	f->handoff_port = 0;

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "daemon.h"
+#include "lb.h"
 #include "preamble.h"
 #include "tls.h"
 
@@ -63,6 +64,12 @@ struct sl_flow {
 	char dst[INET6_ADDRSTRLEN + 8];
 	const struct sl_workload *workload; /* the local workload (inbound) */
 	const struct sl_endpoint *ep;	     /* chosen endpoint (outbound) */
+	/* outbound: endpoint choice, retries, circuit breaker (lb.h); owned,
+	 * handed to the relay once connected */
+	struct sl_lb_flow *lb;
+	const struct sl_workload *src_wl; /* outbound source, or NULL */
+	struct sl_ip orig_dst;		   /* outbound original destination */
+	uint16_t orig_port;
 	struct sl_preamble pre;
 	bool hs_done;
 	bool ktls; /* this flow runs on kernel TLS */

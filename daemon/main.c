@@ -17,6 +17,9 @@
 #include "identity.h"
 #include "ktls.h"
 #include "log.h"
+#include "outlier.h"
+#include "reload.h"
+#include "reload_watch.h"
 #include "sl_build_config.h"
 #include "accesslog.h"
 #include "obs.h"
@@ -42,6 +45,8 @@ static void usage(FILE *out, const char *prog)
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
+		"      --state-dir DIR         keep the last good configuration in DIR and\n"
+		"                              start from it when --config is invalid\n"
 		"      --telemetry-port PORT   /metrics, /healthz, /ready on 127.0.0.1 (default 15020, 0 off)\n"
 		"      --access-log-rate N     access log lines/s on stdout (default 100, 0 off)\n"
 		"  -V, --version               print the version\n"
@@ -57,6 +62,7 @@ enum {
 	OPT_GRACE,
 	OPT_MAX_CONNS,
 	OPT_STEER,
+	OPT_STATE_DIR,
 	OPT_TELEMETRY_PORT,
 	OPT_ACCESS_LOG_RATE,
 };
@@ -76,6 +82,7 @@ static const struct option long_opts[] = {
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "steer", no_argument, NULL, OPT_STEER },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
 	{ "version", no_argument, NULL, 'V' },
@@ -161,6 +168,13 @@ static int worker_start(struct sl_worker *w, void *arg)
 		if (ret)
 			return ret;
 	}
+	/* live reload: the inotify watch and its debounce timer on worker 0,
+	 * the thread that also handles SIGHUP */
+	if (sl_worker_id(w) == 0 && d->reload) {
+		ret = sl_reload_watch_start(w, d->reload, &d->reload_watch);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -175,6 +189,8 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	wc->n_listeners = 0;
 	sl_admin_close(wc->admin);
 	wc->admin = NULL;
+	if (sl_worker_id(w) == 0)
+		sl_reload_watch_stop(wc->d->reload_watch);
 	if (sl_worker_refs(w)) {
 		wc->grace_op.fn = grace_done;
 		sl_ns_to_ts(wc->d->o.grace_ns, &wc->grace_ts);
@@ -189,41 +205,37 @@ static void worker_fini(struct sl_worker *w, void *arg)
 	sl_worker_set_data(w, NULL);
 }
 
-static void reload(struct sl_daemon *d)
+/* the reloader swapped in a new generation (inotify or SIGHUP): new flows
+ * take it from d->cfg, established flows keep theirs */
+static void config_swapped(void *arg, struct sl_config *cfg)
 {
-	struct sl_config_errors errs = { 0 };
-	struct sl_config *cfg = NULL, *old;
-	int ret;
+	struct sl_daemon *d = arg;
+	struct sl_config *old;
 
-	ret = sl_config_load_dir(d->o.config_dir, d->o.node, &cfg, &errs);
-	if (ret) {
-		sl_log_err("%s: %s: keeping the current configuration (%s)",
-			   __func__, d->o.config_dir, strerror(-ret));
-		sl_config_errors_print(&errs, stderr);
-		if (errs.n && errs.v[0].file) {
-			char why[256];
-
-			snprintf(why, sizeof(why), "%s:%u:%u: %s", errs.v[0].file,
-				 errs.v[0].line, errs.v[0].col, errs.v[0].message);
-			sl_obs_reload_result(why);
-		} else {
-			sl_obs_reload_result(strerror(-ret));
-		}
-		sl_config_errors_free(&errs);
-		return;
-	}
 	pthread_mutex_lock(&d->cfg_lock);
 	old = d->cfg;
-	d->cfg = cfg;
+	d->cfg = sl_config_get(cfg);
 	sl_steer_update(d, cfg);
 	pthread_mutex_unlock(&d->cfg_lock);
 	sl_config_put(old);
+	sl_log_notice("%s: configuration %s loaded", __func__,
+		      sl_config_generation(cfg));
+}
+
+/* SIGHUP: reload now (errors are logged with file:line and kept for
+ * "status" and the metrics by the reloader) and reload the certificates */
+static void reload(struct sl_daemon *d)
+{
+	if (sl_reload_now(d->reload) == 0) {
+		struct sl_config *cfg = sl_reload_get(d->reload);
+
+		sl_log_notice("%s: configuration %s loaded (unchanged)", __func__,
+			      sl_config_generation(cfg));
+		sl_config_put(cfg);
+	}
 	if (sl_certstore_reload(d->certs))
 		sl_log_warn("%s: certificate store reload failed; keeping the old one",
 			    __func__);
-	sl_obs_reload_result(NULL);
-	sl_log_notice("%s: configuration %s loaded", __func__,
-		      sl_config_generation(cfg));
 }
 
 static bool stop_early;
@@ -264,7 +276,30 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 static int load_config(struct sl_daemon *d, bool check)
 {
 	struct sl_config_errors errs = { 0 };
+	struct sl_reload_opts ro = {
+		.dir = d->o.config_dir,
+		.node_name = d->o.node,
+		.state_dir = d->o.state_dir,
+		.on_swap = config_swapped,
+		.on_swap_arg = d,
+	};
 	int ret;
+
+	if (!check) {
+		/* the config directory, or the last good copy, and a watch */
+		ret = sl_reload_new(&ro, &d->reload);
+		if (ret) {
+			fprintf(stderr, "sluiced: %s: %s\n", d->o.config_dir,
+				ret == -EINVAL ? "invalid configuration (errors above)" :
+						 strerror(-ret));
+			return ret;
+		}
+		d->cfg = sl_reload_get(d->reload);
+		ret = sl_health_new(NULL, NULL, &d->health);
+		if (ret)
+			sl_log_err("%s: %s", __func__, strerror(-ret));
+		return ret;
+	}
 
 	ret = sl_config_load_dir(d->o.config_dir, d->o.node, &d->cfg, &errs);
 	if (ret) {
@@ -357,6 +392,9 @@ static int setup_ktls(struct sl_daemon *d)
 
 static void daemon_free(struct sl_daemon *d)
 {
+	sl_reload_watch_free(d->reload_watch);
+	sl_reload_free(d->reload);
+	sl_health_free(d->health);
 	sl_tls_ctx_free(d->tls_ctx);
 	sl_certstore_free(d->certs);
 	sl_config_put(d->cfg);
@@ -428,6 +466,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STEER:
 			d.o.steer = true;
+			break;
+		case OPT_STATE_DIR:
+			d.o.state_dir = optarg;
 			break;
 		case OPT_TELEMETRY_PORT:
 			if (parse_uint(optarg, 65535, &telemetry_port))
@@ -516,6 +557,8 @@ bad_arg:
 		/* telemetry is not worth refusing to serve flows for */
 		if (sl_obs_start(&d, &oo))
 			sl_log_warn("%s: running without telemetry", __func__);
+		sl_obs_set_reload(d.reload);
+		sl_obs_set_health(d.health);
 	}
 
 	sigemptyset(&sigs);

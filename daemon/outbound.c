@@ -3,7 +3,10 @@
  * Outbound flows: a pod connection REDIRECTed to the outbound port.
  *
  * original destination (SO_ORIGINAL_DST) → source workload (peer address)
- * → endpoint (sl_config_resolve) → dial endpoint:15008 (SO_MARK, timeout)
+ * → destination and its policy (sl_config_route) → endpoint (lb.h: load
+ * balancing, outlier ejection, maxConnections) → dial endpoint:15008
+ * (SO_MARK, per-try timeout; another endpoint on a connect failure, up to
+ * the route's retries)
  * or, for a workload of this node, our own inbound listener over loopback
  * (same-node handoff) → TLS client handshake as the source workload,
  * expecting exactly the endpoint's SPIFFE ID → kTLS install → preamble →
@@ -17,6 +20,8 @@
 #include "certstore.h"
 #include "flow.h"
 #include "identity.h"
+#include "policy_query.h"
+#include "lb.h"
 #include "log.h"
 #include "stats.h"
 #include "tls.h"
@@ -27,8 +32,6 @@
 #ifndef IP6T_SO_ORIGINAL_DST
 #define IP6T_SO_ORIGINAL_DST 80 /* linux/netfilter_ipv6/ip6_tables.h */
 #endif
-
-static atomic_uint pick_counter;
 
 static int original_dst(int fd, struct sl_ip *ip, uint16_t *port)
 {
@@ -107,32 +110,43 @@ static void outbound_handshake_done(struct sl_flow *f)
 	sl_flow_send_all(f, f->mesh_fd, f->buf, (size_t)n, preamble_sent);
 }
 
+static void outbound_try(struct sl_flow *f);
+
+/* Connect-time retries (lb.h): a failed connect to the mesh port happens
+ * before the handshake, so nothing of the pod's stream has been read yet
+ * and another endpoint can be tried; after the connect no retry. */
 static void mesh_connected(struct sl_flow *f, int res)
 {
 	if (res < 0) {
 		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_log_info("%s: flow %s -> %s: connect: %s", __func__, f->src,
-			    f->dst, res == -ECANCELED ? "timed out" : strerror(-res));
-		sl_flow_fail(f);
+		sl_log_info("%s: flow %s -> %s: connect to %s: %s", __func__,
+			    f->src, f->dst,
+			    f->ep && f->ep->workload ? f->ep->workload->name : "?",
+			    res == -ECANCELED ? "timed out" : strerror(-res));
+		if (f->timed_out || sl_lb_report_failure(f->lb, res)) {
+			sl_flow_fail(f);
+			return;
+		}
+		/* forget this attempt, try the next endpoint */
+		if (f->handoff_port)
+			sl_handoff_drop(f->handoff_port);
+		f->handoff_port = 0;
+		sl_socket_reset(f->mesh_fd);
+		f->mesh_fd = -1;
+		sl_tls_conn_free(f->tls);
+		f->tls = NULL;
+		outbound_try(f);
 		return;
 	}
+	sl_lb_report_success(f->lb);
 	f->on_handshake = outbound_handshake_done;
 	sl_flow_handshake(f);
 }
 
-/* pick one endpoint that is a mesh workload; round robin for now (the
- * traffic management work refines the choice) */
-static const struct sl_endpoint *pick(const struct sl_endpoint *eps, size_t n)
+/* only mesh workloads can be dialed (they have an identity to expect) */
+static bool mesh_endpoint(const struct sl_endpoint *ep)
 {
-	unsigned int start = atomic_fetch_add(&pick_counter, 1);
-
-	for (size_t i = 0; i < n; i++) {
-		const struct sl_endpoint *ep = &eps[(start + i) % n];
-
-		if (ep->workload && ep->workload->spiffe_id)
-			return ep;
-	}
-	return NULL;
+	return ep->workload && ep->workload->spiffe_id;
 }
 
 static int source_identity(struct sl_flow *f, const struct sl_workload *src,
@@ -193,14 +207,88 @@ static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 	return 0;
 }
 
+/* one connect attempt: pick an endpoint (lb.h), prepare TLS and the
+ * preamble for it, dial */
+static void outbound_try(struct sl_flow *f)
+{
+	const struct sl_endpoint *ep;
+	struct sl_identity *id = NULL;
+	const struct sl_workload *src = f->src_wl;
+	bool first = f->lb->tries == 0;
+	uint64_t timeout;
+	int ret;
+
+	if (sl_lb_pick(f->lb, &ep, &timeout)) {
+		if (first) {
+			sl_stat_inc(SL_STAT_NO_ROUTE);
+			sl_log_info("%s: flow %s -> %s: no mesh endpoint", __func__,
+				    f->src, f->dst);
+		}
+		sl_flow_fail(f);
+		return;
+	}
+	f->ep = ep;
+
+	ret = source_identity(f, src, &id);
+	if (ret) {
+		sl_stat_inc(SL_STAT_NO_IDENTITY);
+		sl_log_warn("%s: flow %s -> %s: no identity for the source: %s",
+			    __func__, f->src, f->dst, strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
+			      ep->workload->spiffe_id, &f->tls);
+	sl_identity_put(id);
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		sl_flow_fail(f);
+		return;
+	}
+
+	memset(&f->pre, 0, sizeof(f->pre));
+	f->pre.dst_port = ep->port ? ep->port : f->orig_port;
+	f->pre.orig_dst_family = f->orig_dst.family;
+	if (f->orig_dst.family == AF_INET)
+		memcpy(f->pre.orig_dst, &f->orig_dst.v4, 4);
+	else
+		memcpy(f->pre.orig_dst, &f->orig_dst.v6, 16);
+	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
+	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
+		strcpy(f->pre.src_name, src->name);
+		strcpy(f->pre.src_ns, src->ns);
+	}
+	f->pre.has_flow_id = true;
+	f->pre.flow_id = f->id;
+
+	/* an endpoint address of family 0 stands for the flow's own */
+	ret = dial(f, ep, ep->address.family ? &ep->address : &f->orig_dst);
+	if (ret) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,
+			    strerror(-ret));
+		sl_flow_fail(f);
+		return;
+	}
+	sl_log_debug("%s: flow %s -> %s: via %s (%s), try %u", __func__, f->src,
+		     f->dst, ep->workload->name, ep->workload->spiffe_id,
+		     f->lb->tries);
+	f->phase = SL_PHASE_CONNECT_MESH;
+	/* the set-up deadline covers every try and the handshake */
+	if (first)
+		sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns +
+						timeout * f->lb->max_tries);
+	sl_flow_connect(f, f->mesh_fd, timeout, mesh_connected);
+}
+
 void sl_outbound_start(struct sl_wctx *wc, int fd)
 {
 	struct sl_flow *f;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	const struct sl_workload *src;
-	const struct sl_endpoint *eps, *ep;
-	struct sl_identity *id = NULL;
+	const struct sl_endpoint *eps;
+	struct sl_dest_policy pol;
 	struct sl_ip dst, sip;
 	uint16_t dport, sport;
 	size_t n_eps;
@@ -237,62 +325,36 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	if (sl_config_resolve(f->cfg, src, &dst, dport, &eps, &n_eps) ||
-	    !(ep = pick(eps, n_eps))) {
+	if (sl_config_route(f->cfg, src, &dst, dport, &eps, &n_eps, &pol)) {
 		sl_stat_inc(SL_STAT_NO_ROUTE);
 		sl_log_info("%s: flow %s -> %s: no route", __func__, f->src,
 			    f->dst);
 		sl_flow_fail(f);
 		return;
 	}
-	f->ep = ep;
-
-	ret = source_identity(f, src, &id);
-	if (ret) {
-		sl_stat_inc(SL_STAT_NO_IDENTITY);
-		sl_log_warn("%s: flow %s -> %s: no identity for the source: %s",
-			    __func__, f->src, f->dst, strerror(-ret));
+	/* no connectTimeout in a DestinationRule: --connect-timeout */
+	if (!pol.connect_timeout_ns)
+		pol.connect_timeout_ns = f->d->o.connect_timeout_ns;
+	f->lb = malloc(sizeof(*f->lb));
+	if (!f->lb) {
 		sl_flow_fail(f);
 		return;
 	}
-	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
-			      ep->workload->spiffe_id, &f->tls);
-	sl_identity_put(id);
+	ret = sl_lb_begin(f->lb, f->d->health, eps, n_eps, &pol);
 	if (ret) {
-		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		/* -EBUSY: connectionPool.tcp.maxConnections reached (counted) */
+		if (ret == -EBUSY)
+			sl_log_info("%s: flow %s -> %s: %s at maxConnections %u: refused",
+				    __func__, f->src, f->dst, pol.host,
+				    pol.max_connections);
+		free(f->lb);
+		f->lb = NULL;
 		sl_flow_fail(f);
 		return;
 	}
-
-	memset(&f->pre, 0, sizeof(f->pre));
-	f->pre.dst_port = ep->port ? ep->port : dport;
-	f->pre.orig_dst_family = dst.family;
-	if (dst.family == AF_INET)
-		memcpy(f->pre.orig_dst, &dst.v4, 4);
-	else
-		memcpy(f->pre.orig_dst, &dst.v6, 16);
-	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
-	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
-		strcpy(f->pre.src_name, src->name);
-		strcpy(f->pre.src_ns, src->ns);
-	}
-	f->pre.has_flow_id = true;
-	f->pre.flow_id = f->id;
-
-	/* an endpoint address of family 0 stands for the flow's own */
-	ret = dial(f, ep, ep->address.family ? &ep->address : &dst);
-	if (ret) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,
-			    strerror(-ret));
-		sl_flow_fail(f);
-		return;
-	}
-	sl_log_debug("%s: flow %s -> %s: via %s (%s)", __func__, f->src, f->dst,
-		     ep->workload->name, ep->workload->spiffe_id);
-	f->phase = SL_PHASE_CONNECT_MESH;
-	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns +
-					f->d->o.connect_timeout_ns);
-	sl_flow_connect(f, f->mesh_fd, f->d->o.connect_timeout_ns,
-			mesh_connected);
+	sl_lb_set_filter(f->lb, mesh_endpoint);
+	f->src_wl = src;
+	f->orig_dst = dst;
+	f->orig_port = dport;
+	outbound_try(f);
 }

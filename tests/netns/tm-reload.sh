@@ -7,7 +7,8 @@
 # "web" has subsets v1 (pod21 answers "v1") and v2 (pod22 answers "v2").
 #  1. weights 100/0: every flow lands on v1
 #  2. under steady traffic (sequential flows), swap to 0/100: no flow
-#     fails, flows before the swap got v1, flows after it get v2
+#     fails, flows before the swap got v1, flows after it get v2, one
+#     switch
 #  3. swap to 50/50: the next 100 flows split 50/50 (+-2)
 #  4. a broken file: the old config keeps serving; "status" on the admin
 #     socket reports the failure with file:line
@@ -127,28 +128,37 @@ gen1=$(tm_stat "$TM_SOCK_A" config_generation)
 ok "weights 100/0: 10 of 10 flows on v1 (generation $gen1)"
 
 # ---- 2. reload under steady traffic --------------------------------------------------------
+# sequential flows until told to stop, the swap in the middle
 (
-	for ((i = 0; i < 60; i++)); do
+	while [ ! -e "$TP_DIR/stop" ]; do
 		l=$(tm_line pod11 "$vip" 80 2>/dev/null) || l=FAIL
 		echo "$l"
 	done
 ) >"$TP_DIR/steady.log" &
 steady=$!
-sleep 1
+sleep 0.5
 cm_swap 0 100
+for ((i = 0; i < 100; i++)); do
+	[ "$(tm_stat "$TM_SOCK_A" config_generation)" != "$gen1" ] && break
+	sleep 0.1
+done
+sleep 0.5
+touch "$TP_DIR/stop"
 wait $steady
+n=$(wc -l <"$TP_DIR/steady.log")
 if grep -qv '^v[12]$' "$TP_DIR/steady.log"; then
 	cat "$TP_DIR/steady.log"; tm_dump_logs; tp_fail "a flow failed during the reload"
 fi
-[ "$(head -1 "$TP_DIR/steady.log")" = v1 ] || tp_fail "the first flow was not on v1"
-[ "$(tail -5 "$TP_DIR/steady.log" | sort -u)" = v2 ] ||
+[ "$(grep -c '^v1$' "$TP_DIR/steady.log")" -ge 3 ] || tp_fail "too few flows before the swap"
+[ "$(tail -3 "$TP_DIR/steady.log" | sort -u)" = v2 ] ||
 	{ cat "$TP_DIR/steady.log"; tm_dump_logs; tp_fail "the last flows are not on v2"; }
+[ "$(head -1 "$TP_DIR/steady.log")" = v1 ] || tp_fail "the first flow was not on v1"
 # once v2, always v2 (one switch, no flapping)
 [ "$(uniq "$TP_DIR/steady.log" | wc -l)" = 2 ] || tp_fail "flows went back and forth"
 gen2=$(tm_stat "$TM_SOCK_A" config_generation)
 [ "$gen2" != "$gen1" ] || tp_fail "the generation did not change"
 tm_expect "$TM_SOCK_A" config_reloads 1 "reloads"
-ok "..data swap under traffic: 60 flows, none failed, v1 then v2 (generation $gen2)"
+ok "..data swap under traffic: $n flows, none failed, v1 then v2 (generation $gen2)"
 
 # ---- 3. new weights ----------------------------------------------------------------------
 cm_swap 50 50
