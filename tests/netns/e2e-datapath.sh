@@ -369,6 +369,28 @@ expect_stat "$sock_b" untrusted 1 "untrusted CA"
 good_after "untrusted CA"
 ok "client certificate from another CA: refused, counted (untrusted)"
 
+# a stock `openssl s_client` with a valid workload certificate talks to the
+# inbound side: minimal preamble (docs/PROTOCOL.md: magic "SLPR", version 1,
+# length 12, TLV 1 = destination port 7000), then a line that the echo
+# server in pod21 sends back.  With kTLS on (VM suite) this proves that the
+# keys and record sequence numbers sluiced gives the kernel match a stock
+# OpenSSL peer.
+"$sluice" ca issue --ca "$ca" --ns default --sa client \
+	--trust-domain "$td" --out "$TP_DIR/goodclient" >/dev/null
+before_ktls=$(sget "$sock_b" flows_ktls)
+out=$(tp_exec node1 timeout 20 bash -c "{ printf 'SLPR\\x01\\x00\\x00\\x0c\\x01\\x02\\x1b\\x58'; printf 'stock-s_client-line\\n'; sleep 2; } |
+	openssl s_client -connect $p21:15008 -tls1_3 -alpn sluice/1 -quiet -no_ign_eof \
+		-CAfile $ca/ca.crt -verify_return_error \
+		-cert $TP_DIR/goodclient.crt -key $TP_DIR/goodclient.key 2>$TP_DIR/sclient.err") || true
+if ! grep -q "stock-s_client-line" <<<"$out"; then
+	cat "$TP_DIR/sclient.err"; dump_logs
+	tp_fail "stock openssl s_client could not talk to the inbound side (got '$out')"
+fi
+if [ "$mode" = on ]; then
+	expect_stat "$sock_b" flows_ktls $((before_ktls + 1)) "s_client flow on kTLS"
+fi
+ok "stock openssl s_client with a workload certificate talks to the inbound side (kTLS=$mode)"
+
 # expired and two-SAN leaves signed by the right CA key (openssl cannot
 # back-date in 3.0: python's cryptography does it when present)
 if python3 -c 'import cryptography' 2>/dev/null; then
