@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -38,7 +39,9 @@ struct sl_daemon_opts {
 	uint16_t outbound_port;		/* 0: from the node config */
 	uint16_t inbound_port;		/* 0: from the node config */
 	bool steer;			/* apply the steering table ourselves */
+	bool keep_table;		/* --keep-table-on-stop: fail closed */
 	const char *state_dir;		/* last good config copy; NULL: none */
+	uint64_t cert_lifetime_s;	/* built-in CA leaf lifetime; 0: default */
 };
 
 struct sl_daemon {
@@ -144,6 +147,24 @@ int sl_handoff_put(uint16_t port, const struct sl_ip *dst);
  */
 int sl_handoff_take(uint16_t port, struct sl_ip *dst);
 
+/**
+ * sl_handoff_put_src - sl_handoff_put() that also records the source pod
+ * address @src (may be NULL: unknown) for the inbound side's
+ * AuthorizationPolicy check
+ * @retval 0 or -ENOMEM/-EEXIST
+ */
+int sl_handoff_put_src(uint16_t port, const struct sl_ip *dst,
+		       const struct sl_ip *src);
+
+/**
+ * sl_handoff_take_src - sl_handoff_take() that also gives the source pod
+ * address (@has_src false when it was not recorded); @src and @has_src
+ * may both be NULL
+ * @retval 0 and @dst filled; -ENOENT
+ */
+int sl_handoff_take_src(uint16_t port, struct sl_ip *dst, struct sl_ip *src,
+			bool *has_src);
+
 /** sl_handoff_drop - remove the entry for @port if present */
 void sl_handoff_drop(uint16_t port);
 
@@ -182,8 +203,15 @@ void sl_ns_to_ts(uint64_t ns, struct __kernel_timespec *ts);
 int sl_steer_start(struct sl_daemon *d);
 /** sl_steer_update - re-apply with @cfg's local workloads (reload) */
 void sl_steer_update(struct sl_daemon *d, struct sl_config *cfg);
-/** sl_steer_stop - remove the table and the policy route; NULL-safe */
+/** sl_steer_stop - stop watching; remove the table and the policy route
+ * (kept with d->o.keep_table); NULL-safe */
 void sl_steer_stop(struct sl_daemon *d);
+/**
+ * sl_steer_dry_run - load @config_dir for @node and write the batch that
+ * --steer would apply (every WorkloadEntry of the node) to @out; touches
+ * no kernel state  @retval 0 or -errno (printed to stderr)
+ */
+int sl_steer_dry_run(const char *config_dir, const char *node, FILE *out);
 
 /* ---- admin socket (admin.c) ------------------------------------------ */
 

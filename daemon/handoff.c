@@ -16,7 +16,9 @@
 
 struct handoff {
 	bool used;
+	bool has_src;
 	struct sl_ip dst;
+	struct sl_ip src; /* the source pod (AuthorizationPolicy ipBlocks) */
 };
 
 /* one slot per local port: 64 Ki entries of ~24 bytes, allocated lazily */
@@ -24,6 +26,12 @@ static struct handoff *table;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 int sl_handoff_put(uint16_t port, const struct sl_ip *dst)
+{
+	return sl_handoff_put_src(port, dst, NULL);
+}
+
+int sl_handoff_put_src(uint16_t port, const struct sl_ip *dst,
+		       const struct sl_ip *src)
 {
 	int ret = 0;
 
@@ -37,6 +45,9 @@ int sl_handoff_put(uint16_t port, const struct sl_ip *dst)
 	else {
 		table[port].used = true;
 		table[port].dst = *dst;
+		table[port].has_src = src != NULL;
+		if (src)
+			table[port].src = *src;
 	}
 	pthread_mutex_unlock(&lock);
 	return ret;
@@ -44,11 +55,21 @@ int sl_handoff_put(uint16_t port, const struct sl_ip *dst)
 
 int sl_handoff_take(uint16_t port, struct sl_ip *dst)
 {
+	return sl_handoff_take_src(port, dst, NULL, NULL);
+}
+
+int sl_handoff_take_src(uint16_t port, struct sl_ip *dst, struct sl_ip *src,
+			bool *has_src)
+{
 	int ret = -ENOENT;
 
 	pthread_mutex_lock(&lock);
 	if (table && table[port].used) {
 		*dst = table[port].dst;
+		if (src && has_src) {
+			*has_src = table[port].has_src;
+			*src = table[port].src;
+		}
 		table[port].used = false;
 		ret = 0;
 	}

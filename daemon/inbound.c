@@ -60,11 +60,73 @@ static void pod_connected(struct sl_flow *f, int res)
 	sl_flow_relay(f, f->ktls, initial, (uint32_t)n);
 }
 
+/*
+ * AuthorizationPolicy at L4, before anything reaches the pod: the peer's
+ * SPIFFE ID (verified by the handshake), its namespace, the source address
+ * (the source pod: from the handoff on the same node, else the preamble's
+ * source workload when it has the peer's identity, else the peer address)
+ * and the destination port from the preamble.
+ */
+/*
+ * The source pod of a remote flow: the preamble names it; its address is
+ * used only when that workload has the verified peer identity (a peer can
+ * only speak for pods of its own identity).  NULL: use the peer address.
+ */
+static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer)
+{
+	const struct sl_workload *w;
+	size_t n = 0;
+
+	if (!peer || !f->pre.src_name[0] || !f->pre.src_ns[0])
+		return NULL;
+	w = sl_config_workloads(f->cfg, &n);
+	for (size_t i = 0; w && i < n; i++)
+		if (!strcmp(w[i].name, f->pre.src_name) &&
+		    !strcmp(w[i].ns, f->pre.src_ns) && w[i].spiffe_id &&
+		    !strcmp(w[i].spiffe_id, peer))
+			return &w[i].address;
+	return NULL;
+}
+
+static bool authorized(struct sl_flow *f)
+{
+	const char *peer = sl_tls_conn_peer_id(f->tls);
+	char td[256], ns[256], sa[256];
+	struct sl_authz_request req = {
+		.src_ip = &f->src_ip,
+		.port = f->pre.dst_port,
+	};
+
+	if (!f->src_from_handoff) {
+		const struct sl_ip *ip = preamble_source(f, peer);
+
+		if (ip)
+			req.src_ip = ip;
+	}
+	if (peer && !strncmp(peer, "spiffe://", 9)) {
+		req.principal = peer + 9;
+		if (!sl_spiffe_id_parse(peer, td, sizeof(td), ns, sizeof(ns), sa,
+					sizeof(sa)))
+			req.ns = ns;
+	}
+	if (sl_config_authorize(f->cfg, f->workload, &req))
+		return true;
+	sl_stat_inc(SL_STAT_AUTHZ_DENIED);
+	sl_log_info("%s: flow %s -> %s: denied by AuthorizationPolicy: %s -> %s port %u",
+		    __func__, f->src, f->dst, peer ? peer : "?",
+		    f->workload->spiffe_id, f->pre.dst_port);
+	return false;
+}
+
 static void connect_pod(struct sl_flow *f)
 {
 	const struct sl_workload *wl = f->workload;
 	int fd;
 
+	if (!authorized(f)) {
+		sl_flow_fail(f);
+		return;
+	}
 	fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
 	fd = sl_socket_dial(wl->address.family, f->d->mark);
 	if (fd < 0) {
@@ -191,7 +253,8 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 	const struct sl_node_config *node;
 	const struct sl_workload *wl;
 	struct sl_identity *id = NULL;
-	struct sl_ip lip, pip, dst;
+	struct sl_ip lip, pip, dst, hsrc;
+	bool has_src = false;
 	uint16_t lport, pport;
 	struct sl_flow *f;
 	int ret;
@@ -213,12 +276,18 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 	fmt_ep(f->src, sizeof(f->src), &pip, pport);
 	fmt_ep(f->dst, sizeof(f->dst), &lip, lport);
 	dst = lip;
-	if (sl_ip_is_loopback(&lip) && sl_handoff_take(pport, &dst)) {
+	f->src_ip = pip;
+	if (sl_ip_is_loopback(&lip) &&
+	    sl_handoff_take_src(pport, &dst, &hsrc, &has_src)) {
 		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
 		sl_log_info("%s: flow %s -> %s: loopback connection without a handoff entry refused",
 			    __func__, f->src, f->dst);
 		sl_flow_fail(f);
 		return;
+	}
+	if (has_src) {
+		f->src_ip = hsrc;
+		f->src_from_handoff = true;
 	}
 	node = sl_config_node(f->cfg);
 	wl = sl_config_workload_by_ip(f->cfg, &dst);

@@ -43,8 +43,11 @@ static void usage(FILE *out, const char *prog)
 		"      --connect-timeout DUR   connect deadline (default 5s)\n"
 		"      --idle-timeout DUR      close flows idle for DUR (default: never)\n"
 		"      --grace DUR             shutdown grace period (default 10s)\n"
+		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
+		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
+		"      --dry-run               print the steering batch --steer would apply, then exit\n"
 		"      --state-dir DIR         keep the last good configuration in DIR and\n"
 		"                              start from it when --config is invalid\n"
 		"      --telemetry-port PORT   /metrics, /healthz, /ready on 127.0.0.1 (default 15020, 0 off)\n"
@@ -62,9 +65,12 @@ enum {
 	OPT_GRACE,
 	OPT_MAX_CONNS,
 	OPT_STEER,
+	OPT_KEEP_TABLE,
+	OPT_DRY_RUN,
 	OPT_STATE_DIR,
 	OPT_TELEMETRY_PORT,
 	OPT_ACCESS_LOG_RATE,
+	OPT_CERT_LIFETIME,
 };
 
 static const struct option long_opts[] = {
@@ -82,9 +88,12 @@ static const struct option long_opts[] = {
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "steer", no_argument, NULL, OPT_STEER },
+	{ "keep-table-on-stop", no_argument, NULL, OPT_KEEP_TABLE },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
+	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -226,6 +235,8 @@ static void config_swapped(void *arg, struct sl_config *cfg)
  * "status" and the metrics by the reloader) and reload the certificates */
 static void reload(struct sl_daemon *d)
 {
+	struct sl_trust *trust;
+
 	if (sl_reload_now(d->reload) == 0) {
 		struct sl_config *cfg = sl_reload_get(d->reload);
 
@@ -236,6 +247,11 @@ static void reload(struct sl_daemon *d)
 	if (sl_certstore_reload(d->certs))
 		sl_log_warn("%s: certificate store reload failed; keeping the old one",
 			    __func__);
+	/* new connections verify against the (possibly) new trust bundle */
+	trust = sl_certstore_trust(d->certs);
+	if (trust && sl_tls_ctx_set_trust(d->tls_ctx, trust))
+		sl_log_warn("%s: trust bundle not updated", __func__);
+	sl_trust_put(trust);
 }
 
 static bool stop_early;
@@ -343,6 +359,7 @@ static int setup_tls(struct sl_daemon *d)
 		.ca_dir = node->cert_dir ? NULL : node->ca_dir,
 		.cert_dir = node->cert_dir,
 		.trust_bundle = node->trust_bundle,
+		.lifetime_s = d->o.cert_lifetime_s,
 	};
 	struct sl_trust *trust;
 	int ret;
@@ -422,7 +439,7 @@ int main(int argc, char **argv)
 	enum sl_log_level level = SL_LOG_INFO;
 	unsigned int telemetry_port = 15020, log_rate = SL_ACCESSLOG_DEFAULT_RATE;
 	struct sl_worker **ws = NULL;
-	bool check = false;
+	bool check = false, dry_run = false;
 	sigset_t sigs;
 	long ncpu;
 	int c, ret;
@@ -467,6 +484,12 @@ int main(int argc, char **argv)
 		case OPT_STEER:
 			d.o.steer = true;
 			break;
+		case OPT_KEEP_TABLE:
+			d.o.keep_table = true;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
 		case OPT_STATE_DIR:
 			d.o.state_dir = optarg;
 			break;
@@ -493,6 +516,11 @@ int main(int argc, char **argv)
 			else
 				d.o.grace_ns = ns;
 			break;
+		case OPT_CERT_LIFETIME:
+			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)
+				goto bad_arg;
+			d.o.cert_lifetime_s = ns / 1000000000ULL;
+			break;
 		case OPT_MAX_CONNS:
 			if (parse_uint(optarg, UINT_MAX, &d.o.max_conns) || !d.o.max_conns)
 				goto bad_arg;
@@ -517,6 +545,11 @@ bad_arg:
 		return 2;
 	}
 	sl_log_init("sluiced", level);
+	if (dry_run) {
+		ret = sl_steer_dry_run(d.o.config_dir, d.o.node, stdout);
+		daemon_free(&d);
+		return ret ? 1 : 0;
+	}
 
 	ret = load_config(&d, check);
 	if (ret || check) {

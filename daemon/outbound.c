@@ -198,7 +198,8 @@ static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
 	f->handoff_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	ret = sl_handoff_put(f->handoff_port, addr);
+	ret = sl_handoff_put_src(f->handoff_port, addr,
+				 f->src_wl ? &f->src_wl->address : NULL);
 	if (ret) {
 		f->handoff_port = 0;
 		return ret;

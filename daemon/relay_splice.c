@@ -11,9 +11,10 @@
  * (it returns what the socket had), and io_uring fails a link on a short
  * splice, so the second would be cancelled every time.
  *
- * Socket splices run in io_uring's io-wq threads, with the sockets switched
- * to blocking mode at start (so that an io-wq splice waits instead of
- * failing with EAGAIN).  So that an idle flow does
+ * Socket splices run in io_uring's io-wq threads.  The sockets may be
+ * O_NONBLOCK (the daemon's are): a splice or send that says EAGAIN is
+ * retried behind a linked POLL_ADD, and nothing here blocks the worker
+ * (sl_ktls_recv_record only reads a record splice left queued).  So that an idle flow does
  * not park two io-wq threads in a blocking splice, each read is a POLL_ADD
  * (POLLIN) on the source linked to the splice (SPLICE_F_NONBLOCK): the
  * splice is issued only once there is something to read.  Splices into the
@@ -55,6 +56,7 @@ struct splice_dir {
 	struct sl_op poll_op; /* POLLIN on src, linked to in_op */
 	struct sl_op in_op;  /* src → pipe */
 	struct sl_op out_op; /* pipe → dst */
+	struct sl_op out_poll_op; /* POLLOUT on dst after an EAGAIN */
 	int pipe_r, pipe_w;
 	uint32_t cap;	  /* pipe capacity */
 	uint32_t in_pipe; /* bytes waiting in the pipe */
@@ -70,6 +72,7 @@ struct splice_relay {
 	 * and TLS_SET_RECORD_TYPE, so a full send buffer never blocks the
 	 * worker */
 	struct sl_op notify_op;
+	struct sl_op notify_poll_op;
 	struct msghdr notify_msg;
 	struct iovec notify_iov;
 	uint8_t notify_alert[2];
@@ -140,6 +143,17 @@ static void post_splice(struct splice_relay *r, struct sl_op *op, int in,
 	r->b.inflight++;
 }
 
+/* wait for POLLOUT on @fd before the op that will be prepped next */
+static void post_pollout_link(struct splice_relay *r, struct sl_op *op, int fd)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(r->b.w);
+
+	io_uring_prep_poll_add(sqe, fd, POLLOUT);
+	sqe->flags |= IOSQE_IO_LINK;
+	sl_op_attach(sqe, op);
+	r->b.inflight++;
+}
+
 static void dir_read(struct splice_relay *r, int i)
 {
 	struct splice_dir *d = &r->d[i];
@@ -172,10 +186,27 @@ static void poll_handle(struct splice_relay *r, int i, int res)
 						   : side_reset(i, true));
 }
 
+static void pollout_handle(struct splice_relay *r, int i, int res)
+{
+	if (res >= 0)
+		return;
+	sl_relay_teardown(&r->b, res == -ECANCELED ? SL_RELAY_END_INTERNAL
+						   : side_reset(i, false));
+}
+
 static void check_done(struct splice_relay *r)
 {
 	if (r->d[DIR_UP].done && r->d[DIR_DOWN].done)
 		sl_relay_teardown(&r->b, SL_RELAY_END_DONE);
+}
+
+static void post_notify(struct splice_relay *r)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(r->b.w);
+
+	io_uring_prep_sendmsg(sqe, r->b.tls_fd, &r->notify_msg, MSG_NOSIGNAL);
+	sl_op_attach(sqe, &r->notify_op);
+	r->b.inflight++;
 }
 
 static void notify_done(struct sl_op *op, int res, uint32_t flags)
@@ -187,6 +218,9 @@ static void notify_done(struct sl_op *op, int res, uint32_t flags)
 	r->b.inflight--;
 	if (r->b.closing) {
 		/* nothing */
+	} else if (res == -EAGAIN || res == -EINTR) {
+		post_pollout_link(r, &r->notify_poll_op, r->b.tls_fd);
+		post_notify(r);
 	} else if (res != (int)sizeof(r->notify_alert)) {
 		sl_log_debug("%s: close_notify: %s", __func__,
 			     res < 0 ? strerror(-res) : "short send");
@@ -205,7 +239,6 @@ static void notify_done(struct sl_op *op, int res, uint32_t flags)
 /* pod half-closed: close_notify, then FIN (in notify_done) */
 static void up_eof(struct splice_relay *r)
 {
-	struct io_uring_sqe *sqe;
 	struct cmsghdr *cmsg;
 
 	r->notify_alert[0] = 1; /* warning */
@@ -224,10 +257,7 @@ static void up_eof(struct splice_relay *r)
 	cmsg->cmsg_len = CMSG_LEN(sizeof(unsigned char));
 	*(unsigned char *)CMSG_DATA(cmsg) = SL_TLS_RT_ALERT;
 
-	sqe = sl_worker_sqe(r->b.w);
-	io_uring_prep_sendmsg(sqe, r->b.tls_fd, &r->notify_msg, MSG_NOSIGNAL);
-	sl_op_attach(sqe, &r->notify_op);
-	r->b.inflight++;
+	post_notify(r);
 }
 
 /* splice from the kTLS socket refused a record: see what it is */
@@ -281,7 +311,9 @@ static void in_handle(struct splice_relay *r, int i, int res)
 		 * record is in (poll counts TCP bytes, splice wants the whole
 		 * record).  The rest is on its way, so wait for it in a
 		 * blocking splice rather than spinning on poll */
-		if (!d->done)
+		if (i == DIR_UP) /* TCP: spurious wake-up, poll again */
+			dir_read(r, i);
+		else if (!d->done) /* kTLS honours SPLICE_F_NONBLOCK only */
 			post_splice(r, &d->in_op, dir_src(r, i), d->pipe_w,
 				    d->cap);
 		return;
@@ -325,6 +357,8 @@ static void out_handle(struct splice_relay *r, int i, int res)
 		return;
 	}
 	if (res == -EAGAIN || res == -EINTR) {
+		/* O_NONBLOCK destination with a full send buffer */
+		post_pollout_link(r, &d->out_poll_op, dir_dst(r, i));
 		post_splice(r, &d->out_op, d->pipe_r, dir_dst(r, i), d->in_pipe);
 		return;
 	}
@@ -350,12 +384,29 @@ static void out_handle(struct splice_relay *r, int i, int res)
 		sl_relay_maybe_finish(&r->b);                                  \
 	}
 
+DIR_HANDLER(up_out_poll_done, d[DIR_UP].out_poll_op, DIR_UP, pollout_handle)
+DIR_HANDLER(down_out_poll_done, d[DIR_DOWN].out_poll_op, DIR_DOWN,
+	    pollout_handle)
 DIR_HANDLER(up_poll_done, d[DIR_UP].poll_op, DIR_UP, poll_handle)
 DIR_HANDLER(down_poll_done, d[DIR_DOWN].poll_op, DIR_DOWN, poll_handle)
 DIR_HANDLER(up_in_done, d[DIR_UP].in_op, DIR_UP, in_handle)
 DIR_HANDLER(up_out_done, d[DIR_UP].out_op, DIR_UP, out_handle)
 DIR_HANDLER(down_in_done, d[DIR_DOWN].in_op, DIR_DOWN, in_handle)
 DIR_HANDLER(down_out_done, d[DIR_DOWN].out_op, DIR_DOWN, out_handle)
+
+static void notify_poll_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct splice_relay *r = sl_container_of(op, struct splice_relay,
+						 notify_poll_op);
+
+	(void)flags;
+	r->b.inflight--;
+	if (!r->b.closing && res < 0)
+		sl_relay_teardown(&r->b, res == -ECANCELED ?
+						 SL_RELAY_END_INTERNAL :
+						 SL_RELAY_END_RESET_TLS);
+	sl_relay_maybe_finish(&r->b);
+}
 
 static void initial_send(struct splice_relay *r)
 {
@@ -415,19 +466,6 @@ static void kick_done(struct sl_op *op, int res, uint32_t flags)
 	sl_relay_maybe_finish(&r->b);
 }
 
-/* socket splices and the close_notify/record helpers expect blocking
- * sockets (the daemon makes them O_NONBLOCK for io_uring recv/send) */
-static int set_blocking(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -errno;
-	if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 static int pipe_open(struct splice_dir *d, uint32_t size)
 {
 	int fds[2], got;
@@ -466,13 +504,6 @@ int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		memcpy(r->initial, initial, initial_len);
 		r->initial_len = initial_len;
 	}
-	ret = set_blocking(plain_fd);
-	if (!ret)
-		ret = set_blocking(tls_fd);
-	if (ret < 0) {
-		sl_log_err("%s: fcntl: %s", __func__, strerror(-ret));
-		goto err;
-	}
 	for (int i = 0; i < 2; i++) {
 		ret = pipe_open(&r->d[i], p->pipe_size);
 		if (ret < 0) {
@@ -483,6 +514,9 @@ int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
 	r->kick_op.fn = kick_done;
 	r->initial_op.fn = initial_done;
 	r->notify_op.fn = notify_done;
+	r->notify_poll_op.fn = notify_poll_done;
+	r->d[DIR_UP].out_poll_op.fn = up_out_poll_done;
+	r->d[DIR_DOWN].out_poll_op.fn = down_out_poll_done;
 	r->d[DIR_UP].poll_op.fn = up_poll_done;
 	r->d[DIR_DOWN].poll_op.fn = down_poll_done;
 	r->d[DIR_UP].in_op.fn = up_in_done;

@@ -32,6 +32,7 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_RELAY_RESETS] = "relay_resets",
 	[SL_STAT_RELAY_IDLE] = "relay_idle_timeouts",
 	[SL_STAT_ADMIN_REFUSED] = "admin_refused",
+	[SL_STAT_AUTHZ_DENIED] = "authz_denied",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)
@@ -85,6 +86,9 @@ void sl_stats_write_json(FILE *out)
 	for (int s = 0; s < SL_STAT__MAX; s++)
 		sl_json_kv_uint(&j, stat_names[s], sl_stat_get(s));
 	sl_json_kv_int(&j, "flows_active", sl_stats_active());
+	sl_json_kv_uint(&j, "steering_restores",
+			atomic_load_explicit(&sl_stats.steering_restores,
+					     memory_order_relaxed));
 	sl_json_key(&j, "handshake_failures");
 	sl_json_obj_begin(&j);
 	for (int f = 1; f < SL_TLS_FAIL__MAX; f++)

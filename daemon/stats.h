@@ -40,6 +40,7 @@ enum sl_stat {
 	SL_STAT_RELAY_RESETS,
 	SL_STAT_RELAY_IDLE,
 	SL_STAT_ADMIN_REFUSED,
+	SL_STAT_AUTHZ_DENIED,	  /* inbound: AuthorizationPolicy denied */
 	SL_STAT__MAX,
 };
 
@@ -47,6 +48,9 @@ struct sl_stats {
 	atomic_uint_fast64_t v[SL_STAT__MAX];
 	atomic_uint_fast64_t hs_fail[SL_TLS_FAIL__MAX]; /* by reason */
 	atomic_int_fast64_t active;			  /* flows open now */
+	/* --steer: table found changed/gone and re-applied; kept out of v[]
+	 * (the metric is sluice_steering_restores_total, obs.h) */
+	atomic_uint_fast64_t steering_restores;
 };
 
 extern struct sl_stats sl_stats;

@@ -1,17 +1,55 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sluiced applying its own steering table (--steer): the "inet sluice"
- * table built from the node configuration (ports) and the workloads of
- * this node (pods), plus the TPROXY policy route; re-applied on reload,
- * removed at stop.  The rules themselves are nft/'s business (steer.h).
+ * table built from the node configuration (ports) and the local pods, plus
+ * the TPROXY policy route; kept current while sluiced runs, removed at stop
+ * (unless --keep-table-on-stop).  The rules themselves are nft/'s business
+ * (steer.h); this file decides WHICH pods are steered and keeps the table
+ * in place:
+ *
+ *  - steered pods = addresses that are routed to a local veth (podwatch.h,
+ *    /32 and /128 host routes, as CNI plugins install them) AND named by a
+ *    WorkloadEntry of this node.  Before a pod's route exists its address
+ *    is not steered; a pod without WorkloadEntry is never steered.
+ *  - a route appearing/going away → one small element batch
+ *    (sl_nft_pod_add/del); a config reload → the whole table re-applied.
+ *  - every 2 s sl_nft_check(): a flushed, deleted or edited table is
+ *    re-applied atomically (warning logged, steering_restores counted).
+ *
+ * The route events and the check run on one small thread ("steer"): it
+ * polls the podwatch fd and an eventfd (stop) with a 2 s timeout.  Every
+ * use of d->steer and of the state below is under d->cfg_lock (the reload
+ * path and the admin "rules" command take it too).
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
+#include "obs.h"
+#include "podwatch.h"
+#include "stats.h"
 #include "steer.h"
+
+#define CHECK_INTERVAL_MS 2000
+
+static struct {
+	struct sl_daemon *d;
+	struct sl_podwatch *pw;
+	struct sl_nft_addr *routed; /* host routes via local veths */
+	size_t n_routed, cap_routed;
+	bool applied; /* the table was applied at least once */
+	bool dirty;   /* an element update failed: re-apply on the next tick */
+	int stop_fd;
+	pthread_t thread;
+	bool thread_running;
+} st = { .stop_fd = -1 };
 
 static void nft_config(const struct sl_config *cfg, struct sl_nft_config *nc)
 {
@@ -24,10 +62,60 @@ static void nft_config(const struct sl_config *cfg, struct sl_nft_config *nc)
 	nc->metrics_port = node->metrics_port;
 }
 
+static bool addr_eq(const struct sl_nft_addr *a, const struct sl_nft_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == AF_INET ? a->v4.s_addr == b->v4.s_addr
+				    : !memcmp(&a->v6, &b->v6, sizeof(a->v6));
+}
+
+static bool is_routed(const struct sl_nft_addr *a)
+{
+	for (size_t i = 0; i < st.n_routed; i++)
+		if (addr_eq(&st.routed[i], a))
+			return true;
+	return false;
+}
+
+static void workload_addr(const struct sl_workload *wl, struct sl_nft_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = wl->address.family;
+	if (a->family == AF_INET) {
+		a->v4 = wl->address.v4;
+		a->prefix_len = 32;
+	} else {
+		a->v6 = wl->address.v6;
+		a->prefix_len = 128;
+	}
+}
+
+/* is @a named by a WorkloadEntry of this node in @cfg? */
+static bool is_local_workload(const struct sl_config *cfg,
+			      const struct sl_nft_addr *a)
+{
+	const char *node = sl_config_node(cfg)->name;
+	const struct sl_workload *wl;
+	struct sl_nft_addr w;
+	size_t n;
+
+	wl = sl_config_workloads(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!wl[i].node || !node || strcmp(wl[i].node, node) != 0)
+			continue;
+		workload_addr(&wl[i], &w);
+		if (addr_eq(&w, a))
+			return true;
+	}
+	return false;
+}
+
 /* the workloads of this node, as steering pods (STRICT: plaintext to them
- * is dropped; sluiced serves no plaintext port yet) */
-static int local_pods(const struct sl_config *cfg, struct sl_nft_pod **out,
-		      size_t *n_out)
+ * is dropped; sluiced serves no plaintext port yet); with @routed_only
+ * only those whose host route via a veth is known */
+static int local_pods(const struct sl_config *cfg, bool routed_only,
+		      struct sl_nft_pod **out, size_t *n_out)
 {
 	const char *node = sl_config_node(cfg)->name;
 	const struct sl_workload *wl;
@@ -39,25 +127,20 @@ static int local_pods(const struct sl_config *cfg, struct sl_nft_pod **out,
 	if (!pods)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		struct sl_nft_addr a;
 		bool dup = false;
 
 		if (!wl[i].node || !node || strcmp(wl[i].node, node) != 0)
 			continue;
+		workload_addr(&wl[i], &a);
+		if (routed_only && !is_routed(&a))
+			continue;
 		for (size_t j = 0; j < k; j++)
-			if (pods[j].addr.family == wl[i].address.family &&
-			    !memcmp(&pods[j].addr.v6, &wl[i].address.v6,
-				    wl[i].address.family == AF_INET ? 4 : 16))
+			if (addr_eq(&pods[j].addr, &a))
 				dup = true;
 		if (dup)
 			continue;
-		pods[k].addr.family = wl[i].address.family;
-		if (wl[i].address.family == AF_INET) {
-			pods[k].addr.v4 = wl[i].address.v4;
-			pods[k].addr.prefix_len = 32;
-		} else {
-			pods[k].addr.v6 = wl[i].address.v6;
-			pods[k].addr.prefix_len = 128;
-		}
+		pods[k].addr = a;
 		pods[k].mode = SL_NFT_STRICT;
 		k++;
 	}
@@ -66,24 +149,165 @@ static int local_pods(const struct sl_config *cfg, struct sl_nft_pod **out,
 	return 0;
 }
 
+/* called with cfg_lock held */
 static int apply(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
 	size_t n = 0;
 	int ret;
 
-	ret = local_pods(cfg, &pods, &n);
+	ret = local_pods(cfg, true, &pods, &n);
 	if (ret)
 		return ret;
 	ret = sl_nft_apply(d->steer, NULL, pods, n);
-	if (ret)
+	if (ret) {
 		sl_log_err("%s: applying the steering table: %s: %s", __func__,
 			   strerror(-ret), sl_nft_last_error(d->steer));
-	else
+	} else {
 		sl_log_info("%s: steering table applied (%zu local pods)",
 			    __func__, n);
+		st.applied = true;
+		st.dirty = false;
+	}
 	free(pods);
 	return ret;
+}
+
+static int routed_add(const struct sl_nft_addr *a)
+{
+	if (is_routed(a))
+		return 0;
+	if (st.n_routed == st.cap_routed) {
+		size_t cap = st.cap_routed ? 2 * st.cap_routed : 16;
+		struct sl_nft_addr *r = realloc(st.routed, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		st.routed = r;
+		st.cap_routed = cap;
+	}
+	st.routed[st.n_routed++] = *a;
+	return 0;
+}
+
+static void routed_del(const struct sl_nft_addr *a)
+{
+	for (size_t i = 0; i < st.n_routed; i++)
+		if (addr_eq(&st.routed[i], a)) {
+			st.routed[i] = st.routed[--st.n_routed];
+			return;
+		}
+}
+
+/* podwatch callback; runs with cfg_lock held (start and the thread) */
+static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
+		      void *arg)
+{
+	struct sl_daemon *d = arg;
+	char buf[INET6_ADDRSTRLEN + 4] = "?";
+	int ret;
+
+	sl_nft_addr_format(addr, buf, sizeof(buf));
+	if (added) {
+		if (routed_add(addr)) {
+			st.dirty = true; /* retried with a full apply */
+			return;
+		}
+	} else {
+		routed_del(addr);
+	}
+	if (!st.applied || !is_local_workload(d->cfg, addr)) {
+		sl_log_debug("%s: route to %s (ifindex %d) %s: not steered",
+			     __func__, buf, ifindex, added ? "appeared" : "gone");
+		return;
+	}
+	ret = added ? sl_nft_pod_add(d->steer, addr, SL_NFT_STRICT)
+		    : sl_nft_pod_del(d->steer, addr);
+	if (ret) {
+		sl_log_warn("%s: %s pod %s: %s; re-applying the table", __func__,
+			    added ? "adding" : "removing", buf,
+			    sl_nft_last_error(d->steer));
+		st.dirty = true;
+		return;
+	}
+	sl_log_info("%s: pod %s %s (ifindex %d)", __func__, buf,
+		    added ? "steered" : "no longer steered", ifindex);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* cfg_lock held: put the table back if someone flushed or edited it */
+static void check_table(struct sl_daemon *d)
+{
+	struct sl_nft_config nc;
+	int ret;
+
+	ret = sl_nft_check(d->steer);
+	if (ret == 0 && !st.dirty)
+		return;
+	if (ret && ret != -ENOENT && ret != -ESTALE) {
+		sl_log_debug("%s: checking the table: %s", __func__, strerror(-ret));
+		return;
+	}
+	if (ret) {
+		sl_log_warn("%s: the steering table was %s externally: restoring it",
+			    __func__, ret == -ENOENT ? "deleted" : "changed");
+		nft_config(d->cfg, &nc);
+		sl_nft_policy_route_install(&nc);
+	}
+	if (apply(d, d->cfg) == 0 && ret) {
+		atomic_fetch_add_explicit(&sl_stats.steering_restores, 1,
+					  memory_order_relaxed);
+		sl_obs_steer_restored();
+	}
+}
+
+static void *steer_thread(void *arg)
+{
+	struct sl_daemon *d = arg;
+	uint64_t next = now_ms() + CHECK_INTERVAL_MS;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = st.stop_fd, .events = POLLIN },
+			{ .fd = sl_podwatch_fd(st.pw), .events = POLLIN },
+		};
+		uint64_t now = now_ms();
+		int timeout = next > now ? (int)(next - now) : 0;
+		int n;
+
+		n = poll(pfd, 2, timeout);
+		if (n < 0 && errno != EINTR) {
+			sl_log_err("%s: poll: %s", __func__, strerror(errno));
+			break;
+		}
+		if (n > 0 && pfd[0].revents)
+			break;
+		pthread_mutex_lock(&d->cfg_lock);
+		if (n > 0 && pfd[1].revents) {
+			int ret = sl_podwatch_process(st.pw);
+
+			if (ret) {
+				sl_log_warn("%s: pod watch: %s; re-dumping routes",
+					    __func__, strerror(-ret));
+				sl_podwatch_resync(st.pw);
+			}
+		}
+		if (now_ms() >= next) {
+			check_table(d);
+			next = now_ms() + CHECK_INTERVAL_MS;
+		} else if (st.dirty) {
+			apply(d, d->cfg);
+		}
+		pthread_mutex_unlock(&d->cfg_lock);
+	}
+	return NULL;
 }
 
 int sl_steer_start(struct sl_daemon *d)
@@ -91,11 +315,18 @@ int sl_steer_start(struct sl_daemon *d)
 	struct sl_nft_config nc;
 	int ret;
 
+	st.d = d;
 	nft_config(d->cfg, &nc);
 	ret = sl_nft_ctx_new(&nc, &d->steer);
 	if (ret) {
 		sl_log_err("%s: %s", __func__, strerror(-ret));
 		return ret;
+	}
+	/* the initial route dump fills st.routed (nothing applied yet) */
+	ret = sl_podwatch_new(pod_event, d, &st.pw);
+	if (ret) {
+		sl_log_err("%s: pod watch: %s", __func__, strerror(-ret));
+		goto fail;
 	}
 	ret = sl_nft_policy_route_install(&nc);
 	if (ret) {
@@ -103,12 +334,34 @@ int sl_steer_start(struct sl_daemon *d)
 		goto fail;
 	}
 	ret = apply(d, d->cfg);
-	if (ret) {
-		sl_nft_policy_route_remove(&nc);
-		goto fail;
+	if (ret)
+		goto fail_route;
+	st.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (st.stop_fd < 0) {
+		ret = -errno;
+		goto fail_table;
 	}
+	ret = -pthread_create(&st.thread, NULL, steer_thread, d);
+	if (ret) {
+		sl_log_err("%s: thread: %s", __func__, strerror(-ret));
+		goto fail_fd;
+	}
+	st.thread_running = true;
 	return 0;
+fail_fd:
+	close(st.stop_fd);
+	st.stop_fd = -1;
+fail_table:
+	sl_nft_remove(d->steer);
+fail_route:
+	sl_nft_policy_route_remove(&nc);
 fail:
+	sl_podwatch_free(st.pw);
+	st.pw = NULL;
+	free(st.routed);
+	st.routed = NULL;
+	st.n_routed = st.cap_routed = 0;
+	st.applied = false;
 	sl_nft_ctx_free(d->steer);
 	d->steer = NULL;
 	return ret;
@@ -123,14 +376,76 @@ void sl_steer_update(struct sl_daemon *d, struct sl_config *cfg)
 void sl_steer_stop(struct sl_daemon *d)
 {
 	struct sl_nft_config nc;
+	struct sl_nft_ctx *ctx;
+	uint64_t one = 1;
 
-	if (!d->steer)
+	if (st.thread_running) {
+		if (write(st.stop_fd, &one, sizeof(one)) != sizeof(one))
+			sl_log_warn("%s: eventfd: %s", __func__, strerror(errno));
+		pthread_join(st.thread, NULL);
+		st.thread_running = false;
+	}
+	if (st.stop_fd >= 0)
+		close(st.stop_fd);
+	st.stop_fd = -1;
+
+	pthread_mutex_lock(&d->cfg_lock);
+	sl_podwatch_free(st.pw);
+	st.pw = NULL;
+	free(st.routed);
+	st.routed = NULL;
+	st.n_routed = st.cap_routed = 0;
+	st.applied = false;
+	ctx = d->steer;
+	__atomic_store_n(&d->steer, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (!ctx)
 		return;
-	nft_config(d->cfg, &nc);
-	if (sl_nft_remove(d->steer))
-		sl_log_warn("%s: removing the steering table: %s", __func__,
-			    sl_nft_last_error(d->steer));
-	sl_nft_policy_route_remove(&nc);
-	sl_nft_ctx_free(d->steer);
-	d->steer = NULL;
+	if (d->o.keep_table) {
+		/* fail closed: the REDIRECT/TPROXY rules stay, nothing
+		 * listens, steered pod traffic is refused until restart */
+		sl_log_notice("%s: --keep-table-on-stop: leaving the steering table",
+			      __func__);
+	} else {
+		nft_config(d->cfg, &nc);
+		if (sl_nft_remove(ctx))
+			sl_log_warn("%s: removing the steering table: %s",
+				    __func__, sl_nft_last_error(ctx));
+		sl_nft_policy_route_remove(&nc);
+	}
+	sl_nft_ctx_free(ctx);
+}
+
+int sl_steer_dry_run(const char *config_dir, const char *node, FILE *out)
+{
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL;
+	struct sl_nft_config nc;
+	struct sl_nft_pod *pods = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = sl_config_load_dir(config_dir, node, &cfg, &errs);
+	if (ret) {
+		if (errs.n)
+			sl_config_errors_print(&errs, stderr);
+		else
+			fprintf(stderr, "sluiced: %s: %s\n", config_dir,
+				strerror(-ret));
+		sl_config_errors_free(&errs);
+		return ret;
+	}
+	nft_config(cfg, &nc);
+	ret = local_pods(cfg, false, &pods, &n);
+	if (ret)
+		goto out;
+	ret = sl_nft_render(&nc, pods, n, out);
+	if (!ret && fflush(out))
+		ret = -EIO;
+	if (ret)
+		fprintf(stderr, "sluiced: --dry-run: %s\n", strerror(-ret));
+	free(pods);
+out:
+	sl_config_put(cfg);
+	return ret;
 }
