@@ -356,29 +356,35 @@ static int cmd_conns(struct req *q)
 {
 	static const char *const h[] = { "ID", "DIRECTION", "SOURCE", "SOURCE-ID",
 					  "DESTINATION", "DESTINATION-ID",
-					  "ENDPOINT", "TLS", "AGE-MS" };
+					  "ENDPOINT", "TLS", "AGE-MS", "SENT",
+					  "RECEIVED" };
 	static const char *const n[] = { "id", "direction", "src", "src_principal",
 					  "dst", "dst_principal", "endpoint",
-					  "tls", "age_ms" };
-	struct rows r = { .key = "conns", .ncols = 9, .headers = h, .names = n,
-			  .numeric = 1u << 8 };
+					  "tls", "age_ms", "bytes_sent",
+					  "bytes_received" };
+	struct rows r = { .key = "conns", .ncols = 11, .headers = h, .names = n,
+			  .numeric = 1u << 8 | 1u << 9 | 1u << 10 };
 	struct sl_obs_conn *c = NULL;
 	size_t nc = 0;
 	int ret;
 
 	ret = sl_obs_conns(&c, &nc);
 	for (size_t i = 0; i < nc && !ret; i++) {
-		char id[20], age[24];
+		char id[20], age[24], sent[24], recv[24];
 
 		snprintf(id, sizeof(id), "%016llx", (unsigned long long)c[i].id);
 		snprintf(age, sizeof(age), "%llu",
 			 (unsigned long long)(c[i].age_ns / 1000000ull));
+		snprintf(sent, sizeof(sent), "%llu",
+			 (unsigned long long)c[i].bytes_sent);
+		snprintf(recv, sizeof(recv), "%llu",
+			 (unsigned long long)c[i].bytes_received);
 		ret = rows_add(&r, (const char *const[]){
 			id, c[i].outbound ? "outbound" : "inbound",
 			c[i].src_addr, c[i].src_id[0] ? c[i].src_id : NULL,
 			c[i].dst_addr, c[i].dst_id[0] ? c[i].dst_id : NULL,
 			c[i].endpoint[0] ? c[i].endpoint : NULL,
-			c[i].ktls ? "ktls" : "userspace", age });
+			c[i].ktls ? "ktls" : "userspace", age, sent, recv });
 	}
 	free(c);
 	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);

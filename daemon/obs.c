@@ -33,6 +33,7 @@
 struct obs_flow {
 	struct obs_flow *prev, *next;
 	struct sl_obs_conn c; /* c.age_ns holds the start (monotonic) */
+	_Atomic uint64_t live[2]; /* relay's live byte counts (relay.h) */
 	uint64_t start_real;
 	sl_relay_done_fn done;
 	void *done_arg;
@@ -235,6 +236,7 @@ void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
 	of->done_arg = p->done_arg;
 	p->done = flow_done;
 	p->done_arg = of;
+	p->live_bytes = of->live;
 	pthread_mutex_lock(&obs.lock);
 	of->next = &obs.head;
 	of->prev = obs.head.prev;
@@ -258,6 +260,7 @@ void sl_obs_flow_unwrap(struct sl_relay_params *p)
 	pthread_mutex_unlock(&obs.lock);
 	p->done = of->done;
 	p->done_arg = of->done_arg;
+	p->live_bytes = NULL;
 	free(of);
 }
 
@@ -276,8 +279,17 @@ int sl_obs_conns(struct sl_obs_conn **out, size_t *n)
 			return -ENOMEM;
 		}
 	}
-	for (of = obs.head.next; of != &obs.head; of = of->next)
-		v[i++] = of->c;
+	for (of = obs.head.next; of != &obs.head; of = of->next) {
+		uint64_t up = atomic_load_explicit(&of->live[0],
+						   memory_order_relaxed);
+		uint64_t down = atomic_load_explicit(&of->live[1],
+						     memory_order_relaxed);
+
+		v[i] = of->c;
+		v[i].bytes_sent = of->c.outbound ? up : down;
+		v[i].bytes_received = of->c.outbound ? down : up;
+		i++;
+	}
 	pthread_mutex_unlock(&obs.lock);
 	for (size_t k = 0; k < i; k++)
 		v[k].age_ns = now - v[k].age_ns; /* held the start time */

@@ -89,6 +89,9 @@ struct sl_obs_conn {
 	char src_id[SL_OBS_ID_LEN];
 	char dst_wl[SL_OBS_NAME_LEN], dst_ns[SL_OBS_NAME_LEN];
 	char dst_id[SL_OBS_ID_LEN];
+	/* bytes so far, as in the access log: sent = from the flow's
+	 * initiator side (pod -> mesh on outbound, mesh -> pod on inbound) */
+	uint64_t bytes_sent, bytes_received;
 };
 
 /**

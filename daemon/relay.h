@@ -61,6 +61,10 @@ struct sl_relay_params {
 	uint32_t pipe_size;	   /* per direction (splice relay), e.g. 64 KiB */
 	sl_relay_done_fn done;
 	void *done_arg;
+	/* optional: live byte counts, [0] pod -> mesh and [1] mesh -> pod,
+	 * added to (relaxed) as completions arrive, for `sluice conns`; must
+	 * stay valid until done() has been called */
+	_Atomic uint64_t *live_bytes;
 };
 
 /**

@@ -7,6 +7,7 @@
 #ifndef SL_RELAY_INTERNAL_H
 #define SL_RELAY_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,27 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 			int plain_fd, int tls_fd, struct sl_tls_conn *tls,
 			bool ktls, const struct sl_relay_params *p,
 			void (*destroy)(struct sl_relay_base *b));
+
+/**
+ * sl_relay_count_up / sl_relay_count_down - account @n plaintext bytes moved
+ * pod -> mesh (up) or mesh -> pod (down): the totals reported at the end and
+ * the live counters of the params, when given
+ */
+static inline void sl_relay_count_up(struct sl_relay_base *b, uint64_t n)
+{
+	b->res.bytes_plain_to_tls += n;
+	if (b->p.live_bytes)
+		atomic_fetch_add_explicit(&b->p.live_bytes[0], n,
+					  memory_order_relaxed);
+}
+
+static inline void sl_relay_count_down(struct sl_relay_base *b, uint64_t n)
+{
+	b->res.bytes_tls_to_plain += n;
+	if (b->p.live_bytes)
+		atomic_fetch_add_explicit(&b->p.live_bytes[1], n,
+					  memory_order_relaxed);
+}
 
 /** sl_relay_touch - note traffic for the idle timer */
 static inline void sl_relay_touch(struct sl_relay_base *b)

@@ -346,9 +346,9 @@ static void out_handle(struct splice_relay *r, int i, int res)
 		sl_relay_touch(&r->b);
 		d->in_pipe -= (uint32_t)res;
 		if (i == DIR_UP)
-			r->b.res.bytes_plain_to_tls += (uint64_t)res;
+			sl_relay_count_up(&r->b, (uint64_t)res);
 		else
-			r->b.res.bytes_tls_to_plain += (uint64_t)res;
+			sl_relay_count_down(&r->b, (uint64_t)res);
 		if (d->in_pipe)
 			post_splice(r, &d->out_op, d->pipe_r, dir_dst(r, i),
 				    d->in_pipe);
@@ -435,7 +435,7 @@ static void initial_done(struct sl_op *op, int res, uint32_t flags)
 						 SL_RELAY_END_RESET_PLAIN);
 	} else {
 		sl_relay_touch(&r->b);
-		r->b.res.bytes_tls_to_plain += (uint64_t)res;
+		sl_relay_count_down(&r->b, (uint64_t)res);
 		r->initial_off += (uint32_t)res;
 		if (r->initial_off < r->initial_len) {
 			initial_send(r);

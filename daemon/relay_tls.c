@@ -221,7 +221,7 @@ static void up_push(struct tls_relay *r)
 		sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
 		return;
 	}
-	r->b.res.bytes_plain_to_tls += (uint64_t)n;
+	sl_relay_count_up(&r->b, (uint64_t)n);
 	if ((uint32_t)n < r->up_len) {
 		memmove(r->up_buf, r->up_buf + n, r->up_len - (uint32_t)n);
 		r->up_len -= (uint32_t)n;
@@ -443,7 +443,7 @@ static void out_done(struct sl_op *op, int res, uint32_t flags)
 			fail(r, res ? res : -EPIPE, SL_RELAY_END_RESET_PLAIN);
 		} else {
 			sl_relay_touch(&r->b);
-			r->b.res.bytes_tls_to_plain += (uint64_t)res;
+			sl_relay_count_down(&r->b, (uint64_t)res);
 			if (r->initial_off < r->initial_len) {
 				r->initial_off += (uint32_t)res;
 				if (r->initial_off == r->initial_len) {

@@ -315,7 +315,7 @@ EOF
 ok "access log: $nflows JSON lines with identities and byte counts (same flow ids on both nodes)"
 
 # ---- 4. a live flow in `sluice conns` ----------------------------------------------
-tp_bg pod11 "$TP_DIR/hold.log" bash -c "sleep 20 | socat -t 20 - TCP:$p21:7000"
+tp_bg pod11 "$TP_DIR/hold.log" bash -c "{ printf 'live-bytes-0123456789\\n'; sleep 20; } | socat -t 20 - TCP:$p21:7000"
 hold=$TP_BG_PID
 found=0
 for ((i = 0; i < 50; i++)); do
@@ -328,6 +328,17 @@ for ((i = 0; i < 50; i++)); do
 done
 [ $found = 1 ] || tp_fail "conns: the live flow does not show"
 json_check "$out" 'len(o["conns"]) == 1 and o["conns"][0]["direction"] == "outbound" and o["conns"][0]["src_principal"] == "spiffe://cluster.local/ns/default/sa/client" and o["conns"][0]["dst_principal"] == "spiffe://cluster.local/ns/default/sa/echo" and o["conns"][0]["tls"] == "userspace" and o["conns"][0]["dst"] == "'"$p21"':7000" and o["conns"][0]["age_ms"] >= 0'
+# live byte counts: the 22 bytes sent and echoed show while the flow is open
+live=0
+for ((i = 0; i < 50; i++)); do
+	out=$(cli node1 "$sock_a" -o json conns) || tp_fail "conns -o json"
+	if $py -c 'import json,sys; c = json.loads(sys.argv[1])["conns"]; sys.exit(0 if c and c[0]["bytes_sent"] == 22 and c[0]["bytes_received"] == 22 else 1)' "$out"; then
+		live=1
+		break
+	fi
+	sleep 0.1
+done
+[ $live = 1 ] || { echo "$out"; tp_fail "conns: live byte counts are not 22/22"; }
 out=$(cli node2 "$sock_b" -o dump conns) || tp_fail "conns dump node2"
 awk -F'\t' -v p="$p21" '$2 == "inbound" && $5 == p":7000" && $8 == "userspace" { f = 1 } END { exit !f }' <<<"$out" ||
 	{ echo "$out"; tp_fail "conns dump on node2"; }
@@ -335,7 +346,7 @@ out=$(cli node1 "$sock_a" conns) || tp_fail "conns table"
 [[ $out == ID*DIRECTION*SOURCE* && $out == *userspace* ]] || { echo "$out"; tp_fail "conns table"; }
 sed 's/^/# /' <<<"$out"
 kill "$hold" 2>/dev/null || true
-ok "conns: a live flow on both nodes (JSON, dump, table)"
+ok "conns: a live flow on both nodes with live byte counts (JSON, dump, table)"
 
 # ---- 5. health, readiness, stop ------------------------------------------------------
 for path in healthz ready; do
