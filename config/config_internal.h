@@ -303,11 +303,10 @@ struct sl_traffic_policy {
 	enum sl_lb lb;
 	uint32_t max_connections;
 	uint64_t connect_timeout_ns;
-	uint64_t keepalive_time_ns, keepalive_interval_ns;
-	uint32_t keepalive_probes;
 	uint32_t http1_max_pending, http2_max_requests, max_requests_per_conn,
 		max_retries;
-	uint64_t idle_timeout_ns;
+	uint64_t idle_timeout_ns;     /* connectionPool.http.idleTimeout */
+	uint64_t tcp_idle_timeout_ns; /* connectionPool.tcp.idleTimeout */
 	bool has_outlier;
 	uint32_t consecutive_5xx, consecutive_gateway;
 	uint64_t outlier_interval_ns, base_ejection_ns;

@@ -59,9 +59,14 @@ static bool sl_tp_pool(struct sl_dec *d, const struct sl_ynode *x,
 {
 	static const char *const known[] = { "tcp", "http", NULL };
 	static const char *const tk[] = { "maxConnections", "connectTimeout",
-					  "tcpKeepalive", "maxConnectionDuration",
 					  "idleTimeout", NULL };
-	static const char *const kk[] = { "time", "interval", "probes", NULL };
+	/* accepted once the data path honours them: an ignored field would
+	 * promise what sluice does not do */
+	static const char *const tunsup[] = {
+		"tcpKeepalive", "is not supported yet (sluice does not set TCP keepalives on mesh connections)",
+		"maxConnectionDuration", "is not supported yet (sluice does not cap the duration of a flow)",
+		NULL
+	};
 	static const char *const hk[] = { "http1MaxPendingRequests",
 					  "http2MaxRequests",
 					  "maxRequestsPerConnection",
@@ -70,7 +75,6 @@ static bool sl_tp_pool(struct sl_dec *d, const struct sl_ynode *x,
 					  "maxConcurrentStreams", NULL };
 	const struct sl_ynode *t = sl_ymap_get(x, "tcp");
 	const struct sl_ynode *h = sl_ymap_get(x, "http");
-	uint64_t dur;
 	uint32_t u;
 	bool ok = true, b;
 	const char *s;
@@ -79,30 +83,15 @@ static bool sl_tp_pool(struct sl_dec *d, const struct sl_ynode *x,
 	if (!sl_dec_fields(d, x, known, NULL))
 		return false;
 	if (t) {
-		const struct sl_ynode *k = sl_ymap_get(t, "tcpKeepalive");
-
 		old = sl_dec_push_key(d, "tcp");
-		if (!sl_dec_fields(d, t, tk, NULL) ||
+		if (!sl_dec_fields(d, t, tk, tunsup) ||
 		    sl_dec_uint(d, t, "maxConnections", 0, UINT32_MAX,
 				&tp->max_connections) < 0 ||
 		    sl_dec_duration(d, t, "connectTimeout",
 				    &tp->connect_timeout_ns) < 0 ||
-		    sl_dec_duration(d, t, "maxConnectionDuration", &dur) < 0 ||
-		    sl_dec_duration(d, t, "idleTimeout", &dur) < 0)
+		    sl_dec_duration(d, t, "idleTimeout",
+				    &tp->tcp_idle_timeout_ns) < 0)
 			ok = false;
-		if (k) {
-			size_t o2 = sl_dec_push_key(d, "tcpKeepalive");
-
-			if (!sl_dec_fields(d, k, kk, NULL) ||
-			    sl_dec_duration(d, k, "time",
-					    &tp->keepalive_time_ns) < 0 ||
-			    sl_dec_duration(d, k, "interval",
-					    &tp->keepalive_interval_ns) < 0 ||
-			    sl_dec_uint(d, k, "probes", 0, 1000,
-					&tp->keepalive_probes) < 0)
-				ok = false;
-			sl_dec_pop(d, o2);
-		}
 		sl_dec_pop(d, old);
 	}
 	if (h) {

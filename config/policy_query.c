@@ -54,7 +54,10 @@ static void sl_pq_apply_one(struct sl_dest_policy *pol,
 		pol->max_connections = tp->max_connections;
 	if (tp->connect_timeout_ns)
 		pol->connect_timeout_ns = tp->connect_timeout_ns;
-	if (tp->idle_timeout_ns)
+	/* an L4 flow is a TCP connection: tcp.idleTimeout first */
+	if (tp->tcp_idle_timeout_ns)
+		pol->idle_timeout_ns = tp->tcp_idle_timeout_ns;
+	else if (tp->idle_timeout_ns)
 		pol->idle_timeout_ns = tp->idle_timeout_ns;
 	if (!tp->has_outlier)
 		return;

@@ -45,7 +45,8 @@ struct sl_dest_policy {
 	uint32_t max_connections;     /* 0: unlimited */
 	uint64_t connect_timeout_ns;  /* 0: the caller's default (sl_lb_pick:
 					 10 s) */
-	uint64_t idle_timeout_ns;     /* connectionPool.http.idleTimeout; 0:
+	uint64_t idle_timeout_ns;     /* connectionPool.tcp.idleTimeout, else
+					 connectionPool.http.idleTimeout; 0:
 					 the daemon's default (1 h) */
 	uint64_t max_duration_ns;     /* tcp.maxConnectionDuration; 0: none */
 	bool outlier;		      /* outlierDetection present */

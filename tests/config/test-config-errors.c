@@ -292,6 +292,26 @@ static void test_unsupported(void **state)
 		 "PASSTHROUGH is not supported");
 	CFGT_HAS(&t, "se.yaml", 4, 44, "spec.resolution", "DNS is not supported");
 	cfgt_done(&t);
+	/* TCP pool settings the data path does not honour yet are errors, not
+	 * silently dropped; tcp.idleTimeout is honoured and accepted */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "dr.yaml",
+		  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		  "metadata: {name: reviews}\n"
+		  "spec:\n  host: reviews\n"
+		  "  trafficPolicy:\n"
+		  "    connectionPool:\n"
+		  "      tcp:\n"
+		  "        idleTimeout: 5m\n"
+		  "        maxConnectionDuration: 1h\n"
+		  "        tcpKeepalive: {time: 10s}\n");
+	CFGT_HAS(&t, "dr.yaml", 10, 9,
+		 "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration",
+		 "maxConnectionDuration is not supported yet");
+	CFGT_HAS(&t, "dr.yaml", 11, 9,
+		 "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive",
+		 "tcpKeepalive is not supported yet");
+	assert_int_equal(t.errs.n, 2);
+	cfgt_done(&t);
 }
 
 /* an AuthorizationPolicy field that cannot be checked at L4 is an error */

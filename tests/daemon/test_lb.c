@@ -471,6 +471,8 @@ static void test_route_policy(void **state)
 		assert_string_equal(pol.host, "reviews.default.svc.cluster.local");
 		assert_int_equal(pol.port, 9080);
 		assert_true(pol.connect_timeout_ns == 2 * TM_SEC);
+		/* tcp.idleTimeout wins over http.idleTimeout at L4 */
+		assert_true(pol.idle_timeout_ns == 90 * TM_SEC);
 		assert_true(pol.outlier);
 		assert_int_equal(pol.consecutive_errors, 3);
 		assert_int_equal(pol.max_ejection_pct, 50);
