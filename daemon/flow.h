@@ -70,8 +70,8 @@ struct sl_flow {
 	const struct sl_workload *src_wl; /* outbound source, or NULL */
 	struct sl_ip orig_dst;		   /* outbound original destination */
 	uint16_t orig_port;
-	struct sl_ip src_ip; /* inbound: the source for AuthorizationPolicy (the
-			      * peer, or the pod of a same-node handoff) */
+	struct sl_ip src_ip; /* inbound: the peer address, or the source pod of
+			      * a same-node handoff (AuthorizationPolicy) */
 	bool src_from_handoff; /* src_ip came from the handoff table */
 	struct sl_preamble pre;
 	bool hs_done;

@@ -6,7 +6,9 @@
  * workload is meant.  The inbound side (possibly another worker) takes the
  * entry when it accepts a loopback connection; a loopback connection with
  * no entry is refused.  Only sluiced itself can add entries, so a local
- * process cannot pick an identity.  See docs/PROTOCOL.md, "Same node".
+ * process cannot pick an identity.  The entry also carries the source
+ * pod's address for the inbound AuthorizationPolicy check (ipBlocks).
+ * See docs/PROTOCOL.md, "Same node".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,7 +23,7 @@ struct handoff {
 	struct sl_ip src; /* the source pod (AuthorizationPolicy ipBlocks) */
 };
 
-/* one slot per local port: 64 Ki entries of ~24 bytes, allocated lazily */
+/* one slot per local port: 64 Ki entries of ~44 bytes, allocated lazily */
 static struct handoff *table;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -61,13 +61,6 @@ static void pod_connected(struct sl_flow *f, int res)
 }
 
 /*
- * AuthorizationPolicy at L4, before anything reaches the pod: the peer's
- * SPIFFE ID (verified by the handshake), its namespace, the source address
- * (the source pod: from the handoff on the same node, else the preamble's
- * source workload when it has the peer's identity, else the peer address)
- * and the destination port from the preamble.
- */
-/*
  * The source pod of a remote flow: the preamble names it; its address is
  * used only when that workload has the verified peer identity (a peer can
  * only speak for pods of its own identity).  NULL: use the peer address.
@@ -88,6 +81,13 @@ static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer)
 	return NULL;
 }
 
+/*
+ * AuthorizationPolicy at L4, before anything reaches the pod: the peer's
+ * SPIFFE ID (verified by the handshake), its namespace, the source address
+ * (the source pod: from the handoff on the same node, else the preamble's
+ * source workload when it has the peer's identity, else the peer address)
+ * and the destination port from the preamble.
+ */
 static bool authorized(struct sl_flow *f)
 {
 	const char *peer = sl_tls_conn_peer_id(f->tls);
