@@ -47,11 +47,21 @@ struct sl_certstore {
 	struct cs_entry *entries;
 };
 
-/* Half-life plus 0-10% of the lifetime, so a fleet does not renew at once. */
-static time_t renew_time(const struct sl_identity *id)
+/*
+ * Half-life plus 0-10% of the lifetime, so a fleet does not renew at once.
+ * The lifetime counts from when the pair was obtained (@now) or its
+ * notBefore, whichever is later: the built-in CA backdates notBefore by
+ * five minutes for clock skew, and counting from there would renew short
+ * lifetimes on every get.
+ */
+static time_t renew_time(const struct sl_identity *id, time_t now)
 {
 	time_t nb = sl_identity_not_before(id), na = sl_identity_not_after(id);
-	time_t life = na > nb ? na - nb : 0;
+	time_t life;
+
+	if (nb < now)
+		nb = now;
+	life = na > nb ? na - nb : 0;
 	uint32_t r = 0;
 
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
@@ -302,7 +312,7 @@ static void maybe_renew(struct sl_certstore *s, struct cs_entry *e,
 		    e->spiffe_id, sl_identity_serial(id));
 	sl_identity_put(e->id);
 	e->id = id;
-	e->renew_at = renew_time(id);
+	e->renew_at = renew_time(id, now);
 }
 
 int sl_certstore_get(struct sl_certstore *s, const char *spiffe_id,
@@ -344,7 +354,7 @@ int sl_certstore_get(struct sl_certstore *s, const char *spiffe_id,
 	}
 	memcpy(e->spiffe_id, spiffe_id, len);
 	e->id = id;
-	e->renew_at = renew_time(id);
+	e->renew_at = renew_time(id, now);
 	e->next = s->entries;
 	s->entries = e;
 	*out = sl_identity_get(id);
@@ -382,8 +392,16 @@ int sl_certstore_reload(struct sl_certstore *s)
 				   strerror(-r));
 			ret = r;
 		} else {
+			bool changed = !s->ca ||
+				X509_cmp(sl_ca_cert(s->ca), sl_ca_cert(ca)) != 0;
+
 			sl_ca_free(s->ca);
 			s->ca = ca;
+			/* a new signing CA: every leaf is re-issued by it on
+			 * its next get (established sessions keep theirs) */
+			for (struct cs_entry *e = s->entries; changed && e;
+			     e = e->next)
+				e->renew_at = 0;
 		}
 	}
 	r2 = build_trust(s, &t);
