@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""report.py RAWDIR OUT.json - turn bench/run's raw outputs into a table
+(stdout) and a JSON file with every per-run figure, the median/min/max/IQR
+across runs, the ratios sluice/plain and sluice/haproxy, and the targets of
+issue 8 (met / not met / unknown with the reason).  Never invents a figure:
+a test that produced no output is null and says why."""
+import json
+import os
+import re
+import statistics
+import sys
+
+MODES = ["plain", "haproxy", "sluice"]
+
+# (key, label, unit, better): better = "high" or "low"
+METRICS = [
+    ("tput1_gbps", "throughput, 1 stream", "Gbit/s", "high"),
+    ("tput4_gbps", "throughput, 4 streams", "Gbit/s", "high"),
+    ("tput1_cpu_ns_per_byte", "CPU per byte, 1 stream", "ns/B", "low"),
+    ("tput4_cpu_ns_per_byte", "CPU per byte, 4 streams", "ns/B", "low"),
+    ("tput1_machine_busy_pct", "machine busy, 1 stream", "%", "low"),
+    ("tput1_proxy1_cpu_ns_per_byte", "proxy CPU/B node1, 1 stream", "ns/B", "low"),
+    ("tput1_proxy2_cpu_ns_per_byte", "proxy CPU/B node2, 1 stream", "ns/B", "low"),
+    ("tput4_proxy1_cpu_ns_per_byte", "proxy CPU/B node1, 4 streams", "ns/B", "low"),
+    ("tput4_proxy2_cpu_ns_per_byte", "proxy CPU/B node2, 4 streams", "ns/B", "low"),
+    ("pp64_p50_us", "ping-pong 64 B p50", "us", "low"),
+    ("pp64_p99_us", "ping-pong 64 B p99", "us", "low"),
+    ("pp64_p999_us", "ping-pong 64 B p99.9", "us", "low"),
+    ("pp1024_p50_us", "ping-pong 1 KiB p50", "us", "low"),
+    ("pp1024_p99_us", "ping-pong 1 KiB p99", "us", "low"),
+    ("pp1024_p999_us", "ping-pong 1 KiB p99.9", "us", "low"),
+    ("ul64_p50_us", "open loop 64 B p50", "us", "low"),
+    ("ul64_p99_us", "open loop 64 B p99", "us", "low"),
+    ("ul64_p999_us", "open loop 64 B p99.9", "us", "low"),
+    ("ul1024_p50_us", "open loop 1 KiB p50", "us", "low"),
+    ("ul1024_p99_us", "open loop 1 KiB p99", "us", "low"),
+    ("ul1024_p999_us", "open loop 1 KiB p99.9", "us", "low"),
+    ("newflow_p50_us", "new flow p50", "us", "low"),
+    ("newflow_p99_us", "new flow p99", "us", "low"),
+    ("newflow_p999_us", "new flow p99.9", "us", "low"),
+    ("flows_per_s_1", "flows/s, 1 client", "1/s", "high"),
+    ("flows_per_s_4", "flows/s, 4 clients", "1/s", "high"),
+    ("idle_user_b_per_flow_node1", "userspace mem/idle flow node1", "B", "low"),
+    ("idle_user_b_per_flow_node2", "userspace mem/idle flow node2", "B", "low"),
+    ("idle_user_marginal_b_per_flow_node1", "  marginal (2nd half) node1", "B", "low"),
+    ("idle_user_marginal_b_per_flow_node2", "  marginal (2nd half) node2", "B", "low"),
+    ("idle_sockstat_b_per_flow", "kernel sockstat mem/idle flow", "B", "low"),
+    ("idle_slab_tcp_b_per_flow", "kernel TCP slab/idle flow", "B", "low"),
+    ("idle_open_per_s", "idle flows opened/s", "1/s", "high"),
+]
+
+
+def kv(path):
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split(" ", 1)
+                if len(parts) == 2:
+                    out[parts[0]] = parts[1]
+    except OSError:
+        pass
+    return out
+
+
+def num(d, k):
+    try:
+        return float(d[k])
+    except (KeyError, ValueError):
+        return None
+
+
+def parse_iperf(path):
+    try:
+        with open(path) as f:
+            j = json.load(f)
+        s = j["end"]["sum_received"]
+        return s["bits_per_second"], s["bytes"], None
+    except (OSError, ValueError, KeyError) as e:
+        err = ""
+        try:
+            err = json.load(open(path)).get("error", "")
+        except (OSError, ValueError):
+            pass
+        return None, None, "iperf3: %s" % (err or e)
+
+
+def parse_stat(path, clk_tck):
+    try:
+        with open(path) as f:
+            lines = [list(map(int, l.split()[1:])) for l in f if l.startswith("cpu ")]
+        a, b = lines[0], lines[1]
+    except (OSError, ValueError, IndexError):
+        return None, None
+    d = [y - x for x, y in zip(a, b)]
+    total = sum(d[:8])
+    idle = d[3] + d[4]
+    busy = total - idle
+    return busy / clk_tck, (100.0 * busy / total if total else None)
+
+
+def parse_sockperf(path):
+    try:
+        text = open(path).read()
+    except OSError:
+        return None, "no output"
+    res = {}
+    for p, k in (("50.000", "p50"), ("99.000", "p99"), ("99.900", "p999")):
+        m = re.search(r"percentile %s =\s*([0-9.]+)" % re.escape(p), text)
+        if m:
+            res[k] = float(m.group(1))
+    m = re.search(r"avg-rtt=([0-9.]+)", text)
+    if m:
+        res["avg"] = float(m.group(1))
+    m = re.search(r"Total (\d+) observations", text)
+    if m:
+        res["n"] = int(m.group(1))
+    if "p50" not in res:
+        tail = " ".join(text.strip().splitlines()[-2:])[:200]
+        return None, "sockperf: " + (tail or "no result")
+    return res, None
+
+
+def parse_json(path):
+    try:
+        with open(path) as f:
+            return json.loads(f.read().strip().splitlines()[-1]), None
+    except (OSError, ValueError, IndexError) as e:
+        err = ""
+        try:
+            err = open(path[:-5] + ".err").read().strip()[:200]
+        except OSError:
+            pass
+        return None, "%s %s" % (e, err)
+
+
+def one_run(d, meta):
+    """figures of one run of one mode: dict key -> value (None = failed),
+    plus notes for failures"""
+    r, notes = {}, []
+    clk = float(meta.get("clk_tck", 100))
+    for n in (1, 4):
+        bps, nbytes, err = parse_iperf(os.path.join(d, "tput-%d.json" % n))
+        cpu_s, busy = parse_stat(os.path.join(d, "tput-%d.stat" % n), clk)
+        r["tput%d_gbps" % n] = bps / 1e9 if bps else None
+        r["tput%d_bytes" % n] = nbytes
+        r["tput%d_cpu_ns_per_byte" % n] = (cpu_s * 1e9 / nbytes) if (nbytes and cpu_s is not None) else None
+        r["tput%d_machine_busy_pct" % n] = busy if bps else None
+        pc = kv(os.path.join(d, "tput-%d.proxycpu" % n))
+        for node in (1, 2):
+            x, y = num(pc, "proxy%d_ticks_before" % node), num(pc, "proxy%d_ticks_after" % node)
+            r["tput%d_proxy%d_cpu_ns_per_byte" % (n, node)] = (
+                (y - x) / clk * 1e9 / nbytes) if (nbytes and x is not None and y is not None) else None
+        if err:
+            notes.append("tput-%d: %s" % (n, err))
+    for kind in ("pp", "ul"):
+        for m in (64, 1024):
+            res, err = parse_sockperf(os.path.join(d, "%s-%d.txt" % (kind, m)))
+            for k in ("p50", "p99", "p999"):
+                r["%s%d_%s_us" % (kind, m, k)] = res.get(k) if res else None
+            r["%s%d_samples" % (kind, m)] = res.get("n") if res else None
+            if err:
+                notes.append("%s-%d: %s" % (kind, m, err))
+    nf1, err1 = parse_json(os.path.join(d, "newflow-1.json"))
+    nf4, err4 = parse_json(os.path.join(d, "newflow-4.json"))
+    for k in ("p50", "p99", "p999"):
+        r["newflow_%s_us" % k] = nf1.get("%s_us" % k) if nf1 and nf1.get("flows") else None
+    r["flows_per_s_1"] = nf1.get("flows_per_s") if nf1 and nf1.get("flows") else None
+    r["flows_per_s_4"] = nf4.get("flows_per_s") if nf4 and nf4.get("flows") else None
+    r["newflow_errors"] = (nf1 or {}).get("errors")
+    r["newflow4_errors"] = (nf4 or {}).get("errors")
+    if err1:
+        notes.append("newflow-1: " + err1)
+    if err4:
+        notes.append("newflow-4: " + err4)
+    # idle flows: idle.log (first half, or all with a one-step run) and
+    # idle2.log (second half); snapshots before / mid / after
+    b, mid, a = (kv(os.path.join(d, "idle-%s.txt" % x)) for x in ("before", "mid", "after"))
+    oks, errs, secs = [], 0, 0.0
+    for name in ("idle.log", "idle2.log"):
+        p = os.path.join(d, name)
+        if not os.path.exists(p):
+            continue
+        text = open(p).read()
+        m = re.search(r"ready ok=(\d+) err=(\d+) secs=([0-9.]+)", text)
+        if not m:
+            notes.append("idle: %s never got ready: %s" % (name, text.strip()[-200:]))
+            oks.append(0)
+            continue
+        oks.append(int(m.group(1)))
+        errs += int(m.group(2))
+        secs += float(m.group(3))
+    ok = sum(oks)
+    second = oks[1] if len(oks) > 1 and mid else 0
+    r["idle_flows_ok"] = ok
+    r["idle_flows_err"] = errs
+    r["idle_open_per_s"] = ok / secs if secs > 0 else None
+    want = num(a, "flows")
+    if want and ok < want:
+        notes.append("idle: only %d of %d flows opened (err=%d)" % (ok, want, errs))
+
+    def per_flow(key, scale, x_snap=b, n=ok):
+        x, y = num(x_snap, key), num(a, key)
+        if not n or x is None or y is None:
+            return None
+        return (y - x) * scale / n
+    r["idle_user_b_per_flow_node1"] = per_flow("rss1_kb", 1024)
+    r["idle_user_b_per_flow_node2"] = per_flow("rss2_kb", 1024)
+    r["idle_user_marginal_b_per_flow_node1"] = per_flow("rss1_kb", 1024, mid, second)
+    r["idle_user_marginal_b_per_flow_node2"] = per_flow("rss2_kb", 1024, mid, second)
+    for x, snap in (("before", b), ("mid", mid), ("after", a)):
+        r["idle_rss1_kb_" + x], r["idle_rss2_kb_" + x] = num(snap, "rss1_kb"), num(snap, "rss2_kb")
+    r["idle_sockstat_b_per_flow"] = per_flow("tcp_mem_pages", 4096)
+    r["idle_slab_tcp_b_per_flow"] = per_flow("slab_tcp_bytes", 1)
+    r["idle_tcp_inuse_node1"] = num(a, "tcp1_inuse")
+    r["idle_tcp_inuse_node2"] = num(a, "tcp2_inuse")
+    return r, notes
+
+
+def summarize(vals):
+    v = sorted(x for x in vals if x is not None)
+    if not v:
+        return None
+    q = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0]] * 3
+    return {"median": statistics.median(v), "min": v[0], "max": v[-1],
+            "q1": q[0], "q3": q[2], "n": len(v)}
+
+
+def fmt(x, unit):
+    if x is None:
+        return "-"
+    if unit in ("B", "1/s"):
+        return "%.0f" % x
+    if unit == "Gbit/s":
+        return "%.2f" % x
+    if abs(x) >= 100:
+        return "%.0f" % x
+    return "%.1f" % x
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    meta = kv(os.path.join(raw, "meta.txt"))
+    runs = sorted((d for d in os.listdir(raw) if re.match(r"run\d+$", d)),
+                  key=lambda s: int(s[3:]))
+    per_run = {m: [] for m in MODES}
+    unavailable = {}
+    notes = {m: [] for m in MODES}
+    for rd in runs:
+        for m in MODES:
+            d = os.path.join(raw, rd, m)
+            if not os.path.isdir(d):
+                continue
+            u = os.path.join(d, "unavailable")
+            if os.path.exists(u):
+                unavailable.setdefault(m, []).append("%s: %s" % (rd, open(u).read().strip()))
+                continue
+            r, n = one_run(d, meta)
+            r["run"] = int(rd[3:])
+            per_run[m].append(r)
+            notes[m] += ["%s: %s" % (rd, x) for x in n]
+    summary = {m: {} for m in MODES}
+    for m in MODES:
+        for key, _, _, _ in METRICS:
+            summary[m][key] = summarize([r.get(key) for r in per_run[m]])
+
+    def med(m, k):
+        s = summary[m].get(k)
+        return s["median"] if s else None
+
+    ratios = {}
+    for key, _, _, _ in METRICS:
+        s, p, h = med("sluice", key), med("plain", key), med("haproxy", key)
+        ratios[key] = {
+            "sluice_over_plain": (s / p) if (s is not None and p) else None,
+            "sluice_over_haproxy": (s / h) if (s is not None and h) else None,
+            "haproxy_over_plain": (h / p) if (h is not None and p) else None,
+        }
+
+    # ---- targets (issue 8) ----
+    ktls = meta.get("ktls", "off")
+    targets = []
+
+    def target(name, ok, detail):
+        status = "unknown" if ok is None else ("met" if ok else "not met")
+        targets.append({"target": name, "status": status, "detail": detail})
+
+    def why(*modes):
+        for m in modes:
+            if m in unavailable:
+                return "%s unavailable: %s" % (m, unavailable[m][0])
+            if not per_run[m]:
+                return "%s not measured" % m
+        return "a figure is missing (see notes)"
+    why_sl = why("sluice")
+    for n in (1, 4):
+        s, h = med("sluice", "tput%d_gbps" % n), med("haproxy", "tput%d_gbps" % n)
+        target("throughput (%d stream%s) >= 1.5x HAProxy" % (n, "s" if n > 1 else ""),
+               None if s is None or h is None else s >= 1.5 * h,
+               "sluice %s / HAProxy %s Gbit/s = %s" % (fmt(s, "Gbit/s"), fmt(h, "Gbit/s"),
+                                                       "%.2fx" % (s / h) if s and h else why("sluice", "haproxy")))
+    for key in ("pp64_p50_us", "pp1024_p50_us", "ul64_p50_us", "ul1024_p50_us"):
+        s, h, p = med("sluice", key), med("haproxy", key), med("plain", key)
+        ok = None
+        detail = why("sluice", "haproxy", "plain")
+        if None not in (s, h, p):
+            ok = (s - p) <= 0.5 * (h - p)
+            detail = "added over plain: sluice %.1f us, HAProxy %.1f us (limit %.1f us)" % (
+                s - p, h - p, 0.5 * (h - p))
+        target("added p50 latency <= half of HAProxy's (%s)" % key.split("_")[0], ok, detail)
+    s, p = med("sluice", "newflow_p50_us"), med("plain", "newflow_p50_us")
+    target("new-flow latency p50 <= 2x plain TCP",
+           None if s is None or p is None else s <= 2 * p,
+           "sluice %s us, plain %s us = %s" % (fmt(s, "us"), fmt(p, "us"),
+                                               "%.2fx" % (s / p) if s and p else why("sluice", "plain")))
+    lim = 4096 if ktls == "on" else 16384
+    u1, u2 = med("sluice", "idle_user_b_per_flow_node1"), med("sluice", "idle_user_b_per_flow_node2")
+    worst = max(u1, u2) if None not in (u1, u2) else None
+    target("userspace memory per idle flow <= %d KiB (%s, per node)" % (lim // 1024,
+           "kTLS" if ktls == "on" else "userspace TLS"),
+           None if worst is None else worst <= lim,
+           ("average node1 %s B, node2 %s B per flow (marginal, 2nd half of the flows: node1 %s B,"
+            " node2 %s B)" % (fmt(u1, "B"), fmt(u2, "B"),
+                             fmt(med("sluice", "idle_user_marginal_b_per_flow_node1"), "B"),
+                             fmt(med("sluice", "idle_user_marginal_b_per_flow_node2"), "B")))
+           if worst is not None else why_sl)
+
+    result = {"meta": meta, "unavailable": unavailable, "notes": notes,
+              "summary": summary, "ratios": ratios, "targets": targets,
+              "runs": per_run}
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=False)
+
+    # ---- table ----
+    print("sluice benchmark: %s runs, kernel %s, %s CPUs, kTLS %s, sluiced workers %s, %s" % (
+        meta.get("runs"), meta.get("kernel"), meta.get("cpus"), ktls, meta.get("workers"),
+        meta.get("date")))
+    print("certificates: %s TLS 1.3 AES-128-GCM; loadavg start %s end %s" % (
+        meta.get("cert", "").strip(";"), meta.get("loadavg_start"), meta.get("loadavg_end")))
+    print("median [min..max] over runs\n")
+    hdr = "%-32s %-7s %-24s %-24s %-24s %-8s %-8s" % (
+        "metric", "unit", "plain", "haproxy", "sluice", "sl/plain", "sl/hap")
+    print(hdr)
+    print("-" * len(hdr))
+    for key, label, unit, _ in METRICS:
+        cells = []
+        for m in MODES:
+            s = summary[m][key]
+            cells.append("-" if not s else "%s [%s..%s]" % (
+                fmt(s["median"], unit), fmt(s["min"], unit), fmt(s["max"], unit)))
+        rp, rh = ratios[key]["sluice_over_plain"], ratios[key]["sluice_over_haproxy"]
+        print("%-32s %-7s %-24s %-24s %-24s %-8s %-8s" % (
+            label, unit, cells[0], cells[1], cells[2],
+            "%.2f" % rp if rp is not None else "-", "%.2f" % rh if rh is not None else "-"))
+    print("\ntargets:")
+    for t in targets:
+        print("  %-8s %s: %s" % (t["status"], t["target"], t["detail"]))
+    for m, why in unavailable.items():
+        print("\n%s UNAVAILABLE in %d run(s): %s" % (m, len(why), why[0]))
+    for m in MODES:
+        for n in notes[m][:8]:
+            print("note %s %s" % (m, n))
+    print("\nJSON: %s" % out)
+
+
+if __name__ == "__main__":
+    main()

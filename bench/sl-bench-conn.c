@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sl-bench-conn: connection tool for the sluice benchmark harness.
+ * Built by bench/run with cc into a scratch directory (not part of the
+ * meson build, not a test).
+ *
+ *   sl-bench-conn serve PORT
+ *       epoll echo server: every connection is kept until the peer closes,
+ *       every byte received is sent back.  Holds any number of connections.
+ *   sl-bench-conn newflow IP PORT SECONDS THREADS
+ *       THREADS loops of: connect, send 1 byte, read the 1-byte echo,
+ *       close; for SECONDS.  Prints one JSON object: flows, flows_per_s,
+ *       errors and the latency of a flow (connect .. echo received) as
+ *       p50_us/p99_us/p999_us/mean_us.
+ *   sl-bench-conn idle IP PORT N INFLIGHT
+ *       open N connections (at most INFLIGHT connecting at once), each
+ *       sends 1 byte and waits for the echo so that the flow is fully
+ *       established through any proxy; then prints
+ *       "ready ok=K err=E secs=S" and holds them until SIGTERM/SIGINT.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl = { 1048576, 1048576 };
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int mkaddr(const char *ip, const char *port, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, ip, &sa->sin_addr) != 1) {
+		fprintf(stderr, "bad IPv4 address %s\n", ip);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- serve ------------------------------------------------------------ */
+
+static int do_serve(const char *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct epoll_event ev, evs[256];
+	char buf[65536];
+	int one = 1, lfd, ep;
+
+	sa.sin_port = htons((uint16_t)atoi(port));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return perror("socket"), 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0)
+		return perror("bind/listen"), 1;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.events = EPOLLIN;
+	ev.data.fd = lfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	for (;;) {
+		int n = epoll_wait(ep, evs, 256, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == lfd) {
+				int c;
+
+				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					ev.events = EPOLLIN;
+					ev.data.fd = c;
+					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+				}
+				continue;
+			}
+			ssize_t r = read(fd, buf, sizeof(buf));
+
+			if (r > 0) {
+				/* small echoes only (1-byte probes): a short write is
+				 * not worth buffering here */
+				if (write(fd, buf, (size_t)r) < 0 && errno != EAGAIN)
+					r = 0;
+			}
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+			}
+		}
+	}
+}
+
+/* ---- newflow ------------------------------------------------------------ */
+
+struct nf_thread {
+	pthread_t tid;
+	struct sockaddr_in sa;
+	double end;
+	double *lat;
+	size_t n, cap;
+	unsigned long errors;
+};
+
+static int one_flow(const struct sockaddr_in *sa)
+{
+	int one = 1, fd, ret = -1;
+	char c = 'x';
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		goto out;
+	if (write(fd, &c, 1) != 1)
+		goto out;
+	if (read(fd, &c, 1) != 1)
+		goto out;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+static void *nf_run(void *arg)
+{
+	struct nf_thread *t = arg;
+
+	while (now_s() < t->end) {
+		double t0 = now_s();
+
+		if (one_flow(&t->sa) < 0) {
+			t->errors++;
+			if (t->errors > 1000)
+				break;
+			usleep(1000);
+			continue;
+		}
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 65536;
+			double *p = realloc(t->lat, cap * sizeof(*p));
+
+			if (!p)
+				break;
+			t->lat = p;
+			t->cap = cap;
+		}
+		t->lat[t->n++] = (now_s() - t0) * 1e6;
+	}
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double pct(const double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return -1;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+static int do_newflow(const char *ip, const char *port, double secs, int nthreads)
+{
+	struct nf_thread *t = calloc((size_t)nthreads, sizeof(*t));
+	unsigned long errors = 0;
+	double *all, sum = 0, t0, el;
+	size_t n = 0, k = 0;
+
+	if (!t)
+		return 1;
+	t0 = now_s();
+	for (int i = 0; i < nthreads; i++) {
+		if (mkaddr(ip, port, &t[i].sa) < 0)
+			return 2;
+		t[i].end = t0 + secs;
+		pthread_create(&t[i].tid, NULL, nf_run, &t[i]);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(t[i].tid, NULL);
+		n += t[i].n;
+		errors += t[i].errors;
+	}
+	el = now_s() - t0;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return 1;
+	for (int i = 0; i < nthreads; i++) {
+		memcpy(all + k, t[i].lat, t[i].n * sizeof(*all));
+		k += t[i].n;
+		free(t[i].lat);
+	}
+	qsort(all, n, sizeof(*all), cmp_d);
+	for (size_t i = 0; i < n; i++)
+		sum += all[i];
+	printf("{\"flows\": %zu, \"errors\": %lu, \"seconds\": %.3f, \"threads\": %d, "
+	       "\"flows_per_s\": %.1f, \"mean_us\": %.1f, \"p50_us\": %.1f, "
+	       "\"p99_us\": %.1f, \"p999_us\": %.1f}\n",
+	       n, errors, el, nthreads, (double)n / el, n ? sum / (double)n : -1,
+	       pct(all, n, 0.5), pct(all, n, 0.99), pct(all, n, 0.999));
+	free(all);
+	free(t);
+	return n ? 0 : 1;
+}
+
+/* ---- idle ------------------------------------------------------------------- */
+
+enum { C_CONNECTING = 1, C_WAITING, C_DONE };
+
+static volatile sig_atomic_t stop;
+
+static void on_sig(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+static int do_idle(const char *ip, const char *port, long total, long inflight)
+{
+	struct sockaddr_in sa;
+	struct epoll_event ev, evs[512];
+	long started = 0, busy = 0, ok = 0, err = 0;
+	int ep, one = 1;
+	double t0 = now_s();
+
+	if (mkaddr(ip, port, &sa) < 0)
+		return 2;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	while (ok + err < total) {
+		while (busy < inflight && started < total) {
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+			started++;
+			if (fd < 0) {
+				perror("socket");
+				err++;
+				continue;
+			}
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+			    errno != EINPROGRESS) {
+				close(fd);
+				err++;
+				continue;
+			}
+			ev.events = EPOLLOUT;
+			ev.data.u64 = (uint64_t)fd << 8 | C_CONNECTING;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+			busy++;
+		}
+		int n = epoll_wait(ep, evs, 512, 10000);
+
+		if (n == 0) {
+			fprintf(stderr, "idle: no progress for 10 s (ok=%ld err=%ld busy=%ld)\n",
+				ok, err, busy);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = (int)(evs[i].data.u64 >> 8);
+			int st = (int)(evs[i].data.u64 & 0xff), soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			char c = 'i';
+
+			if (st == C_CONNECTING) {
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+				if (soerr || write(fd, &c, 1) != 1)
+					goto fail;
+				ev.events = EPOLLIN;
+				ev.data.u64 = (uint64_t)fd << 8 | C_WAITING;
+				epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+			} else {
+				if (read(fd, &c, 1) != 1)
+					goto fail;
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				ok++;
+				busy--;
+			}
+			continue;
+fail:
+			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			close(fd);
+			err++;
+			busy--;
+		}
+	}
+	printf("ready ok=%ld err=%ld secs=%.2f\n", ok, err, now_s() - t0);
+	fflush(stdout);
+	signal(SIGTERM, on_sig);
+	signal(SIGINT, on_sig);
+	while (!stop)
+		pause();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (argc == 3 && !strcmp(argv[1], "serve"))
+		return do_serve(argv[2]);
+	if (argc == 6 && !strcmp(argv[1], "newflow"))
+		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
+	if (argc == 6 && !strcmp(argv[1], "idle"))
+		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+	fprintf(stderr, "usage: sl-bench-conn serve PORT | newflow IP PORT SECONDS THREADS |"
+		" idle IP PORT N INFLIGHT\n");
+	return 2;
+}
