@@ -173,6 +173,16 @@ int sl_config_resolve(const struct sl_config *cfg,
 		      uint16_t port, const struct sl_endpoint **eps,
 		      size_t *n_eps);
 
+/**
+ * sl_config_service_host - the FQDN of the service whose VIP (Service
+ * clusterIP, ServiceEntry address or CIDR) is @ip, e.g.
+ * "reviews.default.svc.cluster.local"; NULL when @ip is no VIP.  A pure
+ * lookup (unlike sl_config_resolve, it advances no weighted choice).
+ * The string lives as long as the snapshot.
+ */
+const char *sl_config_service_host(const struct sl_config *cfg,
+				   const struct sl_ip *ip);
+
 /* ---- policy (PeerAuthentication, AuthorizationPolicy) ----------------- */
 
 enum sl_mtls_mode {

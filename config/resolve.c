@@ -476,6 +476,14 @@ struct sl_host *sl_cfg_vip_host(const struct sl_config *cfg,
 	return NULL;
 }
 
+const char *sl_config_service_host(const struct sl_config *cfg,
+				   const struct sl_ip *ip)
+{
+	const struct sl_host *h = sl_cfg_vip_host(cfg, ip);
+
+	return h ? h->name : NULL;
+}
+
 /* ---- DestinationRules and VirtualServices ------------------------------ */
 
 static int sl_resolve_drs(struct sl_config *cfg, struct sl_cfg_errs *errs)

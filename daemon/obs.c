@@ -112,11 +112,21 @@ static void flow_fill(struct sl_obs_conn *of, struct sl_flow *f)
 		sl_strlcpy(of->src_wl, pre->src_name, NAME_LEN);
 		sl_strlcpy(of->src_ns, pre->src_ns, NAME_LEN);
 	}
-	/* no reverse lookup from a VIP to its host yet: the service label
-	 * is the original destination address (a VIP or a pod address) */
-	if (pre->orig_dst_family)
-		fmt_ip(of->service, sizeof(of->service), pre->orig_dst_family,
-		       pre->orig_dst, 0);
+	/* destination_service as Istio has it: the FQDN of the service whose
+	 * VIP was dialed; a flow to a pod address keeps that address */
+	if (pre->orig_dst_family) {
+		struct sl_ip ip = { .family = pre->orig_dst_family };
+		const char *host;
+
+		memcpy(&ip.v6, pre->orig_dst,
+		       ip.family == AF_INET ? 4 : 16);
+		host = sl_config_service_host(f->cfg, &ip);
+		if (host)
+			sl_strlcpy(of->service, host, sizeof(of->service));
+		else
+			fmt_ip(of->service, sizeof(of->service),
+			       pre->orig_dst_family, pre->orig_dst, 0);
+	}
 	if (f->outbound) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);

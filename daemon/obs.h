@@ -84,7 +84,8 @@ struct sl_obs_conn {
 	bool outbound, ktls;
 	uint64_t age_ns;
 	char src_addr[SL_OBS_ADDR_LEN], dst_addr[SL_OBS_ADDR_LEN];
-	char endpoint[SL_OBS_ADDR_LEN], service[SL_OBS_ADDR_LEN];
+	char endpoint[SL_OBS_ADDR_LEN];
+	char service[256]; /* destination_service: a FQDN (or an address) */
 	char src_wl[SL_OBS_NAME_LEN], src_ns[SL_OBS_NAME_LEN];
 	char src_id[SL_OBS_ID_LEN];
 	char dst_wl[SL_OBS_NAME_LEN], dst_ns[SL_OBS_NAME_LEN];

@@ -246,7 +246,7 @@ want = {"source_workload": "pod11", "source_workload_namespace": "default",
         "source_principal": "spiffe://cluster.local/ns/default/sa/client",
         "destination_workload": "pod21", "destination_workload_namespace": "default",
         "destination_principal": "spiffe://cluster.local/ns/default/sa/echo",
-        "destination_service": "198.19.0.10",
+        "destination_service": "echo.default.svc.cluster.local",
         "connection_security_policy": "mutual_tls", "response_flags": "-"}
 for k, v in want.items():
     assert l[k] == v, (k, l[k], v)
