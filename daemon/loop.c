@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "util.h"
 
 #define SL_RING_ENTRIES 1024
 
@@ -55,6 +56,12 @@ struct sl_worker {
 
 	struct sl_deferred *deferred;
 	size_t n_deferred, cap_deferred;
+
+	/* liveness: a timer re-armed every SL_HEARTBEAT_NS stamps beat_ns
+	 * (CLOCK_MONOTONIC) from the loop itself, read by other threads */
+	struct sl_op beat_op;
+	struct __kernel_timespec beat_ts;
+	_Atomic uint64_t beat_ns;
 };
 
 static const struct {
@@ -317,6 +324,47 @@ static void arm_signal(struct sl_worker *w)
 	sl_op_attach(sqe, &w->sig_op);
 }
 
+static void arm_beat(struct sl_worker *w);
+
+static void beat_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_worker *w = sl_container_of(op, struct sl_worker, beat_op);
+
+	if (res == -ECANCELED)
+		return;
+	atomic_store_explicit(&w->beat_ns, sl_now_ns(), memory_order_relaxed);
+	arm_beat(w);
+}
+
+/* not counted in refs: an armed heartbeat never keeps a stopping loop up */
+static void arm_beat(struct sl_worker *w)
+{
+	w->beat_op.fn = beat_done;
+	w->beat_ts.tv_sec = SL_HEARTBEAT_NS / 1000000000ULL;
+	w->beat_ts.tv_nsec = SL_HEARTBEAT_NS % 1000000000ULL;
+	sl_worker_timeout(w, &w->beat_op, &w->beat_ts);
+}
+
+uint64_t sl_worker_beat_ns(const struct sl_worker *w)
+{
+	return atomic_load_explicit(&w->beat_ns, memory_order_relaxed);
+}
+
+int sl_workers_stalled(struct sl_worker *const *ws, unsigned int n,
+		       uint64_t now_ns, uint64_t max_age_ns, uint64_t *age_ns)
+{
+	for (unsigned int i = 0; ws && i < n; i++) {
+		uint64_t beat = ws[i] ? sl_worker_beat_ns(ws[i]) : 0;
+
+		if (ws[i] && now_ns > beat && now_ns - beat > max_age_ns) {
+			if (age_ns)
+				*age_ns = now_ns - beat;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
 static int worker_loop(struct sl_worker *w)
 {
 	while (!(w->stop_handled && w->refs == 0)) {
@@ -352,6 +400,9 @@ static void *worker_main(void *arg)
 
 	ret = ring_init(w);
 	if (!ret) {
+		atomic_store_explicit(&w->beat_ns, sl_now_ns(),
+				      memory_order_relaxed);
+		arm_beat(w);
 		arm_wake(w);
 		if (w->sig_fd >= 0)
 			arm_signal(w);

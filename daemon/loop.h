@@ -153,6 +153,27 @@ void sl_worker_cancel_all(struct sl_worker *w);
 void sl_worker_set_data(struct sl_worker *w, void *data);
 void *sl_worker_data(const struct sl_worker *w);
 
+/* ---- liveness (/healthz) ---------------------------------------------- */
+
+/* how often a worker's own loop stamps its heartbeat */
+#define SL_HEARTBEAT_NS 1000000000ULL
+
+/**
+ * sl_worker_beat_ns - CLOCK_MONOTONIC time of @w's last heartbeat, stamped
+ * by a timer that only its own loop can run (thread safe).  A loop stuck in
+ * a handler, or a thread that died, stops stamping.
+ */
+uint64_t sl_worker_beat_ns(const struct sl_worker *w);
+
+/**
+ * sl_workers_stalled - the first worker whose heartbeat is older than
+ * @max_age_ns at @now_ns (CLOCK_MONOTONIC)
+ * @age_ns: if not NULL, set to that worker's heartbeat age
+ * @retval its index, or -1 when every worker is alive
+ */
+int sl_workers_stalled(struct sl_worker *const *ws, unsigned int n,
+		       uint64_t now_ns, uint64_t max_age_ns, uint64_t *age_ns);
+
 /**
  * sl_workers_join - wait for every worker thread to end and free them
  * @retval 0 when every loop ended cleanly, else the first error

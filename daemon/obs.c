@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@
 #include "reload.h"
 #include "stats.h"
 #include "util.h"
+
+/* /healthz: a worker whose heartbeat is older than this is stalled */
+#define SL_OBS_STALL_NS (10 * SL_HEARTBEAT_NS)
 
 #define ADDR_LEN SL_OBS_ADDR_LEN
 #define NAME_LEN SL_OBS_NAME_LEN
@@ -501,10 +505,27 @@ static int http_handler(void *arg, const char *path, int *status,
 		return 0;
 	}
 	if (strcmp(path, "/healthz") == 0) {
-		bool live = obs_live(d);
+		char buf[96];
+		uint64_t age = 0;
+		int stalled;
 
-		*status = live ? 200 : 503;
-		return text_body(live ? "ok\n" : "stopping\n", body, body_len);
+		if (!obs_live(d)) {
+			*status = 503;
+			return text_body("stopping\n", body, body_len);
+		}
+		stalled = sl_workers_stalled(__atomic_load_n(&d->workers,
+							     __ATOMIC_ACQUIRE),
+					     d->n_workers,
+					     sl_now_ns(), SL_OBS_STALL_NS, &age);
+		if (stalled >= 0) {
+			*status = 503;
+			snprintf(buf, sizeof(buf),
+				 "worker %d stalled: no heartbeat for %" PRIu64 " ms\n",
+				 stalled, age / 1000000);
+			return text_body(buf, body, body_len);
+		}
+		*status = 200;
+		return text_body("ok\n", body, body_len);
 	}
 	if (strcmp(path, "/ready") == 0 || strcmp(path, "/healthz/ready") == 0) {
 		char why[300], buf[320];

@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "loop.h"
+#include "util.h"
 #include "stats.h"
 
 struct wstate {
@@ -104,6 +105,61 @@ static void test_start_failure(void **state)
 
 	assert_int_equal(sl_workers_start(3, &hooks, NULL, &ws), -EADDRINUSE);
 	assert_null(ws);
+}
+
+/* ---- heartbeat: a worker stuck in a handler is reported stalled ------ */
+
+static int stuck_pipe[2];
+
+static void stuck(void *arg)
+{
+	char c;
+
+	/* block this worker's loop until the test writes a byte */
+	while (read(stuck_pipe[0], &c, 1) < 0)
+		;
+}
+
+static int stuck_start(struct sl_worker *w, void *arg)
+{
+	if (sl_worker_id(w) == 1)
+		return sl_worker_defer(w, stuck, NULL);
+	return 0;
+}
+
+static void test_heartbeat(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = stuck_start };
+	struct sl_worker **ws;
+	uint64_t age = 0;
+	int i;
+
+	assert_int_equal(pipe(stuck_pipe), 0);
+	assert_int_equal(sl_workers_start(2, &hooks, NULL, &ws), 0);
+	usleep(3500000);
+	/* worker 1 has not run its loop since the start: older than 2 s */
+	assert_int_equal(sl_workers_stalled(ws, 2, sl_now_ns(), 2000000000ULL,
+					    &age),
+			 1);
+	assert_true(age > 2000000000ULL);
+	/* worker 0 stamps every second: alive (generous bound) */
+	assert_int_equal(sl_workers_stalled(ws, 1, sl_now_ns(), 3000000000ULL,
+					    NULL),
+			 -1);
+	/* released, worker 1 stamps again within a heartbeat or two */
+	assert_int_equal(write(stuck_pipe[1], "x", 1), 1);
+	for (i = 0; i < 100; i++) {
+		if (sl_workers_stalled(ws, 2, sl_now_ns(), 3000000000ULL,
+				       NULL) < 0)
+			break;
+		usleep(100000);
+	}
+	assert_true(i < 100);
+	for (i = 0; i < 2; i++)
+		sl_worker_request_stop(ws[i]);
+	assert_int_equal(sl_workers_join(ws, 2), 0);
+	close(stuck_pipe[0]);
+	close(stuck_pipe[1]);
 }
 
 /* ---- admin socket ---------------------------------------------------- */
@@ -243,6 +299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_start_failure),
+		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_handoff),
