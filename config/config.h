@@ -144,6 +144,14 @@ const char *sl_config_generation(const struct sl_config *cfg);
 const struct sl_workload *sl_config_workloads(const struct sl_config *cfg,
 					      size_t *n);
 
+/**
+ * sl_config_workload_by_name - the WorkloadEntry @ns/@name, or NULL
+ * (O(log n); names are unique per namespace)
+ */
+const struct sl_workload *sl_config_workload_by_name(const struct sl_config *cfg,
+						     const char *ns,
+						     const char *name);
+
 /** sl_config_workload_by_ip - the workload at @ip, or NULL */
 const struct sl_workload *sl_config_workload_by_ip(const struct sl_config *cfg,
 						   const struct sl_ip *ip);

@@ -530,6 +530,7 @@ struct sl_config {
 	struct sl_workload *workloads;
 	size_t n_workloads;
 	const struct sl_workload **wl_sorted; /* by address */
+	const struct sl_workload **wl_by_name; /* by namespace, then name */
 	struct sl_endpoint *wl_self;	      /* per workload, port 0 */
 	struct sl_host *hosts;		      /* sorted by name */
 	size_t n_hosts;

@@ -161,6 +161,15 @@ static int sl_wl_cmp(const void *a, const void *b)
 		      x->address.family == AF_INET ? 4 : 16);
 }
 
+static int sl_wl_name_cmp(const void *a, const void *b)
+{
+	const struct sl_workload *x = *(const struct sl_workload *const *)a;
+	const struct sl_workload *y = *(const struct sl_workload *const *)b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
 static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 {
 	size_t n = cfg->res.n[SL_K_WORKLOADENTRY];
@@ -170,7 +179,9 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	cfg->workloads = sl_arena_array(a, n, sizeof(*cfg->workloads));
 	cfg->wl_sorted = sl_arena_array(a, n, sizeof(*cfg->wl_sorted));
 	cfg->wl_self = sl_arena_array(a, n, sizeof(*cfg->wl_self));
-	if (!cfg->workloads || !cfg->wl_sorted || !cfg->wl_self)
+	cfg->wl_by_name = sl_arena_array(a, n, sizeof(*cfg->wl_by_name));
+	if (!cfg->workloads || !cfg->wl_sorted || !cfg->wl_self ||
+	    !cfg->wl_by_name)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY, struct sl_we, i);
@@ -190,6 +201,7 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		w->labels = we->labels;
 		w->n_labels = we->n_labels;
 		cfg->wl_sorted[i] = w;
+		cfg->wl_by_name[i] = w;
 		cfg->wl_self[i].workload = w;
 		cfg->wl_self[i].address = w->address;
 		cfg->wl_self[i].port = 0;
@@ -197,6 +209,8 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	}
 	cfg->n_workloads = n;
 	qsort(cfg->wl_sorted, n, sizeof(*cfg->wl_sorted), sl_wl_cmp);
+	/* names are unique per namespace (duplicates are refused earlier) */
+	qsort(cfg->wl_by_name, n, sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
 	for (size_t i = 1; i < n; i++) {
 		const struct sl_workload *x = cfg->wl_sorted[i - 1];
 		const struct sl_workload *y = cfg->wl_sorted[i];
@@ -234,6 +248,20 @@ sl_config_workload_by_ip(const struct sl_config *cfg, const struct sl_ip *ip)
 		return NULL;
 	r = bsearch(&kp, cfg->wl_sorted, cfg->n_workloads,
 		    sizeof(*cfg->wl_sorted), sl_wl_cmp);
+	return r ? *r : NULL;
+}
+
+const struct sl_workload *
+sl_config_workload_by_name(const struct sl_config *cfg, const char *ns,
+			   const char *name)
+{
+	struct sl_workload key = { .ns = ns, .name = name };
+	const struct sl_workload *kp = &key, *const *r;
+
+	if (!cfg || !ns || !name || !cfg->n_workloads)
+		return NULL;
+	r = bsearch(&kp, cfg->wl_by_name, cfg->n_workloads,
+		    sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
 	return r ? *r : NULL;
 }
 

@@ -68,16 +68,12 @@ static void pod_connected(struct sl_flow *f, int res)
 static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer)
 {
 	const struct sl_workload *w;
-	size_t n = 0;
 
 	if (!peer || !f->pre.src_name[0] || !f->pre.src_ns[0])
 		return NULL;
-	w = sl_config_workloads(f->cfg, &n);
-	for (size_t i = 0; w && i < n; i++)
-		if (!strcmp(w[i].name, f->pre.src_name) &&
-		    !strcmp(w[i].ns, f->pre.src_ns) && w[i].spiffe_id &&
-		    !strcmp(w[i].spiffe_id, peer))
-			return &w[i].address;
+	w = sl_config_workload_by_name(f->cfg, f->pre.src_ns, f->pre.src_name);
+	if (w && w->spiffe_id && !strcmp(w->spiffe_id, peer))
+		return &w->address;
 	return NULL;
 }
 

@@ -169,6 +169,15 @@ static void test_examples(void **state)
 	/* productpage has no policy: allowed */
 	w = sl_config_workload_by_ip(t.cfg, &a);
 	assert_true(sl_config_authorize(t.cfg, w, &req));
+	/* by namespace and name: every workload, and nothing else */
+	for (size_t i = 0; i < n; i++)
+		assert_ptr_equal(sl_config_workload_by_name(t.cfg, all[i].ns,
+							    all[i].name),
+				 &all[i]);
+	assert_null(sl_config_workload_by_name(t.cfg, "default", "nope"));
+	assert_null(sl_config_workload_by_name(t.cfg, "other",
+					       "productpage-v1-0"));
+	assert_null(sl_config_workload_by_name(t.cfg, NULL, "productpage-v1-0"));
 	cfgt_done(&t);
 }
 
