@@ -76,6 +76,8 @@ struct sl_flow {
 	struct sl_preamble pre;
 	bool hs_done;
 	bool ktls; /* this flow runs on kernel TLS */
+	bool plaintext; /* no TLS either side: plain <-> plain relay
+			 * (PERMISSIVE/DISABLE, plain_inbound.c, outbound.c) */
 	uint64_t hs_start_ns; /* monotonic, for the handshake histogram */
 	void (*on_handshake)(struct sl_flow *f);
 
