@@ -225,6 +225,16 @@ enum sl_mtls_mode sl_config_mtls_default(const struct sl_config *cfg,
 bool sl_config_mtls_plaintext_any(const struct sl_config *cfg,
 				  const struct sl_workload *wl);
 
+/**
+ * sl_config_mtls_describe - the modes of @wl as text for `sluice
+ * workloads`: the default mode, then the port-level ones, e.g.
+ * "STRICT 7010:PERMISSIVE,9000:DISABLE" (truncated to @len)
+ * @retval @buf
+ */
+const char *sl_config_mtls_describe(const struct sl_config *cfg,
+				    const struct sl_workload *wl, char *buf,
+				    size_t len);
+
 /** sl_mtls_mode_name - "STRICT", "PERMISSIVE", "DISABLE" or "UNSET" */
 const char *sl_mtls_mode_name(enum sl_mtls_mode m);
 

@@ -92,6 +92,36 @@ bool sl_config_mtls_plaintext_any(const struct sl_config *cfg,
 	return false;
 }
 
+const char *sl_config_mtls_describe(const struct sl_config *cfg,
+				    const struct sl_workload *wl, char *buf,
+				    size_t len)
+{
+	const struct sl_pa *wlp, *nsp, *meshp;
+	bool first = true;
+	size_t off;
+	int n;
+
+	if (!buf || !len)
+		return "";
+	sl_pa_find(cfg, wl, &wlp, &nsp, &meshp);
+	n = snprintf(buf, len, "%s",
+		     sl_mtls_mode_name(sl_pa_default(wlp, nsp, meshp)));
+	off = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; wlp && i < wlp->n_ports && off < len; i++) {
+		if (wlp->ports[i].mode == SL_MTLS_UNSET)
+			continue;
+		n = snprintf(buf + off, len - off, "%s%u:%s",
+			     first ? " " : ",",
+			     (unsigned int)wlp->ports[i].port,
+			     sl_mtls_mode_name(wlp->ports[i].mode));
+		if (n < 0)
+			break;
+		first = false;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
 const char *sl_mtls_mode_name(enum sl_mtls_mode m)
 {
 	switch (m) {

@@ -116,6 +116,17 @@ static void test_port_level(void **state)
 	assert_int_equal(sl_config_mtls_mode(t.cfg, x, 80), SL_MTLS_PERMISSIVE);
 	assert_int_equal(sl_config_mtls_mode(t.cfg, x, 7000), SL_MTLS_STRICT);
 	assert_int_equal(sl_config_mtls_default(t.cfg, x), SL_MTLS_PERMISSIVE);
+	{
+		char buf[64], tiny[8];
+
+		assert_string_equal(sl_config_mtls_describe(t.cfg, w, buf, sizeof(buf)),
+				    "STRICT 8080:PERMISSIVE,9000:DISABLE");
+		assert_string_equal(sl_config_mtls_describe(t.cfg, x, buf, sizeof(buf)),
+				    "PERMISSIVE 7000:STRICT");
+		/* truncated, still terminated */
+		assert_string_equal(sl_config_mtls_describe(t.cfg, w, tiny, sizeof(tiny)),
+				    "STRICT ");
+	}
 	assert_string_equal(sl_mtls_mode_name(SL_MTLS_STRICT), "STRICT");
 	assert_string_equal(sl_mtls_mode_name(SL_MTLS_PERMISSIVE), "PERMISSIVE");
 	assert_string_equal(sl_mtls_mode_name(SL_MTLS_DISABLE), "DISABLE");
