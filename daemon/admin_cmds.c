@@ -387,6 +387,7 @@ static int cmd_conns(struct req *q)
 			c[i].src_addr, c[i].src_id[0] ? c[i].src_id : NULL,
 			c[i].dst_addr, c[i].dst_id[0] ? c[i].dst_id : NULL,
 			c[i].endpoint[0] ? c[i].endpoint : NULL,
+			c[i].plaintext ? "none" :
 			c[i].ktls ? "ktls" : "userspace", age, sent, recv });
 	}
 	free(c);

@@ -22,6 +22,9 @@
 #     by tcpdump on the node link) and works
 #  5. DestinationRule tls DISABLE: plaintext to a PERMISSIVE port works, to
 #     a STRICT port of the same pod it is refused by node2's 15006
+#  5b. DISABLE to a pod of the same node: direct plaintext, the
+#     AuthorizationPolicy (ipBlocks = the source pod, principals) applied
+#     by the outbound side
 #  6. sluice workloads shows each workload's mTLS mode
 #
 # usage: permissive.sh SLUICED SLUICE NFT_TOOL SL_TCP
@@ -142,16 +145,16 @@ wait_set node1 pods4 "$p11" 1 "node1: $p11 not steered"
 wait_set node2 pods4 "$p21" 1 "node2: $p21 not steered"
 tp_wait_port node2 15006 || { tm_dump_logs; tp_fail "no plaintext listener on node2:15006"; }
 
-# expect FROM IP PORT allow|deny WHAT: a line back and the server saw the
-# connection, or nothing at all
+# expect FROM IP PORT allow|deny WHAT [REPLY]: a line back (default
+# hello-PORT) and the server saw the connection, or nothing at all
 expect() {
-	local from=$1 ip=$2 port=$3 want=$4 what=$5 l seen0 seen1
+	local from=$1 ip=$2 port=$3 want=$4 what=$5 reply=${6:-hello-$3} l seen0 seen1
 	seen0=$(wc -l <"$seen")
 	l=$(tm_line "$from" "$ip" "$port" 2>/dev/null) || l=FAIL
 	[ "$want" = allow ] || sleep 0.5
 	seen1=$(wc -l <"$seen")
 	if [ "$want" = allow ]; then
-		[ "$l" = "hello-$port" ] && [ "$seen1" = $((seen0 + 1)) ] || {
+		[ "$l" = "$reply" ] && [ "$seen1" = $((seen0 + 1)) ] || {
 			tm_dump_logs
 			tp_fail "$what: $from -> $ip:$port got '$l' (server saw $((seen1 - seen0))), expected it to pass"
 		}
@@ -306,7 +309,7 @@ $(dr web-strict web-strict.default.svc.cluster.local)"
 out0=$(tm_stat "$TM_SOCK_A" plaintext_outbound)
 hsa0=$(tm_stat "$TM_SOCK_A" handshakes_ok)
 pin0=$(tm_stat "$TM_SOCK_B" plaintext_inbound)
-expect pod11 198.19.0.21 80 allow "DestinationRule tls DISABLE to PERMISSIVE 7010"
+expect pod11 198.19.0.21 80 allow "DestinationRule tls DISABLE to PERMISSIVE 7010" hello-7010
 [ "$(tm_stat "$TM_SOCK_A" plaintext_outbound)" = $((out0 + 1)) ] &&
 	[ "$(tm_stat "$TM_SOCK_B" plaintext_inbound)" = $((pin0 + 1)) ] &&
 	[ "$(tm_stat "$TM_SOCK_A" handshakes_ok)" = "$hsa0" ] ||
@@ -317,10 +320,55 @@ expect pod11 198.19.0.22 80 deny "DestinationRule tls DISABLE to STRICT 7011"
 	{ tm_dump_logs; tp_fail "DR DISABLE: plaintext to the STRICT port 7011 not refused by 15006"; }
 ok "DestinationRule tls DISABLE: plaintext to the endpoint, refused at a STRICT port"
 
+# ---- 5b. DISABLE on the same node: checked on the outbound side --------------------------------
+PA_CLIENT="apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: client, namespace: default}
+spec:
+  selector:
+    matchLabels: {app: client}
+  mtls: {mode: DISABLE}"
+ap_client() { # source block
+	cat <<EOT
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: client-allow, namespace: default}
+spec:
+  selector:
+    matchLabels: {app: client}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        $1
+EOT
+}
+serve pod11 7030
+policy "$PA_CLIENT
+$(ap_client "ipBlocks: [\"$p12/32\"]")"
+out0=$(tm_stat "$TM_SOCK_A" plaintext_outbound)
+hsa0=$(tm_stat "$TM_SOCK_A" handshakes_ok)
+expect pod12 "$p11" 7030 allow "DISABLE, same node, ALLOW ipBlocks of the source pod"
+[ "$(tm_stat "$TM_SOCK_A" plaintext_outbound)" = $((out0 + 1)) ] &&
+	[ "$(tm_stat "$TM_SOCK_A" handshakes_ok)" = "$hsa0" ] ||
+	{ tm_dump_logs; tp_fail "same-node DISABLE: not in plaintext"; }
+policy "$PA_CLIENT
+$(ap_client "principals: [\"$A\"]")"
+d0=$(tm_stat "$TM_SOCK_A" authz_denied)
+expect pod12 "$p11" 7030 deny "DISABLE, same node, ALLOW principals"
+[ "$(tm_stat "$TM_SOCK_A" authz_denied)" = $((d0 + 1)) ] ||
+	{ tm_dump_logs; tp_fail "same-node DISABLE: AuthorizationPolicy not applied on the outbound side"; }
+ok "DISABLE on the same node: direct plaintext, AuthorizationPolicy applied by the outbound side"
+
 # ---- 6. sluice workloads shows the mode -----------------------------------------------------
+policy "$PA_WEB
+---
+$PA_DB"
 w=$("$SLUICE" --socket "$TM_SOCK_B" workloads 2>&1) || { echo "$w"; tp_fail "sluice workloads failed"; }
-grep -q "pod22.*DISABLE" <<<"$w" && grep -q "pod21.*STRICT" <<<"$w" &&
-	grep -q "pod11.*STRICT" <<<"$w" ||
+grep -q "pod22 .*  DISABLE$" <<<"$w" &&
+	grep -q "pod21 .*  STRICT 7010:PERMISSIVE$" <<<"$w" &&
+	grep -q "pod11 .*  STRICT$" <<<"$w" ||
 	{ echo "$w"; tp_fail "sluice workloads lacks the mTLS modes"; }
 ok "sluice workloads shows the mTLS modes"
 
