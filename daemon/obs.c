@@ -180,6 +180,7 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 	uint64_t sent, received;
 	struct sl_metrics_labels l = {
 		.reporter_destination = !of->outbound,
+		.plaintext = of->plaintext,
 		.source_workload = of->src_wl,
 		.source_workload_namespace = of->src_ns,
 		.source_principal = of->src_id,

@@ -286,7 +286,11 @@ done
 kill "$dump_pid" 2>/dev/null || true
 grep -q "hello-7020" "$TP_DIR/tcpdump.txt" ||
 	{ cat "$TP_DIR/tcpdump.txt"; tp_fail "DISABLE: payload not seen in clear on the node link"; }
-ok "DISABLE: pod11 -> pod22 in plaintext (counters, payload on the wire), works"
+m=$(tp_exec node2 curl -sf --max-time 5 http://127.0.0.1:15020/metrics) ||
+	tp_fail "node2: /metrics unreachable"
+grep -q '^istio_tcp_connections_opened_total{reporter="destination",.*destination_workload="pod22",.*connection_security_policy="none"' <<<"$m" ||
+	{ grep '^istio_tcp_connections_opened' <<<"$m"; tp_fail "DISABLE: no connection_security_policy=\"none\" series for pod22"; }
+ok "DISABLE: pod11 -> pod22 in plaintext (counters, payload on the wire, metrics), works"
 
 # ---- 5. DestinationRule tls DISABLE -----------------------------------------------------------
 dr() { # name host
