@@ -257,10 +257,6 @@ static void up_eof(struct splice_relay *r)
 {
 	struct cmsghdr *cmsg;
 
-	if (r->plain) {
-		plain_eof(r, DIR_UP);
-		return;
-	}
 	r->notify_alert[0] = 1; /* warning */
 	r->notify_alert[1] = 0; /* close_notify */
 	r->notify_iov.iov_base = r->notify_alert;
