@@ -44,7 +44,7 @@ tm_init
 command -v curl >/dev/null || tp_skip "curl not installed"
 command -v tcpdump >/dev/null || tp_skip "tcpdump not installed"
 p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12) p21=$(tp_pod_ip pod21)
-p22=$(tp_pod_ip pod22)
+p22=$(tp_pod_ip pod22) p21_6=$(tp_pod_ip pod21 6)
 node1_ip=198.18.0.1
 seen=$TP_DIR/server-seen.log
 : >"$seen"
@@ -70,6 +70,7 @@ mkcfg() { # dir node
 		we pod11 default client-a "$p11" node-a "app: client"
 		we pod12 default client-b "$p12" node-a "app: client"
 		we pod21 default server "$p21" node-b "app: web"
+		we pod21-v6 default server "$p21_6" node-b "app: web"
 		we pod22 default db "$p22" node-b "app: db"
 	} >"$1/workloads.yaml"
 }
@@ -137,6 +138,8 @@ serve() { # pod port
 	tp_wait_port "$1" "$2"
 }
 serve pod21 7010
+tp_bg pod21 "$TP_DIR/pod21-7010-v6.log" socat \
+	TCP6-LISTEN:7010,ipv6only=1,fork,reuseaddr EXEC:"$TP_DIR/server.sh 7010"
 serve pod21 7011
 serve pod22 7020
 tm_start_b
@@ -197,6 +200,10 @@ pin0=$(tm_stat "$TM_SOCK_B" plaintext_inbound)
 expect node1 "$p21" 7010 allow "port-level PERMISSIVE 7010"
 [ "$(tm_stat "$TM_SOCK_B" plaintext_inbound)" = $((pin0 + 1)) ] ||
 	{ tm_dump_logs; tp_fail "plaintext to 7010 did not go through 15006"; }
+wait_set node2 permissive6 "$p21_6" 1 "reload: $p21_6 not in permissive6"
+expect node1 "$p21_6" 7010 allow "port-level PERMISSIVE 7010, IPv6"
+[ "$(tm_stat "$TM_SOCK_B" plaintext_inbound)" = $((pin0 + 2)) ] ||
+	{ tm_dump_logs; tp_fail "IPv6 plaintext to 7010 did not go through 15006"; }
 refused0=$(tm_stat "$TM_SOCK_B" plaintext_refused)
 expect node1 "$p21" 7011 deny "port 7011 stays STRICT"
 [ "$(tm_stat "$TM_SOCK_B" plaintext_refused)" = $((refused0 + 1)) ] ||
@@ -215,7 +222,7 @@ expect pod11 "$p21" 7010 allow "mTLS to a PERMISSIVE port"
 	[ "$(tm_stat "$TM_SOCK_B" inbound_opened)" -gt "$in0" ] &&
 	[ "$(tm_stat "$TM_SOCK_B" plaintext_inbound)" = "$pin0" ] ||
 	{ tm_dump_logs; tp_fail "mTLS to a PERMISSIVE pod did not go through 15008"; }
-ok "reload to port-level PERMISSIVE: 7010 plaintext via 15006, 7011 refused and counted, mTLS via 15008"
+ok "reload to port-level PERMISSIVE: 7010 plaintext via 15006 (IPv4, IPv6), 7011 refused and counted, mTLS via 15008"
 
 # ---- 3. AuthorizationPolicy and plaintext ------------------------------------------------
 policy "$PA_WEB
@@ -286,8 +293,14 @@ done
 kill "$dump_pid" 2>/dev/null || true
 grep -q "hello-7020" "$TP_DIR/tcpdump.txt" ||
 	{ cat "$TP_DIR/tcpdump.txt"; tp_fail "DISABLE: payload not seen in clear on the node link"; }
-m=$(tp_exec node2 curl -sf --max-time 5 http://127.0.0.1:15020/metrics) ||
-	tp_fail "node2: /metrics unreachable"
+# the series is written when the flow ends: wait for it
+for ((i = 0; i < 50; i++)); do
+	m=$(tp_exec node2 curl -sf --max-time 5 http://127.0.0.1:15020/metrics) ||
+		tp_fail "node2: /metrics unreachable"
+	grep -q '^istio_tcp_connections_opened_total{reporter="destination",.*destination_workload="pod22",.*connection_security_policy="none"' <<<"$m" &&
+		break
+	sleep 0.1
+done
 grep -q '^istio_tcp_connections_opened_total{reporter="destination",.*destination_workload="pod22",.*connection_security_policy="none"' <<<"$m" ||
 	{ grep '^istio_tcp_connections_opened' <<<"$m"; tp_fail "DISABLE: no connection_security_policy=\"none\" series for pod22"; }
 ok "DISABLE: pod11 -> pod22 in plaintext (counters, payload on the wire, metrics), works"
