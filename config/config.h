@@ -204,12 +204,47 @@ enum sl_mtls_mode {
  * sl_config_mtls_mode - effective PeerAuthentication mode for inbound
  * traffic to @wl on @port: port-level of the workload policy, then the
  * workload policy (selector), then the namespace policy (no selector), then
- * the mesh policy (no selector, namespace istio-system); PERMISSIVE (as in
- * Istio) when none applies.
+ * the mesh policy (no selector, namespace istio-system); STRICT when none
+ * applies (sluice's default: plaintext to a mesh pod is refused unless a
+ * PeerAuthentication allows it).
+ * @cfg: snapshot; @wl: the destination workload (NULL: STRICT)
+ * @port: destination (pod) port; 0 skips the port-level entries
+ * @retval SL_MTLS_STRICT, SL_MTLS_PERMISSIVE or SL_MTLS_DISABLE (never UNSET)
  */
 enum sl_mtls_mode sl_config_mtls_mode(const struct sl_config *cfg,
 				      const struct sl_workload *wl,
 				      uint16_t port);
+
+/**
+ * sl_config_mtls_default - sl_config_mtls_mode() without the port-level
+ * entries: the mode of every port not listed in portLevelMtls
+ * @retval SL_MTLS_STRICT, SL_MTLS_PERMISSIVE or SL_MTLS_DISABLE
+ */
+enum sl_mtls_mode sl_config_mtls_default(const struct sl_config *cfg,
+					 const struct sl_workload *wl);
+
+/**
+ * sl_config_mtls_plaintext_any - may some port of @wl receive plaintext?
+ * True when the default mode or any port-level entry of the workload's
+ * policy is PERMISSIVE or DISABLE (the steering table works per address:
+ * such a pod's plaintext goes to the plaintext inbound port, which then
+ * refuses the ports that are STRICT).
+ */
+bool sl_config_mtls_plaintext_any(const struct sl_config *cfg,
+				  const struct sl_workload *wl);
+
+/**
+ * sl_config_mtls_describe - the modes of @wl as text for `sluice
+ * workloads`: the default mode, then the port-level ones, e.g.
+ * "STRICT 7010:PERMISSIVE,9000:DISABLE" (truncated to @len)
+ * @retval @buf
+ */
+const char *sl_config_mtls_describe(const struct sl_config *cfg,
+				    const struct sl_workload *wl, char *buf,
+				    size_t len);
+
+/** sl_mtls_mode_name - "STRICT", "PERMISSIVE", "DISABLE" or "UNSET" */
+const char *sl_mtls_mode_name(enum sl_mtls_mode m);
 
 /** The L4 facts about a connection an AuthorizationPolicy can look at. */
 struct sl_authz_request {

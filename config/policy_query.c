@@ -37,6 +37,8 @@ static const struct sl_epset *sl_pq_set_of(const struct sl_host *h,
 static void sl_pq_apply_one(struct sl_dest_policy *pol,
 			    const struct sl_traffic_policy *tp)
 {
+	if (tp->tls != SL_TLS_UNSET)
+		pol->tls_disable = tp->tls == SL_TLS_DISABLE;
 	switch (tp->lb) {
 	case SL_LB_ROUND_ROBIN:
 		pol->lb = SL_POLICY_LB_ROUND_ROBIN;

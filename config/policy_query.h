@@ -59,6 +59,8 @@ struct sl_dest_policy {
 	uint32_t retry_attempts;      /* retries after the first try */
 	uint64_t per_try_timeout_ns;  /* 0: use connect_timeout_ns */
 	uint64_t route_timeout_ns;    /* VirtualService http[].timeout; 0 */
+	bool tls_disable;	      /* trafficPolicy.tls.mode DISABLE:
+					 plaintext to the endpoints */
 };
 
 /**

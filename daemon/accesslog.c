@@ -109,7 +109,8 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 	sl_json_kv_uint(&j, "bytes_sent", e->bytes_sent);
 	sl_json_kv_uint(&j, "bytes_received", e->bytes_received);
 	sl_json_kv_uint(&j, "duration_ms", e->duration_ns / 1000000ull);
-	sl_json_kv_str(&j, "tls", e->ktls ? "ktls" : "userspace");
+	sl_json_kv_str(&j, "tls", e->plaintext ? "none" :
+				  e->ktls ? "ktls" : "userspace");
 	sl_json_kv_str(&j, "end", e->end);
 	sl_json_kv_str(&j, "response_flags",
 		       e->response_flags && *e->response_flags ?

@@ -35,6 +35,7 @@ struct sl_accesslog_entry {
 	uint64_t bytes_sent;	 /* towards the destination */
 	uint64_t bytes_received; /* back from the destination */
 	bool ktls;
+	bool plaintext;		    /* no TLS at all: "tls":"none" */
 	const char *end;	    /* sl_relay_end_name() */
 	const char *response_flags; /* Istio-style flags, "-" for none */
 };

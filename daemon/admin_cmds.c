@@ -286,10 +286,12 @@ static int cmd_routes(struct req *q)
 static int cmd_workloads(struct req *q)
 {
 	static const char *const h[] = { "NAME", "NAMESPACE", "ADDRESS",
-					  "SERVICE-ACCOUNT", "NODE", "SPIFFE-ID" };
+					  "SERVICE-ACCOUNT", "NODE", "SPIFFE-ID",
+					  "MTLS" };
 	static const char *const n[] = { "name", "namespace", "address",
-					  "service_account", "node", "spiffe_id" };
-	struct rows r = { .key = "workloads", .ncols = 6, .headers = h, .names = n };
+					  "service_account", "node", "spiffe_id",
+					  "mtls_mode" };
+	struct rows r = { .key = "workloads", .ncols = 7, .headers = h, .names = n };
 	struct sl_config *cfg = sl_daemon_config(q->d);
 	const struct sl_workload *wl;
 	size_t nwl = 0;
@@ -299,13 +301,14 @@ static int cmd_workloads(struct req *q)
 		return error_answer(q->out, -ENOENT, "no configuration loaded");
 	wl = sl_config_workloads(cfg, &nwl);
 	for (size_t i = 0; i < nwl && !ret; i++) {
-		char addr[INET6_ADDRSTRLEN] = "";
+		char addr[INET6_ADDRSTRLEN] = "", mtls[256];
 
 		inet_ntop(wl[i].address.family, &wl[i].address.v6, addr,
 			  sizeof(addr));
 		ret = rows_add(&r, (const char *const[]){
 			wl[i].name, wl[i].ns, addr, wl[i].service_account,
-			wl[i].node, wl[i].spiffe_id });
+			wl[i].node, wl[i].spiffe_id,
+			sl_config_mtls_describe(cfg, &wl[i], mtls, sizeof(mtls)) });
 	}
 	ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	rows_free(&r);
@@ -384,6 +387,7 @@ static int cmd_conns(struct req *q)
 			c[i].src_addr, c[i].src_id[0] ? c[i].src_id : NULL,
 			c[i].dst_addr, c[i].dst_id[0] ? c[i].dst_id : NULL,
 			c[i].endpoint[0] ? c[i].endpoint : NULL,
+			c[i].plaintext ? "none" :
 			c[i].ktls ? "ktls" : "userspace", age, sent, recv });
 	}
 	free(c);

@@ -38,6 +38,7 @@ struct sl_daemon_opts {
 	unsigned int max_conns;		/* 0: from RLIMIT_NOFILE */
 	uint16_t outbound_port;		/* 0: from the node config */
 	uint16_t inbound_port;		/* 0: from the node config */
+	uint16_t inbound_plain_port;	/* 0: from the node config (15006) */
 	bool steer;			/* apply the steering table ourselves */
 	bool keep_table;		/* --keep-table-on-stop: fail closed */
 	const char *state_dir;		/* last good config copy; NULL: none */
@@ -55,6 +56,7 @@ struct sl_daemon {
 	bool ktls; /* install kTLS after handshakes */
 	unsigned int max_conns;
 	uint16_t outbound_port, inbound_port;
+	uint16_t inbound_plain_port; /* plaintext inbound (PERMISSIVE) */
 	uint32_t mark; /* SO_MARK of every socket sluiced dials */
 
 	struct sl_worker **workers;
@@ -85,7 +87,7 @@ int sl_daemon_identity(struct sl_daemon *d, const char *spiffe_id,
 struct sl_listener;
 struct sl_admin;
 
-#define SL_MAX_LISTENERS 4
+#define SL_MAX_LISTENERS 8
 
 struct sl_wctx {
 	struct sl_daemon *d;
@@ -112,6 +114,7 @@ void sl_flow_release(void);
 enum sl_listener_kind {
 	SL_LISTEN_OUTBOUND,
 	SL_LISTEN_INBOUND,
+	SL_LISTEN_INBOUND_PLAIN, /* plaintext TPROXYed to PERMISSIVE pods */
 };
 
 /**
@@ -131,6 +134,12 @@ void sl_outbound_start(struct sl_wctx *wc, int fd);
 
 /** sl_inbound_start - take over @fd, an mTLS connection to a local pod */
 void sl_inbound_start(struct sl_wctx *wc, int fd);
+
+/**
+ * sl_plain_inbound_start - take over @fd, a plaintext connection to a
+ * local pod TPROXYed to the plaintext inbound port (plain_inbound.c)
+ */
+void sl_plain_inbound_start(struct sl_wctx *wc, int fd);
 
 /* ---- same-node handoff (handoff.c) ----------------------------------- */
 
@@ -211,7 +220,8 @@ void sl_steer_stop(struct sl_daemon *d);
  * --steer would apply (every WorkloadEntry of the node) to @out; touches
  * no kernel state  @retval 0 or -errno (printed to stderr)
  */
-int sl_steer_dry_run(const char *config_dir, const char *node, FILE *out);
+int sl_steer_dry_run(const char *config_dir, const char *node,
+		     uint16_t plain_port, FILE *out);
 
 /* ---- admin socket (admin.c) ------------------------------------------ */
 

@@ -407,8 +407,12 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 
 	sl_worker_ref(f->wc->w);
 	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */
-	ret = sl_relay_start(f->wc->w, f->pod_fd, f->mesh_fd, f->tls, ktls,
-			     initial, initial_len, &p);
+	if (f->plaintext)
+		ret = sl_relay_start_plain(f->wc->w, f->pod_fd, f->mesh_fd,
+					   initial, initial_len, &p);
+	else
+		ret = sl_relay_start(f->wc->w, f->pod_fd, f->mesh_fd, f->tls,
+				     ktls, initial, initial_len, &p);
 	if (ret) {
 		sl_obs_flow_unwrap(&p);
 		free(rc);
@@ -419,8 +423,10 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 		return;
 	}
 	sl_stat_inc(SL_STAT_RELAYS_STARTED);
-	sl_stat_inc(ktls ? SL_STAT_RELAYS_KTLS : SL_STAT_RELAYS_USERSPACE);
+	sl_stat_inc(f->plaintext ? SL_STAT_RELAYS_PLAIN :
+		    ktls ? SL_STAT_RELAYS_KTLS : SL_STAT_RELAYS_USERSPACE);
 	sl_log_debug("%s: flow %s -> %s relayed (%s)", __func__, f->src, f->dst,
+		     f->plaintext ? "plaintext" :
 		     ktls ? "kTLS" : "userspace TLS");
 	/* the relay owns them now */
 	f->lb = NULL;

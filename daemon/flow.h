@@ -71,11 +71,14 @@ struct sl_flow {
 	struct sl_ip orig_dst;		   /* outbound original destination */
 	uint16_t orig_port;
 	struct sl_ip src_ip; /* inbound: the peer address, or the source pod of
-			      * a same-node handoff (AuthorizationPolicy) */
+			      * a same-node handoff (AuthorizationPolicy);
+			      * outbound: the pod's address */
 	bool src_from_handoff; /* src_ip came from the handoff table */
 	struct sl_preamble pre;
 	bool hs_done;
 	bool ktls; /* this flow runs on kernel TLS */
+	bool plaintext; /* no TLS either side: plain <-> plain relay
+			 * (PERMISSIVE/DISABLE, plain_inbound.c, outbound.c) */
 	uint64_t hs_start_ns; /* monotonic, for the handshake histogram */
 	void (*on_handshake)(struct sl_flow *f);
 
@@ -129,5 +132,18 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
  * @retval 0, or -errno after counting and logging (caller fails the flow)
  */
 int sl_flow_ktls_install(struct sl_flow *f);
+
+/**
+ * sl_outbound_plain_prepare - should the outbound flow @f go to endpoint
+ * @ep without mTLS (DestinationRule tls DISABLE, or the endpoint's
+ * PeerAuthentication DISABLE on the target port)?  If so, checks a
+ * destination on this node (STRICT port, AuthorizationPolicy) and prepares
+ * the direct connection: f->mesh_fd, f->sa, f->plaintext (outbound_plain.c)
+ * @plain: set true when the flow goes in plaintext
+ * @retval 0 (with *plain false: use mTLS); -EACCES refused (counted and
+ *         logged) or -errno (the caller fails the flow)
+ */
+int sl_outbound_plain_prepare(struct sl_flow *f, const struct sl_endpoint *ep,
+			      bool *plain);
 
 #endif /* SL_FLOW_H */

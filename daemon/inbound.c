@@ -7,6 +7,11 @@
  * client certificate required (its SPIFFE ID is the source identity) →
  * kTLS install → strict preamble read → connect to pod:port (SO_MARK) →
  * relay.  A bad peer fails its own connection only.
+ *
+ * The PeerAuthentication mode is not checked here: mTLS is accepted for
+ * every mode, DISABLE included (refusing the more secure transport would
+ * only break clients, e.g. a node one reload behind).  Plaintext is
+ * plain_inbound.c's business.
  */
 #include <errno.h>
 #include <stdlib.h>

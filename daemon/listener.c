@@ -7,6 +7,8 @@
  * Inbound (15008): mTLS connections TPROXYed to us (IP_TRANSPARENT, the
  * local address is the pod address that was dialed) or dialed over
  * loopback by this node's own outbound side (same-node handoff).
+ * Plaintext inbound (15006): plaintext to PERMISSIVE/DISABLE pods
+ * TPROXYed to us (IP_TRANSPARENT too).
  *
  * -EMFILE/-ENFILE: the accept is paused for a moment (shed, counted): the
  * kernel keeps the connections in the backlog meanwhile.
@@ -88,6 +90,8 @@ static void accept_done(struct sl_op *op, int res, uint32_t flags)
 			close(res); /* shed: over the cap or shutting down */
 		} else if (l->kind == SL_LISTEN_OUTBOUND) {
 			sl_outbound_start(l->wc, res);
+		} else if (l->kind == SL_LISTEN_INBOUND_PLAIN) {
+			sl_plain_inbound_start(l->wc, res);
 		} else {
 			sl_inbound_start(l->wc, res);
 		}
@@ -144,7 +148,7 @@ static int listen_socket(enum sl_listener_kind kind, int family, uint16_t port)
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
-	if (kind == SL_LISTEN_INBOUND) {
+	if (kind == SL_LISTEN_INBOUND || kind == SL_LISTEN_INBOUND_PLAIN) {
 		/* TPROXY delivers connections addressed to pod IPs */
 		if (family == AF_INET &&
 		    setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0)

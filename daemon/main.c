@@ -45,6 +45,8 @@ static void usage(FILE *out, const char *prog)
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
+		"      --inbound-plain-port PORT plaintext inbound port for PERMISSIVE/DISABLE\n"
+		"                              pods (default: node config, 15006)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -71,6 +73,7 @@ enum {
 	OPT_TELEMETRY_PORT,
 	OPT_ACCESS_LOG_RATE,
 	OPT_CERT_LIFETIME,
+	OPT_PLAIN_PORT,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +97,7 @@ static const struct option long_opts[] = {
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
+	{ "inbound-plain-port", required_argument, NULL, OPT_PLAIN_PORT },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -162,6 +166,15 @@ static int worker_start(struct sl_worker *w, void *arg)
 		return ret;
 	}
 	wc->n_listeners++;
+	ret = sl_listener_open(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET,
+			       d->inbound_plain_port,
+			       &wc->listeners[wc->n_listeners]);
+	if (ret) {
+		sl_log_err("%s: plaintext inbound listener on 0.0.0.0:%u: %s",
+			   __func__, d->inbound_plain_port, strerror(-ret));
+		return ret;
+	}
+	wc->n_listeners++;
 	/* IPv6 is optional: a node without it still serves IPv4 */
 	if (!sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET6, d->outbound_port,
 			      &wc->listeners[wc->n_listeners]))
@@ -169,6 +182,10 @@ static int worker_start(struct sl_worker *w, void *arg)
 	else if (sl_worker_id(w) == 0)
 		sl_log_notice("%s: no IPv6 outbound listener", __func__);
 	if (!sl_listener_open(wc, SL_LISTEN_INBOUND, AF_INET6, d->inbound_port,
+			      &wc->listeners[wc->n_listeners]))
+		wc->n_listeners++;
+	if (!sl_listener_open(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET6,
+			      d->inbound_plain_port,
 			      &wc->listeners[wc->n_listeners]))
 		wc->n_listeners++;
 
@@ -521,6 +538,14 @@ int main(int argc, char **argv)
 				goto bad_arg;
 			d.o.cert_lifetime_s = ns / 1000000000ULL;
 			break;
+		case OPT_PLAIN_PORT: {
+			unsigned int port;
+
+			if (parse_uint(optarg, 65535, &port) || !port)
+				goto bad_arg;
+			d.o.inbound_plain_port = (uint16_t)port;
+			break;
+		}
 		case OPT_MAX_CONNS:
 			if (parse_uint(optarg, UINT_MAX, &d.o.max_conns) || !d.o.max_conns)
 				goto bad_arg;
@@ -546,7 +571,8 @@ bad_arg:
 	}
 	sl_log_init("sluiced", level);
 	if (dry_run) {
-		ret = sl_steer_dry_run(d.o.config_dir, d.o.node, stdout);
+		ret = sl_steer_dry_run(d.o.config_dir, d.o.node,
+				       d.o.inbound_plain_port, stdout);
 		daemon_free(&d);
 		return ret ? 1 : 0;
 	}
@@ -558,6 +584,16 @@ bad_arg:
 	}
 	d.outbound_port = sl_config_node(d.cfg)->outbound_port;
 	d.inbound_port = sl_config_node(d.cfg)->inbound_port;
+	d.inbound_plain_port = d.o.inbound_plain_port ?
+		d.o.inbound_plain_port : sl_config_node(d.cfg)->inbound_plain_port;
+	if (d.inbound_plain_port == d.outbound_port ||
+	    d.inbound_plain_port == d.inbound_port) {
+		fprintf(stderr, "%s: --inbound-plain-port %u: already the %s port\n",
+			argv[0], d.inbound_plain_port,
+			d.inbound_plain_port == d.outbound_port ? "outbound" : "inbound");
+		daemon_free(&d);
+		return 2;
+	}
 	d.mark = 0x5101; /* SL_NFT_BYPASS_MARK: steering lets these through */
 	d.max_conns = d.o.max_conns ? d.o.max_conns : default_max_conns();
 	if (!d.o.workers) {
@@ -623,9 +659,9 @@ bad_arg:
 		sl_steer_stop(&d);
 		goto out;
 	}
-	sl_log_notice("sluiced %s: node %s, %u workers, outbound :%u, inbound :%u, %s, max %u flows",
+	sl_log_notice("sluiced %s: node %s, %u workers, outbound :%u, inbound :%u, plaintext inbound :%u, %s, max %u flows",
 		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
-		      d.outbound_port, d.inbound_port,
+		      d.outbound_port, d.inbound_port, d.inbound_plain_port,
 		      d.ktls ? "kTLS" : "userspace TLS", d.max_conns);
 	/* the workers run until SIGTERM/SIGINT */
 	ret = sl_workers_join(ws, d.n_workers);

@@ -7,7 +7,8 @@
 
 #include "metrics.h"
 
-#define N_LABELS 9 /* reporter + the eight of struct sl_metrics_labels */
+#define N_LABELS 10 /* reporter, security policy + the eight strings of
+			* struct sl_metrics_labels */
 
 static const char *const label_names[N_LABELS] = {
 	"reporter",
@@ -18,6 +19,7 @@ static const char *const label_names[N_LABELS] = {
 	"destination_workload_namespace",
 	"destination_service",
 	"destination_principal",
+	"connection_security_policy",
 	"response_flags",
 };
 
@@ -112,7 +114,8 @@ static void label_values(const struct sl_metrics_labels *l,
 	v[5] = l->destination_workload_namespace;
 	v[6] = l->destination_service;
 	v[7] = l->destination_principal;
-	v[8] = l->response_flags && *l->response_flags ? l->response_flags : "-";
+	v[8] = l->plaintext ? "none" : "mutual_tls";
+	v[9] = l->response_flags && *l->response_flags ? l->response_flags : "-";
 	for (int i = 1; i < N_LABELS - 1; i++)
 		if (!v[i] || !*v[i])
 			v[i] = "unknown";
@@ -163,7 +166,7 @@ static struct series *other_series(struct sl_metrics *m)
 {
 	static const char *const v_src[N_LABELS] = {
 		"source", "other", "other", "other", "other",
-		"other",  "other", "other", "-",
+		"other",  "other", "other", "other", "-",
 	};
 
 	m->overflows++;
@@ -286,8 +289,6 @@ static void put_labels(FILE *out, const struct series *s)
 {
 	fputc('{', out);
 	for (int i = 0; i < N_LABELS; i++) {
-		if (i == 8)
-			fputs("connection_security_policy=\"mutual_tls\",", out);
 		fprintf(out, "%s=\"", label_names[i]);
 		sl_metrics_escape(out, s->v[i]);
 		fputs(i == N_LABELS - 1 ? "\"" : "\",", out);

@@ -38,6 +38,8 @@ struct sl_metrics_labels {
 	const char *destination_service;
 	const char *destination_principal;
 	const char *response_flags; /* "-" when NULL or "" */
+	bool plaintext; /* connection_security_policy "none", else
+			 * "mutual_tls" */
 };
 
 /* handshake latency buckets, seconds (le labels) */

@@ -110,6 +110,7 @@ static void flow_fill(struct sl_obs_conn *of, struct sl_flow *f)
 	 * flow, one id on both nodes */
 	of->id = !f->outbound && pre->has_flow_id ? pre->flow_id : f->id;
 	of->outbound = f->outbound;
+	of->plaintext = f->plaintext;
 	sl_strlcpy(of->src_addr, f->src, sizeof(of->src_addr));
 	sl_strlcpy(of->dst_addr, f->dst, sizeof(of->dst_addr));
 	if (pre->src_name[0]) {
@@ -183,6 +184,7 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 	uint64_t sent, received;
 	struct sl_metrics_labels l = {
 		.reporter_destination = !of->outbound,
+		.plaintext = of->plaintext,
 		.source_workload = of->src_wl,
 		.source_workload_namespace = of->src_ns,
 		.source_principal = of->src_id,
@@ -208,6 +210,7 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 		.dst_service = or_null(of->service),
 		.endpoint = or_null(of->endpoint),
 		.ktls = r->ktls,
+		.plaintext = of->plaintext,
 		.end = sl_relay_end_name(r->end),
 		.response_flags = l.response_flags,
 	};

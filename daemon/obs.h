@@ -82,6 +82,7 @@ void sl_obs_flow_unwrap(struct sl_relay_params *p);
 struct sl_obs_conn {
 	uint64_t id;
 	bool outbound, ktls;
+	bool plaintext; /* no TLS (PERMISSIVE/DISABLE plaintext flow) */
 	uint64_t age_ns;
 	char src_addr[SL_OBS_ADDR_LEN], dst_addr[SL_OBS_ADDR_LEN];
 	char endpoint[SL_OBS_ADDR_LEN];

@@ -48,11 +48,13 @@ static void render_stats(FILE *out)
 			(unsigned long long)sl_stats_hs_fail_get((enum sl_tls_fail)f));
 	}
 	family(out, "sluice_relayed_flows_total", "counter",
-	       "Relayed flows by data path (kernel TLS + splice, userspace TLS)");
+	       "Relayed flows by data path (kernel TLS + splice, userspace TLS, plaintext)");
 	fprintf(out, "sluice_relayed_flows_total{mode=\"ktls\"} %llu\n",
 		(unsigned long long)sl_stat_get(SL_STAT_RELAYS_KTLS));
 	fprintf(out, "sluice_relayed_flows_total{mode=\"userspace\"} %llu\n",
 		(unsigned long long)sl_stat_get(SL_STAT_RELAYS_USERSPACE));
+	fprintf(out, "sluice_relayed_flows_total{mode=\"plain\"} %llu\n",
+		(unsigned long long)sl_stat_get(SL_STAT_RELAYS_PLAIN));
 	{
 		uint64_t k, u;
 

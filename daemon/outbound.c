@@ -139,6 +139,11 @@ static void mesh_connected(struct sl_flow *f, int res)
 		return;
 	}
 	sl_lb_report_success(f->lb);
+	if (f->plaintext) { /* outbound_plain.c */
+		sl_stat_inc(SL_STAT_PLAINTEXT_OUTBOUND);
+		sl_flow_relay(f, false, NULL, 0);
+		return;
+	}
 	f->on_handshake = outbound_handshake_done;
 	sl_flow_handshake(f);
 }
@@ -147,6 +152,13 @@ static void mesh_connected(struct sl_flow *f, int res)
 static bool mesh_endpoint(const struct sl_endpoint *ep)
 {
 	return ep->workload && ep->workload->spiffe_id;
+}
+
+/* DestinationRule tls DISABLE: no identity needed, any endpoint */
+static bool any_endpoint(const struct sl_endpoint *ep)
+{
+	(void)ep;
+	return true;
 }
 
 static int source_identity(struct sl_flow *f, const struct sl_workload *src,
@@ -217,6 +229,7 @@ static void outbound_try(struct sl_flow *f)
 	const struct sl_workload *src = f->src_wl;
 	bool first = f->lb->tries == 0;
 	uint64_t timeout;
+	bool plain;
 	int ret;
 
 	if (sl_lb_pick(f->lb, &ep, &timeout)) {
@@ -230,6 +243,13 @@ static void outbound_try(struct sl_flow *f)
 	}
 	f->ep = ep;
 
+	ret = sl_outbound_plain_prepare(f, ep, &plain);
+	if (ret) {
+		sl_flow_fail(f);
+		return;
+	}
+	if (plain)
+		goto connect;
 	ret = source_identity(f, src, &id);
 	if (ret) {
 		sl_stat_inc(SL_STAT_NO_IDENTITY);
@@ -274,6 +294,7 @@ static void outbound_try(struct sl_flow *f)
 	sl_log_debug("%s: flow %s -> %s: via %s (%s), try %u", __func__, f->src,
 		     f->dst, ep->workload->name, ep->workload->spiffe_id,
 		     f->lb->tries);
+connect:
 	f->phase = SL_PHASE_CONNECT_MESH;
 	/* the set-up deadline covers every try and the handshake */
 	if (first)
@@ -353,8 +374,9 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	sl_lb_set_filter(f->lb, mesh_endpoint);
+	sl_lb_set_filter(f->lb, pol.tls_disable ? any_endpoint : mesh_endpoint);
 	f->src_wl = src;
+	f->src_ip = sip;
 	f->orig_dst = dst;
 	f->orig_port = dport;
 	outbound_try(f);

@@ -49,6 +49,18 @@ int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
 				  initial_len, p);
 }
 
+int sl_relay_start_plain(struct sl_worker *w, int plain_fd, int other_fd,
+			 const void *initial, uint32_t initial_len,
+			 const struct sl_relay_params *p)
+{
+	if (!w || plain_fd < 0 || other_fd < 0 || !p || !p->done ||
+	    (initial_len && !initial))
+		return -EINVAL;
+	/* splice moves TCP to TCP without copies, no kTLS needed */
+	return sl_relay_splice_start(w, plain_fd, other_fd, NULL, initial,
+				     initial_len, p);
+}
+
 /* ---- common state ---------------------------------------------------- */
 
 uint64_t sl_relay_now_ns(void)

@@ -88,4 +88,24 @@ int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		   struct sl_tls_conn *tls, bool ktls, const void *initial,
 		   uint32_t initial_len, const struct sl_relay_params *p);
 
+/**
+ * sl_relay_start_plain - relay between two plaintext TCP sockets on @w
+ * (PERMISSIVE/DISABLE flows: no TLS on either side), spliced through pipes
+ * like the kTLS relay.  EOF on one side is shutdown(SHUT_WR) on the other,
+ * an error or RST on one side is an RST on the other; same idle timer,
+ * live byte counters and done() callback as sl_relay_start().  In the
+ * result "plain_to_tls" counts bytes from @plain_fd, "tls_to_plain" bytes
+ * to it, and ktls is false.
+ * @plain_fd: the pod side (connected; ownership passes to the relay)
+ * @other_fd: the far side (connected; ownership passes)
+ * @initial, @initial_len: bytes already read from @other_fd, sent to
+ *       @plain_fd first; copied; may be NULL
+ * @p: parameters (copied)
+ * @retval 0 when started (done() will be called exactly once); -errno on
+ *         failure, in which case nothing was taken over
+ */
+int sl_relay_start_plain(struct sl_worker *w, int plain_fd, int other_fd,
+			 const void *initial, uint32_t initial_len,
+			 const struct sl_relay_params *p);
+
 #endif /* SL_RELAY_H */

@@ -115,6 +115,7 @@ uint64_t sl_relay_buffered_bytes(void);
 int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		       struct sl_tls_conn *tls, const void *initial,
 		       uint32_t initial_len, const struct sl_relay_params *p);
+/* @tls NULL: plain mode (sl_relay_start_plain), both sides plaintext TCP */
 int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
 			  struct sl_tls_conn *tls, const void *initial,
 			  uint32_t initial_len, const struct sl_relay_params *p);

@@ -27,6 +27,10 @@
  * sl_ktls_recv_record(): close_notify is the EOF of the mesh → pod
  * direction, anything else (another alert, a KeyUpdate or other handshake
  * message) ends the relay with SL_RELAY_END_UNEXPECTED_RECORD.
+ *
+ * Plain mode (sl_relay_start_plain: no session, @tls NULL): the "TLS" side
+ * is a plaintext TCP socket too (PERMISSIVE/DISABLE flows), so EOF either
+ * way is a FIN passed on with shutdown(SHUT_WR) and there are no records.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +69,7 @@ struct splice_dir {
 
 struct splice_relay {
 	struct sl_relay_base b; /* first */
+	bool plain; /* both sides plaintext TCP (no kTLS, no records) */
 	struct sl_op kick_op;
 	struct splice_dir d[2];
 
@@ -236,6 +241,17 @@ static void notify_done(struct sl_op *op, int res, uint32_t flags)
 	sl_relay_maybe_finish(&r->b);
 }
 
+/* plain mode: FIN from the source of direction @i, pass it on */
+static void plain_eof(struct splice_relay *r, int i)
+{
+	if (shutdown(dir_dst(r, i), SHUT_WR) < 0) {
+		sl_relay_teardown(&r->b, side_reset(i, false));
+		return;
+	}
+	r->d[i].done = true;
+	check_done(r);
+}
+
 /* pod half-closed: close_notify, then FIN (in notify_done) */
 static void up_eof(struct splice_relay *r)
 {
@@ -311,19 +327,21 @@ static void in_handle(struct splice_relay *r, int i, int res)
 		 * record is in (poll counts TCP bytes, splice wants the whole
 		 * record).  The rest is on its way, so wait for it in a
 		 * blocking splice rather than spinning on poll */
-		if (i == DIR_UP) /* TCP: spurious wake-up, poll again */
+		if (i == DIR_UP || r->plain) /* TCP: spurious wake-up */
 			dir_read(r, i);
 		else if (!d->done) /* kTLS honours SPLICE_F_NONBLOCK only */
 			post_splice(r, &d->in_op, dir_src(r, i), d->pipe_w,
 				    d->cap);
 		return;
 	}
-	if (i == DIR_DOWN && (res == -EINVAL || res == -EIO)) {
+	if (i == DIR_DOWN && !r->plain && (res == -EINVAL || res == -EIO)) {
 		down_record(r);
 		return;
 	}
 	if (res == 0) {
-		if (i == DIR_UP)
+		if (r->plain)
+			plain_eof(r, i);
+		else if (i == DIR_UP)
 			up_eof(r);
 		else /* FIN without close_notify */
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
@@ -527,8 +545,9 @@ int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
 	 * metadata: free it (tens of KiB of OpenSSL state) right away
 	 * instead of keeping it for the life of the flow */
 	sl_tls_conn_free(tls);
-	sl_relay_base_init(&r->b, w, plain_fd, tls_fd, NULL, true, p,
+	sl_relay_base_init(&r->b, w, plain_fd, tls_fd, NULL, tls != NULL, p,
 			   relay_destroy);
+	r->plain = !tls; /* sl_relay_start_plain */
 	r->b.cancel_more = cancel_pipes;
 	sqe = sl_worker_sqe(w);
 	io_uring_prep_nop(sqe);

@@ -33,6 +33,10 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_RELAY_IDLE] = "relay_idle_timeouts",
 	[SL_STAT_ADMIN_REFUSED] = "admin_refused",
 	[SL_STAT_AUTHZ_DENIED] = "authz_denied",
+	[SL_STAT_PLAINTEXT_REFUSED] = "plaintext_refused",
+	[SL_STAT_PLAINTEXT_INBOUND] = "plaintext_inbound",
+	[SL_STAT_PLAINTEXT_OUTBOUND] = "plaintext_outbound",
+	[SL_STAT_RELAYS_PLAIN] = "flows_plain",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

@@ -41,6 +41,10 @@ enum sl_stat {
 	SL_STAT_RELAY_IDLE,
 	SL_STAT_ADMIN_REFUSED,
 	SL_STAT_AUTHZ_DENIED,	  /* inbound: AuthorizationPolicy denied */
+	SL_STAT_PLAINTEXT_REFUSED, /* plaintext to a STRICT port refused */
+	SL_STAT_PLAINTEXT_INBOUND, /* plaintext flows relayed to a local pod */
+	SL_STAT_PLAINTEXT_OUTBOUND, /* flows sent without mTLS (DISABLE) */
+	SL_STAT_RELAYS_PLAIN,	  /* relays plain <-> plain */
 	SL_STAT__MAX,
 };
 

@@ -11,8 +11,15 @@
  *    /32 and /128 host routes, as CNI plugins install them) AND named by a
  *    WorkloadEntry of this node.  Before a pod's route exists its address
  *    is not steered; a pod without WorkloadEntry is never steered.
+ *  - a pod's mode: PERMISSIVE (its plaintext is TPROXYed to the plaintext
+ *    inbound port) when its workload's PeerAuthentication is PERMISSIVE or
+ *    DISABLE by default or on any port (sl_config_mtls_plaintext_any; the
+ *    table works per address, the plaintext listener refuses the STRICT
+ *    ports), else STRICT (plaintext dropped).
  *  - a route appearing/going away → one small element batch
- *    (sl_nft_pod_add/del); a config reload → the whole table re-applied.
+ *    (sl_nft_pod_add/del); a config reload → the pods and their modes are
+ *    recomputed and only the elements that changed are updated in place
+ *    (the whole table is re-applied if that fails).
  *  - every 2 s sl_nft_check(): a flushed, deleted or edited table is
  *    re-applied atomically (warning logged, steering_restores counted).
  *
@@ -44,6 +51,9 @@ static struct {
 	struct sl_podwatch *pw;
 	struct sl_nft_addr *routed; /* host routes via local veths */
 	size_t n_routed, cap_routed;
+	struct sl_nft_pod *pods; /* what the pod sets hold now */
+	size_t n_pods;
+	uint16_t plain_port; /* --inbound-plain-port, 0: the node config's */
 	bool applied; /* the table was applied at least once */
 	bool dirty;   /* an element update failed: re-apply on the next tick */
 	int stop_fd;
@@ -58,7 +68,8 @@ static void nft_config(const struct sl_config *cfg, struct sl_nft_config *nc)
 	sl_nft_config_init(nc);
 	nc->outbound_port = node->outbound_port;
 	nc->inbound_port = node->inbound_port;
-	nc->inbound_plain_port = node->inbound_plain_port;
+	nc->inbound_plain_port = st.plain_port ? st.plain_port
+					       : node->inbound_plain_port;
 	nc->metrics_port = node->metrics_port;
 }
 
@@ -91,29 +102,43 @@ static void workload_addr(const struct sl_workload *wl, struct sl_nft_addr *a)
 	}
 }
 
-/* is @a named by a WorkloadEntry of this node in @cfg? */
+static enum sl_nft_pod_mode wl_mode(const struct sl_config *cfg,
+				    const struct sl_workload *wl)
+{
+	return sl_config_mtls_plaintext_any(cfg, wl) ? SL_NFT_PERMISSIVE
+						     : SL_NFT_STRICT;
+}
+
+/* is @a named by a WorkloadEntry of this node in @cfg?  Its steering mode
+ * in @mode (PERMISSIVE if any workload at that address takes plaintext) */
 static bool is_local_workload(const struct sl_config *cfg,
-			      const struct sl_nft_addr *a)
+			      const struct sl_nft_addr *a,
+			      enum sl_nft_pod_mode *mode)
 {
 	const char *node = sl_config_node(cfg)->name;
 	const struct sl_workload *wl;
 	struct sl_nft_addr w;
+	bool found = false;
 	size_t n;
 
+	*mode = SL_NFT_STRICT;
 	wl = sl_config_workloads(cfg, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (!wl[i].node || !node || strcmp(wl[i].node, node) != 0)
 			continue;
 		workload_addr(&wl[i], &w);
-		if (addr_eq(&w, a))
-			return true;
+		if (!addr_eq(&w, a))
+			continue;
+		found = true;
+		if (wl_mode(cfg, &wl[i]) == SL_NFT_PERMISSIVE)
+			*mode = SL_NFT_PERMISSIVE;
 	}
-	return false;
+	return found;
 }
 
-/* the workloads of this node, as steering pods (STRICT: plaintext to them
- * is dropped; sluiced serves no plaintext port yet); with @routed_only
- * only those whose host route via a veth is known */
+/* the workloads of this node, as steering pods with their mode (see the
+ * top); with @routed_only only those whose host route via a veth is
+ * known */
 static int local_pods(const struct sl_config *cfg, bool routed_only,
 		      struct sl_nft_pod **out, size_t *n_out)
 {
@@ -135,13 +160,17 @@ static int local_pods(const struct sl_config *cfg, bool routed_only,
 		workload_addr(&wl[i], &a);
 		if (routed_only && !is_routed(&a))
 			continue;
-		for (size_t j = 0; j < k; j++)
-			if (addr_eq(&pods[j].addr, &a))
-				dup = true;
+		for (size_t j = 0; j < k && !dup; j++) {
+			if (!addr_eq(&pods[j].addr, &a))
+				continue;
+			dup = true;
+			if (wl_mode(cfg, &wl[i]) == SL_NFT_PERMISSIVE)
+				pods[j].mode = SL_NFT_PERMISSIVE;
+		}
 		if (dup)
 			continue;
 		pods[k].addr = a;
-		pods[k].mode = SL_NFT_STRICT;
+		pods[k].mode = wl_mode(cfg, &wl[i]);
 		k++;
 	}
 	*out = pods;
@@ -168,9 +197,88 @@ static int apply(struct sl_daemon *d, struct sl_config *cfg)
 			    __func__, n);
 		st.applied = true;
 		st.dirty = false;
+		free(st.pods);
+		st.pods = pods;
+		st.n_pods = n;
+		pods = NULL;
 	}
 	free(pods);
 	return ret;
+}
+
+static struct sl_nft_pod *pods_find(struct sl_nft_pod *v, size_t n,
+				    const struct sl_nft_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_eq(&v[i].addr, a))
+			return &v[i];
+	return NULL;
+}
+
+/* st.pods: @a is now in the sets with @mode (@add) or not at all */
+static void pods_note(const struct sl_nft_addr *a, enum sl_nft_pod_mode mode,
+		      bool add)
+{
+	struct sl_nft_pod *p = pods_find(st.pods, st.n_pods, a), *v;
+
+	if (!add) {
+		if (p)
+			*p = st.pods[--st.n_pods];
+		return;
+	}
+	if (p) {
+		p->mode = mode;
+		return;
+	}
+	v = realloc(st.pods, (st.n_pods + 1) * sizeof(*v));
+	if (!v) {
+		st.dirty = true; /* the next apply rebuilds st.pods */
+		return;
+	}
+	st.pods = v;
+	st.pods[st.n_pods].addr = *a;
+	st.pods[st.n_pods].mode = mode;
+	st.n_pods++;
+}
+
+/* called with cfg_lock held: bring the pod sets to @cfg's pods and modes
+ * with element updates only (counters and the rest of the table stay) */
+static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
+{
+	struct sl_nft_pod *pods = NULL;
+	size_t n = 0, changed = 0;
+	int ret;
+
+	ret = local_pods(cfg, true, &pods, &n);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < st.n_pods && !ret; i++)
+		if (!pods_find(pods, n, &st.pods[i].addr)) {
+			ret = sl_nft_pod_del(d->steer, &st.pods[i].addr);
+			changed++;
+		}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct sl_nft_pod *old = pods_find(st.pods, st.n_pods,
+						   &pods[i].addr);
+
+		if (old && old->mode == pods[i].mode)
+			continue;
+		ret = sl_nft_pod_add(d->steer, &pods[i].addr, pods[i].mode);
+		changed++;
+	}
+	if (ret) {
+		sl_log_warn("%s: updating the pod sets: %s; re-applying the table",
+			    __func__, sl_nft_last_error(d->steer));
+		free(pods);
+		return ret;
+	}
+	free(st.pods);
+	st.pods = pods;
+	st.n_pods = n;
+	if (changed)
+		sl_log_info("%s: steering updated in place (%zu pods, %zu changed)",
+			    __func__, n, changed);
+	return 0;
 }
 
 static int routed_add(const struct sl_nft_addr *a)
@@ -205,6 +313,7 @@ static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
 {
 	struct sl_daemon *d = arg;
 	char buf[INET6_ADDRSTRLEN + 4] = "?";
+	enum sl_nft_pod_mode mode;
 	int ret;
 
 	sl_nft_addr_format(addr, buf, sizeof(buf));
@@ -216,12 +325,12 @@ static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
 	} else {
 		routed_del(addr);
 	}
-	if (!st.applied || !is_local_workload(d->cfg, addr)) {
+	if (!st.applied || !is_local_workload(d->cfg, addr, &mode)) {
 		sl_log_debug("%s: route to %s (ifindex %d) %s: not steered",
 			     __func__, buf, ifindex, added ? "appeared" : "gone");
 		return;
 	}
-	ret = added ? sl_nft_pod_add(d->steer, addr, SL_NFT_STRICT)
+	ret = added ? sl_nft_pod_add(d->steer, addr, mode)
 		    : sl_nft_pod_del(d->steer, addr);
 	if (ret) {
 		sl_log_warn("%s: %s pod %s: %s; re-applying the table", __func__,
@@ -230,8 +339,10 @@ static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
 		st.dirty = true;
 		return;
 	}
-	sl_log_info("%s: pod %s %s (ifindex %d)", __func__, buf,
-		    added ? "steered" : "no longer steered", ifindex);
+	pods_note(addr, mode, added);
+	sl_log_info("%s: pod %s %s (ifindex %d%s)", __func__, buf,
+		    added ? "steered" : "no longer steered", ifindex,
+		    added && mode == SL_NFT_PERMISSIVE ? ", permissive" : "");
 }
 
 static uint64_t now_ms(void)
@@ -316,6 +427,7 @@ int sl_steer_start(struct sl_daemon *d)
 	int ret;
 
 	st.d = d;
+	st.plain_port = d->inbound_plain_port;
 	nft_config(d->cfg, &nc);
 	ret = sl_nft_ctx_new(&nc, &d->steer);
 	if (ret) {
@@ -361,6 +473,9 @@ fail:
 	free(st.routed);
 	st.routed = NULL;
 	st.n_routed = st.cap_routed = 0;
+	free(st.pods);
+	st.pods = NULL;
+	st.n_pods = 0;
 	st.applied = false;
 	sl_nft_ctx_free(d->steer);
 	d->steer = NULL;
@@ -369,7 +484,9 @@ fail:
 
 void sl_steer_update(struct sl_daemon *d, struct sl_config *cfg)
 {
-	if (d->steer)
+	if (!d->steer)
+		return;
+	if (!st.applied || st.dirty || update_in_place(d, cfg))
 		apply(d, cfg);
 }
 
@@ -395,6 +512,9 @@ void sl_steer_stop(struct sl_daemon *d)
 	free(st.routed);
 	st.routed = NULL;
 	st.n_routed = st.cap_routed = 0;
+	free(st.pods);
+	st.pods = NULL;
+	st.n_pods = 0;
 	st.applied = false;
 	ctx = d->steer;
 	__atomic_store_n(&d->steer, NULL, __ATOMIC_RELEASE);
@@ -416,7 +536,8 @@ void sl_steer_stop(struct sl_daemon *d)
 	sl_nft_ctx_free(ctx);
 }
 
-int sl_steer_dry_run(const char *config_dir, const char *node, FILE *out)
+int sl_steer_dry_run(const char *config_dir, const char *node,
+		     uint16_t plain_port, FILE *out)
 {
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL;
@@ -435,6 +556,7 @@ int sl_steer_dry_run(const char *config_dir, const char *node, FILE *out)
 		sl_config_errors_free(&errs);
 		return ret;
 	}
+	st.plain_port = plain_port;
 	nft_config(cfg, &nc);
 	ret = local_pods(cfg, false, &pods, &n);
 	if (ret)

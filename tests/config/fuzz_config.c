@@ -42,6 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sl_config_resolve(cfg, NULL, &w[i].address, 80, &eps, &n);
 			sl_config_authorize(cfg, &w[i], &req);
 			sl_config_mtls_mode(cfg, &w[i], 80);
+			sl_config_mtls_plaintext_any(cfg, &w[i]);
+			{
+				char mb[64];
+
+				sl_config_mtls_describe(cfg, &w[i], mb, sizeof(mb));
+			}
 			w = sl_config_workloads(cfg, &n);
 		}
 		for (size_t i = 0; i < cfg->n_vips; i++) {

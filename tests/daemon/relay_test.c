@@ -315,9 +315,15 @@ static int run_hook(struct sl_worker *w, void *arg)
 
 	run->p.done = run_done;
 	run->p.done_arg = run;
-	run->start_ret = sl_relay_start(w, run->plain_fd, run->tls_fd, run->tls,
-					run->ktls, run->initial,
-					run->initial_len, &run->p);
+	if (run->plain)
+		run->start_ret = sl_relay_start_plain(w, run->plain_fd,
+						      run->tls_fd, run->initial,
+						      run->initial_len, &run->p);
+	else
+		run->start_ret = sl_relay_start(w, run->plain_fd, run->tls_fd,
+						run->tls, run->ktls,
+						run->initial,
+						run->initial_len, &run->p);
 	return run->start_ret;
 }
 

@@ -65,6 +65,7 @@ struct rt_run {
 	int plain_fd, tls_fd;
 	struct sl_tls_conn *tls;
 	bool ktls;
+	bool plain; /* sl_relay_start_plain (tls unused) */
 	const void *initial;
 	uint32_t initial_len;
 	struct sl_relay_params p;

@@ -183,7 +183,7 @@ static void test_cardinality_overflow(void **state)
 	assert_non_null(strstr(text, "istio_tcp_connections_opened_total{reporter=\"source\","
 				     "source_workload=\"wl-0\","));
 	assert_non_null(strstr(text, "source_workload=\"wl-0\",source_workload_namespace=\"unknown\",source_principal=\"unknown\",destination_workload=\"unknown\",destination_workload_namespace=\"unknown\",destination_service=\"unknown\",destination_principal=\"unknown\",connection_security_policy=\"mutual_tls\",response_flags=\"-\"} 2\n"));
-	assert_non_null(strstr(text, "source_workload=\"other\",source_workload_namespace=\"other\",source_principal=\"other\",destination_workload=\"other\",destination_workload_namespace=\"other\",destination_service=\"other\",destination_principal=\"other\",connection_security_policy=\"mutual_tls\",response_flags=\"-\"} 13\n"));
+	assert_non_null(strstr(text, "source_workload=\"other\",source_workload_namespace=\"other\",source_principal=\"other\",destination_workload=\"other\",destination_workload_namespace=\"other\",destination_service=\"other\",destination_principal=\"other\",connection_security_policy=\"other\",response_flags=\"-\"} 13\n"));
 	assert_non_null(strstr(text, "istio_tcp_sent_bytes_total{reporter=\"source\",source_workload=\"other\""));
 	assert_non_null(strstr(text, "sluice_metrics_series_overflow_total 13\n"));
 	free(text);

@@ -159,7 +159,7 @@ ok "status: table, dump and JSON (generation $gen)"
 out=$(cli node1 "$sock_a" -o json workloads) || tp_fail "workloads -o json"
 json_check "$out" 'sorted(w["name"] for w in o["workloads"]) == ["pod11","pod12","pod21","pod22"] and any(w["spiffe_id"] == "spiffe://cluster.local/ns/default/sa/echo" and w["address"] == "'"$p21"'" for w in o["workloads"])'
 out=$(cli node1 "$sock_a" -o dump workloads) || tp_fail "workloads dump"
-grep -qP "^pod21\tdefault\t$p21\techo\tnode-b\tspiffe://cluster.local/ns/default/sa/echo$" <<<"$out" ||
+grep -qP "^pod21\tdefault\t$p21\techo\tnode-b\tspiffe://cluster.local/ns/default/sa/echo\tSTRICT$" <<<"$out" ||
 	{ echo "$out"; tp_fail "workloads dump row for pod21"; }
 out=$(cli node1 "$sock_a" workloads) || tp_fail "workloads"
 [[ $out == NAME*NAMESPACE*ADDRESS* ]] || { echo "$out"; tp_fail "workloads table header"; }

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Plaintext inbound flows: a plaintext connection to a local pod that the
+ * steering table TPROXYed to the plaintext inbound port (15006) because the
+ * pod's PeerAuthentication accepts plaintext on some port.
+ *
+ * local address (TPROXY: the pod address and port that were dialed) →
+ * local workload → effective mode for that port (STRICT: refused with an
+ * RST, counted as plaintext_refused; the steering table works per address,
+ * this is where the per-port mode is enforced) → AuthorizationPolicy with
+ * no principal and no namespace (a plaintext peer has no identity: an
+ * ALLOW rule that needs principals or namespaces does not match, ipBlocks
+ * and ports can) → connect to pod:port (SO_MARK) → plain <-> plain relay.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flow.h"
+#include "log.h"
+#include "stats.h"
+
+static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	sl_ip_format(ip, a, sizeof(a));
+	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static void pod_connected(struct sl_flow *f, int res)
+{
+	if (res < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_info("%s: flow %s -> %s: connect to the pod: %s", __func__,
+			    f->src, f->dst,
+			    res == -ECANCELED ? "timed out" : strerror(-res));
+		sl_flow_fail(f);
+		return;
+	}
+	sl_stat_inc(SL_STAT_PLAINTEXT_INBOUND);
+	sl_flow_relay(f, false, NULL, 0);
+}
+
+/* PeerAuthentication for the dialed port, then AuthorizationPolicy */
+static bool admitted(struct sl_flow *f, uint16_t port)
+{
+	enum sl_mtls_mode mode = sl_config_mtls_mode(f->cfg, f->workload, port);
+	struct sl_authz_request req = {
+		.principal = NULL,
+		.ns = NULL,
+		.src_ip = &f->src_ip,
+		.port = port,
+	};
+
+	if (mode == SL_MTLS_STRICT) {
+		sl_stat_inc(SL_STAT_PLAINTEXT_REFUSED);
+		sl_log_info("%s: flow %s -> %s: plaintext refused: %s/%s port %u is STRICT",
+			    __func__, f->src, f->dst, f->workload->ns,
+			    f->workload->name, port);
+		return false;
+	}
+	if (sl_config_authorize(f->cfg, f->workload, &req))
+		return true;
+	sl_stat_inc(SL_STAT_AUTHZ_DENIED);
+	sl_log_info("%s: flow %s -> %s: denied by AuthorizationPolicy: plaintext -> %s port %u",
+		    __func__, f->src, f->dst, f->workload->spiffe_id ?
+		    f->workload->spiffe_id : f->workload->name, port);
+	return false;
+}
+
+void sl_plain_inbound_start(struct sl_wctx *wc, int fd)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	const struct sl_node_config *node;
+	const struct sl_workload *wl;
+	struct sl_ip lip, pip;
+	uint16_t lport, pport;
+	struct sl_flow *f;
+	int pfd;
+
+	f = sl_flow_new(wc, false);
+	if (!f) {
+		close(fd);
+		sl_flow_release();
+		return;
+	}
+	f->mesh_fd = fd;
+	f->plaintext = true;
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    sl_sockaddr_to_ip(&local, &lip, &lport) ||
+	    sl_sockaddr_to_ip(&peer, &pip, &pport)) {
+		sl_flow_fail(f);
+		return;
+	}
+	fmt_ep(f->src, sizeof(f->src), &pip, pport);
+	fmt_ep(f->dst, sizeof(f->dst), &lip, lport);
+	f->src_ip = pip;
+	node = sl_config_node(f->cfg);
+	wl = sl_config_workload_by_ip(f->cfg, &lip);
+	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) != 0) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+		sl_log_info("%s: flow %s -> %s: not a workload of this node",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	f->workload = wl;
+	/* for the access log and `sluice conns`: what was dialed */
+	f->pre.dst_port = lport;
+	f->pre.orig_dst_family = lip.family;
+	memcpy(f->pre.orig_dst, lip.family == AF_INET ? (const void *)&lip.v4
+						      : (const void *)&lip.v6,
+	       lip.family == AF_INET ? 4 : 16);
+	if (!admitted(f, lport)) {
+		sl_flow_fail(f);
+		return;
+	}
+	pfd = sl_socket_dial(wl->address.family, f->d->mark);
+	if (pfd < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_flow_fail(f);
+		return;
+	}
+	f->pod_fd = pfd;
+	f->sa_len = sl_ip_to_sockaddr(&wl->address, lport, &f->sa);
+	f->phase = SL_PHASE_CONNECT_POD;
+	sl_log_debug("%s: flow %s -> %s (plaintext)", __func__, f->src, f->dst);
+	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns);
+	sl_flow_connect(f, pfd, f->d->o.connect_timeout_ns, pod_connected);
+}
