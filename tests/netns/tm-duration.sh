@@ -13,6 +13,8 @@
 #     shows timer:(keepalive,<11sec,...)); a flow without it has none
 #  3. the default idle timeout is 1 h (logged at start); --idle-timeout 0
 #     turns it off
+#  4. after pod22 leaves the config, two reloads remove the endpoint health
+#     entries nobody uses (status lb_endpoints, lb_endpoints_collected)
 #
 # usage: tm-duration.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
@@ -142,5 +144,42 @@ ok "tcpKeepalive: SO_KEEPALIVE with an 11 s idle time on the upstream socket, no
 
 kill "$long_pid" "$direct_pid" 2>/dev/null || true
 wait "$long_pid" "$direct_pid" 2>/dev/null || true
+
+# ---- 4. health entries of endpoints gone from the config ------------------------
+for ((i = 0; i < 100; i++)); do
+	[ "$(tm_stat "$TM_SOCK_A" flows_active)" = 0 ] && break
+	sleep 0.1
+done
+e0=$(tm_stat "$TM_SOCK_A" lb_endpoints)
+[ "$e0" -ge 2 ] || { tm_admin "$TM_SOCK_A" status; tp_fail "expected >= 2 endpoint entries, got $e0"; }
+reload_to() { # file content: write it, wait for the new generation
+	local gen i
+	gen=$(tm_stat "$TM_SOCK_A" config_generation)
+	printf '%s\n' "$2" >"$TM_CFG_A/$1"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(tm_stat "$TM_SOCK_A" config_generation)" != "$gen" ] && return 0
+		sleep 0.1
+	done
+	tm_dump_logs; tp_fail "no reload after writing $1"
+}
+# pod22 leaves the config ("long" has no endpoint left); the first swap
+# only marks the entries unused, the second removes them
+{
+	tm_we pod11 "$p11" node-a "app: client"
+	tm_we pod21 "$p21" node-b "app: short"
+	tm_svc short "$vip_short" 80 7000 "app: short"
+	tm_svc long "$vip_long" 80 7003 "app: long"
+} >"$TP_DIR/wl.yaml"
+reload_to workloads.yaml "$(cat "$TP_DIR/wl.yaml")"
+reload_to extra.yaml "# second reload"
+e1=$(tm_stat "$TM_SOCK_A" lb_endpoints)
+c1=$(tm_stat "$TM_SOCK_A" lb_endpoints_collected)
+[ "$e1" -lt "$e0" ] && [ "$c1" -ge 1 ] ||
+	{ tm_admin "$TM_SOCK_A" status; tp_fail "endpoint entries not collected ($e0 -> $e1, collected $c1)"; }
+# the service still in the config still works (its entry is re-created)
+tp_exec pod11 timeout 10 "$SL_TCP" echo-check "$vip_short" 80 1000 >/dev/null ||
+	{ tm_dump_logs; tp_fail "a flow to 'short' failed after the GC"; }
+ok "health table: $((e0 - e1)) endpoint entries collected after the endpoints left the config"
+
 tm_stop
 echo "PASS"
