@@ -71,7 +71,7 @@ static int sl_tp_ka_secs(struct sl_dec *d, const struct sl_ynode *x,
 		return r;
 	if (ns < SL_NS_PER_S || ns / SL_NS_PER_S > SL_KA_MAX_SECS) {
 		sl_dec_key_err(d, sl_ymap_get(x, key), key,
-			       "must be between 1s and %us (whole seconds)",
+			       "must be between 1s and %us",
 			       SL_KA_MAX_SECS);
 		return -1;
 	}
