@@ -307,6 +307,9 @@ struct sl_traffic_policy {
 		max_retries;
 	uint64_t idle_timeout_ns;     /* connectionPool.http.idleTimeout */
 	uint64_t tcp_idle_timeout_ns; /* connectionPool.tcp.idleTimeout */
+	uint64_t max_duration_ns;     /* tcp.maxConnectionDuration; 0 unset */
+	bool has_keepalive;	      /* tcp.tcpKeepalive present */
+	uint32_t ka_probes, ka_time_s, ka_interval_s; /* 0: kernel default */
 	bool has_outlier;
 	uint32_t consecutive_5xx, consecutive_gateway;
 	uint64_t outlier_interval_ns, base_ejection_ns;

@@ -176,17 +176,24 @@ int sl_dec_v_uint(struct sl_dec *d, const struct sl_ynode *v, uint64_t min,
 	unsigned long long x;
 	char *end;
 
-	if (v->type != SL_YSCALAR || v->len == 0 || v->len > 20 ||
-	    v->str[0] < '0' || v->str[0] > '9') {
-		sl_dec_err(d, v, "expected an integer");
+	if (v->type != SL_YSCALAR) {
+		sl_dec_err(d, v, "expected an integer in range %" PRIu64
+			   "..%" PRIu64 ", got %s", min, max, sl_ytype_name(v));
 		return -1;
 	}
+	/* a negative number: out of range, not "not an integer" */
+	if (v->len > 1 && v->len <= 21 && v->str[0] == '-' &&
+	    strspn(v->str + 1, "0123456789") == v->len - 1) {
+		sl_dec_err(d, v, "%s is out of range %" PRIu64 "..%" PRIu64,
+			   v->str, min, max);
+		return -1;
+	}
+	if (v->len == 0 || v->len > 20 || v->str[0] < '0' || v->str[0] > '9')
+		goto bad;
 	errno = 0;
 	x = strtoull(v->str, &end, 10);
-	if (*end || errno) {
-		sl_dec_err(d, v, "expected an integer, got \"%s\"", v->str);
-		return -1;
-	}
+	if (*end || errno)
+		goto bad;
 	if (x < min || x > max) {
 		sl_dec_err(d, v, "%llu is out of range %" PRIu64 "..%" PRIu64,
 			   x, min, max);
@@ -194,6 +201,11 @@ int sl_dec_v_uint(struct sl_dec *d, const struct sl_ynode *v, uint64_t min,
 	}
 	*out = (uint32_t)x;
 	return 1;
+bad:
+	sl_dec_err(d, v, "expected an integer in range %" PRIu64 "..%" PRIu64
+		   ", got \"%.*s\"", min, max, v->len > 64 ? 64 : (int)v->len,
+		   v->str);
+	return -1;
 }
 
 /* look up @key, push its path, run the value-level check, pop */

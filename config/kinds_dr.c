@@ -54,19 +54,100 @@ static bool sl_tp_lb(struct sl_dec *d, const struct sl_ynode *x,
 	return true;
 }
 
+/* Linux limits of TCP_KEEPCNT / TCP_KEEPIDLE / TCP_KEEPINTVL */
+#define SL_KA_MAX_PROBES 127u
+#define SL_KA_MAX_SECS 32767u
+#define SL_NS_PER_S 1000000000ull
+
+/* a tcpKeepalive duration: whole seconds (rounded down, as Istio hands
+ * seconds to Envoy) in 1s..32767s; 1 when valid, 0 absent, -1 bad */
+static int sl_tp_ka_secs(struct sl_dec *d, const struct sl_ynode *x,
+			 const char *key, uint32_t *out)
+{
+	uint64_t ns;
+	int r = sl_dec_duration(d, x, key, &ns);
+
+	if (r != 1)
+		return r;
+	if (ns < SL_NS_PER_S || ns / SL_NS_PER_S > SL_KA_MAX_SECS) {
+		sl_dec_key_err(d, sl_ymap_get(x, key), key,
+			       "must be between 1s and %us",
+			       SL_KA_MAX_SECS);
+		return -1;
+	}
+	*out = (uint32_t)(ns / SL_NS_PER_S);
+	return 1;
+}
+
+static bool sl_tp_keepalive(struct sl_dec *d, const struct sl_ynode *x,
+			    struct sl_traffic_policy *tp)
+{
+	static const char *const known[] = { "probes", "time", "interval",
+					     NULL };
+	bool ok = true;
+
+	if (!sl_dec_fields(d, x, known, NULL))
+		return false;
+	tp->has_keepalive = true;
+	if (sl_dec_uint(d, x, "probes", 1, SL_KA_MAX_PROBES,
+			&tp->ka_probes) < 0)
+		ok = false;
+	if (sl_tp_ka_secs(d, x, "time", &tp->ka_time_s) < 0)
+		ok = false;
+	if (sl_tp_ka_secs(d, x, "interval", &tp->ka_interval_s) < 0)
+		ok = false;
+	return ok;
+}
+
+static bool sl_tp_tcp(struct sl_dec *d, const struct sl_ynode *t,
+		      struct sl_traffic_policy *tp)
+{
+	static const char *const tk[] = { "maxConnections", "connectTimeout",
+					  "idleTimeout",
+					  "maxConnectionDuration",
+					  "tcpKeepalive", NULL };
+	const struct sl_ynode *ka = sl_ymap_get(t, "tcpKeepalive");
+	bool ok = true;
+
+	if (!sl_dec_fields(d, t, tk, NULL))
+		return false;
+	if (sl_dec_uint(d, t, "maxConnections", 0, UINT32_MAX,
+			&tp->max_connections) < 0 ||
+	    sl_dec_duration(d, t, "connectTimeout",
+			    &tp->connect_timeout_ns) < 0 ||
+	    sl_dec_duration(d, t, "idleTimeout",
+			    &tp->tcp_idle_timeout_ns) < 0)
+		ok = false;
+	switch (sl_dec_duration(d, t, "maxConnectionDuration",
+				&tp->max_duration_ns)) {
+	case -1:
+		ok = false;
+		break;
+	case 1:
+		/* Istio: "must be at least 1ms"; 0 would mean no limit,
+		 * which leaving the field out already says */
+		if (tp->max_duration_ns < 1000000ull) {
+			sl_dec_key_err(d, sl_ymap_get(t, "maxConnectionDuration"),
+				       "maxConnectionDuration",
+				       "must be at least 1ms");
+			ok = false;
+		}
+		break;
+	}
+	if (ka) {
+		size_t old = sl_dec_push_key(d, "tcpKeepalive");
+
+		if (!sl_tp_keepalive(d, ka, tp))
+			ok = false;
+		sl_dec_pop(d, old);
+	}
+	return ok;
+}
+
 static bool sl_tp_pool(struct sl_dec *d, const struct sl_ynode *x,
 		       struct sl_traffic_policy *tp)
 {
 	static const char *const known[] = { "tcp", "http", NULL };
-	static const char *const tk[] = { "maxConnections", "connectTimeout",
-					  "idleTimeout", NULL };
-	/* accepted once the data path honours them: an ignored field would
-	 * promise what sluice does not do */
-	static const char *const tunsup[] = {
-		"tcpKeepalive", "is not supported yet (sluice does not set TCP keepalives on mesh connections)",
-		"maxConnectionDuration", "is not supported yet (sluice does not cap the duration of a flow)",
-		NULL
-	};
 	static const char *const hk[] = { "http1MaxPendingRequests",
 					  "http2MaxRequests",
 					  "maxRequestsPerConnection",
@@ -84,13 +165,7 @@ static bool sl_tp_pool(struct sl_dec *d, const struct sl_ynode *x,
 		return false;
 	if (t) {
 		old = sl_dec_push_key(d, "tcp");
-		if (!sl_dec_fields(d, t, tk, tunsup) ||
-		    sl_dec_uint(d, t, "maxConnections", 0, UINT32_MAX,
-				&tp->max_connections) < 0 ||
-		    sl_dec_duration(d, t, "connectTimeout",
-				    &tp->connect_timeout_ns) < 0 ||
-		    sl_dec_duration(d, t, "idleTimeout",
-				    &tp->tcp_idle_timeout_ns) < 0)
+		if (!sl_tp_tcp(d, t, tp))
 			ok = false;
 		sl_dec_pop(d, old);
 	}

@@ -61,6 +61,17 @@ static void sl_pq_apply_one(struct sl_dest_policy *pol,
 		pol->idle_timeout_ns = tp->tcp_idle_timeout_ns;
 	else if (tp->idle_timeout_ns)
 		pol->idle_timeout_ns = tp->idle_timeout_ns;
+	if (tp->max_duration_ns)
+		pol->max_duration_ns = tp->max_duration_ns;
+	if (tp->has_keepalive) {
+		pol->keepalive = true;
+		if (tp->ka_probes)
+			pol->keepalive_probes = tp->ka_probes;
+		if (tp->ka_time_s)
+			pol->keepalive_time_s = tp->ka_time_s;
+		if (tp->ka_interval_s)
+			pol->keepalive_interval_s = tp->ka_interval_s;
+	}
 	if (!tp->has_outlier)
 		return;
 	pol->outlier = true;

@@ -49,6 +49,11 @@ struct sl_dest_policy {
 					 connectionPool.http.idleTimeout; 0:
 					 the daemon's default (1 h) */
 	uint64_t max_duration_ns;     /* tcp.maxConnectionDuration; 0: none */
+	bool keepalive;		      /* tcp.tcpKeepalive present: SO_KEEPALIVE
+					 on the upstream socket */
+	uint32_t keepalive_probes;    /* TCP_KEEPCNT; 0: kernel default */
+	uint32_t keepalive_time_s;    /* TCP_KEEPIDLE; 0: kernel default */
+	uint32_t keepalive_interval_s; /* TCP_KEEPINTVL; 0: kernel default */
 	bool outlier;		      /* outlierDetection present */
 	uint32_t consecutive_errors;  /* min of gateway / 5xx; default 5 */
 	uint64_t outlier_interval_ns; /* default 10 s */

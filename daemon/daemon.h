@@ -33,7 +33,7 @@ struct sl_daemon_opts {
 	int ktls;			/* -1: from the node config, else sl_ktls_mode */
 	uint64_t handshake_timeout_ns;	/* default 10 s */
 	uint64_t connect_timeout_ns;	/* default 5 s */
-	uint64_t idle_timeout_ns;	/* default 0 (none) */
+	uint64_t idle_timeout_ns;	/* default 1 h; 0: none */
 	uint64_t grace_ns;		/* shutdown grace, default 10 s */
 	unsigned int max_conns;		/* 0: from RLIMIT_NOFILE */
 	uint16_t outbound_port;		/* 0: from the node config */
@@ -196,6 +196,15 @@ bool sl_ip_is_loopback(const struct sl_ip *ip);
  * SO_MARK @mark and TCP_NODELAY  @retval fd or -errno
  */
 int sl_socket_dial(int family, uint32_t mark);
+
+/**
+ * sl_socket_keepalive - turn on TCP keepalive on @fd (SO_KEEPALIVE), with
+ * TCP_KEEPCNT @probes, TCP_KEEPIDLE @idle_s and TCP_KEEPINTVL @intvl_s
+ * (each 0: the kernel's default, net.ipv4.tcp_keepalive_*)
+ * @retval 0 or -errno
+ */
+int sl_socket_keepalive(int fd, uint32_t probes, uint32_t idle_s,
+			uint32_t intvl_s);
 
 /** sl_socket_reset - close @fd with an RST (SO_LINGER 0); -1 is ignored */
 void sl_socket_reset(int fd);

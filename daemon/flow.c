@@ -366,6 +366,9 @@ static void relay_done(void *arg, const struct sl_relay_result *r)
 	case SL_RELAY_END_IDLE:
 		sl_stat_inc(SL_STAT_RELAY_IDLE);
 		break;
+	case SL_RELAY_END_MAX_DURATION:
+		sl_stat_inc(SL_STAT_RELAY_MAX_DURATION);
+		break;
 	case SL_RELAY_END_UNEXPECTED_RECORD:
 		sl_stat_inc(SL_STAT_UNEXPECTED_KTLS_RECORDS);
 		break;
@@ -404,6 +407,9 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	/* DestinationRule connectionPool idleTimeout (outbound) */
 	if (f->lb && f->lb->pol.idle_timeout_ns)
 		p.idle_timeout_ns = f->lb->pol.idle_timeout_ns;
+	/* and tcp.maxConnectionDuration */
+	if (f->lb)
+		p.max_duration_ns = f->lb->pol.max_duration_ns;
 
 	sl_worker_ref(f->wc->w);
 	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */

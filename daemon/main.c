@@ -41,7 +41,7 @@ static void usage(FILE *out, const char *prog)
 		"      --check                 load and validate the configuration, then exit\n"
 		"      --handshake-timeout DUR TLS handshake + preamble deadline (default 10s)\n"
 		"      --connect-timeout DUR   connect deadline (default 5s)\n"
-		"      --idle-timeout DUR      close flows idle for DUR (default: never)\n"
+		"      --idle-timeout DUR      close flows idle for DUR (default 1h, 0: never)\n"
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
@@ -246,6 +246,8 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 	sl_config_put(old);
 	sl_log_notice("%s: configuration %s loaded", __func__,
 		      sl_config_generation(cfg));
+	/* endpoints that left the config: drop their health entries */
+	sl_health_gc(d->health);
 }
 
 /* SIGHUP: reload now (errors are logged with file:line and kept for
@@ -443,6 +445,7 @@ int main(int argc, char **argv)
 			.ktls = -1,
 			.handshake_timeout_ns = 10000000000ULL,
 			.connect_timeout_ns = 5000000000ULL,
+			.idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS,
 			.grace_ns = 10000000000ULL,
 		},
 	};
@@ -522,7 +525,10 @@ int main(int argc, char **argv)
 		case OPT_CONNECT_TIMEOUT:
 		case OPT_IDLE_TIMEOUT:
 		case OPT_GRACE:
-			if (sl_parse_duration(optarg, &ns))
+			/* "0" (no unit): --idle-timeout 0 turns it off */
+			if (strcmp(optarg, "0") == 0)
+				ns = 0;
+			else if (sl_parse_duration(optarg, &ns))
 				goto bad_arg;
 			if (c == OPT_HS_TIMEOUT)
 				d.o.handshake_timeout_ns = ns;
@@ -659,6 +665,11 @@ bad_arg:
 		sl_steer_stop(&d);
 		goto out;
 	}
+	if (d.o.idle_timeout_ns)
+		sl_log_notice("sluiced: idle timeout %llu ms (--idle-timeout; DestinationRule connectionPool idleTimeout overrides)",
+			      (unsigned long long)(d.o.idle_timeout_ns / 1000000ULL));
+	else
+		sl_log_notice("sluiced: idle timeout none (--idle-timeout 0; DestinationRule connectionPool idleTimeout overrides)");
 	sl_log_notice("sluiced %s: node %s, %u workers, outbound :%u, inbound :%u, plaintext inbound :%u, %s, max %u flows",
 		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
 		      d.outbound_port, d.inbound_port, d.inbound_plain_port,

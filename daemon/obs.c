@@ -162,7 +162,8 @@ static const char *or_null(const char *s)
 static const char *response_flags(const struct sl_relay_result *r)
 {
 	/* Envoy's TCP flags where one fits: UC upstream connection
-	 * termination, DC downstream, SI stream idle timeout */
+	 * termination, DC downstream, SI stream idle timeout, DT duration
+	 * timeout (max_connection_duration) */
 	switch (r->end) {
 	case SL_RELAY_END_DONE:
 		return "-";
@@ -173,6 +174,8 @@ static const char *response_flags(const struct sl_relay_result *r)
 		return "UC";
 	case SL_RELAY_END_IDLE:
 		return "SI";
+	case SL_RELAY_END_MAX_DURATION:
+		return "DT";
 	default:
 		return "UF";
 	}

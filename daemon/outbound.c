@@ -178,6 +178,23 @@ static int source_identity(struct sl_flow *f, const struct sl_workload *src,
 	return sl_daemon_identity(f->d, buf, id);
 }
 
+/* DestinationRule connectionPool.tcp.tcpKeepalive on the mesh socket */
+static int upstream_keepalive(struct sl_flow *f, int fd)
+{
+	const struct sl_dest_policy *pol = &f->lb->pol;
+	int ret;
+
+	if (!pol->keepalive)
+		return 0;
+	ret = sl_socket_keepalive(fd, pol->keepalive_probes,
+				  pol->keepalive_time_s,
+				  pol->keepalive_interval_s);
+	if (ret)
+		sl_log_warn("%s: flow %s -> %s: tcpKeepalive: %s", __func__,
+			    f->src, f->dst, strerror(-ret));
+	return ret;
+}
+
 static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 		const struct sl_ip *addr)
 {
@@ -194,6 +211,9 @@ static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 		if (fd < 0)
 			return fd;
 		f->mesh_fd = fd;
+		ret = upstream_keepalive(f, fd);
+		if (ret)
+			return ret;
 		f->sa_len = sl_ip_to_sockaddr(addr, f->d->inbound_port,
 					      &f->sa);
 		return 0;
@@ -204,6 +224,9 @@ static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 	if (fd < 0)
 		return fd;
 	f->mesh_fd = fd;
+	ret = upstream_keepalive(f, fd);
+	if (ret)
+		return ret;
 	lo.v4.s_addr = htonl(INADDR_LOOPBACK);
 	sl_ip_to_sockaddr(&lo, 0, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) < 0 ||

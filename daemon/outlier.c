@@ -2,10 +2,13 @@
 /*
  * Endpoint health table and outlier detection (see outlier.h).
  *
- * The table is a fixed array of bucket chains.  Entries are only ever
- * added (at the head of a chain, published with a release store) and
- * freed with the table, so readers walk chains without a lock; writers
- * serialise on one mutex and re-check before inserting.  Ejection
+ * The table is a fixed array of bucket chains.  Entries are added at the
+ * head of a chain (published with a release store), so readers walk chains
+ * without a lock; writers serialise on one mutex and re-check before
+ * inserting.  sl_health_gc() unlinks unused endpoint entries under the
+ * same mutex without touching their next pointer (a reader standing on
+ * one walks on), parks them on a retired list and frees them only after a
+ * grace period, once no flow holds them.  Ejection
  * decisions take the same mutex so two workers cannot together exceed
  * maxEjectionPercent.
  */
@@ -22,6 +25,9 @@
 
 struct sl_health_node {
 	struct sl_health_node *_Atomic next;
+	struct sl_health_node *retired_next; /* under the lock */
+	uint64_t retired_at;
+	atomic_bool used; /* looked up since the last sl_health_gc */
 	uint64_t hash;
 	bool is_dest;
 	struct sl_ip addr;
@@ -36,6 +42,8 @@ struct sl_health {
 	void *clock_arg;
 	pthread_mutex_t lock;
 	atomic_ulong n_eps, ejections, overflows, retries, failures;
+	atomic_ulong collected, n_retired;
+	struct sl_health_node *retired; /* unlinked, waiting for the grace */
 	struct sl_health_node *_Atomic buckets[SL_HEALTH_BUCKETS];
 };
 
@@ -74,6 +82,12 @@ void sl_health_free(struct sl_health *h)
 			free(n);
 			n = next;
 		}
+	}
+	while (h->retired) {
+		struct sl_health_node *next = h->retired->retired_next;
+
+		free(h->retired);
+		h->retired = next;
 	}
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -156,8 +170,13 @@ static struct sl_health_node *sl_health_get(struct sl_health *h, bool is_dest,
 		host = "";
 	hash = sl_health_hash(is_dest, host, addr, port);
 	n = sl_health_find(h, hash, is_dest, host, addr, port);
-	if (n)
+	if (n) {
+		/* read first: no cache-line ping-pong once it is set */
+		if (!atomic_load_explicit(&n->used, memory_order_relaxed))
+			atomic_store_explicit(&n->used, true,
+					      memory_order_relaxed);
 		return n;
+	}
 	pthread_mutex_lock(&h->lock);
 	n = sl_health_find(h, hash, is_dest, host, addr, port);
 	if (n)
@@ -170,6 +189,7 @@ static struct sl_health_node *sl_health_get(struct sl_health *h, bool is_dest,
 	}
 	n->hash = hash;
 	n->is_dest = is_dest;
+	atomic_init(&n->used, true);
 	if (addr)
 		n->addr = *addr;
 	n->port = port;
@@ -300,6 +320,66 @@ out:
 	return ret;
 }
 
+/* unlink @n (the mutex held; @link points at it) onto the retired list */
+static void sl_health_retire(struct sl_health *h,
+			     struct sl_health_node *_Atomic *link,
+			     struct sl_health_node *n, uint64_t now)
+{
+	/* n->next stays: a reader standing on @n walks on to the rest */
+	atomic_store_explicit(link, atomic_load(&n->next),
+			      memory_order_release);
+	n->retired_at = now;
+	n->retired_next = h->retired;
+	h->retired = n;
+	atomic_fetch_sub(&h->n_eps, 1);
+	atomic_fetch_add(&h->n_retired, 1);
+	atomic_fetch_add(&h->collected, 1);
+}
+
+size_t sl_health_gc(struct sl_health *h)
+{
+	struct sl_health_node **pp, *n;
+	uint64_t now;
+	size_t removed = 0;
+
+	if (!h)
+		return 0;
+	now = sl_health_now(h);
+	pthread_mutex_lock(&h->lock);
+	/* free what was unlinked long enough ago and is not held by a flow
+	 * that found it before it was unlinked */
+	for (pp = &h->retired; (n = *pp);) {
+		if (now - n->retired_at >= SL_HEALTH_GC_GRACE_NS &&
+		    !atomic_load(&n->ep.active)) {
+			*pp = n->retired_next;
+			free(n);
+			atomic_fetch_sub(&h->n_retired, 1);
+		} else {
+			pp = &n->retired_next;
+		}
+	}
+	for (size_t i = 0; i < SL_HEALTH_BUCKETS; i++) {
+		struct sl_health_node *_Atomic *link = &h->buckets[i];
+
+		while ((n = atomic_load_explicit(link, memory_order_acquire))) {
+			if (n->is_dest ||
+			    atomic_exchange(&n->used, false) ||
+			    atomic_load(&n->ep.active) ||
+			    sl_health_ejected(&n->ep, now)) {
+				link = &n->next;
+				continue;
+			}
+			sl_health_retire(h, link, n, now);
+			removed++;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (removed)
+		sl_log_debug("%s: %zu unused endpoint entries removed",
+			     __func__, removed);
+	return removed;
+}
+
 void sl_health_count_retry(struct sl_health *h)
 {
 	atomic_fetch_add(&h->retries, 1);
@@ -319,4 +399,6 @@ void sl_health_get_stats(const struct sl_health *h, struct sl_health_stats *st)
 	st->overflows = atomic_load(&m->overflows);
 	st->retries = atomic_load(&m->retries);
 	st->failures = atomic_load(&m->failures);
+	st->collected = atomic_load(&m->collected);
+	st->retired = atomic_load(&m->n_retired);
 }

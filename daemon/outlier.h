@@ -8,8 +8,12 @@
  * State is keyed by (destination host, address, port) and by destination
  * host, shared by every worker (atomics; lookups are lock-free, inserts
  * take a mutex) and independent of config generations: an endpoint keeps
- * its counters and ejection across reloads.  Entries live until the table
- * is freed (their number is bounded by the distinct endpoints ever seen).
+ * its counters and ejection across reloads.  sl_health_gc() (run on every
+ * config swap) removes the endpoint entries that nobody looked up since
+ * the previous pass, that no flow uses and that are not ejected, so
+ * endpoints that left the config do not pile up; an entry removed while
+ * still in the config is simply re-created on its next use.  Destination
+ * (host) entries live until the table is freed.
  *
  * Outlier detection (the L4 analogue of Istio's outlierDetection): every
  * refused, reset or timed-out connect counts as one consecutive gateway
@@ -64,6 +68,8 @@ struct sl_health_stats {
 	unsigned long overflows;   /* circuit-breaker refusals */
 	unsigned long retries;	   /* connect retries */
 	unsigned long failures;	   /* connect failures */
+	unsigned long collected;   /* endpoint entries removed by sl_health_gc */
+	unsigned long retired;	   /* of those, not yet freed (grace period) */
 };
 
 struct sl_health;
@@ -79,6 +85,25 @@ int sl_health_new(sl_clock_fn clock, void *clock_arg, struct sl_health **out);
 /** sl_health_free - free the table and every entry; NULL-safe.  No flow
  * may still use it. */
 void sl_health_free(struct sl_health *h);
+
+/* a removed entry is freed this long after sl_health_gc() unlinked it (and
+ * only once no flow holds it): lookups walk the chains without a lock and
+ * may still be on it; they take microseconds */
+#define SL_HEALTH_GC_GRACE_NS (60ull * 1000000000ull)
+
+/**
+ * sl_health_gc - garbage-collect endpoint entries (call periodically, e.g.
+ * on each config reload; takes the table's mutex)
+ * An endpoint entry is unlinked when it was not looked up since the
+ * previous pass (sl_health_ep marks it used), no flow holds it (active 0)
+ * and it is not ejected at the table's current time; it is freed by a
+ * later pass once SL_HEALTH_GC_GRACE_NS have passed and active is still 0.
+ * Entries are looked up for every candidate endpoint of every new flow, so
+ * entries of endpoints in use stay; ejected endpoints stay until they
+ * return.
+ * @retval the number of entries unlinked by this pass
+ */
+size_t sl_health_gc(struct sl_health *h);
 
 /** sl_health_now - the table's clock, in ns */
 uint64_t sl_health_now(const struct sl_health *h);

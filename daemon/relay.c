@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Relays, common part: dispatch to the kTLS or userspace relay, the end
- * reasons, teardown (cancel, RST, exactly one done()), the coarse idle timer
- * and the per-thread buffer pool.
+ * reasons, teardown (cancel, RST, exactly one done()), the coarse idle /
+ * max-duration timer and the per-thread buffer pool.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +27,8 @@ const char *sl_relay_end_name(enum sl_relay_end e)
 		return "reset_tls";
 	case SL_RELAY_END_IDLE:
 		return "idle";
+	case SL_RELAY_END_MAX_DURATION:
+		return "max_duration";
 	case SL_RELAY_END_UNEXPECTED_RECORD:
 		return "unexpected_record";
 	case SL_RELAY_END_INTERNAL:
@@ -80,11 +82,38 @@ static void idle_arm(struct sl_relay_base *b, uint64_t ns)
 	b->inflight++;
 }
 
+uint64_t sl_relay_timer_next(uint64_t now, uint64_t start, uint64_t last,
+			     uint64_t idle_ns, uint64_t max_ns,
+			     enum sl_relay_end *end)
+{
+	uint64_t wait = UINT64_MAX, t;
+
+	if (max_ns) {
+		t = now > start ? now - start : 0; /* age */
+		if (t >= max_ns) {
+			*end = SL_RELAY_END_MAX_DURATION;
+			return 0;
+		}
+		wait = max_ns - t;
+	}
+	if (idle_ns) {
+		t = now > last ? now - last : 0; /* idle */
+		if (t >= idle_ns) {
+			*end = SL_RELAY_END_IDLE;
+			return 0;
+		}
+		if (idle_ns - t < wait)
+			wait = idle_ns - t;
+	}
+	return wait;
+}
+
 static void idle_fired(struct sl_op *op, int res, uint32_t flags)
 {
 	struct sl_relay_base *b =
 		sl_container_of(op, struct sl_relay_base, idle_op);
-	uint64_t now, idle;
+	enum sl_relay_end end = SL_RELAY_END_INTERNAL;
+	uint64_t wait;
 
 	(void)flags;
 	b->inflight--;
@@ -99,15 +128,17 @@ static void idle_fired(struct sl_op *op, int res, uint32_t flags)
 		sl_relay_maybe_finish(b);
 		return;
 	}
-	now = sl_relay_now_ns();
-	idle = now > b->last_ns ? now - b->last_ns : 0;
-	if (idle >= b->p.idle_timeout_ns) {
-		sl_relay_teardown(b, SL_RELAY_END_IDLE);
+	wait = sl_relay_timer_next(sl_relay_now_ns(), b->start_ns, b->last_ns,
+				   b->p.idle_timeout_ns, b->p.max_duration_ns,
+				   &end);
+	if (!wait) {
+		sl_relay_teardown(b, end);
 		sl_relay_maybe_finish(b);
 		return;
 	}
-	/* traffic since the timer was armed: wait for the rest */
-	idle_arm(b, b->p.idle_timeout_ns - idle);
+	/* traffic since the timer was armed, or the max-duration deadline
+	 * is still ahead: wait for the rest */
+	idle_arm(b, wait);
 }
 
 void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
@@ -115,6 +146,8 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 			bool ktls, const struct sl_relay_params *p,
 			void (*destroy)(struct sl_relay_base *b))
 {
+	enum sl_relay_end end;
+
 	b->w = w;
 	b->plain_fd = plain_fd;
 	b->tls_fd = tls_fd;
@@ -124,9 +157,11 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 	b->destroy = destroy;
 	b->idle_op.fn = idle_fired;
 	sl_worker_ref(w);
-	if (p->idle_timeout_ns) {
-		b->last_ns = sl_relay_now_ns();
-		idle_arm(b, p->idle_timeout_ns);
+	if (p->idle_timeout_ns || p->max_duration_ns) {
+		b->start_ns = b->last_ns = sl_relay_now_ns();
+		idle_arm(b, sl_relay_timer_next(b->start_ns, b->start_ns,
+						b->last_ns, p->idle_timeout_ns,
+						p->max_duration_ns, &end));
 	}
 }
 

@@ -18,7 +18,10 @@
  * RST or a TLS error on one side → RST on the other: SO_LINGER {1, 0} then
  * close): a truncated stream never looks complete.  Buffers are bounded
  * (backpressure: a direction reads only when its buffer has room), and an
- * idle timer closes flows with no traffic either way for idle_timeout.
+ * idle timer closes flows with no traffic either way for idle_timeout.  The
+ * same timer (armed for the earlier deadline, no extra op per flow) resets
+ * flows that have lasted max_duration (DestinationRule
+ * connectionPool.tcp.maxConnectionDuration).
  */
 #ifndef SL_RELAY_H
 #define SL_RELAY_H
@@ -35,6 +38,7 @@ enum sl_relay_end {
 	SL_RELAY_END_RESET_PLAIN,   /* RST/error from the pod side */
 	SL_RELAY_END_RESET_TLS,	    /* RST/error/bad record from the mesh side */
 	SL_RELAY_END_IDLE,	    /* idle timeout */
+	SL_RELAY_END_MAX_DURATION,  /* maxConnectionDuration reached (RST) */
 	SL_RELAY_END_UNEXPECTED_RECORD, /* kTLS: non-data record other than close_notify */
 	SL_RELAY_END_INTERNAL,
 };
@@ -57,6 +61,8 @@ typedef void (*sl_relay_done_fn)(void *arg, const struct sl_relay_result *r);
 
 struct sl_relay_params {
 	uint64_t idle_timeout_ns;  /* 0 = none */
+	uint64_t max_duration_ns;  /* end (RST both sides) this long after the
+				      start, busy or not; 0 = none */
 	uint32_t buf_size;	   /* per direction (userspace relay), e.g. 64 KiB */
 	uint32_t pipe_size;	   /* per direction (splice relay), e.g. 64 KiB */
 	sl_relay_done_fn done;

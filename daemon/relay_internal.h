@@ -27,8 +27,10 @@ struct sl_relay_base {
 	bool closing;	       /* teardown started: handlers only count down */
 	bool finished;	       /* done() was called (debug guard) */
 
-	/* coarse idle timer: last_ns is bumped on traffic, the timer re-arms
-	 * itself for the remaining time when it fires early */
+	/* coarse idle / max-duration timer: last_ns is bumped on traffic,
+	 * the timer is armed for the earlier of the two deadlines and
+	 * re-arms itself for the remaining time when it fires early */
+	uint64_t start_ns;
 	uint64_t last_ns;
 	struct sl_op idle_op;
 	struct __kernel_timespec idle_ts;
@@ -46,7 +48,8 @@ uint64_t sl_relay_now_ns(void);
 
 /**
  * sl_relay_base_init - fill @b; takes a worker reference (dropped when the
- * relay finishes) and arms the idle timer if @p asks for one
+ * relay finishes) and arms the timer if @p asks for an idle timeout or a
+ * maximum duration
  */
 void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 			int plain_fd, int tls_fd, struct sl_tls_conn *tls,
@@ -73,6 +76,19 @@ static inline void sl_relay_count_down(struct sl_relay_base *b, uint64_t n)
 		atomic_fetch_add_explicit(&b->p.live_bytes[1], n,
 					  memory_order_relaxed);
 }
+
+/**
+ * sl_relay_timer_next - what the relay timer does when it fires at @now
+ * @start: when the relay started; @last: last traffic (sl_relay_touch)
+ * @idle_ns: idle timeout (0: none); @max_ns: maximum duration (0: none)
+ * @end: set when the flow must end now: SL_RELAY_END_MAX_DURATION (it wins
+ *       when both deadlines have passed) or SL_RELAY_END_IDLE
+ * @retval 0 when the flow must end now, else the ns until the earlier
+ *         deadline (UINT64_MAX when neither limit is set)
+ */
+uint64_t sl_relay_timer_next(uint64_t now, uint64_t start, uint64_t last,
+			     uint64_t idle_ns, uint64_t max_ns,
+			     enum sl_relay_end *end);
 
 /** sl_relay_touch - note traffic for the idle timer */
 static inline void sl_relay_touch(struct sl_relay_base *b)

@@ -84,6 +84,28 @@ fail:
 	return ret;
 }
 
+int sl_socket_keepalive(int fd, uint32_t probes, uint32_t idle_s,
+			uint32_t intvl_s)
+{
+	int one = 1, v;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0)
+		return -errno;
+	v = (int)probes;
+	if (probes &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v)) < 0)
+		return -errno;
+	v = (int)idle_s;
+	if (idle_s &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) < 0)
+		return -errno;
+	v = (int)intvl_s;
+	if (intvl_s &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v)) < 0)
+		return -errno;
+	return 0;
+}
+
 void sl_socket_reset(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };

@@ -31,6 +31,7 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_UNEXPECTED_KTLS_RECORDS] = "unexpected_ktls_records",
 	[SL_STAT_RELAY_RESETS] = "relay_resets",
 	[SL_STAT_RELAY_IDLE] = "relay_idle_timeouts",
+	[SL_STAT_RELAY_MAX_DURATION] = "relay_max_duration",
 	[SL_STAT_ADMIN_REFUSED] = "admin_refused",
 	[SL_STAT_AUTHZ_DENIED] = "authz_denied",
 	[SL_STAT_PLAINTEXT_REFUSED] = "plaintext_refused",

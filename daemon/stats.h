@@ -39,6 +39,7 @@ enum sl_stat {
 	SL_STAT_UNEXPECTED_KTLS_RECORDS,
 	SL_STAT_RELAY_RESETS,
 	SL_STAT_RELAY_IDLE,
+	SL_STAT_RELAY_MAX_DURATION, /* reset at maxConnectionDuration */
 	SL_STAT_ADMIN_REFUSED,
 	SL_STAT_AUTHZ_DENIED,	  /* inbound: AuthorizationPolicy denied */
 	SL_STAT_PLAINTEXT_REFUSED, /* plaintext to a STRICT port refused */

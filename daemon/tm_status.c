@@ -19,6 +19,7 @@ void sl_tm_status_json(struct sl_json *j, struct sl_reload *r,
 
 		sl_health_get_stats(h, &hs);
 		sl_json_kv_uint(j, "lb_endpoints", hs.endpoints);
+		sl_json_kv_uint(j, "lb_endpoints_collected", hs.collected);
 		sl_json_kv_uint(j, "lb_ejections", hs.ejections);
 		sl_json_kv_uint(j, "lb_overflows", hs.overflows);
 		sl_json_kv_uint(j, "lb_retries", hs.retries);

@@ -292,8 +292,23 @@ static void test_unsupported(void **state)
 		 "PASSTHROUGH is not supported");
 	CFGT_HAS(&t, "se.yaml", 4, 44, "spec.resolution", "DNS is not supported");
 	cfgt_done(&t);
-	/* TCP pool settings the data path does not honour yet are errors, not
-	 * silently dropped; tcp.idleTimeout is honoured and accepted */
+	/* the TCP pool settings are honoured: accepted, at both levels */
+	CFGT_OK(&t, "svc.yaml", CFGT_SVC_REVIEWS, "dr.yaml",
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n  host: reviews\n"
+		"  trafficPolicy:\n"
+		"    connectionPool:\n"
+		"      tcp:\n"
+		"        idleTimeout: 5m\n"
+		"        maxConnectionDuration: 1h\n"
+		"        tcpKeepalive: {probes: 9, time: 10s, interval: 75s}\n"
+		"    portLevelSettings:\n"
+		"    - port: {number: 9080}\n"
+		"      connectionPool:\n"
+		"        tcp: {maxConnectionDuration: 1ms, tcpKeepalive: {}}\n");
+	cfgt_done(&t);
+	/* bad values: each named with file:line:col, path and the range */
 	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "dr.yaml",
 		  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 		  "metadata: {name: reviews}\n"
@@ -301,16 +316,55 @@ static void test_unsupported(void **state)
 		  "  trafficPolicy:\n"
 		  "    connectionPool:\n"
 		  "      tcp:\n"
-		  "        idleTimeout: 5m\n"
-		  "        maxConnectionDuration: 1h\n"
-		  "        tcpKeepalive: {time: 10s}\n");
-	CFGT_HAS(&t, "dr.yaml", 10, 9,
+		  "        maxConnectionDuration: 500us\n"
+		  "        tcpKeepalive: {probes: 0, time: 0.5s, interval: 40000s}\n"
+		  "    portLevelSettings:\n"
+		  "    - port: {number: 9080}\n"
+		  "      connectionPool:\n"
+		  "        tcp: {maxConnectionDuration: soon, tcpKeepalive: {probes: 128}}\n"
+		  "  subsets:\n"
+		  "  - name: v1\n"
+		  "    trafficPolicy:\n"
+		  "      connectionPool: {tcp: {tcpKeepalive: {time: -1s, keepalive: true}}}\n");
+	CFGT_HAS(&t, "dr.yaml", 9, 32,
 		 "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration",
-		 "maxConnectionDuration is not supported yet");
-	CFGT_HAS(&t, "dr.yaml", 11, 9,
-		 "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive",
-		 "tcpKeepalive is not supported yet");
-	assert_int_equal(t.errs.n, 2);
+		 "must be at least 1ms");
+	CFGT_HAS(&t, "dr.yaml", 10, 32,
+		 "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes",
+		 "0 is out of range 1..127");
+	CFGT_HAS(&t, "dr.yaml", 10, 41,
+		 "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time",
+		 "must be between 1s and 32767s");
+	CFGT_HAS(&t, "dr.yaml", 10, 57,
+		 "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval",
+		 "must be between 1s and 32767s");
+	CFGT_HAS(&t, "dr.yaml", 14, 38,
+		 "spec.trafficPolicy.portLevelSettings[0].connectionPool.tcp.maxConnectionDuration",
+		 "bad duration \"soon\"");
+	CFGT_HAS(&t, "dr.yaml", 14, 67,
+		 "spec.trafficPolicy.portLevelSettings[0].connectionPool.tcp.tcpKeepalive.probes",
+		 "128 is out of range 1..127");
+	CFGT_HAS(&t, "dr.yaml", 18, 56,
+		 "spec.subsets[0].trafficPolicy.connectionPool.tcp.tcpKeepalive.keepalive",
+		 "unknown field \"keepalive\"");
+	assert_int_equal(t.errs.n, 7);
+	cfgt_done(&t);
+	/* a negative retry count names the field and the range */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route: [{destination: {host: reviews}}]\n"
+		  "    retries: {attempts: -1}\n");
+	CFGT_HAS(&t, "vs.yaml", 8, 25, "spec.http[0].retries.attempts",
+		 "-1 is out of range 0..1000");
+	assert_int_equal(t.errs.n, 1);
+	cfgt_done(&t);
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route: [{destination: {host: reviews}}]\n"
+		  "    retries: {attempts: many}\n");
+	CFGT_HAS(&t, "vs.yaml", 8, 25, "spec.http[0].retries.attempts",
+		 "expected an integer in range 0..1000, got \"many\"");
+	assert_int_equal(t.errs.n, 1);
 	cfgt_done(&t);
 }
 

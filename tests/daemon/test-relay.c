@@ -48,6 +48,7 @@ struct env {
 
 struct opts {
 	uint64_t idle_ns;
+	uint64_t max_ns;
 	const void *initial;
 	uint32_t initial_len;
 	uint32_t buf_size;
@@ -75,6 +76,7 @@ static void env_up(struct env *e, const struct opts *o)
 	e->run.initial = o->initial;
 	e->run.initial_len = o->initial_len;
 	e->run.p.idle_timeout_ns = o->idle_ns;
+	e->run.p.max_duration_ns = o->max_ns;
 	e->run.p.buf_size = o->buf_size ? o->buf_size : 64 * 1024;
 	e->run.p.pipe_size = 64 * 1024;
 	assert_int_equal(rt_run_start(&e->run), 0);
@@ -409,6 +411,37 @@ static void test_idle(void **state)
 	env_down(&e);
 }
 
+/* maxConnectionDuration: a busy flow is reset once it is that old */
+static void test_max_duration(void **state)
+{
+	struct opts o = { .idle_ns = 10000 * 1000000ull,
+			  .max_ns = 300 * 1000000ull };
+	struct env e;
+	char buf[4];
+	ssize_t n;
+	int i;
+
+	(void)state;
+	env_up(&e, &o);
+	/* traffic both ways until the relay ends by itself (10 s at most) */
+	for (i = 0; i < 200 && rt_run_wait(&e.run, 0) == 0; i++) {
+		if (rt_write_full(e.pod, "p", 1) ||
+		    rt_peer_write(e.peer, e.peer_fd, "m", 1))
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_true(i > 0);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_MAX_DURATION);
+	/* both sides see a reset, never a clean end */
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	/* what was relayed before, then an error, not a clean EOF */
+	while ((n = rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf))) > 0)
+		;
+	assert_true(n < 0);
+	env_down(&e);
+}
+
 struct peer_job {
 	struct env *e;
 	uint32_t seed;
@@ -560,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_initial),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_max_duration),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_keyupdate),
 	};

@@ -559,6 +559,84 @@ static void test_route_90_10_over_1000(void **state)
 	tm_rmrf(dir);
 }
 
+/* connectionPool.tcp maxConnectionDuration and tcpKeepalive reach the
+ * policy; portLevelSettings override field by field */
+static void test_route_duration_keepalive(void **state)
+{
+	char *dir = tm_mkdtemp();
+	struct sl_config_errors errs = { 0 };
+	const struct sl_endpoint *eps;
+	struct sl_dest_policy pol;
+	struct sl_config *cfg;
+	struct sl_ip vip;
+	size_t n;
+
+	(void)state;
+	tm_write(dir, "services.yaml",
+		 "apiVersion: v1\n"
+		 "kind: Service\n"
+		 "metadata: {name: reviews, namespace: default}\n"
+		 "spec:\n"
+		 "  clusterIP: 198.19.0.20\n"
+		 "  selector: {app: reviews}\n"
+		 "  ports:\n"
+		 "  - {name: http, port: 9080, targetPort: 9080, protocol: TCP}\n"
+		 "  - {name: tls, port: 9443, targetPort: 9443, protocol: TCP}\n");
+	tm_write(dir, "workloads.yaml", tm_canary_workloads);
+	tm_write(dir, "dr.yaml",
+		 "apiVersion: networking.istio.io/v1\n"
+		 "kind: DestinationRule\n"
+		 "metadata: {name: reviews, namespace: default}\n"
+		 "spec:\n"
+		 "  host: reviews\n"
+		 "  trafficPolicy:\n"
+		 "    connectionPool:\n"
+		 "      tcp:\n"
+		 "        maxConnectionDuration: 2s\n"
+		 "        tcpKeepalive: {probes: 3, time: 30s, interval: 5s}\n"
+		 "    portLevelSettings:\n"
+		 "    - port: {number: 9443}\n"
+		 "      connectionPool:\n"
+		 "        tcp:\n"
+		 "          maxConnectionDuration: 90m\n"
+		 "          tcpKeepalive: {time: 7.9s}\n");
+	if (sl_config_load_dir(dir, "node-a", &cfg, &errs) < 0) {
+		sl_config_errors_print(&errs, stderr);
+		fail();
+	}
+	assert_int_equal(sl_ip_parse("198.19.0.20", &vip), 0);
+	assert_int_equal(sl_config_route(cfg, NULL, &vip, 9080, &eps, &n,
+					 &pol), 0);
+	assert_true(pol.max_duration_ns == 2 * TM_SEC);
+	assert_true(pol.keepalive);
+	assert_int_equal(pol.keepalive_probes, 3);
+	assert_int_equal(pol.keepalive_time_s, 30);
+	assert_int_equal(pol.keepalive_interval_s, 5);
+	assert_true(pol.idle_timeout_ns == 0); /* the daemon's default */
+	/* port level: its own duration and time (whole seconds), the rest
+	 * inherited */
+	assert_int_equal(sl_config_route(cfg, NULL, &vip, 9443, &eps, &n,
+					 &pol), 0);
+	assert_true(pol.max_duration_ns == 90 * 60 * TM_SEC);
+	assert_true(pol.keepalive);
+	assert_int_equal(pol.keepalive_probes, 3);
+	assert_int_equal(pol.keepalive_time_s, 7);
+	assert_int_equal(pol.keepalive_interval_s, 5);
+	sl_config_put(cfg);
+	/* without a DestinationRule: neither */
+	tm_write(dir, "dr.yaml", "");
+	if (sl_config_load_dir(dir, "node-a", &cfg, &errs) < 0) {
+		sl_config_errors_print(&errs, stderr);
+		fail();
+	}
+	assert_int_equal(sl_config_route(cfg, NULL, &vip, 9080, &eps, &n,
+					 &pol), 0);
+	assert_true(pol.max_duration_ns == 0);
+	assert_false(pol.keepalive);
+	sl_config_put(cfg);
+	tm_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -587,6 +665,7 @@ int main(void)
 						lbt_teardown),
 		cmocka_unit_test(test_route_policy),
 		cmocka_unit_test(test_route_90_10_over_1000),
+		cmocka_unit_test(test_route_duration_keepalive),
 	};
 
 	sl_log_init("test-lb", SL_LOG_WARN);

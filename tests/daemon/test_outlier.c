@@ -3,6 +3,9 @@
  * Unit tests of daemon/outlier.c (endpoint health, ejection) through the
  * load balancer, with an injected clock.
  */
+#include <pthread.h>
+#include <sched.h>
+
 #include "lb.h"
 #include "log.h"
 #include "outlier.h"
@@ -310,6 +313,174 @@ static void test_state_shared_by_key(void **state)
 				       tm_now_ns));
 }
 
+/* sl_health_gc: entries of endpoints that left the config go, entries in
+ * use, held by a flow or ejected stay; ejection and return keep working */
+static void test_gc(void **state)
+{
+	struct ot *t = *state;
+	struct sl_health_stats st;
+	struct sl_health_ep *held, *p0;
+	size_t cnt[N_EPS];
+
+	t->n = 4;
+	ot_picks(t, 8, cnt); /* entries for endpoints 0..3 */
+	for (int i = 0; i < 3; i++)
+		ot_fail(t, 2, -ECONNREFUSED);
+	assert_true(ot_ejected(t, 2));
+	held = ot_ep(t, 3);
+	atomic_fetch_add(&held->active, 1); /* a flow still on endpoint 3 */
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 4);
+	/* everything was used since it was created */
+	assert_int_equal(sl_health_gc(t->h), 0);
+
+	/* a reload: endpoints 2 and 3 are gone from the config */
+	t->n = 2;
+	ot_picks(t, 4, cnt);
+	/* 2 is ejected, 3 is held: both stay */
+	assert_int_equal(sl_health_gc(t->h), 0);
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 4);
+
+	/* the flow on 3 ends: its entry goes, the live ones stay */
+	atomic_fetch_sub(&held->active, 1);
+	ot_picks(t, 4, cnt);
+	assert_int_equal(sl_health_gc(t->h), 1);
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 3);
+	assert_int_equal(st.collected, 1);
+	assert_int_equal(st.retired, 1);
+	/* unlinked, not freed: a lookup that found it just before may still
+	 * read it (ASan checks this) */
+	assert_int_equal(atomic_load(&held->active), 0);
+
+	/* 2's ejection ends: now it goes too */
+	tm_now_ns += 11 * TM_SEC;
+	ot_picks(t, 4, cnt);
+	assert_int_equal(sl_health_gc(t->h), 1);
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 2);
+	assert_int_equal(st.retired, 2);
+
+	/* after the grace period the retired entries are freed */
+	tm_now_ns += SL_HEALTH_GC_GRACE_NS;
+	ot_picks(t, 4, cnt);
+	assert_int_equal(sl_health_gc(t->h), 0);
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.retired, 0);
+	assert_int_equal(st.endpoints, 2);
+	assert_int_equal(st.collected, 2);
+
+	/* ejection and return of a live endpoint across GC passes */
+	p0 = ot_ep(t, 0);
+	for (int i = 0; i < 3; i++)
+		ot_fail(t, 0, -ECONNREFUSED);
+	assert_true(ot_ejected(t, 0));
+	ot_picks(t, 10, cnt);
+	assert_int_equal(cnt[0], 0);
+	assert_int_equal(sl_health_gc(t->h), 0); /* both used */
+	/* no flow since: 1 goes (re-created on its next use), 0 stays
+	 * because it is ejected */
+	assert_int_equal(sl_health_gc(t->h), 1);
+	assert_true(ot_ep(t, 0) == p0);
+	assert_true(ot_ejected(t, 0));
+	tm_now_ns += 11 * TM_SEC;
+	assert_false(ot_ejected(t, 0));
+	ot_picks(t, 10, cnt);
+	assert_true(cnt[0] > 0);
+	/* its ejection count survived: the next ejection is twice as long */
+	for (int i = 0; i < 3; i++)
+		ot_fail(t, 0, -ECONNREFUSED);
+	assert_true(ot_ejected(t, 0));
+	assert_true(ot_ep(t, 0) == p0);
+	assert_int_equal(ot_left(t, 0), 20);
+
+	/* an endpoint that comes back gets a fresh entry */
+	assert_false(sl_health_ejected(ot_ep(t, 2), tm_now_ns));
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 3);
+}
+
+/* sl_health_gc while workers run flows: entries are unlinked under
+ * lookups and inserts (and re-created); none held by a flow is freed and
+ * every count returns to 0.  The clock stands still while the threads run
+ * (a fake clock would let the grace period pass in microseconds of real
+ * time), so the retired entries are freed after the join. */
+struct gc_worker {
+	struct ot *t;
+	int id;
+	atomic_int *done;
+	unsigned long flows;
+};
+
+static void *gc_worker_fn(void *arg)
+{
+	struct gc_worker *w = arg;
+	struct sl_dest_policy pol = w->t->pol;
+	char host[32];
+
+	for (int k = 0; k < 20000; k++) {
+		const struct sl_endpoint *ep;
+		struct sl_lb_flow f;
+		uint64_t to;
+
+		snprintf(host, sizeof(host), "g%d.test", (k + w->id) % 8);
+		pol.host = host;
+		if (sl_lb_begin(&f, w->t->h, w->t->eps, w->t->n, &pol))
+			continue;
+		if (sl_lb_pick(&f, &ep, &to) == 0) {
+			if (k % 11 == 0)
+				sl_lb_report_failure(&f, -ECONNREFUSED);
+			else
+				sl_lb_report_success(&f);
+		}
+		sl_lb_end(&f);
+		w->flows++;
+	}
+	atomic_fetch_add(w->done, 1);
+	return NULL;
+}
+
+static void test_gc_concurrent(void **state)
+{
+	struct ot *t = *state;
+	struct gc_worker w[3];
+	pthread_t th[3];
+	atomic_int done = 0;
+	struct sl_health_stats st;
+	size_t removed = 0;
+
+	t->n = N_EPS;
+	t->pol.max_ejection_pct = 30;
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct gc_worker){ .t = t, .id = i, .done = &done };
+		assert_int_equal(pthread_create(&th[i], NULL, gc_worker_fn,
+						&w[i]), 0);
+	}
+	while (atomic_load(&done) < 3) {
+		removed += sl_health_gc(t->h);
+		sched_yield();
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].flows, 20000);
+	}
+	/* every entry, live or retired, is back to no flow */
+	sl_health_get_stats(t->h, &st);
+	print_message("gc under load: %zu unlinked, %lu live, %lu retired\n",
+		      removed, st.endpoints, st.retired);
+	assert_int_equal(st.collected, removed);
+	/* ejections end, the grace passes: two passes collect and free all */
+	tm_now_ns += 400 * TM_SEC;
+	sl_health_gc(t->h);
+	sl_health_gc(t->h);
+	tm_now_ns += SL_HEALTH_GC_GRACE_NS;
+	sl_health_gc(t->h);
+	sl_health_get_stats(t->h, &st);
+	assert_int_equal(st.endpoints, 0);
+	assert_int_equal(st.retired, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ot_setup, ot_teardown)
@@ -323,6 +494,8 @@ int main(void)
 		T(test_all_ejected_still_served),
 		T(test_min_health_percent),
 		T(test_state_shared_by_key),
+		T(test_gc),
+		T(test_gc_concurrent),
 	};
 #undef T
 

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of sl_relay_timer_next(): the one relay timer serves the idle
+ * timeout and the maximum flow duration, armed for the earlier deadline.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "relay_internal.h"
+
+#define S 1000000000ull
+
+static uint64_t next(uint64_t now, uint64_t start, uint64_t last,
+		     uint64_t idle, uint64_t max, enum sl_relay_end *end)
+{
+	*end = SL_RELAY_END_INTERNAL;
+	return sl_relay_timer_next(now, start, last, idle, max, end);
+}
+
+static void test_idle_only(void **state)
+{
+	enum sl_relay_end end;
+
+	(void)state;
+	/* armed at the start: the whole timeout */
+	assert_true(next(100 * S, 100 * S, 100 * S, 30 * S, 0, &end) == 30 * S);
+	/* traffic 10 s ago: 20 s left */
+	assert_true(next(130 * S, 100 * S, 120 * S, 30 * S, 0, &end) == 20 * S);
+	assert_int_equal(end, SL_RELAY_END_INTERNAL); /* untouched */
+	/* silent for the timeout: end, however old the flow */
+	assert_true(next(150 * S, 100 * S, 120 * S, 30 * S, 0, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_IDLE);
+	/* a clock that went backwards never underflows */
+	assert_true(next(90 * S, 100 * S, 100 * S, 30 * S, 0, &end) == 30 * S);
+}
+
+static void test_max_only(void **state)
+{
+	enum sl_relay_end end;
+
+	(void)state;
+	assert_true(next(100 * S, 100 * S, 100 * S, 0, 2 * S, &end) == 2 * S);
+	/* busy (last = now) makes no difference */
+	assert_true(next(101 * S, 100 * S, 101 * S, 0, 2 * S, &end) == S);
+	assert_true(next(102 * S, 100 * S, 102 * S, 0, 2 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
+	assert_true(next(500 * S, 100 * S, 500 * S, 0, 2 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
+}
+
+static void test_earlier_deadline(void **state)
+{
+	enum sl_relay_end end;
+
+	(void)state;
+	/* idle 1 h, max 2 s: wait for the max-duration deadline */
+	assert_true(next(100 * S, 100 * S, 100 * S, 3600 * S, 2 * S, &end) ==
+		    2 * S);
+	/* idle 5 s, max 60 s: the idle deadline first, then again after
+	 * traffic, and the max-duration one once it is the nearer */
+	assert_true(next(100 * S, 100 * S, 100 * S, 5 * S, 60 * S, &end) ==
+		    5 * S);
+	assert_true(next(105 * S, 100 * S, 104 * S, 5 * S, 60 * S, &end) ==
+		    4 * S);
+	assert_true(next(158 * S, 100 * S, 157 * S, 5 * S, 60 * S, &end) ==
+		    2 * S);
+	assert_true(next(160 * S, 100 * S, 159 * S, 5 * S, 60 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
+	/* idle expires first */
+	assert_true(next(110 * S, 100 * S, 104 * S, 5 * S, 60 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_IDLE);
+	/* both at once: the hard limit is the reason */
+	assert_true(next(160 * S, 100 * S, 150 * S, 5 * S, 60 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
+}
+
+static void test_neither(void **state)
+{
+	enum sl_relay_end end;
+
+	(void)state;
+	assert_true(next(100 * S, 0, 0, 0, 0, &end) == UINT64_MAX);
+	assert_int_equal(end, SL_RELAY_END_INTERNAL);
+}
+
+static void test_end_name(void **state)
+{
+	(void)state;
+	assert_string_equal(sl_relay_end_name(SL_RELAY_END_MAX_DURATION),
+			    "max_duration");
+	assert_string_equal(sl_relay_end_name(SL_RELAY_END_IDLE), "idle");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idle_only),
+		cmocka_unit_test(test_max_only),
+		cmocka_unit_test(test_earlier_deadline),
+		cmocka_unit_test(test_neither),
+		cmocka_unit_test(test_end_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
