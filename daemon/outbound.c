@@ -10,7 +10,9 @@
  * or, for a workload of this node, our own inbound listener over loopback
  * (same-node handoff) → TLS client handshake as the source workload,
  * expecting exactly the endpoint's SPIFFE ID → kTLS install → preamble →
- * relay.
+ * relay.  A destination that wants no mTLS (PeerAuthentication or
+ * DestinationRule tls DISABLE) gets a direct plaintext connection instead
+ * (outbound_plain.c).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -152,13 +154,6 @@ static void mesh_connected(struct sl_flow *f, int res)
 static bool mesh_endpoint(const struct sl_endpoint *ep)
 {
 	return ep->workload && ep->workload->spiffe_id;
-}
-
-/* DestinationRule tls DISABLE: no identity needed, any endpoint */
-static bool any_endpoint(const struct sl_endpoint *ep)
-{
-	(void)ep;
-	return true;
 }
 
 static int source_identity(struct sl_flow *f, const struct sl_workload *src,
@@ -397,7 +392,8 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	sl_lb_set_filter(f->lb, pol.tls_disable ? any_endpoint : mesh_endpoint);
+	/* DestinationRule tls DISABLE: no identity needed, any endpoint */
+	sl_lb_set_filter(f->lb, pol.tls_disable ? NULL : mesh_endpoint);
 	f->src_wl = src;
 	f->src_ip = sip;
 	f->orig_dst = dst;
