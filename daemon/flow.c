@@ -112,6 +112,21 @@ void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns)
 	f->timer_armed = true;
 }
 
+void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!f->timer_armed || f->timed_out)
+		return;
+	/* the timer keeps its op; the update's own completion is ignored (a
+	 * timer that fired meanwhile makes it fail with -ENOENT) */
+	sl_ns_to_ts(ns, &f->timer_ts);
+	sqe = sl_worker_sqe(f->wc->w);
+	io_uring_prep_timeout_update(sqe, &f->timer_ts,
+				     (uint64_t)(uintptr_t)&f->timer_op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
 static void io_submit(struct sl_flow *f);
 
 static void io_done(struct sl_op *op, int res, uint32_t flags)

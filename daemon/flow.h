@@ -95,6 +95,12 @@ void sl_flow_fail(struct sl_flow *f);
 /** sl_flow_arm_deadline - start the set-up deadline timer */
 void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns);
 
+/**
+ * sl_flow_rearm_deadline - restart the armed set-up deadline to expire @ns
+ * from now (no-op when none is armed or it already fired)
+ */
+void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns);
+
 /** sl_flow_send_all / sl_flow_recv_exact / sl_flow_recv: then @cont(res)
  * with res 0 (or bytes for recv) or -errno; EOF is -ECONNRESET for exact */
 void sl_flow_send_all(struct sl_flow *f, int fd, const void *buf, size_t len,

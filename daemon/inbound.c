@@ -40,6 +40,17 @@ static void preamble_error(struct sl_flow *f, int err)
 	sl_flow_fail(f);
 }
 
+/* a peer's pooled connection (pool.h) closed unused: not an error */
+static bool closed_unused(struct sl_flow *f, int err, size_t got)
+{
+	if (err != -ECONNRESET || got)
+		return false;
+	sl_log_debug("%s: flow %s -> %s (%s): closed before any preamble",
+		     __func__, f->src, f->dst, sl_tls_conn_peer_id(f->tls) ?: "?");
+	sl_flow_fail(f);
+	return true;
+}
+
 static void pod_connected(struct sl_flow *f, int res)
 {
 	uint8_t *initial = NULL;
@@ -167,7 +178,8 @@ static void ktls_hdr_done(struct sl_flow *f, int res)
 	ssize_t need;
 
 	if (res < 0) {
-		preamble_error(f, res);
+		if (!closed_unused(f, res, f->io_done))
+			preamble_error(f, res);
 		return;
 	}
 	need = sl_preamble_need(f->buf, SL_PREAMBLE_HDR_LEN);
@@ -189,7 +201,8 @@ static void us_read_done(struct sl_flow *f, int res)
 	int ret;
 
 	if (res <= 0) {
-		preamble_error(f, res ? res : -ECONNRESET);
+		if (!closed_unused(f, res ? res : -ECONNRESET, f->plain_len))
+			preamble_error(f, res ? res : -ECONNRESET);
 		return;
 	}
 	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
@@ -228,6 +241,9 @@ static void inbound_handshake_done(struct sl_flow *f)
 {
 	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
 		     sl_tls_conn_peer_id(f->tls));
+	/* an authenticated peer may send its preamble much later: a pooled
+	 * connection (pool.h) waits up to the peer's pool idle time */
+	sl_flow_rearm_deadline(f, f->d->o.preamble_timeout_ns);
 	if (sl_flow_ktls_install(f)) {
 		sl_flow_fail(f);
 		return;

@@ -18,6 +18,7 @@
 #include "ktls.h"
 #include "log.h"
 #include "outlier.h"
+#include "pool.h"
 #include "reload.h"
 #include "reload_watch.h"
 #include "sl_build_config.h"
@@ -45,6 +46,11 @@ static void usage(FILE *out, const char *prog)
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
+		"      --pool-size N           ready mTLS connections kept per source identity\n"
+		"                              and endpoint (default 2, 0 off)\n"
+		"      --pool-idle-timeout DUR close a pooled connection unused for DUR (default 10s)\n"
+		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
+		"                              (default 15s; covers peers' pooled connections)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -71,6 +77,9 @@ enum {
 	OPT_TELEMETRY_PORT,
 	OPT_ACCESS_LOG_RATE,
 	OPT_CERT_LIFETIME,
+	OPT_POOL_SIZE,
+	OPT_POOL_IDLE,
+	OPT_PREAMBLE_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +103,9 @@ static const struct option long_opts[] = {
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
+	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
+	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
+	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -145,6 +157,9 @@ static int worker_start(struct sl_worker *w, void *arg)
 	wc->d = d;
 	wc->w = w;
 	sl_worker_set_data(w, wc);
+	ret = sl_pool_new(wc, &wc->pool);
+	if (ret)
+		return ret;
 
 	ret = sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET, d->outbound_port,
 			       &wc->listeners[wc->n_listeners]);
@@ -198,6 +213,7 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	wc->n_listeners = 0;
 	sl_admin_close(wc->admin);
 	wc->admin = NULL;
+	sl_pool_stop(wc->pool);
 	if (sl_worker_id(w) == 0)
 		sl_reload_watch_stop(wc->d->reload_watch);
 	if (sl_worker_refs(w)) {
@@ -210,7 +226,11 @@ static void worker_stop(struct sl_worker *w, void *arg)
 
 static void worker_fini(struct sl_worker *w, void *arg)
 {
-	free(sl_worker_data(w));
+	struct sl_wctx *wc = sl_worker_data(w);
+
+	if (wc)
+		sl_pool_free(wc->pool);
+	free(wc);
 	sl_worker_set_data(w, NULL);
 }
 
@@ -227,6 +247,7 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 	sl_steer_update(d, cfg);
 	pthread_mutex_unlock(&d->cfg_lock);
 	sl_config_put(old);
+	sl_pool_invalidate_all();
 	sl_log_notice("%s: configuration %s loaded", __func__,
 		      sl_config_generation(cfg));
 }
@@ -252,6 +273,8 @@ static void reload(struct sl_daemon *d)
 	if (trust && sl_tls_ctx_set_trust(d->tls_ctx, trust))
 		sl_log_warn("%s: trust bundle not updated", __func__);
 	sl_trust_put(trust);
+	/* sessions verified under the old bundle or certificates: not reused */
+	sl_pool_invalidate_all();
 }
 
 static bool stop_early;
@@ -427,6 +450,9 @@ int main(int argc, char **argv)
 			.handshake_timeout_ns = 10000000000ULL,
 			.connect_timeout_ns = 5000000000ULL,
 			.grace_ns = 10000000000ULL,
+			.pool_size = SL_POOL_DEFAULT_SIZE,
+			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
+			.preamble_timeout_ns = 15000000000ULL,
 		},
 	};
 	struct sl_worker_hooks hooks = {
@@ -515,6 +541,19 @@ int main(int argc, char **argv)
 				d.o.idle_timeout_ns = ns;
 			else
 				d.o.grace_ns = ns;
+			break;
+		case OPT_POOL_SIZE:
+			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))
+				goto bad_arg;
+			break;
+		case OPT_POOL_IDLE:
+		case OPT_PREAMBLE_TIMEOUT:
+			if (sl_parse_duration(optarg, &ns) || !ns)
+				goto bad_arg;
+			if (c == OPT_POOL_IDLE)
+				d.o.pool_idle_ns = ns;
+			else
+				d.o.preamble_timeout_ns = ns;
 			break;
 		case OPT_CERT_LIFETIME:
 			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)
