@@ -184,8 +184,11 @@ static bool local_endpoint(struct sl_flow *f, const struct sl_endpoint *ep)
  * after its own handshake.  Same-node endpoints are never pooled: their
  * handoff entry names the source pod of one flow.
  */
-static void pooled_start(struct sl_flow *f, bool first, uint64_t timeout)
+static void pooled_start(struct sl_flow *f, const struct sl_ip *addr,
+			 bool first, uint64_t timeout)
 {
+	/* the endpoint dialed, as after a dial (access log, sluice conns) */
+	f->sa_len = sl_ip_to_sockaddr(addr, f->d->inbound_port, &f->sa);
 	sl_log_debug("%s: flow %s -> %s: via %s (%s), pooled connection",
 		     __func__, f->src, f->dst, f->ep->workload->name,
 		     f->ep->workload->spiffe_id);
@@ -298,7 +301,7 @@ static void outbound_try(struct sl_flow *f)
 		sl_pool_refill(f->wc->pool, &k, id);
 		if (!ret) {
 			sl_identity_put(id);
-			pooled_start(f, first, timeout);
+			pooled_start(f, addr, first, timeout);
 			return;
 		}
 	}
