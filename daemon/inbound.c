@@ -129,11 +129,48 @@ static bool authorized(struct sl_flow *f)
 	return false;
 }
 
+/*
+ * The preamble of a peer's pooled connection (pool.h) can arrive long after
+ * the accept: decide on the configuration current now (AuthorizationPolicy
+ * above all), with the workload looked up again.  A workload that left this
+ * node or changed identity since the handshake is refused.
+ */
+static int refresh_config(struct sl_flow *f)
+{
+	struct sl_config *cur = sl_daemon_config(f->d);
+	const struct sl_node_config *node = sl_config_node(cur);
+	const struct sl_workload *wl;
+
+	if (cur == f->cfg) {
+		sl_config_put(cur);
+		return 0;
+	}
+	wl = sl_config_workload_by_ip(cur, &f->workload_ip);
+	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) ||
+	    !wl->spiffe_id || !f->workload->spiffe_id ||
+	    strcmp(wl->spiffe_id, f->workload->spiffe_id)) {
+		sl_config_put(cur);
+		return -ENOENT;
+	}
+	sl_config_put(f->cfg);
+	f->cfg = cur;
+	f->workload = wl;
+	return 0;
+}
+
 static void connect_pod(struct sl_flow *f)
 {
-	const struct sl_workload *wl = f->workload;
+	const struct sl_workload *wl;
 	int fd;
 
+	if (refresh_config(f)) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+		sl_log_info("%s: flow %s -> %s: workload gone or changed by a reload: refused",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	wl = f->workload;
 	if (!authorized(f)) {
 		sl_flow_fail(f);
 		return;
@@ -315,6 +352,7 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 		return;
 	}
 	f->workload = wl;
+	f->workload_ip = dst;
 	ret = sl_daemon_identity(f->d, wl->spiffe_id, &id);
 	if (ret) {
 		sl_stat_inc(SL_STAT_NO_IDENTITY);
