@@ -42,6 +42,7 @@ METRICS = [
     ("newflow_paced_p50_us", "new flow paced p50", "us", "low"),
     ("newflow_paced_p99_us", "new flow paced p99", "us", "low"),
     ("newflow_paced_p999_us", "new flow paced p99.9", "us", "low"),
+    ("newflow_paced_pool_hit_pct", "  pool hits (paced, sluice)", "%", "high"),
     ("flows_per_s_1", "flows/s, 1 client", "1/s", "high"),
     ("flows_per_s_4", "flows/s, 4 clients", "1/s", "high"),
     ("idle_user_b_per_flow_node1", "userspace mem/idle flow node1", "B", "low"),
@@ -179,6 +180,13 @@ def one_run(d, meta):
     r["newflow_paced_late"] = (nfp or {}).get("late")
     if errp:
         notes.append("newflow-paced: " + errp)
+    # node1's pool counters around the paced run (sluice only)
+    sb, _ = parse_json(os.path.join(d, "stats-node1-before-paced.json"))
+    sa, _ = parse_json(os.path.join(d, "stats-node1-after-paced.json"))
+    if sb and sa and "pool_hits" in sa:
+        hits = sa["pool_hits"] - sb["pool_hits"]
+        miss = sa["pool_misses"] - sb["pool_misses"]
+        r["newflow_paced_pool_hit_pct"] = 100.0 * hits / (hits + miss) if hits + miss else None
     r["newflow_errors"] = (nf1 or {}).get("errors")
     r["newflow4_errors"] = (nf4 or {}).get("errors")
     if err1:

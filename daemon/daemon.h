@@ -89,6 +89,7 @@ int sl_daemon_identity(struct sl_daemon *d, const char *spiffe_id,
 struct sl_listener;
 struct sl_admin;
 struct sl_pool;
+struct sl_flow;
 
 #define SL_MAX_LISTENERS 4
 
@@ -99,6 +100,7 @@ struct sl_wctx {
 	unsigned int n_listeners;
 	struct sl_admin *admin; /* worker 0 */
 	struct sl_pool *pool;	/* ready client connections (pool.h) */
+	struct sl_flow *waiting; /* inbound flows before their preamble (flow.h) */
 	struct sl_op grace_op;
 	struct __kernel_timespec grace_ts;
 	bool grace_armed;

@@ -55,6 +55,9 @@ struct sl_flow {
 	struct __kernel_timespec timer_ts, link_ts;
 	bool timer_armed, timed_out, ended, freeing;
 
+	/* inbound: on the worker's list of flows waiting for a preamble */
+	struct sl_flow *wait_next, **wait_pprev;
+
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	uint16_t handoff_port; /* outbound same-node: our loopback port */
@@ -101,6 +104,20 @@ void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns);
  * from now (no-op when none is armed or it already fired)
  */
 void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns);
+
+/**
+ * sl_flow_set_waiting - (inbound) mark @f as an authenticated connection
+ * with no preamble byte yet (@waiting true), or no longer (false); ended
+ * flows leave the list by themselves
+ */
+void sl_flow_set_waiting(struct sl_flow *f, bool waiting);
+
+/**
+ * sl_flow_cut_waiting - end every flow of @wc waiting for its preamble
+ * (stop: a peer's idle pooled connection must not hold the shutdown for
+ * the grace period; the peer drops it on the reset)
+ */
+void sl_flow_cut_waiting(struct sl_wctx *wc);
 
 /** sl_flow_send_all / sl_flow_recv_exact / sl_flow_recv: then @cont(res)
  * with res 0 (or bytes for recv) or -errno; EOF is -ECONNRESET for exact */

@@ -214,6 +214,7 @@ static void ktls_hdr_done(struct sl_flow *f, int res)
 {
 	ssize_t need;
 
+	sl_flow_set_waiting(f, false);
 	if (res < 0) {
 		if (!closed_unused(f, res, f->io_done))
 			preamble_error(f, res);
@@ -237,6 +238,7 @@ static void us_read_done(struct sl_flow *f, int res)
 	size_t used;
 	int ret;
 
+	sl_flow_set_waiting(f, false);
 	if (res <= 0) {
 		if (!closed_unused(f, res ? res : -ECONNRESET, f->plain_len))
 			preamble_error(f, res ? res : -ECONNRESET);
@@ -281,6 +283,7 @@ static void inbound_handshake_done(struct sl_flow *f)
 	/* an authenticated peer may send its preamble much later: a pooled
 	 * connection (pool.h) waits up to the peer's pool idle time */
 	sl_flow_rearm_deadline(f, f->d->o.preamble_timeout_ns);
+	sl_flow_set_waiting(f, true);
 	if (sl_flow_ktls_install(f)) {
 		sl_flow_fail(f);
 		return;

@@ -18,6 +18,7 @@
 #include "ktls.h"
 #include "log.h"
 #include "outlier.h"
+#include "flow.h"
 #include "pool.h"
 #include "reload.h"
 #include "reload_watch.h"
@@ -214,6 +215,7 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	sl_admin_close(wc->admin);
 	wc->admin = NULL;
 	sl_pool_stop(wc->pool);
+	sl_flow_cut_waiting(wc);
 	if (sl_worker_id(w) == 0)
 		sl_reload_watch_stop(wc->d->reload_watch);
 	if (sl_worker_refs(w)) {

@@ -6,16 +6,21 @@
 # worker (pools are per worker: with one, every flow meets the same pool).
 #  1. a first flow misses and fills the pool; then 5 flows, each started
 #     once an entry is ready, are all hits: pool_hits +5, and no handshake
-#     on the flows' path (handshakes_ok - pool_handshakes unchanged)
+#     on the flows' path (handshakes_ok - pool_handshakes unchanged); an
+#     entry older than node2's --handshake-timeout (2 s) is still served
+#     (node2 waits --preamble-timeout after the handshake)
 #  2. the data of a pooled flow is still mTLS: tcpdump on the node link
 #     sees no plaintext marker and sees TLS application records
-#  3. node2's sluiced restarts: node1's pooled connections are dropped
+#  3. node2's sluiced restarts: it closes the pooled connections waiting
+#     for a preamble at once (no grace-period cut), node1 drops them
 #     (pool_dropped rises) and the next flow still works
 #  4. rotation: node1 with --cert-lifetime 20s (renewed 10-12 s after
 #     issue) and --pool-idle-timeout 30s: a flow once the leaf is due gets
 #     a new serial, misses (the pooled entries were made with the old
 #     leaf: dropped) and works
-#  5. --pool-size 0: no pool counters move, every flow handshakes
+#  5. --pool-idle-timeout 1s: unused entries expire, node2 closes them
+#     without a preamble error; --pool-size 0: no pool counters move,
+#     every flow handshakes
 #  6. both daemons stop with exit 0 (ASan: no leaks)
 #
 # usage: pool.sh SLUICED SLUICE NFT_TOOL SL_TCP
@@ -108,6 +113,16 @@ h1=$(st pool_hits) hs1=$(path_hs)
 [ "$(tm_stat "$TM_SOCK_B" relays_started)" -ge 6 ] || tp_fail "node2 relayed fewer than 6 flows"
 ok "5 flows served from the pool: pool_hits $h0 -> $h1, path handshakes stay $hs0 ($(st pool_handshakes) refill handshakes)"
 
+# node2 runs --handshake-timeout 2s: after the handshake its deadline is
+# the preamble wait (--preamble-timeout, 15 s), so an entry older than 2 s
+# is still served
+sleep 3
+[ "$(st pool_dropped)" = 0 ] || { tm_dump_logs; tp_fail "pooled connections closed by node2 before 15 s"; }
+h0=$(st pool_hits)
+flow "flow on a 3 s old pooled connection"
+[ "$(st pool_hits)" -eq $((h0 + 1)) ] || tp_fail "the 3 s old pooled connection was not used"
+ok "a pooled connection older than the peer's handshake timeout is served (preamble wait)"
+
 # ---- 2. still mTLS on the wire --------------------------------------------------
 marker=SLUICE-POOL-PLAINTEXT-MARKER-51c2
 tp_bg node1 "$TP_DIR/tcpdump.log" tcpdump --immediate-mode -i nl0 -U -n -s 0 -w "$TP_DIR/link.pcap" tcp
@@ -147,6 +162,11 @@ for ((i = 0; i < 100; i++)); do
 done
 d1=$(st pool_dropped)
 [ "$d1" -ge $((d0 + 2)) ] || { tm_dump_logs; tp_fail "pooled connections to the restarted peer not dropped ($d0 -> $d1)"; }
+# the waiting pooled connections were closed at its stop, not cut after
+# the grace period
+if grep -q "grace period over" "$TP_DIR/sluiced-b.1.log"; then
+	tp_fail "node2's stop waited for the grace period (pooled connections)"
+fi
 flow "flow after the peer restarted"
 ok "peer restart: pooled connections dropped ($d0 -> $d1), the next flow works"
 
@@ -178,9 +198,28 @@ ok "rotation: serial $s1 -> $s2, the next flow handshakes with the new leaf, old
 [ "$(st handshakes_failed)" = 0 ] || { tm_dump_logs; tp_fail "failed handshakes on node1"; }
 [ "$(tm_stat "$TM_SOCK_B" handshakes_failed)" = 0 ] || { tm_dump_logs; tp_fail "failed handshakes on node2"; }
 
-# ---- 5. --pool-size 0 -------------------------------------------------------------
+# ---- 5. expiry, --pool-size 0 ----------------------------------------------------
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.2.log"
+tm_start_a --workers 1 --pool-idle-timeout 1s
+pe0=$(tm_stat "$TM_SOCK_B" preamble_errors)
+flow "flow with 1 s pool idle time"
+for ((i = 0; i < 100; i++)); do
+	[ "$(st pool_expired)" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(st pool_expired)" -ge 2 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "pooled connections did not expire"; }
+[ "$(st pool_ready)" = 0 ] || tp_fail "expired connections still counted ready"
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" flows_active)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(tm_stat "$TM_SOCK_B" flows_active)" = 0 ] || tp_fail "node2 still holds the expired connections"
+[ "$(tm_stat "$TM_SOCK_B" preamble_errors)" = "$pe0" ] ||
+	tp_fail "node2 counted closed unused pooled connections as preamble errors"
+ok "expiry: unused pooled connections closed after 1 s, quietly on node2"
+tm_stop_a
+mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.3.log"
 tm_start_a --pool-size 0
 for ((i = 0; i < 4; i++)); do
 	flow "unpooled flow $i"
