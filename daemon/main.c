@@ -50,6 +50,7 @@ static void usage(FILE *out, const char *prog)
 		"      --pool-size N           ready mTLS connections kept per source identity\n"
 		"                              and endpoint (default 2, 0 off)\n"
 		"      --pool-idle-timeout DUR close a pooled connection unused for DUR (default 10s)\n"
+		"      --pool-refill-delay DUR refill the pool DUR after a use (default 5ms)\n"
 		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
 		"                              (default 15s; covers peers' pooled connections)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
@@ -80,6 +81,7 @@ enum {
 	OPT_CERT_LIFETIME,
 	OPT_POOL_SIZE,
 	OPT_POOL_IDLE,
+	OPT_POOL_REFILL_DELAY,
 	OPT_PREAMBLE_TIMEOUT,
 };
 
@@ -106,6 +108,7 @@ static const struct option long_opts[] = {
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
 	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
 	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
+	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
 	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -454,6 +457,7 @@ int main(int argc, char **argv)
 			.grace_ns = 10000000000ULL,
 			.pool_size = SL_POOL_DEFAULT_SIZE,
 			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
+			.pool_refill_delay_ns = SL_POOL_DEFAULT_REFILL_DELAY_NS,
 			.preamble_timeout_ns = 15000000000ULL,
 		},
 	};
@@ -547,6 +551,11 @@ int main(int argc, char **argv)
 		case OPT_POOL_SIZE:
 			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))
 				goto bad_arg;
+			break;
+		case OPT_POOL_REFILL_DELAY:
+			if (sl_parse_duration(optarg, &ns))
+				goto bad_arg;
+			d.o.pool_refill_delay_ns = ns;
 			break;
 		case OPT_POOL_IDLE:
 		case OPT_PREAMBLE_TIMEOUT:

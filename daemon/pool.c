@@ -42,6 +42,11 @@ struct sl_pool {
 	bool stopping;
 	unsigned int epoch;
 	struct refill *refills; /* in flight */
+	/* deferred refills: buckets waiting for the refill timer */
+	struct sl_pool_bucket *queue;
+	struct sl_op refill_op;
+	struct __kernel_timespec refill_ts;
+	bool refill_armed;
 };
 
 /* a ready entry and its poll watch */
@@ -428,6 +433,8 @@ void sl_pool_stop(struct sl_pool *p)
 	}
 	if (p->sweep_armed)
 		sl_worker_timeout_cancel(p->w, &p->sweep_op);
+	if (p->refill_armed)
+		sl_worker_timeout_cancel(p->w, &p->refill_op);
 }
 
 void sl_pool_free(struct sl_pool *p)
@@ -506,11 +513,43 @@ miss:
 	return -ENOENT;
 }
 
+static void refill_now(struct sl_pool *p, struct sl_pool_bucket *b,
+		       struct sl_identity *self)
+{
+	for (unsigned int n = sl_pool_table_want(&p->t, b); n; n--)
+		if (refill_start(p, b, self))
+			break;
+}
+
+static void refill_timer_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_pool *p = sl_container_of(op, struct sl_pool, refill_op);
+	struct sl_pool_bucket *b, *next;
+
+	p->refill_armed = false;
+	b = p->queue;
+	p->queue = NULL;
+	for (; b; b = next) {
+		struct sl_identity *self = NULL;
+
+		next = b->qnext;
+		b->qnext = NULL;
+		b->queued = false;
+		if (p->stopping || !sl_pool_table_want(&p->t, b))
+			continue;
+		/* the source's identity now (it may have been renewed) */
+		if (sl_daemon_identity(p->d, b->src_id, &self))
+			continue;
+		refill_now(p, b, self);
+		sl_identity_put(self);
+	}
+	sl_worker_unref(p->w);
+}
+
 void sl_pool_refill(struct sl_pool *p, const struct sl_pool_key *k,
 		    struct sl_identity *self)
 {
 	struct sl_pool_bucket *b;
-	unsigned int n;
 
 	if (!sl_pool_enabled(p))
 		return;
@@ -519,8 +558,21 @@ void sl_pool_refill(struct sl_pool *p, const struct sl_pool_key *k,
 		return;
 	if (!b->last_use_ns)
 		b->last_use_ns = sl_now_ns();
-	for (n = sl_pool_table_want(&p->t, b); n; n--)
-		if (refill_start(p, b, self))
-			break;
 	sweep_arm(p);
+	if (!p->d->o.pool_refill_delay_ns) {
+		refill_now(p, b, self);
+		return;
+	}
+	if (b->queued || !sl_pool_table_want(&p->t, b))
+		return;
+	b->queued = true;
+	b->qnext = p->queue;
+	p->queue = b;
+	if (p->refill_armed)
+		return;
+	p->refill_op.fn = refill_timer_done;
+	sl_ns_to_ts(p->d->o.pool_refill_delay_ns, &p->refill_ts);
+	sl_worker_timeout(p->w, &p->refill_op, &p->refill_ts);
+	p->refill_armed = true;
+	sl_worker_ref(p->w);
 }

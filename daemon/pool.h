@@ -43,6 +43,8 @@ struct sl_wctx;
 
 /** Default ready entries per key (--pool-size); 0 turns pooling off. */
 #define SL_POOL_DEFAULT_SIZE 2
+/** Default delay of a refill after a use (--pool-refill-delay). */
+#define SL_POOL_DEFAULT_REFILL_DELAY_NS 5000000ULL
 /** Default idle time of a ready entry (--pool-idle-timeout). */
 #define SL_POOL_DEFAULT_IDLE_NS 10000000000ULL
 #define SL_POOL_MAX_SIZE 64
@@ -87,6 +89,9 @@ struct sl_pool_bucket {
 	unsigned int ready;
 	unsigned int pending; /* refills in flight (they point here) */
 	uint64_t last_use_ns;
+	/* on the I/O layer's queue of deferred refills (kept by sweeps) */
+	bool queued;
+	struct sl_pool_bucket *qnext;
 };
 
 #define SL_POOL_SLOTS 64
@@ -201,8 +206,12 @@ int sl_pool_take(struct sl_pool *p, const struct sl_pool_key *k,
 
 /**
  * sl_pool_refill - start background handshakes for @k as @self until the
- * key has the pool size of ready or pending entries.  Failures are counted
- * and logged at debug level; they never affect a flow.
+ * key has the pool size of ready or pending entries, after the refill delay
+ * (d->o.pool_refill_delay_ns: the handshake's crypto runs on the worker
+ * thread and would otherwise delay the flow that just took an entry, on
+ * both nodes; after the delay the refill uses the then current identity
+ * of @k's source).  Failures are counted and logged at debug level; they
+ * never affect a flow.
  */
 void sl_pool_refill(struct sl_pool *p, const struct sl_pool_key *k,
 		    struct sl_identity *self);

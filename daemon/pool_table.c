@@ -186,7 +186,7 @@ void sl_pool_table_sweep(struct sl_pool_table *t, uint64_t now_ns,
 				else if (peer_expired(e, now_s))
 					discard(t, e, SL_POOL_DROP_STALE);
 			}
-			if (!b->ready && !b->pending &&
+			if (!b->ready && !b->pending && !b->queued &&
 			    now_ns - b->last_use_ns >= t->idle_ns) {
 				*pb = b->next;
 				t->n_buckets--;

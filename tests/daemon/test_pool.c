@@ -199,6 +199,10 @@ static void test_expiry(void **state)
 	assert_int_equal(b->ready, 0);
 	assert_int_equal(t.n_buckets, 1);
 	b->pending = 0;
+	b->queued = true; /* a deferred refill points here too */
+	sl_pool_table_sweep(&t, 50 * S, 0);
+	assert_int_equal(t.n_buckets, 1);
+	b->queued = false;
 	sl_pool_table_sweep(&t, 60 * S, 0);
 	assert_int_equal(t.n_buckets, 0);
 	assert_int_equal(r.n[SL_POOL_DROP_EXPIRED], 4);

@@ -4,6 +4,8 @@
 # Pool of ready mTLS connections (issue 8, daemon/pool.h), two nodes
 # (tests/netns/lib), pod11 on node1 -> pod21 on node2.  node1 runs one
 # worker (pools are per worker: with one, every flow meets the same pool).
+# Kernel TLS on both nodes when available (required with SL_REQUIRE_KTLS=1:
+# in the VM, tests/vm/suite.list runs this through pool-vm).
 #  1. a first flow misses and fills the pool; then 5 flows, each started
 #     once an entry is ready, are all hits: pool_hits +5, and no handshake
 #     on the flows' path (handshakes_ok - pool_handshakes unchanged); an
@@ -40,6 +42,19 @@ command -v python3 >/dev/null || tp_skip "python3 not installed"
 command -v tcpdump >/dev/null || tp_skip "tcpdump not installed"
 tm_init
 p11=$(tp_pod_ip pod11) p21=$(tp_pod_ip pod21)
+
+# kernel TLS on both nodes when the kernel has it (required in the VM:
+# kTLS is installed on a connection whose handshake was done by the pool)
+have_ktls=0
+if modprobe tls 2>/dev/null || [ -e /proc/net/tls_stat ]; then
+	[ -e /proc/net/tls_stat ] && have_ktls=1
+fi
+if [ "${SL_REQUIRE_KTLS:-0}" = 1 ] && [ $have_ktls = 0 ]; then
+	tp_fail "SL_REQUIRE_KTLS=1 but this kernel has no kTLS (/proc/net/tls_stat)"
+fi
+kt=off
+[ $have_ktls = 1 ] && kt=on
+note "kTLS: $kt"
 for n in a b; do
 	tm_node_yaml "$TP_DIR/cfg-$n" "node-$n"
 	{
@@ -92,9 +107,9 @@ c = [c for c in o["certs"] if c["spiffe_id"] == sys.argv[1]]
 print(c[0]["serial"] if c else "")' "$1"
 }
 
-tm_start_b
+tm_start_b --ktls $kt
 wait_pods4
-tm_start_a --workers 1
+tm_start_a --workers 1 --ktls $kt
 
 # ---- 1. hits ----------------------------------------------------------------
 flow "first flow"
@@ -111,6 +126,12 @@ h1=$(st pool_hits) hs1=$(path_hs)
 [ "$hs1" -eq "$hs0" ] || { tm_dump_logs; tp_fail "handshakes on the flows' path $hs0 -> $hs1"; }
 [ "$(st pool_handshakes)" -ge 6 ] || tp_fail "pool refills not counted ($(st pool_handshakes))"
 [ "$(tm_stat "$TM_SOCK_B" relays_started)" -ge 6 ] || tp_fail "node2 relayed fewer than 6 flows"
+if [ $kt = on ]; then
+	[ "$(st flows_ktls)" -ge 6 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "node1: pooled flows not on kTLS"; }
+	[ "$(st ktls_install_failed)" = 0 ] || tp_fail "node1: kTLS install failures"
+	[ "$(tm_stat "$TM_SOCK_B" ktls_install_failed)" = 0 ] || tp_fail "node2: kTLS install failures"
+	ok "pooled flows run on kernel TLS (node1 flows_ktls $(st flows_ktls))"
+fi
 ok "5 flows served from the pool: pool_hits $h0 -> $h1, path handshakes stay $hs0 ($(st pool_handshakes) refill handshakes)"
 
 # node2 runs --handshake-timeout 2s: after the handshake its deadline is
@@ -154,7 +175,7 @@ kill -TERM "$TM_PID_B"
 wait "$TM_PID_B" || rc=$?
 [ $rc = 0 ] || { tm_dump_logs; tp_fail "sluiced on node2 exited with $rc"; }
 mv "$TP_DIR/sluiced-b.log" "$TP_DIR/sluiced-b.1.log"
-tm_start_b
+tm_start_b --ktls $kt
 wait_pods4
 for ((i = 0; i < 100; i++)); do
 	[ "$(st pool_dropped)" -ge $((d0 + 2)) ] && break
@@ -173,7 +194,7 @@ ok "peer restart: pooled connections dropped ($d0 -> $d1), the next flow works"
 # ---- 4. rotation -----------------------------------------------------------------
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.1.log"
-tm_start_a --workers 1 --cert-lifetime 20s --pool-idle-timeout 30s
+tm_start_a --workers 1 --ktls $kt --cert-lifetime 20s --pool-idle-timeout 30s
 ida=spiffe://cluster.local/ns/default/sa/pod11
 flow "first flow (20 s leaves)"
 t0=$(date +%s)
@@ -201,7 +222,7 @@ ok "rotation: serial $s1 -> $s2, the next flow handshakes with the new leaf, old
 # ---- 5. expiry, --pool-size 0 ----------------------------------------------------
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.2.log"
-tm_start_a --workers 1 --pool-idle-timeout 1s
+tm_start_a --workers 1 --ktls $kt --pool-idle-timeout 1s
 pe0=$(tm_stat "$TM_SOCK_B" preamble_errors)
 flow "flow with 1 s pool idle time"
 for ((i = 0; i < 100; i++)); do
@@ -220,7 +241,7 @@ done
 ok "expiry: unused pooled connections closed after 1 s, quietly on node2"
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.3.log"
-tm_start_a --pool-size 0
+tm_start_a --ktls $kt --pool-size 0
 for ((i = 0; i < 4; i++)); do
 	flow "unpooled flow $i"
 done
