@@ -12,6 +12,14 @@
  *       close; for SECONDS.  Prints one JSON object: flows, flows_per_s,
  *       errors and the latency of a flow (connect .. echo received) as
  *       p50_us/p99_us/p999_us/mean_us.
+ *   sl-bench-conn paced IP PORT SECONDS RATE
+ *       open loop: flows start on a fixed schedule, RATE per second (one
+ *       every 1/RATE s, whatever earlier flows do; 16 threads take the
+ *       scheduled starts in turn), each connect, send 1 byte, read the
+ *       echo, close.  The latency of a flow counts from its scheduled
+ *       start, so a late start (queueing) is included (no coordinated
+ *       omission).  Same JSON as newflow plus "rate" and "late" (flows
+ *       that started more than 1 ms after their scheduled time).
  *   sl-bench-conn idle IP PORT N INFLIGHT
  *       open N connections (at most INFLIGHT connecting at once), each
  *       sends 1 byte and waits for the echo so that the flow is fully
@@ -239,6 +247,121 @@ static int do_newflow(const char *ip, const char *port, double secs, int nthread
 	return n ? 0 : 1;
 }
 
+/* ---- paced (open loop) -------------------------------------------------- */
+
+#define PC_THREADS 16
+
+struct pc_shared {
+	struct sockaddr_in sa;
+	double t0, interval, end;
+	pthread_mutex_t lock;
+	unsigned long next;
+};
+
+struct pc_thread {
+	pthread_t tid;
+	struct pc_shared *sh;
+	double *lat;
+	size_t n, cap;
+	unsigned long errors, late;
+};
+
+static void sleep_until(double t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void *pc_run(void *arg)
+{
+	struct pc_thread *t = arg;
+	struct pc_shared *sh = t->sh;
+
+	for (;;) {
+		unsigned long k;
+		double st, t1;
+
+		pthread_mutex_lock(&sh->lock);
+		k = sh->next++;
+		pthread_mutex_unlock(&sh->lock);
+		st = sh->t0 + (double)k * sh->interval;
+		if (st >= sh->end)
+			break;
+		sleep_until(st);
+		if (now_s() - st > 0.001)
+			t->late++;
+		if (one_flow(&sh->sa) < 0) {
+			t->errors++;
+			continue;
+		}
+		t1 = now_s();
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 16384;
+			double *p = realloc(t->lat, cap * sizeof(*p));
+
+			if (!p)
+				break;
+			t->lat = p;
+			t->cap = cap;
+		}
+		t->lat[t->n++] = (t1 - st) * 1e6;
+	}
+	return NULL;
+}
+
+static int do_paced(const char *ip, const char *port, double secs, double rate)
+{
+	struct pc_shared sh = { .next = 0 };
+	struct pc_thread t[PC_THREADS];
+	unsigned long errors = 0, late = 0;
+	double *all, sum = 0, el;
+	size_t n = 0, k = 0;
+
+	if (rate <= 0 || secs <= 0)
+		return 2;
+	memset(t, 0, sizeof(t));
+	if (mkaddr(ip, port, &sh.sa) < 0)
+		return 2;
+	pthread_mutex_init(&sh.lock, NULL);
+	sh.interval = 1.0 / rate;
+	sh.t0 = now_s() + 0.05;
+	sh.end = sh.t0 + secs;
+	for (int i = 0; i < PC_THREADS; i++) {
+		t[i].sh = &sh;
+		pthread_create(&t[i].tid, NULL, pc_run, &t[i]);
+	}
+	for (int i = 0; i < PC_THREADS; i++) {
+		pthread_join(t[i].tid, NULL);
+		n += t[i].n;
+		errors += t[i].errors;
+		late += t[i].late;
+	}
+	el = now_s() - sh.t0;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return 1;
+	for (int i = 0; i < PC_THREADS; i++) {
+		memcpy(all + k, t[i].lat, t[i].n * sizeof(*all));
+		k += t[i].n;
+		free(t[i].lat);
+	}
+	qsort(all, n, sizeof(*all), cmp_d);
+	for (size_t i = 0; i < n; i++)
+		sum += all[i];
+	printf("{\"flows\": %zu, \"errors\": %lu, \"late\": %lu, \"seconds\": %.3f, "
+	       "\"rate\": %.1f, \"flows_per_s\": %.1f, \"mean_us\": %.1f, "
+	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f}\n",
+	       n, errors, late, el, rate, (double)n / el, n ? sum / (double)n : -1,
+	       pct(all, n, 0.5), pct(all, n, 0.99), pct(all, n, 0.999));
+	free(all);
+	pthread_mutex_destroy(&sh.lock);
+	return n ? 0 : 1;
+}
+
 /* ---- idle ------------------------------------------------------------------- */
 
 enum { C_CONNECTING = 1, C_WAITING, C_DONE };
@@ -336,9 +459,11 @@ int main(int argc, char **argv)
 		return do_serve(argv[2]);
 	if (argc == 6 && !strcmp(argv[1], "newflow"))
 		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
+	if (argc == 6 && !strcmp(argv[1], "paced"))
+		return do_paced(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "idle"))
 		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
 	fprintf(stderr, "usage: sl-bench-conn serve PORT | newflow IP PORT SECONDS THREADS |"
-		" idle IP PORT N INFLIGHT\n");
+		" paced IP PORT SECONDS RATE | idle IP PORT N INFLIGHT\n");
 	return 2;
 }

@@ -156,6 +156,11 @@ static int rows_emit(struct req *q, struct rows *r)
 
 /* ---- commands --------------------------------------------------------- */
 
+static int64_t pool_ready(void)
+{
+	return atomic_load_explicit(&sl_stats.pool_ready, memory_order_relaxed);
+}
+
 static int cmd_status(struct req *q)
 {
 	static const char *const h[] = { "KEY", "VALUE" };
@@ -212,6 +217,15 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "workloads", nwl);
 		sl_json_kv_uint(&j, "certificates", ncerts);
 		sl_json_kv_bool(&j, "steering", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) != NULL);
+		/* connection pool (pool.h): per worker and key */
+		sl_json_key(&j, "pool");
+		sl_json_obj_begin(&j);
+		sl_json_kv_uint(&j, "size", d->o.pool_size);
+		sl_json_kv_uint(&j, "idle_timeout_ms", d->o.pool_idle_ns / 1000000);
+		sl_json_kv_int(&j, "ready", pool_ready());
+		sl_json_kv_uint(&j, "hits", sl_stat_get(SL_STAT_POOL_HITS));
+		sl_json_kv_uint(&j, "misses", sl_stat_get(SL_STAT_POOL_MISSES));
+		sl_json_obj_end(&j);
 		sl_json_obj_end(&j);
 	} else {
 		ROW("version", "%s", SL_VERSION);
@@ -235,6 +249,15 @@ static int cmd_status(struct req *q)
 		ROW("workloads", "%zu", nwl);
 		ROW("certificates", "%zu", ncerts);
 		ROW("steering", "%s", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) ? "sluiced" : "external");
+		if (d->o.pool_size)
+			ROW("pool", "size %u, idle %llums, ready %lld, hits %llu, misses %llu",
+			    d->o.pool_size,
+			    (unsigned long long)(d->o.pool_idle_ns / 1000000),
+			    (long long)pool_ready(),
+			    (unsigned long long)sl_stat_get(SL_STAT_POOL_HITS),
+			    (unsigned long long)sl_stat_get(SL_STAT_POOL_MISSES));
+		else
+			ROW("pool", "off");
 		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	}
 #undef ROW

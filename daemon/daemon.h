@@ -43,6 +43,11 @@ struct sl_daemon_opts {
 	bool keep_table;		/* --keep-table-on-stop: fail closed */
 	const char *state_dir;		/* last good config copy; NULL: none */
 	uint64_t cert_lifetime_s;	/* built-in CA leaf lifetime; 0: default */
+	unsigned int pool_size;		/* ready connections per key (pool.h); 0 off */
+	uint64_t pool_idle_ns;		/* pooled connection idle time, default 10 s */
+	uint64_t pool_refill_delay_ns;	/* refill this long after a use, default 5 ms */
+	uint64_t preamble_timeout_ns;	/* inbound: preamble wait after an mTLS
+					 * handshake, default 15 s */
 };
 
 struct sl_daemon {
@@ -86,6 +91,8 @@ int sl_daemon_identity(struct sl_daemon *d, const char *spiffe_id,
 /** Per-worker state (sl_worker_data()). */
 struct sl_listener;
 struct sl_admin;
+struct sl_pool;
+struct sl_flow;
 
 #define SL_MAX_LISTENERS 8
 
@@ -95,6 +102,8 @@ struct sl_wctx {
 	struct sl_listener *listeners[SL_MAX_LISTENERS];
 	unsigned int n_listeners;
 	struct sl_admin *admin; /* worker 0 */
+	struct sl_pool *pool;	/* ready client connections (pool.h) */
+	struct sl_flow *waiting; /* inbound flows before their preamble (flow.h) */
 	struct sl_op grace_op;
 	struct __kernel_timespec grace_ts;
 	bool grace_armed;
@@ -110,6 +119,13 @@ struct sl_wctx {
  */
 bool sl_flow_admit(struct sl_daemon *d);
 void sl_flow_release(void);
+
+/**
+ * sl_flow_admit_spare - count a spare connection (the pool's, pool.h)
+ * against the connection cap, without counting a refusal as shed
+ * @retval true when below the cap (release with sl_flow_release())
+ */
+bool sl_flow_admit_spare(struct sl_daemon *d);
 
 enum sl_listener_kind {
 	SL_LISTEN_OUTBOUND,

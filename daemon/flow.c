@@ -58,8 +58,37 @@ static void flow_maybe_free(struct sl_flow *f)
 		flow_free(f);
 }
 
+void sl_flow_set_waiting(struct sl_flow *f, bool waiting)
+{
+	if (waiting && !f->wait_pprev && !f->ended) {
+		f->wait_next = f->wc->waiting;
+		if (f->wait_next)
+			f->wait_next->wait_pprev = &f->wait_next;
+		f->wc->waiting = f;
+		f->wait_pprev = &f->wc->waiting;
+	} else if (!waiting && f->wait_pprev) {
+		*f->wait_pprev = f->wait_next;
+		if (f->wait_next)
+			f->wait_next->wait_pprev = f->wait_pprev;
+		f->wait_next = NULL;
+		f->wait_pprev = NULL;
+	}
+}
+
+void sl_flow_cut_waiting(struct sl_wctx *wc)
+{
+	struct sl_flow *f;
+
+	while ((f = wc->waiting)) {
+		sl_log_debug("%s: flow %s -> %s: stopping, no preamble yet: closed",
+			     __func__, f->src, f->dst);
+		sl_flow_fail(f); /* leaves the list */
+	}
+}
+
 static void flow_end(struct sl_flow *f)
 {
+	sl_flow_set_waiting(f, false);
 	f->ended = true;
 	if (f->timer_armed)
 		sl_worker_timeout_cancel(f->wc->w, &f->timer_op);
@@ -110,6 +139,21 @@ void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns)
 	sl_ns_to_ts(ns, &f->timer_ts);
 	sl_worker_timeout(f->wc->w, &f->timer_op, &f->timer_ts);
 	f->timer_armed = true;
+}
+
+void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!f->timer_armed || f->timed_out)
+		return;
+	/* the timer keeps its op; the update's own completion is ignored (a
+	 * timer that fired meanwhile makes it fail with -ENOENT) */
+	sl_ns_to_ts(ns, &f->timer_ts);
+	sqe = sl_worker_sqe(f->wc->w);
+	io_uring_prep_timeout_update(sqe, &f->timer_ts,
+				     (uint64_t)(uintptr_t)&f->timer_op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
 }
 
 static void io_submit(struct sl_flow *f);

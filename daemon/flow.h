@@ -55,6 +55,9 @@ struct sl_flow {
 	struct __kernel_timespec timer_ts, link_ts;
 	bool timer_armed, timed_out, ended, freeing;
 
+	/* inbound: on the worker's list of flows waiting for a preamble */
+	struct sl_flow *wait_next, **wait_pprev;
+
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	uint16_t handoff_port; /* outbound same-node: our loopback port */
@@ -63,6 +66,7 @@ struct sl_flow {
 	char src[INET6_ADDRSTRLEN + 8];
 	char dst[INET6_ADDRSTRLEN + 8];
 	const struct sl_workload *workload; /* the local workload (inbound) */
+	struct sl_ip workload_ip;	     /* inbound: the address it was found by */
 	const struct sl_endpoint *ep;	     /* chosen endpoint (outbound) */
 	/* outbound: endpoint choice, retries, circuit breaker (lb.h); owned,
 	 * handed to the relay once connected */
@@ -97,6 +101,26 @@ void sl_flow_fail(struct sl_flow *f);
 
 /** sl_flow_arm_deadline - start the set-up deadline timer */
 void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns);
+
+/**
+ * sl_flow_rearm_deadline - restart the armed set-up deadline to expire @ns
+ * from now (no-op when none is armed or it already fired)
+ */
+void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns);
+
+/**
+ * sl_flow_set_waiting - (inbound) mark @f as an authenticated connection
+ * with no preamble byte yet (@waiting true), or no longer (false); ended
+ * flows leave the list by themselves
+ */
+void sl_flow_set_waiting(struct sl_flow *f, bool waiting);
+
+/**
+ * sl_flow_cut_waiting - end every flow of @wc waiting for its preamble
+ * (stop: a peer's idle pooled connection must not hold the shutdown for
+ * the grace period; the peer drops it on the reset)
+ */
+void sl_flow_cut_waiting(struct sl_wctx *wc);
 
 /** sl_flow_send_all / sl_flow_recv_exact / sl_flow_recv: then @cont(res)
  * with res 0 (or bytes for recv) or -errno; EOF is -ECONNRESET for exact */

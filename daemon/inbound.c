@@ -45,6 +45,17 @@ static void preamble_error(struct sl_flow *f, int err)
 	sl_flow_fail(f);
 }
 
+/* a peer's pooled connection (pool.h) closed unused: not an error */
+static bool closed_unused(struct sl_flow *f, int err, size_t got)
+{
+	if (err != -ECONNRESET || got)
+		return false;
+	sl_log_debug("%s: flow %s -> %s (%s): closed before any preamble",
+		     __func__, f->src, f->dst, sl_tls_conn_peer_id(f->tls) ?: "?");
+	sl_flow_fail(f);
+	return true;
+}
+
 static void pod_connected(struct sl_flow *f, int res)
 {
 	uint8_t *initial = NULL;
@@ -119,11 +130,48 @@ static bool authorized(struct sl_flow *f)
 	return false;
 }
 
+/*
+ * The preamble of a peer's pooled connection (pool.h) can arrive long after
+ * the accept: decide on the configuration current now (AuthorizationPolicy
+ * above all), with the workload looked up again.  A workload that left this
+ * node or changed identity since the handshake is refused.
+ */
+static int refresh_config(struct sl_flow *f)
+{
+	struct sl_config *cur = sl_daemon_config(f->d);
+	const struct sl_node_config *node = sl_config_node(cur);
+	const struct sl_workload *wl;
+
+	if (cur == f->cfg) {
+		sl_config_put(cur);
+		return 0;
+	}
+	wl = sl_config_workload_by_ip(cur, &f->workload_ip);
+	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) ||
+	    !wl->spiffe_id || !f->workload->spiffe_id ||
+	    strcmp(wl->spiffe_id, f->workload->spiffe_id)) {
+		sl_config_put(cur);
+		return -ENOENT;
+	}
+	sl_config_put(f->cfg);
+	f->cfg = cur;
+	f->workload = wl;
+	return 0;
+}
+
 static void connect_pod(struct sl_flow *f)
 {
-	const struct sl_workload *wl = f->workload;
+	const struct sl_workload *wl;
 	int fd;
 
+	if (refresh_config(f)) {
+		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+		sl_log_info("%s: flow %s -> %s: workload gone or changed by a reload: refused",
+			    __func__, f->src, f->dst);
+		sl_flow_fail(f);
+		return;
+	}
+	wl = f->workload;
 	if (!authorized(f)) {
 		sl_flow_fail(f);
 		return;
@@ -167,8 +215,10 @@ static void ktls_hdr_done(struct sl_flow *f, int res)
 {
 	ssize_t need;
 
+	sl_flow_set_waiting(f, false);
 	if (res < 0) {
-		preamble_error(f, res);
+		if (!closed_unused(f, res, f->io_done))
+			preamble_error(f, res);
 		return;
 	}
 	need = sl_preamble_need(f->buf, SL_PREAMBLE_HDR_LEN);
@@ -189,8 +239,10 @@ static void us_read_done(struct sl_flow *f, int res)
 	size_t used;
 	int ret;
 
+	sl_flow_set_waiting(f, false);
 	if (res <= 0) {
-		preamble_error(f, res ? res : -ECONNRESET);
+		if (!closed_unused(f, res ? res : -ECONNRESET, f->plain_len))
+			preamble_error(f, res ? res : -ECONNRESET);
 		return;
 	}
 	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
@@ -229,6 +281,10 @@ static void inbound_handshake_done(struct sl_flow *f)
 {
 	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
 		     sl_tls_conn_peer_id(f->tls));
+	/* an authenticated peer may send its preamble much later: a pooled
+	 * connection (pool.h) waits up to the peer's pool idle time */
+	sl_flow_rearm_deadline(f, f->d->o.preamble_timeout_ns);
+	sl_flow_set_waiting(f, true);
 	if (sl_flow_ktls_install(f)) {
 		sl_flow_fail(f);
 		return;
@@ -300,6 +356,7 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 		return;
 	}
 	f->workload = wl;
+	f->workload_ip = dst;
 	ret = sl_daemon_identity(f->d, wl->spiffe_id, &id);
 	if (ret) {
 		sl_stat_inc(SL_STAT_NO_IDENTITY);

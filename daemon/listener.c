@@ -52,6 +52,17 @@ bool sl_flow_admit(struct sl_daemon *d)
 	return true;
 }
 
+bool sl_flow_admit_spare(struct sl_daemon *d)
+{
+	unsigned int n = atomic_fetch_add(&admitted, 1);
+
+	if (n >= d->max_conns) {
+		atomic_fetch_sub(&admitted, 1);
+		return false;
+	}
+	return true;
+}
+
 void sl_flow_release(void)
 {
 	atomic_fetch_sub(&admitted, 1);

@@ -18,6 +18,8 @@
 #include "ktls.h"
 #include "log.h"
 #include "outlier.h"
+#include "flow.h"
+#include "pool.h"
 #include "reload.h"
 #include "reload_watch.h"
 #include "sl_build_config.h"
@@ -47,6 +49,12 @@ static void usage(FILE *out, const char *prog)
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
 		"      --inbound-plain-port PORT plaintext inbound port for PERMISSIVE/DISABLE\n"
 		"                              pods (default: node config, 15006)\n"
+		"      --pool-size N           ready mTLS connections kept per source identity\n"
+		"                              and endpoint (default 2, 0 off)\n"
+		"      --pool-idle-timeout DUR close a pooled connection unused for DUR (default 10s)\n"
+		"      --pool-refill-delay DUR refill the pool DUR after a use (default 5ms)\n"
+		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
+		"                              (default 15s; covers peers' pooled connections)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -74,6 +82,10 @@ enum {
 	OPT_ACCESS_LOG_RATE,
 	OPT_CERT_LIFETIME,
 	OPT_PLAIN_PORT,
+	OPT_POOL_SIZE,
+	OPT_POOL_IDLE,
+	OPT_POOL_REFILL_DELAY,
+	OPT_PREAMBLE_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +110,10 @@ static const struct option long_opts[] = {
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
 	{ "inbound-plain-port", required_argument, NULL, OPT_PLAIN_PORT },
+	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
+	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
+	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
+	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -149,6 +165,9 @@ static int worker_start(struct sl_worker *w, void *arg)
 	wc->d = d;
 	wc->w = w;
 	sl_worker_set_data(w, wc);
+	ret = sl_pool_new(wc, &wc->pool);
+	if (ret)
+		return ret;
 
 	ret = sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET, d->outbound_port,
 			       &wc->listeners[wc->n_listeners]);
@@ -215,6 +234,8 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	wc->n_listeners = 0;
 	sl_admin_close(wc->admin);
 	wc->admin = NULL;
+	sl_pool_stop(wc->pool);
+	sl_flow_cut_waiting(wc);
 	if (sl_worker_id(w) == 0)
 		sl_reload_watch_stop(wc->d->reload_watch);
 	if (sl_worker_refs(w)) {
@@ -227,7 +248,11 @@ static void worker_stop(struct sl_worker *w, void *arg)
 
 static void worker_fini(struct sl_worker *w, void *arg)
 {
-	free(sl_worker_data(w));
+	struct sl_wctx *wc = sl_worker_data(w);
+
+	if (wc)
+		sl_pool_free(wc->pool);
+	free(wc);
 	sl_worker_set_data(w, NULL);
 }
 
@@ -244,6 +269,7 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 	sl_steer_update(d, cfg);
 	pthread_mutex_unlock(&d->cfg_lock);
 	sl_config_put(old);
+	sl_pool_invalidate_all();
 	sl_log_notice("%s: configuration %s loaded", __func__,
 		      sl_config_generation(cfg));
 	/* endpoints that left the config: drop their health entries */
@@ -271,6 +297,8 @@ static void reload(struct sl_daemon *d)
 	if (trust && sl_tls_ctx_set_trust(d->tls_ctx, trust))
 		sl_log_warn("%s: trust bundle not updated", __func__);
 	sl_trust_put(trust);
+	/* sessions verified under the old bundle or certificates: not reused */
+	sl_pool_invalidate_all();
 }
 
 static bool stop_early;
@@ -447,6 +475,10 @@ int main(int argc, char **argv)
 			.connect_timeout_ns = 5000000000ULL,
 			.idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS,
 			.grace_ns = 10000000000ULL,
+			.pool_size = SL_POOL_DEFAULT_SIZE,
+			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
+			.pool_refill_delay_ns = SL_POOL_DEFAULT_REFILL_DELAY_NS,
+			.preamble_timeout_ns = 15000000000ULL,
 		},
 	};
 	struct sl_worker_hooks hooks = {
@@ -538,6 +570,24 @@ int main(int argc, char **argv)
 				d.o.idle_timeout_ns = ns;
 			else
 				d.o.grace_ns = ns;
+			break;
+		case OPT_POOL_SIZE:
+			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))
+				goto bad_arg;
+			break;
+		case OPT_POOL_REFILL_DELAY:
+			if (sl_parse_duration(optarg, &ns))
+				goto bad_arg;
+			d.o.pool_refill_delay_ns = ns;
+			break;
+		case OPT_POOL_IDLE:
+		case OPT_PREAMBLE_TIMEOUT:
+			if (sl_parse_duration(optarg, &ns) || !ns)
+				goto bad_arg;
+			if (c == OPT_POOL_IDLE)
+				d.o.pool_idle_ns = ns;
+			else
+				d.o.preamble_timeout_ns = ns;
 			break;
 		case OPT_CERT_LIFETIME:
 			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)

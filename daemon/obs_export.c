@@ -68,6 +68,11 @@ static void render_stats(FILE *out)
 	}
 	family(out, "sluice_active_flows", "gauge", "Flows open now");
 	fprintf(out, "sluice_active_flows %lld\n", (long long)sl_stats_active());
+	family(out, "sluice_pool_ready_connections", "gauge",
+	       "Pooled mTLS connections ready for new flows");
+	fprintf(out, "sluice_pool_ready_connections %lld\n",
+		(long long)atomic_load_explicit(&sl_stats.pool_ready,
+						memory_order_relaxed));
 	counter(out, "sluice_shed_connections_total",
 		"Connections refused over the connection cap or out of fds",
 		sl_stat_get(SL_STAT_SHED));

@@ -12,7 +12,9 @@
  * expecting exactly the endpoint's SPIFFE ID → kTLS install → preamble →
  * relay.  A destination that wants no mTLS (PeerAuthentication or
  * DestinationRule tls DISABLE) gets a direct plaintext connection instead
- * (outbound_plain.c).
+ * (outbound_plain.c).  A remote endpoint's connection is taken ready
+ * (handshake done) from the worker's pool when it has one (pool.h); dial
+ * and handshake are then skipped.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -25,6 +27,7 @@
 #include "policy_query.h"
 #include "lb.h"
 #include "log.h"
+#include "pool.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -190,12 +193,44 @@ static int upstream_keepalive(struct sl_flow *f, int fd)
 	return ret;
 }
 
+/* an endpoint on this node is reached through our own inbound listener */
+static bool local_endpoint(struct sl_flow *f, const struct sl_endpoint *ep)
+{
+	const struct sl_node_config *node = sl_config_node(f->cfg);
+
+	return ep->workload->node && node->name &&
+	       strcmp(ep->workload->node, node->name) == 0;
+}
+
+/*
+ * A ready pooled connection (pool.h): handshake done and the peer verified
+ * as on a fresh dial, nothing sent since.  The flow goes on exactly as
+ * after its own handshake.  Same-node endpoints are never pooled: their
+ * handoff entry names the source pod of one flow.
+ */
+static void pooled_start(struct sl_flow *f, const struct sl_ip *addr,
+			 bool first, uint64_t timeout)
+{
+	/* the endpoint dialed, as after a dial (access log, sluice conns) */
+	f->sa_len = sl_ip_to_sockaddr(addr, f->d->inbound_port, &f->sa);
+	/* this flow's DestinationRule keepalive (the pool dialed without) */
+	upstream_keepalive(f, f->mesh_fd);
+	sl_log_debug("%s: flow %s -> %s: via %s (%s), pooled connection",
+		     __func__, f->src, f->dst, f->ep->workload->name,
+		     f->ep->workload->spiffe_id);
+	sl_lb_report_success(f->lb);
+	if (first)
+		sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns +
+						timeout * f->lb->max_tries);
+	f->hs_done = true;
+	f->phase = SL_PHASE_PREAMBLE;
+	outbound_handshake_done(f);
+}
+
 static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 		const struct sl_ip *addr)
 {
-	const struct sl_node_config *node = sl_config_node(f->cfg);
-	bool local = ep->workload->node && node->name &&
-		     strcmp(ep->workload->node, node->name) == 0;
+	bool local = local_endpoint(f, ep);
 	struct sl_ip lo = { .family = AF_INET };
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -245,6 +280,7 @@ static void outbound_try(struct sl_flow *f)
 	const struct sl_endpoint *ep;
 	struct sl_identity *id = NULL;
 	const struct sl_workload *src = f->src_wl;
+	const struct sl_ip *addr;
 	bool first = f->lb->tries == 0;
 	uint64_t timeout;
 	bool plain;
@@ -276,15 +312,6 @@ static void outbound_try(struct sl_flow *f)
 		sl_flow_fail(f);
 		return;
 	}
-	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
-			      ep->workload->spiffe_id, &f->tls);
-	sl_identity_put(id);
-	if (ret) {
-		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
-		sl_flow_fail(f);
-		return;
-	}
-
 	memset(&f->pre, 0, sizeof(f->pre));
 	f->pre.dst_port = ep->port ? ep->port : f->orig_port;
 	f->pre.orig_dst_family = f->orig_dst.family;
@@ -301,7 +328,32 @@ static void outbound_try(struct sl_flow *f)
 	f->pre.flow_id = f->id;
 
 	/* an endpoint address of family 0 stands for the flow's own */
-	ret = dial(f, ep, ep->address.family ? &ep->address : &f->orig_dst);
+	addr = ep->address.family ? &ep->address : &f->orig_dst;
+	if (!local_endpoint(f, ep) && sl_pool_enabled(f->wc->pool)) {
+		struct sl_pool_key k = {
+			.src_id = sl_identity_spiffe_id(id),
+			.peer_id = ep->workload->spiffe_id,
+			.addr = *addr,
+			.port = f->d->inbound_port,
+		};
+
+		ret = sl_pool_take(f->wc->pool, &k, id, &f->mesh_fd, &f->tls);
+		sl_pool_refill(f->wc->pool, &k, id);
+		if (!ret) {
+			sl_identity_put(id);
+			pooled_start(f, addr, first, timeout);
+			return;
+		}
+	}
+	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
+			      ep->workload->spiffe_id, &f->tls);
+	sl_identity_put(id);
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		sl_flow_fail(f);
+		return;
+	}
+	ret = dial(f, ep, addr);
 	if (ret) {
 		sl_stat_inc(SL_STAT_CONNECT_FAILED);
 		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,

@@ -38,6 +38,12 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_PLAINTEXT_INBOUND] = "plaintext_inbound",
 	[SL_STAT_PLAINTEXT_OUTBOUND] = "plaintext_outbound",
 	[SL_STAT_RELAYS_PLAIN] = "flows_plain",
+	[SL_STAT_POOL_HITS] = "pool_hits",
+	[SL_STAT_POOL_MISSES] = "pool_misses",
+	[SL_STAT_POOL_EXPIRED] = "pool_expired",
+	[SL_STAT_POOL_DROPPED] = "pool_dropped",
+	[SL_STAT_POOL_HANDSHAKES] = "pool_handshakes",
+	[SL_STAT_POOL_REFILL_FAILED] = "pool_refill_failed",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)
@@ -94,6 +100,9 @@ void sl_stats_write_json(FILE *out)
 	sl_json_kv_uint(&j, "steering_restores",
 			atomic_load_explicit(&sl_stats.steering_restores,
 					     memory_order_relaxed));
+	sl_json_kv_int(&j, "pool_ready",
+		       atomic_load_explicit(&sl_stats.pool_ready,
+					    memory_order_relaxed));
 	sl_json_key(&j, "handshake_failures");
 	sl_json_obj_begin(&j);
 	for (int f = 1; f < SL_TLS_FAIL__MAX; f++)

@@ -46,6 +46,14 @@ enum sl_stat {
 	SL_STAT_PLAINTEXT_INBOUND, /* plaintext flows relayed to a local pod */
 	SL_STAT_PLAINTEXT_OUTBOUND, /* flows sent without mTLS (DISABLE) */
 	SL_STAT_RELAYS_PLAIN,	  /* relays plain <-> plain */
+	SL_STAT_POOL_HITS,	  /* outbound flow served a pooled connection */
+	SL_STAT_POOL_MISSES,	  /* pooling on, nothing usable: dialed */
+	SL_STAT_POOL_EXPIRED,	  /* pooled connection idle too long: closed */
+	SL_STAT_POOL_DROPPED,	  /* pooled connection closed: peer EOF/error,
+				   * rotation, peer cert expiry, shutdown */
+	SL_STAT_POOL_HANDSHAKES,  /* handshakes done by pool refills (also
+				   * in handshakes_ok) */
+	SL_STAT_POOL_REFILL_FAILED, /* refill connect or handshake failed */
 	SL_STAT__MAX,
 };
 
@@ -56,6 +64,8 @@ struct sl_stats {
 	/* --steer: table found changed/gone and re-applied; kept out of v[]
 	 * (the metric is sluice_steering_restores_total, obs.h) */
 	atomic_uint_fast64_t steering_restores;
+	/* pooled connections ready now, all workers (pool.h) */
+	atomic_int_fast64_t pool_ready;
 };
 
 extern struct sl_stats sl_stats;

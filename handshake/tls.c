@@ -586,6 +586,19 @@ const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c)
 	return c->done ? c->peer_serial : NULL;
 }
 
+time_t sl_tls_conn_peer_not_after(const struct sl_tls_conn *c)
+{
+	X509 *peer;
+	time_t t;
+
+	if (!c || !c->done)
+		return 0;
+	peer = SSL_get0_peer_certificate(c->ssl);
+	if (!peer || sl_hs_asn1_time(X509_get0_notAfter(peer), &t))
+		return 0;
+	return t;
+}
+
 const char *sl_tls_conn_cipher(const struct sl_tls_conn *c)
 {
 	return c->done ? SSL_get_cipher_name(c->ssl) : NULL;

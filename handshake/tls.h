@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct sl_identity; /* identity.h */
 struct sl_trust;    /* identity.h */
@@ -165,6 +166,13 @@ const char *sl_tls_conn_peer_id(const struct sl_tls_conn *c);
 
 /** sl_tls_conn_peer_serial - peer certificate serial (hex), after handshake */
 const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_peer_not_after - notAfter of the verified peer certificate
+ * (after the handshake), e.g. to stop reusing an idle session past it
+ * @retval the time, or 0 when unknown (no handshake yet, no certificate)
+ */
+time_t sl_tls_conn_peer_not_after(const struct sl_tls_conn *c);
 
 /** sl_tls_conn_cipher - negotiated cipher suite name, after handshake */
 const char *sl_tls_conn_cipher(const struct sl_tls_conn *c);
