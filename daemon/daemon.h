@@ -188,6 +188,15 @@ bool sl_ip_is_loopback(const struct sl_ip *ip);
  */
 int sl_socket_dial(int family, uint32_t mark);
 
+/**
+ * sl_socket_nodelay - set TCP_NODELAY on @fd: the relays forward each
+ * chunk as soon as it is read, and Nagle would hold a small segment back
+ * until the previous one is acknowledged (a delayed ACK, or the next
+ * message on the flow)
+ * @retval 0 or -errno
+ */
+int sl_socket_nodelay(int fd);
+
 /** sl_socket_reset - close @fd with an RST (SO_LINGER 0); -1 is ignored */
 void sl_socket_reset(int fd);
 

@@ -176,6 +176,65 @@ static void test_halfclose(void **state)
 	env_down(&e);
 }
 
+/*
+ * Strict request/response: each message goes only after the previous one
+ * came out at the other end, so a relay that holds data back until more
+ * arrives (a read waiting to fill its buffer, a record left in the conn, a
+ * recv not re-armed) makes the read time out (SO_RCVTIMEO of the test
+ * sockets).  Sizes around the relay buffer (4 KiB here) and the TLS record
+ * (16 KiB); then several records in one TCP segment, and nothing after.
+ */
+static void test_no_hold(void **state)
+{
+	static const uint32_t sizes[] = { 1, 64, 1024, 4095, 4096, 4097,
+					  5000, 16384, 16385, 40000 };
+	struct opts o = { .buf_size = 4096 };
+	uint8_t *out = malloc(40000), *in = malloc(40000);
+	uint64_t up = 0, down = 0;
+	struct env e;
+
+	(void)state;
+	assert_non_null(out);
+	assert_non_null(in);
+	env_up(&e, &o);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint32_t n = sizes[i];
+
+			for (uint32_t k = 0; k < n; k++)
+				out[k] = (uint8_t)(k * 7 + i + round);
+			assert_int_equal(rt_write_full(e.pod, out, n), 0);
+			peer_read_exact(&e, in, n);
+			assert_memory_equal(in, out, n);
+			up += n;
+
+			assert_int_equal(rt_peer_write(e.peer, e.peer_fd, out, n), 0);
+			assert_int_equal(rt_read_full(e.pod, in, n), 0);
+			assert_memory_equal(in, out, n);
+			down += n;
+		}
+	}
+	/* three small records in one segment, then silence */
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(sl_tls_conn_write(e.peer, out + k * 10, 10), 10);
+	assert_int_equal(rt_peer_flush(e.peer, e.peer_fd), 0);
+	assert_int_equal(rt_read_full(e.pod, in, 30), 0);
+	assert_memory_equal(in, out, 30);
+	down += 30;
+
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, in, 16), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, up);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, down);
+	env_down(&e);
+	free(out);
+	free(in);
+}
+
 struct pod_job {
 	int fd;
 	uint32_t seed;
@@ -554,6 +613,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_halfclose),
+		cmocka_unit_test(test_no_hold),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_rst_pod),
 		cmocka_unit_test(test_rst_mesh),
