@@ -501,6 +501,10 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		memcpy(r->initial, initial, initial_len);
 		r->initial_len = initial_len;
 	}
+	/* the handshake-sized BIO buffers and our certificate are not needed
+	 * any more (a failure only costs memory) */
+	if (sl_tls_conn_trim(tls) < 0)
+		sl_log_debug("%s: sl_tls_conn_trim failed", __func__);
 	r->kick_op.fn = kick_done;
 	r->up_op.fn = up_done;
 	r->tx_op.fn = tx_done;

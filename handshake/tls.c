@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "identity.h"
@@ -562,6 +563,43 @@ ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len)
 		return e == SSL_ERROR_WANT_WRITE ? -EAGAIN : -EPIPE;
 	}
 	return (ssize_t)done;
+}
+
+/* copy what @from holds (not read yet) into @to; @retval 0 or -ENOMEM */
+static int bio_copy(BIO *from, BIO *to)
+{
+	BUF_MEM *bm = NULL;
+
+	/* a read-write memory BIO: the unread bytes, moved to the front */
+	if (BIO_get_mem_ptr(from, &bm) != 1 || !bm)
+		return -ENOMEM;
+	if (!bm->length)
+		return 0;
+	if (bm->length > INT32_MAX ||
+	    BIO_write(to, bm->data, (int)bm->length) != (int)bm->length)
+		return -ENOMEM;
+	return 0;
+}
+
+int sl_tls_conn_trim(struct sl_tls_conn *c)
+{
+	BIO *r, *w;
+
+	if (!c->done)
+		return -EPROTO;
+	r = BIO_new(BIO_s_mem());
+	w = BIO_new(BIO_s_mem());
+	if (!r || !w || bio_copy(c->rbio, r) || bio_copy(c->wbio, w)) {
+		BIO_free(r);
+		BIO_free(w);
+		return -ENOMEM;
+	}
+	BIO_set_mem_eof_return(r, c->eof ? 0 : -1);
+	SSL_set_bio(c->ssl, r, w); /* SSL owns the new ones, frees the old */
+	c->rbio = r;
+	c->wbio = w;
+	SSL_certs_clear(c->ssl); /* our certificate and key: handshake only */
+	return 0;
 }
 
 int sl_tls_conn_close_notify(struct sl_tls_conn *c)

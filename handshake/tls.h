@@ -155,6 +155,17 @@ ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap);
 ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len);
 
 /**
+ * sl_tls_conn_trim - after the handshake, give back what only the handshake
+ * needed: the memory BIOs keep the size of the largest flight (a few KiB;
+ * they are replaced by fresh ones, pending ciphertext moved over) and our
+ * own certificate and key (SSL_certs_clear).  The session keeps working;
+ * call it when the conn becomes a long-lived relay.
+ * @retval 0; -EPROTO before the handshake is done; -ENOMEM (the conn is
+ *         unchanged and still usable)
+ */
+int sl_tls_conn_trim(struct sl_tls_conn *c);
+
+/**
  * sl_tls_conn_close_notify - queue a close_notify alert (half-close of our
  * sending direction).  @retval 0 or -errno
  */
