@@ -396,6 +396,18 @@ static void down_pump(struct tls_relay *r)
 		return;
 	}
 	n = sl_tls_conn_read(r->b.tls, r->out_buf, r->bufsz);
+	/* one read gives one record (16 KiB at most): take every record
+	 * already here, so that one send carries a whole recv's worth.  Only
+	 * what is buffered: nothing waits for more.  A close_notify or an
+	 * error after some data shows again on the next read. */
+	while (n > 0 && (uint32_t)n < r->bufsz) {
+		ssize_t m = sl_tls_conn_read(r->b.tls, r->out_buf + n,
+					     r->bufsz - (uint32_t)n);
+
+		if (m <= 0)
+			break;
+		n += m;
+	}
 	/* reading may queue records of our own (KeyUpdate answer) */
 	tx_pump(r);
 	if (r->b.closing)

@@ -222,7 +222,12 @@ static void test_no_hold(void **state)
 	assert_memory_equal(in, out, 30);
 	down += 30;
 
+	/* a last record and close_notify in one segment: data, then EOF */
+	assert_int_equal(sl_tls_conn_write(e.peer, out, 20), 20);
 	peer_close_write(&e);
+	assert_int_equal(rt_read_full(e.pod, in, 20), 0);
+	assert_memory_equal(in, out, 20);
+	down += 20;
 	assert_int_equal(rt_read_end(e.pod), 0);
 	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
 	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, in, 16), 0);
