@@ -31,13 +31,22 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "log.h"
+#include "record.h"
 #include "relay_internal.h"
 #include "tls.h"
+
+static atomic_ullong rl_started;
+
+uint64_t sl_relay_tls_rl_started(void)
+{
+	return atomic_load_explicit(&rl_started, memory_order_relaxed);
+}
 
 /* room for the record overhead of one buf_size worth of plaintext */
 #define TX_SLACK 1024
@@ -45,6 +54,9 @@
 struct tls_relay {
 	struct sl_relay_base b; /* first */
 	uint32_t bufsz;
+	/* the session: our own record layer (record.h) once it took over
+	 * from the sl_tls_conn (b.tls is then NULL), else the conn */
+	struct sl_tls_rl *rl;
 
 	struct sl_op kick_op; /* NOP: first pump, on the worker's loop */
 
@@ -86,11 +98,58 @@ static void up_push(struct tls_relay *r);
 static void tx_pump(struct tls_relay *r);
 static void down_pump(struct tls_relay *r);
 
+/* ---- the session: record layer or conn ------------------------------- */
+
+static ssize_t s_write(struct tls_relay *r, const void *buf, size_t len)
+{
+	return r->rl ? sl_tls_rl_write(r->rl, buf, len)
+		     : sl_tls_conn_write(r->b.tls, buf, len);
+}
+
+static ssize_t s_read(struct tls_relay *r, void *buf, size_t cap)
+{
+	return r->rl ? sl_tls_rl_read(r->rl, buf, cap)
+		     : sl_tls_conn_read(r->b.tls, buf, cap);
+}
+
+static int s_feed(struct tls_relay *r, const void *buf, size_t len)
+{
+	return r->rl ? sl_tls_rl_feed(r->rl, buf, len)
+		     : sl_tls_conn_feed(r->b.tls, buf, len);
+}
+
+static void s_feed_eof(struct tls_relay *r)
+{
+	if (r->rl)
+		sl_tls_rl_feed_eof(r->rl);
+	else
+		sl_tls_conn_feed_eof(r->b.tls);
+}
+
+static size_t s_pending_output(struct tls_relay *r)
+{
+	return r->rl ? sl_tls_rl_pending_output(r->rl)
+		     : sl_tls_conn_pending_output(r->b.tls);
+}
+
+static size_t s_take_output(struct tls_relay *r, void *buf, size_t cap)
+{
+	return r->rl ? sl_tls_rl_take_output(r->rl, buf, cap)
+		     : sl_tls_conn_take_output(r->b.tls, buf, cap);
+}
+
+static int s_close_notify(struct tls_relay *r)
+{
+	return r->rl ? sl_tls_rl_close_notify(r->rl)
+		     : sl_tls_conn_close_notify(r->b.tls);
+}
+
 static void relay_destroy(struct sl_relay_base *b)
 {
 	struct tls_relay *r = (struct tls_relay *)b;
 
 	sl_tls_conn_free(b->tls); /* wipes keys */
+	sl_tls_rl_free(r->rl);
 	sl_relay_buf_put(r->up_buf, r->bufsz);
 	sl_relay_buf_put(r->tx_buf, r->bufsz + TX_SLACK);
 	sl_relay_buf_put(r->rx_buf, r->bufsz);
@@ -179,7 +238,7 @@ static void up_handle(struct tls_relay *r, int res)
 		r->up_eof = true;
 		sl_relay_buf_put(r->up_buf, r->bufsz);
 		r->up_buf = NULL;
-		if (sl_tls_conn_close_notify(r->b.tls) < 0) {
+		if (s_close_notify(r) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
 			return;
 		}
@@ -211,10 +270,10 @@ static void up_push(struct tls_relay *r)
 	ssize_t n;
 
 	if (r->b.closing || !r->up_len || r->tx_busy ||
-	    sl_tls_conn_pending_output(r->b.tls))
+	    s_pending_output(r))
 		return;
 	full = r->up_len == r->bufsz;
-	n = sl_tls_conn_write(r->b.tls, r->up_buf, r->up_len);
+	n = s_write(r, r->up_buf, r->up_len);
 	if (n <= 0) {
 		sl_log_debug("%s: sl_tls_conn_write: %s", __func__,
 			     strerror(n ? (int)-n : EIO));
@@ -247,15 +306,15 @@ static void tx_pump(struct tls_relay *r)
 		return;
 	if (r->tx_off == r->tx_len) {
 		r->tx_off = r->tx_len = 0;
-		if (sl_tls_conn_pending_output(r->b.tls)) {
+		if (s_pending_output(r)) {
 			if (!r->tx_buf)
 				r->tx_buf = sl_relay_buf_get(cap);
 			if (!r->tx_buf) {
 				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 				return;
 			}
-			r->tx_len = (uint32_t)sl_tls_conn_take_output(
-				r->b.tls, r->tx_buf, cap);
+			r->tx_len = (uint32_t)s_take_output(
+				r, r->tx_buf, cap);
 			if (r->tx_shut)
 				r->tx_len = 0; /* after SHUT_WR: drop it */
 		}
@@ -269,7 +328,7 @@ static void tx_pump(struct tls_relay *r)
 	sl_relay_buf_put(r->tx_buf, cap);
 	r->tx_buf = NULL;
 	if (r->tx_notify && !r->tx_shut) {
-		if (sl_tls_conn_pending_output(r->b.tls)) {
+		if (s_pending_output(r)) {
 			tx_pump(r); /* more queued behind what we took */
 			return;
 		}
@@ -342,10 +401,10 @@ static void rx_handle(struct tls_relay *r, int res)
 	if (res == 0) {
 		/* reads now fail with -EPROTO unless close_notify was fed */
 		r->rx_eof = true;
-		sl_tls_conn_feed_eof(r->b.tls);
+		s_feed_eof(r);
 	} else {
 		sl_relay_touch(&r->b);
-		if (sl_tls_conn_feed(r->b.tls, r->rx_buf, (size_t)res) < 0) {
+		if (s_feed(r, r->rx_buf, (size_t)res) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
 		}
@@ -395,13 +454,13 @@ static void down_pump(struct tls_relay *r)
 		sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 		return;
 	}
-	n = sl_tls_conn_read(r->b.tls, r->out_buf, r->bufsz);
+	n = s_read(r, r->out_buf, r->bufsz);
 	/* one read gives one record (16 KiB at most): take every record
 	 * already here, so that one send carries a whole recv's worth.  Only
 	 * what is buffered: nothing waits for more.  A close_notify or an
 	 * error after some data shows again on the next read. */
 	while (n > 0 && (uint32_t)n < r->bufsz) {
-		ssize_t m = sl_tls_conn_read(r->b.tls, r->out_buf + n,
+		ssize_t m = s_read(r, r->out_buf + n,
 					     r->bufsz - (uint32_t)n);
 
 		if (m <= 0)
@@ -513,10 +572,16 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		memcpy(r->initial, initial, initial_len);
 		r->initial_len = initial_len;
 	}
-	/* the handshake-sized BIO buffers and our certificate are not needed
-	 * any more (a failure only costs memory) */
-	if (sl_tls_conn_trim(tls) < 0)
+	/* our own record layer takes over when it can: the SSL object
+	 * (about 25 KiB) goes; else keep the conn, minus the handshake-sized
+	 * BIO buffers and our certificate (a failure only costs memory) */
+	if (sl_tls_rl_new(tls, &r->rl) == 0) {
+		sl_tls_conn_free(tls);
+		tls = NULL;
+		atomic_fetch_add_explicit(&rl_started, 1, memory_order_relaxed);
+	} else if (sl_tls_conn_trim(tls) < 0) {
 		sl_log_debug("%s: sl_tls_conn_trim failed", __func__);
+	}
 	r->kick_op.fn = kick_done;
 	r->up_op.fn = up_done;
 	r->tx_op.fn = tx_done;

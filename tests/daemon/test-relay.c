@@ -52,17 +52,24 @@ struct opts {
 	uint32_t initial_len;
 	uint32_t buf_size;
 	int sockbuf;
+	/* called after the handshake, before the relay starts: @relay_tls is
+	 * the relay's TLS socket (blocking still), @srv its session */
+	void (*pre)(struct env *e, int relay_tls, struct sl_tls_conn *srv);
+	bool expect_conn; /* the relay must fall back to the sl_tls_conn */
 };
 
 static void env_up(struct env *e, const struct opts *o)
 {
 	struct sl_tls_conn *srv = NULL;
 	int relay_tls, relay_plain;
+	uint64_t rl_before;
 
 	memset(e, 0, sizeof(*e));
 	assert_int_equal(rt_tcp_pair(&e->peer_fd, &relay_tls, o->sockbuf), 0);
 	assert_int_equal(rt_tcp_pair(&e->pod, &relay_plain, o->sockbuf), 0);
 	assert_int_equal(rt_tls_pair(e->peer_fd, relay_tls, &e->peer, &srv), 0);
+	if (o->pre)
+		o->pre(e, relay_tls, srv);
 	if (KTLS)
 		assert_int_equal(sl_ktls_install(relay_tls, srv), 0);
 	/* like the daemon's sockets */
@@ -77,7 +84,12 @@ static void env_up(struct env *e, const struct opts *o)
 	e->run.p.idle_timeout_ns = o->idle_ns;
 	e->run.p.buf_size = o->buf_size ? o->buf_size : 64 * 1024;
 	e->run.p.pipe_size = 64 * 1024;
+	rl_before = sl_relay_tls_rl_started();
 	assert_int_equal(rt_run_start(&e->run), 0);
+	/* the userspace relay runs on its own record layer unless told */
+	if (!KTLS)
+		assert_int_equal(sl_relay_tls_rl_started() - rl_before,
+				 o->expect_conn ? 0 : 1);
 }
 
 /* the relay must have ended; done() must have run exactly once */
@@ -239,6 +251,112 @@ static void test_no_hold(void **state)
 	free(out);
 	free(in);
 }
+
+#ifndef SL_TEST_KTLS
+/* take all pending ciphertext of @c into @buf; @retval bytes */
+static size_t take_all(struct sl_tls_conn *c, uint8_t *buf, size_t cap)
+{
+	size_t n = 0, m;
+
+	while ((m = sl_tls_conn_take_output(c, buf + n, cap - n)) > 0)
+		n += m;
+	return n;
+}
+
+/*
+ * Before the relay starts, the session has moved on: records both ways
+ * through the conn (sequence numbers past 0), a record written and not
+ * taken, a whole record fed and not read, half of the next record fed.
+ * The record layer must carry all of it over.
+ */
+static void pre_busy(struct env *e, int relay_tls, struct sl_tls_conn *srv)
+{
+	static uint8_t ct[4096];
+	uint8_t buf[16];
+	size_t n, whole;
+
+	/* srv -> peer "w1", peer -> srv "r1": through the conn */
+	assert_int_equal(rt_peer_write(srv, relay_tls, "w1", 2), 0);
+	assert_int_equal(rt_peer_read(e->peer, e->peer_fd, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "w1", 2);
+	assert_int_equal(rt_peer_write(e->peer, e->peer_fd, "r1", 2), 0);
+	assert_int_equal(rt_peer_read(srv, relay_tls, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "r1", 2);
+	/* "w2" written, left in the conn */
+	assert_int_equal(sl_tls_conn_write(srv, "w2", 2), 2);
+	/* "r2" fed whole, "r3" half: the rest comes through the socket */
+	assert_int_equal(sl_tls_conn_write(e->peer, "r2", 2), 2);
+	whole = take_all(e->peer, ct, sizeof(ct));
+	assert_int_equal(sl_tls_conn_write(e->peer, "r3", 2), 2);
+	n = whole + take_all(e->peer, ct + whole, sizeof(ct) - whole);
+	assert_int_equal(sl_tls_conn_feed(srv, ct, whole + 7), 0);
+	assert_int_equal(rt_write_full(e->peer_fd, ct + whole + 7,
+				       n - whole - 7), 0);
+}
+
+static void test_takeover(void **state)
+{
+	struct opts o = { .pre = pre_busy };
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "w2", 2);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "r2r3", 4);
+	assert_int_equal(rt_write_full(e.pod, "up", 2), 0);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "up", 2);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "down", 4), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "down", 4);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	env_down(&e);
+}
+
+/* a KeyUpdate before the relay: the record layer cannot take over, the
+ * relay runs on the conn */
+static void pre_keyupdate(struct env *e, int relay_tls,
+			  struct sl_tls_conn *srv)
+{
+	uint8_t buf[16];
+
+	assert_int_equal(SSL_key_update(e->peer->ssl,
+					SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+	assert_int_equal(rt_peer_write(e->peer, e->peer_fd, "k", 1), 0);
+	assert_int_equal(rt_peer_read(srv, relay_tls, buf, sizeof(buf)), 1);
+}
+
+static void test_conn_fallback(void **state)
+{
+	struct opts o = { .pre = pre_keyupdate, .expect_conn = !KTLS };
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, "up", 2), 0);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "up", 2);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "down", 4), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "down", 4);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	env_down(&e);
+}
+#endif
 
 struct pod_job {
 	int fd;
@@ -619,6 +737,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_halfclose),
 		cmocka_unit_test(test_no_hold),
+#ifndef SL_TEST_KTLS
+		/* kTLS needs sequence numbers at 0: no data before it */
+		cmocka_unit_test(test_takeover),
+		cmocka_unit_test(test_conn_fallback),
+#endif
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_rst_pod),
 		cmocka_unit_test(test_rst_mesh),
