@@ -81,6 +81,7 @@ struct tls_relay {
 	uint8_t *rx_buf;
 	bool rx_busy;
 	bool rx_polling;
+	bool rx_direct; /* record layer: recv into its input, no poll first */
 	bool rx_eof; /* TCP EOF on tls_fd */
 
 	/* plaintext to plain_fd (initial first) */
@@ -273,7 +274,32 @@ static void up_push(struct tls_relay *r)
 	    s_pending_output(r))
 		return;
 	full = r->up_len == r->bufsz;
-	n = s_write(r, r->up_buf, r->up_len);
+	if (r->rl) {
+		/* the records go straight into the send buffer */
+		uint32_t cap = r->bufsz + TX_SLACK;
+		size_t used = 0;
+		ssize_t ct;
+
+		if (!r->tx_buf)
+			r->tx_buf = sl_relay_buf_get(cap);
+		if (!r->tx_buf) {
+			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+			return;
+		}
+		ct = sl_tls_rl_seal(r->rl, r->up_buf, r->up_len, r->tx_buf,
+				    cap, &used);
+		if (ct <= 0) {
+			sl_log_debug("%s: sl_tls_rl_seal: %s", __func__,
+				     strerror(ct ? (int)-ct : EIO));
+			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
+			return;
+		}
+		r->tx_off = 0;
+		r->tx_len = (uint32_t)ct;
+		n = (ssize_t)used;
+	} else {
+		n = s_write(r, r->up_buf, r->up_len);
+	}
 	if (n <= 0) {
 		sl_log_debug("%s: sl_tls_conn_write: %s", __func__,
 			     strerror(n ? (int)-n : EIO));
@@ -368,10 +394,21 @@ static void tx_done(struct sl_op *op, int res, uint32_t flags)
 
 static void rx_arm(struct tls_relay *r)
 {
+	uint8_t *into = r->rx_buf;
+
 	if (r->b.closing || r->rx_busy || r->rx_eof || r->down_done)
 		return;
-	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, r->rx_buf,
-			  &r->rx_polling);
+	if (r->rl && r->rx_direct) {
+		/* into the record layer's input: no copy to feed it */
+		size_t room;
+
+		into = sl_tls_rl_in_space(r->rl, r->bufsz, &room);
+		if (!into) {
+			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+			return;
+		}
+	}
+	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, into, &r->rx_polling);
 	r->rx_busy = true;
 }
 
@@ -382,14 +419,20 @@ static void rx_handle(struct tls_relay *r, int res)
 			fail(r, res, SL_RELAY_END_RESET_TLS);
 			return;
 		}
-		r->rx_buf = sl_relay_buf_get(r->bufsz);
-		if (!r->rx_buf) {
-			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
-			return;
+		if (r->rl) {
+			r->rx_direct = true;
+		} else {
+			r->rx_buf = sl_relay_buf_get(r->bufsz);
+			if (!r->rx_buf) {
+				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+				return;
+			}
 		}
 		rx_arm(r);
 		return;
 	}
+	if (r->rl) /* what the recv wrote into the input, if anything */
+		sl_tls_rl_in_commit(r->rl, res > 0 ? (size_t)res : 0);
 	if (res == -EAGAIN || res == -EINTR) {
 		rx_arm(r);
 		return;
@@ -404,14 +447,16 @@ static void rx_handle(struct tls_relay *r, int res)
 		s_feed_eof(r);
 	} else {
 		sl_relay_touch(&r->b);
-		if (s_feed(r, r->rx_buf, (size_t)res) < 0) {
+		if (!r->rl && s_feed(r, r->rx_buf, (size_t)res) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
 		}
 	}
 	if (res < (int)r->bufsz) {
+		/* a short read: probably idle now, poll first next time */
 		sl_relay_buf_put(r->rx_buf, r->bufsz);
 		r->rx_buf = NULL;
+		r->rx_direct = false;
 	}
 	down_pump(r);
 }

@@ -162,22 +162,19 @@ static void nonce(const struct rl_dir *d, uint8_t out[RL_IV_LEN])
 		out[RL_IV_LEN - 1 - i] ^= (uint8_t)(d->seq >> (8 * i));
 }
 
-/* append one record of inner type @type carrying @len bytes of @data */
-static int seal(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
-		size_t len)
+/* one record of inner type @type carrying @len bytes of @data, written at
+ * @h (room for RL_HDR_LEN + @len + 1 + RL_TAG_LEN) */
+static int seal_to(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
+		   size_t len, uint8_t *h)
 {
 	size_t ct_len = len + 1 + RL_TAG_LEN;
-	uint8_t iv[RL_IV_LEN], *h, *body;
+	uint8_t iv[RL_IV_LEN], *body = h + RL_HDR_LEN;
 	int outl, ret = -EIO;
 
 	if (len > RL_PLAIN_MAX)
 		return -EINVAL;
 	if (rl->wr.seq == UINT64_MAX)
 		return -EPIPE; /* never reuse a nonce */
-	if (buf_reserve(&rl->out, RL_HDR_LEN + ct_len))
-		return -ENOMEM;
-	h = rl->out.p + rl->out.len;
-	body = h + RL_HDR_LEN;
 	h[0] = RT_APPDATA;
 	h[1] = 0x03;
 	h[2] = 0x03;
@@ -194,11 +191,57 @@ static int seal(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
 				body + len + 1) != 1)
 		goto out;
 	rl->wr.seq++;
-	rl->out.len += RL_HDR_LEN + ct_len;
 	ret = 0;
 out:
 	OPENSSL_cleanse(iv, sizeof(iv));
 	return ret;
+}
+
+/* append one record to the output queue */
+static int seal(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
+		size_t len)
+{
+	size_t rec = RL_HDR_LEN + len + 1 + RL_TAG_LEN;
+	int ret;
+
+	if (len > RL_PLAIN_MAX)
+		return -EINVAL;
+	if (buf_reserve(&rl->out, rec))
+		return -ENOMEM;
+	ret = seal_to(rl, type, data, len, rl->out.p + rl->out.len);
+	if (!ret)
+		rl->out.len += rec;
+	return ret;
+}
+
+ssize_t sl_tls_rl_seal(struct sl_tls_rl *rl, const void *in, size_t len,
+		       void *out, size_t cap, size_t *used)
+{
+	const size_t over = RL_HDR_LEN + 1 + RL_TAG_LEN;
+	const uint8_t *p = in;
+	uint8_t *o = out;
+	size_t done = 0, olen = 0;
+
+	*used = 0;
+	if (rl->wr_closed)
+		return -EPIPE;
+	if (rl->out.len != rl->out.off)
+		return -EBUSY;
+	while (done < len && cap - olen > over) {
+		size_t n = SL_MIN(SL_MIN(len - done, (size_t)RL_PLAIN_MAX),
+				  cap - olen - over);
+		int ret = seal_to(rl, RT_APPDATA, p + done, n, o + olen);
+
+		if (ret) {
+			if (!olen)
+				return ret;
+			break;
+		}
+		done += n;
+		olen += n + over;
+	}
+	*used = done;
+	return (ssize_t)olen;
 }
 
 /* Handshake messages after the handshake (one record's worth). */
@@ -242,13 +285,16 @@ static int handshake_msgs(struct sl_tls_rl *rl, const uint8_t *p, size_t len)
 }
 
 /*
- * Open the record at the front of the input.  @retval 1 with application
- * data in pt_off/pt_len (maybe 0 bytes), 0 close_notify, -EAGAIN for an
- * incomplete record, -EPROTO
+ * Open the record at the front of the input, decrypting straight into
+ * @dst when its @dst_cap holds the whole inner plaintext, else in place.
+ * @retval 2 with *@got bytes of application data at @dst; 1 with
+ * application data in pt_off/pt_len (maybe 0 bytes) or a handshake record
+ * handled; 0 close_notify; -EAGAIN for an incomplete record; -EPROTO
  */
-static int open_record(struct sl_tls_rl *rl)
+static int open_record(struct sl_tls_rl *rl, uint8_t *dst, size_t dst_cap,
+		       size_t *got)
 {
-	uint8_t *h = rl->in.p + rl->in.off, *body = h + RL_HDR_LEN;
+	uint8_t *h = rl->in.p + rl->in.off, *body = h + RL_HDR_LEN, *pt;
 	size_t avail = rl->in.len - rl->in.off, ct_len, n;
 	uint8_t iv[RL_IV_LEN], type;
 	int outl, ok;
@@ -264,10 +310,11 @@ static int open_record(struct sl_tls_rl *rl)
 	if (rl->rd.seq == UINT64_MAX)
 		return -EPROTO;
 	n = ct_len - RL_TAG_LEN;
+	pt = dst && dst_cap >= n ? dst : body;
 	nonce(&rl->rd, iv);
 	ok = EVP_DecryptInit_ex(rl->rd.ctx, NULL, NULL, NULL, iv) == 1 &&
 	     EVP_DecryptUpdate(rl->rd.ctx, NULL, &outl, h, RL_HDR_LEN) == 1 &&
-	     EVP_DecryptUpdate(rl->rd.ctx, body, &outl, body, (int)n) == 1 &&
+	     EVP_DecryptUpdate(rl->rd.ctx, pt, &outl, body, (int)n) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(rl->rd.ctx, EVP_CTRL_AEAD_SET_TAG, RL_TAG_LEN,
 				 body + n) == 1 &&
 	     EVP_DecryptFinal_ex(rl->rd.ctx, body + n, &outl) == 1;
@@ -276,28 +323,32 @@ static int open_record(struct sl_tls_rl *rl)
 		return -EPROTO; /* bad_record_mac */
 	rl->rd.seq++;
 	rl->in.off += RL_HDR_LEN + ct_len;
-	while (n && body[n - 1] == 0)
+	while (n && pt[n - 1] == 0)
 		n--; /* padding */
 	if (!n)
 		return -EPROTO; /* no content type */
-	type = body[--n];
+	type = pt[--n];
 	if (n > RL_PLAIN_MAX)
 		return -EPROTO;
 	switch (type) {
 	case RT_APPDATA:
+		if (pt == dst) {
+			*got = n;
+			return 2;
+		}
 		rl->pt_off = (size_t)(body - rl->in.p);
 		rl->pt_len = n;
 		return 1;
 	case RT_ALERT:
 		if (n != 2)
 			return -EPROTO;
-		if (body[1] == 0) /* close_notify */
+		if (pt[1] == 0) /* close_notify */
 			return 0;
-		sl_log_debug("%s: peer sent alert %u", __func__, body[1]);
+		sl_log_debug("%s: peer sent alert %u", __func__, pt[1]);
 		return -EPROTO;
 	case RT_HANDSHAKE:
 		rl->pt_len = 0;
-		return handshake_msgs(rl, body, n) ? -EPROTO : 1;
+		return handshake_msgs(rl, pt, n) ? -EPROTO : 1;
 	default:
 		return -EPROTO;
 	}
@@ -328,9 +379,16 @@ ssize_t sl_tls_rl_read(struct sl_tls_rl *rl, void *buf, size_t cap)
 		if (!rl->in.p) {
 			r = -EAGAIN;
 		} else {
-			r = open_record(rl);
+			size_t got = 0;
+
+			r = open_record(rl, buf, cap, &got);
 			if (!rl->pt_len)
 				buf_release_if_empty(&rl->in);
+			if (r == 2) {
+				if (got)
+					return (ssize_t)got;
+				continue; /* an empty record */
+			}
 		}
 		if (r == 0) {
 			rl->rd_closed = true;
@@ -393,6 +451,21 @@ int sl_tls_rl_feed(struct sl_tls_rl *rl, const void *buf, size_t len)
 	memcpy(rl->in.p + rl->in.len, buf, len);
 	rl->in.len += len;
 	return 0;
+}
+
+uint8_t *sl_tls_rl_in_space(struct sl_tls_rl *rl, size_t min, size_t *room)
+{
+	if (in_reserve(rl, min))
+		return NULL;
+	*room = rl->in.cap - rl->in.len;
+	return rl->in.p + rl->in.len;
+}
+
+void sl_tls_rl_in_commit(struct sl_tls_rl *rl, size_t n)
+{
+	rl->in.len += n;
+	if (!rl->pt_len)
+		buf_release_if_empty(&rl->in);
 }
 
 void sl_tls_rl_feed_eof(struct sl_tls_rl *rl)

@@ -52,6 +52,34 @@ void sl_tls_rl_free(struct sl_tls_rl *rl);
  */
 int sl_tls_rl_feed(struct sl_tls_rl *rl, const void *buf, size_t len);
 
+/**
+ * sl_tls_rl_in_space - room for at least @min bytes of ciphertext at the
+ * end of the input, to receive into directly (no sl_tls_rl_feed copy).
+ * The space stays valid until sl_tls_rl_in_commit; make no other call on
+ * @rl's input (feed, read) in between.
+ * @room: set to the bytes available (>= @min)
+ * @retval the space, or NULL (-ENOMEM)
+ */
+uint8_t *sl_tls_rl_in_space(struct sl_tls_rl *rl, size_t min, size_t *room);
+
+/**
+ * sl_tls_rl_in_commit - @n bytes were written at sl_tls_rl_in_space (0 is
+ * fine: the input buffer is given back if it holds nothing)
+ */
+void sl_tls_rl_in_commit(struct sl_tls_rl *rl, size_t n);
+
+/**
+ * sl_tls_rl_seal - encrypt plaintext straight into @out (no output queue):
+ * as many whole records as fit in @cap, at most 16 KiB of plaintext each
+ * (22 bytes of overhead per record).  Only when nothing is pending output
+ * (sl_tls_rl_pending_output), so that records stay in order.
+ * @used: set to the plaintext bytes consumed
+ * @retval ciphertext bytes written (0: @cap too small for a record); -EPIPE
+ *         after close_notify, -EBUSY with output pending, -EIO
+ */
+ssize_t sl_tls_rl_seal(struct sl_tls_rl *rl, const void *in, size_t len,
+		       void *out, size_t cap, size_t *used);
+
 /** sl_tls_rl_feed_eof - the TCP stream ended (a later read is -EPROTO
  * unless a close_notify came first) */
 void sl_tls_rl_feed_eof(struct sl_tls_rl *rl);
