@@ -66,10 +66,16 @@ struct sl_tls_rl {
 	bool wr_closed; /* close_notify queued */
 };
 
-static void buf_wipe_free(struct rl_buf *b)
+/*
+ * The buffers hold ciphertext, plus the plaintext of a record decrypted in
+ * place, which sl_tls_rl_read wipes as it hands it out: only unread
+ * plaintext (pt_len) needs wiping when a buffer is freed or moved.
+ */
+static void buf_free(struct rl_buf *b, bool wipe)
 {
 	if (b->p) {
-		OPENSSL_cleanse(b->p, b->cap);
+		if (wipe)
+			OPENSSL_cleanse(b->p, b->cap);
 		free(b->p);
 	}
 	memset(b, 0, sizeof(*b));
@@ -100,20 +106,17 @@ static int buf_reserve(struct rl_buf *b, size_t n)
 		return -ENOMEM;
 	if (b->len)
 		memcpy(p, b->p, b->len);
-	if (b->p) {
-		OPENSSL_cleanse(b->p, b->cap);
-		free(b->p);
-	}
+	free(b->p); /* ciphertext only (the input's plaintext: in_reserve) */
 	b->p = p;
 	b->cap = cap;
 	return 0;
 }
 
-/* drop the buffer once everything in it is consumed */
+/* drop the buffer once everything in it is consumed (nothing unread) */
 static void buf_release_if_empty(struct rl_buf *b)
 {
 	if (b->p && b->off == b->len)
-		buf_wipe_free(b);
+		buf_free(b, false);
 }
 
 static int dir_set_keys(struct sl_tls_rl *rl, struct rl_dir *d, bool enc)
@@ -411,7 +414,7 @@ static int in_reserve(struct sl_tls_rl *rl, size_t n)
 {
 	struct rl_buf *b = &rl->in;
 	size_t keep = rl->pt_len ? rl->pt_off : b->off;
-	size_t cap;
+	size_t cap, keep_len, keep_off;
 	uint8_t *p;
 
 	if (b->len + n <= b->cap)
@@ -431,14 +434,15 @@ static int in_reserve(struct sl_tls_rl *rl, size_t n)
 	p = malloc(cap);
 	if (!p)
 		return -ENOMEM;
+	keep_len = b->len;
+	keep_off = b->off;
 	if (b->len)
 		memcpy(p, b->p, b->len);
-	if (b->p) {
-		OPENSSL_cleanse(b->p, b->cap);
-		free(b->p);
-	}
+	buf_free(b, rl->pt_len != 0); /* unread plaintext was copied */
 	b->p = p;
 	b->cap = cap;
+	b->len = keep_len;
+	b->off = keep_off;
 	return 0;
 }
 
@@ -622,8 +626,8 @@ void sl_tls_rl_free(struct sl_tls_rl *rl)
 	EVP_CIPHER_CTX_free(rl->rd.ctx);
 	EVP_CIPHER_CTX_free(rl->wr.ctx);
 	EVP_CIPHER_free((EVP_CIPHER *)rl->cipher);
-	buf_wipe_free(&rl->in);
-	buf_wipe_free(&rl->out);
+	buf_free(&rl->in, rl->pt_len != 0);
+	buf_free(&rl->out, false);
 	OPENSSL_cleanse(rl, sizeof(*rl));
 	free(rl);
 }
