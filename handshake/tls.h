@@ -100,7 +100,10 @@ void sl_tls_conn_free(struct sl_tls_conn *c);
 size_t sl_tls_conn_want(const struct sl_tls_conn *c);
 
 /**
- * sl_tls_conn_feed - give the conn ciphertext read from the socket
+ * sl_tls_conn_feed - give the conn ciphertext read from the socket (copied).
+ * After the handshake OpenSSL gets whole records only; a partial one waits
+ * in the conn for the rest, so that the record layer (record.h) can take
+ * the session over between any two feeds.
  * @retval 0 or -ENOMEM
  */
 int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len);
