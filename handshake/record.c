@@ -12,6 +12,7 @@
  * HKDF-Expand-Label(secret, "traffic upd", "", hash_len) (7.2).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,91 @@ struct sl_tls_rl {
 };
 
 /*
+ * Buffers come and go with every burst (an idle session holds none), so
+ * each thread keeps a few freed ones for the next burst instead of going
+ * to malloc each time (a 64 KiB malloc/free per message costs brk calls
+ * and page faults).  Sizes are powers of two from 4 KiB.
+ */
+#define RL_CACHE_MAX 16
+
+struct rl_cache {
+	unsigned int n;
+	struct {
+		void *p;
+		size_t cap;
+	} e[RL_CACHE_MAX];
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+
+static void cache_free(void *arg)
+{
+	struct rl_cache *c = arg;
+
+	if (!c)
+		return;
+	for (unsigned int i = 0; i < c->n; i++)
+		free(c->e[i].p);
+	free(c);
+}
+
+static void cache_key_init(void)
+{
+	cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+static struct rl_cache *cache_of_thread(bool create)
+{
+	struct rl_cache *c;
+
+	pthread_once(&cache_once, cache_key_init);
+	if (!cache_key_ok)
+		return NULL;
+	c = pthread_getspecific(cache_key);
+	if (!c && create) {
+		c = calloc(1, sizeof(*c));
+		if (c && pthread_setspecific(cache_key, c)) {
+			free(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
+static void *cache_get(size_t cap)
+{
+	struct rl_cache *c = cache_of_thread(false);
+
+	for (unsigned int i = 0; c && i < c->n; i++) {
+		if (c->e[i].cap == cap) {
+			void *p = c->e[i].p;
+
+			c->e[i] = c->e[--c->n];
+			return p;
+		}
+	}
+	return malloc(cap);
+}
+
+static void cache_put(void *p, size_t cap)
+{
+	struct rl_cache *c;
+
+	if (!p)
+		return;
+	c = cache_of_thread(true);
+	if (c && c->n < RL_CACHE_MAX) {
+		c->e[c->n].p = p;
+		c->e[c->n].cap = cap;
+		c->n++;
+		return;
+	}
+	free(p);
+}
+
+/*
  * The buffers hold ciphertext, plus the plaintext of a record decrypted in
  * place, which sl_tls_rl_read wipes as it hands it out: only unread
  * plaintext (pt_len) needs wiping when a buffer is freed or moved.
@@ -76,7 +162,7 @@ static void buf_free(struct rl_buf *b, bool wipe)
 	if (b->p) {
 		if (wipe)
 			OPENSSL_cleanse(b->p, b->cap);
-		free(b->p);
+		cache_put(b->p, b->cap);
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -101,12 +187,12 @@ static int buf_reserve(struct rl_buf *b, size_t n)
 	cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + n)
 		cap *= 2;
-	p = malloc(cap);
+	p = cache_get(cap);
 	if (!p)
 		return -ENOMEM;
 	if (b->len)
 		memcpy(p, b->p, b->len);
-	free(b->p); /* ciphertext only (the input's plaintext: in_reserve) */
+	cache_put(b->p, b->cap); /* ciphertext only (input: in_reserve) */
 	b->p = p;
 	b->cap = cap;
 	return 0;
@@ -431,7 +517,7 @@ static int in_reserve(struct sl_tls_rl *rl, size_t n)
 	cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + n)
 		cap *= 2;
-	p = malloc(cap);
+	p = cache_get(cap);
 	if (!p)
 		return -ENOMEM;
 	keep_len = b->len;
