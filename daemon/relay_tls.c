@@ -1,33 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Userspace TLS relay: the sl_tls_conn (memory BIOs) encrypts and decrypts,
- * io_uring moves the bytes.
+ * Userspace TLS relay: io_uring moves the bytes, and at start sluice's own
+ * record layer (record.h) takes the session over from the sl_tls_conn,
+ * which is freed (OpenSSL's SSL object is most of an idle flow's memory):
  *
- *   pod → mesh: recv(plain_fd) → up_buf → sl_tls_conn_write →
- *               take_output → tx_buf → send(tls_fd)
- *   mesh → pod: recv(tls_fd) → rx_buf → sl_tls_conn_feed →
- *               sl_tls_conn_read → out_buf → send(plain_fd)
+ *   pod → mesh: recv(plain_fd) → up_buf → sl_tls_rl_seal → tx_buf →
+ *               send(tls_fd)
+ *   mesh → pod: recv(tls_fd) straight into the record layer's input →
+ *               sl_tls_rl_read decrypts into out_buf → send(plain_fd)
+ *
+ * When the record layer cannot take over (a KeyUpdate during the set-up,
+ * plaintext left inside OpenSSL), the relay runs on the conn instead:
+ * recv → rx_buf → sl_tls_conn_feed → sl_tls_conn_read → out_buf, and
+ * sl_tls_conn_write → take_output → tx_buf (memory BIOs, two more copies).
  *
  * Memory: an idle flow holds no buffer.  Each direction first waits for
- * readability with a POLL_ADD (no buffer), then takes a buffer from the
- * per-thread pool and recvs into it; a recv that filled the buffer keeps it
- * and recvs again directly (busy flow: no poll), a shorter one gives it back.
- * Send buffers are taken when there is something to send and given back when
- * it is sent.  So an idle flow is this struct plus the sl_tls_conn, and a
- * busy one holds at most four buffers (2 × buf_size plaintext, 2 × buf_size
- * + slack ciphertext); OpenSSL's BIOs hold at most one recv's worth more.
- * Measured (256 idle flows, glibc mallinfo2): the relay adds about 600 bytes
- * per idle flow; the sl_tls_conn itself (OpenSSL state after the handshake)
- * is about 30 KiB and dominates.
+ * readability with a POLL_ADD (no buffer), then takes a buffer (the
+ * per-thread pool, or the record layer's input) and recvs into it; a recv
+ * that filled the buffer recvs again directly (busy flow: no poll), a
+ * shorter one gives it back.  Send buffers are taken when there is
+ * something to send and given back when it is sent.  So an idle flow is
+ * this struct plus the record layer (about 3.4 KB with its two EVP AEAD
+ * contexts; the conn it replaces is about 31 KB), and a busy one holds at
+ * most four buffers (2 × buf_size plaintext, 2 × buf_size + slack
+ * ciphertext) plus one partial record.
  *
  * Backpressure: a direction reads from its source only when everything it
- * read before has been handed on: pod → mesh writes into the conn only when
- * the previous ciphertext is sent; mesh → pod recvs only when the conn has no
- * plaintext left (sl_tls_conn_read says -EAGAIN).
- *
- * Copies: the two TLS ones (OpenSSL reads/writes the BIOs) plus one into the
- * input BIO (sl_tls_conn_feed) and one out of the output BIO
- * (sl_tls_conn_take_output): the conn API works on memory BIOs.
+ * read before has been handed on: pod → mesh encrypts only when the
+ * previous ciphertext is sent; mesh → pod recvs only when the session has
+ * no plaintext left (read says -EAGAIN).  Every record already received is
+ * decrypted before the send to the pod (one send per recv), and nothing
+ * waits for more data: each chunk is forwarded as soon as it is read.
  */
 #include <errno.h>
 #include <poll.h>
