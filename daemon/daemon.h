@@ -222,6 +222,15 @@ int sl_socket_dial(int family, uint32_t mark);
 int sl_socket_keepalive(int fd, uint32_t probes, uint32_t idle_s,
 			uint32_t intvl_s);
 
+/**
+ * sl_socket_nodelay - set TCP_NODELAY on @fd: the relays forward each
+ * chunk as soon as it is read, and Nagle would hold a small segment back
+ * until the previous one is acknowledged (a delayed ACK, or the next
+ * message on the flow)
+ * @retval 0 or -errno
+ */
+int sl_socket_nodelay(int fd);
+
 /** sl_socket_reset - close @fd with an RST (SO_LINGER 0); -1 is ignored */
 void sl_socket_reset(int fd);
 

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,13 @@ static void accept_done(struct sl_op *op, int res, uint32_t flags)
 	if (!more)
 		l->accept_armed = false;
 	if (res >= 0) {
-		if (l->closed || !sl_flow_admit(l->wc->d)) {
+		if (sl_socket_nodelay(res) < 0) {
+			/* never relay with Nagle on: it holds small replies */
+			sl_stat_inc(SL_STAT_ACCEPT_ERRORS);
+			sl_log_debug("%s: port %u: TCP_NODELAY: %m", __func__,
+				     l->port);
+			sl_socket_reset(res);
+		} else if (l->closed || !sl_flow_admit(l->wc->d)) {
 			close(res); /* shed: over the cap or shutting down */
 		} else if (l->kind == SL_LISTEN_OUTBOUND) {
 			sl_outbound_start(l->wc, res);
@@ -153,8 +160,11 @@ static int listen_socket(enum sl_listener_kind kind, int family, uint16_t port)
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* TCP_NODELAY: accepted sockets inherit it (and accept_done sets it
+	 * again, so that no flow ever runs Nagle) */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto fail;
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)

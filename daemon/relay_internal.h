@@ -128,6 +128,13 @@ void sl_relay_buf_put(void *buf, uint32_t size);
  */
 uint64_t sl_relay_buffered_bytes(void);
 
+/**
+ * sl_relay_tls_rl_started - userspace relays started so far, all workers,
+ * that run on the own record layer (record.h) rather than on the
+ * sl_tls_conn (for tests and logs)
+ */
+uint64_t sl_relay_tls_rl_started(void);
+
 int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		       struct sl_tls_conn *tls, const void *initial,
 		       uint32_t initial_len, const struct sl_relay_params *p);

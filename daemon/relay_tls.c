@@ -1,43 +1,55 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Userspace TLS relay: the sl_tls_conn (memory BIOs) encrypts and decrypts,
- * io_uring moves the bytes.
+ * Userspace TLS relay: io_uring moves the bytes, and at start sluice's own
+ * record layer (record.h) takes the session over from the sl_tls_conn,
+ * which is freed (OpenSSL's SSL object is most of an idle flow's memory):
  *
- *   pod → mesh: recv(plain_fd) → up_buf → sl_tls_conn_write →
- *               take_output → tx_buf → send(tls_fd)
- *   mesh → pod: recv(tls_fd) → rx_buf → sl_tls_conn_feed →
- *               sl_tls_conn_read → out_buf → send(plain_fd)
+ *   pod → mesh: recv(plain_fd) → up_buf → sl_tls_rl_seal → tx_buf →
+ *               send(tls_fd)
+ *   mesh → pod: recv(tls_fd) straight into the record layer's input →
+ *               sl_tls_rl_read decrypts into out_buf → send(plain_fd)
+ *
+ * When the record layer cannot take over (a KeyUpdate during the set-up,
+ * plaintext left inside OpenSSL), the relay runs on the conn instead:
+ * recv → rx_buf → sl_tls_conn_feed → sl_tls_conn_read → out_buf, and
+ * sl_tls_conn_write → take_output → tx_buf (memory BIOs, two more copies).
  *
  * Memory: an idle flow holds no buffer.  Each direction first waits for
- * readability with a POLL_ADD (no buffer), then takes a buffer from the
- * per-thread pool and recvs into it; a recv that filled the buffer keeps it
- * and recvs again directly (busy flow: no poll), a shorter one gives it back.
- * Send buffers are taken when there is something to send and given back when
- * it is sent.  So an idle flow is this struct plus the sl_tls_conn, and a
- * busy one holds at most four buffers (2 × buf_size plaintext, 2 × buf_size
- * + slack ciphertext); OpenSSL's BIOs hold at most one recv's worth more.
- * Measured (256 idle flows, glibc mallinfo2): the relay adds about 600 bytes
- * per idle flow; the sl_tls_conn itself (OpenSSL state after the handshake)
- * is about 30 KiB and dominates.
+ * readability with a POLL_ADD (no buffer), then takes a buffer (the
+ * per-thread pool, or the record layer's input) and recvs into it; a recv
+ * that filled the buffer recvs again directly (busy flow: no poll), a
+ * shorter one gives it back.  Send buffers are taken when there is
+ * something to send and given back when it is sent.  So an idle flow is
+ * this struct plus the record layer (about 3.4 KB with its two EVP AEAD
+ * contexts; the conn it replaces is about 31 KB), and a busy one holds at
+ * most four buffers (2 × buf_size plaintext, 2 × buf_size + slack
+ * ciphertext) plus one partial record.
  *
  * Backpressure: a direction reads from its source only when everything it
- * read before has been handed on: pod → mesh writes into the conn only when
- * the previous ciphertext is sent; mesh → pod recvs only when the conn has no
- * plaintext left (sl_tls_conn_read says -EAGAIN).
- *
- * Copies: the two TLS ones (OpenSSL reads/writes the BIOs) plus one into the
- * input BIO (sl_tls_conn_feed) and one out of the output BIO
- * (sl_tls_conn_take_output): the conn API works on memory BIOs.
+ * read before has been handed on: pod → mesh encrypts only when the
+ * previous ciphertext is sent; mesh → pod recvs only when the session has
+ * no plaintext left (read says -EAGAIN).  Every record already received is
+ * decrypted before the send to the pod (one send per recv), and nothing
+ * waits for more data: each chunk is forwarded as soon as it is read.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "log.h"
+#include "record.h"
 #include "relay_internal.h"
 #include "tls.h"
+
+static atomic_ullong rl_started;
+
+uint64_t sl_relay_tls_rl_started(void)
+{
+	return atomic_load_explicit(&rl_started, memory_order_relaxed);
+}
 
 /* room for the record overhead of one buf_size worth of plaintext */
 #define TX_SLACK 1024
@@ -45,6 +57,9 @@
 struct tls_relay {
 	struct sl_relay_base b; /* first */
 	uint32_t bufsz;
+	/* the session: our own record layer (record.h) once it took over
+	 * from the sl_tls_conn (b.tls is then NULL), else the conn */
+	struct sl_tls_rl *rl;
 
 	struct sl_op kick_op; /* NOP: first pump, on the worker's loop */
 
@@ -69,6 +84,7 @@ struct tls_relay {
 	uint8_t *rx_buf;
 	bool rx_busy;
 	bool rx_polling;
+	bool rx_direct; /* record layer: recv into its input, no poll first */
 	bool rx_eof; /* TCP EOF on tls_fd */
 
 	/* plaintext to plain_fd (initial first) */
@@ -86,11 +102,58 @@ static void up_push(struct tls_relay *r);
 static void tx_pump(struct tls_relay *r);
 static void down_pump(struct tls_relay *r);
 
+/* ---- the session: record layer or conn ------------------------------- */
+
+static ssize_t s_write(struct tls_relay *r, const void *buf, size_t len)
+{
+	return r->rl ? sl_tls_rl_write(r->rl, buf, len)
+		     : sl_tls_conn_write(r->b.tls, buf, len);
+}
+
+static ssize_t s_read(struct tls_relay *r, void *buf, size_t cap)
+{
+	return r->rl ? sl_tls_rl_read(r->rl, buf, cap)
+		     : sl_tls_conn_read(r->b.tls, buf, cap);
+}
+
+static int s_feed(struct tls_relay *r, const void *buf, size_t len)
+{
+	return r->rl ? sl_tls_rl_feed(r->rl, buf, len)
+		     : sl_tls_conn_feed(r->b.tls, buf, len);
+}
+
+static void s_feed_eof(struct tls_relay *r)
+{
+	if (r->rl)
+		sl_tls_rl_feed_eof(r->rl);
+	else
+		sl_tls_conn_feed_eof(r->b.tls);
+}
+
+static size_t s_pending_output(struct tls_relay *r)
+{
+	return r->rl ? sl_tls_rl_pending_output(r->rl)
+		     : sl_tls_conn_pending_output(r->b.tls);
+}
+
+static size_t s_take_output(struct tls_relay *r, void *buf, size_t cap)
+{
+	return r->rl ? sl_tls_rl_take_output(r->rl, buf, cap)
+		     : sl_tls_conn_take_output(r->b.tls, buf, cap);
+}
+
+static int s_close_notify(struct tls_relay *r)
+{
+	return r->rl ? sl_tls_rl_close_notify(r->rl)
+		     : sl_tls_conn_close_notify(r->b.tls);
+}
+
 static void relay_destroy(struct sl_relay_base *b)
 {
 	struct tls_relay *r = (struct tls_relay *)b;
 
 	sl_tls_conn_free(b->tls); /* wipes keys */
+	sl_tls_rl_free(r->rl);
 	sl_relay_buf_put(r->up_buf, r->bufsz);
 	sl_relay_buf_put(r->tx_buf, r->bufsz + TX_SLACK);
 	sl_relay_buf_put(r->rx_buf, r->bufsz);
@@ -179,7 +242,7 @@ static void up_handle(struct tls_relay *r, int res)
 		r->up_eof = true;
 		sl_relay_buf_put(r->up_buf, r->bufsz);
 		r->up_buf = NULL;
-		if (sl_tls_conn_close_notify(r->b.tls) < 0) {
+		if (s_close_notify(r) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
 			return;
 		}
@@ -211,10 +274,35 @@ static void up_push(struct tls_relay *r)
 	ssize_t n;
 
 	if (r->b.closing || !r->up_len || r->tx_busy ||
-	    sl_tls_conn_pending_output(r->b.tls))
+	    s_pending_output(r))
 		return;
 	full = r->up_len == r->bufsz;
-	n = sl_tls_conn_write(r->b.tls, r->up_buf, r->up_len);
+	if (r->rl) {
+		/* the records go straight into the send buffer */
+		uint32_t cap = r->bufsz + TX_SLACK;
+		size_t used = 0;
+		ssize_t ct;
+
+		if (!r->tx_buf)
+			r->tx_buf = sl_relay_buf_get(cap);
+		if (!r->tx_buf) {
+			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+			return;
+		}
+		ct = sl_tls_rl_seal(r->rl, r->up_buf, r->up_len, r->tx_buf,
+				    cap, &used);
+		if (ct <= 0) {
+			sl_log_debug("%s: sl_tls_rl_seal: %s", __func__,
+				     strerror(ct ? (int)-ct : EIO));
+			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
+			return;
+		}
+		r->tx_off = 0;
+		r->tx_len = (uint32_t)ct;
+		n = (ssize_t)used;
+	} else {
+		n = s_write(r, r->up_buf, r->up_len);
+	}
 	if (n <= 0) {
 		sl_log_debug("%s: sl_tls_conn_write: %s", __func__,
 			     strerror(n ? (int)-n : EIO));
@@ -247,15 +335,15 @@ static void tx_pump(struct tls_relay *r)
 		return;
 	if (r->tx_off == r->tx_len) {
 		r->tx_off = r->tx_len = 0;
-		if (sl_tls_conn_pending_output(r->b.tls)) {
+		if (s_pending_output(r)) {
 			if (!r->tx_buf)
 				r->tx_buf = sl_relay_buf_get(cap);
 			if (!r->tx_buf) {
 				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 				return;
 			}
-			r->tx_len = (uint32_t)sl_tls_conn_take_output(
-				r->b.tls, r->tx_buf, cap);
+			r->tx_len = (uint32_t)s_take_output(
+				r, r->tx_buf, cap);
 			if (r->tx_shut)
 				r->tx_len = 0; /* after SHUT_WR: drop it */
 		}
@@ -269,7 +357,7 @@ static void tx_pump(struct tls_relay *r)
 	sl_relay_buf_put(r->tx_buf, cap);
 	r->tx_buf = NULL;
 	if (r->tx_notify && !r->tx_shut) {
-		if (sl_tls_conn_pending_output(r->b.tls)) {
+		if (s_pending_output(r)) {
 			tx_pump(r); /* more queued behind what we took */
 			return;
 		}
@@ -309,10 +397,21 @@ static void tx_done(struct sl_op *op, int res, uint32_t flags)
 
 static void rx_arm(struct tls_relay *r)
 {
+	uint8_t *into = r->rx_buf;
+
 	if (r->b.closing || r->rx_busy || r->rx_eof || r->down_done)
 		return;
-	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, r->rx_buf,
-			  &r->rx_polling);
+	if (r->rl && r->rx_direct) {
+		/* into the record layer's input: no copy to feed it */
+		size_t room;
+
+		into = sl_tls_rl_in_space(r->rl, r->bufsz, &room);
+		if (!into) {
+			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+			return;
+		}
+	}
+	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, into, &r->rx_polling);
 	r->rx_busy = true;
 }
 
@@ -323,14 +422,20 @@ static void rx_handle(struct tls_relay *r, int res)
 			fail(r, res, SL_RELAY_END_RESET_TLS);
 			return;
 		}
-		r->rx_buf = sl_relay_buf_get(r->bufsz);
-		if (!r->rx_buf) {
-			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
-			return;
+		if (r->rl) {
+			r->rx_direct = true;
+		} else {
+			r->rx_buf = sl_relay_buf_get(r->bufsz);
+			if (!r->rx_buf) {
+				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
+				return;
+			}
 		}
 		rx_arm(r);
 		return;
 	}
+	if (r->rl) /* what the recv wrote into the input, if anything */
+		sl_tls_rl_in_commit(r->rl, res > 0 ? (size_t)res : 0);
 	if (res == -EAGAIN || res == -EINTR) {
 		rx_arm(r);
 		return;
@@ -342,17 +447,19 @@ static void rx_handle(struct tls_relay *r, int res)
 	if (res == 0) {
 		/* reads now fail with -EPROTO unless close_notify was fed */
 		r->rx_eof = true;
-		sl_tls_conn_feed_eof(r->b.tls);
+		s_feed_eof(r);
 	} else {
 		sl_relay_touch(&r->b);
-		if (sl_tls_conn_feed(r->b.tls, r->rx_buf, (size_t)res) < 0) {
+		if (!r->rl && s_feed(r, r->rx_buf, (size_t)res) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
 		}
 	}
 	if (res < (int)r->bufsz) {
+		/* a short read: probably idle now, poll first next time */
 		sl_relay_buf_put(r->rx_buf, r->bufsz);
 		r->rx_buf = NULL;
+		r->rx_direct = false;
 	}
 	down_pump(r);
 }
@@ -395,7 +502,19 @@ static void down_pump(struct tls_relay *r)
 		sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 		return;
 	}
-	n = sl_tls_conn_read(r->b.tls, r->out_buf, r->bufsz);
+	n = s_read(r, r->out_buf, r->bufsz);
+	/* one read gives one record (16 KiB at most): take every record
+	 * already here, so that one send carries a whole recv's worth.  Only
+	 * what is buffered: nothing waits for more.  A close_notify or an
+	 * error after some data shows again on the next read. */
+	while (n > 0 && (uint32_t)n < r->bufsz) {
+		ssize_t m = s_read(r, r->out_buf + n,
+					     r->bufsz - (uint32_t)n);
+
+		if (m <= 0)
+			break;
+		n += m;
+	}
 	/* reading may queue records of our own (KeyUpdate answer) */
 	tx_pump(r);
 	if (r->b.closing)
@@ -500,6 +619,16 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		}
 		memcpy(r->initial, initial, initial_len);
 		r->initial_len = initial_len;
+	}
+	/* our own record layer takes over when it can: the SSL object
+	 * (about 25 KiB) goes; else keep the conn, minus the handshake-sized
+	 * BIO buffers and our certificate (a failure only costs memory) */
+	if (sl_tls_rl_new(tls, &r->rl) == 0) {
+		sl_tls_conn_free(tls);
+		tls = NULL;
+		atomic_fetch_add_explicit(&rl_started, 1, memory_order_relaxed);
+	} else if (sl_tls_conn_trim(tls) < 0) {
+		sl_log_debug("%s: sl_tls_conn_trim failed", __func__);
 	}
 	r->kick_op.fn = kick_done;
 	r->up_op.fn = up_done;

@@ -66,17 +66,29 @@ bool sl_ip_is_loopback(const struct sl_ip *ip)
 	return ip->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&ip->v6);
 }
 
+int sl_socket_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 int sl_socket_dial(int family, uint32_t mark)
 {
-	int fd, one = 1, ret;
+	int fd, ret;
 
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		goto fail;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		goto fail;
+	ret = sl_socket_nodelay(fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
 	return fd;
 fail:
 	ret = -errno;

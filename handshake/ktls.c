@@ -50,10 +50,10 @@ union crypto_info {
 #endif
 };
 
-/* HKDF-Expand-Label with an empty context. @retval 0 or -errno */
-static int hkdf_expand_label(const EVP_MD *md, const uint8_t *secret,
-			     size_t secret_len, const char *label,
-			     uint8_t *out, size_t out_len)
+/* HKDF-Expand-Label with an empty context (tls_internal.h) */
+int sl_hs_hkdf_expand_label(const EVP_MD *md, const uint8_t *secret,
+			    size_t secret_len, const char *label, uint8_t *out,
+			    size_t out_len)
 {
 	uint8_t info[2 + 1 + 255 + 1];
 	size_t llen = strlen("tls13 ") + strlen(label), n = 0;
@@ -124,9 +124,9 @@ static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 	default:
 		return -EOPNOTSUPP;
 	}
-	ret = hkdf_expand_label(md, secret, secret_len, "key", key, key_len);
+	ret = sl_hs_hkdf_expand_label(md, secret, secret_len, "key", key, key_len);
 	if (!ret)
-		ret = hkdf_expand_label(md, secret, secret_len, "iv", iv,
+		ret = sl_hs_hkdf_expand_label(md, secret, secret_len, "iv", iv,
 					sizeof(iv));
 	if (ret)
 		goto out;

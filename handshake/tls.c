@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "identity.h"
@@ -136,6 +137,33 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	*dst_len = n;
 }
 
+/*
+ * Count the records exchanged after the handshake (their sequence numbers,
+ * for the record layer of record.c).  Both ends switch to the application
+ * keys at the end of their handshake and nothing else is exchanged until
+ * then (no 0.5-RTT data, no tickets), so every record header after `done`
+ * is one under the application keys.  A KeyUpdate either way resets them.
+ */
+static void msg_cb(int write_p, int version, int content_type,
+		   const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	struct sl_tls_conn *c = SSL_get_app_data(ssl);
+
+	(void)version;
+	(void)arg;
+	if (!c || !c->done)
+		return;
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p)
+			c->app_wr_recs++;
+		else
+			c->app_rd_recs++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+		   ((const uint8_t *)buf)[0] == SSL3_MT_KEY_UPDATE) {
+		c->key_updated = true;
+	}
+}
+
 int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out)
 {
 	struct sl_tls_ctx *ctx;
@@ -242,6 +270,7 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 	BIO_set_mem_eof_return(c->rbio, -1);
 	SSL_set_bio(c->ssl, c->rbio, c->wbio); /* SSL owns both now */
 	SSL_set_app_data(c->ssl, c);
+	SSL_set_msg_callback(c->ssl, msg_cb);
 	ret = -EINVAL;
 	if (SSL_use_cert_and_key(c->ssl, sl_identity_cert(self),
 				 sl_identity_key(self), sl_identity_chain(self),
@@ -287,6 +316,10 @@ void sl_tls_conn_free(struct sl_tls_conn *c)
 		BIO_free(c->wbio);
 	}
 	sl_tls_conn_wipe_secrets(c);
+	if (c->tail) {
+		OPENSSL_cleanse(c->tail, c->tail_cap);
+		free(c->tail);
+	}
 	sl_identity_put(c->self);
 	sl_trust_put(c->trust);
 	free(c->expected_peer);
@@ -328,12 +361,90 @@ static void track_records(struct sl_tls_conn *c, const uint8_t *p, size_t len)
 	}
 }
 
+/*
+ * After the handshake: pass whole records to OpenSSL and keep a partial one
+ * here, so that OpenSSL never holds part of a record and the session can
+ * move to the record layer (record.c) between any two feeds.
+ */
+static int feed_records(struct sl_tls_conn *c, const uint8_t *p, size_t len)
+{
+	size_t i = 0, end = 0, n;
+	bool any = false;
+
+	/* where the last record completed by these bytes ends */
+	while (i < len) {
+		if (c->hdr_have < sizeof(c->hdr)) {
+			n = SL_MIN(sizeof(c->hdr) - c->hdr_have, len - i);
+			memcpy(c->hdr + c->hdr_have, p + i, n);
+			c->hdr_have = (uint8_t)(c->hdr_have + n);
+			i += n;
+			if (c->hdr_have == sizeof(c->hdr)) {
+				c->body_left = (size_t)c->hdr[3] << 8 | c->hdr[4];
+				if (c->body_left > SL_TLS_RECORD_MAX - sizeof(c->hdr)) {
+					/* let OpenSSL refuse it now */
+					end = len;
+					any = true;
+					c->hdr_have = 0;
+					c->body_left = 0;
+					break;
+				}
+			}
+		} else {
+			n = SL_MIN(c->body_left, len - i);
+			c->body_left -= n;
+			i += n;
+		}
+		if (c->hdr_have == sizeof(c->hdr) && c->body_left == 0) {
+			c->hdr_have = 0;
+			end = i;
+			any = true;
+		}
+	}
+	if (any) {
+		if (c->tail_len &&
+		    BIO_write(c->rbio, c->tail, (int)c->tail_len) != (int)c->tail_len)
+			return -ENOMEM;
+		c->tail_len = 0;
+		if (end && BIO_write(c->rbio, p, (int)end) != (int)end)
+			return -ENOMEM;
+	}
+	if (end < len) {
+		size_t need = c->tail_len + (len - end);
+
+		if (need > c->tail_cap) {
+			uint8_t *t = malloc(SL_TLS_RECORD_MAX);
+
+			if (!t || need > SL_TLS_RECORD_MAX) {
+				free(t);
+				return -ENOMEM;
+			}
+			if (c->tail_len)
+				memcpy(t, c->tail, c->tail_len);
+			if (c->tail) {
+				OPENSSL_cleanse(c->tail, c->tail_cap);
+				free(c->tail);
+			}
+			c->tail = t;
+			c->tail_cap = SL_TLS_RECORD_MAX;
+		}
+		memcpy(c->tail + c->tail_len, p + end, len - end);
+		c->tail_len = need;
+	} else if (c->tail) {
+		free(c->tail); /* nothing partial: hold no buffer */
+		c->tail = NULL;
+		c->tail_cap = 0;
+	}
+	return 0;
+}
+
 int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len)
 {
 	if (len == 0)
 		return 0;
 	if (len > INT32_MAX)
 		return -EINVAL;
+	if (c->done && !c->err)
+		return feed_records(c, buf, len);
 	if (!c->done && !c->err) {
 		track_records(c, buf, len);
 		if (c->hdr_have == sizeof(c->hdr) &&
@@ -496,14 +607,12 @@ size_t sl_tls_conn_take_output(struct sl_tls_conn *c, void *buf, size_t cap)
 
 /*
  * Application data through userspace TLS moves the record sequence numbers
- * away from 0: kTLS is no longer possible, so the secrets can go now.
+ * away from 0: kTLS is no longer possible.  The secrets stay for the record
+ * layer (sl_tls_rl_new wipes them), or until the conn is freed.
  */
 static void note_app_data(struct sl_tls_conn *c)
 {
-	if (c->app_data)
-		return;
 	c->app_data = true;
-	sl_tls_conn_wipe_secrets(c);
 }
 
 ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap)
@@ -562,6 +671,43 @@ ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len)
 		return e == SSL_ERROR_WANT_WRITE ? -EAGAIN : -EPIPE;
 	}
 	return (ssize_t)done;
+}
+
+/* copy what @from holds (not read yet) into @to; @retval 0 or -ENOMEM */
+static int bio_copy(BIO *from, BIO *to)
+{
+	BUF_MEM *bm = NULL;
+
+	/* a read-write memory BIO: the unread bytes, moved to the front */
+	if (BIO_get_mem_ptr(from, &bm) != 1 || !bm)
+		return -ENOMEM;
+	if (!bm->length)
+		return 0;
+	if (bm->length > INT32_MAX ||
+	    BIO_write(to, bm->data, (int)bm->length) != (int)bm->length)
+		return -ENOMEM;
+	return 0;
+}
+
+int sl_tls_conn_trim(struct sl_tls_conn *c)
+{
+	BIO *r, *w;
+
+	if (!c->done)
+		return -EPROTO;
+	r = BIO_new(BIO_s_mem());
+	w = BIO_new(BIO_s_mem());
+	if (!r || !w || bio_copy(c->rbio, r) || bio_copy(c->wbio, w)) {
+		BIO_free(r);
+		BIO_free(w);
+		return -ENOMEM;
+	}
+	BIO_set_mem_eof_return(r, c->eof ? 0 : -1);
+	SSL_set_bio(c->ssl, r, w); /* SSL owns the new ones, frees the old */
+	c->rbio = r;
+	c->wbio = w;
+	SSL_certs_clear(c->ssl); /* our certificate and key: handshake only */
+	return 0;
 }
 
 int sl_tls_conn_close_notify(struct sl_tls_conn *c)

@@ -101,7 +101,10 @@ void sl_tls_conn_free(struct sl_tls_conn *c);
 size_t sl_tls_conn_want(const struct sl_tls_conn *c);
 
 /**
- * sl_tls_conn_feed - give the conn ciphertext read from the socket
+ * sl_tls_conn_feed - give the conn ciphertext read from the socket (copied).
+ * After the handshake OpenSSL gets whole records only; a partial one waits
+ * in the conn for the rest, so that the record layer (record.h) can take
+ * the session over between any two feeds.
  * @retval 0 or -ENOMEM
  */
 int sl_tls_conn_feed(struct sl_tls_conn *c, const void *buf, size_t len);
@@ -154,6 +157,17 @@ ssize_t sl_tls_conn_read(struct sl_tls_conn *c, void *buf, size_t cap);
  * with sl_tls_conn_take_output.  @retval bytes accepted or -errno
  */
 ssize_t sl_tls_conn_write(struct sl_tls_conn *c, const void *buf, size_t len);
+
+/**
+ * sl_tls_conn_trim - after the handshake, give back what only the handshake
+ * needed: the memory BIOs keep the size of the largest flight (a few KiB;
+ * they are replaced by fresh ones, pending ciphertext moved over) and our
+ * own certificate and key (SSL_certs_clear).  The session keeps working;
+ * call it when the conn becomes a long-lived relay.
+ * @retval 0; -EPROTO before the handshake is done; -ENOMEM (the conn is
+ *         unchanged and still usable)
+ */
+int sl_tls_conn_trim(struct sl_tls_conn *c);
 
 /**
  * sl_tls_conn_close_notify - queue a close_notify alert (half-close of our

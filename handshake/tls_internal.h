@@ -41,7 +41,17 @@ struct sl_tls_conn {
 	char peer_id[SL_SPIFFE_ID_MAX + 1];
 	char peer_serial[80];
 
-	/* TLS 1.3 application traffic secrets (keylog callback), for kTLS */
+	/* after the handshake: records exchanged under the application keys
+	 * (the next sequence numbers, for the record layer of record.c),
+	 * whether a KeyUpdate went either way, and a partial record held
+	 * back from OpenSSL (sl_tls_conn_feed passes whole records only) */
+	uint64_t app_rd_recs, app_wr_recs;
+	bool key_updated;
+	uint8_t *tail;
+	size_t tail_len, tail_cap;
+
+	/* TLS 1.3 application traffic secrets (keylog callback), for kTLS
+	 * and the record layer */
 	uint8_t client_secret[SL_TLS_SECRET_MAX];
 	uint8_t server_secret[SL_TLS_SECRET_MAX];
 	size_t client_secret_len;
@@ -54,6 +64,14 @@ int sl_tls_verify_cb(X509_STORE_CTX *xctx, void *arg);
 /** sl_tls_set_fail - record a failure once (the first reason wins) */
 void sl_tls_set_fail(struct sl_tls_conn *c, enum sl_tls_fail f,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/**
+ * sl_hs_hkdf_expand_label - TLS 1.3 HKDF-Expand-Label(@secret, @label, "",
+ * @out_len) with @md (ktls.c).  @retval 0 or -errno
+ */
+int sl_hs_hkdf_expand_label(const EVP_MD *md, const uint8_t *secret,
+			    size_t secret_len, const char *label, uint8_t *out,
+			    size_t out_len);
 
 /** sl_tls_conn_wipe_secrets - forget the traffic secrets */
 void sl_tls_conn_wipe_secrets(struct sl_tls_conn *c);

@@ -53,17 +53,24 @@ struct opts {
 	uint32_t initial_len;
 	uint32_t buf_size;
 	int sockbuf;
+	/* called after the handshake, before the relay starts: @relay_tls is
+	 * the relay's TLS socket (blocking still), @srv its session */
+	void (*pre)(struct env *e, int relay_tls, struct sl_tls_conn *srv);
+	bool expect_conn; /* the relay must fall back to the sl_tls_conn */
 };
 
 static void env_up(struct env *e, const struct opts *o)
 {
 	struct sl_tls_conn *srv = NULL;
 	int relay_tls, relay_plain;
+	uint64_t rl_before;
 
 	memset(e, 0, sizeof(*e));
 	assert_int_equal(rt_tcp_pair(&e->peer_fd, &relay_tls, o->sockbuf), 0);
 	assert_int_equal(rt_tcp_pair(&e->pod, &relay_plain, o->sockbuf), 0);
 	assert_int_equal(rt_tls_pair(e->peer_fd, relay_tls, &e->peer, &srv), 0);
+	if (o->pre)
+		o->pre(e, relay_tls, srv);
 	if (KTLS)
 		assert_int_equal(sl_ktls_install(relay_tls, srv), 0);
 	/* like the daemon's sockets */
@@ -79,7 +86,12 @@ static void env_up(struct env *e, const struct opts *o)
 	e->run.p.max_duration_ns = o->max_ns;
 	e->run.p.buf_size = o->buf_size ? o->buf_size : 64 * 1024;
 	e->run.p.pipe_size = 64 * 1024;
+	rl_before = sl_relay_tls_rl_started();
 	assert_int_equal(rt_run_start(&e->run), 0);
+	/* the userspace relay runs on its own record layer unless told */
+	if (!KTLS)
+		assert_int_equal(sl_relay_tls_rl_started() - rl_before,
+				 o->expect_conn ? 0 : 1);
 }
 
 /* the relay must have ended; done() must have run exactly once */
@@ -177,6 +189,176 @@ static void test_halfclose(void **state)
 	assert_int_equal(e.run.res.ktls, KTLS);
 	env_down(&e);
 }
+
+/*
+ * Strict request/response: each message goes only after the previous one
+ * came out at the other end, so a relay that holds data back until more
+ * arrives (a read waiting to fill its buffer, a record left in the conn, a
+ * recv not re-armed) makes the read time out (SO_RCVTIMEO of the test
+ * sockets).  Sizes around the relay buffer (4 KiB here) and the TLS record
+ * (16 KiB); then several records in one TCP segment, and nothing after.
+ */
+static void test_no_hold(void **state)
+{
+	static const uint32_t sizes[] = { 1, 64, 1024, 4095, 4096, 4097,
+					  5000, 16384, 16385, 40000 };
+	struct opts o = { .buf_size = 4096 };
+	uint8_t *out = malloc(40000), *in = malloc(40000);
+	uint64_t up = 0, down = 0;
+	struct env e;
+
+	(void)state;
+	assert_non_null(out);
+	assert_non_null(in);
+	env_up(&e, &o);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint32_t n = sizes[i];
+
+			for (uint32_t k = 0; k < n; k++)
+				out[k] = (uint8_t)(k * 7 + i + round);
+			assert_int_equal(rt_write_full(e.pod, out, n), 0);
+			peer_read_exact(&e, in, n);
+			assert_memory_equal(in, out, n);
+			up += n;
+
+			assert_int_equal(rt_peer_write(e.peer, e.peer_fd, out, n), 0);
+			assert_int_equal(rt_read_full(e.pod, in, n), 0);
+			assert_memory_equal(in, out, n);
+			down += n;
+		}
+	}
+	/* three small records in one segment, then silence */
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(sl_tls_conn_write(e.peer, out + k * 10, 10), 10);
+	assert_int_equal(rt_peer_flush(e.peer, e.peer_fd), 0);
+	assert_int_equal(rt_read_full(e.pod, in, 30), 0);
+	assert_memory_equal(in, out, 30);
+	down += 30;
+
+	/* a last record and close_notify in one segment: data, then EOF */
+	assert_int_equal(sl_tls_conn_write(e.peer, out, 20), 20);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_full(e.pod, in, 20), 0);
+	assert_memory_equal(in, out, 20);
+	down += 20;
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, in, 16), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, up);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, down);
+	env_down(&e);
+	free(out);
+	free(in);
+}
+
+#ifndef SL_TEST_KTLS
+/* take all pending ciphertext of @c into @buf; @retval bytes */
+static size_t take_all(struct sl_tls_conn *c, uint8_t *buf, size_t cap)
+{
+	size_t n = 0, m;
+
+	while ((m = sl_tls_conn_take_output(c, buf + n, cap - n)) > 0)
+		n += m;
+	return n;
+}
+
+/*
+ * Before the relay starts, the session has moved on: records both ways
+ * through the conn (sequence numbers past 0), a record written and not
+ * taken, a whole record fed and not read, half of the next record fed.
+ * The record layer must carry all of it over.
+ */
+static void pre_busy(struct env *e, int relay_tls, struct sl_tls_conn *srv)
+{
+	static uint8_t ct[4096];
+	uint8_t buf[16];
+	size_t n, whole;
+
+	/* srv -> peer "w1", peer -> srv "r1": through the conn */
+	assert_int_equal(rt_peer_write(srv, relay_tls, "w1", 2), 0);
+	assert_int_equal(rt_peer_read(e->peer, e->peer_fd, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "w1", 2);
+	assert_int_equal(rt_peer_write(e->peer, e->peer_fd, "r1", 2), 0);
+	assert_int_equal(rt_peer_read(srv, relay_tls, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "r1", 2);
+	/* "w2" written, left in the conn */
+	assert_int_equal(sl_tls_conn_write(srv, "w2", 2), 2);
+	/* "r2" fed whole, "r3" half: the rest comes through the socket */
+	assert_int_equal(sl_tls_conn_write(e->peer, "r2", 2), 2);
+	whole = take_all(e->peer, ct, sizeof(ct));
+	assert_int_equal(sl_tls_conn_write(e->peer, "r3", 2), 2);
+	n = whole + take_all(e->peer, ct + whole, sizeof(ct) - whole);
+	assert_int_equal(sl_tls_conn_feed(srv, ct, whole + 7), 0);
+	assert_int_equal(rt_write_full(e->peer_fd, ct + whole + 7,
+				       n - whole - 7), 0);
+}
+
+static void test_takeover(void **state)
+{
+	struct opts o = { .pre = pre_busy };
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "w2", 2);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "r2r3", 4);
+	assert_int_equal(rt_write_full(e.pod, "up", 2), 0);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "up", 2);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "down", 4), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "down", 4);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	env_down(&e);
+}
+
+/* a KeyUpdate before the relay: the record layer cannot take over, the
+ * relay runs on the conn */
+static void pre_keyupdate(struct env *e, int relay_tls,
+			  struct sl_tls_conn *srv)
+{
+	uint8_t buf[16];
+
+	assert_int_equal(SSL_key_update(e->peer->ssl,
+					SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+	assert_int_equal(rt_peer_write(e->peer, e->peer_fd, "k", 1), 0);
+	assert_int_equal(rt_peer_read(srv, relay_tls, buf, sizeof(buf)), 1);
+}
+
+static void test_conn_fallback(void **state)
+{
+	struct opts o = { .pre = pre_keyupdate, .expect_conn = !KTLS };
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, "up", 2), 0);
+	peer_read_exact(&e, buf, 2);
+	assert_memory_equal(buf, "up", 2);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "down", 4), 0);
+	assert_int_equal(rt_read_full(e.pod, buf, 4), 0);
+	assert_memory_equal(buf, "down", 4);
+	peer_close_write(&e);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	env_down(&e);
+}
+#endif
 
 struct pod_job {
 	int fd;
@@ -587,6 +769,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_halfclose),
+		cmocka_unit_test(test_no_hold),
+#ifndef SL_TEST_KTLS
+		/* kTLS needs sequence numbers at 0: no data before it */
+		cmocka_unit_test(test_takeover),
+		cmocka_unit_test(test_conn_fallback),
+#endif
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_rst_pod),
 		cmocka_unit_test(test_rst_mesh),

@@ -146,6 +146,48 @@ static void test_success_and_data(void **state)
 	end_free(&s);
 }
 
+/*
+ * sl_tls_conn_trim: fresh BIOs after the handshake, with ciphertext still
+ * in them (written and not taken, fed and not read) carried over
+ */
+static void test_trim(void **state)
+{
+	struct fx *f = *state;
+	struct t_end c, s;
+	char buf[64];
+
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_trim(c.c), -EPROTO);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	/* a record queued in the client's output BIO */
+	assert_int_equal(sl_tls_conn_write(c.c, "queued", 6), 6);
+	assert_int_equal(sl_tls_conn_trim(c.c), 0);
+	assert_int_equal(sl_tls_conn_write(c.c, "after", 5), 5);
+	t_flush(&c, &c2s);
+	/* both records fed to the server, unread, then the server trims */
+	t_deliver(&c2s, &s);
+	assert_int_equal(sl_tls_conn_trim(s.c), 0);
+	assert_int_equal(sl_tls_conn_read(s.c, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "queued", 6);
+	assert_int_equal(sl_tls_conn_read(s.c, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "after", 5);
+	assert_int_equal(sl_tls_conn_read(s.c, buf, sizeof(buf)), -EAGAIN);
+	/* twice is fine; the other way still works; then close_notify */
+	assert_int_equal(sl_tls_conn_trim(s.c), 0);
+	assert_int_equal(sl_tls_conn_write(s.c, "back", 4), 4);
+	t_flush(&s, &s2c);
+	t_deliver(&s2c, &c);
+	assert_int_equal(sl_tls_conn_read(c.c, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "back", 4);
+	assert_int_equal(sl_tls_conn_close_notify(c.c), 0);
+	t_flush(&c, &c2s);
+	t_deliver(&c2s, &s);
+	assert_int_equal(sl_tls_conn_read(s.c, buf, sizeof(buf)), 0);
+	end_free(&c);
+	end_free(&s);
+}
+
 static void test_large_data(void **state)
 {
 	struct fx *f = *state;
@@ -761,6 +803,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_success_and_data),
+		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_large_data),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_record_exact),

@@ -16,6 +16,15 @@
  *       send BYTES, half-close, expect the eofreply answer for them
  *   sl-tcp rst-check IP PORT
  *       send a little, expect ECONNRESET (exit 0), exit 1 on a clean EOF
+ *   sl-tcp pingpong-check IP PORT ROUNDS SIZES HOLD
+ *       against an echo server: ROUNDS times, for each size in SIZES (comma
+ *       separated, each at most 65536), send one message and wait for its echo before sending
+ *       the next; a proxy that holds data back until more arrives makes a
+ *       reply wait forever (fails after 20 s without it).  Then prints
+ *       "pingpong ok" and keeps the connection open HOLD seconds
+ *   sl-tcp nodelay-check PID MIN
+ *       every connected TCP socket of process PID (pidfd_getfd, root) must
+ *       have TCP_NODELAY set, and there must be at least MIN of them
  *
  * Prints one line of results on stdout; errors on stderr.
  */
@@ -30,7 +39,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +331,126 @@ static int rst_check(const char *ip, const char *port)
 	return 1;
 }
 
+static int read_exact(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int pingpong_check(const char *ip, const char *port, long rounds,
+			  const char *sizes, long hold)
+{
+	/* generous: a hold never ends by itself, a slow machine does */
+	struct timeval tv = { .tv_sec = 20 };
+	uint8_t *out = malloc(CHUNK), *in = malloc(CHUNK);
+	int fd = dial(ip, port), ret = 1;
+	uint64_t off = 0;
+
+	if (fd < 0 || !out || !in)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (long r = 0; r < rounds; r++) {
+		const char *p = sizes;
+
+		while (*p) {
+			char *end;
+			unsigned long n = strtoul(p, &end, 10);
+			int err;
+
+			if (end == p || n == 0 || n > CHUNK ||
+			    (*end && *end != ',')) {
+				fprintf(stderr, "sl-tcp: bad sizes %s\n", sizes);
+				goto out;
+			}
+			p = *end ? end + 1 : end;
+			fill(out, n, off, NULL);
+			off += n;
+			if ((err = write_all(fd, out, n)) ||
+			    (err = read_exact(fd, in, n))) {
+				printf("round=%ld size=%lu error=%s\n", r, n,
+				       err == -EAGAIN ? "no reply within 20 s (held back?)"
+						      : strerror(-err));
+				goto out;
+			}
+			if (memcmp(in, out, n)) {
+				printf("round=%ld size=%lu error=echo differs\n",
+				       r, n);
+				goto out;
+			}
+		}
+	}
+	printf("pingpong ok rounds=%ld sizes=%s\n", rounds, sizes);
+	fflush(stdout);
+	if (hold > 0)
+		sleep((unsigned int)hold);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(out);
+	free(in);
+	return ret;
+}
+
+static int nodelay_check(const char *pidstr, long min)
+{
+	int pid = atoi(pidstr), pidfd, checked = 0, missing = 0;
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	d = opendir(dir);
+	if (pidfd < 0 || !d) {
+		fprintf(stderr, "sl-tcp: pid %d: %m\n", pid);
+		return 1;
+	}
+	while ((de = readdir(d))) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int target = atoi(de->d_name), fd, type = 0, nd = 0;
+		socklen_t ol = sizeof(type);
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
+		if (fd < 0)
+			continue; /* closed meanwhile, or not ours to take */
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) == 0 &&
+		    type == SOCK_STREAM &&
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+		    getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+			ol = sizeof(nd);
+			if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nd, &ol))
+				nd = 0;
+			checked++;
+			if (!nd) {
+				missing++;
+				printf("fd %d: connected TCP socket without TCP_NODELAY\n",
+				       target);
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	close(pidfd);
+	printf("nodelay: %d connected TCP sockets, %d without TCP_NODELAY\n",
+	       checked, missing);
+	return checked >= min && !missing ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -331,8 +463,15 @@ int main(int argc, char **argv)
 		return eofreply_check(argv[2], argv[3], strtoull(argv[4], NULL, 0));
 	if (argc == 4 && !strcmp(argv[1], "rst-check"))
 		return rst_check(argv[2], argv[3]);
+	if (argc == 7 && !strcmp(argv[1], "pingpong-check"))
+		return pingpong_check(argv[2], argv[3], atol(argv[4]), argv[5],
+				      atol(argv[6]));
+	if (argc == 4 && !strcmp(argv[1], "nodelay-check"))
+		return nodelay_check(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: sl-tcp serve PORT echo|eofreply|rst | "
 			"echo-check IP PORT BYTES [PATTERN] | "
-			"eofreply-check IP PORT BYTES | rst-check IP PORT\n");
+			"eofreply-check IP PORT BYTES | rst-check IP PORT | "
+			"pingpong-check IP PORT ROUNDS SIZES HOLD | "
+			"nodelay-check PID MIN\n");
 	return 2;
 }
