@@ -37,6 +37,58 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 	return f;
 }
 
+void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
+		    uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	sl_ip_format(ip, a, sizeof(a));
+	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+		 port);
+}
+
+struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
+				 struct sl_ip *lip, uint16_t *lport,
+				 struct sl_ip *pip, uint16_t *pport)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct sl_flow *f;
+
+	f = sl_flow_new(wc, false);
+	if (!f) {
+		close(fd);
+		sl_flow_release();
+		return NULL;
+	}
+	f->mesh_fd = fd;
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    sl_sockaddr_to_ip(&local, lip, lport) ||
+	    sl_sockaddr_to_ip(&peer, pip, pport)) {
+		sl_flow_fail(f);
+		return NULL;
+	}
+	sl_flow_fmt_ep(f->src, sizeof(f->src), pip, *pport);
+	sl_flow_fmt_ep(f->dst, sizeof(f->dst), lip, *lport);
+	f->src_ip = *pip;
+	return f;
+}
+
+const struct sl_workload *sl_flow_local_workload(struct sl_flow *f,
+						 const struct sl_ip *ip)
+{
+	const struct sl_node_config *node = sl_config_node(f->cfg);
+	const struct sl_workload *wl = sl_config_workload_by_ip(f->cfg, ip);
+
+	if (wl && wl->node && node->name && !strcmp(wl->node, node->name))
+		return wl;
+	sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
+	sl_log_info("%s: flow %s -> %s: not a workload of this node", __func__,
+		    f->src, f->dst);
+	return NULL;
+}
+
 static void flow_free(void *arg)
 {
 	struct sl_flow *f = arg;

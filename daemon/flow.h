@@ -96,6 +96,30 @@ struct sl_flow {
 /** sl_flow_new - a flow on @fd (accepted, admitted); NULL on ENOMEM */
 struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound);
 
+/**
+ * sl_flow_accepted - a flow for the connection @fd accepted on an inbound
+ * listener (admitted): @fd becomes f->mesh_fd, f->src/f->dst/f->src_ip are
+ * set from its peer and local (TPROXY: the pod dialed) addresses, which are
+ * also returned in @lip/@lport and @pip/@pport
+ * @retval the flow, or NULL when it could not be set up (@fd is closed and
+ *         the admission released: nothing left to do)
+ */
+struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
+				 struct sl_ip *lip, uint16_t *lport,
+				 struct sl_ip *pip, uint16_t *pport);
+
+/**
+ * sl_flow_local_workload - the workload at @ip when it runs on this node;
+ * NULL otherwise, after counting (refused_unknown_dest) and logging it
+ * (the caller fails the flow)
+ */
+const struct sl_workload *sl_flow_local_workload(struct sl_flow *f,
+						 const struct sl_ip *ip);
+
+/** sl_flow_fmt_ep - "a.b.c.d:port" or "[v6]:port" into @buf */
+void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
+		    uint16_t port);
+
 /** sl_flow_fail - end the flow: reset both sockets, free, count closed */
 void sl_flow_fail(struct sl_flow *f);
 

@@ -28,14 +28,6 @@
 #define SL_INBOUND_PLAIN_CAP (SL_PREAMBLE_MAX_LEN + 2 * SL_FLOW_BUF)
 #define SL_INBOUND_CT_READ 4096
 
-static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	sl_ip_format(ip, a, sizeof(a));
-	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
 static void preamble_error(struct sl_flow *f, int err)
 {
 	sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
@@ -176,7 +168,7 @@ static void connect_pod(struct sl_flow *f)
 		sl_flow_fail(f);
 		return;
 	}
-	fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
+	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
 	fd = sl_socket_dial(wl->address.family, f->d->mark);
 	if (fd < 0) {
 		sl_stat_inc(SL_STAT_CONNECT_FAILED);
@@ -305,9 +297,6 @@ static void inbound_handshake_done(struct sl_flow *f)
 
 void sl_inbound_start(struct sl_wctx *wc, int fd)
 {
-	struct sockaddr_storage local, peer;
-	socklen_t llen = sizeof(local), plen = sizeof(peer);
-	const struct sl_node_config *node;
 	const struct sl_workload *wl;
 	struct sl_identity *id = NULL;
 	struct sl_ip lip, pip, dst, hsrc;
@@ -316,24 +305,10 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 	struct sl_flow *f;
 	int ret;
 
-	f = sl_flow_new(wc, false);
-	if (!f) {
-		close(fd);
-		sl_flow_release();
+	f = sl_flow_accepted(wc, fd, &lip, &lport, &pip, &pport);
+	if (!f)
 		return;
-	}
-	f->mesh_fd = fd;
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
-	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
-	    sl_sockaddr_to_ip(&local, &lip, &lport) ||
-	    sl_sockaddr_to_ip(&peer, &pip, &pport)) {
-		sl_flow_fail(f);
-		return;
-	}
-	fmt_ep(f->src, sizeof(f->src), &pip, pport);
-	fmt_ep(f->dst, sizeof(f->dst), &lip, lport);
 	dst = lip;
-	f->src_ip = pip;
 	if (sl_ip_is_loopback(&lip) &&
 	    sl_handoff_take_src(pport, &dst, &hsrc, &has_src)) {
 		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
@@ -346,12 +321,8 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 		f->src_ip = hsrc;
 		f->src_from_handoff = true;
 	}
-	node = sl_config_node(f->cfg);
-	wl = sl_config_workload_by_ip(f->cfg, &dst);
-	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) != 0) {
-		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
-		sl_log_info("%s: flow %s -> %s: not a workload of this node",
-			    __func__, f->src, f->dst);
+	wl = sl_flow_local_workload(f, &dst);
+	if (!wl) {
 		sl_flow_fail(f);
 		return;
 	}

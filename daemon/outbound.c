@@ -58,14 +58,6 @@ static int original_dst(int fd, struct sl_ip *ip, uint16_t *port)
 	return sl_sockaddr_to_ip(&ss, ip, port);
 }
 
-static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	sl_ip_format(ip, a, sizeof(a));
-	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
 static void preamble_sent(struct sl_flow *f, int res)
 {
 	if (res < 0) {
@@ -398,7 +390,7 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	fmt_ep(f->src, sizeof(f->src), &sip, sport);
+	sl_flow_fmt_ep(f->src, sizeof(f->src), &sip, sport);
 	ret = original_dst(fd, &dst, &dport);
 	if (ret) {
 		sl_stat_inc(SL_STAT_REFUSED_NO_ORIG_DST);
@@ -407,7 +399,7 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	fmt_ep(f->dst, sizeof(f->dst), &dst, dport);
+	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &dst, dport);
 
 	src = sl_config_workload_by_ip(f->cfg, &sip);
 	if (!src && !sl_config_node(f->cfg)->allow_unknown_source) {

@@ -20,14 +20,6 @@
 #include "log.h"
 #include "stats.h"
 
-static void fmt_ep(char *buf, size_t len, const struct sl_ip *ip, uint16_t port)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	sl_ip_format(ip, a, sizeof(a));
-	snprintf(buf, len, ip->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
 static void pod_connected(struct sl_flow *f, int res)
 {
 	if (res < 0) {
@@ -71,39 +63,18 @@ static bool admitted(struct sl_flow *f, uint16_t port)
 
 void sl_plain_inbound_start(struct sl_wctx *wc, int fd)
 {
-	struct sockaddr_storage local, peer;
-	socklen_t llen = sizeof(local), plen = sizeof(peer);
-	const struct sl_node_config *node;
 	const struct sl_workload *wl;
 	struct sl_ip lip, pip;
 	uint16_t lport, pport;
 	struct sl_flow *f;
 	int pfd;
 
-	f = sl_flow_new(wc, false);
-	if (!f) {
-		close(fd);
-		sl_flow_release();
+	f = sl_flow_accepted(wc, fd, &lip, &lport, &pip, &pport);
+	if (!f)
 		return;
-	}
-	f->mesh_fd = fd;
 	f->plaintext = true;
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
-	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
-	    sl_sockaddr_to_ip(&local, &lip, &lport) ||
-	    sl_sockaddr_to_ip(&peer, &pip, &pport)) {
-		sl_flow_fail(f);
-		return;
-	}
-	fmt_ep(f->src, sizeof(f->src), &pip, pport);
-	fmt_ep(f->dst, sizeof(f->dst), &lip, lport);
-	f->src_ip = pip;
-	node = sl_config_node(f->cfg);
-	wl = sl_config_workload_by_ip(f->cfg, &lip);
-	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) != 0) {
-		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
-		sl_log_info("%s: flow %s -> %s: not a workload of this node",
-			    __func__, f->src, f->dst);
+	wl = sl_flow_local_workload(f, &lip);
+	if (!wl) {
 		sl_flow_fail(f);
 		return;
 	}

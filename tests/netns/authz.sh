@@ -33,8 +33,6 @@ SL_TCP=${4:?sl-tcp path}
 tm_init
 p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12) p21=$(tp_pod_ip pod21)
 p22=$(tp_pod_ip pod22)
-seen=$TP_DIR/server-seen.log
-: >"$seen"
 
 we() { # name ns sa ip node labels
 	cat <<EOT
@@ -54,32 +52,15 @@ EOT
 mkcfg() { # dir node
 	tm_node_yaml "$1" "$2"
 	{
-		we pod11 default client-a "$p11" node-a "app: client"
-		we pod12 team-x client-b "$p12" node-a "app: client"
-		we pod21 default server "$p21" node-b "app: web"
-		we pod22 team-x client-c "$p22" node-b "app: client"
+		tm_we_sa pod11 default client-a "$p11" node-a "app: client"
+		tm_we_sa pod12 team-x client-b "$p12" node-a "app: client"
+		tm_we_sa pod21 default server "$p21" node-b "app: web"
+		tm_we_sa pod22 team-x client-c "$p22" node-b "app: client"
 	} >"$1/workloads.yaml"
 }
 
-# policy FILE-CONTENT: replace node2's policy file, SIGHUP, wait for the
-# new generation
-policy() {
-	local gen i
-	gen=$(tm_stat "$TM_SOCK_B" config_generation)
-	if [ -n "$1" ]; then
-		printf '%s\n' "$1" >"$TM_CFG_B/policy.yaml.tmp"
-		mv "$TM_CFG_B/policy.yaml.tmp" "$TM_CFG_B/policy.yaml"
-	else
-		rm -f "$TM_CFG_B/policy.yaml"
-	fi
-	kill -HUP "$TM_PID_B"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(tm_stat "$TM_SOCK_B" config_generation)" != "$gen" ] && return 0
-		sleep 0.1
-	done
-	tm_dump_logs
-	tp_fail "node2 did not load the new policy"
-}
+# policy FILE-CONTENT: replace node2's policy file, wait for it
+policy() { tm_policy "$1" b; }
 
 mkcfg "$TM_CFG_A" node-a
 mkcfg "$TM_CFG_B" node-b
@@ -87,17 +68,9 @@ mkcfg "$TM_CFG_B" node-b
 	tp_fail "sluiced --check rejects the test config"
 
 tp_exec node1 "$NFT_TOOL" apply "$p11" "$p12"
-cat >"$TP_DIR/server.sh" <<EOT
-#!/bin/sh
-echo "\$SOCAT_PEERADDR \$1" >>"$seen"
-echo "hello-\$1"
-sleep 0.2
-EOT
-chmod +x "$TP_DIR/server.sh"
+tm_echo_server
 for port in 7010 7011; do
-	tp_bg pod21 "$TP_DIR/pod21-$port.log" socat TCP-LISTEN:$port,fork,reuseaddr \
-		EXEC:"$TP_DIR/server.sh $port"
-	tp_wait_port pod21 $port
+	tm_serve pod21 $port
 done
 tm_start_b
 tm_start_a
@@ -110,13 +83,13 @@ done
 expect() {
 	local pod=$1 port=$2 want=$3 what=$4 l denied0 seen0 denied1 seen1
 	denied0=$(tm_stat "$TM_SOCK_B" authz_denied)
-	seen0=$(wc -l <"$seen")
+	seen0=$(wc -l <"$TM_SEEN")
 	l=$(tm_line "$pod" "$p21" "$port" 2>/dev/null) || l=FAIL
 	# the server logs before it answers; a denied flow: give it time to
 	# (wrongly) show up
 	[ "$want" = allow ] || sleep 0.5
 	denied1=$(tm_stat "$TM_SOCK_B" authz_denied)
-	seen1=$(wc -l <"$seen")
+	seen1=$(wc -l <"$TM_SEEN")
 	if [ "$want" = allow ]; then
 		[ "$l" = "hello-$port" ] && [ "$seen1" = $((seen0 + 1)) ] &&
 			[ "$denied1" = "$denied0" ] || {

@@ -46,8 +46,6 @@ command -v tcpdump >/dev/null || tp_skip "tcpdump not installed"
 p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12) p21=$(tp_pod_ip pod21)
 p22=$(tp_pod_ip pod22) p21_6=$(tp_pod_ip pod21 6)
 node1_ip=198.18.0.1
-seen=$TP_DIR/server-seen.log
-: >"$seen"
 
 we() { # name ns sa ip node labels
 	cat <<EOT
@@ -67,34 +65,16 @@ EOT
 mkcfg() { # dir node
 	tm_node_yaml "$1" "$2"
 	{
-		we pod11 default client-a "$p11" node-a "app: client"
-		we pod12 default client-b "$p12" node-a "app: client"
-		we pod21 default server "$p21" node-b "app: web"
-		we pod21-v6 default server "$p21_6" node-b "app: web"
-		we pod22 default db "$p22" node-b "app: db"
+		tm_we_sa pod11 default client-a "$p11" node-a "app: client"
+		tm_we_sa pod12 default client-b "$p12" node-a "app: client"
+		tm_we_sa pod21 default server "$p21" node-b "app: web"
+		tm_we_sa pod21-v6 default server "$p21_6" node-b "app: web"
+		tm_we_sa pod22 default db "$p22" node-b "app: db"
 	} >"$1/workloads.yaml"
 }
 
-# policy FILE-CONTENT: the same policy file on both nodes, SIGHUP, wait for
-# both new generations
-policy() {
-	local ga gb i
-	ga=$(tm_stat "$TM_SOCK_A" config_generation)
-	gb=$(tm_stat "$TM_SOCK_B" config_generation)
-	for d in "$TM_CFG_A" "$TM_CFG_B"; do
-		printf '%s\n' "$1" >"$d/policy.yaml.tmp"
-		mv "$d/policy.yaml.tmp" "$d/policy.yaml"
-	done
-	kill -HUP "$TM_PID_A" "$TM_PID_B"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(tm_stat "$TM_SOCK_A" config_generation)" != "$ga" ] &&
-			[ "$(tm_stat "$TM_SOCK_B" config_generation)" != "$gb" ] &&
-			return 0
-		sleep 0.1
-	done
-	tm_dump_logs
-	tp_fail "the nodes did not load the new policy"
-}
+# policy FILE-CONTENT: the same policy file on both nodes, wait for both
+policy() { tm_policy "$1" "a b"; }
 
 set_has() { # node set addr
 	local s
@@ -125,23 +105,11 @@ mkcfg "$TM_CFG_B" node-b
 "$SLUICED" --config "$TM_CFG_B" --node node-b --check >/dev/null ||
 	tp_fail "sluiced --check rejects the test config"
 
-cat >"$TP_DIR/server.sh" <<EOT
-#!/bin/sh
-echo "\$SOCAT_PEERADDR \$1" >>"$seen"
-echo "hello-\$1"
-sleep 0.2
-EOT
-chmod +x "$TP_DIR/server.sh"
-serve() { # pod port
-	tp_bg "$1" "$TP_DIR/$1-$2.log" socat TCP-LISTEN:"$2",fork,reuseaddr \
-		EXEC:"$TP_DIR/server.sh $2"
-	tp_wait_port "$1" "$2"
-}
-serve pod21 7010
-tp_bg pod21 "$TP_DIR/pod21-7010-v6.log" socat \
-	TCP6-LISTEN:7010,ipv6only=1,fork,reuseaddr EXEC:"$TP_DIR/server.sh 7010"
-serve pod21 7011
-serve pod22 7020
+tm_echo_server
+tm_serve pod21 7010
+tm_serve pod21 7010 6
+tm_serve pod21 7011
+tm_serve pod22 7020
 tm_start_b
 tm_start_a --steer
 wait_set node1 pods4 "$p11" 1 "node1: $p11 not steered"
@@ -152,10 +120,10 @@ tp_wait_port node2 15006 || { tm_dump_logs; tp_fail "no plaintext listener on no
 # hello-PORT) and the server saw the connection, or nothing at all
 expect() {
 	local from=$1 ip=$2 port=$3 want=$4 what=$5 reply=${6:-hello-$3} l seen0 seen1
-	seen0=$(wc -l <"$seen")
+	seen0=$(wc -l <"$TM_SEEN")
 	l=$(tm_line "$from" "$ip" "$port" 2>/dev/null) || l=FAIL
 	[ "$want" = allow ] || sleep 0.5
-	seen1=$(wc -l <"$seen")
+	seen1=$(wc -l <"$TM_SEEN")
 	if [ "$want" = allow ]; then
 		[ "$l" = "$reply" ] && [ "$seen1" = $((seen0 + 1)) ] || {
 			tm_dump_logs
@@ -169,7 +137,7 @@ expect() {
 	fi
 }
 # the last server log line's peer address
-last_peer() { tail -1 "$seen" | cut -d' ' -f1; }
+last_peer() { tail -1 "$TM_SEEN" | cut -d' ' -f1; }
 
 A=cluster.local/ns/default/sa/client-a
 
@@ -361,7 +329,7 @@ spec:
         $1
 EOT
 }
-serve pod11 7030
+tm_serve pod11 7030
 policy "$PA_CLIENT
 $(ap_client "ipBlocks: [\"$p12/32\"]")"
 out0=$(tm_stat "$TM_SOCK_A" plaintext_outbound)

@@ -16,6 +16,14 @@
 #   tm_stat SOCK KEY           one number (or string) from "stats"/"status"
 #   tm_expect SOCK KEY MIN WHAT
 #   tm_line POD IP PORT        connect, print the first line (3 s timeout)
+#   tm_we_sa NAME NS SA IP NODE LABELS  print a WorkloadEntry in namespace NS
+#                              with service account SA
+#   tm_policy CONTENT NODES    write CONTENT as policy.yaml (empty: remove it)
+#                              on NODES ("a", "b" or "a b"), SIGHUP them,
+#                              wait for their new configuration generation
+#   tm_echo_server             write $TP_DIR/server.sh: logs "peer port" to
+#                              $TM_SEEN, answers "hello-PORT"
+#   tm_serve POD PORT [6]      run it on POD:PORT (TCP6 with "6")
 
 TM_CA=
 TM_CFG_A=
@@ -25,6 +33,7 @@ TM_SOCK_B=
 TM_PID_A=
 TM_PID_B=
 TM_TD=cluster.local
+TM_SEEN=
 
 ok() { echo "ok - $*"; }
 note() { echo "# $*"; }
@@ -159,4 +168,76 @@ tm_expect() { # sock key min what
 
 tm_line() { # pod ip port
 	tp_connect "$1" "$2" "$3" 3
+}
+
+tm_we_sa() { # name ns sa ip node labels
+	cat <<EOT
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata:
+  name: $1
+  namespace: $2
+spec:
+  address: $4
+  serviceAccount: $3
+  labels: {$6, kubernetes.io/hostname: $5}
+EOT
+}
+
+tm_policy() { # content nodes
+	local n d sock pid i ok
+	local -A gen=()
+	for n in $2; do
+		sock=TM_SOCK_${n^^}
+		gen[$n]=$(tm_stat "${!sock}" config_generation)
+	done
+	for n in $2; do
+		d=TM_CFG_${n^^}
+		if [ -n "$1" ]; then
+			printf '%s\n' "$1" >"${!d}/policy.yaml.tmp"
+			mv "${!d}/policy.yaml.tmp" "${!d}/policy.yaml"
+		else
+			rm -f "${!d}/policy.yaml"
+		fi
+	done
+	for n in $2; do
+		pid=TM_PID_${n^^}
+		kill -HUP "${!pid}"
+	done
+	for ((i = 0; i < 100; i++)); do
+		ok=1
+		for n in $2; do
+			sock=TM_SOCK_${n^^}
+			[ "$(tm_stat "${!sock}" config_generation)" != "${gen[$n]}" ] || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.1
+	done
+	tm_dump_logs
+	tp_fail "node(s) $2 did not load the new policy"
+}
+
+tm_echo_server() {
+	TM_SEEN=$TP_DIR/server-seen.log
+	: >"$TM_SEEN"
+	cat >"$TP_DIR/server.sh" <<EOT
+#!/bin/sh
+echo "\$SOCAT_PEERADDR \$1" >>"$TM_SEEN"
+echo "hello-\$1"
+sleep 0.2
+EOT
+	chmod +x "$TP_DIR/server.sh"
+}
+
+tm_serve() { # pod port [6]
+	if [ "${3:-}" = 6 ]; then
+		tp_bg "$1" "$TP_DIR/$1-$2-v6.log" socat \
+			TCP6-LISTEN:"$2",ipv6only=1,fork,reuseaddr \
+			EXEC:"$TP_DIR/server.sh $2"
+	else
+		tp_bg "$1" "$TP_DIR/$1-$2.log" socat \
+			TCP-LISTEN:"$2",fork,reuseaddr EXEC:"$TP_DIR/server.sh $2"
+		tp_wait_port "$1" "$2"
+	fi
 }
