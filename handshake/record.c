@@ -626,11 +626,64 @@ static int copy_bio(BIO *from, struct rl_buf *to)
 	return 0;
 }
 
+int sl_tls_rl_new_secrets(uint16_t suite, const uint8_t *rd_secret,
+			  const uint8_t *wr_secret, size_t secret_len,
+			  struct sl_tls_rl **out)
+{
+	struct sl_tls_rl *rl = NULL;
+	const char *name, *md;
+	int ret;
+
+	if (!rd_secret || !wr_secret || !out || secret_len > SL_TLS_SECRET_MAX)
+		return -EINVAL;
+	switch (suite) {
+	case 0x1301:
+		name = "AES-128-GCM";
+		md = "SHA256";
+		break;
+	case 0x1302:
+		name = "AES-256-GCM";
+		md = "SHA384";
+		break;
+	case 0x1303:
+		name = "ChaCha20-Poly1305";
+		md = "SHA256";
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	rl = calloc(1, sizeof(*rl));
+	if (!rl)
+		return -ENOMEM;
+	rl->md = EVP_get_digestbyname(md);
+	rl->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+	ret = -EOPNOTSUPP;
+	if (!rl->md || !rl->cipher)
+		goto out;
+	ret = -EINVAL;
+	if ((size_t)EVP_MD_get_size(rl->md) != secret_len)
+		goto out;
+	rl->key_len = (size_t)EVP_CIPHER_get_key_length(rl->cipher);
+	rl->secret_len = secret_len;
+	memcpy(rl->wr.secret, wr_secret, secret_len);
+	memcpy(rl->rd.secret, rd_secret, secret_len);
+	ret = dir_set_keys(rl, &rl->wr, true);
+	if (!ret)
+		ret = dir_set_keys(rl, &rl->rd, false);
+	if (ret)
+		goto out;
+	*out = rl;
+	rl = NULL;
+out:
+	sl_tls_rl_free(rl);
+	return ret;
+}
+
 int sl_tls_rl_new(struct sl_tls_conn *c, struct sl_tls_rl **out)
 {
 	const SSL_CIPHER *cs;
 	struct sl_tls_rl *rl = NULL;
-	const char *name;
+	bool client;
 	int ret = -EBUSY;
 
 	if (!c || !out)
@@ -645,40 +698,13 @@ int sl_tls_rl_new(struct sl_tls_conn *c, struct sl_tls_rl **out)
 	ret = -EOPNOTSUPP;
 	if (!cs)
 		goto out;
-	switch (SSL_CIPHER_get_protocol_id(cs)) {
-	case 0x1301:
-		name = "AES-128-GCM";
-		break;
-	case 0x1302:
-		name = "AES-256-GCM";
-		break;
-	case 0x1303:
-		name = "ChaCha20-Poly1305";
-		break;
-	default:
-		goto out;
-	}
-	ret = -ENOMEM;
-	rl = calloc(1, sizeof(*rl));
-	if (!rl)
-		goto out;
-	rl->md = SSL_CIPHER_get_handshake_digest(cs);
-	rl->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
-	ret = -EOPNOTSUPP;
-	if (!rl->md || !rl->cipher ||
-	    (size_t)EVP_MD_get_size(rl->md) != c->client_secret_len)
-		goto out;
-	rl->key_len = (size_t)EVP_CIPHER_get_key_length(rl->cipher);
-	rl->secret_len = c->client_secret_len;
-	memcpy(rl->wr.secret, c->role == SL_TLS_CLIENT ? c->client_secret
-						       : c->server_secret,
-	       rl->secret_len);
-	memcpy(rl->rd.secret, c->role == SL_TLS_CLIENT ? c->server_secret
-						       : c->client_secret,
-	       rl->secret_len);
-	ret = dir_set_keys(rl, &rl->wr, true);
-	if (!ret)
-		ret = dir_set_keys(rl, &rl->rd, false);
+	client = c->role == SL_TLS_CLIENT;
+	ret = sl_tls_rl_new_secrets(SSL_CIPHER_get_protocol_id(cs),
+				    client ? c->server_secret : c->client_secret,
+				    client ? c->client_secret : c->server_secret,
+				    c->client_secret_len, &rl);
+	if (ret == -EINVAL)
+		ret = -EOPNOTSUPP; /* a digest the suite does not use */
 	if (ret)
 		goto out;
 	rl->wr.seq = c->app_wr_recs;

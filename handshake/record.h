@@ -43,6 +43,19 @@ struct sl_tls_rl;
  */
 int sl_tls_rl_new(struct sl_tls_conn *c, struct sl_tls_rl **out);
 
+/**
+ * sl_tls_rl_new_secrets - a record layer from raw TLS 1.3 application
+ * traffic secrets, at sequence 0 both ways (tests and fuzzing; the relay
+ * uses sl_tls_rl_new)
+ * @suite: TLS cipher suite id: 0x1301, 0x1302 or 0x1303
+ * @rd_secret, @wr_secret: the peer's and our secret, @secret_len bytes each
+ *         (the suite's hash length); copied
+ * @retval 0 and *@out; -EOPNOTSUPP (suite), -EINVAL (length), -ENOMEM, -EIO
+ */
+int sl_tls_rl_new_secrets(uint16_t suite, const uint8_t *rd_secret,
+			  const uint8_t *wr_secret, size_t secret_len,
+			  struct sl_tls_rl **out);
+
 /** sl_tls_rl_free - wipe the keys and free; NULL-safe */
 void sl_tls_rl_free(struct sl_tls_rl *rl);
 
