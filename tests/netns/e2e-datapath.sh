@@ -508,12 +508,20 @@ pid_b=$TP_BG_PID
 tp_wait_port node1 15001
 tp_wait_port node2 15008
 for ((i = 0; i < 50; i++)); do [ -S "$sock_a" ] && [ -S "$sock_b" ] && break; sleep 0.1; done
-tp_exec pod11 timeout 30 "$sltcp" echo-check "$p21" 7000 100000000000 >/dev/null 2>&1 &
-long_pid=$!
-for ((i = 0; i < 50; i++)); do
-	[ "$(sget "$sock_a" flows_active)" = 1 ] && break
+# node2 steers pod21 before the long flow starts (else it fails and frees
+# its slot), and the long flow is relaying when the next one comes
+for ((i = 0; i < 100; i++)); do
+	[[ $(tp_exec node2 nft list set inet sluice pods4 2>/dev/null) == *"$p21"* ]] && break
 	sleep 0.1
 done
+tp_exec pod11 timeout 60 "$sltcp" echo-check "$p21" 7000 100000000000 >/dev/null 2>&1 &
+long_pid=$!
+for ((i = 0; i < 300; i++)); do
+	[ "$(sget "$sock_a" flows_userspace)" = 1 ] && break
+	sleep 0.1
+done
+[ "$(sget "$sock_a" flows_userspace)" = 1 ] && [ "$(sget "$sock_a" flows_active)" = 1 ] ||
+	{ stats "$sock_a"; tp_fail "connection cap: the long flow is not relaying"; }
 if tp_exec pod11 timeout 10 "$sltcp" echo-check "$p21" 7000 1000 >/dev/null 2>&1; then
 	tp_fail "a flow over --max-connections 1 went through"
 fi
