@@ -34,21 +34,6 @@ tm_init
 p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12) p21=$(tp_pod_ip pod21)
 p22=$(tp_pod_ip pod22)
 
-we() { # name ns sa ip node labels
-	cat <<EOT
----
-apiVersion: networking.istio.io/v1beta1
-kind: WorkloadEntry
-metadata:
-  name: $1
-  namespace: $2
-spec:
-  address: $4
-  serviceAccount: $3
-  labels: {$6, kubernetes.io/hostname: $5}
-EOT
-}
-
 mkcfg() { # dir node
 	tm_node_yaml "$1" "$2"
 	{
