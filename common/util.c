@@ -135,6 +135,17 @@ static uint64_t sl_clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t sl_fnv1a(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 uint64_t sl_now_ns(void)
 {
 	return sl_clock_ns(CLOCK_MONOTONIC);

@@ -31,6 +31,12 @@ int sl_read_file(const char *path, size_t max, char **out, size_t *len);
 int sl_write_file_atomic(const char *path, const void *buf, size_t len,
 			 unsigned int mode);
 
+/* FNV-1a, 64 bit: start with SL_FNV1A_INIT, feed pieces with sl_fnv1a */
+#define SL_FNV1A_INIT 0xcbf29ce484222325ULL
+
+/** sl_fnv1a - @h continued over @len bytes at @p (FNV-1a, 64 bit) */
+uint64_t sl_fnv1a(uint64_t h, const void *p, size_t len);
+
 /** sl_now_ns - CLOCK_MONOTONIC in nanoseconds */
 uint64_t sl_now_ns(void);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "util.h"
 
 #define N_LABELS 10 /* reporter, security policy + the eight strings of
 			* struct sl_metrics_labels */
@@ -121,17 +122,12 @@ static void label_values(const struct sl_metrics_labels *l,
 			v[i] = "unknown";
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s)
+static uint64_t label_hash(uint64_t h, const char *s)
 {
-	size_t n = strnlen(s, SL_METRICS_LABEL_MAX);
+	static const unsigned char sep = 0xff; /* ("ab","c") != ("a","bc") */
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= 0xff; /* separator: ("ab","c") != ("a","bc") */
-	h *= 0x100000001b3ull;
-	return h;
+	h = sl_fnv1a(h, s, strnlen(s, SL_METRICS_LABEL_MAX));
+	return sl_fnv1a(h, &sep, 1);
 }
 
 static bool series_match(const struct series *s, const char *const v[N_LABELS])
@@ -182,12 +178,12 @@ static struct series *other_series(struct sl_metrics *m)
 /* called with the lock held */
 static struct series *lookup(struct sl_metrics *m, const char *const v[N_LABELS])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = SL_FNV1A_INIT;
 	size_t mask = m->index_size - 1, i;
 	struct series *s;
 
 	for (int k = 0; k < N_LABELS; k++)
-		h = fnv1a(h, v[k]);
+		h = label_hash(h, v[k]);
 	for (i = h & mask; m->index[i]; i = (i + 1) & mask) {
 		s = m->series[m->index[i] - 1];
 		if (s->hash == h && series_match(s, v))

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "outlier.h"
+#include "util.h"
 
 #define SL_HEALTH_BUCKETS 1024u
 
@@ -98,17 +99,6 @@ uint64_t sl_health_now(const struct sl_health *h)
 	return h->clock(h->clock_arg);
 }
 
-static uint64_t sl_fnv(uint64_t x, const void *p, size_t len)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= c[i];
-		x *= 0x100000001b3ull;
-	}
-	return x;
-}
-
 static size_t sl_ip_len(const struct sl_ip *ip)
 {
 	return ip->family == AF_INET ? 4 : ip->family == AF_INET6 ? 16 : 0;
@@ -117,16 +107,16 @@ static size_t sl_ip_len(const struct sl_ip *ip)
 static uint64_t sl_health_hash(bool is_dest, const char *host,
 			       const struct sl_ip *addr, uint16_t port)
 {
-	uint64_t x = 0xcbf29ce484222325ull;
+	uint64_t x = SL_FNV1A_INIT;
 	unsigned char d = is_dest;
 
-	x = sl_fnv(x, &d, 1);
-	x = sl_fnv(x, host, strlen(host) + 1);
+	x = sl_fnv1a(x, &d, 1);
+	x = sl_fnv1a(x, host, strlen(host) + 1);
 	if (addr) {
-		x = sl_fnv(x, &addr->family, sizeof(addr->family));
-		x = sl_fnv(x, &addr->v6, sl_ip_len(addr));
+		x = sl_fnv1a(x, &addr->family, sizeof(addr->family));
+		x = sl_fnv1a(x, &addr->v6, sl_ip_len(addr));
 	}
-	return sl_fnv(x, &port, sizeof(port));
+	return sl_fnv1a(x, &port, sizeof(port));
 }
 
 static bool sl_health_match(const struct sl_health_node *n, uint64_t hash,

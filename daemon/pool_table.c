@@ -5,30 +5,20 @@
 #include <string.h>
 
 #include "pool.h"
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
+#include "util.h"
 
 static uint64_t key_hash(const struct sl_pool_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = SL_FNV1A_INIT;
 
-	h = fnv(h, k->src_id, strlen(k->src_id) + 1);
-	h = fnv(h, k->peer_id, strlen(k->peer_id) + 1);
-	h = fnv(h, &k->addr.family, sizeof(k->addr.family));
+	h = sl_fnv1a(h, k->src_id, strlen(k->src_id) + 1);
+	h = sl_fnv1a(h, k->peer_id, strlen(k->peer_id) + 1);
+	h = sl_fnv1a(h, &k->addr.family, sizeof(k->addr.family));
 	if (k->addr.family == AF_INET6)
-		h = fnv(h, &k->addr.v6, sizeof(k->addr.v6));
+		h = sl_fnv1a(h, &k->addr.v6, sizeof(k->addr.v6));
 	else
-		h = fnv(h, &k->addr.v4, sizeof(k->addr.v4));
-	return fnv(h, &k->port, sizeof(k->port));
+		h = sl_fnv1a(h, &k->addr.v4, sizeof(k->addr.v4));
+	return sl_fnv1a(h, &k->port, sizeof(k->port));
 }
 
 static bool key_match(const struct sl_pool_bucket *b, uint64_t h,

@@ -391,18 +391,6 @@ static void put_table(FILE *out, const struct sl_nft_config *cfg,
 		bm);
 }
 
-static uint64_t fnv1a(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 int sl_nft_config_fingerprint(const struct sl_nft_config *cfg, uint64_t *fp)
 {
 	char *buf = NULL;
@@ -421,7 +409,7 @@ int sl_nft_config_fingerprint(const struct sl_nft_config *cfg, uint64_t *fp)
 		free(buf);
 		return -ENOMEM;
 	}
-	*fp = fnv1a(buf, len);
+	*fp = sl_fnv1a(SL_FNV1A_INIT, buf, len);
 	free(buf);
 	return 0;
 }
