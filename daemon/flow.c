@@ -280,6 +280,39 @@ void sl_flow_recv(struct sl_flow *f, int fd, void *buf, size_t len,
 	io_start(f, fd, buf, len, false, false, cont);
 }
 
+static void pod_connect_done(struct sl_flow *f, int res)
+{
+	if (res < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_info("%s: flow %s -> %s: connect to the pod: %s", __func__,
+			    f->src, f->dst,
+			    res == -ECANCELED ? "timed out" : strerror(-res));
+		sl_flow_fail(f);
+		return;
+	}
+	f->pod_cont(f, 0);
+}
+
+void sl_flow_connect_pod(struct sl_flow *f, uint16_t port, sl_flow_cont cont)
+{
+	const struct sl_workload *wl = f->workload;
+	int fd;
+
+	fd = sl_socket_dial(wl->address.family, f->d->mark);
+	if (fd < 0) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_info("%s: flow %s -> %s: socket for the pod: %s",
+			    __func__, f->src, f->dst, strerror(-fd));
+		sl_flow_fail(f);
+		return;
+	}
+	f->pod_fd = fd;
+	f->sa_len = sl_ip_to_sockaddr(&wl->address, port, &f->sa);
+	f->phase = SL_PHASE_CONNECT_POD;
+	f->pod_cont = cont;
+	sl_flow_connect(f, fd, f->d->o.connect_timeout_ns, pod_connect_done);
+}
+
 void sl_flow_connect(struct sl_flow *f, int fd, uint64_t timeout_ns,
 		     sl_flow_cont cont)
 {

@@ -43,6 +43,7 @@ struct sl_flow {
 
 	struct sl_op io_op;
 	sl_flow_cont cont;
+	sl_flow_cont pod_cont; /* sl_flow_connect_pod: after a connect */
 	bool io_armed;
 	/* progress of send_all / recv_exact */
 	uint8_t *io_buf;
@@ -158,6 +159,14 @@ void sl_flow_recv(struct sl_flow *f, int fd, void *buf, size_t len,
 /** sl_flow_connect - connect @fd to f->sa with a timeout, then @cont */
 void sl_flow_connect(struct sl_flow *f, int fd, uint64_t timeout_ns,
 		     sl_flow_cont cont);
+
+/**
+ * sl_flow_connect_pod - dial f->workload's address on @port (SO_MARK of
+ * sluiced's own sockets) into f->pod_fd, then @cont(f, 0) once connected.
+ * A failed dial or connect is counted (connect_failed), logged, and fails
+ * the flow; @cont is not called then.
+ */
+void sl_flow_connect_pod(struct sl_flow *f, uint16_t port, sl_flow_cont cont);
 
 /**
  * sl_flow_handshake - run the TLS handshake on f->mesh_fd with f->tls,

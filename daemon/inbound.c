@@ -53,14 +53,7 @@ static void pod_connected(struct sl_flow *f, int res)
 	uint8_t *initial = NULL;
 	size_t n = 0;
 
-	if (res < 0) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_log_info("%s: flow %s -> %s: connect to the pod: %s", __func__,
-			    f->src, f->dst,
-			    res == -ECANCELED ? "timed out" : strerror(-res));
-		sl_flow_fail(f);
-		return;
-	}
+	(void)res; /* connected: sl_flow_connect_pod handled failures */
 	if (f->plain && f->plain_len) {
 		initial = f->plain;
 		n = f->plain_len;
@@ -154,7 +147,6 @@ static int refresh_config(struct sl_flow *f)
 static void connect_pod(struct sl_flow *f)
 {
 	const struct sl_workload *wl;
-	int fd;
 
 	if (refresh_config(f)) {
 		sl_stat_inc(SL_STAT_REFUSED_UNKNOWN_DEST);
@@ -169,18 +161,9 @@ static void connect_pod(struct sl_flow *f)
 		return;
 	}
 	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
-	fd = sl_socket_dial(wl->address.family, f->d->mark);
-	if (fd < 0) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_flow_fail(f);
-		return;
-	}
-	f->pod_fd = fd;
-	f->sa_len = sl_ip_to_sockaddr(&wl->address, f->pre.dst_port, &f->sa);
-	f->phase = SL_PHASE_CONNECT_POD;
 	sl_log_debug("%s: flow %s (%s) -> %s", __func__, f->src,
 		     sl_tls_conn_peer_id(f->tls), f->dst);
-	sl_flow_connect(f, fd, f->d->o.connect_timeout_ns, pod_connected);
+	sl_flow_connect_pod(f, f->pre.dst_port, pod_connected);
 }
 
 /* ---- preamble over kTLS: record data arrives as plain bytes ---------- */

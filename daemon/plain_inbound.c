@@ -22,14 +22,7 @@
 
 static void pod_connected(struct sl_flow *f, int res)
 {
-	if (res < 0) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_log_info("%s: flow %s -> %s: connect to the pod: %s", __func__,
-			    f->src, f->dst,
-			    res == -ECANCELED ? "timed out" : strerror(-res));
-		sl_flow_fail(f);
-		return;
-	}
+	(void)res; /* connected: sl_flow_connect_pod handled failures */
 	sl_stat_inc(SL_STAT_PLAINTEXT_INBOUND);
 	sl_flow_relay(f, false, NULL, 0);
 }
@@ -67,7 +60,6 @@ void sl_plain_inbound_start(struct sl_wctx *wc, int fd)
 	struct sl_ip lip, pip;
 	uint16_t lport, pport;
 	struct sl_flow *f;
-	int pfd;
 
 	f = sl_flow_accepted(wc, fd, &lip, &lport, &pip, &pport);
 	if (!f)
@@ -89,16 +81,7 @@ void sl_plain_inbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
-	pfd = sl_socket_dial(wl->address.family, f->d->mark);
-	if (pfd < 0) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_flow_fail(f);
-		return;
-	}
-	f->pod_fd = pfd;
-	f->sa_len = sl_ip_to_sockaddr(&wl->address, lport, &f->sa);
-	f->phase = SL_PHASE_CONNECT_POD;
 	sl_log_debug("%s: flow %s -> %s (plaintext)", __func__, f->src, f->dst);
 	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns);
-	sl_flow_connect(f, pfd, f->d->o.connect_timeout_ns, pod_connected);
+	sl_flow_connect_pod(f, lport, pod_connected);
 }
