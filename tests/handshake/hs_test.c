@@ -305,3 +305,38 @@ int t_write_key(const char *path, EVP_PKEY *key)
 	fclose(f);
 	return ok ? 0 : -EIO;
 }
+
+int t_fx_setup(void **state)
+{
+	struct t_fx *f = calloc(1, sizeof(*f));
+	STACK_OF(X509) *roots = sk_X509_new_null();
+
+	if (!f || !roots)
+		return -1;
+	f->ca = t_new_ca(T_TD, &f->dir);
+	if (!f->ca)
+		return -1;
+	sk_X509_push(roots, sl_ca_cert(f->ca));
+	if (sl_trust_new(roots, T_TD, &f->trust) ||
+	    sl_tls_ctx_new(f->trust, &f->ctx) ||
+	    sl_ca_issue(f->ca, T_ID_CLIENT, 3600, &f->client_id) ||
+	    sl_ca_issue(f->ca, T_ID_SERVER, 3600, &f->server_id))
+		return -1;
+	sk_X509_free(roots);
+	*state = f;
+	return 0;
+}
+
+int t_fx_teardown(void **state)
+{
+	struct t_fx *f = *state;
+
+	sl_identity_put(f->client_id);
+	sl_identity_put(f->server_id);
+	sl_tls_ctx_free(f->ctx);
+	sl_trust_put(f->trust);
+	sl_ca_free(f->ca);
+	t_rmdir(f->dir);
+	free(f);
+	return 0;
+}

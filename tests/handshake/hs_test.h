@@ -15,6 +15,23 @@
 #include "tls.h"
 
 #define T_TD "cluster.local"
+#define T_ID_CLIENT "spiffe://" T_TD "/ns/shop/sa/frontend"
+#define T_ID_SERVER "spiffe://" T_TD "/ns/shop/sa/cart"
+
+/* a CA in a temporary directory, its trust bundle, a TLS context, and a
+ * client (T_ID_CLIENT) and a server (T_ID_SERVER) identity */
+struct t_fx {
+	char *dir;
+	struct sl_ca *ca;
+	struct sl_trust *trust;
+	struct sl_tls_ctx *ctx;
+	struct sl_identity *client_id, *server_id;
+};
+
+/** t_fx_setup / t_fx_teardown - cmocka group setup and teardown of a
+ * struct t_fx in *@state */
+int t_fx_setup(void **state);
+int t_fx_teardown(void **state);
 
 /** make a fresh temporary directory; caller frees the string */
 char *t_tmpdir(void);

@@ -21,56 +21,13 @@
 #include "record.h"
 #include "tls_internal.h" /* SSL_set_ciphersuites, SSL_key_update */
 
-#define ID_CLIENT "spiffe://" T_TD "/ns/shop/sa/frontend"
-#define ID_SERVER "spiffe://" T_TD "/ns/shop/sa/cart"
-
-struct fx {
-	char *dir;
-	struct sl_ca *ca;
-	struct sl_trust *trust;
-	struct sl_tls_ctx *ctx;
-	struct sl_identity *client_id, *server_id;
-};
+#define ID_CLIENT T_ID_CLIENT
+#define ID_SERVER T_ID_SERVER
 
 static struct t_pipe c2s, s2c;
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	STACK_OF(X509) *roots = sk_X509_new_null();
-
-	if (!f || !roots)
-		return -1;
-	f->ca = t_new_ca(T_TD, &f->dir);
-	if (!f->ca)
-		return -1;
-	sk_X509_push(roots, sl_ca_cert(f->ca));
-	if (sl_trust_new(roots, T_TD, &f->trust) ||
-	    sl_tls_ctx_new(f->trust, &f->ctx) ||
-	    sl_ca_issue(f->ca, ID_CLIENT, 3600, &f->client_id) ||
-	    sl_ca_issue(f->ca, ID_SERVER, 3600, &f->server_id))
-		return -1;
-	sk_X509_free(roots);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	sl_identity_put(f->client_id);
-	sl_identity_put(f->server_id);
-	sl_tls_ctx_free(f->ctx);
-	sl_trust_put(f->trust);
-	sl_ca_free(f->ca);
-	t_rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
 /* a finished handshake; @suite forces the client's offer (NULL: default) */
-static void shake(struct fx *f, const char *suite, struct t_end *c,
+static void shake(struct t_fx *f, const char *suite, struct t_end *c,
 		  struct t_end *s)
 {
 	memset(c, 0, sizeof(*c));
@@ -141,7 +98,7 @@ static void test_suites(void **state)
 					      "TLS_AES_256_GCM_SHA384",
 					      "TLS_CHACHA20_POLY1305_SHA256" };
 	static uint8_t out[40000], in[40000];
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
 		struct sl_tls_rl *rl = NULL;
@@ -192,7 +149,7 @@ static void test_suites(void **state)
  * pieces (a record read over several calls) */
 static void test_keyupdate(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_tls_rl *rl = NULL;
 	struct t_end c, s;
 	uint8_t in[64];
@@ -226,7 +183,7 @@ static void test_keyupdate(void **state)
 /* a flipped bit, TCP EOF without close_notify, an alert, a bad header */
 static void test_bad_input(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_tls_rl *rl = NULL;
 	struct t_end c, s;
 	uint8_t in[64];
@@ -284,7 +241,7 @@ static void test_bad_input(void **state)
  */
 static void test_takeover(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_tls_rl *rl = NULL;
 	struct t_end c, s;
 	size_t whole;
@@ -335,7 +292,7 @@ static void test_takeover(void **state)
 /* no record layer before the handshake, nor after a KeyUpdate */
 static void test_refused(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_tls_rl *rl = NULL;
 	struct t_end c, s;
 	uint8_t in[8];
@@ -367,5 +324,5 @@ int main(void)
 		cmocka_unit_test(test_refused),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, t_fx_setup, t_fx_teardown);
 }

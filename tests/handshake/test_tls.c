@@ -22,55 +22,12 @@
 #include "hs_test.h"
 #include "util.h"
 
-#define ID_CLIENT "spiffe://" T_TD "/ns/shop/sa/frontend"
-#define ID_SERVER "spiffe://" T_TD "/ns/shop/sa/cart"
-
-struct fx {
-	char *dir;
-	struct sl_ca *ca;
-	struct sl_trust *trust;
-	struct sl_tls_ctx *ctx;
-	struct sl_identity *client_id, *server_id;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	STACK_OF(X509) *roots = sk_X509_new_null();
-
-	if (!f || !roots)
-		return -1;
-	f->ca = t_new_ca(T_TD, &f->dir);
-	if (!f->ca)
-		return -1;
-	sk_X509_push(roots, sl_ca_cert(f->ca));
-	if (sl_trust_new(roots, T_TD, &f->trust) ||
-	    sl_tls_ctx_new(f->trust, &f->ctx) ||
-	    sl_ca_issue(f->ca, ID_CLIENT, 3600, &f->client_id) ||
-	    sl_ca_issue(f->ca, ID_SERVER, 3600, &f->server_id))
-		return -1;
-	sk_X509_free(roots);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	sl_identity_put(f->client_id);
-	sl_identity_put(f->server_id);
-	sl_tls_ctx_free(f->ctx);
-	sl_trust_put(f->trust);
-	sl_ca_free(f->ca);
-	t_rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#define ID_CLIENT T_ID_CLIENT
+#define ID_SERVER T_ID_SERVER
 
 static struct t_pipe c2s, s2c;
 
-static void pair(struct fx *f, struct sl_identity *cid, struct sl_identity *sid,
+static void pair(struct t_fx *f, struct sl_identity *cid, struct sl_identity *sid,
 		 const char *expect, struct t_end *c, struct t_end *s)
 {
 	memset(c, 0, sizeof(*c));
@@ -88,7 +45,7 @@ static void end_free(struct t_end *e)
 
 static void test_success_and_data(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 	char buf[256];
 	ssize_t n;
@@ -152,7 +109,7 @@ static void test_success_and_data(void **state)
  */
 static void test_trim(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 	char buf[64];
 
@@ -190,7 +147,7 @@ static void test_trim(void **state)
 
 static void test_large_data(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 	size_t total = 1 << 20, sent = 0, got = 0;
 	unsigned char *in = malloc(total), *out = malloc(total);
@@ -229,7 +186,7 @@ static void test_large_data(void **state)
 
 static void test_truncation(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 	char buf[64];
 
@@ -283,7 +240,7 @@ static void test_truncation(void **state)
  */
 static void test_record_exact(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 	size_t app_len;
 	char buf[64];
@@ -414,7 +371,7 @@ fail:
 
 static void test_socketpair(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sp_side cs = { 0 }, ss = { 0 };
 	pthread_t tc, ts;
 	int sv[2];
@@ -483,7 +440,7 @@ static void expect_fail(struct t_end *verifier, struct t_end *other,
 
 static void test_fail_wrong_id(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 
 	pair(f, f->client_id, f->server_id,
@@ -498,7 +455,7 @@ static void test_fail_wrong_id(void **state)
 
 static void test_fail_untrusted(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_identity *foreign = NULL;
 	char *dir2 = NULL;
 	struct sl_ca *ca2 = t_new_ca(T_TD, &dir2);
@@ -526,7 +483,7 @@ static void test_fail_untrusted(void **state)
 
 static void test_fail_expired(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_identity *old = NULL;
 	time_t now = time(NULL);
 	struct t_end c, s;
@@ -552,7 +509,7 @@ static void test_fail_expired(void **state)
 }
 
 /* A raw OpenSSL client with a hand-made certificate against our server. */
-static void raw_client_case(struct fx *f, const struct t_cert_opts *o,
+static void raw_client_case(struct t_fx *f, const struct t_cert_opts *o,
 			    bool with_cert, bool alpn, enum sl_tls_fail want)
 {
 	EVP_PKEY *ca_key = t_ca_key(f->dir), *key = NULL;
@@ -579,7 +536,7 @@ static void raw_client_case(struct fx *f, const struct t_cert_opts *o,
 
 static void test_raw_client_good(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_cert_opts o = { .uri = { ID_CLIENT } };
 	EVP_PKEY *ca_key = t_ca_key(f->dir), *key = NULL;
 	X509 *cert = t_make_cert(sl_ca_cert(f->ca), ca_key, &o, &key);
@@ -634,7 +591,7 @@ static void test_fail_not_spiffe(void **state)
 
 static void test_fail_trust_domain(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct sl_identity *other = NULL;
 	struct t_end c, s;
 
@@ -681,7 +638,7 @@ static void test_fail_no_alpn(void **state)
 
 static void test_fail_plaintext(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	static const char req[] = "GET / HTTP/1.1\r\nHost: cart\r\n\r\n";
 	struct sl_tls_conn *s = NULL;
 	int rc;
@@ -705,7 +662,7 @@ static void test_fail_plaintext(void **state)
 
 static void test_fail_huge_record(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	static const unsigned char hdr[] = { 0x16, 0x03, 0x01, 0xff, 0xff };
 	struct sl_tls_conn *s = NULL;
 
@@ -720,7 +677,7 @@ static void test_fail_huge_record(void **state)
 
 static void test_fail_eof_in_handshake(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	struct t_end c, s;
 
 	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
@@ -735,7 +692,7 @@ static void test_fail_eof_in_handshake(void **state)
 /* Two roots in the bundle: leaves of either CA are accepted (rotation). */
 static void test_two_roots(void **state)
 {
-	struct fx *f = *state;
+	struct t_fx *f = *state;
 	STACK_OF(X509) *roots = sk_X509_new_null();
 	struct sl_identity *new_client = NULL, *new_server = NULL;
 	struct sl_trust *both = NULL;
@@ -828,5 +785,5 @@ int main(void)
 		cmocka_unit_test(test_fail_names),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, t_fx_setup, t_fx_teardown);
 }
