@@ -177,8 +177,10 @@ expect pod11 "$p21" 7010 allow "mTLS to a PERMISSIVE port"
 	{ tm_dump_logs; tp_fail "mTLS to a PERMISSIVE pod did not go through 15008"; }
 ok "reload to port-level PERMISSIVE: 7010 plaintext via 15006 (IPv4, IPv6), 7011 refused and counted, mTLS via 15008"
 
-# ---- 3. AuthorizationPolicy and plaintext ------------------------------------------------
-policy "$PA_WEB
+# allow_web SOURCE: PeerAuthentication $PA_WEB plus an ALLOW policy for
+# app=web whose one rule has this source (YAML, e.g. principals: ["..."])
+allow_web() {
+	policy "$PA_WEB
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -190,25 +192,17 @@ spec:
   rules:
   - from:
     - source:
-        principals: [\"$A\"]"
+        $1"
+}
+
+# ---- 3. AuthorizationPolicy and plaintext ------------------------------------------------
+allow_web "principals: [\"$A\"]"
 d0=$(tm_stat "$TM_SOCK_B" authz_denied)
 expect node1 "$p21" 7010 deny "ALLOW principals, plaintext"
 [ "$(tm_stat "$TM_SOCK_B" authz_denied)" = $((d0 + 1)) ] ||
 	{ tm_dump_logs; tp_fail "plaintext under ALLOW principals: authz_denied not counted"; }
 expect pod11 "$p21" 7010 allow "ALLOW principals, mTLS from the principal"
-policy "$PA_WEB
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: web-allow, namespace: default}
-spec:
-  selector:
-    matchLabels: {app: web}
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        ipBlocks: [\"$node1_ip/32\"]"
+allow_web "ipBlocks: [\"$node1_ip/32\"]"
 expect node1 "$p21" 7010 allow "ALLOW ipBlocks, plaintext"
 ok "AuthorizationPolicy: ALLOW principals refuses plaintext, ALLOW ipBlocks admits it"
 
