@@ -47,6 +47,15 @@ void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
 		 port);
 }
 
+void sl_flow_pre_orig_dst(struct sl_flow *f, const struct sl_ip *ip)
+{
+	f->pre.orig_dst_family = ip->family;
+	if (ip->family == AF_INET)
+		memcpy(f->pre.orig_dst, &ip->v4, 4);
+	else
+		memcpy(f->pre.orig_dst, &ip->v6, 16);
+}
+
 struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
 				 struct sl_ip *lip, uint16_t *lport,
 				 struct sl_ip *pip, uint16_t *pport)

@@ -117,6 +117,9 @@ struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
 const struct sl_workload *sl_flow_local_workload(struct sl_flow *f,
 						 const struct sl_ip *ip);
 
+/** sl_flow_pre_orig_dst - set f->pre's original destination to @ip */
+void sl_flow_pre_orig_dst(struct sl_flow *f, const struct sl_ip *ip);
+
 /** sl_flow_fmt_ep - "a.b.c.d:port" or "[v6]:port" into @buf */
 void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
 		    uint16_t port);

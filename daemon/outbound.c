@@ -306,11 +306,7 @@ static void outbound_try(struct sl_flow *f)
 	}
 	memset(&f->pre, 0, sizeof(f->pre));
 	f->pre.dst_port = ep->port ? ep->port : f->orig_port;
-	f->pre.orig_dst_family = f->orig_dst.family;
-	if (f->orig_dst.family == AF_INET)
-		memcpy(f->pre.orig_dst, &f->orig_dst.v4, 4);
-	else
-		memcpy(f->pre.orig_dst, &f->orig_dst.v6, 16);
+	sl_flow_pre_orig_dst(f, &f->orig_dst);
 	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
 	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
 		strcpy(f->pre.src_name, src->name);

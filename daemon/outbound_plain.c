@@ -88,10 +88,7 @@ int sl_outbound_plain_prepare(struct sl_flow *f, const struct sl_endpoint *ep,
 	/* no preamble is sent; these fields feed the access log and metrics */
 	memset(&f->pre, 0, sizeof(f->pre));
 	f->pre.dst_port = port;
-	f->pre.orig_dst_family = f->orig_dst.family;
-	memcpy(f->pre.orig_dst, f->orig_dst.family == AF_INET ?
-	       (const void *)&f->orig_dst.v4 : (const void *)&f->orig_dst.v6,
-	       f->orig_dst.family == AF_INET ? 4 : 16);
+	sl_flow_pre_orig_dst(f, &f->orig_dst);
 	*plain = true;
 	sl_log_debug("%s: flow %s -> %s: plaintext to %s (%s)", __func__,
 		     f->src, f->dst, wl ? wl->name : "?",

@@ -73,10 +73,7 @@ void sl_plain_inbound_start(struct sl_wctx *wc, int fd)
 	f->workload = wl;
 	/* for the access log and `sluice conns`: what was dialed */
 	f->pre.dst_port = lport;
-	f->pre.orig_dst_family = lip.family;
-	memcpy(f->pre.orig_dst, lip.family == AF_INET ? (const void *)&lip.v4
-						      : (const void *)&lip.v6,
-	       lip.family == AF_INET ? 4 : 16);
+	sl_flow_pre_orig_dst(f, &lip);
 	if (!admitted(f, lport)) {
 		sl_flow_fail(f);
 		return;
