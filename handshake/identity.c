@@ -29,6 +29,7 @@ struct sl_identity {
 	X509 *cert;
 	EVP_PKEY *key;
 	STACK_OF(X509) *chain;
+	STACK_OF(X509) *send_chain; /* chain minus self-signed roots */
 	time_t not_before;
 	time_t not_after;
 	char serial[80];
@@ -268,6 +269,42 @@ out:
 
 /* ---- identities ------------------------------------------------------- */
 
+/* a root: issued by itself and signed with its own key */
+static bool self_signed(X509 *x)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(x);
+	bool ss = X509_check_issued(x, x) == X509_V_OK && pub &&
+		  X509_verify(x, pub) == 1;
+
+	ERR_clear_error();
+	return ss;
+}
+
+/*
+ * What a handshake sends after the leaf: @chain without its self-signed
+ * certificates.  A peer anchors a chain only in the roots of its own bundle
+ * (sl_trust_new), so a root on the wire is never used, and decoding each
+ * received certificate is the largest single cost of an OpenSSL 3.0
+ * handshake (bench/README.md, hs-cost).  Intermediates are kept.
+ */
+static STACK_OF(X509) *chain_to_send(STACK_OF(X509) *chain)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+
+	for (int i = 0; out && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (self_signed(x))
+			continue;
+		if (!sk_X509_push(out, x)) {
+			sl_hs_certs_free(out);
+			return NULL;
+		}
+		X509_up_ref(x);
+	}
+	return out;
+}
+
 int sl_identity_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
 		    struct sl_identity **out)
 {
@@ -297,7 +334,9 @@ int sl_identity_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
 		goto err;
 	}
 	id->chain = chain ? X509_chain_up_ref(chain) : sk_X509_new_null();
-	if (!id->chain) {
+	if (id->chain)
+		id->send_chain = chain_to_send(id->chain);
+	if (!id->chain || !id->send_chain) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -308,6 +347,8 @@ int sl_identity_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
 	*out = id;
 	return 0;
 err:
+	sl_hs_certs_free(id->chain);
+	sl_hs_certs_free(id->send_chain);
 	free(id);
 	return ret;
 }
@@ -368,6 +409,7 @@ void sl_identity_put(struct sl_identity *id)
 	X509_free(id->cert);
 	EVP_PKEY_free(id->key);
 	sl_hs_certs_free(id->chain);
+	sl_hs_certs_free(id->send_chain);
 	free(id);
 }
 
@@ -389,6 +431,11 @@ EVP_PKEY *sl_identity_key(const struct sl_identity *id)
 STACK_OF(X509) *sl_identity_chain(const struct sl_identity *id)
 {
 	return id->chain;
+}
+
+STACK_OF(X509) *sl_identity_send_chain(const struct sl_identity *id)
+{
+	return id->send_chain;
 }
 
 const char *sl_identity_serial(const struct sl_identity *id)

@@ -58,7 +58,11 @@ void sl_identity_put(struct sl_identity *id);
 const char *sl_identity_spiffe_id(const struct sl_identity *id);
 X509 *sl_identity_cert(const struct sl_identity *id);
 EVP_PKEY *sl_identity_key(const struct sl_identity *id);
+/** the chain as given (files written by `sluice ca issue` carry it) */
 STACK_OF(X509) *sl_identity_chain(const struct sl_identity *id);
+/** the chain a handshake sends: without self-signed roots, which a peer
+ * never uses (it anchors only the roots of its own bundle) */
+STACK_OF(X509) *sl_identity_send_chain(const struct sl_identity *id);
 /** serial number as lowercase hex */
 const char *sl_identity_serial(const struct sl_identity *id);
 time_t sl_identity_not_before(const struct sl_identity *id);

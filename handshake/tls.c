@@ -273,7 +273,7 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 	SSL_set_msg_callback(c->ssl, msg_cb);
 	ret = -EINVAL;
 	if (SSL_use_cert_and_key(c->ssl, sl_identity_cert(self),
-				 sl_identity_key(self), sl_identity_chain(self),
+				 sl_identity_key(self), sl_identity_send_chain(self),
 				 1) != 1 ||
 	    SSL_set1_verify_cert_store(c->ssl, sl_trust_store(c->trust)) != 1)
 		goto err;

@@ -262,6 +262,53 @@ static void test_identity_load_pem(void **state)
 	t_rmdir(dir);
 }
 
+/* the chain sent in a handshake leaves out self-signed roots, keeps
+ * intermediates; the chain as given is kept for the files */
+static void test_identity_send_chain(void **state)
+{
+	const char *id = "spiffe://" T_TD "/ns/a/sa/b";
+	struct t_cert_opts io = { .ca = true };
+	struct t_cert_opts lo = { .uri = { id } };
+	struct sl_identity *ident = NULL, *viaint = NULL;
+	EVP_PKEY *ca_key, *int_key = NULL, *leaf_key = NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	char *dir = NULL;
+	struct sl_ca *ca = t_new_ca(T_TD, &dir);
+	X509 *inter, *leaf;
+
+	(void)state;
+	assert_non_null(ca);
+	assert_non_null(chain);
+	/* the built-in CA is a root: nothing after the leaf */
+	assert_int_equal(sl_ca_issue(ca, id, 3600, &ident), 0);
+	assert_int_equal(sk_X509_num(sl_identity_chain(ident)), 1);
+	assert_int_equal(sk_X509_num(sl_identity_send_chain(ident)), 0);
+	/* root -> intermediate -> leaf: the intermediate is sent */
+	ca_key = t_ca_key(dir);
+	assert_non_null(ca_key);
+	inter = t_make_cert(sl_ca_cert(ca), ca_key, &io, &int_key);
+	assert_non_null(inter);
+	leaf = t_make_cert(inter, int_key, &lo, &leaf_key);
+	assert_non_null(leaf);
+	assert_true(sk_X509_push(chain, inter));
+	assert_true(sk_X509_push(chain, sl_ca_cert(ca)));
+	X509_up_ref(sl_ca_cert(ca));
+	assert_int_equal(sl_identity_new(leaf, leaf_key, chain, &viaint), 0);
+	assert_int_equal(sk_X509_num(sl_identity_chain(viaint)), 2);
+	assert_int_equal(sk_X509_num(sl_identity_send_chain(viaint)), 1);
+	assert_ptr_equal(sk_X509_value(sl_identity_send_chain(viaint), 0),
+			 inter);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+	EVP_PKEY_free(leaf_key);
+	EVP_PKEY_free(int_key);
+	EVP_PKEY_free(ca_key);
+	sl_identity_put(viaint);
+	sl_identity_put(ident);
+	sl_ca_free(ca);
+	t_rmdir(dir);
+}
+
 static void test_trust_two_roots(void **state)
 {
 	char *d1 = NULL, *d2 = NULL, bundle[512];
@@ -302,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_ca_init_load),
 		cmocka_unit_test(test_ca_issue_fields),
 		cmocka_unit_test(test_identity_load_pem),
+		cmocka_unit_test(test_identity_send_chain),
 		cmocka_unit_test(test_trust_two_roots),
 	};
 

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "hs_test.h"
+#include "tls_internal.h" /* the conn's SSL, for the peer chain */
 #include "util.h"
 
 #define ID_CLIENT T_ID_CLIENT
@@ -59,6 +60,11 @@ static void test_success_and_data(void **state)
 	assert_int_equal(sl_tls_conn_fail(c.c), SL_TLS_OK);
 	assert_string_equal(sl_tls_conn_peer_id(c.c), ID_SERVER);
 	assert_string_equal(sl_tls_conn_peer_id(s.c), ID_CLIENT);
+	/* only the leaf went over the wire: the CA root stays home (each
+	 * certificate received costs a decode, bench/hs-cost) */
+	assert_int_equal(sk_X509_num(sl_identity_chain(f->server_id)), 1);
+	assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(c.c->ssl)), 1);
+	assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(s.c->ssl)), 0);
 	assert_string_equal(sl_tls_conn_peer_serial(s.c),
 			    sl_identity_serial(f->client_id));
 	assert_string_equal(sl_tls_conn_peer_serial(c.c),

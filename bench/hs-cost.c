@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hs-cost: CPU cost of sluice's per-flow TLS work, in process (no sockets).
+ *
+ *   hs-cost [N]
+ *
+ * Times, over N rounds (default 300), with CLOCK_THREAD_CPUTIME_ID:
+ *   handshake   one full mTLS handshake, client and server sl_tls_conn
+ *               (ECDSA P-256 certificates from a fresh CA, as sluiced uses)
+ *   client/server  the same handshake split by side
+ *   rl_new      sl_tls_rl_new on one side (the userspace relay's takeover:
+ *               key derivation and cipher contexts), with sl_tls_rl_free
+ *   seal_64     sealing one 64-byte record
+ * and prints the median and p90 in microseconds.  Built by meson as
+ * bench/hs-cost (not a test); see bench/README.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hs_test.h"
+#include "record.h"
+#include "tls.h"
+
+static struct t_pipe c2s, s2c;
+
+static double cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void report(const char *what, double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	printf("%-12s p50 %8.1f us   p90 %8.1f us\n", what, v[n / 2],
+	       v[n * 9 / 10]);
+}
+
+/* one side's step: feed what the other sent, let it answer */
+static double side(struct t_end *e, struct t_pipe *in, struct t_pipe *out)
+{
+	double t0 = cpu_us();
+
+	if (in->len)
+		t_deliver(in, e);
+	if (!e->done && !e->failed) {
+		e->rc = sl_tls_conn_handshake(e->c);
+		if (e->rc == 0)
+			e->done = true;
+		else if (e->rc != -EAGAIN)
+			e->failed = true;
+	}
+	t_flush(e, out);
+	return cpu_us() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 300;
+	double *hs = calloc((size_t)n, sizeof(double));
+	double *cl = calloc((size_t)n, sizeof(double));
+	double *sv = calloc((size_t)n, sizeof(double));
+	double *rl = calloc((size_t)n, sizeof(double));
+	double *seal = calloc((size_t)n, sizeof(double));
+	double *nw = calloc((size_t)n, sizeof(double));
+	void *state;
+	struct t_fx *f;
+
+	if (n < 10 || !hs || !cl || !sv || !rl || !seal || !nw || t_fx_setup(&state))
+		return 1;
+	f = state;
+	for (int i = 0; i < n; i++) {
+		struct t_end c = { 0 }, s = { 0 };
+		struct sl_tls_rl *r = NULL;
+		uint8_t pt[64] = { 0 }, ct[256];
+		size_t used;
+		double t0 = cpu_us();
+
+		c2s.len = s2c.len = 0;
+		if (sl_tls_conn_new(f->ctx, SL_TLS_CLIENT, f->client_id,
+				    T_ID_SERVER, &c.c))
+			return 1;
+		nw[i] = cpu_us() - t0;
+		sl_tls_conn_free(c.c);
+		c.c = NULL;
+		t0 = cpu_us();
+		if (sl_tls_conn_new(f->ctx, SL_TLS_CLIENT, f->client_id,
+				    T_ID_SERVER, &c.c) ||
+		    sl_tls_conn_new(f->ctx, SL_TLS_SERVER, f->server_id, NULL,
+				    &s.c))
+			return 1;
+		cl[i] = sv[i] = 0;
+		for (int round = 0; round < 8 && !(c.done && s.done); round++) {
+			cl[i] += side(&c, &s2c, &c2s);
+			sv[i] += side(&s, &c2s, &s2c);
+			if (c.failed || s.failed) {
+				fprintf(stderr, "hs-cost: handshake failed\n");
+				return 1;
+			}
+		}
+		hs[i] = cpu_us() - t0;
+		if (!c.done || !s.done)
+			return 1;
+		t0 = cpu_us();
+		if (sl_tls_rl_new(c.c, &r))
+			return 1;
+		rl[i] = cpu_us() - t0;
+		t0 = cpu_us();
+		if (sl_tls_rl_seal(r, pt, sizeof(pt), ct, sizeof(ct), &used) <= 0)
+			return 1;
+		seal[i] = cpu_us() - t0;
+		sl_tls_rl_free(r);
+		sl_tls_conn_free(c.c);
+		sl_tls_conn_free(s.c);
+	}
+	printf("hs-cost: %d rounds, thread CPU time\n", n);
+	report("handshake", hs, n);
+	report("client", cl, n);
+	report("server", sv, n);
+	report("conn_new", nw, n);
+	report("rl_new", rl, n);
+	report("seal_64", seal, n);
+	t_fx_teardown(&state);
+	return 0;
+}
