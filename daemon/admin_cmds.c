@@ -161,6 +161,22 @@ static int64_t pool_ready(void)
 	return atomic_load_explicit(&sl_stats.pool_ready, memory_order_relaxed);
 }
 
+/* busy-poll windows of every worker (loop.h) */
+static void busy_poll_totals(struct sl_daemon *d, uint64_t *hits,
+			     uint64_t *misses)
+{
+	struct sl_worker **ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
+
+	*hits = *misses = 0;
+	for (unsigned int i = 0; ws && i < d->n_workers; i++) {
+		uint64_t h, m;
+
+		sl_worker_busy_poll_stats(ws[i], &h, &m);
+		*hits += h;
+		*misses += m;
+	}
+}
+
 static int cmd_status(struct req *q)
 {
 	static const char *const h[] = { "KEY", "VALUE" };
@@ -169,13 +185,15 @@ static int cmd_status(struct req *q)
 	struct sl_config *cfg = sl_daemon_config(d);
 	struct sl_certstore_entry *certs = NULL;
 	struct rows r = { .key = "status", .ncols = 2, .headers = h, .names = n };
-	char buf[20][520], err[512], summary[256] = "", why[300] = "";
+	char buf[24][520], err[512], summary[256] = "", why[300] = "";
 	size_t ncerts = 0, nwl = 0, k = 0;
+	uint64_t bp_hits, bp_misses;
 	bool ready;
 	int ret = 0;
 
 	ready = sl_obs_ready(d, why, sizeof(why));
 	sl_obs_last_reload_error(err, sizeof(err));
+	busy_poll_totals(d, &bp_hits, &bp_misses);
 	if (d->certs && sl_certstore_list(d->certs, &certs, &ncerts))
 		ncerts = 0;
 	free(certs);
@@ -226,6 +244,13 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "hits", sl_stat_get(SL_STAT_POOL_HITS));
 		sl_json_kv_uint(&j, "misses", sl_stat_get(SL_STAT_POOL_MISSES));
 		sl_json_obj_end(&j);
+		/* busy polling (loop.h): windows that found work, or ran out */
+		sl_json_key(&j, "busy_poll");
+		sl_json_obj_begin(&j);
+		sl_json_kv_uint(&j, "window_us", d->o.busy_poll_ns / 1000);
+		sl_json_kv_uint(&j, "hits", bp_hits);
+		sl_json_kv_uint(&j, "misses", bp_misses);
+		sl_json_obj_end(&j);
 		sl_json_obj_end(&j);
 	} else {
 		ROW("version", "%s", SL_VERSION);
@@ -258,6 +283,13 @@ static int cmd_status(struct req *q)
 			    (unsigned long long)sl_stat_get(SL_STAT_POOL_MISSES));
 		else
 			ROW("pool", "off");
+		if (d->o.busy_poll_ns)
+			ROW("busy-poll", "window %lluus, hits %llu, misses %llu",
+			    (unsigned long long)(d->o.busy_poll_ns / 1000),
+			    (unsigned long long)bp_hits,
+			    (unsigned long long)bp_misses);
+		else
+			ROW("busy-poll", "off");
 		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	}
 #undef ROW

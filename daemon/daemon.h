@@ -48,6 +48,7 @@ struct sl_daemon_opts {
 	uint64_t pool_refill_delay_ns;	/* refill this long after a use, default 5 ms */
 	uint64_t preamble_timeout_ns;	/* inbound: preamble wait after an mTLS
 					 * handshake, default 15 s */
+	uint64_t busy_poll_ns;		/* worker busy-poll window (loop.h), 0 off */
 };
 
 struct sl_daemon {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,11 @@ struct sl_worker {
 	struct sl_op beat_op;
 	struct __kernel_timespec beat_ts;
 	_Atomic uint64_t beat_ns;
+
+	/* busy polling (sl_worker_set_busy_poll): window, and how often a
+	 * window saw a completion (hit) or ran out (miss); read by others */
+	uint64_t busy_poll_ns;
+	atomic_ullong bp_hits, bp_misses;
 };
 
 static const struct {
@@ -365,14 +371,67 @@ int sl_workers_stalled(struct sl_worker *const *ws, unsigned int n,
 	return -1;
 }
 
+void sl_worker_set_busy_poll(struct sl_worker *w, uint64_t window_ns)
+{
+	w->busy_poll_ns = window_ns;
+}
+
+void sl_worker_busy_poll_stats(const struct sl_worker *w, uint64_t *hits,
+			       uint64_t *misses)
+{
+	*hits = atomic_load_explicit(&w->bp_hits, memory_order_relaxed);
+	*misses = atomic_load_explicit(&w->bp_misses, memory_order_relaxed);
+}
+
+/* sched_yield every this many empty polls: a runnable peer (the pod, the
+ * other node's proxy on a small machine) gets the CPU at once */
+#define SL_BUSY_POLL_YIELD_EVERY 4
+
+/*
+ * Submit, and wait for at least one completion.  After a round that had
+ * completions (@active), with busy polling on, first poll the ring without
+ * sleeping for up to the window: io_uring_enter without a minimum runs
+ * the task work that posts socket completions (COOP_TASKRUN defers it to
+ * the next entry), so a reply that comes back within the window is
+ * handled without a sleep and a wake-up.  An idle worker never spins: the
+ * window starts only after completions.
+ */
+static int wait_events(struct sl_worker *w, bool active)
+{
+	if (w->busy_poll_ns && active) {
+		uint64_t until = sl_now_ns() + w->busy_poll_ns;
+		unsigned int k = 0;
+
+		do {
+			int ret = io_uring_submit_and_get_events(&w->ring);
+
+			if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
+			    ret != -EBUSY)
+				return ret;
+			if (io_uring_cq_ready(&w->ring)) {
+				atomic_fetch_add_explicit(&w->bp_hits, 1,
+							  memory_order_relaxed);
+				return 0;
+			}
+			if (++k % SL_BUSY_POLL_YIELD_EVERY == 0)
+				sched_yield();
+		} while (sl_now_ns() < until);
+		atomic_fetch_add_explicit(&w->bp_misses, 1,
+					  memory_order_relaxed);
+	}
+	return io_uring_submit_and_wait(&w->ring, 1);
+}
+
 static int worker_loop(struct sl_worker *w)
 {
+	bool active = false;
+
 	while (!(w->stop_handled && w->refs == 0)) {
 		struct io_uring_cqe *cqe;
 		unsigned int head, n = 0;
 		int ret;
 
-		ret = io_uring_submit_and_wait(&w->ring, 1);
+		ret = wait_events(w, active);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
 		    ret != -ETIME) {
 			sl_log_err("%s: worker %u: io_uring_submit_and_wait: %s",
@@ -387,6 +446,7 @@ static int worker_loop(struct sl_worker *w)
 				op->fn(op, cqe->res, cqe->flags);
 		}
 		io_uring_cq_advance(&w->ring, n);
+		active = n > 0;
 		run_deferred(w);
 		handle_stop(w);
 	}

@@ -130,6 +130,21 @@ int sl_workers_start(unsigned int n, const struct sl_worker_hooks *hooks,
  */
 void sl_worker_request_stop(struct sl_worker *w);
 
+/**
+ * sl_worker_set_busy_poll - busy polling for @w (call on its own thread,
+ * e.g. from the start hook): after a round with completions, poll the ring
+ * without sleeping for up to @window_ns (yielding the CPU to runnable
+ * threads) before blocking.  It trades CPU for latency: a completion that
+ * arrives within the window costs no sleep and wake-up.  An idle worker
+ * never spins.  0 (the default) turns it off.
+ */
+void sl_worker_set_busy_poll(struct sl_worker *w, uint64_t window_ns);
+
+/** sl_worker_busy_poll_stats - windows that ended with a completion
+ * (@hits) or ran out (@misses); thread safe */
+void sl_worker_busy_poll_stats(const struct sl_worker *w, uint64_t *hits,
+			       uint64_t *misses);
+
 /** sl_worker_stopping - true once a stop was requested */
 bool sl_worker_stopping(const struct sl_worker *w);
 

@@ -55,6 +55,8 @@ static void usage(FILE *out, const char *prog)
 		"      --pool-refill-delay DUR refill the pool DUR after a use (default 5ms)\n"
 		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
 		"                              (default 15s; covers peers' pooled connections)\n"
+		"      --busy-poll DUR         after activity, poll DUR for more before sleeping:\n"
+		"                              lower latency for more CPU (default 0, off; max 1ms)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -86,6 +88,7 @@ enum {
 	OPT_POOL_IDLE,
 	OPT_POOL_REFILL_DELAY,
 	OPT_PREAMBLE_TIMEOUT,
+	OPT_BUSY_POLL,
 };
 
 static const struct option long_opts[] = {
@@ -114,10 +117,20 @@ static const struct option long_opts[] = {
 	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
 	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
 	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* the long name of option @c, for errors */
+static const char *opt_name(int c)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 {
@@ -165,6 +178,7 @@ static int worker_start(struct sl_worker *w, void *arg)
 	wc->d = d;
 	wc->w = w;
 	sl_worker_set_data(w, wc);
+	sl_worker_set_busy_poll(w, d->o.busy_poll_ns);
 	ret = sl_pool_new(wc, &wc->pool);
 	if (ret)
 		return ret;
@@ -589,6 +603,12 @@ int main(int argc, char **argv)
 			else
 				d.o.preamble_timeout_ns = ns;
 			break;
+		case OPT_BUSY_POLL:
+			/* a longer window is spinning, not polling */
+			if (sl_parse_duration(optarg, &ns) || ns > 1000000ULL)
+				goto bad_arg;
+			d.o.busy_poll_ns = ns;
+			break;
 		case OPT_CERT_LIFETIME:
 			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)
 				goto bad_arg;
@@ -618,7 +638,8 @@ int main(int argc, char **argv)
 		}
 		continue;
 bad_arg:
-		fprintf(stderr, "%s: bad value for an option: '%s'\n", argv[0], optarg);
+		fprintf(stderr, "%s: bad value for --%s: '%s' (see --help)\n",
+			argv[0], opt_name(c), optarg);
 		return 2;
 	}
 	if (optind < argc || !d.o.config_dir) {

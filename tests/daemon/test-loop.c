@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -294,10 +295,91 @@ static void test_sockaddr(void **state)
 	assert_int_equal(sl_sockaddr_to_ip(&ss, &back, &port), -EAFNOSUPPORT);
 }
 
+/* busy polling: completions within the window are found without a sleep
+ * (hits), the window ends (miss), and an idle worker does not spin */
+#define BP_CHAIN 50
+
+struct bpstate {
+	struct sl_worker *w;
+	struct sl_op tick;
+	struct __kernel_timespec ts;
+	uint64_t window_ns;
+	int ticks;
+};
+
+static struct bpstate bp;
+
+static void bp_tick(struct sl_op *op, int res, uint32_t flags)
+{
+	if (res != -ETIME)
+		return;
+	if (++bp.ticks < BP_CHAIN)
+		sl_worker_timeout(bp.w, &bp.tick, &bp.ts);
+}
+
+static int bp_start(struct sl_worker *w, void *arg)
+{
+	bp.w = w;
+	bp.tick.fn = bp_tick;
+	sl_ns_to_ts(200000, &bp.ts); /* 200 us apart, well inside the window */
+	sl_worker_set_busy_poll(w, bp.window_ns);
+	sl_worker_timeout(w, &bp.tick, &bp.ts);
+	return 0;
+}
+
+static double process_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void run_chain(uint64_t window_ns, uint64_t *hits, uint64_t *misses,
+		      double *idle_cpu_ms)
+{
+	struct sl_worker_hooks hooks = { .start = bp_start };
+	struct sl_worker **ws;
+	double t0;
+
+	memset(&bp, 0, sizeof(bp));
+	bp.window_ns = window_ns;
+	assert_int_equal(sl_workers_start(1, &hooks, NULL, &ws), 0);
+	for (int i = 0; i < 500 && bp.ticks < BP_CHAIN; i++)
+		usleep(10000);
+	assert_int_equal(bp.ticks, BP_CHAIN);
+	usleep(20000); /* the last window (5 ms) runs out */
+	t0 = process_cpu_ms();
+	usleep(300000); /* idle */
+	*idle_cpu_ms = process_cpu_ms() - t0;
+	sl_worker_busy_poll_stats(ws[0], hits, misses);
+	sl_worker_request_stop(ws[0]);
+	assert_int_equal(sl_workers_join(ws, 1), 0);
+}
+
+static void test_busy_poll(void **state)
+{
+	uint64_t hits, misses;
+	double idle_ms;
+
+	run_chain(5000000, &hits, &misses, &idle_ms);
+	/* each tick after the first comes within a window */
+	assert_true(hits >= BP_CHAIN / 2);
+	assert_true(misses >= 1);
+	/* idle: blocked in the kernel, not spinning (300 ms of wall time) */
+	assert_true(idle_ms < 100.0);
+
+	/* off: never polls */
+	run_chain(0, &hits, &misses, &idle_ms);
+	assert_int_equal(hits, 0);
+	assert_int_equal(misses, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_busy_poll),
 		cmocka_unit_test(test_start_failure),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_admin),

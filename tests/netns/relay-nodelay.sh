@@ -14,6 +14,10 @@
 #     accepted and dialled) has TCP_NODELAY: Nagle held a small reply until
 #     the previous one was acknowledged, i.e. until the next request came
 #     (sl-tcp nodelay-check, pidfd_getfd).
+#  3. node2's sluiced busy-polls (--busy-poll 200us, loop.h), node1's does
+#     not: the same exchanges pass through both loops, node2's status counts
+#     windows that found work (hits) and node1's none; a window over 1 ms is
+#     refused with an error naming the option.
 #
 # usage: relay-nodelay.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
@@ -81,13 +85,19 @@ tp_exec node2 "$nft_tool" apply "$p21" "$p21_6"
 tp_bg pod21 "$TP_DIR/echo.log" "$sltcp" serve 7000 echo
 tp_wait_port pod21 7000
 
+rc=0
+"$sluiced" --config "$TP_DIR/cfg-a" --busy-poll 5ms >"$TP_DIR/bp.err" 2>&1 || rc=$?
+[ $rc = 2 ] && grep -q -- "--busy-poll: '5ms'" "$TP_DIR/bp.err" ||
+	tp_fail "--busy-poll 5ms: exit $rc, $(cat "$TP_DIR/bp.err")"
+ok "--busy-poll over 1 ms is refused, naming the option"
+
 tp_bg node1 "$TP_DIR/sluiced-a.log" "$sluiced" --config "$TP_DIR/cfg-a" \
 	--node node-a --workers 1 --admin-socket "$TP_DIR/a.sock" --ktls off \
 	--grace 1s --log-level info
 pid_a=$TP_BG_PID
 tp_bg node2 "$TP_DIR/sluiced-b.log" "$sluiced" --config "$TP_DIR/cfg-b" \
 	--node node-b --workers 1 --admin-socket "$TP_DIR/b.sock" --ktls off \
-	--grace 1s --log-level info
+	--grace 1s --log-level info --busy-poll 200us
 pid_b=$TP_BG_PID
 dump_logs() {
 	echo "--- sluiced-a"; tail -30 "$TP_DIR/sluiced-a.log"
@@ -122,6 +132,20 @@ for dst in "$p21" "$p21_6"; do
 	kill "$pp" 2>/dev/null || true
 	wait "$pp" 2>/dev/null || true
 done
+
+busy_poll() { # sock: the status's busy_poll object
+	echo status | socat -t 5 - "UNIX-CONNECT:$1" | grep -o '"busy_poll":{[^}]*}'
+}
+bp_a=$(busy_poll "$TP_DIR/a.sock") || tp_fail "node1: no busy_poll in status"
+bp_b=$(busy_poll "$TP_DIR/b.sock") || tp_fail "node2: no busy_poll in status"
+echo "# node1 $bp_a"
+echo "# node2 $bp_b"
+hits_b=$(echo "$bp_b" | grep -o '"hits":[0-9]*' | cut -d: -f2)
+[[ "$bp_b" == *'"window_us":200,'* ]] && [ "${hits_b:-0}" -gt 0 ] ||
+	tp_fail "node2 (--busy-poll 200us) found no work while polling: $bp_b"
+[ "$bp_a" = '{"window_us":0,"hits":0,"misses":0}' ] ||
+	tp_fail "node1 (busy polling off) polled: $bp_a"
+ok "node2 busy-polled ($hits_b windows found work), node1 did not"
 
 kill -TERM "$pid_a" "$pid_b"
 rc=0
