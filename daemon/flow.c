@@ -548,6 +548,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	/* and tcp.maxConnectionDuration */
 	if (f->lb)
 		p.max_duration_ns = f->lb->pol.max_duration_ns;
+	p.up_sent = f->early_len;
 
 	sl_worker_ref(f->wc->w);
 	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */

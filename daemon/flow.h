@@ -87,6 +87,9 @@ struct sl_flow {
 	uint64_t hs_start_ns; /* monotonic, for the handshake histogram */
 	void (*on_handshake)(struct sl_flow *f);
 
+	/* outbound: pod bytes sent with the preamble (counted by the relay) */
+	uint32_t early_len;
+
 	/* plaintext read past the preamble (inbound, userspace TLS) */
 	uint8_t *plain;
 	size_t plain_len, plain_cap;

@@ -47,6 +47,7 @@ struct sl_pool {
 	struct sl_op refill_op;
 	struct __kernel_timespec refill_ts;
 	bool refill_armed;
+	uint64_t rng; /* refill delay jitter */
 };
 
 /* a ready entry and its poll watch */
@@ -414,6 +415,7 @@ int sl_pool_new(struct sl_wctx *wc, struct sl_pool **out)
 	p->wc = wc;
 	p->w = wc->w;
 	p->d = wc->d;
+	p->rng = sl_now_ns() ^ ((uint64_t)sl_worker_id(p->w) << 32);
 	p->epoch = atomic_load(&pool_epoch);
 	sl_pool_table_init(&p->t, p->d->o.pool_size, p->d->o.pool_idle_ns,
 			   table_discard, p);
@@ -571,7 +573,8 @@ void sl_pool_refill(struct sl_pool *p, const struct sl_pool_key *k,
 	if (p->refill_armed)
 		return;
 	p->refill_op.fn = refill_timer_done;
-	sl_ns_to_ts(p->d->o.pool_refill_delay_ns, &p->refill_ts);
+	sl_ns_to_ts(sl_pool_refill_jitter(p->d->o.pool_refill_delay_ns, &p->rng),
+		    &p->refill_ts);
 	sl_worker_timeout(p->w, &p->refill_op, &p->refill_ts);
 	p->refill_armed = true;
 	sl_worker_ref(p->w);

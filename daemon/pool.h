@@ -124,6 +124,16 @@ void sl_pool_table_init(struct sl_pool_table *t, unsigned int size,
 			uint64_t idle_ns, sl_pool_discard_fn discard, void *arg);
 
 /**
+ * sl_pool_refill_jitter - the delay of one refill: uniform in
+ * [@delay_ns / 2, 3 * @delay_ns / 2] (0 stays 0).  A fixed delay after a
+ * use phase-locks refills to a periodic client (one that connects every
+ * period, such as a health check): its next flow then always meets the
+ * refill's handshake crypto on the worker.  @rng: the caller's generator
+ * state (any value; updated)
+ */
+uint64_t sl_pool_refill_jitter(uint64_t delay_ns, uint64_t *rng);
+
+/**
  * sl_pool_table_fini - discard every entry (SL_POOL_DROP_FLUSH) and free
  * every bucket; no refill may be pending any more.  NULL-safe.
  */

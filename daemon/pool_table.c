@@ -212,3 +212,17 @@ void sl_pool_table_fini(struct sl_pool_table *t)
 	}
 	t->n_buckets = 0;
 }
+
+uint64_t sl_pool_refill_jitter(uint64_t delay_ns, uint64_t *rng)
+{
+	uint64_t x = *rng ? *rng : 0x9e3779b97f4a7c15ULL;
+
+	/* xorshift64: no need for quality, only for spread */
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*rng = x;
+	if (!delay_ns)
+		return 0;
+	return delay_ns / 2 + x % (delay_ns + 1);
+}

@@ -156,6 +156,8 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 	b->res.ktls = ktls;
 	b->destroy = destroy;
 	b->idle_op.fn = idle_fired;
+	if (p->up_sent)
+		sl_relay_count_up(b, p->up_sent);
 	sl_worker_ref(w);
 	if (p->idle_timeout_ns || p->max_duration_ns) {
 		b->start_ns = b->last_ns = sl_relay_now_ns();

@@ -71,6 +71,9 @@ struct sl_relay_params {
 	 * added to (relaxed) as completions arrive, for `sluice conns`; must
 	 * stay valid until done() has been called */
 	_Atomic uint64_t *live_bytes;
+	/* pod -> mesh bytes the caller forwarded before the start (sent with
+	 * the preamble): counted as relayed, in the totals and live counts */
+	uint64_t up_sent;
 };
 
 /**

@@ -54,6 +54,7 @@ enum sl_stat {
 	SL_STAT_POOL_HANDSHAKES,  /* handshakes done by pool refills (also
 				   * in handshakes_ok) */
 	SL_STAT_POOL_REFILL_FAILED, /* refill connect or handshake failed */
+	SL_STAT_PREAMBLE_EARLY,	  /* outbound: pod bytes went with the preamble */
 	SL_STAT__MAX,
 };
 

@@ -30,6 +30,9 @@ struct env {
 	struct rt_run run;
 };
 
+/* p.up_sent of the next env_up: bytes the caller forwarded before */
+static uint64_t env_up_sent;
+
 static void env_up(struct env *e, uint64_t idle_ns, const void *initial,
 		   uint32_t initial_len)
 {
@@ -49,6 +52,7 @@ static void env_up(struct env *e, uint64_t idle_ns, const void *initial,
 	e->run.p.buf_size = 64 * 1024;
 	e->run.p.pipe_size = 64 * 1024;
 	e->run.p.live_bytes = e->live;
+	e->run.p.up_sent = env_up_sent;
 	assert_int_equal(rt_run_start(&e->run), 0);
 	assert_int_equal(e->run.start_ret, 0);
 }
@@ -102,6 +106,31 @@ static void test_halfclose(void **state)
 	assert_int_equal(e.run.res.bytes_tls_to_plain, 10);
 	assert_int_equal(atomic_load(&e.live[0]), 5);
 	assert_int_equal(atomic_load(&e.live[1]), 10);
+	env_down(&e);
+}
+
+/* bytes sent before the relay (with the preamble) count as pod -> mesh */
+static void test_up_sent(void **state)
+{
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up_sent = 7;
+	env_up(&e, 0, NULL, 0);
+	env_up_sent = 0;
+	assert_int_equal(atomic_load(&e.live[0]), 7);
+	assert_int_equal(rt_write_full(e.pod, "hello", 5), 0);
+	assert_int_equal(rt_read_full(e.far, buf, 5), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_read_end(e.far), 0);
+	assert_int_equal(shutdown(e.far, SHUT_WR), 0);
+	assert_int_equal(rt_read_end(e.pod), 0);
+	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, 12);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, 0);
+	assert_int_equal(atomic_load(&e.live[0]), 12);
 	env_down(&e);
 }
 
@@ -264,6 +293,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_halfclose),
+		cmocka_unit_test(test_up_sent),
 		cmocka_unit_test(test_halfclose_far),
 		cmocka_unit_test(test_rst_pod),
 		cmocka_unit_test(test_rst_far),

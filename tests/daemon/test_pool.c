@@ -260,6 +260,35 @@ static void test_stale(void **state)
 	sl_pool_table_fini(NULL);
 }
 
+/* refill delays spread over [d/2, 3d/2], so refills do not phase-lock to a
+ * periodic client; 0 stays 0 */
+static void test_refill_jitter(void **state)
+{
+	const uint64_t d = 5000000;
+	uint64_t rng = 42, lo = UINT64_MAX, hi = 0, sum = 0;
+	unsigned int below = 0;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		uint64_t j = sl_pool_refill_jitter(d, &rng);
+
+		assert_true(j >= d / 2 && j <= d + d / 2);
+		lo = j < lo ? j : lo;
+		hi = j > hi ? j : hi;
+		sum += j;
+		below += j < d;
+	}
+	/* spread over the whole range, centred on d */
+	assert_true(lo < d / 2 + d / 20);
+	assert_true(hi > d + d / 2 - d / 20);
+	assert_true(sum / 10000 > d - d / 20 && sum / 10000 < d + d / 20);
+	assert_true(below > 4000 && below < 6000);
+	assert_int_equal(sl_pool_refill_jitter(0, &rng), 0);
+	rng = 0; /* any state works */
+	assert_true(sl_pool_refill_jitter(d, &rng) >= d / 2);
+	assert_int_not_equal(rng, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_take_put_want),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_refill_jitter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

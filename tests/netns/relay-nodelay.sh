@@ -18,6 +18,10 @@
 #     not: the same exchanges pass through both loops, node2's status counts
 #     windows that found work (hits) and node1's none; a window over 1 ms is
 #     refused with an error naming the option.
+#  4. the client speaks first, so node1 found its first bytes waiting when
+#     the handshake was done and sent them in the preamble's record
+#     (stats preamble_early_data); every exchange above checks they arrive
+#     once and in order.
 #
 # usage: relay-nodelay.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
@@ -143,9 +147,15 @@ echo "# node2 $bp_b"
 hits_b=$(echo "$bp_b" | grep -o '"hits":[0-9]*' | cut -d: -f2)
 [[ "$bp_b" == *'"window_us":200,'* ]] && [ "${hits_b:-0}" -gt 0 ] ||
 	tp_fail "node2 (--busy-poll 200us) found no work while polling: $bp_b"
-[ "$bp_a" = '{"window_us":0,"hits":0,"misses":0}' ] ||
+[ "$bp_a" = '"busy_poll":{"window_us":0,"hits":0,"misses":0}' ] ||
 	tp_fail "node1 (busy polling off) polled: $bp_a"
 ok "node2 busy-polled ($hits_b windows found work), node1 did not"
+
+early=$(echo stats | socat -t 5 - "UNIX-CONNECT:$TP_DIR/a.sock" |
+	grep -o '"preamble_early_data":[0-9]*' | cut -d: -f2)
+[ "${early:-0}" -ge 1 ] ||
+	tp_fail "node1 never sent pod bytes with the preamble (preamble_early_data ${early:-missing})"
+ok "node1 sent the first pod bytes with the preamble ($early flows)"
 
 kill -TERM "$pid_a" "$pid_b"
 rc=0
