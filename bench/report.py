@@ -36,6 +36,8 @@ METRICS = [
     ("ul1024_p50_us", "open loop 1 KiB p50", "us", "low"),
     ("ul1024_p99_us", "open loop 1 KiB p99", "us", "low"),
     ("ul1024_p999_us", "open loop 1 KiB p99.9", "us", "low"),
+    ("pp64_proxy_cpu_pct", "proxies' CPU, ping-pong 64 B", "%", "low"),
+    ("ul64_proxy_cpu_pct", "proxies' CPU, open loop 64 B", "%", "low"),
     ("newflow_p50_us", "new flow p50", "us", "low"),
     ("newflow_p99_us", "new flow p99", "us", "low"),
     ("newflow_p999_us", "new flow p99.9", "us", "low"),
@@ -43,6 +45,7 @@ METRICS = [
     ("newflow_paced_p99_us", "new flow paced p99", "us", "low"),
     ("newflow_paced_p999_us", "new flow paced p99.9", "us", "low"),
     ("newflow_paced_pool_hit_pct", "  pool hits (paced, sluice)", "%", "high"),
+    ("newflow_paced_proxy_cpu_pct", "  proxies' CPU (paced)", "%", "low"),
     ("flows_per_s_1", "flows/s, 1 client", "1/s", "high"),
     ("flows_per_s_4", "flows/s, 4 clients", "1/s", "high"),
     ("idle_user_b_per_flow_node1", "userspace mem/idle flow node1", "B", "low"),
@@ -164,6 +167,13 @@ def one_run(d, meta):
             for k in ("p50", "p99", "p999"):
                 r["%s%d_%s_us" % (kind, m, k)] = res.get(k) if res else None
             r["%s%d_samples" % (kind, m)] = res.get("n") if res else None
+            # both proxies' CPU over the test, in % of one core
+            pc = kv(os.path.join(d, "%s-%d.proxycpu" % (kind, m)))
+            x, y = num(pc, "proxy_ticks_before"), num(pc, "proxy_ticks_after")
+            w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
+            r["%s%d_proxy_cpu_pct" % (kind, m)] = (
+                100.0 * (y - x) / clk / (w1 - w0)
+                if res and None not in (x, y, w0, w1) and w1 > w0 else None)
             if err:
                 notes.append("%s-%d: %s" % (kind, m, err))
     nf1, err1 = parse_json(os.path.join(d, "newflow-1.json"))
@@ -175,6 +185,12 @@ def one_run(d, meta):
     nfp, errp = parse_json(os.path.join(d, "newflow-paced.json"))
     for k in ("p50", "p99", "p999"):
         r["newflow_paced_%s_us" % k] = nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None
+    pc = kv(os.path.join(d, "newflow-paced.proxycpu"))
+    x, y = num(pc, "proxy_ticks_before"), num(pc, "proxy_ticks_after")
+    w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
+    r["newflow_paced_proxy_cpu_pct"] = (
+        100.0 * (y - x) / clk / (w1 - w0)
+        if nfp and nfp.get("flows") and None not in (x, y, w0, w1) and w1 > w0 else None)
     r["newflow_paced_rate"] = (nfp or {}).get("rate")
     r["newflow_paced_errors"] = (nfp or {}).get("errors")
     r["newflow_paced_late"] = (nfp or {}).get("late")
