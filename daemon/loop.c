@@ -434,7 +434,7 @@ static int worker_loop(struct sl_worker *w)
 		ret = wait_events(w, active);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
 		    ret != -ETIME) {
-			sl_log_err("%s: worker %u: io_uring_submit_and_wait: %s",
+			sl_log_err("%s: worker %u: waiting for completions: %s",
 				   __func__, w->id, strerror(-ret));
 			return ret;
 		}
