@@ -603,22 +603,29 @@ static void test_max_duration(void **state)
 	struct env e;
 	char buf[4];
 	ssize_t n;
-	int i;
+	int i, wr = 0, end;
 
 	(void)state;
 	env_up(&e, &o);
 	/* traffic both ways until the relay ends by itself (10 s at most) */
 	for (i = 0; i < 200 && rt_run_wait(&e.run, 0) == 0; i++) {
-		if (rt_write_full(e.pod, "p", 1) ||
-		    rt_peer_write(e.peer, e.peer_fd, "m", 1))
+		wr = rt_write_full(e.pod, "p", 1);
+		if (wr || rt_peer_write(e.peer, e.peer_fd, "m", 1))
 			break;
 		usleep(50 * 1000);
 	}
 	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
 	assert_true(i > 0);
 	assert_int_equal(e.run.res.end, SL_RELAY_END_MAX_DURATION);
-	/* both sides see a reset, never a clean end */
-	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	/* both sides see a reset, never a clean end.  The kernel reports a
+	 * reset once: when the pod's write met it first (the reset came
+	 * between the loop's check and the write), the write has it and the
+	 * read then sees the dead socket as EOF */
+	end = rt_read_end(e.pod);
+	if (wr == -ECONNRESET)
+		assert_true(end == 0 || end == -ECONNRESET);
+	else
+		assert_int_equal(end, -ECONNRESET);
 	/* what was relayed before, then an error, not a clean EOF */
 	while ((n = rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf))) > 0)
 		;
