@@ -73,6 +73,8 @@ static void preamble_sent(struct sl_flow *f, int res)
 
 /* pod bytes sent with the preamble at most (the rest goes by the relay) */
 #define SL_EARLY_MAX (SL_FLOW_BUF / 2)
+_Static_assert(SL_PREAMBLE_MAX_LEN + SL_EARLY_MAX <= SL_FLOW_BUF,
+	       "the preamble and early data fit the flow buffer (kTLS)");
 
 /*
  * What the pod has already sent (a client that speaks first), taken
@@ -97,13 +99,17 @@ static ssize_t early_data(struct sl_flow *f, uint8_t *buf, size_t cap)
 
 static void outbound_handshake_done(struct sl_flow *f)
 {
-	uint8_t pre[SL_PREAMBLE_MAX_LEN + SL_EARLY_MAX];
+	uint8_t us_pre[SL_PREAMBLE_MAX_LEN + SL_EARLY_MAX];
+	uint8_t *pre;
 	ssize_t n, e;
 
 	if (sl_flow_ktls_install(f)) {
 		sl_flow_fail(f);
 		return;
 	}
+	/* with kTLS the kernel encrypts: the plaintext is what is sent, so
+	 * it is built in the send buffer; else the conn seals it into it */
+	pre = f->ktls ? f->buf : us_pre;
 	n = sl_preamble_encode(&f->pre, pre, SL_PREAMBLE_MAX_LEN);
 	if (n < 0) {
 		sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
@@ -122,10 +128,7 @@ static void outbound_handshake_done(struct sl_flow *f)
 		f->early_len = (uint32_t)e;
 		n += e;
 	}
-	if (f->ktls) {
-		/* the kernel encrypts: a plain send is one TLS record */
-		memcpy(f->buf, pre, (size_t)n);
-	} else {
+	if (!f->ktls) {
 		size_t out;
 
 		if (sl_tls_conn_write(f->tls, pre, (size_t)n) != n) {
