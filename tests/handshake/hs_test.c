@@ -220,7 +220,7 @@ static bool deliver_some(struct t_pipe *p, struct t_end *to)
 	return moved;
 }
 
-static void step(struct t_end *e)
+void t_step(struct t_end *e)
 {
 	if (e->done || e->failed)
 		return;
@@ -252,10 +252,10 @@ int t_pump(struct t_end *a, struct t_end *b, struct t_pipe *a2b,
 		bool moved;
 
 		rounds++;
-		step(a);
+		t_step(a);
 		t_flush(a, a2b);
 		moved = deliver_some(a2b, b);
-		step(b);
+		t_step(b);
 		t_flush(b, b2a);
 		moved |= deliver_some(b2a, a);
 		if ((a->done || a->failed) && (b->done || b->failed))

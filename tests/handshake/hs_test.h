@@ -85,6 +85,10 @@ struct t_pipe {
 int t_pump(struct t_end *a, struct t_end *b, struct t_pipe *a2b,
 	   struct t_pipe *b2a);
 
+/** advance @e's handshake once with what it was fed (sets rc, done,
+ * failed); nothing once it is done or failed */
+void t_step(struct t_end *e);
+
 /** move everything pending from @from's output into @p */
 void t_flush(struct t_end *from, struct t_pipe *p);
 /** feed all of @p into @to */
