@@ -142,6 +142,17 @@ def parse_json(path):
         return None, "%s %s" % (e, err)
 
 
+def proxy_cpu_pct(path, clk):
+    """both proxies' CPU over a test, in % of one core, from bench/run's
+    lat_cpu file (ticks and wall clock before and after); None if missing"""
+    pc = kv(path)
+    x, y = num(pc, "proxy_ticks_before"), num(pc, "proxy_ticks_after")
+    w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
+    if None in (x, y, w0, w1) or w1 <= w0:
+        return None
+    return 100.0 * (y - x) / clk / (w1 - w0)
+
+
 def one_run(d, meta):
     """figures of one run of one mode: dict key -> value (None = failed),
     plus notes for failures"""
@@ -168,12 +179,9 @@ def one_run(d, meta):
                 r["%s%d_%s_us" % (kind, m, k)] = res.get(k) if res else None
             r["%s%d_samples" % (kind, m)] = res.get("n") if res else None
             # both proxies' CPU over the test, in % of one core
-            pc = kv(os.path.join(d, "%s-%d.proxycpu" % (kind, m)))
-            x, y = num(pc, "proxy_ticks_before"), num(pc, "proxy_ticks_after")
-            w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
             r["%s%d_proxy_cpu_pct" % (kind, m)] = (
-                100.0 * (y - x) / clk / (w1 - w0)
-                if res and None not in (x, y, w0, w1) and w1 > w0 else None)
+                proxy_cpu_pct(os.path.join(d, "%s-%d.proxycpu" % (kind, m)), clk)
+                if res else None)
             if err:
                 notes.append("%s-%d: %s" % (kind, m, err))
     nf1, err1 = parse_json(os.path.join(d, "newflow-1.json"))
@@ -185,12 +193,9 @@ def one_run(d, meta):
     nfp, errp = parse_json(os.path.join(d, "newflow-paced.json"))
     for k in ("p50", "p99", "p999"):
         r["newflow_paced_%s_us" % k] = nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None
-    pc = kv(os.path.join(d, "newflow-paced.proxycpu"))
-    x, y = num(pc, "proxy_ticks_before"), num(pc, "proxy_ticks_after")
-    w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
     r["newflow_paced_proxy_cpu_pct"] = (
-        100.0 * (y - x) / clk / (w1 - w0)
-        if nfp and nfp.get("flows") and None not in (x, y, w0, w1) and w1 > w0 else None)
+        proxy_cpu_pct(os.path.join(d, "newflow-paced.proxycpu"), clk)
+        if nfp and nfp.get("flows") else None)
     r["newflow_paced_rate"] = (nfp or {}).get("rate")
     r["newflow_paced_errors"] = (nfp or {}).get("errors")
     r["newflow_paced_late"] = (nfp or {}).get("late")
