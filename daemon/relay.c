@@ -232,20 +232,30 @@ bool sl_relay_maybe_finish(struct sl_relay_base *b)
 /* ---- per-thread buffer pool ------------------------------------------ */
 
 /*
- * Each worker thread keeps up to SL_RELAY_POOL_MAX idle buffers of one size
- * (the configured buf_size) so that busy flows do not hit malloc for every
- * burst while idle flows hold no buffer at all.  Other sizes go straight to
- * malloc/free.  The cache is freed when the thread exits.
+ * Each worker thread keeps idle buffers of a few sizes (the configured
+ * buf_size, its bulk size, and each plus the TLS slack) so that busy flows
+ * do not hit malloc for every burst while idle flows hold no buffer at all.
+ * A size keeps at most SL_RELAY_POOL_MAX buffers and SL_RELAY_POOL_BYTES
+ * bytes; a fifth size goes straight to malloc/free.  The pool is freed
+ * when the thread exits.
  */
 #define SL_RELAY_POOL_MAX 64
+#define SL_RELAY_POOL_BYTES (4u << 20)
+#define SL_RELAY_POOL_SIZES 4
 
-struct buf_pool {
-	uint32_t size;
+struct buf_class {
+	uint32_t size; /* 0: unused */
 	unsigned int n;
 	void *bufs[SL_RELAY_POOL_MAX];
 };
 
+struct buf_pool {
+	struct buf_class cls[SL_RELAY_POOL_SIZES];
+};
+
 static atomic_ullong bytes_held; /* buffers out of the pools, all threads */
+static atomic_ullong bulk_held;	 /* ... of which bulk-sized (sl_relay_bulk_*) */
+static atomic_ullong bulk_budget = SL_RELAY_BULK_BUDGET;
 
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
@@ -257,8 +267,9 @@ static void pool_free(void *arg)
 
 	if (!pool)
 		return;
-	for (unsigned int i = 0; i < pool->n; i++)
-		free(pool->bufs[i]);
+	for (unsigned int c = 0; c < SL_RELAY_POOL_SIZES; c++)
+		for (unsigned int i = 0; i < pool->cls[c].n; i++)
+			free(pool->cls[c].bufs[i]);
 	free(pool);
 }
 
@@ -267,7 +278,8 @@ static void pool_key_init(void)
 	pool_key_ok = pthread_key_create(&pool_key, pool_free) == 0;
 }
 
-static struct buf_pool *pool_get(uint32_t size, bool create)
+/* this thread's class for @size (claiming a free one if @create), or NULL */
+static struct buf_class *pool_class(uint32_t size, bool create)
 {
 	struct buf_pool *pool;
 
@@ -279,15 +291,25 @@ static struct buf_pool *pool_get(uint32_t size, bool create)
 		pool = calloc(1, sizeof(*pool));
 		if (!pool)
 			return NULL;
-		pool->size = size;
 		if (pthread_setspecific(pool_key, pool)) {
 			free(pool);
 			return NULL;
 		}
 	}
-	if (pool && pool->size != size)
+	if (!pool)
 		return NULL;
-	return pool;
+	for (unsigned int c = 0; c < SL_RELAY_POOL_SIZES; c++)
+		if (pool->cls[c].size == size)
+			return &pool->cls[c];
+	if (!create)
+		return NULL;
+	for (unsigned int c = 0; c < SL_RELAY_POOL_SIZES; c++) {
+		if (!pool->cls[c].size) {
+			pool->cls[c].size = size;
+			return &pool->cls[c];
+		}
+	}
+	return NULL;
 }
 
 uint64_t sl_relay_buffered_bytes(void)
@@ -297,11 +319,11 @@ uint64_t sl_relay_buffered_bytes(void)
 
 void *sl_relay_buf_get(uint32_t size)
 {
-	struct buf_pool *pool = pool_get(size, false);
+	struct buf_class *cls = pool_class(size, false);
 	void *buf;
 
-	if (pool && pool->n)
-		buf = pool->bufs[--pool->n];
+	if (cls && cls->n)
+		buf = cls->bufs[--cls->n];
 	else
 		buf = malloc(size);
 	if (buf)
@@ -312,15 +334,46 @@ void *sl_relay_buf_get(uint32_t size)
 
 void sl_relay_buf_put(void *buf, uint32_t size)
 {
-	struct buf_pool *pool;
+	struct buf_class *cls;
 
 	if (!buf)
 		return;
 	atomic_fetch_sub_explicit(&bytes_held, size, memory_order_relaxed);
-	pool = pool_get(size, true);
-	if (pool && pool->n < SL_RELAY_POOL_MAX) {
-		pool->bufs[pool->n++] = buf;
+	cls = pool_class(size, true);
+	if (cls && cls->n < SL_RELAY_POOL_MAX &&
+	    (uint64_t)(cls->n + 1) * size <= SL_RELAY_POOL_BYTES) {
+		cls->bufs[cls->n++] = buf;
 		return;
 	}
 	free(buf);
+}
+
+bool sl_relay_bulk_take(uint32_t size)
+{
+	uint64_t held = atomic_load_explicit(&bulk_held, memory_order_relaxed);
+	uint64_t budget =
+		atomic_load_explicit(&bulk_budget, memory_order_relaxed);
+
+	do {
+		if (held + size > budget)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&bulk_held, &held, held + size, memory_order_relaxed,
+		memory_order_relaxed));
+	return true;
+}
+
+void sl_relay_bulk_give(uint32_t size)
+{
+	atomic_fetch_sub_explicit(&bulk_held, size, memory_order_relaxed);
+}
+
+uint64_t sl_relay_bulk_bytes(void)
+{
+	return atomic_load_explicit(&bulk_held, memory_order_relaxed);
+}
+
+void sl_relay_bulk_budget_set(uint64_t bytes)
+{
+	atomic_store_explicit(&bulk_budget, bytes, memory_order_relaxed);
 }

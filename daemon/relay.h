@@ -64,6 +64,9 @@ struct sl_relay_params {
 	uint64_t max_duration_ns;  /* end (RST both sides) this long after the
 				      start, busy or not; 0 = none */
 	uint32_t buf_size;	   /* per direction (userspace relay), e.g. 64 KiB */
+	uint32_t buf_size_bulk;	   /* ... for a direction whose reads keep
+				      filling buf_size (relay_internal.h:
+				      bulk buffers); 0 = buf_size */
 	uint32_t pipe_size;	   /* per direction (splice relay), e.g. 64 KiB */
 	sl_relay_done_fn done;
 	void *done_arg;

@@ -128,6 +128,30 @@ void sl_relay_buf_put(void *buf, uint32_t size);
  */
 uint64_t sl_relay_buffered_bytes(void);
 
+/*
+ * Bulk buffers.  A flow direction whose reads keep filling its buffer
+ * switches to buffers of the bulk size (sl_relay_params.buf_size_bulk):
+ * fewer, larger recvs and sends per byte.  What all flows of the process
+ * hold in bulk-sized buffers is capped by a budget (SL_RELAY_BULK_BUDGET
+ * by default); past it a flow stays at buf_size.
+ */
+#define SL_RELAY_BULK_BUDGET (32ull << 20)
+
+/**
+ * sl_relay_bulk_take - count @size more bytes of bulk buffers against the
+ * budget.  @retval false (nothing counted) when that would exceed it
+ */
+bool sl_relay_bulk_take(uint32_t size);
+
+/** sl_relay_bulk_give - uncount @size bytes taken with sl_relay_bulk_take */
+void sl_relay_bulk_give(uint32_t size);
+
+/** sl_relay_bulk_bytes - bytes of bulk buffers counted now, all workers */
+uint64_t sl_relay_bulk_bytes(void);
+
+/** sl_relay_bulk_budget_set - change the budget (tests; default above) */
+void sl_relay_bulk_budget_set(uint64_t bytes);
+
 /**
  * sl_relay_tls_rl_started - userspace relays started so far, all workers,
  * that run on the own record layer (record.h) rather than on the

@@ -16,14 +16,18 @@
  *
  * Memory: an idle flow holds no buffer.  Each direction first waits for
  * readability with a POLL_ADD (no buffer), then takes a buffer (the
- * per-thread pool, or the record layer's input) and recvs into it; a recv
- * that filled the buffer recvs again directly (busy flow: no poll), a
- * shorter one gives it back.  Send buffers are taken when there is
+ * per-thread pool, or the record layer's input) and recvs into it; a busy
+ * recv (it filled the buffer, or read at least buf_size) recvs again
+ * directly (no poll), a shorter one gives the buffer back.  A busy
+ * direction moves to bulk-sized buffers (buf_size_bulk, 256 KiB as
+ * sluiced runs) while the process-wide bulk budget allows
+ * (relay_internal.h), so a stream costs fewer recvs, sends and wake-ups
+ * per byte; its next short read takes it back to buf_size.  Send buffers are taken when there is
  * something to send and given back when it is sent.  So an idle flow is
  * this struct plus the record layer (about 3.4 KB with its two EVP AEAD
  * contexts; the conn it replaces is about 31 KB), and a busy one holds at
- * most four buffers (2 × buf_size plaintext, 2 × buf_size + slack
- * ciphertext) plus one partial record.
+ * most four buffers (2 plaintext, 2 ciphertext with slack, each of
+ * buf_size or the bulk size) plus one partial record.
  *
  * Backpressure: a direction reads from its source only when everything it
  * read before has been handed on: pod → mesh encrypts only when the
@@ -43,6 +47,7 @@
 #include "record.h"
 #include "relay_internal.h"
 #include "tls.h"
+#include "util.h"
 
 static atomic_ullong rl_started;
 
@@ -57,6 +62,7 @@ uint64_t sl_relay_tls_rl_started(void)
 struct tls_relay {
 	struct sl_relay_base b; /* first */
 	uint32_t bufsz;
+	uint32_t bulksz; /* > bufsz + TX_SLACK, or == bufsz: no bulk buffers */
 	/* the session: our own record layer (record.h) once it took over
 	 * from the sl_tls_conn (b.tls is then NULL), else the conn */
 	struct sl_tls_rl *rl;
@@ -66,7 +72,9 @@ struct tls_relay {
 	/* pod → mesh: plaintext from plain_fd */
 	struct sl_op up_op;
 	uint8_t *up_buf;
+	uint32_t up_cap; /* up_buf's size */
 	uint32_t up_len;
+	bool up_bulk;	 /* busy: take bulk-sized buffers */
 	bool up_busy;	 /* poll or recv in flight */
 	bool up_polling; /* ... and it is the poll */
 	bool up_eof;
@@ -74,6 +82,7 @@ struct tls_relay {
 	/* ciphertext to tls_fd */
 	struct sl_op tx_op;
 	uint8_t *tx_buf;
+	uint32_t tx_cap;
 	uint32_t tx_off, tx_len;
 	bool tx_busy;
 	bool tx_notify; /* close_notify queued */
@@ -81,7 +90,9 @@ struct tls_relay {
 
 	/* mesh → pod: ciphertext from tls_fd */
 	struct sl_op rx_op;
-	uint8_t *rx_buf;
+	uint8_t *rx_buf; /* conn path only, of bufsz */
+	uint32_t rx_asked; /* length of the recv in flight */
+	bool rx_bulk;	   /* busy: bulk-sized reads, budget counted */
 	bool rx_busy;
 	bool rx_polling;
 	bool rx_direct; /* record layer: recv into its input, no poll first */
@@ -90,6 +101,7 @@ struct tls_relay {
 	/* plaintext to plain_fd (initial first) */
 	struct sl_op out_op;
 	uint8_t *out_buf;
+	uint32_t out_cap;
 	uint32_t out_off, out_len;
 	bool out_busy;
 	uint8_t *initial;
@@ -148,16 +160,72 @@ static int s_close_notify(struct tls_relay *r)
 		     : sl_tls_conn_close_notify(r->b.tls);
 }
 
+/* ---- buffers ---------------------------------------------------------- */
+
+/*
+ * A buffer of buf_size + @slack bytes, or of the bulk size + @slack when
+ * @bulk and the budget allows; its size in *@cap.  NULL: out of memory.
+ */
+static uint8_t *rbuf_get(struct tls_relay *r, bool bulk, uint32_t slack,
+			 uint32_t *cap)
+{
+	uint32_t size = r->bufsz + slack;
+	uint8_t *p;
+
+	if (bulk && r->bulksz > r->bufsz &&
+	    sl_relay_bulk_take(r->bulksz + slack))
+		size = r->bulksz + slack;
+	else
+		bulk = false;
+	p = sl_relay_buf_get(size);
+	if (!p) {
+		if (bulk)
+			sl_relay_bulk_give(size);
+		return NULL;
+	}
+	*cap = size;
+	return p;
+}
+
+/* give back a buffer from rbuf_get (NULL-safe) */
+static void rbuf_put(struct tls_relay *r, uint8_t *p, uint32_t cap)
+{
+	if (!p)
+		return;
+	if (cap > r->bufsz + TX_SLACK)
+		sl_relay_bulk_give(cap);
+	sl_relay_buf_put(p, cap);
+}
+
+/* after a recv of @res bytes into @asked: is the direction busy? */
+static bool read_busy(const struct tls_relay *r, int res, uint32_t asked)
+{
+	return res > 0 && ((uint32_t)res == asked || (uint32_t)res >= r->bufsz);
+}
+
+/* the mesh → pod direction is (no longer) busy: bulk reads or not */
+static void rx_set_bulk(struct tls_relay *r, bool bulk)
+{
+	if (bulk == r->rx_bulk || (bulk && r->bulksz == r->bufsz))
+		return;
+	if (bulk && !sl_relay_bulk_take(r->bulksz))
+		return;
+	if (!bulk)
+		sl_relay_bulk_give(r->bulksz);
+	r->rx_bulk = bulk;
+}
+
 static void relay_destroy(struct sl_relay_base *b)
 {
 	struct tls_relay *r = (struct tls_relay *)b;
 
 	sl_tls_conn_free(b->tls); /* wipes keys */
 	sl_tls_rl_free(r->rl);
-	sl_relay_buf_put(r->up_buf, r->bufsz);
-	sl_relay_buf_put(r->tx_buf, r->bufsz + TX_SLACK);
+	rbuf_put(r, r->up_buf, r->up_cap);
+	rbuf_put(r, r->tx_buf, r->tx_cap);
 	sl_relay_buf_put(r->rx_buf, r->bufsz);
-	sl_relay_buf_put(r->out_buf, r->bufsz);
+	rbuf_put(r, r->out_buf, r->out_cap);
+	rx_set_bulk(r, false);
 	free(r->initial);
 	free(r);
 }
@@ -178,12 +246,12 @@ static void check_done(struct tls_relay *r)
 }
 
 static void post_wait_or_recv(struct tls_relay *r, struct sl_op *op, int fd,
-			      uint8_t *buf, bool *polling)
+			      uint8_t *buf, uint32_t len, bool *polling)
 {
 	struct io_uring_sqe *sqe = sl_worker_sqe(r->b.w);
 
 	if (buf) {
-		io_uring_prep_recv(sqe, fd, buf, r->bufsz, 0);
+		io_uring_prep_recv(sqe, fd, buf, len, 0);
 		*polling = false;
 	} else {
 		io_uring_prep_poll_add(sqe, fd, POLLIN);
@@ -209,7 +277,7 @@ static void up_arm(struct tls_relay *r)
 {
 	if (r->b.closing || r->up_eof || r->up_busy || r->up_len)
 		return;
-	post_wait_or_recv(r, &r->up_op, r->b.plain_fd, r->up_buf,
+	post_wait_or_recv(r, &r->up_op, r->b.plain_fd, r->up_buf, r->up_cap,
 			  &r->up_polling);
 	r->up_busy = true;
 }
@@ -221,7 +289,7 @@ static void up_handle(struct tls_relay *r, int res)
 			fail(r, res, SL_RELAY_END_RESET_PLAIN);
 			return;
 		}
-		r->up_buf = sl_relay_buf_get(r->bufsz);
+		r->up_buf = rbuf_get(r, r->up_bulk, 0, &r->up_cap);
 		if (!r->up_buf) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
@@ -240,7 +308,7 @@ static void up_handle(struct tls_relay *r, int res)
 	if (res == 0) {
 		/* pod half-closed: close_notify, then SHUT_WR once sent */
 		r->up_eof = true;
-		sl_relay_buf_put(r->up_buf, r->bufsz);
+		rbuf_put(r, r->up_buf, r->up_cap);
 		r->up_buf = NULL;
 		if (s_close_notify(r) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_TLS);
@@ -270,27 +338,31 @@ static void up_done(struct sl_op *op, int res, uint32_t flags)
 /* hand the received plaintext to the conn once the last records are out */
 static void up_push(struct tls_relay *r)
 {
-	bool full;
+	bool busy;
 	ssize_t n;
 
 	if (r->b.closing || !r->up_len || r->tx_busy ||
 	    s_pending_output(r))
 		return;
-	full = r->up_len == r->bufsz;
+	busy = read_busy(r, (int)r->up_len, r->up_cap);
 	if (r->rl) {
 		/* the records go straight into the send buffer */
-		uint32_t cap = r->bufsz + TX_SLACK;
 		size_t used = 0;
 		ssize_t ct;
 
+		if (r->tx_buf && r->tx_cap < r->up_cap + TX_SLACK) {
+			rbuf_put(r, r->tx_buf, r->tx_cap);
+			r->tx_buf = NULL;
+		}
 		if (!r->tx_buf)
-			r->tx_buf = sl_relay_buf_get(cap);
+			r->tx_buf = rbuf_get(r, r->up_cap > r->bufsz,
+					     TX_SLACK, &r->tx_cap);
 		if (!r->tx_buf) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
 		}
 		ct = sl_tls_rl_seal(r->rl, r->up_buf, r->up_len, r->tx_buf,
-				    cap, &used);
+				    r->tx_cap, &used);
 		if (ct <= 0) {
 			sl_log_debug("%s: sl_tls_rl_seal: %s", __func__,
 				     strerror(ct ? (int)-ct : EIO));
@@ -315,10 +387,14 @@ static void up_push(struct tls_relay *r)
 		r->up_len -= (uint32_t)n;
 	} else {
 		r->up_len = 0;
-		if (!full) {
-			/* a short read: probably idle now, keep no buffer */
-			sl_relay_buf_put(r->up_buf, r->bufsz);
+		r->up_bulk = busy;
+		if (!busy || (r->up_cap == r->bufsz && r->bulksz > r->bufsz)) {
+			/* a short read: probably idle now, keep no buffer;
+			 * busy on a buf_size buffer: recv into a bulk one */
+			rbuf_put(r, r->up_buf, r->up_cap);
 			r->up_buf = NULL;
+			if (busy)
+				r->up_buf = rbuf_get(r, true, 0, &r->up_cap);
 		}
 	}
 	tx_pump(r);
@@ -329,21 +405,20 @@ static void up_push(struct tls_relay *r)
 
 static void tx_pump(struct tls_relay *r)
 {
-	uint32_t cap = r->bufsz + TX_SLACK;
-
 	if (r->b.closing || r->tx_busy)
 		return;
 	if (r->tx_off == r->tx_len) {
 		r->tx_off = r->tx_len = 0;
 		if (s_pending_output(r)) {
 			if (!r->tx_buf)
-				r->tx_buf = sl_relay_buf_get(cap);
+				r->tx_buf = rbuf_get(r, false, TX_SLACK,
+						     &r->tx_cap);
 			if (!r->tx_buf) {
 				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 				return;
 			}
 			r->tx_len = (uint32_t)s_take_output(
-				r, r->tx_buf, cap);
+				r, r->tx_buf, r->tx_cap);
 			if (r->tx_shut)
 				r->tx_len = 0; /* after SHUT_WR: drop it */
 		}
@@ -354,7 +429,7 @@ static void tx_pump(struct tls_relay *r)
 		r->tx_busy = true;
 		return;
 	}
-	sl_relay_buf_put(r->tx_buf, cap);
+	rbuf_put(r, r->tx_buf, r->tx_cap);
 	r->tx_buf = NULL;
 	if (r->tx_notify && !r->tx_shut) {
 		if (s_pending_output(r)) {
@@ -398,20 +473,27 @@ static void tx_done(struct sl_op *op, int res, uint32_t flags)
 static void rx_arm(struct tls_relay *r)
 {
 	uint8_t *into = r->rx_buf;
+	uint32_t len = r->bufsz;
 
 	if (r->b.closing || r->rx_busy || r->rx_eof || r->down_done)
 		return;
 	if (r->rl && r->rx_direct) {
-		/* into the record layer's input: no copy to feed it */
+		/* into the record layer's input: no copy to feed it.  Half
+		 * the read size as the minimum room keeps the input at the
+		 * read size with a partial record in front (not doubled) */
+		uint32_t want = r->rx_bulk ? r->bulksz : r->bufsz;
 		size_t room;
 
-		into = sl_tls_rl_in_space(r->rl, r->bufsz, &room);
+		into = sl_tls_rl_in_space(r->rl, want / 2 + 1, &room);
 		if (!into) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
 		}
+		len = (uint32_t)SL_MIN(room, (size_t)want);
 	}
-	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, into, &r->rx_polling);
+	r->rx_asked = len;
+	post_wait_or_recv(r, &r->rx_op, r->b.tls_fd, into, len,
+			  &r->rx_polling);
 	r->rx_busy = true;
 }
 
@@ -455,11 +537,14 @@ static void rx_handle(struct tls_relay *r, int res)
 			return;
 		}
 	}
-	if (res < (int)r->bufsz) {
+	if (!read_busy(r, res, r->rx_asked)) {
 		/* a short read: probably idle now, poll first next time */
 		sl_relay_buf_put(r->rx_buf, r->bufsz);
 		r->rx_buf = NULL;
 		r->rx_direct = false;
+		rx_set_bulk(r, false);
+	} else if (r->rl) {
+		rx_set_bulk(r, true);
 	}
 	down_pump(r);
 }
@@ -496,20 +581,24 @@ static void down_pump(struct tls_relay *r)
 		return;
 	}
 	r->out_off = r->out_len = 0;
+	if (r->out_buf && r->rx_bulk && r->out_cap < r->bulksz) {
+		rbuf_put(r, r->out_buf, r->out_cap); /* busy now: bulk */
+		r->out_buf = NULL;
+	}
 	if (!r->out_buf)
-		r->out_buf = sl_relay_buf_get(r->bufsz);
+		r->out_buf = rbuf_get(r, r->rx_bulk, 0, &r->out_cap);
 	if (!r->out_buf) {
 		sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 		return;
 	}
-	n = s_read(r, r->out_buf, r->bufsz);
+	n = s_read(r, r->out_buf, r->out_cap);
 	/* one read gives one record (16 KiB at most): take every record
 	 * already here, so that one send carries a whole recv's worth.  Only
 	 * what is buffered: nothing waits for more.  A close_notify or an
 	 * error after some data shows again on the next read. */
-	while (n > 0 && (uint32_t)n < r->bufsz) {
+	while (n > 0 && (uint32_t)n < r->out_cap) {
 		ssize_t m = s_read(r, r->out_buf + n,
-					     r->bufsz - (uint32_t)n);
+					     r->out_cap - (uint32_t)n);
 
 		if (m <= 0)
 			break;
@@ -526,7 +615,7 @@ static void down_pump(struct tls_relay *r)
 		r->out_busy = true;
 		return;
 	}
-	sl_relay_buf_put(r->out_buf, r->bufsz);
+	rbuf_put(r, r->out_buf, r->out_cap);
 	r->out_buf = NULL;
 	if (n == 0) {
 		/* close_notify: the mesh side half-closed */
@@ -611,6 +700,11 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		r->bufsz = 4096;
 	if (r->bufsz > (1u << 24))
 		r->bufsz = 1u << 24;
+	r->bulksz = p->buf_size_bulk;
+	if (r->bulksz > (1u << 24))
+		r->bulksz = 1u << 24;
+	if (r->bulksz <= r->bufsz + TX_SLACK)
+		r->bulksz = r->bufsz; /* no bulk buffers */
 	if (initial_len) {
 		r->initial = malloc(initial_len);
 		if (!r->initial) {

@@ -52,6 +52,7 @@ struct opts {
 	const void *initial;
 	uint32_t initial_len;
 	uint32_t buf_size;
+	uint32_t buf_size_bulk;
 	int sockbuf;
 	/* called after the handshake, before the relay starts: @relay_tls is
 	 * the relay's TLS socket (blocking still), @srv its session */
@@ -85,6 +86,7 @@ static void env_up(struct env *e, const struct opts *o)
 	e->run.p.idle_timeout_ns = o->idle_ns;
 	e->run.p.max_duration_ns = o->max_ns;
 	e->run.p.buf_size = o->buf_size ? o->buf_size : 64 * 1024;
+	e->run.p.buf_size_bulk = o->buf_size_bulk;
 	e->run.p.pipe_size = 64 * 1024;
 	rl_before = sl_relay_tls_rl_started();
 	assert_int_equal(rt_run_start(&e->run), 0);
@@ -729,6 +731,109 @@ static void test_backpressure(void **state)
 	env_down(&e);
 }
 
+#ifndef SL_TEST_KTLS
+/* bulk-buffer bytes counted, once they are at most @max (waits up to 2 s) */
+static uint64_t bulk_settle(uint64_t max)
+{
+	uint64_t held = 0;
+
+	for (int i = 0; i < 200; i++) {
+		held = sl_relay_bulk_bytes();
+		if (held <= max)
+			break;
+		usleep(10 * 1000);
+	}
+	return held;
+}
+
+/*
+ * Bulk buffers (userspace relay): a direction whose reads fill its buffer
+ * moves to bulk-sized buffers, within the budget; short reads and the end
+ * of the stream give the budget back; without budget the relay keeps to
+ * buf_size.  The receiver stalls first, so the relay's buffers are full
+ * and can be counted.
+ */
+static void test_bulk_buffers(void **state)
+{
+	const uint64_t len = 8 * MB;
+	const uint32_t small = 16384, big = 65536, slack = 1024;
+	struct opts o = { .buf_size = small, .buf_size_bulk = big,
+			  .sockbuf = 32768 };
+	struct env e;
+	uint64_t bulk;
+	pthread_t t;
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(sl_relay_bulk_bytes(), 0);
+	for (int budget = 1; budget >= 0; budget--) {
+		struct pod_job r = { .seed = 5, .len = len };
+		struct peer_job pw = { .seed = 5, .len = len };
+
+		sl_relay_bulk_budget_set(budget ? SL_RELAY_BULK_BUDGET : 0);
+		/* mesh → pod: the record input and the plaintext out */
+		env_up(&e, &o);
+		pw.e = &e;
+		assert_int_equal(pthread_create(&t, NULL, peer_writer, &pw), 0);
+		usleep(1500 * 1000);
+		bulk = sl_relay_bulk_bytes();
+		fprintf(stderr, "mesh -> pod, budget %s: %llu bulk bytes\n",
+			budget ? "on" : "0", (unsigned long long)bulk);
+		if (budget) {
+			assert_true(bulk >= big);
+			assert_true(bulk <= 2 * (uint64_t)(big + slack));
+			assert_true(sl_relay_buffered_bytes() <=
+				    3 * (uint64_t)(big + slack));
+		} else {
+			assert_int_equal(bulk, 0);
+			assert_true(sl_relay_buffered_bytes() <=
+				    3 * (uint64_t)(small + slack));
+		}
+		r.fd = e.pod;
+		pod_reader(&r);
+		pthread_join(t, NULL);
+		assert_int_equal(pw.ret, 0);
+		assert_int_equal(r.ret, 0);
+		/* the stream ended (short reads, close_notify): given back,
+		 * while the relay still runs the other direction */
+		assert_int_equal(bulk_settle(0), 0);
+		assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+		assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf,
+					      sizeof(buf)), 0);
+		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+		env_down(&e);
+	}
+	sl_relay_bulk_budget_set(SL_RELAY_BULK_BUDGET);
+
+	/* pod → mesh: the plaintext in and the records out */
+	{
+		struct pod_job w = { .seed = 6, .len = len };
+
+		env_up(&e, &o);
+		w.fd = e.pod;
+		assert_int_equal(pthread_create(&t, NULL, pod_writer, &w), 0);
+		usleep(1500 * 1000);
+		bulk = sl_relay_bulk_bytes();
+		fprintf(stderr, "pod -> mesh: %llu bulk bytes\n",
+			(unsigned long long)bulk);
+		assert_true(bulk >= big);
+		assert_true(bulk <= 2 * (uint64_t)(big + slack));
+		assert_int_equal(peer_read_pattern(&e, 6), len);
+		pthread_join(t, NULL);
+		assert_int_equal(w.ret, 0);
+		assert_int_equal(bulk_settle(0), 0);
+		peer_close_write(&e);
+		assert_int_equal(rt_read_end(e.pod), 0);
+		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+		assert_int_equal(e.run.res.bytes_plain_to_tls, len);
+		env_down(&e);
+	}
+	assert_int_equal(sl_relay_bulk_bytes(), 0);
+}
+#endif
+
 #ifdef SL_TEST_KTLS
 /* a KeyUpdate cannot be followed by kTLS: the flow ends, counted */
 static void test_keyupdate(void **state)
@@ -792,6 +897,9 @@ int main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_max_duration),
 		cmocka_unit_test(test_backpressure),
+#ifndef SL_TEST_KTLS
+		cmocka_unit_test(test_bulk_buffers),
+#endif
 		cmocka_unit_test(test_keyupdate),
 	};
 	int ret;
