@@ -12,6 +12,7 @@
 #include "ktls.h"
 #include "log.h"
 #include "obs.h"
+#include "record.h"
 #include "relay.h"
 #include "stats.h"
 
@@ -170,6 +171,8 @@ void sl_flow_fail(struct sl_flow *f)
 	f->pod_fd = f->mesh_fd = -1;
 	sl_tls_conn_free(f->tls);
 	f->tls = NULL;
+	sl_tls_rl_free(f->rl);
+	f->rl = NULL;
 	sl_stats_flow_close();
 	sl_flow_release();
 	flow_end(f);
@@ -550,6 +553,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	if (f->lb)
 		p.max_duration_ns = f->lb->pol.max_duration_ns;
 	p.up_sent = f->early_len;
+	p.rl = f->rl;
 
 	sl_worker_ref(f->wc->w);
 	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */
@@ -578,6 +582,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	f->lb = NULL;
 	f->pod_fd = f->mesh_fd = -1;
 	f->tls = NULL;
+	f->rl = NULL;
 	f->handoff_port = 0;
 	flow_end(f);
 }

@@ -29,6 +29,8 @@ enum sl_flow_phase {
 	SL_PHASE_CONNECT_POD, /* inbound: dialing the local pod */
 };
 
+struct sl_tls_rl;
+
 struct sl_flow {
 	struct sl_wctx *wc;
 	struct sl_daemon *d;
@@ -40,6 +42,8 @@ struct sl_flow {
 	int pod_fd;  /* plaintext side */
 	int mesh_fd; /* TLS side */
 	struct sl_tls_conn *tls;
+	struct sl_tls_rl *rl; /* instead of tls: a pooled session on the
+				 record layer (sl_pool_take) */
 
 	struct sl_op io_op;
 	sl_flow_cont cont;

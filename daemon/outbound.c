@@ -25,6 +25,7 @@
 #include "certstore.h"
 #include "flow.h"
 #include "identity.h"
+#include "record.h"
 #include "policy_query.h"
 #include "lb.h"
 #include "log.h"
@@ -128,7 +129,20 @@ static void outbound_handshake_done(struct sl_flow *f)
 		f->early_len = (uint32_t)e;
 		n += e;
 	}
-	if (!f->ktls) {
+	if (f->rl) {
+		/* a pooled session on the record layer: one seal, straight
+		 * into the send buffer */
+		size_t used = 0;
+		ssize_t ct = sl_tls_rl_seal(f->rl, pre, (size_t)n, f->buf,
+					    sizeof(f->buf), &used);
+
+		if (ct <= 0 || used != (size_t)n) {
+			sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
+			sl_flow_fail(f);
+			return;
+		}
+		n = ct;
+	} else if (!f->ktls) {
 		size_t out;
 
 		if (sl_tls_conn_write(f->tls, pre, (size_t)n) != n) {
@@ -365,7 +379,8 @@ static void outbound_try(struct sl_flow *f)
 			.port = f->d->inbound_port,
 		};
 
-		ret = sl_pool_take(f->wc->pool, &k, id, &f->mesh_fd, &f->tls);
+		ret = sl_pool_take(f->wc->pool, &k, id, &f->mesh_fd, &f->tls,
+				   &f->rl);
 		sl_pool_refill(f->wc->pool, &k, id);
 		if (!ret) {
 			sl_identity_put(id);

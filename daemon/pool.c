@@ -22,6 +22,7 @@
 #include "log.h"
 #include "obs.h"
 #include "pool.h"
+#include "record.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -94,6 +95,8 @@ static void pooled_close(struct pooled *pe, bool reset)
 	pe->e.fd = -1;
 	sl_tls_conn_free(pe->e.tls);
 	pe->e.tls = NULL;
+	sl_tls_rl_free(pe->e.rl);
+	pe->e.rl = NULL;
 	sl_flow_release();
 }
 
@@ -209,6 +212,14 @@ static void refill_ready(struct refill *r)
 	pe->e.tls = r->tls;
 	pe->e.gen = r->gen;
 	pe->e.peer_not_after = sl_tls_conn_peer_not_after(r->tls);
+	/* userspace TLS: the record layer takes the session over now, off
+	 * any flow's path (and the SSL object's memory goes); kTLS installs
+	 * from the conn at use.  A conn it cannot take stays a conn. */
+	if (!p->d->ktls && sl_tls_rl_new(r->tls, &pe->e.rl) == 0) {
+		sl_tls_conn_free(r->tls);
+		pe->e.tls = NULL;
+		sl_stat_inc(SL_STAT_POOL_RECORD_LAYER);
+	}
 	r->fd = -1;
 	r->tls = NULL;
 	sl_pool_table_put(&p->t, r->b, &pe->e, sl_now_ns());
@@ -478,7 +489,7 @@ static bool socket_quiet(int fd)
 
 int sl_pool_take(struct sl_pool *p, const struct sl_pool_key *k,
 		 const struct sl_identity *self, int *fd,
-		 struct sl_tls_conn **tls)
+		 struct sl_tls_conn **tls, struct sl_tls_rl **rl)
 {
 	struct sl_pool_bucket *b;
 	struct sl_pool_entry *e;
@@ -503,8 +514,10 @@ int sl_pool_take(struct sl_pool *p, const struct sl_pool_key *k,
 		}
 		*fd = e->fd;
 		*tls = e->tls;
+		*rl = e->rl;
 		e->fd = -1;
 		e->tls = NULL;
+		e->rl = NULL;
 		sl_flow_release(); /* the flow holds its own slot */
 		sl_worker_cancel_op(p->w, &pe->poll_op); /* poll_done frees */
 		sl_stat_inc(SL_STAT_POOL_HITS);

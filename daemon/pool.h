@@ -38,6 +38,7 @@
 #include "config.h"
 
 struct sl_tls_conn;
+struct sl_tls_rl;
 struct sl_identity;
 struct sl_wctx;
 
@@ -75,7 +76,10 @@ struct sl_pool_entry {
 	uintptr_t gen;	       /* source identity it was made with */
 	time_t peer_not_after; /* 0: unknown (never stale by time) */
 	int fd;
+	/* the session: on sluice's record layer when it could take it over
+	 * (userspace TLS), else the conn; exactly one is set */
 	struct sl_tls_conn *tls;
+	struct sl_tls_rl *rl;
 };
 
 /** The entries of one key. */
@@ -207,12 +211,15 @@ bool sl_pool_enabled(const struct sl_pool *p);
 /**
  * sl_pool_take - a ready connection for @k made with identity @self (the
  * current source identity), counted as a hit or a miss
- * @retval 0 and a connected socket in @fd with its completed session in
- *         @tls (both owned by the caller); -ENOENT on a miss
+ * @retval 0 and a connected socket in @fd with its completed session,
+ *         either in @tls or (userspace TLS: taken over when it became
+ *         ready, so that the flow pays neither the takeover nor
+ *         OpenSSL's record path) in @rl, the other NULL; all owned by
+ *         the caller.  -ENOENT on a miss
  */
 int sl_pool_take(struct sl_pool *p, const struct sl_pool_key *k,
 		 const struct sl_identity *self, int *fd,
-		 struct sl_tls_conn **tls);
+		 struct sl_tls_conn **tls, struct sl_tls_rl **rl);
 
 /**
  * sl_pool_refill - start background handshakes for @k as @self until the

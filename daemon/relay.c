@@ -41,8 +41,8 @@ int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		   struct sl_tls_conn *tls, bool ktls, const void *initial,
 		   uint32_t initial_len, const struct sl_relay_params *p)
 {
-	if (!w || plain_fd < 0 || tls_fd < 0 || !tls || !p || !p->done ||
-	    (initial_len && !initial))
+	if (!w || plain_fd < 0 || tls_fd < 0 || !p || !p->done ||
+	    (initial_len && !initial) || !tls == !p->rl || (ktls && p->rl))
 		return -EINVAL;
 	if (ktls)
 		return sl_relay_splice_start(w, plain_fd, tls_fd, tls, initial,

@@ -31,6 +31,7 @@
 
 struct sl_worker;
 struct sl_tls_conn;
+struct sl_tls_rl;
 
 /** Why a relay ended (for logs, counters, access-log response flags). */
 enum sl_relay_end {
@@ -77,6 +78,11 @@ struct sl_relay_params {
 	/* pod -> mesh bytes the caller forwarded before the start (sent with
 	 * the preamble): counted as relayed, in the totals and live counts */
 	uint64_t up_sent;
+	/* optional, userspace TLS only: the session already on sluice's
+	 * record layer (the connection pool takes it over ahead of use);
+	 * sl_relay_start's @tls is then NULL.  The relay owns it once
+	 * sl_relay_start returned 0; on an error the caller still does. */
+	struct sl_tls_rl *rl;
 };
 
 /**

@@ -734,7 +734,10 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 	/* our own record layer takes over when it can: the SSL object
 	 * (about 25 KiB) goes; else keep the conn, minus the handshake-sized
 	 * BIO buffers and our certificate (a failure only costs memory) */
-	if (sl_tls_rl_new(tls, &r->rl) == 0) {
+	if (p->rl) {
+		r->rl = p->rl; /* taken over already (the pool) */
+		atomic_fetch_add_explicit(&rl_started, 1, memory_order_relaxed);
+	} else if (sl_tls_rl_new(tls, &r->rl) == 0) {
 		sl_tls_conn_free(tls);
 		tls = NULL;
 		atomic_fetch_add_explicit(&rl_started, 1, memory_order_relaxed);

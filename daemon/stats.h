@@ -55,6 +55,8 @@ enum sl_stat {
 				   * in handshakes_ok) */
 	SL_STAT_POOL_REFILL_FAILED, /* refill connect or handshake failed */
 	SL_STAT_PREAMBLE_EARLY,	  /* outbound: pod bytes went with the preamble */
+	SL_STAT_POOL_RECORD_LAYER, /* pooled connections taken over by the
+				    * record layer when ready (userspace) */
 	SL_STAT__MAX,
 };
 

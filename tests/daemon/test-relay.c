@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "ktls.h"
+#include "record.h"
 #include "relay_internal.h" /* sl_relay_buffered_bytes */
 #include "relay_test.h"
 #include "tls.h"
@@ -58,6 +59,9 @@ struct opts {
 	 * the relay's TLS socket (blocking still), @srv its session */
 	void (*pre)(struct env *e, int relay_tls, struct sl_tls_conn *srv);
 	bool expect_conn; /* the relay must fall back to the sl_tls_conn */
+	/* take the session over before the start and hand the relay the
+	 * record layer (sl_relay_params.rl), as the connection pool does */
+	bool pre_rl;
 };
 
 static void env_up(struct env *e, const struct opts *o)
@@ -72,6 +76,14 @@ static void env_up(struct env *e, const struct opts *o)
 	assert_int_equal(rt_tls_pair(e->peer_fd, relay_tls, &e->peer, &srv), 0);
 	if (o->pre)
 		o->pre(e, relay_tls, srv);
+	if (o->pre_rl) {
+		struct sl_tls_rl *rl = NULL;
+
+		assert_int_equal(sl_tls_rl_new(srv, &rl), 0);
+		sl_tls_conn_free(srv);
+		srv = NULL;
+		e->run.p.rl = rl;
+	}
 	if (KTLS)
 		assert_int_equal(sl_ktls_install(relay_tls, srv), 0);
 	/* like the daemon's sockets */
@@ -453,17 +465,15 @@ static void peer_write_pattern(struct env *e, uint32_t seed, uint64_t len)
 }
 
 /* a few MB both ways at once, checked byte for byte */
-static void test_bulk(void **state)
+static void bulk_both_ways(const struct opts *o)
 {
 	const uint64_t len = 6 * MB;
 	struct pod_job w = { .seed = 1, .len = len };
 	struct pod_job r = { .seed = 2, .len = len };
 	pthread_t tw, tr;
-	struct opts o = { 0 };
 	struct env e;
 
-	(void)state;
-	env_up(&e, &o);
+	env_up(&e, o);
 	w.fd = r.fd = e.pod;
 	assert_int_equal(pthread_create(&tw, NULL, pod_writer, &w), 0);
 	assert_int_equal(pthread_create(&tr, NULL, pod_reader, &r), 0);
@@ -480,6 +490,46 @@ static void test_bulk(void **state)
 	assert_int_equal(e.run.res.bytes_tls_to_plain, len);
 	env_down(&e);
 }
+
+static void test_bulk(void **state)
+{
+	struct opts o = { 0 };
+
+	(void)state;
+	bulk_both_ways(&o);
+}
+
+#ifndef SL_TEST_KTLS
+static void never_done(void *arg, const struct sl_relay_result *r)
+{
+	(void)arg;
+	(void)r;
+	fail_msg("done() of a relay that was refused");
+}
+
+/*
+ * A session the record layer took over before the start (the connection
+ * pool's): the relay runs on it as given; a start with both a conn and a
+ * record layer, or with neither, is refused.
+ */
+static void test_pooled_rl(void **state)
+{
+	struct opts o = { .pre_rl = true };
+	struct sl_relay_params p = { .done = never_done };
+	struct sl_tls_rl *rl = (struct sl_tls_rl *)&p; /* never used */
+
+	(void)state;
+	bulk_both_ways(&o);
+	assert_int_equal(sl_relay_start((struct sl_worker *)&p, 0, 1, NULL,
+					false, NULL, 0, &p), -EINVAL);
+	p.rl = rl;
+	assert_int_equal(sl_relay_start((struct sl_worker *)&p, 0, 1,
+					(struct sl_tls_conn *)&p, false, NULL,
+					0, &p), -EINVAL);
+	assert_int_equal(sl_relay_start((struct sl_worker *)&p, 0, 1, NULL,
+					true, NULL, 0, &p), -EINVAL);
+}
+#endif
 
 /* the pod resets: the peer sees an error, never a clean EOF */
 static void test_rst_pod(void **state)
@@ -890,6 +940,9 @@ int main(void)
 		cmocka_unit_test(test_conn_fallback),
 #endif
 		cmocka_unit_test(test_bulk),
+#ifndef SL_TEST_KTLS
+		cmocka_unit_test(test_pooled_rl),
+#endif
 		cmocka_unit_test(test_rst_pod),
 		cmocka_unit_test(test_rst_mesh),
 		cmocka_unit_test(test_truncated),
