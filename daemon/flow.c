@@ -107,6 +107,7 @@ static void flow_free(void *arg)
 	free(f->lb);
 	sl_config_put(f->cfg);
 	free(f->plain);
+	free(f->peer_id);
 	sl_worker_unref(f->wc->w);
 	free(f);
 }
@@ -157,6 +158,11 @@ static void flow_end(struct sl_flow *f)
 	if (f->io_armed)
 		sl_worker_cancel_op(f->wc->w, &f->io_op);
 	flow_maybe_free(f);
+}
+
+const char *sl_flow_peer_id(const struct sl_flow *f)
+{
+	return f->tls ? sl_tls_conn_peer_id(f->tls) : f->peer_id;
 }
 
 void sl_flow_fail(struct sl_flow *f)

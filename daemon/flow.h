@@ -42,8 +42,11 @@ struct sl_flow {
 	int pod_fd;  /* plaintext side */
 	int mesh_fd; /* TLS side */
 	struct sl_tls_conn *tls;
-	struct sl_tls_rl *rl; /* instead of tls: a pooled session on the
-				 record layer (sl_pool_take) */
+	struct sl_tls_rl *rl; /* instead of tls: the session on the record
+				 layer (a pooled one from sl_pool_take, or
+				 inbound once the handshake is done) */
+	char *peer_id;	      /* inbound without tls: the verified peer
+				 SPIFFE ID (owned; sl_flow_peer_id) */
 
 	struct sl_op io_op;
 	sl_flow_cont cont;
@@ -130,6 +133,12 @@ void sl_flow_pre_orig_dst(struct sl_flow *f, const struct sl_ip *ip);
 /** sl_flow_fmt_ep - "a.b.c.d:port" or "[v6]:port" into @buf */
 void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
 		    uint16_t port);
+
+/**
+ * sl_flow_peer_id - the verified peer SPIFFE ID of an inbound flow (from
+ * its conn, or kept when the record layer took the session over), or NULL
+ */
+const char *sl_flow_peer_id(const struct sl_flow *f);
 
 /** sl_flow_fail - end the flow: reset both sockets, free, count closed */
 void sl_flow_fail(struct sl_flow *f);

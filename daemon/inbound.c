@@ -21,6 +21,7 @@
 #include "flow.h"
 #include "identity.h"
 #include "log.h"
+#include "record.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -32,7 +33,7 @@ static void preamble_error(struct sl_flow *f, int err)
 {
 	sl_stat_inc(SL_STAT_PREAMBLE_ERRORS);
 	sl_log_info("%s: flow %s -> %s (%s): bad preamble: %s", __func__, f->src,
-		    f->dst, sl_tls_conn_peer_id(f->tls) ?: "?",
+		    f->dst, sl_flow_peer_id(f) ?: "?",
 		    err == -ETIMEDOUT ? "timed out" : strerror(-err));
 	sl_flow_fail(f);
 }
@@ -43,7 +44,7 @@ static bool closed_unused(struct sl_flow *f, int err, size_t got)
 	if (err != -ECONNRESET || got)
 		return false;
 	sl_log_debug("%s: flow %s -> %s (%s): closed before any preamble",
-		     __func__, f->src, f->dst, sl_tls_conn_peer_id(f->tls) ?: "?");
+		     __func__, f->src, f->dst, sl_flow_peer_id(f) ?: "?");
 	sl_flow_fail(f);
 	return true;
 }
@@ -87,7 +88,7 @@ static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer)
  */
 static bool authorized(struct sl_flow *f)
 {
-	const char *peer = sl_tls_conn_peer_id(f->tls);
+	const char *peer = sl_flow_peer_id(f);
 	char td[256], ns[256], sa[256];
 	struct sl_authz_request req = {
 		.src_ip = &f->src_ip,
@@ -162,7 +163,7 @@ static void connect_pod(struct sl_flow *f)
 	}
 	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &wl->address, f->pre.dst_port);
 	sl_log_debug("%s: flow %s (%s) -> %s", __func__, f->src,
-		     sl_tls_conn_peer_id(f->tls), f->dst);
+		     sl_flow_peer_id(f), f->dst);
 	sl_flow_connect_pod(f, f->pre.dst_port, pod_connected);
 }
 
@@ -220,13 +221,16 @@ static void us_read_done(struct sl_flow *f, int res)
 			preamble_error(f, res ? res : -ECONNRESET);
 		return;
 	}
-	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
+	if (f->rl ? sl_tls_rl_feed(f->rl, f->buf, (size_t)res)
+		  : sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
 		preamble_error(f, -ENOMEM);
 		return;
 	}
 	while (f->plain_len < f->plain_cap &&
-	       (n = sl_tls_conn_read(f->tls, f->plain + f->plain_len,
-				     f->plain_cap - f->plain_len)) > 0)
+	       (n = f->rl ? sl_tls_rl_read(f->rl, f->plain + f->plain_len,
+					   f->plain_cap - f->plain_len)
+			  : sl_tls_conn_read(f->tls, f->plain + f->plain_len,
+					     f->plain_cap - f->plain_len)) > 0)
 		f->plain_len += (size_t)n;
 	if (n < 0 && n != -EAGAIN) {
 		preamble_error(f, (int)n);
@@ -252,10 +256,36 @@ static void us_read_done(struct sl_flow *f, int res)
 	connect_pod(f);
 }
 
+/*
+ * Userspace TLS: the record layer takes the session over now, while the
+ * connection waits for its preamble (a peer's pooled connection may wait
+ * long), so that neither the preamble nor the relay start pays OpenSSL's
+ * record path or the takeover, and the SSL object's memory goes.  The
+ * peer's identity is kept for authorization and the logs.  A session it
+ * cannot take (data already inside OpenSSL) stays on the conn.
+ */
+static void take_over(struct sl_flow *f)
+{
+	const char *peer = sl_tls_conn_peer_id(f->tls);
+	struct sl_tls_rl *rl;
+
+	if (!peer || sl_tls_rl_new(f->tls, &rl))
+		return;
+	f->peer_id = strdup(peer);
+	if (!f->peer_id) {
+		sl_tls_rl_free(rl);
+		return;
+	}
+	f->rl = rl;
+	sl_tls_conn_free(f->tls);
+	f->tls = NULL;
+	sl_stat_inc(SL_STAT_INBOUND_RECORD_LAYER);
+}
+
 static void inbound_handshake_done(struct sl_flow *f)
 {
 	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
-		     sl_tls_conn_peer_id(f->tls));
+		     sl_flow_peer_id(f));
 	/* an authenticated peer may send its preamble much later: a pooled
 	 * connection (pool.h) waits up to the peer's pool idle time */
 	sl_flow_rearm_deadline(f, f->d->o.preamble_timeout_ns);
@@ -275,6 +305,7 @@ static void inbound_handshake_done(struct sl_flow *f)
 		sl_flow_fail(f);
 		return;
 	}
+	take_over(f);
 	sl_flow_recv(f, f->mesh_fd, f->buf, SL_INBOUND_CT_READ, us_read_done);
 }
 

@@ -145,7 +145,7 @@ static void flow_fill(struct sl_obs_conn *of, struct sl_flow *f)
 			copy_wl(of, false, f->ep->workload);
 		fmt_sa(of->endpoint, sizeof(of->endpoint), &f->sa);
 	} else {
-		const char *peer = f->tls ? sl_tls_conn_peer_id(f->tls) : NULL;
+		const char *peer = sl_flow_peer_id(f);
 
 		if (peer)
 			sl_strlcpy(of->src_id, peer, ID_LEN);

@@ -46,6 +46,7 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_POOL_REFILL_FAILED] = "pool_refill_failed",
 	[SL_STAT_PREAMBLE_EARLY] = "preamble_early_data",
 	[SL_STAT_POOL_RECORD_LAYER] = "pool_record_layer",
+	[SL_STAT_INBOUND_RECORD_LAYER] = "inbound_record_layer",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

@@ -57,6 +57,8 @@ enum sl_stat {
 	SL_STAT_PREAMBLE_EARLY,	  /* outbound: pod bytes went with the preamble */
 	SL_STAT_POOL_RECORD_LAYER, /* pooled connections taken over by the
 				    * record layer when ready (userspace) */
+	SL_STAT_INBOUND_RECORD_LAYER, /* inbound connections taken over by
+				       * it after the handshake (userspace) */
 	SL_STAT__MAX,
 };
 

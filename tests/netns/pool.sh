@@ -132,12 +132,15 @@ if [ $kt = on ]; then
 	[ "$(tm_stat "$TM_SOCK_B" ktls_install_failed)" = 0 ] || tp_fail "node2: kTLS install failures"
 	ok "pooled flows run on kernel TLS (node1 flows_ktls $(st flows_ktls))"
 	[ "$(st pool_record_layer)" = 0 ] || tp_fail "node1: pooled sessions taken over by the record layer under kTLS"
+	[ "$(tm_stat "$TM_SOCK_B" inbound_record_layer)" = 0 ] || tp_fail "node2: inbound sessions taken over by the record layer under kTLS"
 else
 	# userspace TLS: each pooled session is on the record layer before
 	# use, and the flows relayed on it
 	[ "$(st pool_record_layer)" -ge 6 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "node1: pool_record_layer $(st pool_record_layer), expected >= 6"; }
 	[ "$(st flows_userspace)" -ge 6 ] || tp_fail "node1: fewer than 6 userspace relays"
-	ok "pooled sessions on the record layer before use (pool_record_layer $(st pool_record_layer))"
+	# and node2 moves each inbound session to it after the handshake
+	[ "$(tm_stat "$TM_SOCK_B" inbound_record_layer)" -ge 6 ] || { tm_admin "$TM_SOCK_B" stats; tp_fail "node2: inbound_record_layer $(tm_stat "$TM_SOCK_B" inbound_record_layer), expected >= 6"; }
+	ok "sessions on the record layer before use (node1 pool_record_layer $(st pool_record_layer), node2 inbound_record_layer $(tm_stat "$TM_SOCK_B" inbound_record_layer))"
 fi
 ok "5 flows served from the pool: pool_hits $h0 -> $h1, path handshakes stay $hs0 ($(st pool_handshakes) refill handshakes)"
 
