@@ -717,6 +717,18 @@ static void *peer_writer(void *arg)
 	return NULL;
 }
 
+/* after the pod sent @len bytes and the peer read them all: the peer
+ * half-closes, the pod sees EOF, and the relay ends cleanly, counted */
+static void end_after_upload(struct env *e, uint64_t len)
+{
+	peer_close_write(e);
+	assert_int_equal(rt_read_end(e->pod), 0);
+	assert_int_equal(rt_run_wait(&e->run, 5000), 1);
+	assert_int_equal(e->run.res.end, SL_RELAY_END_DONE);
+	assert_int_equal(e->run.res.bytes_plain_to_tls, len);
+	env_down(e);
+}
+
 /*
  * A reader that does not read: what the writer gets out stays bounded by
  * the socket buffers plus the relay's own buffers (the relay does not keep
@@ -773,12 +785,7 @@ static void test_backpressure(void **state)
 	assert_int_equal(peer_read_pattern(&e, 4), len);
 	pthread_join(t, NULL);
 	assert_int_equal(w.ret, 0);
-	peer_close_write(&e);
-	assert_int_equal(rt_read_end(e.pod), 0);
-	assert_int_equal(rt_run_wait(&e.run, 5000), 1);
-	assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
-	assert_int_equal(e.run.res.bytes_plain_to_tls, len);
-	env_down(&e);
+	end_after_upload(&e, len);
 }
 
 #ifndef SL_TEST_KTLS
@@ -873,12 +880,7 @@ static void test_bulk_buffers(void **state)
 		pthread_join(t, NULL);
 		assert_int_equal(w.ret, 0);
 		assert_int_equal(bulk_settle(0), 0);
-		peer_close_write(&e);
-		assert_int_equal(rt_read_end(e.pod), 0);
-		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
-		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
-		assert_int_equal(e.run.res.bytes_plain_to_tls, len);
-		env_down(&e);
+		end_after_upload(&e, len);
 	}
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
 }
