@@ -350,8 +350,9 @@ void sl_relay_buf_put(void *buf, uint32_t size)
 
 bool sl_relay_bulk_take(uint32_t size)
 {
-	uint64_t held = atomic_load_explicit(&bulk_held, memory_order_relaxed);
-	uint64_t budget =
+	unsigned long long held =
+		atomic_load_explicit(&bulk_held, memory_order_relaxed);
+	unsigned long long budget =
 		atomic_load_explicit(&bulk_budget, memory_order_relaxed);
 
 	do {
