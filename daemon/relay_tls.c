@@ -22,8 +22,9 @@
  * direction moves to bulk-sized buffers (buf_size_bulk, 256 KiB as
  * sluiced runs) while the process-wide bulk budget allows
  * (relay_internal.h), so a stream costs fewer recvs, sends and wake-ups
- * per byte; its next short read takes it back to buf_size.  Send buffers are taken when there is
- * something to send and given back when it is sent.  So an idle flow is
+ * per byte; its next short read takes it back to buf_size.  Send buffers
+ * are taken when there is something to send and given back when it is
+ * sent.  So an idle flow is
  * this struct plus the record layer (about 3.4 KB with its two EVP AEAD
  * contexts; the conn it replaces is about 31 KB), and a busy one holds at
  * most four buffers (2 plaintext, 2 ciphertext with slack, each of
