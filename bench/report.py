@@ -44,6 +44,8 @@ METRICS = [
     ("newflow_paced_p50_us", "new flow paced p50", "us", "low"),
     ("newflow_paced_p99_us", "new flow paced p99", "us", "low"),
     ("newflow_paced_p999_us", "new flow paced p99.9", "us", "low"),
+    ("newflow_paced_start_lag_p50_us", "  client start lag, p50 (paced)", "us", "low"),
+    ("newflow_paced_connect_p50_us", "  connect() part, p50 (paced)", "us", "low"),
     ("newflow_paced_pool_hit_pct", "  pool hits (paced, sluice)", "%", "high"),
     ("newflow_paced_proxy_cpu_pct", "  proxies' CPU (paced)", "%", "low"),
     ("flows_per_s_1", "flows/s, 1 client", "1/s", "high"),
@@ -193,6 +195,9 @@ def one_run(d, meta):
     nfp, errp = parse_json(os.path.join(d, "newflow-paced.json"))
     for k in ("p50", "p99", "p999"):
         r["newflow_paced_%s_us" % k] = nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None
+    for k in ("start_lag_p50", "connect_p50"):
+        r["newflow_paced_%s_us" % k] = (
+            nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None)
     r["newflow_paced_proxy_cpu_pct"] = (
         proxy_cpu_pct(os.path.join(d, "newflow-paced.proxycpu"), clk)
         if nfp and nfp.get("flows") else None)

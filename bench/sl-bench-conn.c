@@ -38,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -138,7 +140,8 @@ struct nf_thread {
 	unsigned long errors;
 };
 
-static int one_flow(const struct sockaddr_in *sa)
+/* @t_conn: when not NULL, set to the time connect() returned */
+static int one_flow(const struct sockaddr_in *sa, double *t_conn)
 {
 	int one = 1, fd, ret = -1;
 	char c = 'x';
@@ -149,6 +152,8 @@ static int one_flow(const struct sockaddr_in *sa)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
 		goto out;
+	if (t_conn)
+		*t_conn = now_s();
 	if (write(fd, &c, 1) != 1)
 		goto out;
 	if (read(fd, &c, 1) != 1)
@@ -166,7 +171,7 @@ static void *nf_run(void *arg)
 	while (now_s() < t->end) {
 		double t0 = now_s();
 
-		if (one_flow(&t->sa) < 0) {
+		if (one_flow(&t->sa, NULL) < 0) {
 			t->errors++;
 			if (t->errors > 1000)
 				break;
@@ -258,10 +263,16 @@ struct pc_shared {
 	unsigned long next;
 };
 
+struct pc_sample {
+	double lat;  /* scheduled start to the echo read (the flow's latency) */
+	double lag;  /* scheduled start to the actual start (the client's own delay) */
+	double conn; /* actual start to connect() returned */
+};
+
 struct pc_thread {
 	pthread_t tid;
 	struct pc_shared *sh;
-	double *lat;
+	struct pc_sample *s;
 	size_t n, cap;
 	unsigned long errors, late;
 };
@@ -281,9 +292,12 @@ static void *pc_run(void *arg)
 	struct pc_thread *t = arg;
 	struct pc_shared *sh = t->sh;
 
+	/* the default 50 us timer slack would delay every start: the
+	 * client's own lateness is reported apart (lag) and kept small */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	for (;;) {
 		unsigned long k;
-		double st, t1;
+		double st, t0, t1, tc = 0;
 
 		pthread_mutex_lock(&sh->lock);
 		k = sh->next++;
@@ -292,25 +306,39 @@ static void *pc_run(void *arg)
 		if (st >= sh->end)
 			break;
 		sleep_until(st);
-		if (now_s() - st > 0.001)
+		t0 = now_s();
+		if (t0 - st > 0.001)
 			t->late++;
-		if (one_flow(&sh->sa) < 0) {
+		if (one_flow(&sh->sa, &tc) < 0) {
 			t->errors++;
 			continue;
 		}
 		t1 = now_s();
 		if (t->n == t->cap) {
 			size_t cap = t->cap ? t->cap * 2 : 16384;
-			double *p = realloc(t->lat, cap * sizeof(*p));
+			struct pc_sample *p = realloc(t->s, cap * sizeof(*p));
 
 			if (!p)
 				break;
-			t->lat = p;
+			t->s = p;
 			t->cap = cap;
 		}
-		t->lat[t->n++] = (t1 - st) * 1e6;
+		t->s[t->n].lat = (t1 - st) * 1e6;
+		t->s[t->n].lag = (t0 - st) * 1e6;
+		t->s[t->n].conn = (tc - t0) * 1e6;
+		t->n++;
 	}
 	return NULL;
+}
+
+/* the p-quantile of one column of @s (sorted into @tmp) */
+static double pc_pct(const struct pc_sample *s, size_t n, size_t off,
+		     double *tmp, double p)
+{
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = *(const double *)((const char *)&s[i] + off);
+	qsort(tmp, n, sizeof(*tmp), cmp_d);
+	return pct(tmp, n, p);
 }
 
 static int do_paced(const char *ip, const char *port, double secs, double rate)
@@ -318,7 +346,8 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	struct pc_shared sh = { .next = 0 };
 	struct pc_thread t[PC_THREADS];
 	unsigned long errors = 0, late = 0;
-	double *all, sum = 0, el;
+	struct pc_sample *all;
+	double *tmp, sum = 0, el;
 	size_t n = 0, k = 0;
 
 	if (rate <= 0 || secs <= 0)
@@ -342,22 +371,30 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	}
 	el = now_s() - sh.t0;
 	all = malloc((n ? n : 1) * sizeof(*all));
-	if (!all)
+	tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	if (!all || !tmp)
 		return 1;
 	for (int i = 0; i < PC_THREADS; i++) {
-		memcpy(all + k, t[i].lat, t[i].n * sizeof(*all));
+		memcpy(all + k, t[i].s, t[i].n * sizeof(*all));
 		k += t[i].n;
-		free(t[i].lat);
+		free(t[i].s);
 	}
-	qsort(all, n, sizeof(*all), cmp_d);
 	for (size_t i = 0; i < n; i++)
-		sum += all[i];
+		sum += all[i].lat;
+	/* start_lag: the client's own delay, included in the latency (open
+	 * loop); connect: the part of a flow before its first byte */
 	printf("{\"flows\": %zu, \"errors\": %lu, \"late\": %lu, \"seconds\": %.3f, "
 	       "\"rate\": %.1f, \"flows_per_s\": %.1f, \"mean_us\": %.1f, "
-	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f}\n",
+	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
+	       "\"start_lag_p50_us\": %.1f, \"connect_p50_us\": %.1f}\n",
 	       n, errors, late, el, rate, (double)n / el, n ? sum / (double)n : -1,
-	       pct(all, n, 0.5), pct(all, n, 0.99), pct(all, n, 0.999));
+	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.5),
+	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.99),
+	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.999),
+	       pc_pct(all, n, offsetof(struct pc_sample, lag), tmp, 0.5),
+	       pc_pct(all, n, offsetof(struct pc_sample, conn), tmp, 0.5));
 	free(all);
+	free(tmp);
 	pthread_mutex_destroy(&sh.lock);
 	return n ? 0 : 1;
 }
