@@ -403,14 +403,21 @@ bool sl_obs_ktls_available(void)
 	return obs.ktls_available;
 }
 
-void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace)
+void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace,
+			  uint64_t *plain)
 {
 	struct obs_flow *of;
 
-	*ktls = *userspace = 0;
+	*ktls = *userspace = *plain = 0;
 	pthread_mutex_lock(&obs.lock);
-	for (of = obs.head.next; of != &obs.head; of = of->next)
-		(*(of->c.ktls ? ktls : userspace))++;
+	for (of = obs.head.next; of != &obs.head; of = of->next) {
+		if (of->c.plaintext)
+			(*plain)++;
+		else if (of->c.ktls)
+			(*ktls)++;
+		else
+			(*userspace)++;
+	}
 	pthread_mutex_unlock(&obs.lock);
 }
 

@@ -119,8 +119,10 @@ bool sl_obs_ready(struct sl_daemon *d, char *why, size_t len);
 /** sl_obs_ktls_available - this kernel can do kTLS (probed at start) */
 bool sl_obs_ktls_available(void);
 
-/** sl_obs_flows_by_mode - relayed flows open now, per data path */
-void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace);
+/** sl_obs_flows_by_mode - relayed flows open now, per data path: kernel
+ * TLS, userspace TLS, plaintext (PERMISSIVE/DISABLE) */
+void sl_obs_flows_by_mode(uint64_t *ktls, uint64_t *userspace,
+			  uint64_t *plain);
 
 /** sl_obs_start_time - wall clock at sl_obs_start(), seconds */
 uint64_t sl_obs_start_time(void);

@@ -56,15 +56,17 @@ static void render_stats(FILE *out)
 	fprintf(out, "sluice_relayed_flows_total{mode=\"plain\"} %llu\n",
 		(unsigned long long)sl_stat_get(SL_STAT_RELAYS_PLAIN));
 	{
-		uint64_t k, u;
+		uint64_t k, u, pl;
 
-		sl_obs_flows_by_mode(&k, &u);
+		sl_obs_flows_by_mode(&k, &u, &pl);
 		family(out, "sluice_flows", "gauge",
 		       "Relayed flows open now, by data path");
 		fprintf(out, "sluice_flows{mode=\"ktls\"} %llu\n",
 			(unsigned long long)k);
 		fprintf(out, "sluice_flows{mode=\"userspace\"} %llu\n",
 			(unsigned long long)u);
+		fprintf(out, "sluice_flows{mode=\"plain\"} %llu\n",
+			(unsigned long long)pl);
 	}
 	family(out, "sluice_active_flows", "gauge", "Flows open now");
 	fprintf(out, "sluice_active_flows %lld\n", (long long)sl_stats_active());

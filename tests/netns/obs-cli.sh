@@ -257,7 +257,9 @@ assert one("istio_tcp_received_bytes").value == n * nbytes
 hs = {x.labels["result"]: x.value for x in fams["sluice_handshakes"].samples}
 assert hs["ok"] >= n, hs
 assert [x.value for x in fams["sluice_relayed_flows"].samples if x.labels["mode"] == "userspace"] == [n]
-assert [x.value for x in fams["sluice_flows"].samples] == [0, 0]  # none open now
+# none open now, in each of the three modes
+assert {x.labels["mode"]: x.value for x in fams["sluice_flows"].samples} == \
+    {"ktls": 0, "userspace": 0, "plain": 0}, fams["sluice_flows"].samples
 names = [f.name for f in parse(open(path).read())]
 assert len(names) == len(set(names)), "duplicate families"
 assert "sluice_config_generation_info" in fams

@@ -252,6 +252,34 @@ grep -q '^istio_tcp_connections_opened_total{reporter="destination",.*destinatio
 	{ grep '^istio_tcp_connections_opened' <<<"$m"; tp_fail "DISABLE: no connection_security_policy=\"none\" series for pod22"; }
 ok "DISABLE: pod11 -> pod22 in plaintext (counters, payload on the wire, metrics), works"
 
+# an open plaintext flow is counted as mode="plain" in the sluice_flows
+# gauge on both nodes (outbound_plain.c, plain_inbound.c), not as userspace
+flows_gauge() { # node mode
+	tp_exec "$1" curl -sf --max-time 5 http://127.0.0.1:15020/metrics |
+		sed -n "s/^sluice_flows{mode=\"$2\"} //p"
+}
+tp_bg pod22 "$TP_DIR/pod22-7021.log" socat TCP-LISTEN:7021,reuseaddr SYSTEM:"sleep 15"
+tp_wait_port pod22 7021
+tp_bg pod11 "$TP_DIR/hold-plain.log" socat -t 15 EXEC:"sleep 15" TCP:"$p22":7021
+hold_plain=$TP_BG_PID
+gauges=
+for ((i = 0; i < 50; i++)); do
+	gauges="node1 plain=$(flows_gauge node1 plain) userspace=$(flows_gauge node1 userspace)"
+	gauges+=" node2 plain=$(flows_gauge node2 plain) userspace=$(flows_gauge node2 userspace)"
+	[ "$gauges" = "node1 plain=1 userspace=0 node2 plain=1 userspace=0" ] && break
+	sleep 0.1
+done
+[ "$gauges" = "node1 plain=1 userspace=0 node2 plain=1 userspace=0" ] ||
+	{ tm_dump_logs; tp_fail "open DISABLE flow: sluice_flows gauges: $gauges"; }
+kill "$hold_plain" 2>/dev/null || true
+for ((i = 0; i < 100; i++)); do
+	gauges="$(flows_gauge node1 plain) $(flows_gauge node2 plain)"
+	[ "$gauges" = "0 0" ] && break
+	sleep 0.1
+done
+[ "$gauges" = "0 0" ] || tp_fail "closed DISABLE flow: sluice_flows{mode=\"plain\"} still $gauges"
+ok "an open plaintext flow is sluice_flows{mode=\"plain\"} on both nodes, and leaves it when it ends"
+
 # ---- 5. DestinationRule tls DISABLE -----------------------------------------------------------
 dr() { # name host
 	cat <<EOT
