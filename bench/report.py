@@ -193,11 +193,8 @@ def one_run(d, meta):
     r["flows_per_s_1"] = nf1.get("flows_per_s") if nf1 and nf1.get("flows") else None
     r["flows_per_s_4"] = nf4.get("flows_per_s") if nf4 and nf4.get("flows") else None
     nfp, errp = parse_json(os.path.join(d, "newflow-paced.json"))
-    for k in ("p50", "p99", "p999"):
+    for k in ("p50", "p99", "p999", "start_lag_p50", "connect_p50"):
         r["newflow_paced_%s_us" % k] = nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None
-    for k in ("start_lag_p50", "connect_p50"):
-        r["newflow_paced_%s_us" % k] = (
-            nfp.get("%s_us" % k) if nfp and nfp.get("flows") else None)
     r["newflow_paced_proxy_cpu_pct"] = (
         proxy_cpu_pct(os.path.join(d, "newflow-paced.proxycpu"), clk)
         if nfp and nfp.get("flows") else None)

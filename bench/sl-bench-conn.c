@@ -331,14 +331,13 @@ static void *pc_run(void *arg)
 	return NULL;
 }
 
-/* the p-quantile of one column of @s (sorted into @tmp) */
-static double pc_pct(const struct pc_sample *s, size_t n, size_t off,
-		     double *tmp, double p)
+/* one column of @s, at byte offset @off, copied into @out and sorted */
+static void pc_sorted(const struct pc_sample *s, size_t n, size_t off,
+		      double *out)
 {
 	for (size_t i = 0; i < n; i++)
-		tmp[i] = *(const double *)((const char *)&s[i] + off);
-	qsort(tmp, n, sizeof(*tmp), cmp_d);
-	return pct(tmp, n, p);
+		out[i] = *(const double *)((const char *)&s[i] + off);
+	qsort(out, n, sizeof(*out), cmp_d);
 }
 
 static int do_paced(const char *ip, const char *port, double secs, double rate)
@@ -347,7 +346,7 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	struct pc_thread t[PC_THREADS];
 	unsigned long errors = 0, late = 0;
 	struct pc_sample *all;
-	double *tmp, sum = 0, el;
+	double *tmp, sum = 0, el, p50, p99, p999, lag50, conn50;
 	size_t n = 0, k = 0;
 
 	if (rate <= 0 || secs <= 0)
@@ -381,6 +380,14 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	}
 	for (size_t i = 0; i < n; i++)
 		sum += all[i].lat;
+	pc_sorted(all, n, offsetof(struct pc_sample, lat), tmp);
+	p50 = pct(tmp, n, 0.5);
+	p99 = pct(tmp, n, 0.99);
+	p999 = pct(tmp, n, 0.999);
+	pc_sorted(all, n, offsetof(struct pc_sample, lag), tmp);
+	lag50 = pct(tmp, n, 0.5);
+	pc_sorted(all, n, offsetof(struct pc_sample, conn), tmp);
+	conn50 = pct(tmp, n, 0.5);
 	/* start_lag: the client's own delay, included in the latency (open
 	 * loop); connect: the part of a flow before its first byte */
 	printf("{\"flows\": %zu, \"errors\": %lu, \"late\": %lu, \"seconds\": %.3f, "
@@ -388,11 +395,7 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
 	       "\"start_lag_p50_us\": %.1f, \"connect_p50_us\": %.1f}\n",
 	       n, errors, late, el, rate, (double)n / el, n ? sum / (double)n : -1,
-	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.5),
-	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.99),
-	       pc_pct(all, n, offsetof(struct pc_sample, lat), tmp, 0.999),
-	       pc_pct(all, n, offsetof(struct pc_sample, lag), tmp, 0.5),
-	       pc_pct(all, n, offsetof(struct pc_sample, conn), tmp, 0.5));
+	       p50, p99, p999, lag50, conn50);
 	free(all);
 	free(tmp);
 	pthread_mutex_destroy(&sh.lock);
