@@ -3,6 +3,7 @@
  * to the relay (see flow.h). */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,13 +15,21 @@
 #include "obs.h"
 #include "record.h"
 #include "relay.h"
+#include "objcache.h"
 #include "stats.h"
 
 static atomic_uint_fast64_t next_flow_id;
+static uint64_t flow_id_epoch; /* getpid() << 40, taken at the first flow */
+
+/* freed flows, per worker thread (objcache.h); buf is scratch that every
+ * use writes before it reads, so only the fields before it are zeroed */
+static struct sl_objcache flow_cache =
+	SL_OBJCACHE_INIT(sizeof(struct sl_flow), 32);
 
 struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 {
-	struct sl_flow *f = calloc(1, sizeof(*f));
+	struct sl_flow *f =
+		sl_objcache_alloc(&flow_cache, offsetof(struct sl_flow, buf));
 
 	if (!f)
 		return NULL;
@@ -30,8 +39,13 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 	f->pod_fd = -1;
 	f->mesh_fd = -1;
 	f->cfg = sl_daemon_config(wc->d);
+	/* distinct across restarts; the pid is read once (a benign race:
+	 * every thread stores the same value) */
+	if (!__atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED))
+		__atomic_store_n(&flow_id_epoch, (uint64_t)getpid() << 40,
+				 __ATOMIC_RELAXED);
 	f->id = atomic_fetch_add(&next_flow_id, 1) + 1;
-	f->id |= (uint64_t)getpid() << 40; /* distinct across restarts */
+	f->id |= __atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED);
 	sl_worker_ref(wc->w);
 	sl_stats_flow_open();
 	sl_stat_inc(outbound ? SL_STAT_OUTBOUND_OPENED : SL_STAT_INBOUND_OPENED);
@@ -109,7 +123,7 @@ static void flow_free(void *arg)
 	free(f->plain);
 	free(f->peer_id);
 	sl_worker_unref(f->wc->w);
-	free(f);
+	sl_objcache_free(&flow_cache, f);
 }
 
 static void flow_maybe_free(struct sl_flow *f)

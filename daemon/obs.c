@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "obs.h"
+#include "objcache.h"
 #include "outlier.h"
 #include "relay.h"
 #include "reload.h"
@@ -228,6 +229,10 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 	sl_accesslog_write(obs.alog, &e);
 }
 
+/* live-flow records, per worker thread (objcache.h) */
+static struct sl_objcache of_cache =
+	SL_OBJCACHE_INIT(sizeof(struct obs_flow), 32);
+
 static void flow_done(void *arg, const struct sl_relay_result *r)
 {
 	struct obs_flow *of = arg;
@@ -239,12 +244,12 @@ static void flow_done(void *arg, const struct sl_relay_result *r)
 	pthread_mutex_unlock(&obs.lock);
 	flow_record(of, r);
 	of->done(of->done_arg, r);
-	free(of);
+	sl_objcache_free(&of_cache, of);
 }
 
 void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
 {
-	struct obs_flow *of = calloc(1, sizeof(*of));
+	struct obs_flow *of = sl_objcache_alloc(&of_cache, sizeof(*of));
 
 	if (!of)
 		return;
@@ -281,7 +286,7 @@ void sl_obs_flow_unwrap(struct sl_relay_params *p)
 	p->done = of->done;
 	p->done_arg = of->done_arg;
 	p->live_bytes = NULL;
-	free(of);
+	sl_objcache_free(&of_cache, of);
 }
 
 int sl_obs_conns(struct sl_obs_conn **out, size_t *n)
