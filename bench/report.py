@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """report.py RAWDIR OUT.json - turn bench/run's raw outputs into a table
 (stdout) and a JSON file with every per-run figure, the median/min/max/IQR
-across runs, the ratios sluice/plain and sluice/haproxy, and the targets of
+across runs, the ratios sluice/plain, sluice/haproxy and sluice/fwd (the
+relay floor: two plaintext forwarders), and the targets of
 issue 8 (met / not met / unknown with the reason).  Never invents a figure:
 a test that produced no output is null and says why."""
 import json
@@ -11,7 +12,7 @@ import re
 import statistics
 import sys
 
-MODES = ["plain", "haproxy", "sluice"]
+MODES = ["plain", "fwd", "haproxy", "sluice"]
 
 # (key, label, unit, better): better = "high" or "low"
 METRICS = [
@@ -319,10 +320,13 @@ def main():
     ratios = {}
     for key, _, _, _ in METRICS:
         s, p, h = med("sluice", key), med("plain", key), med("haproxy", key)
+        fw = med("fwd", key)
         ratios[key] = {
             "sluice_over_plain": (s / p) if (s is not None and p) else None,
             "sluice_over_haproxy": (s / h) if (s is not None and h) else None,
+            "sluice_over_fwd": (s / fw) if (s is not None and fw) else None,
             "haproxy_over_plain": (h / p) if (h is not None and p) else None,
+            "fwd_over_plain": (fw / p) if (fw is not None and p) else None,
         }
 
     # ---- targets (issue 8) ----
@@ -359,17 +363,24 @@ def main():
             ok = (s - p) <= 0.5 * (h - p)
             detail = "added over plain: sluice %.1f us, HAProxy %.1f us (limit %.1f us)" % (
                 s - p, h - p, 0.5 * (h - p))
+            fw = med("fwd", key)
+            if fw is not None:
+                detail += "; the relay floor (two plaintext forwarders) adds %.1f us%s" % (
+                    fw - p, ", more than the limit" if fw - p > 0.5 * (h - p) else "")
         target("added p50 latency <= half of HAProxy's (%s)" % key.split("_")[0], ok, detail)
     # judged on the paced (open-loop, fixed rate below saturation) new-flow
     # latency: back-to-back closed loops measure the flow rate, which the
     # connection pool bounds by its refill handshakes (flows_per_s_* and
     # the closed-loop newflow_* figures stay reported)
     s, p = med("sluice", "newflow_paced_p50_us"), med("plain", "newflow_paced_p50_us")
+    fw = med("fwd", "newflow_paced_p50_us")
     target("new-flow latency p50 (paced %s flows/s, open loop) <= 2x plain TCP"
            % meta.get("flow_rate", "?"),
            None if s is None or p is None else s <= 2 * p,
-           "sluice %s us, plain %s us = %s" % (fmt(s, "us"), fmt(p, "us"),
-                                               "%.2fx" % (s / p) if s and p else why("sluice", "plain")))
+           "sluice %s us, plain %s us = %s%s" % (
+               fmt(s, "us"), fmt(p, "us"),
+               "%.2fx" % (s / p) if s and p else why("sluice", "plain"),
+               "; the relay floor %s us = %.2fx" % (fmt(fw, "us"), fw / p) if fw and p else ""))
     lim = 4096 if ktls == "on" else 16384
     u1, u2 = med("sluice", "idle_user_b_per_flow_node1"), med("sluice", "idle_user_b_per_flow_node2")
     worst = max(u1, u2) if None not in (u1, u2) else None
@@ -395,8 +406,9 @@ def main():
     print("certificates: %s TLS 1.3 AES-128-GCM; loadavg start %s end %s" % (
         meta.get("cert", "").strip(";"), meta.get("loadavg_start"), meta.get("loadavg_end")))
     print("median [min..max] over runs\n")
-    hdr = "%-32s %-7s %-24s %-24s %-24s %-8s %-8s" % (
-        "metric", "unit", "plain", "haproxy", "sluice", "sl/plain", "sl/hap")
+    hdr = "%-32s %-7s %-22s %-22s %-22s %-22s %-8s %-8s %-8s" % (
+        "metric", "unit", "plain", "fwd (floor)", "haproxy", "sluice", "sl/plain", "sl/hap",
+        "sl/fwd")
     print(hdr)
     print("-" * len(hdr))
     for key, label, unit, _ in METRICS:
@@ -405,10 +417,11 @@ def main():
             s = summary[m][key]
             cells.append("-" if not s else "%s [%s..%s]" % (
                 fmt(s["median"], unit), fmt(s["min"], unit), fmt(s["max"], unit)))
-        rp, rh = ratios[key]["sluice_over_plain"], ratios[key]["sluice_over_haproxy"]
-        print("%-32s %-7s %-24s %-24s %-24s %-8s %-8s" % (
-            label, unit, cells[0], cells[1], cells[2],
-            "%.2f" % rp if rp is not None else "-", "%.2f" % rh if rh is not None else "-"))
+        rs = [ratios[key][k] for k in ("sluice_over_plain", "sluice_over_haproxy",
+                                       "sluice_over_fwd")]
+        print("%-32s %-7s %-22s %-22s %-22s %-22s %-8s %-8s %-8s" % (
+            (label, unit) + tuple(cells) +
+            tuple("%.2f" % x if x is not None else "-" for x in rs)))
     print("\ntargets:")
     for t in targets:
         print("  %-8s %s: %s" % (t["status"], t["target"], t["detail"]))

@@ -20,6 +20,12 @@
  *       start, so a late start (queueing) is included (no coordinated
  *       omission).  Same JSON as newflow plus "rate" and "late" (flows
  *       that started more than 1 ms after their scheduled time).
+ *   sl-bench-conn fwd LISTEN_IP DST_IP LPORT:DPORT [LPORT:DPORT ...]
+ *       the relay floor: a plaintext TCP forwarder (one thread, epoll,
+ *       TCP_NODELAY, read/write through a 64 KiB buffer per busy
+ *       direction, half-close passed on), listening on LISTEN_IP:LPORT and
+ *       forwarding to DST_IP:DPORT.  Two of them, one per node, are what
+ *       any two-hop userspace proxy costs before TLS and policy.
  *   sl-bench-conn idle IP PORT N INFLIGHT
  *       open N connections (at most INFLIGHT connecting at once), each
  *       sends 1 byte and waits for the echo so that the flow is fully
@@ -125,6 +131,248 @@ static int do_serve(const char *port)
 				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 				close(fd);
 			}
+		}
+	}
+}
+
+/* ---- fwd: the relay floor ----------------------------------------------- */
+
+#define FWD_BUF 65536
+
+struct fwd_pair;
+
+/* one socket of a pair; its buffer holds what was read from it and is
+ * not yet written to the other socket (allocated only while non-empty) */
+struct fwd_end {
+	struct fwd_pair *p;
+	int fd;
+	uint32_t events; /* registered with epoll */
+	char *buf;
+	size_t off, len;
+	int eof;	 /* read 0 */
+	int shut;	 /* the other side's EOF passed on: SHUT_WR done */
+};
+
+struct fwd_pair {
+	struct fwd_end e[2]; /* 0: accepted, 1: dialled */
+	int connected;
+	int dead;		/* closed: freed after the epoll batch */
+	struct fwd_pair *next_dead;
+};
+
+struct fwd_listener {
+	int fd;
+	struct sockaddr_in dst;
+};
+
+static int fwd_ep;
+static struct fwd_pair *fwd_dead; /* closed in this batch, freed after it */
+
+static void fwd_close(struct fwd_pair *p)
+{
+	for (int i = 0; i < 2; i++) {
+		epoll_ctl(fwd_ep, EPOLL_CTL_DEL, p->e[i].fd, NULL);
+		close(p->e[i].fd);
+		free(p->e[i].buf);
+	}
+	p->dead = 1;
+	p->next_dead = fwd_dead;
+	fwd_dead = p;
+}
+
+/* what each socket waits for, from the pair's state */
+static void fwd_update(struct fwd_pair *p)
+{
+	for (int i = 0; i < 2; i++) {
+		struct fwd_end *e = &p->e[i], *o = &p->e[!i];
+		uint32_t want = 0;
+		struct epoll_event ev;
+
+		if (i == 1 && !p->connected)
+			want = EPOLLOUT;
+		else {
+			if (p->connected && !e->eof && !e->len)
+				want |= EPOLLIN;
+			if (o->len)
+				want |= EPOLLOUT;
+		}
+		if (want == e->events)
+			continue;
+		ev.events = want;
+		ev.data.ptr = e;
+		epoll_ctl(fwd_ep, EPOLL_CTL_MOD, e->fd, &ev);
+		e->events = want;
+	}
+}
+
+/* write what @from holds to the other socket; -1 on a hard error */
+static int fwd_flush(struct fwd_end *from)
+{
+	struct fwd_end *to = &from->p->e[from == &from->p->e[0]];
+
+	while (from->len) {
+		ssize_t w = write(to->fd, from->buf + from->off, from->len);
+
+		if (w < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		from->off += (size_t)w;
+		from->len -= (size_t)w;
+	}
+	free(from->buf);
+	from->buf = NULL;
+	from->off = 0;
+	if (from->eof && !to->shut) {
+		shutdown(to->fd, SHUT_WR);
+		to->shut = 1;
+	}
+	return 0;
+}
+
+static int fwd_read(struct fwd_end *e)
+{
+	ssize_t r;
+
+	if (!e->buf && !(e->buf = malloc(FWD_BUF)))
+		return -1;
+	r = read(e->fd, e->buf, FWD_BUF);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (r == 0)
+		e->eof = 1;
+	e->off = 0;
+	e->len = (size_t)r;
+	return fwd_flush(e);
+}
+
+static void fwd_event(struct fwd_end *e, uint32_t ev)
+{
+	struct fwd_pair *p = e->p;
+	struct fwd_end *o = &p->e[e == &p->e[0]];
+
+	if (p->dead)
+		return;
+	if (e == &p->e[1] && !p->connected) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		if (err) {
+			fwd_close(p);
+			return;
+		}
+		p->connected = 1;
+		/* what the client sent while the dial was in flight */
+		if (fwd_read(o) < 0) {
+			fwd_close(p);
+			return;
+		}
+		fwd_update(p);
+		return;
+	}
+	if ((ev & EPOLLOUT) && fwd_flush(o) < 0) {
+		fwd_close(p);
+		return;
+	}
+	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !e->len && !e->eof &&
+	    fwd_read(e) < 0) {
+		fwd_close(p);
+		return;
+	}
+	if (((ev & EPOLLERR) && !(ev & EPOLLIN)) ||
+	    ((ev & EPOLLHUP) && e->eof && e->shut)) {
+		fwd_close(p);
+		return;
+	}
+	if (p->e[0].eof && p->e[1].eof && !p->e[0].len && !p->e[1].len) {
+		fwd_close(p);
+		return;
+	}
+	fwd_update(p);
+}
+
+static void fwd_accept(struct fwd_listener *l)
+{
+	int one = 1, c;
+
+	while ((c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct fwd_pair *p = calloc(1, sizeof(*p));
+		struct epoll_event ev;
+		int u;
+
+		u = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (!p || u < 0) {
+			free(p);
+			close(c);
+			if (u >= 0)
+				close(u);
+			continue;
+		}
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		p->e[0] = (struct fwd_end){ .p = p, .fd = c };
+		p->e[1] = (struct fwd_end){ .p = p, .fd = u, .events = EPOLLOUT };
+		if (connect(u, (struct sockaddr *)&l->dst, sizeof(l->dst)) < 0 &&
+		    errno != EINPROGRESS) {
+			close(c);
+			close(u);
+			free(p);
+			continue;
+		}
+		ev.events = 0;
+		ev.data.ptr = &p->e[0];
+		epoll_ctl(fwd_ep, EPOLL_CTL_ADD, c, &ev);
+		ev.events = EPOLLOUT;
+		ev.data.ptr = &p->e[1];
+		epoll_ctl(fwd_ep, EPOLL_CTL_ADD, u, &ev);
+	}
+}
+
+static int do_fwd(const char *lip, const char *dip, int n, char **maps)
+{
+	struct fwd_listener *ls = calloc((size_t)n, sizeof(*ls));
+	struct epoll_event ev, evs[256];
+	int one = 1;
+
+	fwd_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!ls || fwd_ep < 0)
+		return perror("fwd"), 1;
+	for (int i = 0; i < n; i++) {
+		char lp[16], *dp = strchr(maps[i], ':');
+		struct sockaddr_in sa;
+
+		if (!dp || dp - maps[i] >= (long)sizeof(lp)) {
+			fprintf(stderr, "fwd: bad LPORT:DPORT '%s'\n", maps[i]);
+			return 2;
+		}
+		memcpy(lp, maps[i], (size_t)(dp - maps[i]));
+		lp[dp - maps[i]] = 0;
+		if (mkaddr(lip, lp, &sa) || mkaddr(dip, dp + 1, &ls[i].dst))
+			return 2;
+		ls[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		setsockopt(ls[i].fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ls[i].fd < 0 || bind(ls[i].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(ls[i].fd, 4096) < 0)
+			return perror("fwd: bind/listen"), 1;
+		ev.events = EPOLLIN;
+		ev.data.ptr = &ls[i];
+		epoll_ctl(fwd_ep, EPOLL_CTL_ADD, ls[i].fd, &ev);
+	}
+	for (;;) {
+		int k = epoll_wait(fwd_ep, evs, 256, -1);
+
+		for (int i = 0; i < k; i++) {
+			void *ptr = evs[i].data.ptr;
+
+			if (ptr >= (void *)ls && ptr < (void *)(ls + n))
+				fwd_accept(ptr);
+			else
+				fwd_event(ptr, evs[i].events);
+		}
+		while (fwd_dead) {
+			struct fwd_pair *p = fwd_dead;
+
+			fwd_dead = p->next_dead;
+			free(p);
 		}
 	}
 }
@@ -501,9 +749,12 @@ int main(int argc, char **argv)
 		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "paced"))
 		return do_paced(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
+	if (argc >= 5 && !strcmp(argv[1], "fwd"))
+		return do_fwd(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc == 6 && !strcmp(argv[1], "idle"))
 		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
 	fprintf(stderr, "usage: sl-bench-conn serve PORT | newflow IP PORT SECONDS THREADS |"
-		" paced IP PORT SECONDS RATE | idle IP PORT N INFLIGHT\n");
+		" paced IP PORT SECONDS RATE | fwd LISTEN_IP DST_IP LPORT:DPORT... |"
+		" idle IP PORT N INFLIGHT\n");
 	return 2;
 }
