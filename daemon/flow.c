@@ -30,6 +30,7 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 {
 	struct sl_flow *f =
 		sl_objcache_alloc(&flow_cache, offsetof(struct sl_flow, buf));
+	uint64_t epoch;
 
 	if (!f)
 		return NULL;
@@ -41,11 +42,12 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 	f->cfg = sl_daemon_config(wc->d);
 	/* distinct across restarts; the pid is read once (a benign race:
 	 * every thread stores the same value) */
-	if (!__atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED))
-		__atomic_store_n(&flow_id_epoch, (uint64_t)getpid() << 40,
-				 __ATOMIC_RELAXED);
-	f->id = atomic_fetch_add(&next_flow_id, 1) + 1;
-	f->id |= __atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED);
+	epoch = __atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED);
+	if (!epoch) {
+		epoch = (uint64_t)getpid() << 40;
+		__atomic_store_n(&flow_id_epoch, epoch, __ATOMIC_RELAXED);
+	}
+	f->id = (atomic_fetch_add(&next_flow_id, 1) + 1) | epoch;
 	sl_worker_ref(wc->w);
 	sl_stats_flow_open();
 	sl_stat_inc(outbound ? SL_STAT_OUTBOUND_OPENED : SL_STAT_INBOUND_OPENED);

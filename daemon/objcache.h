@@ -8,7 +8,7 @@
  * freed (malloc_consolidate; bench/README.md, session 6).
  *
  * Each thread keeps at most @max objects per cache; they are freed when
- * the thread exits.  An object must be freed on any thread of the process
+ * the thread exits.  An object may be freed on any thread of the process
  * (it goes to that thread's cache).
  */
 #ifndef SL_OBJCACHE_H
