@@ -399,12 +399,14 @@ static void hs_recvd(struct sl_flow *f, int res)
 {
 	int ret;
 
+	if (res == 0)
+		res = -ECONNRESET; /* EOF in the handshake */
 	if (res < 0) {
 		hs_fail(f, res == -ETIMEDOUT ? SL_TLS_FAIL_TIMEOUT : SL_TLS_FAIL_PROTOCOL,
 			res == -ECONNRESET ? "connection closed by peer" : strerror(-res));
 		return;
 	}
-	if (sl_tls_conn_feed(f->tls, f->buf, f->io_len)) {
+	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
 		hs_fail(f, SL_TLS_FAIL_INTERNAL, "out of memory");
 		return;
 	}
@@ -448,13 +450,14 @@ static void hs_next(struct sl_flow *f)
 		f->on_handshake(f);
 		return;
 	}
-	want = sl_tls_conn_want(f->tls);
+	want = sl_tls_conn_read_size(f->tls, sizeof(f->buf), f->d->ktls);
 	if (!want) {
 		hs_fail(f, SL_TLS_FAIL_INTERNAL, "handshake stalled");
 		return;
 	}
-	sl_flow_recv_exact(f, f->mesh_fd, f->buf, SL_MIN(want, sizeof(f->buf)),
-			   hs_recvd);
+	/* one read of what has arrived, never past the handshake (tls.h);
+	 * a partial record is fine, the conn asks for the rest */
+	sl_flow_recv(f, f->mesh_fd, f->buf, want, hs_recvd);
 }
 
 void sl_flow_handshake(struct sl_flow *f)

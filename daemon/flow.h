@@ -189,7 +189,8 @@ void sl_flow_connect_pod(struct sl_flow *f, uint16_t port, sl_flow_cont cont);
 
 /**
  * sl_flow_handshake - run the TLS handshake on f->mesh_fd with f->tls,
- * record-exact; calls f->on_handshake when done, fails the flow otherwise
+ * reading as sl_tls_conn_read_size() allows (a server never past the
+ * handshake); calls f->on_handshake when done, fails the flow otherwise
  */
 void sl_flow_handshake(struct sl_flow *f);
 

@@ -209,23 +209,19 @@ static void ktls_hdr_done(struct sl_flow *f, int res)
 
 /* ---- preamble over userspace TLS ------------------------------------- */
 
-static void us_read_done(struct sl_flow *f, int res)
+static void us_read_done(struct sl_flow *f, int res);
+
+/*
+ * The preamble from what the conn or the record layer holds: parsed once it
+ * is all there, else one more read.  Bytes past the preamble are the
+ * stream's start.
+ */
+static void us_process(struct sl_flow *f)
 {
 	ssize_t n = -EAGAIN;
 	size_t used;
 	int ret;
 
-	sl_flow_set_waiting(f, false);
-	if (res <= 0) {
-		if (!closed_unused(f, res ? res : -ECONNRESET, f->plain_len))
-			preamble_error(f, res ? res : -ECONNRESET);
-		return;
-	}
-	if (f->rl ? sl_tls_rl_feed(f->rl, f->buf, (size_t)res)
-		  : sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
-		preamble_error(f, -ENOMEM);
-		return;
-	}
 	while (f->plain_len < f->plain_cap &&
 	       (n = f->rl ? sl_tls_rl_read(f->rl, f->plain + f->plain_len,
 					   f->plain_cap - f->plain_len)
@@ -236,6 +232,8 @@ static void us_read_done(struct sl_flow *f, int res)
 		preamble_error(f, (int)n);
 		return;
 	}
+	if (f->plain_len)
+		sl_flow_set_waiting(f, false);
 	/* n == 0: close_notify after the data read so far; the conn keeps
 	 * reporting it, so the relay sees the EOF after the initial bytes */
 	ret = sl_preamble_parse(f->plain, f->plain_len, &f->pre, &used);
@@ -254,6 +252,22 @@ static void us_read_done(struct sl_flow *f, int res)
 	memmove(f->plain, f->plain + used, f->plain_len - used);
 	f->plain_len -= used;
 	connect_pod(f);
+}
+
+static void us_read_done(struct sl_flow *f, int res)
+{
+	sl_flow_set_waiting(f, false);
+	if (res <= 0) {
+		if (!closed_unused(f, res ? res : -ECONNRESET, f->plain_len))
+			preamble_error(f, res ? res : -ECONNRESET);
+		return;
+	}
+	if (f->rl ? sl_tls_rl_feed(f->rl, f->buf, (size_t)res)
+		  : sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
+		preamble_error(f, -ENOMEM);
+		return;
+	}
+	us_process(f);
 }
 
 /*
@@ -306,7 +320,9 @@ static void inbound_handshake_done(struct sl_flow *f)
 		return;
 	}
 	take_over(f);
-	sl_flow_recv(f, f->mesh_fd, f->buf, SL_INBOUND_CT_READ, us_read_done);
+	/* the handshake's reads may have taken the preamble already
+	 * (sl_tls_conn_read_size without kTLS) */
+	us_process(f);
 }
 
 void sl_inbound_start(struct sl_wctx *wc, int fd)

@@ -274,21 +274,18 @@ static void refill_io_done(struct refill *r, int res)
 		return;
 	}
 	r->done += (size_t)res;
-	if (r->done < r->len) {
+	if (r->sending && r->done < r->len) {
 		sqe = sl_worker_sqe(r->p->w);
-		if (r->sending)
-			io_uring_prep_send(sqe, r->fd, r->buf + r->done,
-					   r->len - r->done, MSG_NOSIGNAL);
-		else
-			io_uring_prep_recv(sqe, r->fd, r->buf + r->done,
-					   r->len - r->done, 0);
+		io_uring_prep_send(sqe, r->fd, r->buf + r->done,
+				   r->len - r->done, MSG_NOSIGNAL);
 		refill_submit(r, sqe, r->p->d->o.handshake_timeout_ns);
 		return;
 	}
 	if (!r->sending) {
 		int ret;
 
-		if (sl_tls_conn_feed(r->tls, r->buf, r->len)) {
+		/* one read of what has arrived (sl_tls_conn_read_size) */
+		if (sl_tls_conn_feed(r->tls, r->buf, r->done)) {
 			refill_fail(r, "handshake", -ENOMEM);
 			return;
 		}
@@ -338,13 +335,13 @@ static void refill_next(struct refill *r)
 		refill_ready(r);
 		return;
 	}
-	want = sl_tls_conn_want(r->tls);
+	want = sl_tls_conn_read_size(r->tls, sizeof(r->buf), r->p->d->ktls);
 	if (!want) {
 		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
 		refill_fail(r, "handshake", -EPROTO);
 		return;
 	}
-	refill_io(r, false, SL_MIN(want, sizeof(r->buf)));
+	refill_io(r, false, want);
 }
 
 static void refill_connected(struct refill *r, int res)

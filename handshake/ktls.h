@@ -27,9 +27,10 @@ int sl_ktls_probe(void);
 
 /**
  * sl_ktls_install - switch @fd to kernel TLS for the session in @c
- * Preconditions: the handshake of @c is complete, every handshake byte was
- * read record-exactly (sl_tls_conn_want), no application data has been
- * exchanged through @c, and no ciphertext is pending output.
+ * Preconditions: the handshake of @c is complete, its input was read as
+ * sl_tls_conn_read_size allows (no byte past the handshake in userspace),
+ * no application data has been exchanged through @c, and no ciphertext is
+ * pending output.
  * Both TLS_TX and TLS_RX are installed or the call fails; the key material
  * is wiped from memory in both cases.
  * @retval 0 on success; -errno on failure, after which @fd must be closed

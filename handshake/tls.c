@@ -20,6 +20,11 @@
  *    CertificateVerify and Finished; the client's Finished is the last
  *    handshake record, anything after it is application data and stays in
  *    the socket.
+ * Since nothing can follow the server's Finished, the client need not read
+ * record-exactly: sl_tls_conn_read_size() lets it take whatever arrived, and
+ * the handshake fails if any byte is left over once it completes.  Without
+ * kTLS the server need not either: what it reads past the client's Finished
+ * stays in the BIO, whole records for OpenSSL or the record layer.
  * OpenSSL never reads ahead here: read-ahead is off and the memory BIO only
  * holds what the caller fed.
  */
@@ -335,6 +340,16 @@ size_t sl_tls_conn_want(const struct sl_tls_conn *c)
 	return c->body_left;
 }
 
+size_t sl_tls_conn_read_size(const struct sl_tls_conn *c, size_t cap,
+			     bool ktls)
+{
+	size_t want = sl_tls_conn_want(c);
+
+	if (!want)
+		return 0;
+	return c->role == SL_TLS_SERVER && ktls ? SL_MIN(want, cap) : cap;
+}
+
 /* Follow the record framing of @len input bytes. */
 static void track_records(struct sl_tls_conn *c, const uint8_t *p, size_t len)
 {
@@ -565,6 +580,16 @@ int sl_tls_conn_handshake(struct sl_tls_conn *c)
 			sl_tls_set_fail(c, SL_TLS_FAIL_INTERNAL,
 					"peer was not verified");
 			c->err = -EACCES;
+			return c->err;
+		}
+		/* a client reads greedily (sl_tls_conn_read_size): bytes
+		 * past the server's Finished are a peer that breaks the
+		 * protocol, and would be lost to kTLS */
+		if (c->role == SL_TLS_CLIENT && BIO_ctrl_pending(c->rbio)) {
+			sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+					"%zu bytes after the server's Finished",
+					(size_t)BIO_ctrl_pending(c->rbio));
+			c->err = -EPROTO;
 			return c->err;
 		}
 		c->done = true;

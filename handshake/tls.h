@@ -101,6 +101,28 @@ void sl_tls_conn_free(struct sl_tls_conn *c);
 size_t sl_tls_conn_want(const struct sl_tls_conn *c);
 
 /**
+ * sl_tls_conn_read_size - during the handshake, how many bytes one read from
+ * the socket may ask for, given a buffer of @cap bytes (0 once done).
+ * @ktls: the session may move to kernel TLS, so no byte past the handshake
+ *        may leave the socket
+ *
+ * A client reads whatever has arrived, up to @cap: a sluice server sends
+ * nothing after its Finished until the client has spoken (no session
+ * tickets, PROTOCOL.md), so the server's whole flight comes in one or two
+ * reads instead of two per record.  Should a server send anything after its
+ * Finished all the same, the client's handshake fails (SL_TLS_FAIL_PROTOCOL)
+ * rather than leave those bytes behind.
+ *
+ * A server reads at most sl_tls_conn_want() with @ktls: its client may send
+ * application data right behind its Finished, and those bytes must stay in
+ * the socket for the kernel.  Without @ktls it reads up to @cap too; what
+ * follows the client's Finished stays in the conn, for sl_tls_conn_read()
+ * or the record layer that takes the session over (record.h).
+ */
+size_t sl_tls_conn_read_size(const struct sl_tls_conn *c, size_t cap,
+			     bool ktls);
+
+/**
  * sl_tls_conn_feed - give the conn ciphertext read from the socket (copied).
  * After the handshake OpenSSL gets whole records only; a partial one waits
  * in the conn for the rest, so that the record layer (record.h) can take

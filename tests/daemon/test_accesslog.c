@@ -81,6 +81,18 @@ static void test_format_parses_as_json(void **state)
 		fail_msg("python3 rejected: %s", line);
 	/* too small a buffer */
 	assert_int_equal(sl_accesslog_format(&entry, line, 50), -ENOSPC);
+	/* the edges: the line and its NUL fit exactly, or one byte short */
+	{
+		char again[SL_ACCESSLOG_LINE_MAX];
+
+		memset(again, 'x', sizeof(again));
+		assert_int_equal(sl_accesslog_format(&entry, again, (size_t)n + 1), n);
+		assert_int_equal(strlen(again), (size_t)n);
+		assert_int_equal(sl_accesslog_format(&entry, again, (size_t)n),
+				 -ENOSPC);
+		assert_int_equal(sl_accesslog_format(&entry, again, 1), -ENOSPC);
+		assert_int_equal(sl_accesslog_format(&entry, again, 0), -ENOSPC);
+	}
 }
 
 static uint64_t fake_now;

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "hs_test.h"
+#include "record.h"
 #include "tls_internal.h" /* the conn's SSL, for the peer chain */
 #include "util.h"
 
@@ -304,6 +305,139 @@ static void test_record_exact(void **state)
 	assert_memory_equal(buf, "early-data-after-finished", 25);
 	end_free(&c);
 	end_free(&s);
+}
+
+/*
+ * The reads the daemon makes (sl_tls_conn_read_size): the client takes the
+ * server's whole flight at once, the server never more than one record's
+ * rest.  @junk: bytes a broken server sends right after its Finished,
+ * which fail the client's handshake instead of being left behind.
+ */
+static void read_size_case(struct t_fx *f, const void *junk, size_t junk_len)
+{
+	struct t_end c, s;
+	bool junk_added = false;
+	int rounds = 0;
+
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_read_size(s.c, 4096, true), 5);
+	assert_int_equal(sl_tls_conn_read_size(s.c, 3, true), 3);
+	assert_int_equal(sl_tls_conn_read_size(s.c, 4096, false), 4096);
+	assert_int_equal(sl_tls_conn_read_size(c.c, 4096, true), 4096);
+	assert_int_equal(sl_tls_conn_read_size(c.c, 4096, false), 4096);
+	while (!(c.done && s.done) && !c.failed && !s.failed && rounds++ < 20) {
+		t_step(&c);
+		t_flush(&c, &c2s);
+		while (c2s.len && !s.done && !s.failed) {
+			size_t n = sl_tls_conn_read_size(s.c, c2s.len, true);
+
+			assert_true(n > 0 && n <= sl_tls_conn_want(s.c));
+			sl_tls_conn_feed(s.c, c2s.buf, n);
+			memmove(c2s.buf, c2s.buf + n, c2s.len - n);
+			c2s.len -= n;
+			t_step(&s);
+		}
+		t_flush(&s, &s2c);
+		if (s2c.len && junk_len && !junk_added) {
+			/* behind the server's first flight, which ends
+			 * with its Finished */
+			memcpy(s2c.buf + s2c.len, junk, junk_len);
+			s2c.len += junk_len;
+			junk_added = true;
+		}
+		if (s2c.len && !c.done) {
+			/* one read: everything there is */
+			assert_int_equal(sl_tls_conn_read_size(c.c, s2c.len,
+							       true),
+					 s2c.len);
+			t_deliver(&s2c, &c);
+		}
+	}
+	if (!junk_len) {
+		assert_true(s.done);
+		assert_true(c.done);
+		assert_int_equal(sl_tls_conn_read_size(c.c, 4096, true), 0);
+		assert_int_equal(sl_tls_conn_read_size(s.c, 4096, false), 0);
+		assert_string_equal(sl_tls_conn_peer_id(c.c), ID_SERVER);
+	} else {
+		assert_true(c.failed);
+		assert_int_equal(c.rc, -EPROTO);
+		assert_int_equal(sl_tls_conn_fail(c.c), SL_TLS_FAIL_PROTOCOL);
+		assert_non_null(strstr(sl_tls_conn_fail_detail(c.c),
+				       "after the server's Finished"));
+		assert_int_equal(sl_tls_conn_read_size(c.c, 4096, true), 0);
+	}
+	end_free(&c);
+	end_free(&s);
+}
+
+static void test_read_size(void **state)
+{
+	read_size_case(*state, NULL, 0);
+}
+
+/*
+ * Without kTLS the server reads greedily too: the client's application data
+ * right behind its Finished comes in the same read and stays in the conn,
+ * for sl_tls_conn_read() or (@rl) the record layer taking the session over.
+ */
+static void server_greedy_case(struct t_fx *f, bool rl)
+{
+	struct t_end c, s;
+	struct sl_tls_rl *r = NULL;
+	bool sent = false;
+	char buf[64];
+	int rounds = 0;
+
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	while (!s.done && !s.failed && !c.failed && rounds++ < 20) {
+		t_step(&c);
+		if (c.done && !sent) {
+			/* the preamble, sent at once behind the Finished */
+			assert_int_equal(sl_tls_conn_write(c.c, "preamble+data", 13),
+					 13);
+			sent = true;
+		}
+		t_flush(&c, &c2s);
+		if (c2s.len) {
+			assert_int_equal(sl_tls_conn_read_size(s.c, c2s.len,
+							       false),
+					 c2s.len);
+			t_deliver(&c2s, &s);
+		}
+		t_step(&s);
+		t_flush(&s, &s2c);
+		if (s2c.len)
+			t_deliver(&s2c, &c);
+	}
+	assert_true(c.done);
+	assert_true(s.done);
+	assert_int_equal(c2s.len, 0); /* everything went in the reads */
+	if (rl) {
+		assert_int_equal(sl_tls_rl_new(s.c, &r), 0);
+		assert_int_equal(sl_tls_rl_read(r, buf, sizeof(buf)), 13);
+		sl_tls_rl_free(r);
+	} else {
+		assert_int_equal(sl_tls_conn_read(s.c, buf, sizeof(buf)), 13);
+	}
+	assert_memory_equal(buf, "preamble+data", 13);
+	end_free(&c);
+	end_free(&s);
+}
+
+static void test_server_greedy(void **state)
+{
+	server_greedy_case(*state, false);
+	server_greedy_case(*state, true);
+}
+
+static void test_fail_data_after_finished(void **state)
+{
+	/* an application-data record header and body */
+	static const unsigned char junk[] = { 0x17, 0x03, 0x03, 0x00, 0x03,
+					      'a', 'b', 'c' };
+
+	read_size_case(*state, junk, sizeof(junk));
 }
 
 /* ---- over a real socketpair, each side in its own thread ---------------- */
@@ -770,6 +904,9 @@ int main(void)
 		cmocka_unit_test(test_large_data),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_record_exact),
+		cmocka_unit_test(test_read_size),
+		cmocka_unit_test(test_server_greedy),
+		cmocka_unit_test(test_fail_data_after_finished),
 		cmocka_unit_test(test_socketpair),
 		cmocka_unit_test(test_fail_wrong_id),
 		cmocka_unit_test(test_fail_untrusted),
