@@ -83,6 +83,7 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 {
 	char ts[96], id[20], sbuf[1024];
 	struct sl_json j;
+	bool full;
 	long n;
 	FILE *out;
 
@@ -131,11 +132,10 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 	n = ftell(out);
 	/* a line that does not fit fails a write (ferror) or fills @buf to
 	 * the last byte, where its terminating NUL would go */
-	if (ferror(out) || n < 0 || (size_t)n >= len) {
-		fclose(out);
-		return -ENOSPC;
-	}
+	full = ferror(out) || n < 0 || (size_t)n >= len;
 	fclose(out);
+	if (full)
+		return -ENOSPC;
 	buf[n] = '\0';
 	return (int)n;
 }

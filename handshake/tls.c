@@ -24,7 +24,8 @@
  * record-exactly: sl_tls_conn_read_size() lets it take whatever arrived, and
  * the handshake fails if any byte is left over once it completes.  Without
  * kTLS the server need not either: what it reads past the client's Finished
- * stays in the BIO, whole records for OpenSSL or the record layer.
+ * stays in the BIO, in order (a partial record too: the framing above keeps
+ * following it), for OpenSSL or the record layer's takeover.
  * OpenSSL never reads ahead here: read-ahead is off and the memory BIO only
  * holds what the caller fed.
  */
