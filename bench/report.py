@@ -405,6 +405,8 @@ def main():
         meta.get("busy_poll", "off"), meta.get("date")))
     print("certificates: %s TLS 1.3 AES-128-GCM; loadavg start %s end %s" % (
         meta.get("cert", "").strip(";"), meta.get("loadavg_start"), meta.get("loadavg_end")))
+    if meta.get("sluiced_opts", "none") != "none":
+        print("sluiced options: %s" % meta["sluiced_opts"])
     print("median [min..max] over runs\n")
     hdr = "%-32s %-7s %-22s %-22s %-22s %-22s %-8s %-8s %-8s" % (
         "metric", "unit", "plain", "fwd (floor)", "haproxy", "sluice", "sl/plain", "sl/hap",

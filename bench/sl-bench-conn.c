@@ -515,6 +515,7 @@ struct pc_sample {
 	double lat;  /* scheduled start to the echo read (the flow's latency) */
 	double lag;  /* scheduled start to the actual start (the client's own delay) */
 	double conn; /* actual start to connect() returned */
+	double st;   /* scheduled start, s after the first one */
 };
 
 struct pc_thread {
@@ -574,6 +575,7 @@ static void *pc_run(void *arg)
 		t->s[t->n].lat = (t1 - st) * 1e6;
 		t->s[t->n].lag = (t0 - st) * 1e6;
 		t->s[t->n].conn = (tc - t0) * 1e6;
+		t->s[t->n].st = st - sh->t0;
 		t->n++;
 	}
 	return NULL;
@@ -586,6 +588,29 @@ static void pc_sorted(const struct pc_sample *s, size_t n, size_t off,
 	for (size_t i = 0; i < n; i++)
 		out[i] = *(const double *)((const char *)&s[i] + off);
 	qsort(out, n, sizeof(*out), cmp_d);
+}
+
+/*
+ * SL_BENCH_SAMPLES=FILE: every paced flow as one line "start lat lag conn"
+ * (scheduled start in s, the rest in us), for looking at the tail by hand
+ */
+static void dump_samples(const struct pc_sample *s, size_t n)
+{
+	const char *path = getenv("SL_BENCH_SAMPLES");
+	FILE *f;
+
+	if (!path || !*path)
+		return;
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%.6f %.1f %.1f %.1f\n", s[i].st, s[i].lat, s[i].lag,
+			s[i].conn);
+	if (fclose(f))
+		perror(path);
 }
 
 static int do_paced(const char *ip, const char *port, double secs, double rate)
@@ -628,6 +653,7 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	}
 	for (size_t i = 0; i < n; i++)
 		sum += all[i].lat;
+	dump_samples(all, n);
 	pc_sorted(all, n, offsetof(struct pc_sample, lat), tmp);
 	p50 = pct(tmp, n, 0.5);
 	p99 = pct(tmp, n, 0.99);

@@ -49,6 +49,9 @@ struct sl_daemon_opts {
 	uint64_t preamble_timeout_ns;	/* inbound: preamble wait after an mTLS
 					 * handshake, default 15 s */
 	uint64_t busy_poll_ns;		/* worker busy-poll window (loop.h), 0 off */
+	int hs_threads;			/* handshake helpers (offload.h); -1: one
+					 * per worker, 0: steps run inline */
+	int hs_nice;			/* their nice value, default 10 */
 };
 
 struct sl_daemon {

@@ -13,6 +13,7 @@
 #include "ktls.h"
 #include "log.h"
 #include "obs.h"
+#include "offload.h"
 #include "record.h"
 #include "relay.h"
 #include "objcache.h"
@@ -121,6 +122,7 @@ static void flow_free(void *arg)
 
 	sl_lb_end(f->lb);
 	free(f->lb);
+	sl_tls_conn_free(f->tls); /* kept by sl_flow_fail during a step */
 	sl_config_put(f->cfg);
 	free(f->plain);
 	free(f->peer_id);
@@ -130,7 +132,8 @@ static void flow_free(void *arg)
 
 static void flow_maybe_free(struct sl_flow *f)
 {
-	if (!f->ended || f->io_armed || f->timer_armed || f->freeing)
+	if (!f->ended || f->io_armed || f->timer_armed || f->hs_busy ||
+	    f->freeing)
 		return;
 	f->freeing = true;
 	if (sl_worker_defer(f->wc->w, flow_free, f))
@@ -191,8 +194,12 @@ void sl_flow_fail(struct sl_flow *f)
 	sl_socket_reset(f->pod_fd);
 	sl_socket_reset(f->mesh_fd);
 	f->pod_fd = f->mesh_fd = -1;
-	sl_tls_conn_free(f->tls);
-	f->tls = NULL;
+	/* a handshake step on a helper still has the conn: flow_free frees
+	 * it once the step is back */
+	if (!f->hs_busy) {
+		sl_tls_conn_free(f->tls);
+		f->tls = NULL;
+	}
 	sl_tls_rl_free(f->rl);
 	f->rl = NULL;
 	sl_stats_flow_close();
@@ -395,30 +402,25 @@ static void hs_sent(struct sl_flow *f, int res)
 	hs_next(f);
 }
 
-static void hs_recvd(struct sl_flow *f, int res)
+/* a handshake step is back from its helper (offload.h), on our thread */
+static void hs_stepped(struct sl_hs_step *s, int ret)
 {
-	int ret;
+	struct sl_flow *f = sl_container_of(s, struct sl_flow, hs_step);
+	enum sl_tls_fail why;
+	size_t n;
 
-	if (res == 0)
-		res = -ECONNRESET; /* EOF in the handshake */
-	if (res < 0) {
-		hs_fail(f, res == -ETIMEDOUT ? SL_TLS_FAIL_TIMEOUT : SL_TLS_FAIL_PROTOCOL,
-			res == -ECONNRESET ? "connection closed by peer" : strerror(-res));
+	f->hs_busy = false;
+	if (f->ended) { /* failed meanwhile (set-up timeout, stop) */
+		flow_maybe_free(f);
 		return;
 	}
-	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
-		hs_fail(f, SL_TLS_FAIL_INTERNAL, "out of memory");
-		return;
-	}
-	ret = sl_tls_conn_handshake(f->tls);
 	if (ret == 0) {
 		f->hs_done = true;
 	} else if (ret != -EAGAIN) {
-		enum sl_tls_fail why = sl_tls_conn_fail(f->tls);
-		size_t n;
-
+		why = sl_tls_conn_fail(f->tls);
 		if (why == SL_TLS_OK)
-			why = SL_TLS_FAIL_PROTOCOL;
+			why = f->hs_first ? SL_TLS_FAIL_INTERNAL :
+					    SL_TLS_FAIL_PROTOCOL;
 		sl_stats_hs_fail(why);
 		sl_log_info("%s: flow %s -> %s: handshake failed: %s: %s", __func__,
 			    f->src, f->dst, sl_tls_fail_name(why),
@@ -431,7 +433,33 @@ static void hs_recvd(struct sl_flow *f, int res)
 			sl_flow_fail(f);
 		return;
 	}
+	f->hs_first = false;
 	hs_next(f);
+}
+
+/* run the next handshake step; hs_stepped goes on */
+static void hs_step(struct sl_flow *f)
+{
+	f->hs_busy = true;
+	f->hs_step.tls = f->tls;
+	f->hs_step.cb = hs_stepped;
+	sl_hs_step_submit(f->wc->w, &f->hs_step);
+}
+
+static void hs_recvd(struct sl_flow *f, int res)
+{
+	if (res == 0)
+		res = -ECONNRESET; /* EOF in the handshake */
+	if (res < 0) {
+		hs_fail(f, res == -ETIMEDOUT ? SL_TLS_FAIL_TIMEOUT : SL_TLS_FAIL_PROTOCOL,
+			res == -ECONNRESET ? "connection closed by peer" : strerror(-res));
+		return;
+	}
+	if (sl_tls_conn_feed(f->tls, f->buf, (size_t)res)) {
+		hs_fail(f, SL_TLS_FAIL_INTERNAL, "out of memory");
+		return;
+	}
+	hs_step(f);
 }
 
 static void hs_next(struct sl_flow *f)
@@ -462,19 +490,10 @@ static void hs_next(struct sl_flow *f)
 
 void sl_flow_handshake(struct sl_flow *f)
 {
-	int ret;
-
 	f->phase = SL_PHASE_HANDSHAKE;
 	f->hs_start_ns = sl_now_ns();
-	ret = sl_tls_conn_handshake(f->tls); /* client: ClientHello */
-	if (ret == 0) {
-		f->hs_done = true;
-	} else if (ret != -EAGAIN) {
-		hs_fail(f, sl_tls_conn_fail(f->tls) ?: SL_TLS_FAIL_INTERNAL,
-			sl_tls_conn_fail_detail(f->tls));
-		return;
-	}
-	hs_next(f);
+	f->hs_first = true;
+	hs_step(f); /* client: the ClientHello; server: wants it */
 }
 
 int sl_flow_ktls_install(struct sl_flow *f)

@@ -2,8 +2,9 @@
 /*
  * The set-up phase of one flow, shared by outbound.c and inbound.c: from
  * accept to sl_relay_start().  A flow does one I/O op at a time (io_op, with
- * a continuation) and has one deadline timer for the whole set-up.  It is
- * freed when it has ended and neither op is in flight.
+ * a continuation), or one handshake step on a handshake thread (hs_step,
+ * offload.h), and has one deadline timer for the whole set-up.  It is
+ * freed when it has ended and neither op nor a step is in flight.
  */
 #ifndef SL_FLOW_H
 #define SL_FLOW_H
@@ -14,6 +15,7 @@
 
 #include "daemon.h"
 #include "lb.h"
+#include "offload.h"
 #include "preamble.h"
 #include "tls.h"
 
@@ -88,6 +90,11 @@ struct sl_flow {
 	bool src_from_handoff; /* src_ip came from the handoff table */
 	struct sl_preamble pre;
 	bool hs_done;
+	bool hs_first; /* the first step (sl_flow_handshake) not back yet */
+	/* a handshake step is on a helper (offload.h): the conn is its, and
+	 * the flow is not freed until the step is back */
+	bool hs_busy;
+	struct sl_hs_step hs_step;
 	bool ktls; /* this flow runs on kernel TLS */
 	bool plaintext; /* no TLS either side: plain <-> plain relay
 			 * (PERMISSIVE/DISABLE, plain_inbound.c, outbound.c) */

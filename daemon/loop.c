@@ -2,7 +2,8 @@
 /*
  * Worker threads, one io_uring each: completion dispatch through struct
  * sl_op, timers, cancellation, deferred work, a wake-up eventfd for stop
- * requests, and signals through a signalfd on worker 0.
+ * requests, calls posted from other threads (a lock-free list and an
+ * eventfd), and signals through a signalfd on worker 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +50,13 @@ struct sl_worker {
 	uint64_t wake_val;
 	struct sl_op wake_op;
 	bool wake_armed;
+
+	/* sl_worker_post: a lock-free LIFO pushed by any thread, drained
+	 * (and reversed) by post_done; post_fd says there is something */
+	_Atomic(struct sl_post *) posts;
+	int post_fd;
+	uint64_t post_val;
+	struct sl_op post_op;
 
 	int sig_fd;
 	sigset_t sigs;
@@ -306,6 +314,74 @@ static void arm_wake(struct sl_worker *w)
 	w->wake_armed = true;
 }
 
+void sl_worker_post(struct sl_worker *w, struct sl_post *p)
+{
+	struct sl_post *head = atomic_load_explicit(&w->posts,
+						    memory_order_relaxed);
+	uint64_t one = 1;
+
+	do
+		p->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&w->posts, &head, p,
+						      memory_order_release,
+						      memory_order_relaxed));
+	/* after the push: a read that completes before it is followed by a
+	 * drain that may or may not see it, and this write wakes one more */
+	while (write(w->post_fd, &one, sizeof(one)) < 0) {
+		if (errno == EINTR)
+			continue;
+		/* EAGAIN: the counter is at its maximum, a wake-up is due */
+		if (errno != EAGAIN)
+			sl_log_err("%s: worker %u: eventfd write: %m", __func__,
+				   w->id);
+		break;
+	}
+}
+
+static void arm_post(struct sl_worker *w);
+
+/* run what was posted, oldest first */
+static void run_posts(struct sl_worker *w)
+{
+	struct sl_post *p = atomic_exchange_explicit(&w->posts, NULL,
+						     memory_order_acquire);
+	struct sl_post *fifo = NULL;
+
+	while (p) {
+		struct sl_post *next = p->next;
+
+		p->next = fifo;
+		fifo = p;
+		p = next;
+	}
+	while (fifo) {
+		p = fifo;
+		fifo = fifo->next;
+		p->fn(p); /* may free p */
+	}
+}
+
+static void post_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_worker *w = sl_container_of(op, struct sl_worker, post_op);
+
+	(void)res;
+	(void)flags;
+	run_posts(w);
+	/* always re-armed, after a cancel (sl_worker_cancel_all) too: a
+	 * stopping worker may still wait for a posted completion */
+	arm_post(w);
+}
+
+static void arm_post(struct sl_worker *w)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(w);
+
+	w->post_op.fn = post_done;
+	io_uring_prep_read(sqe, w->post_fd, &w->post_val, sizeof(w->post_val), 0);
+	sl_op_attach(sqe, &w->post_op);
+}
+
 static void arm_signal(struct sl_worker *w);
 
 static void sig_done(struct sl_op *op, int res, uint32_t flags)
@@ -464,6 +540,7 @@ static void *worker_main(void *arg)
 				      memory_order_relaxed);
 		arm_beat(w);
 		arm_wake(w);
+		arm_post(w);
 		if (w->sig_fd >= 0)
 			arm_signal(w);
 		if (w->hooks.start)
@@ -486,6 +563,7 @@ static void *worker_main(void *arg)
 	}
 	w->result = worker_loop(w);
 out:
+	run_posts(w);
 	run_deferred(w);
 	if (w->hooks.fini)
 		w->hooks.fini(w, w->hooks.arg);
@@ -501,6 +579,8 @@ static void worker_free(struct sl_worker *w)
 		return;
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
+	if (w->post_fd >= 0)
+		close(w->post_fd);
 	if (w->sig_fd >= 0)
 		close(w->sig_fd);
 	pthread_mutex_destroy(&w->lock);
@@ -550,10 +630,16 @@ int sl_workers_start(unsigned int n, const struct sl_worker_hooks *hooks,
 		w->id = i;
 		w->hooks = *hooks;
 		w->sig_fd = -1;
+		w->post_fd = -1;
 		pthread_mutex_init(&w->lock, NULL);
 		pthread_cond_init(&w->cond, NULL);
 		w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (w->wake_fd < 0) {
+			ret = -errno;
+			break;
+		}
+		w->post_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (w->post_fd < 0) {
 			ret = -errno;
 			break;
 		}

@@ -88,6 +88,24 @@ struct io_uring *sl_worker_ring(struct sl_worker *w);
  */
 int sl_worker_defer(struct sl_worker *w, void (*fn)(void *), void *arg);
 
+/**
+ * struct sl_post - a call to run on a worker's thread, posted from any
+ * thread (sl_worker_post).  Owned by the poster until @fn runs.
+ */
+struct sl_post {
+	struct sl_post *next; /* the worker's list (loop.c) */
+	void (*fn)(struct sl_post *p);
+};
+
+/**
+ * sl_worker_post - run @p->fn(@p) on @w's thread, soon, in its own turn of
+ * the loop.  Safe from any thread and in any state of @w until its loop
+ * has ended: posts are delivered after a stop request too, so a worker
+ * waiting for a posted completion (it holds a reference) gets it.
+ * Posts from one thread run in the order they were posted.
+ */
+void sl_worker_post(struct sl_worker *w, struct sl_post *p);
+
 /* ---- worker lifetime (used by main.c; additive to the contract above) -- */
 
 /**

@@ -25,6 +25,7 @@
 #include "sl_build_config.h"
 #include "accesslog.h"
 #include "obs.h"
+#include "offload.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -57,6 +58,10 @@ static void usage(FILE *out, const char *prog)
 		"                              (default 15s; covers peers' pooled connections)\n"
 		"      --busy-poll DUR         after activity, poll DUR for more before sleeping:\n"
 		"                              lower latency for more CPU (default 0, off; max 1ms)\n"
+		"      --handshake-threads N   threads that run TLS handshake crypto off the\n"
+		"                              workers (default: one per worker; 0: on the workers)\n"
+		"      --handshake-nice N      their nice value, -20..19 (default 10: a worker\n"
+		"                              busy with flows goes first)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -89,12 +94,16 @@ enum {
 	OPT_POOL_REFILL_DELAY,
 	OPT_PREAMBLE_TIMEOUT,
 	OPT_BUSY_POLL,
+	OPT_HS_THREADS,
+	OPT_HS_NICE,
 };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "node", required_argument, NULL, 'n' },
 	{ "workers", required_argument, NULL, 'w' },
+	{ "handshake-threads", required_argument, NULL, OPT_HS_THREADS },
+	{ "handshake-nice", required_argument, NULL, OPT_HS_NICE },
 	{ "admin-socket", required_argument, NULL, 'a' },
 	{ "ktls", required_argument, NULL, 'k' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -493,6 +502,8 @@ int main(int argc, char **argv)
 			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
 			.pool_refill_delay_ns = SL_POOL_DEFAULT_REFILL_DELAY_NS,
 			.preamble_timeout_ns = 15000000000ULL,
+			.hs_threads = -1,
+			.hs_nice = SL_OFFLOAD_DEFAULT_NICE,
 		},
 	};
 	struct sl_worker_hooks hooks = {
@@ -603,6 +614,25 @@ int main(int argc, char **argv)
 			else
 				d.o.preamble_timeout_ns = ns;
 			break;
+		case OPT_HS_THREADS: {
+			unsigned int n;
+
+			if (parse_uint(optarg, SL_OFFLOAD_MAX_THREADS, &n))
+				goto bad_arg;
+			d.o.hs_threads = (int)n;
+			break;
+		}
+		case OPT_HS_NICE: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < -20 || v > 19)
+				goto bad_arg;
+			d.o.hs_nice = (int)v;
+			break;
+		}
 		case OPT_BUSY_POLL:
 			/* a longer window is spinning, not polling */
 			if (sl_parse_duration(optarg, &ns) || ns > 1000000ULL)
@@ -715,6 +745,15 @@ bad_arg:
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	sigdelset(&sigs, SIGPIPE);
 
+	if (d.o.hs_threads < 0)
+		d.o.hs_threads = (int)(d.o.workers < SL_OFFLOAD_MAX_THREADS ?
+				       d.o.workers : SL_OFFLOAD_MAX_THREADS);
+	ret = sl_offload_start((unsigned int)d.o.hs_threads, d.o.hs_nice);
+	if (ret) {
+		sl_log_err("%s: starting %d handshake threads failed: %s",
+			   __func__, d.o.hs_threads, strerror(-ret));
+		goto out;
+	}
 	d.n_workers = d.o.workers;
 	ret = sl_workers_start(d.n_workers, &hooks, &sigs, &ws);
 	if (ret) {
@@ -741,8 +780,9 @@ bad_arg:
 			      (unsigned long long)(d.o.idle_timeout_ns / 1000000ULL));
 	else
 		sl_log_notice("sluiced: idle timeout none (--idle-timeout 0; DestinationRule connectionPool idleTimeout overrides)");
-	sl_log_notice("sluiced %s: node %s, %u workers, outbound :%u, inbound :%u, plaintext inbound :%u, %s, max %u flows",
+	sl_log_notice("sluiced %s: node %s, %u workers, %u handshake threads (nice %d), outbound :%u, inbound :%u, plaintext inbound :%u, %s, max %u flows",
 		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
+		      sl_offload_threads(), d.o.hs_nice,
 		      d.outbound_port, d.inbound_port, d.inbound_plain_port,
 		      d.ktls ? "kTLS" : "userspace TLS", d.max_conns);
 	/* the workers run until SIGTERM/SIGINT */
@@ -750,6 +790,7 @@ bad_arg:
 	sl_steer_stop(&d);
 	sl_log_notice("sluiced: stopped");
 out:
+	sl_offload_stop(); /* the workers are joined on every path here */
 	sl_obs_stop();
 	sl_daemon = NULL;
 	daemon_free(&d);

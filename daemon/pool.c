@@ -3,7 +3,9 @@
  * Connection pool I/O (see pool.h): background refills (dial the endpoint's
  * mesh port, TLS client handshake as the source identity, exactly as a
  * flow does), a POLLIN|POLLRDHUP watch on every ready socket, the expiry
- * timer.  Everything runs on the worker's thread.
+ * timer.  Everything runs on the worker's thread, but the handshake's
+ * steps, which run on a helper (offload.h); a refill in a step has no op
+ * in flight, and a cancel (sl_pool_stop) is seen when the step is back.
  *
  * Resource accounting: every pooled connection, ready or still
  * handshaking, holds one slot of the connection cap (sl_flow_admit_spare:
@@ -21,6 +23,7 @@
 #include "identity.h"
 #include "log.h"
 #include "obs.h"
+#include "offload.h"
 #include "pool.h"
 #include "record.h"
 #include "stats.h"
@@ -75,6 +78,7 @@ struct refill {
 	void (*cont)(struct refill *r, int res);
 	size_t len, done;
 	bool sending, cancelled, hs_done;
+	struct sl_hs_step step; /* on a helper while its op is nothing */
 	uint64_t start_ns;
 	uint8_t buf[SL_TLS_RECORD_MAX];
 };
@@ -260,6 +264,38 @@ static void refill_submit(struct refill *r, struct io_uring_sqe *sqe,
 
 static void refill_next(struct refill *r);
 
+/* a handshake step is back from its helper */
+static void refill_stepped(struct sl_hs_step *s, int ret)
+{
+	struct refill *r = sl_container_of(s, struct refill, step);
+
+	if (r->cancelled) {
+		refill_fail(r, "handshake", -ECANCELED);
+		return;
+	}
+	if (ret == 0) {
+		r->hs_done = true;
+	} else if (ret != -EAGAIN) {
+		enum sl_tls_fail why = sl_tls_conn_fail(r->tls);
+
+		sl_stats_hs_fail(why ? why : SL_TLS_FAIL_PROTOCOL);
+		sl_log_info("%s: pool handshake with %s failed: %s: %s",
+			    __func__, r->b->peer_id,
+			    sl_tls_fail_name(why ? why : SL_TLS_FAIL_PROTOCOL),
+			    sl_tls_conn_fail_detail(r->tls));
+		refill_fail(r, "handshake", ret);
+		return;
+	}
+	refill_next(r);
+}
+
+static void refill_step(struct refill *r)
+{
+	r->step.tls = r->tls;
+	r->step.cb = refill_stepped;
+	sl_hs_step_submit(r->p->w, &r->step);
+}
+
 static void refill_io_done(struct refill *r, int res)
 {
 	struct io_uring_sqe *sqe;
@@ -282,27 +318,13 @@ static void refill_io_done(struct refill *r, int res)
 		return;
 	}
 	if (!r->sending) {
-		int ret;
-
 		/* one read of what has arrived (sl_tls_conn_read_size) */
 		if (sl_tls_conn_feed(r->tls, r->buf, r->done)) {
 			refill_fail(r, "handshake", -ENOMEM);
 			return;
 		}
-		ret = sl_tls_conn_handshake(r->tls);
-		if (ret == 0) {
-			r->hs_done = true;
-		} else if (ret != -EAGAIN) {
-			enum sl_tls_fail why = sl_tls_conn_fail(r->tls);
-
-			sl_stats_hs_fail(why ? why : SL_TLS_FAIL_PROTOCOL);
-			sl_log_info("%s: pool handshake with %s failed: %s: %s",
-				    __func__, r->b->peer_id,
-				    sl_tls_fail_name(why ? why : SL_TLS_FAIL_PROTOCOL),
-				    sl_tls_conn_fail_detail(r->tls));
-			refill_fail(r, "handshake", ret);
-			return;
-		}
+		refill_step(r);
+		return;
 	}
 	refill_next(r);
 }
@@ -346,23 +368,13 @@ static void refill_next(struct refill *r)
 
 static void refill_connected(struct refill *r, int res)
 {
-	int ret;
-
 	if (res < 0) {
 		refill_fail(r, "connect", res == -ECANCELED && !r->cancelled ?
 						  -ETIMEDOUT : res);
 		return;
 	}
 	r->start_ns = sl_now_ns();
-	ret = sl_tls_conn_handshake(r->tls); /* ClientHello */
-	if (ret == 0) {
-		r->hs_done = true;
-	} else if (ret != -EAGAIN) {
-		sl_stats_hs_fail(sl_tls_conn_fail(r->tls) ?: SL_TLS_FAIL_INTERNAL);
-		refill_fail(r, "handshake", ret);
-		return;
-	}
-	refill_next(r);
+	refill_step(r); /* the ClientHello */
 }
 
 static int refill_start(struct sl_pool *p, struct sl_pool_bucket *b,

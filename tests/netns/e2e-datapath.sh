@@ -193,9 +193,12 @@ done
 sock_a=$TP_DIR/a.sock sock_b=$TP_DIR/b.sock
 pid_a= pid_b=
 
+# node-a runs its handshake steps on its workers (--handshake-threads 0),
+# node-b on its helper threads (the default): both paths meet every case
 start_daemons() { # ktls-a ktls-b
 	tp_bg node1 "$TP_DIR/sluiced-a.log" "$sluiced" --config "$TP_DIR/cfg-a" \
 		--node node-a --workers 2 --admin-socket "$sock_a" --ktls "$1" \
+		--handshake-threads 0 \
 		--handshake-timeout 2s --grace 2s --log-level debug
 	pid_a=$TP_BG_PID
 	tp_bg node2 "$TP_DIR/sluiced-b.log" "$sluiced" --config "$TP_DIR/cfg-b" \
@@ -306,6 +309,18 @@ start_daemons $mode $mode
 if [ $have_ktls = 1 ]; then
 	tx_before=$(tls_stat node1 TlsTxSw) rx_before=$(tls_stat node2 TlsRxSw)
 fi
+
+# the start notice follows the steering set-up: give it a moment
+for ((i = 0; i < 50; i++)); do
+	grep -q "handshake threads" "$TP_DIR/sluiced-a.log" &&
+		grep -q "handshake threads" "$TP_DIR/sluiced-b.log" && break
+	sleep 0.1
+done
+grep -q "2 workers, 0 handshake threads" "$TP_DIR/sluiced-a.log" ||
+	{ dump_logs; tp_fail "node1 does not say it runs handshakes on its workers"; }
+grep -q "2 workers, 2 handshake threads (nice 10)" "$TP_DIR/sluiced-b.log" ||
+	{ dump_logs; tp_fail "node2 does not say it runs 2 handshake threads at nice 10"; }
+ok "handshake steps: node1 on its workers, node2 on 2 helper threads (nice 10)"
 
 data_tests "ktls=$mode"
 expect_stat "$sock_a" flows_opened 8 "node1 counts flows"
