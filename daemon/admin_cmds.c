@@ -239,6 +239,7 @@ static int cmd_status(struct req *q)
 		sl_json_key(&j, "pool");
 		sl_json_obj_begin(&j);
 		sl_json_kv_uint(&j, "size", d->o.pool_size);
+		sl_json_kv_uint(&j, "max", d->o.pool_max);
 		sl_json_kv_uint(&j, "idle_timeout_ms", d->o.pool_idle_ns / 1000000);
 		sl_json_kv_int(&j, "ready", pool_ready());
 		sl_json_kv_uint(&j, "hits", sl_stat_get(SL_STAT_POOL_HITS));
@@ -275,8 +276,8 @@ static int cmd_status(struct req *q)
 		ROW("certificates", "%zu", ncerts);
 		ROW("steering", "%s", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) ? "sluiced" : "external");
 		if (d->o.pool_size)
-			ROW("pool", "size %u, idle %llums, ready %lld, hits %llu, misses %llu",
-			    d->o.pool_size,
+			ROW("pool", "size %u (busy keys up to %u), idle %llums, ready %lld, hits %llu, misses %llu",
+			    d->o.pool_size, d->o.pool_max,
 			    (unsigned long long)(d->o.pool_idle_ns / 1000000),
 			    (long long)pool_ready(),
 			    (unsigned long long)sl_stat_get(SL_STAT_POOL_HITS),

@@ -44,6 +44,7 @@ struct sl_daemon_opts {
 	const char *state_dir;		/* last good config copy; NULL: none */
 	uint64_t cert_lifetime_s;	/* built-in CA leaf lifetime; 0: default */
 	unsigned int pool_size;		/* ready connections per key (pool.h); 0 off */
+	unsigned int pool_max;		/* a busy key's ceiling (>= pool_size) */
 	uint64_t pool_idle_ns;		/* pooled connection idle time, default 10 s */
 	uint64_t pool_refill_delay_ns;	/* refill this long after a use, default 5 ms */
 	uint64_t preamble_timeout_ns;	/* inbound: preamble wait after an mTLS

@@ -52,6 +52,8 @@ static void usage(FILE *out, const char *prog)
 		"                              pods (default: node config, 15006)\n"
 		"      --pool-size N           ready mTLS connections kept per source identity\n"
 		"                              and endpoint (default 2, 0 off)\n"
+		"      --pool-max N            a busy key keeps up to N (default 8; its target\n"
+		"                              follows its rate of new flows)\n"
 		"      --pool-idle-timeout DUR close a pooled connection unused for DUR (default 10s)\n"
 		"      --pool-refill-delay DUR refill the pool DUR after a use (default 5ms)\n"
 		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
@@ -90,6 +92,7 @@ enum {
 	OPT_CERT_LIFETIME,
 	OPT_PLAIN_PORT,
 	OPT_POOL_SIZE,
+	OPT_POOL_MAX,
 	OPT_POOL_IDLE,
 	OPT_POOL_REFILL_DELAY,
 	OPT_PREAMBLE_TIMEOUT,
@@ -123,6 +126,7 @@ static const struct option long_opts[] = {
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
 	{ "inbound-plain-port", required_argument, NULL, OPT_PLAIN_PORT },
 	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
+	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
 	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
 	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
 	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
@@ -499,6 +503,7 @@ int main(int argc, char **argv)
 			.idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS,
 			.grace_ns = 10000000000ULL,
 			.pool_size = SL_POOL_DEFAULT_SIZE,
+			.pool_max = SL_POOL_DEFAULT_MAX,
 			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
 			.pool_refill_delay_ns = SL_POOL_DEFAULT_REFILL_DELAY_NS,
 			.preamble_timeout_ns = 15000000000ULL,
@@ -519,6 +524,7 @@ int main(int argc, char **argv)
 	bool check = false, dry_run = false;
 	sigset_t sigs;
 	long ncpu;
+	bool pool_max_set = false;
 	int c, ret;
 
 	pthread_mutex_init(&d.cfg_lock, NULL);
@@ -600,6 +606,11 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))
 				goto bad_arg;
 			break;
+		case OPT_POOL_MAX:
+			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_max))
+				goto bad_arg;
+			pool_max_set = true;
+			break;
 		case OPT_POOL_REFILL_DELAY:
 			if (sl_parse_duration(optarg, &ns))
 				goto bad_arg;
@@ -671,6 +682,14 @@ bad_arg:
 		fprintf(stderr, "%s: bad value for --%s: '%s' (see --help)\n",
 			argv[0], opt_name(c), optarg);
 		return 2;
+	}
+	if (d.o.pool_max < d.o.pool_size) {
+		if (pool_max_set) {
+			fprintf(stderr, "%s: --pool-max %u is below --pool-size %u\n",
+				argv[0], d.o.pool_max, d.o.pool_size);
+			return 2;
+		}
+		d.o.pool_max = d.o.pool_size;
 	}
 	if (optind < argc || !d.o.config_dir) {
 		usage(stderr, argv[0]);

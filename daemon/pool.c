@@ -79,7 +79,8 @@ struct refill {
 	size_t len, done;
 	bool sending, cancelled, hs_done;
 	struct sl_hs_step step; /* on a helper while its op is nothing */
-	uint64_t start_ns;
+	uint64_t start_ns; /* connected: the handshake's start */
+	uint64_t begin_ns; /* refill_start: dial + handshake (the key's fill) */
 	uint8_t buf[SL_TLS_RECORD_MAX];
 };
 
@@ -199,9 +200,12 @@ static void refill_ready(struct refill *r)
 	struct io_uring_sqe *sqe;
 	struct pooled *pe;
 
+	uint64_t now = sl_now_ns();
+
 	sl_stat_inc(SL_STAT_HANDSHAKES_OK);
 	sl_stat_inc(SL_STAT_POOL_HANDSHAKES);
-	sl_obs_handshake_done(sl_now_ns() - r->start_ns);
+	sl_obs_handshake_done(now - r->start_ns);
+	sl_pool_table_filled(r->b, now - r->begin_ns);
 	if (p->stopping || r->epoch != atomic_load(&pool_epoch)) {
 		refill_fail(r, "stopping or reloaded", -ECANCELED);
 		return;
@@ -393,6 +397,7 @@ static int refill_start(struct sl_pool *p, struct sl_pool_bucket *b,
 	}
 	r->p = p;
 	r->b = b;
+	r->begin_ns = sl_now_ns();
 	r->gen = (uintptr_t)self;
 	r->epoch = p->epoch;
 	r->fd = sl_socket_dial(b->addr.family, p->d->mark);
@@ -439,6 +444,7 @@ int sl_pool_new(struct sl_wctx *wc, struct sl_pool **out)
 	p->epoch = atomic_load(&pool_epoch);
 	sl_pool_table_init(&p->t, p->d->o.pool_size, p->d->o.pool_idle_ns,
 			   table_discard, p);
+	sl_pool_table_grow(&p->t, p->d->o.pool_max, p->d->o.pool_refill_delay_ns);
 	*out = p;
 	return 0;
 }

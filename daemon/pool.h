@@ -44,6 +44,10 @@ struct sl_wctx;
 
 /** Default ready entries per key (--pool-size); 0 turns pooling off. */
 #define SL_POOL_DEFAULT_SIZE 2
+/** Default ceiling a busy key's target grows to (--pool-max). */
+#define SL_POOL_DEFAULT_MAX 8
+/** A refill's dial + handshake time assumed before one was measured. */
+#define SL_POOL_FILL_GUESS_NS 2000000ULL
 /** Default delay of a refill after a use (--pool-refill-delay). */
 #define SL_POOL_DEFAULT_REFILL_DELAY_NS 5000000ULL
 /** Default idle time of a ready entry (--pool-idle-timeout). */
@@ -93,6 +97,10 @@ struct sl_pool_bucket {
 	unsigned int ready;
 	unsigned int pending; /* refills in flight (they point here) */
 	uint64_t last_use_ns;
+	/* how busy the key is (sl_pool_table_target): moving averages of
+	 * the time between two uses and of a refill's dial + handshake;
+	 * 0 until measured */
+	uint64_t gap_ns, fill_ns;
 	/* on the I/O layer's queue of deferred refills (kept by sweeps) */
 	bool queued;
 	struct sl_pool_bucket *qnext;
@@ -109,7 +117,9 @@ typedef void (*sl_pool_discard_fn)(struct sl_pool_entry *e,
 
 struct sl_pool_table {
 	struct sl_pool_bucket *slots[SL_POOL_SLOTS];
-	unsigned int size; /* ready entries wanted per key */
+	unsigned int size; /* ready entries wanted per key, at least */
+	unsigned int max;  /* ... and at most, for a busy key (>= size) */
+	uint64_t delay_ns; /* the refill delay after a use (mean) */
 	uint64_t idle_ns;
 	unsigned int n_ready, n_buckets;
 	sl_pool_discard_fn discard;
@@ -126,6 +136,32 @@ struct sl_pool_table {
  */
 void sl_pool_table_init(struct sl_pool_table *t, unsigned int size,
 			uint64_t idle_ns, sl_pool_discard_fn discard, void *arg);
+
+/**
+ * sl_pool_table_grow - let a busy key's target grow past the size, up to
+ * @max (sl_pool_table_target); @delay_ns: the mean refill delay after a
+ * use.  A table made by sl_pool_table_init keeps every key at its size.
+ */
+void sl_pool_table_grow(struct sl_pool_table *t, unsigned int max,
+			uint64_t delay_ns);
+
+/**
+ * sl_pool_table_target - ready entries wanted for @b: enough for the uses
+ * two refill cycles see at the key's rate, and one more, between the size
+ * and the max.  A refill cycle is the refill delay plus the key's measured
+ * dial + handshake time (SL_POOL_FILL_GUESS_NS until measured); the rate
+ * is a moving average of the time between uses (sl_pool_table_take), so a
+ * key used every 5 ms with a 5 ms delay and 2 ms handshakes wants
+ * ceil(2 * 7 / 5) + 1 = 4, one used every 50 ms stays at the size.
+ */
+unsigned int sl_pool_table_target(const struct sl_pool_table *t,
+				  const struct sl_pool_bucket *b);
+
+/**
+ * sl_pool_table_filled - a refill of @b took @fill_ns from its start to
+ * ready (dial + handshake): update the key's average
+ */
+void sl_pool_table_filled(struct sl_pool_bucket *b, uint64_t fill_ns);
 
 /**
  * sl_pool_refill_jitter - the delay of one refill: uniform in
@@ -157,13 +193,14 @@ int sl_pool_table_bucket(struct sl_pool_table *t, const struct sl_pool_key *k,
  * @gen: the current source identity; entries made with another one are
  *       discarded as stale, so are entries idle for the idle time (expired)
  *       and entries whose peer certificate expired before @now_s
+ * Every take, hit or miss, is a use: it updates the key's rate.
  * @retval 0 and the entry in @out (the caller owns it now); -ENOENT
  */
 int sl_pool_table_take(struct sl_pool_table *t, struct sl_pool_bucket *b,
 		       uint64_t now_ns, time_t now_s, uintptr_t gen,
 		       struct sl_pool_entry **out);
 
-/** sl_pool_table_want - refills to start for @b to reach the size */
+/** sl_pool_table_want - refills to start for @b to reach its target */
 unsigned int sl_pool_table_want(const struct sl_pool_table *t,
 				const struct sl_pool_bucket *b);
 

@@ -34,6 +34,7 @@ void sl_pool_table_init(struct sl_pool_table *t, unsigned int size,
 {
 	memset(t, 0, sizeof(*t));
 	t->size = size;
+	t->max = size;
 	t->idle_ns = idle_ns;
 	t->discard = discard;
 	t->arg = arg;
@@ -137,6 +138,12 @@ int sl_pool_table_take(struct sl_pool_table *t, struct sl_pool_bucket *b,
 {
 	struct sl_pool_entry *e;
 
+	if (b->last_use_ns && now_ns > b->last_use_ns) {
+		uint64_t gap = now_ns - b->last_use_ns;
+
+		/* weight 1/8: a burst shows within a few uses */
+		b->gap_ns = b->gap_ns ? b->gap_ns - b->gap_ns / 8 + gap / 8 : gap;
+	}
 	b->last_use_ns = now_ns;
 	while ((e = b->head)) {
 		if (expired(t, e, now_ns)) {
@@ -152,12 +159,41 @@ int sl_pool_table_take(struct sl_pool_table *t, struct sl_pool_bucket *b,
 	return -ENOENT;
 }
 
+void sl_pool_table_grow(struct sl_pool_table *t, unsigned int max,
+			uint64_t delay_ns)
+{
+	t->max = max > t->size ? max : t->size;
+	t->delay_ns = delay_ns;
+}
+
+unsigned int sl_pool_table_target(const struct sl_pool_table *t,
+				  const struct sl_pool_bucket *b)
+{
+	uint64_t cycle, n;
+
+	if (t->max <= t->size || !b->gap_ns)
+		return t->size;
+	cycle = t->delay_ns + (b->fill_ns ? b->fill_ns : SL_POOL_FILL_GUESS_NS);
+	/* uses in two cycles, rounded up, and one more */
+	n = (2 * cycle + b->gap_ns - 1) / b->gap_ns + 1;
+	if (n < t->size)
+		return t->size;
+	return n > t->max ? t->max : (unsigned int)n;
+}
+
+void sl_pool_table_filled(struct sl_pool_bucket *b, uint64_t fill_ns)
+{
+	b->fill_ns = b->fill_ns ? b->fill_ns - b->fill_ns / 4 + fill_ns / 4 :
+				  fill_ns;
+}
+
 unsigned int sl_pool_table_want(const struct sl_pool_table *t,
 				const struct sl_pool_bucket *b)
 {
 	unsigned int have = b->ready + b->pending;
+	unsigned int target = sl_pool_table_target(t, b);
 
-	return have >= t->size ? 0 : t->size - have;
+	return have >= target ? 0 : target - have;
 }
 
 void sl_pool_table_sweep(struct sl_pool_table *t, uint64_t now_ns,

@@ -162,6 +162,57 @@ static void test_take_put_want(void **state)
 	sl_pool_table_fini(&t);
 }
 
+/* a busy key's target grows with its rate of use, within size..max */
+static void test_target(void **state)
+{
+	struct sl_pool_table t;
+	struct rec r = { 0 };
+	struct sl_pool_key k = key(ID_A, ID_B, "198.18.2.11", 15008);
+	struct sl_pool_bucket *b;
+	struct sl_pool_entry *e;
+	const uint64_t ms = 1000000ULL;
+	uint64_t now = 1 * S;
+
+	(void)state;
+	sl_pool_table_init(&t, 2, 10 * S, discard, &r);
+	assert_int_equal(sl_pool_table_bucket(&t, &k, &b), 0);
+	/* not grown: a key used every 5 ms stays at the size */
+	for (int i = 0; i < 20; i++, now += 5 * ms)
+		assert_int_equal(sl_pool_table_take(&t, b, now, 0, 7, &e), -ENOENT);
+	assert_int_equal(b->gap_ns, 5 * ms);
+	assert_int_equal(sl_pool_table_target(&t, b), 2);
+	assert_int_equal(sl_pool_table_want(&t, b), 2);
+
+	/* grown (max 8, delay 5 ms): every 5 ms with the 2 ms guess for the
+	 * fill is ceil(2 * 7 / 5) + 1 = 4 */
+	sl_pool_table_grow(&t, 8, 5 * ms);
+	assert_int_equal(sl_pool_table_target(&t, b), 4);
+	b->pending = 1;
+	assert_int_equal(sl_pool_table_want(&t, b), 3);
+	b->pending = 0;
+	/* a measured fill of 10 ms: ceil(2 * 15 / 5) + 1 = 7 */
+	sl_pool_table_filled(b, 10 * ms);
+	assert_int_equal(b->fill_ns, 10 * ms);
+	assert_int_equal(sl_pool_table_target(&t, b), 7);
+	/* the average moves by a quarter: 10 -> 7.5 ms after a 0 ms fill */
+	sl_pool_table_filled(b, 0);
+	assert_int_equal(b->fill_ns, 10 * ms - 10 * ms / 4);
+	/* a burst (uses 100 us apart) reaches the max, never more */
+	for (int i = 0; i < 40; i++, now += ms / 10)
+		sl_pool_table_take(&t, b, now, 0, 7, &e);
+	assert_int_equal(sl_pool_table_target(&t, b), 8);
+	/* a slow key (every 200 ms) falls back to the size */
+	for (int i = 0; i < 60; i++, now += 200 * ms)
+		sl_pool_table_take(&t, b, now, 0, 7, &e);
+	assert_true(b->gap_ns > 150 * ms);
+	assert_int_equal(sl_pool_table_target(&t, b), 2);
+	/* a max below the size is the size */
+	sl_pool_table_grow(&t, 1, 5 * ms);
+	assert_int_equal(t.max, 2);
+	assert_int_equal(sl_pool_table_target(&t, b), 2);
+	sl_pool_table_fini(&t);
+}
+
 static void test_expiry(void **state)
 {
 	struct sl_pool_table t;
@@ -294,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keying),
 		cmocka_unit_test(test_take_put_want),
+		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_refill_jitter),

@@ -11,6 +11,8 @@
 #     on the flows' path (handshakes_ok - pool_handshakes unchanged); an
 #     entry older than node2's --handshake-timeout (2 s) is still served
 #     (node2 waits --preamble-timeout after the handshake)
+#  1b. a burst of 40 concurrent flows: the key's target grows with its
+#     rate, past --pool-size 2 (5 ready), never above --pool-max 8
 #  2. the data of a pooled flow is still mTLS: tcpdump on the node link
 #     sees no plaintext marker and sees TLS application records
 #  3. node2's sluiced restarts: it closes the pooled connections waiting
@@ -155,6 +157,27 @@ flow "flow on a 3 s old pooled connection"
 [ "$(st pool_hits)" -eq $((h0 + 1)) ] || tp_fail "the 3 s old pooled connection was not used"
 ok "a pooled connection older than the peer's handshake timeout is served (preamble wait)"
 
+# ---- 1b. a busy key grows past --pool-size, up to --pool-max ---------------
+# 40 flows at once: the key's time between uses falls to a few ms, so its
+# target (sl_pool_table_target) rises from 2 towards --pool-max 8
+pids=()
+for ((i = 0; i < 40; i++)); do
+	tp_exec pod11 timeout 30 "$SL_TCP" echo-check "$p21" 7020 100 >/dev/null &
+	pids+=($!)
+done
+for pid in "${pids[@]}"; do
+	wait "$pid" || { tm_dump_logs; tp_fail "burst: a flow failed"; }
+done
+wait_ready 5
+maxr=0
+for ((i = 0; i < 20; i++)); do
+	r=$(st pool_ready)
+	[ "$r" -gt "$maxr" ] && maxr=$r
+	sleep 0.1
+done
+[ "$maxr" -le 8 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "pool_ready $maxr is above --pool-max 8"; }
+ok "a burst of 40 flows: the key's pool grows past --pool-size 2 to $maxr ready (at most --pool-max 8)"
+
 # ---- 2. still mTLS on the wire --------------------------------------------------
 marker=SLUICE-POOL-PLAINTEXT-MARKER-51c2
 tp_bg node1 "$TP_DIR/tcpdump.log" tcpdump --immediate-mode -i nl0 -U -n -s 0 -w "$TP_DIR/link.pcap" tcp
@@ -203,6 +226,15 @@ flow "flow after the peer restarted"
 ok "peer restart: pooled connections dropped ($d0 -> $d1), the next flow works"
 
 # ---- 4. rotation -----------------------------------------------------------------
+# the last flow's refills (up to the key's grown target) finish first: a
+# handshake cut by node1's stop would count as failed on node2
+prev=-1
+for ((i = 0; i < 40; i++)); do
+	r=$(st pool_ready)
+	[ "$r" = "$prev" ] && [ "$r" -ge 2 ] && break
+	prev=$r
+	sleep 0.5
+done
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.1.log"
 tm_start_a --workers 1 --ktls $kt --cert-lifetime 40s --pool-idle-timeout 60s
