@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "obs.h"
+#include "offload.h"
 #include "sl_build_config.h"
 #include "stats.h"
 #include "tm_status.h"
@@ -252,6 +253,13 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "hits", bp_hits);
 		sl_json_kv_uint(&j, "misses", bp_misses);
 		sl_json_obj_end(&j);
+		/* handshake threads (offload.h) */
+		sl_json_key(&j, "handshake_threads");
+		sl_json_obj_begin(&j);
+		sl_json_kv_uint(&j, "threads", sl_offload_threads());
+		sl_json_kv_int(&j, "nice", d->o.hs_nice);
+		sl_json_kv_uint(&j, "steps", sl_offload_jobs());
+		sl_json_obj_end(&j);
 		sl_json_obj_end(&j);
 	} else {
 		ROW("version", "%s", SL_VERSION);
@@ -291,6 +299,13 @@ static int cmd_status(struct req *q)
 			    (unsigned long long)bp_misses);
 		else
 			ROW("busy-poll", "off");
+		if (sl_offload_threads())
+			ROW("handshake-threads", "%u (nice %d), %llu steps",
+			    sl_offload_threads(), d->o.hs_nice,
+			    (unsigned long long)sl_offload_jobs());
+		else
+			ROW("handshake-threads", "none (steps on the workers: %llu)",
+			    (unsigned long long)sl_offload_jobs());
 		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	}
 #undef ROW

@@ -411,6 +411,8 @@ static void hs_stepped(struct sl_hs_step *s, int ret)
 
 	f->hs_busy = false;
 	if (f->ended) { /* failed meanwhile (set-up timeout, stop) */
+		if (f->timed_out)
+			sl_stats_hs_fail(SL_TLS_FAIL_TIMEOUT);
 		flow_maybe_free(f);
 		return;
 	}

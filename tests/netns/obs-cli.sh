@@ -154,7 +154,11 @@ out=$(cli node1 "$sock_a" status) || tp_fail "status"
 sed 's/^/# /' <<<"$out"
 out=$(cli node1 "$sock_a" -o dump status) || tp_fail "status dump"
 grep -qP "^workloads\t4$" <<<"$out" || { echo "$out"; tp_fail "status dump lacks 'workloads<TAB>4'"; }
-ok "status: table, dump and JSON (generation $gen)"
+grep -qP "^handshake-threads\t2 \(nice 10\), [0-9]+ steps$" <<<"$out" ||
+	{ echo "$out"; tp_fail "status dump lacks 'handshake-threads<TAB>2 (nice 10), N steps'"; }
+grep -qP "^pool\tsize 2 \(busy keys up to 8\)" <<<"$out" ||
+	{ echo "$out"; tp_fail "status dump lacks the pool's size 2 and max 8"; }
+ok "status: table, dump and JSON (generation $gen), handshake threads and pool sizes"
 
 out=$(cli node1 "$sock_a" -o json workloads) || tp_fail "workloads -o json"
 json_check "$out" 'sorted(w["name"] for w in o["workloads"]) == ["pod11","pod12","pod21","pod22"] and any(w["spiffe_id"] == "spiffe://cluster.local/ns/default/sa/echo" and w["address"] == "'"$p21"'" for w in o["workloads"])'
@@ -215,6 +219,11 @@ for ((i = 0; i < 50; i++)); do
 	$py -c 'import json,sys; sys.exit(0 if all(json.loads(x)["flows_active"] == 0 for x in sys.argv[1:]) else 1)' "$a" "$b" && break
 	sleep 0.1
 done
+# every handshake ran its steps on the helpers: at least two a side per flow
+for x in "$a" "$b"; do
+	json_check "$x" 'o["handshake_threads"]["threads"] == 2 and o["handshake_threads"]["nice"] == 10 and o["handshake_threads"]["steps"] >= 2 * '"$nflows"' and o["pool"]["max"] == 8'
+done
+ok "handshake steps ran on 2 helper threads on each node (status handshake_threads)"
 
 scrape() { # node file
 	tp_exec "$1" curl -sS --max-time 5 -o "$2" -w '%{http_code}' http://127.0.0.1:15020/metrics
