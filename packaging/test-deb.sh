@@ -50,5 +50,8 @@ unit=$tmp/x/lib/systemd/system/sluiced.service
 grep -q '^ExecStart=/usr/sbin/sluiced --config /etc/sluice ' "$unit" ||
 	fail "unit does not start /usr/sbin/sluiced with /etc/sluice: $(grep ^ExecStart "$unit")"
 grep -q 'file:///usr/share/doc/sluice/sluiced.8.md' "$unit" || fail "unit Documentation= path"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './postinst' || fail "no postinst"
+# the list first: "tar -t | grep -q" fails under pipefail when grep exits
+# early and tar gets SIGPIPE on its next line
+ctrl=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -qx './postinst' <<<"$ctrl" || fail "no postinst: $ctrl"
 echo "package OK: $(basename "$deb")"
