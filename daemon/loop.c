@@ -54,6 +54,10 @@ struct sl_worker {
 	/* sl_worker_post: a lock-free LIFO pushed by any thread, drained
 	 * (and reversed) by post_done; post_fd says there is something */
 	_Atomic(struct sl_post *) posts;
+	/* sl_worker_post calls still touching this worker: once its push is
+	 * visible the worker may run the post, end and be joined before the
+	 * poster's eventfd write; worker_free waits for them */
+	atomic_uint posting;
 	int post_fd;
 	uint64_t post_val;
 	struct sl_op post_op;
@@ -320,6 +324,7 @@ void sl_worker_post(struct sl_worker *w, struct sl_post *p)
 						    memory_order_relaxed);
 	uint64_t one = 1;
 
+	atomic_fetch_add(&w->posting, 1); /* before the push: see worker_free */
 	do
 		p->next = head;
 	while (!atomic_compare_exchange_weak_explicit(&w->posts, &head, p,
@@ -336,6 +341,7 @@ void sl_worker_post(struct sl_worker *w, struct sl_post *p)
 				   w->id);
 		break;
 	}
+	atomic_fetch_sub(&w->posting, 1); /* w may be freed from here on */
 }
 
 static void arm_post(struct sl_worker *w);
@@ -577,6 +583,9 @@ static void worker_free(struct sl_worker *w)
 {
 	if (!w)
 		return;
+	/* a poster whose post already ran may still be in its eventfd write */
+	while (atomic_load(&w->posting))
+		sched_yield();
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	if (w->post_fd >= 0)

@@ -173,6 +173,9 @@ unsigned int sl_pool_table_target(const struct sl_pool_table *t,
 
 	if (t->max <= t->size || !b->gap_ns)
 		return t->size;
+	/* a delay of ages (no overflow below): every use is inside a cycle */
+	if (t->delay_ns > UINT64_MAX / 8 || b->fill_ns > UINT64_MAX / 8)
+		return t->max;
 	cycle = t->delay_ns + (b->fill_ns ? b->fill_ns : SL_POOL_FILL_GUESS_NS);
 	/* uses in two cycles, rounded up, and one more */
 	n = (2 * cycle + b->gap_ns - 1) / b->gap_ns + 1;

@@ -206,6 +206,9 @@ static void test_target(void **state)
 		sl_pool_table_take(&t, b, now, 0, 7, &e);
 	assert_true(b->gap_ns > 150 * ms);
 	assert_int_equal(sl_pool_table_target(&t, b), 2);
+	/* an enormous refill delay does not wrap: the max */
+	sl_pool_table_grow(&t, 8, UINT64_MAX / 2);
+	assert_int_equal(sl_pool_table_target(&t, b), 8);
 	/* a max below the size is the size */
 	sl_pool_table_grow(&t, 1, 5 * ms);
 	assert_int_equal(t.max, 2);
