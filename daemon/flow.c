@@ -212,7 +212,13 @@ static void timer_done(struct sl_op *op, int res, uint32_t flags)
 	struct sl_flow *f = sl_container_of(op, struct sl_flow, timer_op);
 
 	f->timer_armed = false;
-	if (res == -ETIME && !f->ended) {
+	if (res == -ETIME && !f->ended && f->wait_pprev &&
+	    sl_worker_stopping(f->wc->w)) {
+		/* a handshake done during the stop, no preamble: a refill */
+		sl_log_debug("%s: flow %s -> %s: stopping, no preamble after the handshake: closed",
+			     __func__, f->src, f->dst);
+		sl_flow_fail(f);
+	} else if (res == -ETIME && !f->ended) {
 		f->timed_out = true;
 		sl_log_info("%s: flow %s -> %s: set-up timed out", __func__,
 			    f->src, f->dst);

@@ -21,6 +21,10 @@
 
 #define SL_FLOW_BUF 16384
 
+/* inbound, stopping worker: how long a handshake completed during the stop
+ * waits for its preamble before it is closed as a peer's unused refill */
+#define SL_STOP_PREAMBLE_WAIT_NS 1000000000ULL
+
 struct sl_flow;
 typedef void (*sl_flow_cont)(struct sl_flow *f, int res);
 
@@ -162,7 +166,9 @@ void sl_flow_rearm_deadline(struct sl_flow *f, uint64_t ns);
 /**
  * sl_flow_set_waiting - (inbound) mark @f as an authenticated connection
  * with no preamble byte yet (@waiting true), or no longer (false); ended
- * flows leave the list by themselves
+ * flows leave the list by themselves.  A waiting flow whose deadline
+ * expires while its worker is stopping is closed quietly (no timeout
+ * counted), as sl_flow_cut_waiting closes the ones waiting at the stop.
  */
 void sl_flow_set_waiting(struct sl_flow *f, bool waiting);
 

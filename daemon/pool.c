@@ -78,6 +78,7 @@ struct refill {
 	void (*cont)(struct refill *r, int res);
 	size_t len, done;
 	bool sending, cancelled, hs_done;
+	bool connected; /* the peer has the connection: a stop lets it finish */
 	struct sl_hs_step step; /* on a helper while its op is nothing */
 	uint64_t start_ns; /* connected: the handshake's start */
 	uint64_t begin_ns; /* refill_start: dial + handshake (the key's fill) */
@@ -194,6 +195,23 @@ static void refill_fail(struct refill *r, const char *what, int err)
 	refill_end(r);
 }
 
+/*
+ * A refill that completed during a stop or after a reload: closed unused,
+ * with a plain FIN, as an expired entry is, so the peer ends it without
+ * counting an error (docs/PROTOCOL.md, step 4)
+ */
+static void refill_discard(struct refill *r)
+{
+	sl_stat_inc(SL_STAT_POOL_DROPPED);
+	sl_log_debug("%s: pool refill to %s done while %s: closed unused",
+		     __func__, r->b->peer_id,
+		     r->p->stopping ? "stopping" : "reloading");
+	close(r->fd);
+	sl_tls_conn_free(r->tls);
+	sl_flow_release();
+	refill_end(r);
+}
+
 static void refill_ready(struct refill *r)
 {
 	struct sl_pool *p = r->p;
@@ -207,7 +225,7 @@ static void refill_ready(struct refill *r)
 	sl_obs_handshake_done(now - r->start_ns);
 	sl_pool_table_filled(r->b, now - r->begin_ns);
 	if (p->stopping || r->epoch != atomic_load(&pool_epoch)) {
-		refill_fail(r, "stopping or reloaded", -ECANCELED);
+		refill_discard(r);
 		return;
 	}
 	pe = calloc(1, sizeof(*pe));
@@ -250,6 +268,9 @@ static void refill_op_done(struct sl_op *op, int res, uint32_t flags)
 
 	if (r->cancelled && res >= 0)
 		res = -ECANCELED;
+	/* cut at the end of a stop's grace period: not the refill's failure */
+	if (res == -ECANCELED && r->p->stopping)
+		r->cancelled = true;
 	r->cont(r, res);
 }
 
@@ -378,6 +399,7 @@ static void refill_connected(struct refill *r, int res)
 		return;
 	}
 	r->start_ns = sl_now_ns();
+	r->connected = true;
 	refill_step(r); /* the ClientHello */
 }
 
@@ -455,7 +477,13 @@ void sl_pool_stop(struct sl_pool *p)
 		return;
 	p->stopping = true;
 	sl_pool_table_flush(&p->t);
+	/* a refill still dialing is cancelled; one the peer has accepted
+	 * finishes its handshake (under the handshake timeout, within the
+	 * grace period) and is then closed unused (refill_discard): cut in
+	 * the middle, it would count as a failed handshake on the peer */
 	for (struct refill *r = p->refills; r; r = r->next) {
+		if (r->connected)
+			continue;
 		r->cancelled = true;
 		sl_worker_cancel_op(p->w, &r->op);
 	}

@@ -234,7 +234,9 @@ struct sl_pool;
 int sl_pool_new(struct sl_wctx *wc, struct sl_pool **out);
 
 /**
- * sl_pool_stop - close every ready entry, cancel refills in flight; later
+ * sl_pool_stop - close every ready entry and cancel the refills still
+ * dialing; a refill whose connection the peer has accepted finishes its
+ * handshake and is closed unused (a FIN: the peer counts no error).  Later
  * takes miss and refills are not started.  NULL-safe.
  */
 void sl_pool_stop(struct sl_pool *p);

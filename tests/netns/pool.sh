@@ -16,6 +16,13 @@
 #  3. node2's sluiced restarts: it closes the pooled connections waiting
 #     for a preamble at once (no grace-period cut), node1 drops them
 #     (pool_dropped rises) and the next flow still works
+#  3b. node1 stops while a refill is in its handshake (node2 held with
+#     SIGSTOP): the refill finishes (node2 completes it), is closed unused,
+#     node2 counts no failed handshake; the flow in flight still completes
+#  3c. node2 stops while a client holds its Finished (tools/hs-hold.py):
+#     the handshake completes during the stop, no preamble follows, node2
+#     closes it after SL_STOP_PREAMBLE_WAIT_NS (1 s) and exits well within
+#     its 10 s grace period
 #  4. rotation: node1 with --cert-lifetime 40s (renewed 20-24 s after
 #     issue) and --pool-idle-timeout 60s: a flow once the leaf is due gets
 #     a new serial, misses (the pooled entries were made with the old
@@ -205,9 +212,8 @@ fi
 flow "flow after the peer restarted"
 ok "peer restart: pooled connections dropped ($d0 -> $d1), the next flow works"
 
-# ---- 4. rotation -----------------------------------------------------------------
-# the last flow's refills (up to the key's grown target) finish first: a
-# handshake cut by node1's stop would count as failed on node2
+# ---- 3b. node1 stops in the middle of a refill's handshake -----------------------
+# settle first: the refills of the last flow are done
 prev=-1
 for ((i = 0; i < 40; i++)); do
 	r=$(st pool_ready)
@@ -217,6 +223,117 @@ for ((i = 0; i < 40; i++)); do
 done
 tm_stop_a
 mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.1.log"
+tm_start_a --workers 1 --ktls $kt --pool-idle-timeout 60s --grace 20s \
+	--handshake-timeout 20s
+flow "first flow (node1 restarted)"
+wait_ready 2
+sleep 0.5
+est15008() { # node1's connections to the mesh port (node2's kernel accepts
+	# them, into its listeners' queue, while sluiced is stopped); the
+	# flow's own is half-closed at once (FIN-WAIT-2)
+	tp_exec node1 ss -Htn state established state fin-wait-1 state fin-wait-2 \
+		'( dport = :15008 )' | wc -l
+}
+hf0=$(tm_stat "$TM_SOCK_B" handshakes_failed)
+ho0=$(tm_stat "$TM_SOCK_B" handshakes_ok)
+e0=$(est15008)
+kill -STOP "$TM_PID_B"
+# a pooled flow: its use starts a refill, which node2's kernel accepts and
+# whose ClientHello then waits, unread, for node2
+tp_bg pod11 "$TP_DIR/flow-3b.log" timeout 60 "$SL_TCP" echo-check "$p21" 7020 10000
+fpid=$TP_BG_PID
+for ((i = 0; i < 100; i++)); do
+	[ "$(est15008)" -gt "$e0" ] && break
+	sleep 0.1
+done
+[ "$(est15008)" -gt "$e0" ] || {
+	kill -CONT "$TM_PID_B"
+	tp_exec node1 ss -tan
+	tm_admin "$TM_SOCK_A" stats
+	tp_fail "no refill connection reached node2 ($e0 before)"
+}
+sleep 1 # node1 handles the connect's completion
+kill -TERM "$TM_PID_A"
+sleep 1
+kill -CONT "$TM_PID_B"
+wait "$fpid" || { tm_dump_logs; tp_fail "the flow in flight during node1's stop failed"; }
+rc=0
+wait "$TM_PID_A" || rc=$?
+[ $rc = 0 ] || { tm_dump_logs; tp_fail "sluiced on node1 exited with $rc"; }
+grep -q "done while stopping: closed unused" "$TP_DIR/sluiced-a.log" ||
+	{ tm_dump_logs; tp_fail "node1 did not finish the refill it had in flight at its stop"; }
+if grep -q "grace period over" "$TP_DIR/sluiced-a.log"; then
+	tp_fail "node1's stop was cut at the end of its grace period"
+fi
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" flows_active)" = 0 ] && break
+	sleep 0.1
+done
+# node2 completed the refill's handshake (cut at node1's stop, as before,
+# the refill's reset reaches node2 before it has read the ClientHello
+# here, so it would simply never complete) and counted no failure
+hf1=$(tm_stat "$TM_SOCK_B" handshakes_failed)
+ho1=$(tm_stat "$TM_SOCK_B" handshakes_ok)
+[ "$hf1" = "$hf0" ] || { tm_dump_logs; tp_fail "node2 counted $((hf1 - hf0)) failed handshakes from node1's stop"; }
+[ "$ho1" -gt "$ho0" ] || { tm_dump_logs; tp_fail "node2 completed no handshake after node1's stop ($ho0 -> $ho1)"; }
+mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.1b.log"
+ok "node1 stopped during a refill's handshake: the refill finished (node2 handshakes_ok $ho0 -> $ho1) and was closed unused, node2 counted no failure"
+
+# ---- 3c. node2 stops while a handshake is still to complete ------------------------
+"$SLUICE" ca issue --ca "$TM_CA" --ns default --sa pod11 --trust-domain "$TM_TD" \
+	--out "$TP_DIR/holder" >/dev/null
+kill -TERM "$TM_PID_B"
+wait "$TM_PID_B" || { tm_dump_logs; tp_fail "sluiced on node2 did not stop cleanly"; }
+mv "$TP_DIR/sluiced-b.log" "$TP_DIR/sluiced-b.2.log"
+tm_start_b --ktls $kt --preamble-timeout 120s --grace 10s --log-level debug \
+	--workers 1
+wait_pods4
+mkfifo "$TP_DIR/hold.fifo"
+exec 7<>"$TP_DIR/hold.fifo" # read-write: this open does not wait for a reader
+tp_bg node1 "$TP_DIR/hold.out" python3 "$here/tools/hs-hold.py" "$p21" 15008 \
+	"$TP_DIR/holder.crt" "$TP_DIR/holder.key" "$TM_CA/ca.crt" "$TP_DIR/hold.fifo"
+hpid=$TP_BG_PID
+for ((i = 0; i < 100; i++)); do
+	grep -q '^held' "$TP_DIR/hold.out" && break
+	sleep 0.1
+done
+grep -q '^held' "$TP_DIR/hold.out" || { exec 7>&-; cat "$TP_DIR/hold.out"; tp_fail "hs-hold did not reach its last flight"; }
+t0=$(date +%s%N)
+kill -TERM "$TM_PID_B"
+for ((i = 0; i < 50; i++)); do
+	grep -q "stopping (grace" "$TP_DIR/sluiced-b.log" && break
+	sleep 0.1
+done
+sleep 0.5 # the worker's stop hook ran (listeners closed, waiting flows cut)
+if grep -q '^sent' "$TP_DIR/hold.out"; then
+	tp_fail "hs-hold sent its last flight before it was told to"
+fi
+echo go >&7
+exec 7>&-
+rc=0
+wait "$TM_PID_B" || rc=$?
+t1=$(date +%s%N)
+wait "$hpid" || true
+[ $rc = 0 ] || { tm_dump_logs; tp_fail "sluiced on node2 exited with $rc"; }
+note "hs-hold: $(tr '\n' ' ' <"$TP_DIR/hold.out")"
+grep -q '^sent' "$TP_DIR/hold.out" || tp_fail "hs-hold did not send its Finished"
+grep -q "stopping, no preamble after the handshake: closed" "$TP_DIR/sluiced-b.log" ||
+	{ grep -v '^{' "$TP_DIR/sluiced-b.log" | tail -20; tp_fail "node2 did not close the handshake completed during its stop"; }
+read -r how secs _ < <(grep -E '^(reset|eof)' "$TP_DIR/hold.out")
+case "${secs:-x}" in
+0.[0-8]* | x) tp_fail "hs-hold's connection ended ${how:-?} after ${secs:-?} s, not after the 1 s wait" ;;
+esac
+if grep -q "grace period over" "$TP_DIR/sluiced-b.log"; then
+	tp_fail "node2's stop waited for its grace period (a handshake completed during the stop)"
+fi
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -lt 8000 ] || tp_fail "node2 took $ms ms to stop"
+mv "$TP_DIR/sluiced-b.log" "$TP_DIR/sluiced-b.3.log"
+tm_start_b --ktls $kt --preamble-timeout 120s
+wait_pods4
+ok "node2 stopped in $ms ms with a handshake completed during its stop (closed, $how, $secs s after it: the short wait, not the grace period)"
+
+# ---- 4. rotation -----------------------------------------------------------------
 tm_start_a --workers 1 --ktls $kt --cert-lifetime 40s --pool-idle-timeout 60s
 ida=spiffe://cluster.local/ns/default/sa/pod11
 flow "first flow (20 s leaves)"
