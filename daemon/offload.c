@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Handshake helper threads (see offload.h): a FIFO queue under one mutex,
+ * Handshake helper threads (see offload.h): two FIFO queues (the flows'
+ * jobs, then the background ones) under one mutex,
  * helpers waiting on a condition variable, completions posted back to the
  * submitting worker with sl_worker_post.
  */
@@ -21,7 +22,10 @@
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct sl_offload_job *head, *tail; /* queued, oldest first */
+	/* queued, oldest first: [0] flows' jobs, [1] background ones */
+	struct {
+		struct sl_offload_job *head, *tail;
+	} q[2];
 	bool stopping;
 	unsigned int n;
 	int nice;
@@ -56,14 +60,17 @@ static void *helper_main(void *arg)
 	for (;;) {
 		struct sl_offload_job *j;
 
-		while (!ol.head && !ol.stopping)
+		unsigned int k;
+
+		while (!ol.q[0].head && !ol.q[1].head && !ol.stopping)
 			pthread_cond_wait(&ol.cond, &ol.lock);
-		j = ol.head;
+		k = ol.q[0].head ? 0 : 1;
+		j = ol.q[k].head;
 		if (!j)
 			break; /* stopping and nothing queued */
-		ol.head = j->next;
-		if (!ol.head)
-			ol.tail = NULL;
+		ol.q[k].head = j->next;
+		if (!ol.q[k].head)
+			ol.q[k].tail = NULL;
 		pthread_mutex_unlock(&ol.lock);
 		j->run(j);
 		atomic_fetch_add_explicit(&ol.jobs, 1, memory_order_relaxed);
@@ -128,6 +135,8 @@ unsigned long long sl_offload_jobs(void)
 
 void sl_offload_submit(struct sl_worker *w, struct sl_offload_job *j)
 {
+	unsigned int k;
+
 	j->w = w;
 	j->next = NULL;
 	if (!ol.n) {
@@ -137,11 +146,12 @@ void sl_offload_submit(struct sl_worker *w, struct sl_offload_job *j)
 		return;
 	}
 	pthread_mutex_lock(&ol.lock);
-	if (ol.tail)
-		ol.tail->next = j;
+	k = j->background ? 1 : 0;
+	if (ol.q[k].tail)
+		ol.q[k].tail->next = j;
 	else
-		ol.head = j;
-	ol.tail = j;
+		ol.q[k].head = j;
+	ol.q[k].tail = j;
 	pthread_cond_signal(&ol.cond);
 	pthread_mutex_unlock(&ol.lock);
 }
@@ -164,5 +174,6 @@ void sl_hs_step_submit(struct sl_worker *w, struct sl_hs_step *s)
 {
 	s->job.run = hs_step_run;
 	s->job.done = hs_step_done;
+	s->job.background = s->background;
 	sl_offload_submit(w, &s->job);
 }

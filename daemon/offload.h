@@ -13,8 +13,9 @@
  * on its own thread (sl_worker_post).  With no helper threads
  * (--handshake-threads 0) a job runs inline, on the worker, as before.
  *
- * One process-wide set of helpers with one FIFO queue, started before the
- * workers and stopped after they have been joined.
+ * One process-wide set of helpers with two FIFO queues, the flows' jobs
+ * first and the background ones (pool refills) after them, started before
+ * the workers and stopped after they have been joined.
  */
 #ifndef SL_OFFLOAD_H
 #define SL_OFFLOAD_H
@@ -26,9 +27,12 @@
 struct sl_tls_conn;
 
 /** One unit of work.  Owned by the submitter; it must stay valid until
- *  done() has been called. */
+ *  done() has been called.  @background (set by the submitter): the job
+ *  runs only when no other kind is queued, so a pool refill's steps never
+ *  delay the handshake of a flow that waits for it. */
 struct sl_offload_job {
 	struct sl_offload_job *next;		/* queue link (offload.c) */
+	bool background;
 	struct sl_worker *w;			/* where done() runs */
 	void (*run)(struct sl_offload_job *j);	/* on a helper thread */
 	void (*done)(struct sl_offload_job *j); /* then on w's thread */
@@ -79,6 +83,7 @@ unsigned long long sl_offload_jobs(void);
 struct sl_hs_step {
 	struct sl_offload_job job;
 	struct sl_tls_conn *tls;
+	bool background; /* the job's (a refill's steps) */
 	int ret;
 	void (*cb)(struct sl_hs_step *s, int ret);
 };

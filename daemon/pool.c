@@ -318,6 +318,7 @@ static void refill_step(struct refill *r)
 {
 	r->step.tls = r->tls;
 	r->step.cb = refill_stepped;
+	r->step.background = true; /* after the flows' own handshakes */
 	sl_hs_step_submit(r->p->w, &r->step);
 }
 

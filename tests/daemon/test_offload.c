@@ -3,7 +3,7 @@
  * The handshake helpers (daemon/offload.c) and the worker posts under them
  * (sl_worker_post, daemon/loop.c): a job runs on a helper thread at the
  * helper's nice value and comes back on the submitting worker's thread,
- * in order with one helper; inline mode runs both halves in the call; a
+ * in order with one helper, background jobs after the flows'; inline mode runs both halves in the call; a
  * job submitted while the worker stops still comes back before its loop
  * ends; posts from a foreign thread arrive; a real TLS handshake runs
  * step by step through sl_hs_step_submit.
@@ -184,6 +184,89 @@ static void test_bad_args(void **state)
 	assert_int_equal(sl_offload_start(SL_OFFLOAD_MAX_THREADS + 1, 0), -EINVAL);
 	assert_int_equal(sl_offload_threads(), 0);
 	sl_offload_stop(); /* not started: a no-op */
+}
+
+/* ---- background jobs run after the flows' ------------------------------ */
+
+#define NBG 6
+#define NFLOW 3
+
+static struct {
+	struct sl_worker *w;
+	struct tjob gate, jobs[NBG + NFLOW]; /* background first, then flows */
+	atomic_bool release;
+	int ran[NBG + NFLOW + 1]; /* indexes in run order (helper thread) */
+	int n_ran, n_done;
+} pr;
+
+static void prio_run(struct sl_offload_job *j)
+{
+	struct tjob *t = sl_container_of(j, struct tjob, j);
+
+	/* the gate holds the only helper until everything is queued */
+	while (t == &pr.gate && !atomic_load(&pr.release))
+		usleep(1000);
+	pr.ran[pr.n_ran++] = t->idx;
+}
+
+static void prio_done(struct sl_offload_job *j)
+{
+	if (++pr.n_done == NBG + NFLOW + 1)
+		sl_worker_unref(pr.w);
+}
+
+static int prio_start(struct sl_worker *w, void *arg)
+{
+	pr.w = w;
+	sl_worker_ref(w);
+	pr.gate.idx = -1;
+	pr.gate.j.run = prio_run;
+	pr.gate.j.done = prio_done;
+	pr.gate.j.background = true;
+	sl_offload_submit(w, &pr.gate.j);
+	for (int i = 0; i < NBG + NFLOW; i++) {
+		pr.jobs[i].idx = i;
+		pr.jobs[i].j.run = prio_run;
+		pr.jobs[i].j.done = prio_done;
+		pr.jobs[i].j.background = i < NBG;
+		sl_offload_submit(w, &pr.jobs[i].j);
+	}
+	atomic_store(&pr.release, true);
+	return 0;
+}
+
+static void test_background_after_flows(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = prio_start };
+	struct sl_worker **ws;
+	int next_bg = 0, next_flow = NBG, flows_seen = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	assert_int_equal(sl_offload_start(1, 0), 0);
+	assert_int_equal(sl_workers_start(1, &hooks, NULL, &ws), 0);
+	for (int i = 0; i < 2000 && pr.n_done < NBG + NFLOW + 1; i++)
+		usleep(1000);
+	sl_worker_request_stop(ws[0]);
+	assert_int_equal(sl_workers_join(ws, 1), 0);
+	sl_offload_stop();
+	assert_int_equal(pr.n_ran, NBG + NFLOW + 1);
+	/* the background jobs submitted before the flows' ran after all of
+	 * them; each kind in its own submission order */
+	for (int i = 0; i < pr.n_ran; i++) {
+		int idx = pr.ran[i];
+
+		if (idx < 0)
+			continue; /* the gate: first or right after the flows */
+		if (idx >= NBG) {
+			assert_int_equal(idx, next_flow++);
+			flows_seen++;
+		} else {
+			assert_int_equal(flows_seen, NFLOW);
+			assert_int_equal(idx, next_bg++);
+		}
+	}
+	assert_int_equal(next_bg, NBG);
+	assert_int_equal(flows_seen, NFLOW);
 }
 
 /* ---- posts from a foreign thread --------------------------------------- */
@@ -375,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_one_helper),
 		cmocka_unit_test(test_many_helpers_and_stop),
+		cmocka_unit_test(test_background_after_flows),
 		cmocka_unit_test(test_post_foreign_thread),
 		cmocka_unit_test(test_handshake_helpers),
 		cmocka_unit_test(test_handshake_inline),
