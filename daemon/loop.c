@@ -308,13 +308,20 @@ static void wake_done(struct sl_op *op, int res, uint32_t flags)
 	arm_wake(w);
 }
 
-static void arm_wake(struct sl_worker *w)
+/* one read of eventfd @fd's counter into @val on the ring; then @fn */
+static void arm_eventfd_read(struct sl_worker *w, struct sl_op *op, int fd,
+			     uint64_t *val, sl_op_fn fn)
 {
 	struct io_uring_sqe *sqe = sl_worker_sqe(w);
 
-	w->wake_op.fn = wake_done;
-	io_uring_prep_read(sqe, w->wake_fd, &w->wake_val, sizeof(w->wake_val), 0);
-	sl_op_attach(sqe, &w->wake_op);
+	op->fn = fn;
+	io_uring_prep_read(sqe, fd, val, sizeof(*val), 0);
+	sl_op_attach(sqe, op);
+}
+
+static void arm_wake(struct sl_worker *w)
+{
+	arm_eventfd_read(w, &w->wake_op, w->wake_fd, &w->wake_val, wake_done);
 	w->wake_armed = true;
 }
 
@@ -381,11 +388,7 @@ static void post_done(struct sl_op *op, int res, uint32_t flags)
 
 static void arm_post(struct sl_worker *w)
 {
-	struct io_uring_sqe *sqe = sl_worker_sqe(w);
-
-	w->post_op.fn = post_done;
-	io_uring_prep_read(sqe, w->post_fd, &w->post_val, sizeof(w->post_val), 0);
-	sl_op_attach(sqe, &w->post_op);
+	arm_eventfd_read(w, &w->post_op, w->post_fd, &w->post_val, post_done);
 }
 
 static void arm_signal(struct sl_worker *w);
