@@ -298,15 +298,15 @@ static void take_over(struct sl_flow *f)
 
 static void inbound_handshake_done(struct sl_flow *f)
 {
-	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
-		     sl_flow_peer_id(f));
 	uint64_t wait = f->d->o.preamble_timeout_ns;
 
+	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
+		     sl_flow_peer_id(f));
 	/* an authenticated peer may send its preamble much later: a pooled
 	 * connection (pool.h) waits up to the peer's pool idle time.  Once
 	 * the worker is stopping, a flow's preamble follows its Finished at
 	 * once and a refill's never comes: the wait is short, and its end
-	 * closes the connection quietly (sl_flow_set_waiting) instead of
+	 * closes the connection quietly (flow.c, timer_done) instead of
 	 * holding the stop until the grace period is over */
 	if (sl_worker_stopping(f->wc->w) && wait > SL_STOP_PREAMBLE_WAIT_NS)
 		wait = SL_STOP_PREAMBLE_WAIT_NS;

@@ -59,7 +59,6 @@ static void *helper_main(void *arg)
 	pthread_mutex_lock(&ol.lock);
 	for (;;) {
 		struct sl_offload_job *j;
-
 		unsigned int k;
 
 		while (!ol.q[0].head && !ol.q[1].head && !ol.stopping)
@@ -174,6 +173,5 @@ void sl_hs_step_submit(struct sl_worker *w, struct sl_hs_step *s)
 {
 	s->job.run = hs_step_run;
 	s->job.done = hs_step_done;
-	s->job.background = s->background;
 	sl_offload_submit(w, &s->job);
 }

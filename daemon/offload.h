@@ -77,13 +77,13 @@ unsigned long long sl_offload_jobs(void);
 
 /**
  * struct sl_hs_step - one handshake step (sl_tls_conn_handshake) as a job:
- * fill @tls and @cb, call sl_hs_step_submit; @cb gets the step's return
+ * fill @tls and @cb (and @job.background for a refill), call
+ * sl_hs_step_submit; @cb gets the step's return
  * value (0, -EAGAIN, or the failure), on the worker's thread
  */
 struct sl_hs_step {
 	struct sl_offload_job job;
 	struct sl_tls_conn *tls;
-	bool background; /* the job's (a refill's steps) */
 	int ret;
 	void (*cb)(struct sl_hs_step *s, int ret);
 };

@@ -78,9 +78,8 @@ struct refill {
 	void (*cont)(struct refill *r, int res);
 	size_t len, done;
 	bool sending, cancelled, hs_done;
-	bool connected; /* the peer has the connection: a stop lets it finish */
 	struct sl_hs_step step; /* on a helper while its op is nothing */
-	uint64_t start_ns; /* connected: the handshake's start */
+	uint64_t start_ns; /* connected (0 before): the handshake's start */
 	uint64_t begin_ns; /* refill_start: dial + handshake (the key's fill) */
 	uint8_t buf[SL_TLS_RECORD_MAX];
 };
@@ -182,6 +181,18 @@ static void refill_end(struct refill *r)
 	free(r);
 }
 
+/* close the refill's socket (a reset, or a plain FIN) and end it */
+static void refill_close(struct refill *r, bool reset)
+{
+	if (reset)
+		sl_socket_reset(r->fd);
+	else
+		close(r->fd);
+	sl_tls_conn_free(r->tls);
+	sl_flow_release();
+	refill_end(r);
+}
+
 static void refill_fail(struct refill *r, const char *what, int err)
 {
 	if (!r->cancelled) {
@@ -189,10 +200,7 @@ static void refill_fail(struct refill *r, const char *what, int err)
 		sl_log_debug("%s: pool refill to %s: %s: %s", __func__,
 			     r->b->peer_id, what, strerror(-err));
 	}
-	sl_socket_reset(r->fd);
-	sl_tls_conn_free(r->tls);
-	sl_flow_release();
-	refill_end(r);
+	refill_close(r, true);
 }
 
 /*
@@ -206,10 +214,7 @@ static void refill_discard(struct refill *r)
 	sl_log_debug("%s: pool refill to %s done while %s: closed unused",
 		     __func__, r->b->peer_id,
 		     r->p->stopping ? "stopping" : "reloading");
-	close(r->fd);
-	sl_tls_conn_free(r->tls);
-	sl_flow_release();
-	refill_end(r);
+	refill_close(r, false);
 }
 
 static void refill_ready(struct refill *r)
@@ -318,7 +323,7 @@ static void refill_step(struct refill *r)
 {
 	r->step.tls = r->tls;
 	r->step.cb = refill_stepped;
-	r->step.background = true; /* after the flows' own handshakes */
+	r->step.job.background = true; /* after the flows' own handshakes */
 	sl_hs_step_submit(r->p->w, &r->step);
 }
 
@@ -400,7 +405,6 @@ static void refill_connected(struct refill *r, int res)
 		return;
 	}
 	r->start_ns = sl_now_ns();
-	r->connected = true;
 	refill_step(r); /* the ClientHello */
 }
 
@@ -483,7 +487,7 @@ void sl_pool_stop(struct sl_pool *p)
 	 * grace period) and is then closed unused (refill_discard): cut in
 	 * the middle, it would count as a failed handshake on the peer */
 	for (struct refill *r = p->refills; r; r = r->next) {
-		if (r->connected)
+		if (r->start_ns) /* connected */
 			continue;
 		r->cancelled = true;
 		sl_worker_cancel_op(p->w, &r->op);

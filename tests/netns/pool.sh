@@ -321,8 +321,7 @@ grep -q "stopping, no preamble after the handshake: closed" "$TP_DIR/sluiced-b.l
 	{ grep -v '^{' "$TP_DIR/sluiced-b.log" | tail -20; tp_fail "node2 did not close the handshake completed during its stop"; }
 # no process substitution: the VM's chroot has no /dev/fd
 end=$(grep -E '^(reset|eof) ' "$TP_DIR/hold.out" | head -1) || true
-how=${end%% *} secs=${end#* }
-[ -n "$end" ] || how="" secs=""
+how=${end%% *} secs=${end#* } # both empty when no such line
 case "${secs:-x}" in
 0.[0-8]* | x) tp_fail "hs-hold's connection ended ${how:-?} after ${secs:-?} s, not after the 1 s wait" ;;
 esac
