@@ -285,8 +285,10 @@ ok "node1 stopped during a refill's handshake: the refill finished (node2 handsh
 kill -TERM "$TM_PID_B"
 wait "$TM_PID_B" || { tm_dump_logs; tp_fail "sluiced on node2 did not stop cleanly"; }
 mv "$TP_DIR/sluiced-b.log" "$TP_DIR/sluiced-b.2.log"
+# --handshake-timeout 30s: the held handshake must still be open when it
+# is released (the default 2 s of tm_start_b runs out under emulation)
 tm_start_b --ktls $kt --preamble-timeout 120s --grace 10s --log-level debug \
-	--workers 1
+	--workers 1 --handshake-timeout 30s
 wait_pods4
 mkfifo "$TP_DIR/hold.fifo"
 exec 7<>"$TP_DIR/hold.fifo" # read-write: this open does not wait for a reader
