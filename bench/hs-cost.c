@@ -17,6 +17,10 @@
  *   gcm_64k     bare AES-128-GCM over the same 64 KiB (four 16 KiB
  *               EVP_EncryptInit_ex/Update/Final/GET_TAG rounds on one
  *               context): what the record layer costs beyond the cipher
+ *   resumed     a pool refill's handshake with resumption on: it resumes
+ *               the previous round's session (psk_dhe_ke) and reads the
+ *               next ticket; client and server side apart
+ *               (resumed_client, resumed_server)
  * and prints the median and p90 in microseconds.  Built by meson as
  * bench/hs-cost (not a test); see bench/README.md.
  */
@@ -67,6 +71,56 @@ static double side(struct t_end *e, struct t_pipe *in, struct t_pipe *out)
 	return cpu_us() - t0;
 }
 
+/*
+ * One refill handshake that asks for a ticket and offers *@sess (NULL the
+ * first time); *@sess becomes the next session.  @retval 0, or -1 when it
+ * failed or did not resume (after the first)
+ */
+static int resumed_round(struct t_fx *f, struct sl_tls_session **sess,
+			 double *cl, double *sv)
+{
+	struct t_end c = { 0 }, s = { 0 };
+	bool first = !*sess;
+	double t0;
+	int ret = -1;
+
+	c2s.len = s2c.len = 0;
+	*cl = *sv = 0;
+	t0 = cpu_us();
+	if (sl_tls_conn_new(f->ctx, SL_TLS_CLIENT, f->client_id, T_ID_SERVER,
+			    &c.c) ||
+	    sl_tls_conn_ask_ticket(c.c, *sess))
+		goto out;
+	*cl += cpu_us() - t0;
+	t0 = cpu_us();
+	if (sl_tls_conn_new(f->ctx, SL_TLS_SERVER, f->server_id, NULL, &s.c))
+		goto out;
+	*sv += cpu_us() - t0;
+	for (int round = 0; round < 8 && !(c.done && s.done); round++) {
+		*cl += side(&c, &s2c, &c2s);
+		*sv += side(&s, &c2s, &s2c);
+		if (c.failed || s.failed)
+			goto out;
+	}
+	t0 = cpu_us();
+	t_deliver(&s2c, &c);
+	if (!c.done || !s.done || sl_tls_conn_read_ticket(c.c))
+		goto out;
+	sl_tls_session_put(*sess);
+	*sess = sl_tls_conn_take_session(c.c);
+	*cl += cpu_us() - t0;
+	if (*sess && (first || sl_tls_conn_resumed(c.c)))
+		ret = 0;
+out:
+	t0 = cpu_us();
+	sl_tls_conn_free(c.c);
+	*cl += cpu_us() - t0;
+	t0 = cpu_us();
+	sl_tls_conn_free(s.c);
+	*sv += cpu_us() - t0;
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 300;
@@ -79,6 +133,9 @@ int main(int argc, char **argv)
 	double *s64k = calloc((size_t)n, sizeof(double));
 	double *o64k = calloc((size_t)n, sizeof(double));
 	double *g64k = calloc((size_t)n, sizeof(double));
+	double *rhs = calloc((size_t)n, sizeof(double));
+	double *rcl = calloc((size_t)n, sizeof(double));
+	double *rsv = calloc((size_t)n, sizeof(double));
 	enum { BULK = 65536, BULK_CT = BULK + 4 * 22 };
 	uint8_t *bulk = calloc(1, BULK), *bulk_ct = malloc(BULK_CT);
 	uint8_t *bulk_pt = malloc(BULK);
@@ -88,7 +145,7 @@ int main(int argc, char **argv)
 	struct t_fx *f;
 
 	if (n < 10 || !hs || !cl || !sv || !rl || !seal || !nw || !s64k ||
-	    !o64k || !g64k || !bulk || !bulk_ct || !bulk_pt || !gcm ||
+	    !o64k || !g64k || !rhs || !rcl || !rsv || !bulk || !bulk_ct || !bulk_pt || !gcm ||
 	    EVP_EncryptInit_ex(gcm, EVP_aes_128_gcm(), NULL, gkey, NULL) != 1 ||
 	    t_fx_setup(&state))
 		return 1;
@@ -178,6 +235,22 @@ int main(int argc, char **argv)
 		sl_tls_conn_free(c.c);
 		sl_tls_conn_free(s.c);
 	}
+	{
+		struct sl_tls_session *sess = NULL;
+		double d0, d1;
+
+		sl_tls_ctx_set_resumption(f->ctx, true);
+		if (resumed_round(f, &sess, &d0, &d1))
+			return 1;
+		for (int i = 0; i < n; i++) {
+			if (resumed_round(f, &sess, &rcl[i], &rsv[i])) {
+				fprintf(stderr, "hs-cost: resumption failed\n");
+				return 1;
+			}
+			rhs[i] = rcl[i] + rsv[i];
+		}
+		sl_tls_session_put(sess);
+	}
 	printf("hs-cost: %d rounds, thread CPU time\n", n);
 	report("handshake", hs, n);
 	report("client", cl, n);
@@ -188,6 +261,9 @@ int main(int argc, char **argv)
 	report("seal_64k", s64k, n);
 	report("open_64k", o64k, n);
 	report("gcm_64k", g64k, n);
+	report("resumed", rhs, n);
+	report("resumed_client", rcl, n);
+	report("resumed_server", rsv, n);
 	EVP_CIPHER_CTX_free(gcm);
 	free(bulk);
 	free(bulk_ct);

@@ -53,6 +53,7 @@ struct sl_daemon_opts {
 	int hs_threads;			/* handshake helpers (offload.h); -1: one
 					 * per worker, 0: steps run inline */
 	int hs_nice;			/* their nice value, default 10 */
+	bool no_resumption;		/* --tls-resumption off (tls.h) */
 };
 
 struct sl_daemon {

@@ -451,6 +451,9 @@ static void hs_step(struct sl_flow *f)
 	f->hs_busy = true;
 	f->hs_step.tls = f->tls;
 	f->hs_step.cb = hs_stepped;
+	/* a client that asked for a ticket is a peer's pool refill: no flow
+	 * waits on it, so its steps go after the flows' (offload.h) */
+	f->hs_step.job.background = sl_tls_conn_ticketed(f->tls);
 	sl_hs_step_submit(f->wc->w, &f->hs_step);
 }
 
@@ -481,6 +484,8 @@ static void hs_next(struct sl_flow *f)
 	}
 	if (f->hs_done) {
 		sl_stat_inc(SL_STAT_HANDSHAKES_OK);
+		if (sl_tls_conn_resumed(f->tls))
+			sl_stat_inc(SL_STAT_HANDSHAKES_RESUMED);
 		sl_obs_handshake_done(sl_now_ns() - f->hs_start_ns);
 		f->phase = SL_PHASE_PREAMBLE;
 		f->on_handshake(f);

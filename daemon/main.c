@@ -64,6 +64,8 @@ static void usage(FILE *out, const char *prog)
 		"                              workers (default: one per worker; 0: on the workers)\n"
 		"      --handshake-nice N      their nice value, -20..19 (default 10: a worker\n"
 		"                              busy with flows goes first)\n"
+		"      --tls-resumption on|off pool refills resume TLS 1.3 sessions, and this\n"
+		"                              node resumes its peers' (default on)\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -99,6 +101,7 @@ enum {
 	OPT_BUSY_POLL,
 	OPT_HS_THREADS,
 	OPT_HS_NICE,
+	OPT_RESUMPTION,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +110,7 @@ static const struct option long_opts[] = {
 	{ "workers", required_argument, NULL, 'w' },
 	{ "handshake-threads", required_argument, NULL, OPT_HS_THREADS },
 	{ "handshake-nice", required_argument, NULL, OPT_HS_NICE },
+	{ "tls-resumption", required_argument, NULL, OPT_RESUMPTION },
 	{ "admin-socket", required_argument, NULL, 'a' },
 	{ "ktls", required_argument, NULL, 'k' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -324,8 +328,10 @@ static void reload(struct sl_daemon *d)
 	if (trust && sl_tls_ctx_set_trust(d->tls_ctx, trust))
 		sl_log_warn("%s: trust bundle not updated", __func__);
 	sl_trust_put(trust);
-	/* sessions verified under the old bundle or certificates: not reused */
+	/* sessions verified under the old bundle or certificates: not reused
+	 * (pooled connections, the pools' and the TLS server's sessions) */
 	sl_pool_invalidate_all();
+	sl_tls_ctx_flush_sessions(d->tls_ctx);
 }
 
 static bool stop_early;
@@ -448,9 +454,12 @@ static int setup_tls(struct sl_daemon *d)
 	trust = sl_certstore_trust(d->certs);
 	ret = sl_tls_ctx_new(trust, &d->tls_ctx);
 	sl_trust_put(trust);
-	if (ret)
+	if (ret) {
 		sl_log_err("%s: TLS context: %s", __func__, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	sl_tls_ctx_set_resumption(d->tls_ctx, !d->o.no_resumption);
+	return 0;
 }
 
 static int setup_ktls(struct sl_daemon *d)
@@ -644,6 +653,14 @@ int main(int argc, char **argv)
 			d.o.hs_nice = (int)v;
 			break;
 		}
+		case OPT_RESUMPTION:
+			if (!strcmp(optarg, "on"))
+				d.o.no_resumption = false;
+			else if (!strcmp(optarg, "off"))
+				d.o.no_resumption = true;
+			else
+				goto bad_arg;
+			break;
 		case OPT_BUSY_POLL:
 			/* a longer window is spinning, not polling */
 			if (sl_parse_duration(optarg, &ns) || ns > 1000000ULL)

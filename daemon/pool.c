@@ -7,6 +7,12 @@
  * steps, which run on a helper (offload.h); a refill in a step has no op
  * in flight, and a cancel (sl_pool_stop) is seen when the step is back.
  *
+ * Resumption (tls.h): a refill asks the server for a session ticket and
+ * offers the key's last session, so that only the first refill of a key
+ * (and one after a flush or a lifetime) pays for certificates and
+ * signatures.  The ticket follows the handshake; the refill reads it
+ * before the connection is ready, and its session replaces the key's.
+ *
  * Resource accounting: every pooled connection, ready or still
  * handshaking, holds one slot of the connection cap (sl_flow_admit_spare:
  * a refill that finds the cap reached is simply not started, nothing is
@@ -78,6 +84,7 @@ struct refill {
 	void (*cont)(struct refill *r, int res);
 	size_t len, done;
 	bool sending, cancelled, hs_done;
+	bool ticket; /* reading the session ticket after the handshake */
 	struct sl_hs_step step; /* on a helper while its op is nothing */
 	uint64_t start_ns; /* connected (0 before): the handshake's start */
 	uint64_t begin_ns; /* refill_start: dial + handshake (the key's fill) */
@@ -227,11 +234,23 @@ static void refill_ready(struct refill *r)
 
 	sl_stat_inc(SL_STAT_HANDSHAKES_OK);
 	sl_stat_inc(SL_STAT_POOL_HANDSHAKES);
+	if (sl_tls_conn_resumed(r->tls))
+		sl_stat_inc(SL_STAT_HANDSHAKES_RESUMED);
 	sl_obs_handshake_done(now - r->start_ns);
 	sl_pool_table_filled(r->b, now - r->begin_ns);
 	if (p->stopping || r->epoch != atomic_load(&pool_epoch)) {
 		refill_discard(r);
 		return;
+	}
+	if (r->ticket) {
+		struct sl_tls_session *s = sl_tls_conn_take_session(r->tls);
+
+		if (s) { /* the key's next refill resumes it */
+			sl_stat_inc(SL_STAT_POOL_TICKETS);
+			sl_tls_session_put(r->b->session);
+			r->b->session = s;
+			r->b->session_gen = r->gen;
+		}
 	}
 	pe = calloc(1, sizeof(*pe));
 	if (!pe) {
@@ -293,6 +312,8 @@ static void refill_submit(struct refill *r, struct io_uring_sqe *sqe,
 }
 
 static void refill_next(struct refill *r);
+static void refill_ticket(struct refill *r);
+static void refill_io(struct refill *r, bool send, size_t len);
 
 /* a handshake step is back from its helper */
 static void refill_stepped(struct sl_hs_step *s, int ret)
@@ -354,10 +375,33 @@ static void refill_io_done(struct refill *r, int res)
 			refill_fail(r, "handshake", -ENOMEM);
 			return;
 		}
+		if (r->ticket) {
+			refill_ticket(r);
+			return;
+		}
 		refill_step(r);
 		return;
 	}
 	refill_next(r);
+}
+
+/* the session ticket the server promised: cheap, on the worker */
+static void refill_ticket(struct refill *r)
+{
+	int ret = sl_tls_conn_read_ticket(r->tls);
+
+	if (ret == -EAGAIN) {
+		refill_io(r, false, sizeof(r->buf));
+		return;
+	}
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_PROTOCOL);
+		sl_log_info("%s: pool handshake with %s failed: %s", __func__,
+			    r->b->peer_id, sl_tls_conn_fail_detail(r->tls));
+		refill_fail(r, "session ticket", ret);
+		return;
+	}
+	refill_ready(r);
 }
 
 static void refill_io(struct refill *r, bool send, size_t len)
@@ -382,6 +426,12 @@ static void refill_next(struct refill *r)
 	n = sl_tls_conn_take_output(r->tls, r->buf, sizeof(r->buf));
 	if (n) {
 		refill_io(r, true, n);
+		return;
+	}
+	if (r->hs_done && sl_tls_conn_ticket_due(r->tls)) {
+		/* nothing else comes before our preamble: read greedily */
+		r->ticket = true;
+		refill_io(r, false, sizeof(r->buf));
 		return;
 	}
 	if (r->hs_done) {
@@ -436,6 +486,14 @@ static int refill_start(struct sl_pool *p, struct sl_pool_bucket *b,
 			      &r->tls);
 	if (ret)
 		goto err;
+	if (!p->d->o.no_resumption) {
+		/* the key's last session, if made as this same identity */
+		ret = sl_tls_conn_ask_ticket(r->tls, b->session &&
+							     b->session_gen == r->gen ?
+						     b->session : NULL);
+		if (ret)
+			goto err;
+	}
 	r->sa_len = sl_ip_to_sockaddr(&b->addr, b->port, &r->sa);
 	b->pending++;
 	r->next = p->refills;
@@ -451,6 +509,7 @@ static int refill_start(struct sl_pool *p, struct sl_pool_bucket *b,
 err:
 	if (r->fd >= 0)
 		close(r->fd);
+	sl_tls_conn_free(r->tls);
 	free(r);
 	sl_flow_release();
 	return ret;

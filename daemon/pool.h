@@ -104,6 +104,11 @@ struct sl_pool_bucket {
 	/* on the I/O layer's queue of deferred refills (kept by sweeps) */
 	bool queued;
 	struct sl_pool_bucket *qnext;
+	/* the TLS 1.3 session the next refill resumes (the last ticket a
+	 * refill of this key received), made as source identity
+	 * session_gen; NULL: none.  Dropped by a flush and with the bucket. */
+	struct sl_tls_session *session;
+	uintptr_t session_gen;
 };
 
 #define SL_POOL_SLOTS 64

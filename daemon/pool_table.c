@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "tls.h"
 #include "util.h"
 
 static uint64_t key_hash(const struct sl_pool_key *k)
@@ -42,6 +43,7 @@ void sl_pool_table_init(struct sl_pool_table *t, unsigned int size,
 
 static void bucket_free(struct sl_pool_bucket *b)
 {
+	sl_tls_session_put(b->session);
 	free(b->src_id);
 	free(b->peer_id);
 	free(b);
@@ -230,9 +232,13 @@ void sl_pool_table_sweep(struct sl_pool_table *t, uint64_t now_ns,
 void sl_pool_table_flush(struct sl_pool_table *t)
 {
 	for (unsigned int i = 0; i < SL_POOL_SLOTS; i++)
-		for (struct sl_pool_bucket *b = t->slots[i]; b; b = b->next)
+		for (struct sl_pool_bucket *b = t->slots[i]; b; b = b->next) {
 			while (b->head)
 				discard(t, b->head, SL_POOL_DROP_FLUSH);
+			/* verified under what is being replaced */
+			sl_tls_session_put(b->session);
+			b->session = NULL;
+		}
 }
 
 void sl_pool_table_fini(struct sl_pool_table *t)

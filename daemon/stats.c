@@ -47,6 +47,8 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_PREAMBLE_EARLY] = "preamble_early_data",
 	[SL_STAT_POOL_RECORD_LAYER] = "pool_record_layer",
 	[SL_STAT_INBOUND_RECORD_LAYER] = "inbound_record_layer",
+	[SL_STAT_HANDSHAKES_RESUMED] = "handshakes_resumed",
+	[SL_STAT_POOL_TICKETS] = "pool_tickets",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

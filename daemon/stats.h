@@ -59,6 +59,9 @@ enum sl_stat {
 				    * record layer when ready (userspace) */
 	SL_STAT_INBOUND_RECORD_LAYER, /* inbound connections taken over by
 				       * it after the handshake (userspace) */
+	SL_STAT_HANDSHAKES_RESUMED, /* TLS 1.3 resumptions, either side (also
+				     * in handshakes_ok) */
+	SL_STAT_POOL_TICKETS,	  /* session tickets pool refills received */
 	SL_STAT__MAX,
 };
 

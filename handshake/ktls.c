@@ -9,8 +9,11 @@
  *
  * (RFC 8446 section 7.3).  For AES-GCM the kernel takes the 12-byte IV as a
  * 4-byte salt and an 8-byte "iv"; for ChaCha20-Poly1305 all 12 bytes are
- * the iv and there is no salt.  rec_seq is 0: the handshake was read
- * record-exactly and no application record went through userspace.
+ * the iv and there is no salt.  rec_seq is the number of records under
+ * the application keys so far each way: 0, or 1 for the session ticket a
+ * pool refill asked for (the server wrote it, the client read it through
+ * OpenSSL); the handshake was read record-exactly and no application data
+ * went through userspace.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -101,8 +104,10 @@ out:
  */
 static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 			    const EVP_MD *md, const uint8_t *secret,
-			    size_t secret_len)
+			    size_t secret_len, uint64_t seq)
 {
+	uint8_t rec_seq[8];
+
 	uint8_t key[32], iv[TLS13_IV_LEN];
 	size_t key_len;
 	int ret;
@@ -131,6 +136,8 @@ static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 	if (ret)
 		goto out;
 
+	for (int i = 0; i < 8; i++) /* big-endian */
+		rec_seq[i] = (uint8_t)(seq >> (56 - 8 * i));
 	memset(ci, 0, sizeof(*ci));
 	ci->info.version = TLS_1_3_VERSION;
 	switch (proto_id) {
@@ -140,6 +147,7 @@ static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 		memcpy(ci->aes128.salt, iv, TLS_CIPHER_AES_GCM_128_SALT_SIZE);
 		memcpy(ci->aes128.iv, iv + TLS_CIPHER_AES_GCM_128_SALT_SIZE,
 		       TLS_CIPHER_AES_GCM_128_IV_SIZE);
+		memcpy(ci->aes128.rec_seq, rec_seq, sizeof(rec_seq));
 		ret = sizeof(ci->aes128);
 		break;
 #if defined(TLS_CIPHER_AES_GCM_256)
@@ -149,6 +157,7 @@ static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 		memcpy(ci->aes256.salt, iv, TLS_CIPHER_AES_GCM_256_SALT_SIZE);
 		memcpy(ci->aes256.iv, iv + TLS_CIPHER_AES_GCM_256_SALT_SIZE,
 		       TLS_CIPHER_AES_GCM_256_IV_SIZE);
+		memcpy(ci->aes256.rec_seq, rec_seq, sizeof(rec_seq));
 		ret = sizeof(ci->aes256);
 		break;
 #endif
@@ -157,14 +166,15 @@ static int fill_crypto_info(union crypto_info *ci, uint16_t proto_id,
 		ci->info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
 		memcpy(ci->chacha.key, key, key_len);
 		memcpy(ci->chacha.iv, iv, TLS_CIPHER_CHACHA20_POLY1305_IV_SIZE);
+		memcpy(ci->chacha.rec_seq, rec_seq, sizeof(rec_seq));
 		ret = sizeof(ci->chacha);
 		break;
 #endif
 	}
-	/* rec_seq stays 0 (memset above) */
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(iv, sizeof(iv));
+	OPENSSL_cleanse(rec_seq, sizeof(rec_seq));
 	return ret;
 }
 
@@ -191,7 +201,9 @@ int sl_ktls_install(int fd, struct sl_tls_conn *c)
 	if (fd < 0 || !c)
 		return -EINVAL;
 	ret = -EINVAL;
-	if (!c->done || c->app_data || BIO_ctrl_pending(c->wbio) != 0 ||
+	if (!c->done || c->app_data || c->key_updated || c->ticket_due ||
+	    c->tail_len != 0 ||
+	    BIO_ctrl_pending(c->wbio) != 0 ||
 	    BIO_ctrl_pending(c->rbio) != 0 || SSL_pending(c->ssl) != 0 ||
 	    c->client_secret_len == 0 || c->server_secret_len == 0) {
 		sl_log_err("%s: session not in a state for kTLS", __func__);
@@ -217,7 +229,7 @@ int sl_ktls_install(int fd, struct sl_tls_conn *c)
 		ret = map_ktls_errno(errno);
 		goto out;
 	}
-	len = fill_crypto_info(&ci, proto_id, md, tx, tx_len);
+	len = fill_crypto_info(&ci, proto_id, md, tx, tx_len, c->app_wr_recs);
 	if (len < 0) {
 		ret = len;
 		goto out;
@@ -227,7 +239,7 @@ int sl_ktls_install(int fd, struct sl_tls_conn *c)
 		goto out_wipe;
 	}
 	OPENSSL_cleanse(&ci, sizeof(ci));
-	len = fill_crypto_info(&ci, proto_id, md, rx, rx_len);
+	len = fill_crypto_info(&ci, proto_id, md, rx, rx_len, c->app_rd_recs);
 	if (len < 0) {
 		ret = len;
 		goto out;

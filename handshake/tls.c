@@ -12,10 +12,12 @@
  *
  * Which record is the last one:
  *  - the client completes when it has read the server's Finished; the
- *    server sends nothing after its Finished because session tickets are
- *    off (SSL_OP_NO_TICKET and num_tickets = 0), so no NewSessionTicket
- *    record (which would be encrypted with the application keys, sequence 0)
- *    can be lost in userspace;
+ *    server sends nothing after its Finished, unless the client asked for
+ *    a session ticket (ALPN SL_TLS_ALPN_TICKET, pool refills only): then
+ *    exactly one NewSessionTicket follows the handshake, the client reads
+ *    it through OpenSSL (sl_tls_conn_read_ticket) and both sides count it
+ *    in the record sequence numbers they hand on (app_rd_recs and
+ *    app_wr_recs, for kTLS and the record layer);
  *  - the server completes when it has read the client's Certificate,
  *    CertificateVerify and Finished; the client's Finished is the last
  *    handshake record, anything after it is application data and stays in
@@ -31,11 +33,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/buffer.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "identity.h"
 #include "log.h"
@@ -46,7 +51,11 @@ struct sl_tls_ctx {
 	SSL_CTX *ssl_ctx;
 	pthread_mutex_t lock; /* protects trust */
 	struct sl_trust *trust;
+	atomic_bool resumption; /* servers issue tickets to clients that ask */
 };
+
+/* a resumable session is an SSL_SESSION; the type only hides OpenSSL */
+struct sl_tls_session;
 
 static const char *const fail_names[SL_TLS_FAIL__MAX] = {
 	[SL_TLS_OK] = "ok",
@@ -70,21 +79,41 @@ const char *sl_tls_fail_name(enum sl_tls_fail f)
 }
 
 static const unsigned char alpn_wire[] = "\x08" SL_TLS_ALPN;
+/* a client that asks for a ticket offers both, the ticket variant first */
+static const unsigned char alpn_wire_ticket[] =
+	"\x0f" SL_TLS_ALPN_TICKET "\x08" SL_TLS_ALPN;
+_Static_assert(sizeof(SL_TLS_ALPN) - 1 == 0x08 &&
+		       sizeof(SL_TLS_ALPN_TICKET) - 1 == 0x0f,
+	       "ALPN length prefixes");
 
 static int alpn_select(SSL *ssl, const unsigned char **out,
 		       unsigned char *outlen, const unsigned char *in,
 		       unsigned int inlen, void *arg)
 {
+	struct sl_tls_ctx *ctx = arg;
+	struct sl_tls_conn *c = SSL_get_app_data(ssl);
+	bool resume = atomic_load_explicit(&ctx->resumption,
+					   memory_order_relaxed);
+	/* our preference: the ticket variant, when resumption is on */
+	const unsigned char *prefs = resume ? alpn_wire_ticket : alpn_wire;
+	unsigned int prefs_len = resume ? sizeof(alpn_wire_ticket) - 1 :
+					  sizeof(alpn_wire) - 1;
 	unsigned char *sel = NULL;
 
-	if (SSL_select_next_proto(&sel, outlen, alpn_wire, sizeof(alpn_wire) - 1,
-				  in, inlen) != OPENSSL_NPN_NEGOTIATED) {
-		struct sl_tls_conn *c = SSL_get_app_data(ssl);
-
+	if (SSL_select_next_proto(&sel, outlen, prefs, prefs_len, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED) {
 		if (c)
 			sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
 					"client did not offer ALPN " SL_TLS_ALPN);
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	if (*outlen == sizeof(SL_TLS_ALPN_TICKET) - 1 &&
+	    memcmp(sel, SL_TLS_ALPN_TICKET, *outlen) == 0) {
+		/* exactly one ticket, written right after the handshake */
+		if (SSL_set_num_tickets(ssl, 1) != 1)
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		if (c)
+			c->ticketed = true;
 	}
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -154,19 +183,34 @@ static void msg_cb(int write_p, int version, int content_type,
 		   const void *buf, size_t len, SSL *ssl, void *arg)
 {
 	struct sl_tls_conn *c = SSL_get_app_data(ssl);
+	uint8_t type = len > 0 ? ((const uint8_t *)buf)[0] : 0;
 
 	(void)version;
 	(void)arg;
-	if (!c || !c->done)
+	if (!c)
 		return;
+	if (!c->done) {
+		/* a server writes its ticket before its handshake returns:
+		 * one record under the application keys (OpenSSL writes each
+		 * handshake message as its own record) */
+		if (content_type == SSL3_RT_HANDSHAKE && write_p &&
+		    type == SSL3_MT_NEWSESSION_TICKET)
+			c->app_wr_recs++;
+		return;
+	}
 	if (content_type == SSL3_RT_HEADER) {
 		if (write_p)
 			c->app_wr_recs++;
 		else
 			c->app_rd_recs++;
-	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-		   ((const uint8_t *)buf)[0] == SSL3_MT_KEY_UPDATE) {
-		c->key_updated = true;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
+		if (type == SSL3_MT_KEY_UPDATE)
+			c->key_updated = true;
+		else if (type == SSL3_MT_NEWSESSION_TICKET && !write_p &&
+			 c->ticket_due)
+			c->ticket_due = false; /* the one the server promised */
+		else if (type == SSL3_MT_NEWSESSION_TICKET && !write_p)
+			c->key_updated = true; /* unasked: do not hand on */
 	}
 }
 
@@ -195,13 +239,19 @@ int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out)
 	    SSL_CTX_set1_groups_list(s, "X25519:P-256") != 1 ||
 	    SSL_CTX_set_num_tickets(s, 0) != 1)
 		goto err;
+	/* SSL_OP_NO_TICKET: in TLS 1.3, stateful tickets (the session stays
+	 * in the server's cache, decoded; the ticket only names it) */
 	SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
 				       SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+	/* server sessions only; a client keeps its sessions itself
+	 * (sl_tls_conn_take_session), so they never evict the server's */
+	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(s, SL_TLS_SESSION_CACHE);
+	SSL_CTX_set_timeout(s, SL_TLS_SESSION_LIFETIME_S);
 	SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS |
 				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(s, 0);
-	SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+	SSL_CTX_set_alpn_select_cb(s, alpn_select, ctx);
 	SSL_CTX_set_cert_verify_callback(s, sl_tls_verify_cb, NULL);
 	SSL_CTX_set_keylog_callback(s, keylog_cb);
 	if (pthread_mutex_init(&ctx->lock, NULL)) {
@@ -240,6 +290,38 @@ int sl_tls_ctx_set_trust(struct sl_tls_ctx *ctx, struct sl_trust *trust)
 	ctx->trust = trust;
 	pthread_mutex_unlock(&ctx->lock);
 	sl_trust_put(old);
+	return 0;
+}
+
+void sl_tls_ctx_set_resumption(struct sl_tls_ctx *ctx, bool on)
+{
+	atomic_store(&ctx->resumption, on);
+	if (!on) /* and nothing issued before is resumed */
+		sl_tls_ctx_flush_sessions(ctx);
+}
+
+void sl_tls_ctx_flush_sessions(struct sl_tls_ctx *ctx)
+{
+	/* every session whose expiry is before the far future: all of them */
+	SSL_CTX_flush_sessions(ctx->ssl_ctx, (long)(time(NULL) +
+						    10 * SL_TLS_SESSION_LIFETIME_S));
+}
+
+/*
+ * A server's session ID context: the SPIFFE ID it presents, hashed (at
+ * most SSL_MAX_SID_CTX_LENGTH bytes), so that a session made with one
+ * workload's certificate is never resumed on a connection to another.
+ */
+static int set_sid_ctx(SSL *ssl, const struct sl_identity *self)
+{
+	const char *id = sl_identity_spiffe_id(self);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	_Static_assert(SSL_MAX_SID_CTX_LENGTH >= 32, "SHA-256 fits");
+	if (!id || EVP_Digest(id, strlen(id), md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    SSL_set_session_id_context(ssl, md, md_len) != 1)
+		return -EINVAL;
 	return 0;
 }
 
@@ -293,6 +375,8 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 		SSL_set_verify(c->ssl,
 			       SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			       NULL);
+		if (set_sid_ctx(c->ssl, self))
+			goto err;
 		SSL_set_accept_state(c->ssl);
 	}
 	*out = c;
@@ -315,6 +399,12 @@ void sl_tls_conn_free(struct sl_tls_conn *c)
 {
 	if (!c)
 		return;
+	/* OpenSSL drops the session of a conn freed without close_notify
+	 * (from the server's cache, and marks it not resumable): a conn
+	 * whose handshake succeeded keeps its session (resumption), a failed
+	 * one loses it */
+	if (c->ssl && c->done && !c->err)
+		SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) | SSL_SENT_SHUTDOWN);
 	if (c->ssl)
 		SSL_free(c->ssl); /* frees rbio and wbio */
 	else {
@@ -576,6 +666,12 @@ int sl_tls_conn_handshake(struct sl_tls_conn *c)
 	ERR_clear_error();
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		/* a resumed session skipped the verify callback */
+		if (SSL_session_reused(c->ssl) && !c->verified &&
+		    sl_tls_verify_resumed(c)) {
+			c->err = -EACCES;
+			return c->err;
+		}
 		/* belt and braces: the callback must have accepted the peer */
 		if (!c->verified || c->peer_id[0] == '\0') {
 			sl_tls_set_fail(c, SL_TLS_FAIL_INTERNAL,
@@ -592,6 +688,14 @@ int sl_tls_conn_handshake(struct sl_tls_conn *c)
 					(size_t)BIO_ctrl_pending(c->rbio));
 			c->err = -EPROTO;
 			return c->err;
+		}
+		if (c->role == SL_TLS_CLIENT && c->ask_ticket) {
+			const unsigned char *proto = NULL;
+			unsigned int plen = 0;
+
+			SSL_get0_alpn_selected(c->ssl, &proto, &plen);
+			c->ticket_due = plen == sizeof(SL_TLS_ALPN_TICKET) - 1 &&
+					memcmp(proto, SL_TLS_ALPN_TICKET, plen) == 0;
 		}
 		c->done = true;
 		return 0;
@@ -774,4 +878,86 @@ time_t sl_tls_conn_peer_not_after(const struct sl_tls_conn *c)
 const char *sl_tls_conn_cipher(const struct sl_tls_conn *c)
 {
 	return c->done ? SSL_get_cipher_name(c->ssl) : NULL;
+}
+
+int sl_tls_conn_ask_ticket(struct sl_tls_conn *c,
+			   struct sl_tls_session *resume)
+{
+	if (!c || c->role != SL_TLS_CLIENT || c->done || c->ask_ticket)
+		return -EINVAL;
+	if (SSL_set_alpn_protos(c->ssl, alpn_wire_ticket,
+				sizeof(alpn_wire_ticket) - 1) != 0)
+		return -ENOMEM;
+	c->ask_ticket = true;
+	/* a session the server no longer has costs nothing: it falls back
+	 * to a full handshake, verified as ever */
+	if (resume && SSL_set_session(c->ssl, (SSL_SESSION *)resume) != 1) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool sl_tls_conn_ticket_due(const struct sl_tls_conn *c)
+{
+	return c && c->done && !c->err && c->ticket_due;
+}
+
+int sl_tls_conn_read_ticket(struct sl_tls_conn *c)
+{
+	uint8_t byte;
+	size_t got = 0;
+	int r, e;
+
+	if (!c || !c->done || c->err)
+		return -EINVAL;
+	if (!c->ticket_due)
+		return 0;
+	ERR_clear_error();
+	/* OpenSSL takes the ticket in and, with nothing else, wants more */
+	r = SSL_read_ex(c->ssl, &byte, 1, &got);
+	if (r == 1) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+				"application data before the session ticket");
+		c->err = -EPROTO;
+		return c->err;
+	}
+	e = SSL_get_error(c->ssl, r);
+	ERR_clear_error();
+	if (e != SSL_ERROR_WANT_READ) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
+				"no session ticket after the handshake");
+		c->err = -EPROTO;
+		return c->err;
+	}
+	return c->ticket_due ? -EAGAIN : 0;
+}
+
+struct sl_tls_session *sl_tls_conn_take_session(struct sl_tls_conn *c)
+{
+	SSL_SESSION *s;
+
+	if (!c || !c->done || c->err || c->ticket_due)
+		return NULL;
+	s = SSL_get1_session(c->ssl);
+	if (s && !SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(s);
+		s = NULL;
+	}
+	return (struct sl_tls_session *)s;
+}
+
+void sl_tls_session_put(struct sl_tls_session *s)
+{
+	SSL_SESSION_free((SSL_SESSION *)s); /* NULL-safe; wipes the secret */
+}
+
+bool sl_tls_conn_resumed(const struct sl_tls_conn *c)
+{
+	return c && c->done && SSL_session_reused(c->ssl);
+}
+
+bool sl_tls_conn_ticketed(const struct sl_tls_conn *c)
+{
+	return c && c->ticketed;
 }

@@ -56,7 +56,8 @@ struct sl_tls_conn;
  * @trust: trust bundle and trust domain (a reference is taken)
  * @out: new context; free with sl_tls_ctx_free()
  * TLS 1.3 only; AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; ALPN "sluice/1";
- * no session tickets or resumption; client certificates required.
+ * client certificates required.  Resumption is off until
+ * sl_tls_ctx_set_resumption() turns it on.
  * @retval 0 or -errno
  */
 int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out);
@@ -67,6 +68,30 @@ void sl_tls_ctx_free(struct sl_tls_ctx *ctx);
  * (established ones keep theirs).  @retval 0 or -errno
  */
 int sl_tls_ctx_set_trust(struct sl_tls_ctx *ctx, struct sl_trust *trust);
+
+/*
+ * TLS 1.3 resumption (docs/PROTOCOL.md "Resumption").  A client that asks
+ * (sl_tls_conn_ask_ticket: ALPN "sluice/1+ticket") gets exactly one
+ * session ticket after the handshake, from a server with resumption on;
+ * its next connection to the same server identity can resume that session
+ * (psk_dhe_ke: a fresh X25519 exchange, no certificates, no signatures).
+ * Server sessions are stateful (the ticket names a session in the
+ * server's cache), live SL_TLS_SESSION_LIFETIME_S at most, are bound to
+ * the server identity presented, and go with sl_tls_ctx_flush_sessions().
+ */
+#define SL_TLS_SESSION_LIFETIME_S 300
+#define SL_TLS_SESSION_CACHE 4096 /* server sessions kept, at most */
+
+/** struct sl_tls_session - a client's resumable session (refcounted) */
+struct sl_tls_session;
+
+/** sl_tls_ctx_set_resumption - servers on @ctx issue tickets to clients
+ * that ask, and resume their sessions (@on), or neither */
+void sl_tls_ctx_set_resumption(struct sl_tls_ctx *ctx, bool on);
+
+/** sl_tls_ctx_flush_sessions - forget every server session (a new trust
+ * bundle or new identities: nothing verified before is resumed) */
+void sl_tls_ctx_flush_sessions(struct sl_tls_ctx *ctx);
 
 /**
  * sl_tls_conn_new - start one TLS session
@@ -84,6 +109,47 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 
 /** sl_tls_conn_free - free; wipes key material.  NULL-safe. */
 void sl_tls_conn_free(struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_ask_ticket - client, before the handshake: ask the server
+ * for a session ticket, and offer @resume (NULL: none; the conn takes its
+ * own reference).  A server that cannot resume @resume runs a full,
+ * verified handshake.  @retval 0 or -errno
+ */
+int sl_tls_conn_ask_ticket(struct sl_tls_conn *c,
+			   struct sl_tls_session *resume);
+
+/**
+ * sl_tls_conn_ticket_due - client: the handshake is done and the server
+ * promised a ticket that has not been read.  Until it is, the session
+ * cannot go to kTLS or the record layer: read what arrives, feed it
+ * (sl_tls_conn_feed) and call sl_tls_conn_read_ticket().
+ */
+bool sl_tls_conn_ticket_due(const struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_read_ticket - process the records fed since the handshake.
+ * @retval 0 when the ticket is in (or none was due), -EAGAIN when more
+ * must be read, -EPROTO when anything else arrived
+ */
+int sl_tls_conn_read_ticket(struct sl_tls_conn *c);
+
+/**
+ * sl_tls_conn_take_session - the session to resume next time, once the
+ * ticket is in (a new reference, or NULL); release with
+ * sl_tls_session_put()
+ */
+struct sl_tls_session *sl_tls_conn_take_session(struct sl_tls_conn *c);
+
+/** sl_tls_session_put - drop a reference; wipes the secret.  NULL-safe. */
+void sl_tls_session_put(struct sl_tls_session *s);
+
+/** sl_tls_conn_resumed - the handshake resumed a session */
+bool sl_tls_conn_resumed(const struct sl_tls_conn *c);
+
+/** sl_tls_conn_ticketed - server: the client asked for a ticket (a pool
+ * refill, not a flow waiting on this handshake) */
+bool sl_tls_conn_ticketed(const struct sl_tls_conn *c);
 
 /**
  * Largest TLS 1.3 record on the wire: 5-byte header + 2^14 + 256 bytes.

@@ -14,6 +14,10 @@
 #include "tls.h"
 
 #define SL_TLS_ALPN "sluice/1"
+/* the same protocol, and the client asks for one session ticket (a pool
+ * refill, docs/PROTOCOL.md "Resumption"); a server that selects it sends
+ * exactly one NewSessionTicket after the handshake */
+#define SL_TLS_ALPN_TICKET "sluice/1+ticket"
 #define SL_TLS_SECRET_MAX 64 /* SHA-384: 48 bytes */
 
 struct sl_tls_conn {
@@ -31,6 +35,9 @@ struct sl_tls_conn {
 	size_t body_left;
 
 	bool done;	  /* handshake complete and verified */
+	bool ask_ticket;  /* client: offered SL_TLS_ALPN_TICKET */
+	bool ticket_due;  /* client: the server selected it, ticket not read */
+	bool ticketed;	  /* server: the client asked for a ticket */
 	bool verified;	  /* the verify callback accepted the peer */
 	bool app_data;	  /* application data went through userspace TLS */
 	bool eof;	  /* the caller saw the end of the TCP stream */
@@ -60,6 +67,19 @@ struct sl_tls_conn {
 
 /** sl_tls_verify_cb - SSL_CTX_set_cert_verify_callback() handler (verify.c) */
 int sl_tls_verify_cb(X509_STORE_CTX *xctx, void *arg);
+
+/**
+ * sl_tls_verify_resumed - the checks of sl_tls_verify_cb for a resumed
+ * session, whose chain was verified when the session was made (verify.c):
+ * ALPN, the peer leaf's validity period now, its form and SPIFFE ID.
+ * Records the failure.  @retval 0 or -EACCES
+ */
+int sl_tls_verify_resumed(struct sl_tls_conn *c);
+
+/** sl_tls_alpn_ok - @proto (@len bytes) is an ALPN value @c may have
+ * negotiated (verify.c) */
+bool sl_tls_alpn_ok(const struct sl_tls_conn *c, const unsigned char *proto,
+		    unsigned int len);
 
 /** sl_tls_set_fail - record a failure once (the first reason wins) */
 void sl_tls_set_fail(struct sl_tls_conn *c, enum sl_tls_fail f,

@@ -128,6 +128,17 @@ static int check_identity(struct sl_tls_conn *c, X509 *leaf)
 	return 0;
 }
 
+bool sl_tls_alpn_ok(const struct sl_tls_conn *c, const unsigned char *proto,
+		    unsigned int len)
+{
+	if (len == strlen(SL_TLS_ALPN) && memcmp(proto, SL_TLS_ALPN, len) == 0)
+		return true;
+	/* a client accepts the ticket variant only if it offered it */
+	return (c->role == SL_TLS_SERVER || c->ask_ticket) &&
+	       len == strlen(SL_TLS_ALPN_TICKET) &&
+	       memcmp(proto, SL_TLS_ALPN_TICKET, len) == 0;
+}
+
 static int check_alpn(struct sl_tls_conn *c)
 {
 	const unsigned char *proto = NULL;
@@ -139,7 +150,7 @@ static int check_alpn(struct sl_tls_conn *c)
 	 * a client has the server's EncryptedExtensions before its Certificate.
 	 */
 	SSL_get0_alpn_selected(c->ssl, &proto, &len);
-	if (len != strlen(SL_TLS_ALPN) || memcmp(proto, SL_TLS_ALPN, len) != 0) {
+	if (!proto || !sl_tls_alpn_ok(c, proto, len)) {
 		sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
 				"peer did not negotiate ALPN " SL_TLS_ALPN);
 		return X509_V_ERR_APPLICATION_VERIFICATION;
@@ -188,5 +199,45 @@ int sl_tls_verify_cb(X509_STORE_CTX *xctx, void *arg)
 	return 1;
 reject:
 	X509_STORE_CTX_set_error(xctx, err);
+	return 0;
+}
+
+/*
+ * A resumed session skips the verify callback: its chain was verified
+ * (rules 1-5) when the session was made, under the trust bundle of the
+ * time, and sessions do not outlive a bundle change (the server's cache
+ * is flushed, the client's sessions belong to pool buckets that are
+ * flushed).  What can have changed since is the clock, so the leaf's
+ * validity period is checked again, and rules 2-5 are cheap enough to
+ * repeat.
+ */
+int sl_tls_verify_resumed(struct sl_tls_conn *c)
+{
+	X509 *leaf = SSL_get0_peer_certificate(c->ssl);
+	int err;
+
+	if (!leaf) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_NO_CERT,
+				"resumed session without a peer certificate");
+		return -EACCES;
+	}
+	if (check_alpn(c))
+		return -EACCES;
+	if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) { /* 0: unreadable */
+		sl_tls_set_fail(c, SL_TLS_FAIL_EXPIRED,
+				"resumed session: peer certificate expired");
+		return -EACCES;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_EXPIRED,
+				"resumed session: peer certificate not yet valid");
+		return -EACCES;
+	}
+	err = check_leaf(c, leaf);
+	if (!err)
+		err = check_identity(c, leaf);
+	if (err)
+		return -EACCES;
+	c->verified = true;
 	return 0;
 }

@@ -886,6 +886,180 @@ static void test_two_roots(void **state)
 	t_rmdir(dir2);
 }
 
+/* the client's side of a ticket: due after the handshake, read from what
+ * the server sent, then the session to resume */
+static struct sl_tls_session *take_ticket(struct t_end *c, struct t_end *s)
+{
+	struct sl_tls_session *sess;
+
+	assert_true(sl_tls_conn_ticket_due(c->c));
+	assert_null(sl_tls_conn_take_session(c->c)); /* not before the ticket */
+	t_flush(s, &s2c);
+	assert_true(s2c.len > 0);
+	/* a partial record is not enough */
+	sl_tls_conn_feed(c->c, s2c.buf, 3);
+	assert_int_equal(sl_tls_conn_read_ticket(c->c), -EAGAIN);
+	sl_tls_conn_feed(c->c, s2c.buf + 3, s2c.len - 3);
+	s2c.len = 0;
+	assert_int_equal(sl_tls_conn_read_ticket(c->c), 0);
+	assert_false(sl_tls_conn_ticket_due(c->c));
+	sess = sl_tls_conn_take_session(c->c);
+	assert_non_null(sess);
+	return sess;
+}
+
+/* the record layer takes over both sides after the ticket: the server
+ * wrote one record, the client read one, and data flows both ways */
+static void rl_both_ways(struct t_end *c, struct t_end *s)
+{
+	struct sl_tls_rl *crl = NULL, *srl = NULL;
+	uint8_t ct[256];
+	char buf[64];
+	size_t used = 0;
+	ssize_t n;
+
+	assert_int_equal(c->c->app_rd_recs, 1);
+	assert_int_equal(s->c->app_wr_recs, 1);
+	assert_int_equal(sl_tls_rl_new(c->c, &crl), 0);
+	assert_int_equal(sl_tls_rl_new(s->c, &srl), 0);
+	n = sl_tls_rl_seal(srl, "pong", 4, ct, sizeof(ct), &used);
+	assert_true(n > 4);
+	assert_int_equal(sl_tls_rl_feed(crl, ct, (size_t)n), 0);
+	assert_int_equal(sl_tls_rl_read(crl, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	n = sl_tls_rl_seal(crl, "ping", 4, ct, sizeof(ct), &used);
+	assert_true(n > 4);
+	assert_int_equal(sl_tls_rl_feed(srl, ct, (size_t)n), 0);
+	assert_int_equal(sl_tls_rl_read(srl, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	sl_tls_rl_free(crl);
+	sl_tls_rl_free(srl);
+}
+
+/*
+ * Resumption (pool refills): a client that asks gets exactly one ticket;
+ * the next handshake resumes it (no certificates), both sides still know
+ * the peer's identity, and the sequence numbers handed on count the
+ * ticket.  A session is never resumed with another server identity, after
+ * a flush, or when the server has resumption off.
+ */
+static void test_resumption(void **state)
+{
+	struct t_fx *f = *state;
+	struct sl_tls_session *sess, *sess2, *sess3;
+	struct t_end c, s;
+
+	sl_tls_ctx_set_resumption(f->ctx, true);
+
+	/* 1. a full handshake that asks for a ticket */
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, NULL), 0);
+	assert_int_equal(sl_tls_conn_ask_ticket(s.c, NULL), -EINVAL);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	assert_false(sl_tls_conn_resumed(c.c));
+	assert_true(sl_tls_conn_ticketed(s.c));
+	sess = take_ticket(&c, &s);
+	rl_both_ways(&c, &s);
+	end_free(&c);
+	end_free(&s);
+
+	/* 2. resumed: no certificate on the wire, identities as before */
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, sess), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	assert_true(sl_tls_conn_resumed(c.c));
+	assert_true(sl_tls_conn_resumed(s.c));
+	assert_null(SSL_get_peer_cert_chain(s.c->ssl) ?
+			    sk_X509_value(SSL_get_peer_cert_chain(s.c->ssl), 0) : NULL);
+	assert_string_equal(sl_tls_conn_peer_id(c.c), ID_SERVER);
+	assert_string_equal(sl_tls_conn_peer_id(s.c), ID_CLIENT);
+	sess2 = take_ticket(&c, &s);
+	rl_both_ways(&c, &s);
+	end_free(&c);
+	end_free(&s);
+
+	/* 3. a server presenting another identity never resumes it: a full
+	 * handshake, verified against what the client expects */
+	pair(f, f->server_id, f->client_id, ID_CLIENT, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, sess2), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	assert_false(sl_tls_conn_resumed(c.c));
+	assert_false(sl_tls_conn_resumed(s.c));
+	assert_string_equal(sl_tls_conn_peer_id(c.c), ID_CLIENT);
+	sl_tls_session_put(take_ticket(&c, &s));
+	end_free(&c);
+	end_free(&s);
+
+	/* ... nor one that expects another peer than the session's */
+	pair(f, f->client_id, f->server_id,
+	     "spiffe://" T_TD "/ns/shop/sa/payments", &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, sess2), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	expect_fail(&c, &s, SL_TLS_FAIL_WRONG_ID);
+	end_free(&c);
+	end_free(&s);
+
+	/* 4. after a flush (new trust bundle or identities): full handshake */
+	sl_tls_ctx_flush_sessions(f->ctx);
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, sess2), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	assert_false(sl_tls_conn_resumed(s.c));
+	sess3 = take_ticket(&c, &s);
+	end_free(&c);
+	end_free(&s);
+
+	/* 5. resumption off: no ticket, nothing resumed, plain ALPN */
+	sl_tls_ctx_set_resumption(f->ctx, false);
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, sess3), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	assert_false(sl_tls_conn_resumed(s.c));
+	assert_false(sl_tls_conn_ticketed(s.c));
+	assert_false(sl_tls_conn_ticket_due(c.c));
+	assert_int_equal(sl_tls_conn_read_ticket(c.c), 0);
+	t_flush(&s, &s2c);
+	assert_int_equal(s2c.len, 0);
+	assert_int_equal(c.c->app_rd_recs, 0);
+	assert_int_equal(s.c->app_wr_recs, 0);
+	end_free(&c);
+	end_free(&s);
+
+	sl_tls_session_put(sess);
+	sl_tls_session_put(sess2);
+	sl_tls_session_put(sess3);
+	sl_tls_session_put(NULL);
+}
+
+/* a server that sends application data where the ticket should be */
+static void test_fail_data_for_ticket(void **state)
+{
+	struct t_fx *f = *state;
+	struct t_end c, s;
+
+	sl_tls_ctx_set_resumption(f->ctx, true);
+	pair(f, f->client_id, f->server_id, ID_SERVER, &c, &s);
+	assert_int_equal(sl_tls_conn_ask_ticket(c.c, NULL), 0);
+	t_pump(&c, &s, &c2s, &s2c);
+	assert_true(c.done && s.done);
+	t_flush(&s, &s2c);
+	s2c.len = 0; /* the ticket is lost ... */
+	assert_int_equal(sl_tls_conn_write(s.c, "x", 1), 1); /* ... data instead */
+	t_flush(&s, &s2c);
+	t_deliver(&s2c, &c);
+	assert_int_equal(sl_tls_conn_read_ticket(c.c), -EPROTO);
+	assert_int_equal(sl_tls_conn_fail(c.c), SL_TLS_FAIL_PROTOCOL);
+	assert_null(sl_tls_conn_take_session(c.c));
+	end_free(&c);
+	end_free(&s);
+	sl_tls_ctx_set_resumption(f->ctx, false);
+}
+
 static void test_fail_names(void **state)
 {
 	for (int i = 0; i < SL_TLS_FAIL__MAX; i++)
@@ -925,6 +1099,8 @@ int main(void)
 		cmocka_unit_test(test_fail_huge_record),
 		cmocka_unit_test(test_fail_eof_in_handshake),
 		cmocka_unit_test(test_two_roots),
+		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_fail_data_for_ticket),
 		cmocka_unit_test(test_fail_names),
 	};
 

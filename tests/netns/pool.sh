@@ -10,7 +10,9 @@
 #     once an entry is ready, are all hits: pool_hits +5, and no handshake
 #     on the flows' path (handshakes_ok - pool_handshakes unchanged); an
 #     entry older than node2's --handshake-timeout (2 s) is still served
-#     (node2 waits --preamble-timeout after the handshake)
+#     (node2 waits --preamble-timeout after the handshake); refills get a
+#     session ticket each and resume the key's last session (both nodes
+#     count handshakes_resumed)
 #  2. the data of a pooled flow is still mTLS: tcpdump on the node link
 #     sees no plaintext marker and sees TLS application records
 #  3. node2's sluiced restarts: it closes the pooled connections waiting
@@ -33,6 +35,8 @@
 #  5b. --pool-refill-delay 2s --pool-max 5: 10 flows one after another make
 #     the key busy, its target grows past --pool-size 2 (4 or 5 ready),
 #     never above --pool-max 5
+#  5c. node2 with --tls-resumption off: no ticket, nothing resumed, the
+#     pool still serves every flow (section 1 checks that refills resume)
 #  6. both daemons stop with exit 0 (ASan: no leaks)
 #
 # usage: pool.sh SLUICED SLUICE NFT_TOOL SL_TCP
@@ -153,6 +157,14 @@ else
 	ok "sessions on the record layer before use (node1 pool_record_layer $(st pool_record_layer), node2 inbound_record_layer $(tm_stat "$TM_SOCK_B" inbound_record_layer))"
 fi
 ok "5 flows served from the pool: pool_hits $h0 -> $h1, path handshakes stay $hs0 ($(st pool_handshakes) refill handshakes)"
+# resumption (handshake/tls.h): every refill asked for a session ticket and
+# read it before its connection was ready; each refill after the key's
+# first ones resumed the key's last session, and node2 counted the same.
+# Under kTLS the pooled flows above ran at record sequence 1 (the ticket).
+[ "$(st pool_tickets)" -ge 6 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "node1: pool_tickets $(st pool_tickets), expected >= 6"; }
+[ "$(st handshakes_resumed)" -ge 5 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "node1: handshakes_resumed $(st handshakes_resumed), expected >= 5"; }
+[ "$(tm_stat "$TM_SOCK_B" handshakes_resumed)" -ge 5 ] || { tm_admin "$TM_SOCK_B" stats; tp_fail "node2: handshakes_resumed $(tm_stat "$TM_SOCK_B" handshakes_resumed), expected >= 5"; }
+ok "refills resume TLS 1.3 sessions: node1 pool_tickets $(st pool_tickets), handshakes_resumed $(st handshakes_resumed) (node2 $(tm_stat "$TM_SOCK_B" handshakes_resumed))"
 
 # node2 runs --handshake-timeout 2s: after the handshake its deadline is
 # the preamble wait (--preamble-timeout, 120 s here; node1 keeps entries
@@ -423,6 +435,31 @@ for ((i = 0; i < 10; i++)); do
 done
 [ "$maxr" -le 5 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "pool_ready $maxr is above --pool-max 5"; }
 ok "a busy key's pool grows past --pool-size 2 to $maxr ready (at most --pool-max 5)"
+
+# ---- 5c. node2 with --tls-resumption off ------------------------------------------
+# node2 selects plain "sluice/1": no ticket, nothing resumed; the pool still
+# serves every flow, each refill a full handshake
+tm_stop
+mv "$TP_DIR/sluiced-a.log" "$TP_DIR/sluiced-a.5.log"
+mv "$TP_DIR/sluiced-b.log" "$TP_DIR/sluiced-b.5.log"
+tm_start_b --ktls $kt --preamble-timeout 120s --tls-resumption off
+wait_pods4
+tm_start_a --workers 1 --ktls $kt
+flow "first flow, resumption off on node2"
+wait_ready 2
+h0=$(st pool_hits)
+for ((i = 0; i < 3; i++)); do
+	wait_ready 1
+	flow "pooled flow $i, resumption off on node2"
+done
+[ "$(st pool_hits)" -eq $((h0 + 3)) ] || { tm_dump_logs; tp_fail "resumption off: pool_hits $h0 -> $(st pool_hits), expected +3"; }
+for k in pool_tickets handshakes_resumed; do
+	[ "$(st $k)" = 0 ] || { tm_admin "$TM_SOCK_A" stats; tp_fail "resumption off on node2: node1 $k is $(st $k)"; }
+done
+[ "$(tm_stat "$TM_SOCK_B" handshakes_resumed)" = 0 ] || tp_fail "resumption off: node2 resumed a session"
+[ "$(st handshakes_failed)" = 0 ] && [ "$(tm_stat "$TM_SOCK_B" handshakes_failed)" = 0 ] ||
+	{ tm_dump_logs; tp_fail "resumption off: failed handshakes"; }
+ok "--tls-resumption off on node2: no tickets, no resumption, pooled flows served ($(st pool_handshakes) full refill handshakes)"
 
 # ---- 6 -----------------------------------------------------------------------------
 tm_stop
