@@ -10,7 +10,10 @@
  *  2. both sides on kTLS;
  *  3. a stock `openssl s_client` against a kTLS server, once per cipher
  *     suite (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305), skipped only when
- *     the openssl binary is missing.
+ *     the openssl binary is missing;
+ *  4. resumption: a handshake that receives a session ticket, then one
+ *     that resumes it, both on kTLS both ways at the sequence numbers
+ *     after the ticket.
  * A wrong key, IV or record sequence number makes the first record fail to
  * decrypt (EBADMSG), so the data checks prove the key schedule.
  */
@@ -272,7 +275,28 @@ struct peer {
 	bool ktls;
 	int rc;
 	const char *step;
+	/* case 4: ask for a ticket, offering @resume; what came of it */
+	bool ticket;
+	struct sl_tls_session *resume, *got;
+	bool resumed;
 };
+
+/* the ticket the server promised: greedy reads, the server sends nothing
+ * else until the client has spoken */
+static int read_ticket_fd(struct sl_tls_conn *c, int fd)
+{
+	char buf[4096];
+	int rc;
+
+	while ((rc = sl_tls_conn_read_ticket(c)) == -EAGAIN) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			return -ENODATA;
+		sl_tls_conn_feed(c, buf, (size_t)n);
+	}
+	return rc;
+}
 
 static void *client_main(void *arg)
 {
@@ -285,9 +309,18 @@ static void *client_main(void *arg)
 	if (!big || !got ||
 	    sl_tls_conn_new(g.ctx, SL_TLS_CLIENT, g.cid, ID_SERVER, &c))
 		goto out;
+	if (p->ticket && (p->rc = sl_tls_conn_ask_ticket(c, p->resume)) != 0)
+		goto out;
 	p->step = "handshake";
 	if ((p->rc = handshake_fd(c, p->fd)) != 0)
 		goto out;
+	if (p->ticket) {
+		p->step = "ticket";
+		p->resumed = sl_tls_conn_resumed(c);
+		if ((p->rc = read_ticket_fd(c, p->fd)) != 0)
+			goto out;
+		p->got = sl_tls_conn_take_session(c);
+	}
 	p->rc = -EIO;
 	fill(big, BIG, 1);
 	if (p->ktls) {
@@ -334,10 +367,12 @@ out:
 	return NULL;
 }
 
-/* server side of cases 1 and 2: always kTLS */
-static int run_case(bool client_ktls)
+/* server side of cases 1, 2 and 4: always kTLS.  @cl: the client's
+ * parameters (ktls, ticket, resume); its results are left in it. */
+static int run_peer(struct peer *clp)
 {
-	struct peer cl = { .ktls = client_ktls };
+	struct peer cl = *clp;
+	bool client_ktls = cl.ktls;
 	struct sl_tls_conn *s = NULL;
 	unsigned char *big = malloc(BIG), *got = malloc(BIG);
 	long tx0 = tls_stat("TlsTxSw"), rx0 = tls_stat("TlsRxSw");
@@ -379,9 +414,17 @@ static int run_case(bool client_ktls)
 	pthread_join(t, NULL);
 	close(fds[0]);
 	close(fds[1]);
+	if (cl.ticket)
+		fprintf(stderr, "  server: ticketed %d, resumed %d\n",
+			sl_tls_conn_ticketed(s), sl_tls_conn_resumed(s));
+	if (rc == 0 && cl.ticket && !sl_tls_conn_ticketed(s))
+		rc = -ENOMSG; /* the server should have sent a ticket */
+	if (rc == 0 && cl.ticket && sl_tls_conn_resumed(s) != (cl.resume != NULL))
+		rc = -EPROTO; /* resumption must match the offer */
 	sl_tls_conn_free(s);
 	free(big);
 	free(got);
+	*clp = cl;
 	CHECK(rc == 0, "server side: %s", strerror(-rc));
 	CHECK(cl.rc == 0, "client side at %s: %s", cl.step, strerror(-cl.rc));
 	if (tx0 >= 0) {
@@ -393,6 +436,50 @@ static int run_case(bool client_ktls)
 		CHECK(rx1 >= rx0 + (client_ktls ? 2 : 1), "TlsRxSw did not rise");
 	}
 	return 0;
+}
+
+static int run_case(bool client_ktls)
+{
+	struct peer cl = { .ktls = client_ktls };
+
+	return run_peer(&cl);
+}
+
+/*
+ * Case 4: resumption (PROTOCOL.md).  A full handshake with a ticket, then
+ * one that resumes it; both sides on kTLS each time, installed after the
+ * ticket (server TX and client RX at record sequence 1), 1 MB each way.
+ */
+static int run_resumption(void)
+{
+	struct peer full = { .ktls = true, .ticket = true };
+	struct peer res = { .ktls = true, .ticket = true };
+	int rc = 0;
+
+	sl_tls_ctx_set_resumption(g.ctx, true);
+	if (run_peer(&full))
+		rc = -1;
+	else if (!full.got || full.resumed) {
+		fprintf(stderr, "  full handshake: session %p, resumed %d\n",
+			(void *)full.got, full.resumed);
+		failures++;
+		rc = -1;
+	}
+	if (rc == 0) {
+		res.resume = full.got;
+		if (run_peer(&res))
+			rc = -1;
+		else if (!res.resumed || !res.got) {
+			fprintf(stderr, "  second handshake: resumed %d, session %p\n",
+				res.resumed, (void *)res.got);
+			failures++;
+			rc = -1;
+		}
+	}
+	sl_tls_session_put(full.got);
+	sl_tls_session_put(res.got);
+	sl_tls_ctx_set_resumption(g.ctx, false);
+	return rc;
 }
 
 /* ---- case 3: stock openssl s_client ------------------------------------- */
@@ -545,6 +632,8 @@ int main(void)
 	run_case(false);
 	fprintf(stderr, "case 2: kTLS on both sides\n");
 	run_case(true);
+	fprintf(stderr, "case 4: session ticket, then resumption, kTLS on both sides\n");
+	run_resumption();
 	if (have_openssl()) {
 		static const char *const suites[] = {
 			"TLS_AES_128_GCM_SHA256",
