@@ -204,6 +204,37 @@ int sl_parse_duration(const char *s, uint64_t *out_ns)
 	return -EINVAL;
 }
 
+int sl_parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		unsigned int shift;
+	} units[] = {
+		{ "", 0 },    { "K", 10 },   { "KiB", 10 }, { "M", 20 },
+		{ "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
+	};
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(units); i++) {
+		if (strcmp(p, units[i].suffix) != 0)
+			continue;
+		if (v > (UINT64_MAX >> units[i].shift))
+			return -ERANGE;
+		*out = v << units[i].shift;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 size_t sl_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t len = strlen(src);

@@ -50,6 +50,13 @@ uint64_t sl_realtime_ns(void);
  */
 int sl_parse_duration(const char *s, uint64_t *out_ns);
 
+/**
+ * sl_parse_size - parse a byte count: digits with an optional binary suffix
+ * K, KiB, M, MiB, G or GiB (1K = 1024); no fraction, no sign
+ * @retval 0 on success, -EINVAL for bad syntax, -ERANGE on overflow
+ */
+int sl_parse_size(const char *s, uint64_t *out);
+
 /** sl_strlcpy - strlcpy(3); returns strlen(src) */
 size_t sl_strlcpy(char *dst, const char *src, size_t size);
 

@@ -49,6 +49,8 @@ struct sl_daemon_opts {
 	uint64_t pool_refill_delay_ns;	/* refill this long after a use, default 5 ms */
 	uint64_t preamble_timeout_ns;	/* inbound: preamble wait after an mTLS
 					 * handshake, default 15 s */
+	uint32_t bulk_buf_size;		/* --bulk-buffer: a busy direction's relay
+					   buffer (relay.h buf_size_bulk) */
 	uint64_t busy_poll_ns;		/* worker busy-poll window (loop.h), 0 off */
 	int hs_threads;			/* handshake helpers (offload.h); -1: one
 					 * per worker, 0: steps run inline */

@@ -588,8 +588,8 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 {
 	struct sl_relay_params p = {
 		.idle_timeout_ns = f->d->o.idle_timeout_ns,
-		.buf_size = 64 * 1024,
-		.buf_size_bulk = 256 * 1024,
+		.buf_size = SL_RELAY_DEFAULT_BUF_SIZE,
+		.buf_size_bulk = f->d->o.bulk_buf_size,
 		.pipe_size = 64 * 1024,
 		.done = relay_done,
 	};

@@ -20,6 +20,7 @@
 #include "outlier.h"
 #include "flow.h"
 #include "pool.h"
+#include "relay.h"
 #include "reload.h"
 #include "reload_watch.h"
 #include "sl_build_config.h"
@@ -60,6 +61,8 @@ static void usage(FILE *out, const char *prog)
 		"                              (default 15s; covers peers' pooled connections)\n"
 		"      --busy-poll DUR         after activity, poll DUR for more before sleeping:\n"
 		"                              lower latency for more CPU (default 0, off; max 1ms)\n"
+		"      --bulk-buffer SIZE      userspace TLS: relay buffer of a busy flow direction\n"
+		"                              (default 256K; 64K..16M, 64K: no bulk buffers)\n"
 		"      --handshake-threads N   threads that run TLS handshake crypto off the\n"
 		"                              workers (default: one per worker; 0: on the workers)\n"
 		"      --handshake-nice N      their nice value, -20..19 (default 10: a worker\n"
@@ -102,6 +105,7 @@ enum {
 	OPT_HS_THREADS,
 	OPT_HS_NICE,
 	OPT_RESUMPTION,
+	OPT_BULK_BUFFER,
 };
 
 static const struct option long_opts[] = {
@@ -135,6 +139,7 @@ static const struct option long_opts[] = {
 	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
 	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	{ "bulk-buffer", required_argument, NULL, OPT_BULK_BUFFER },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -518,6 +523,7 @@ int main(int argc, char **argv)
 			.preamble_timeout_ns = 15000000000ULL,
 			.hs_threads = -1,
 			.hs_nice = SL_OFFLOAD_DEFAULT_NICE,
+			.bulk_buf_size = SL_RELAY_DEFAULT_BULK_SIZE,
 		},
 	};
 	struct sl_worker_hooks hooks = {
@@ -667,6 +673,16 @@ int main(int argc, char **argv)
 				goto bad_arg;
 			d.o.busy_poll_ns = ns;
 			break;
+		case OPT_BULK_BUFFER: {
+			uint64_t sz;
+
+			if (sl_parse_size(optarg, &sz) ||
+			    sz < SL_RELAY_DEFAULT_BUF_SIZE ||
+			    sz > SL_RELAY_MAX_BULK_SIZE)
+				goto bad_arg;
+			d.o.bulk_buf_size = (uint32_t)sz;
+			break;
+		}
 		case OPT_CERT_LIFETIME:
 			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)
 				goto bad_arg;
