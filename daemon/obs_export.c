@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "metrics.h"
 #include "obs.h"
+#include "relay.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -75,6 +76,14 @@ static void render_stats(FILE *out)
 	fprintf(out, "sluice_pool_ready_connections %lld\n",
 		(long long)atomic_load_explicit(&sl_stats.pool_ready,
 						memory_order_relaxed));
+	family(out, "sluice_relay_buffer_bytes", "gauge",
+	       "Userspace relay buffers held by flows now, in bytes");
+	fprintf(out, "sluice_relay_buffer_bytes %llu\n",
+		(unsigned long long)sl_relay_buffered_bytes());
+	family(out, "sluice_relay_bulk_buffer_bytes", "gauge",
+	       "Of those, bulk-sized buffers of busy flow directions (--bulk-buffer)");
+	fprintf(out, "sluice_relay_bulk_buffer_bytes %llu\n",
+		(unsigned long long)sl_relay_bulk_bytes());
 	counter(out, "sluice_shed_connections_total",
 		"Connections refused over the connection cap or out of fds",
 		sl_stat_get(SL_STAT_SHED));

@@ -132,4 +132,17 @@ int sl_relay_start_plain(struct sl_worker *w, int plain_fd, int other_fd,
 			 const void *initial, uint32_t initial_len,
 			 const struct sl_relay_params *p);
 
+/**
+ * sl_relay_buffered_bytes - bytes of relay buffers currently held by flows
+ * (taken from the per-thread pools and not given back), over all workers;
+ * the buffers kept in the pools are not counted
+ */
+uint64_t sl_relay_buffered_bytes(void);
+
+/**
+ * sl_relay_bulk_bytes - of those, the bytes in bulk-sized buffers
+ * (--bulk-buffer), counted against the process-wide bulk budget
+ */
+uint64_t sl_relay_bulk_bytes(void);
+
 #endif /* SL_RELAY_H */

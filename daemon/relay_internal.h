@@ -122,12 +122,6 @@ void *sl_relay_buf_get(uint32_t size);
 /** sl_relay_buf_put - give @buf (of @size bytes) back; NULL-safe */
 void sl_relay_buf_put(void *buf, uint32_t size);
 
-/**
- * sl_relay_buffered_bytes - bytes of relay buffers currently held by flows
- * (taken from the pools and not given back), over all workers
- */
-uint64_t sl_relay_buffered_bytes(void);
-
 /*
  * Bulk buffers.  A flow direction whose reads keep filling its buffer
  * switches to buffers of the bulk size (sl_relay_params.buf_size_bulk):
@@ -145,9 +139,6 @@ bool sl_relay_bulk_take(uint32_t size);
 
 /** sl_relay_bulk_give - uncount @size bytes taken with sl_relay_bulk_take */
 void sl_relay_bulk_give(uint32_t size);
-
-/** sl_relay_bulk_bytes - bytes of bulk buffers counted now, all workers */
-uint64_t sl_relay_bulk_bytes(void);
 
 /** sl_relay_bulk_budget_set - change the budget (tests; default above) */
 void sl_relay_bulk_budget_set(uint64_t bytes);

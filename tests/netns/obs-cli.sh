@@ -269,6 +269,9 @@ assert [x.value for x in fams["sluice_relayed_flows"].samples if x.labels["mode"
 # none open now, in each of the three modes
 assert {x.labels["mode"]: x.value for x in fams["sluice_flows"].samples} == \
     {"ktls": 0, "userspace": 0, "plain": 0}, fams["sluice_flows"].samples
+# the flows are over: no flow holds a relay buffer, bulk-sized or not
+assert fams["sluice_relay_buffer_bytes"].samples[0].value == 0, fams["sluice_relay_buffer_bytes"].samples
+assert fams["sluice_relay_bulk_buffer_bytes"].samples[0].value == 0
 names = [f.name for f in parse(open(path).read())]
 assert len(names) == len(set(names)), "duplicate families"
 assert "sluice_config_generation_info" in fams
@@ -293,6 +296,8 @@ else
 			tp_fail "$node: opened != $nflows"
 		grep -q "^istio_tcp_sent_bytes_total{.*} $((nflows * nbytes))\$" "$TP_DIR/$node.prom" ||
 			tp_fail "$node: sent bytes"
+		grep -q '^sluice_relay_buffer_bytes 0$' "$TP_DIR/$node.prom" ||
+			tp_fail "$node: relay buffers still held after the flows"
 	done
 	ok "metrics: counters match (grep; no python parser)"
 fi
