@@ -19,16 +19,19 @@
  * per-thread pool, or the record layer's input) and recvs into it; a busy
  * recv (it filled the buffer, or read at least buf_size) recvs again
  * directly (no poll), a shorter one gives the buffer back.  A busy
- * direction moves to bulk-sized buffers (buf_size_bulk, 256 KiB as
- * sluiced runs) while the process-wide bulk budget allows
+ * direction moves to bulk-sized buffers (buf_size_bulk, sluiced's
+ * --bulk-buffer) while the process-wide bulk budget allows
  * (relay_internal.h), so a stream costs fewer recvs, sends and wake-ups
- * per byte; its next short read takes it back to buf_size.  Send buffers
+ * per byte; its next short read takes it back to buf_size.  When the
+ * budget has no room for buf_size_bulk, a quarter of it is tried, and so
+ * on down to 2 * buf_size (bulk_take): many busy flows share the budget
+ * in smaller bulk buffers instead of the first few taking it all.  Send buffers
  * are taken when there is something to send and given back when it is
  * sent.  So an idle flow is
  * this struct plus the record layer (about 3.4 KB with its two EVP AEAD
  * contexts; the conn it replaces is about 31 KB), and a busy one holds at
- * most four buffers (2 plaintext, 2 ciphertext with slack, each of
- * buf_size or the bulk size) plus one partial record.
+ * most four buffers (2 plaintext, 2 ciphertext with room for the record
+ * overhead, each of buf_size or a bulk size) plus one partial record.
  *
  * Backpressure: a direction reads from its source only when everything it
  * read before has been handed on: pod → mesh encrypts only when the
@@ -57,13 +60,26 @@ uint64_t sl_relay_tls_rl_started(void)
 	return atomic_load_explicit(&rl_started, memory_order_relaxed);
 }
 
-/* room for the record overhead of one buf_size worth of plaintext */
-#define TX_SLACK 1024
+/* a record's overhead (record.h): header, content type, AEAD tag */
+#define REC_OVERHEAD 22
+#define REC_PLAIN_MAX 16384
+
+/*
+ * Room for the record overhead of @size bytes of plaintext, so that one
+ * seal takes a whole buffer: 22 bytes per record, in KiB steps (1 KiB up
+ * to 744 KiB of plaintext, 2 KiB for 1 MiB).
+ */
+static uint32_t tx_slack(uint32_t size)
+{
+	uint32_t records = (size + REC_PLAIN_MAX - 1) / REC_PLAIN_MAX;
+
+	return (records * REC_OVERHEAD + 1023) & ~1023u;
+}
 
 struct tls_relay {
 	struct sl_relay_base b; /* first */
 	uint32_t bufsz;
-	uint32_t bulksz; /* > bufsz + TX_SLACK, or == bufsz: no bulk buffers */
+	uint32_t bulksz; /* >= 2 * bufsz, or == bufsz: no bulk buffers */
 	/* the session: our own record layer (record.h) once it took over
 	 * from the sl_tls_conn (b.tls is then NULL), else the conn */
 	struct sl_tls_rl *rl;
@@ -93,7 +109,8 @@ struct tls_relay {
 	struct sl_op rx_op;
 	uint8_t *rx_buf; /* conn path only, of bufsz */
 	uint32_t rx_asked; /* length of the recv in flight */
-	bool rx_bulk;	   /* busy: bulk-sized reads, budget counted */
+	uint32_t rx_bulk;  /* busy: the bulk size of its reads, counted
+			      against the budget; 0: buf_size reads */
 	bool rx_busy;
 	bool rx_polling;
 	bool rx_direct; /* record layer: recv into its input, no poll first */
@@ -163,24 +180,44 @@ static int s_close_notify(struct tls_relay *r)
 
 /* ---- buffers ---------------------------------------------------------- */
 
+/* a buffer of @cap bytes is a bulk one (counted against the budget) */
+static bool is_bulk(const struct tls_relay *r, uint32_t cap)
+{
+	return cap >= 2 * r->bufsz;
+}
+
 /*
- * A buffer of buf_size + @slack bytes, or of the bulk size + @slack when
- * @bulk and the budget allows; its size in *@cap.  NULL: out of memory.
+ * Count a bulk buffer against the budget: of @from bytes (plus the record
+ * overhead when @tx), else of a quarter of it, and so on while at least
+ * 2 * bufsz.  @retval the plaintext size counted, 0: none (no budget, or
+ * @from is not a bulk size)
  */
-static uint8_t *rbuf_get(struct tls_relay *r, bool bulk, uint32_t slack,
+static uint32_t bulk_take(const struct tls_relay *r, uint32_t from, bool tx)
+{
+	for (uint32_t sz = from; is_bulk(r, sz); sz /= 4)
+		if (sl_relay_bulk_take(sz + (tx ? tx_slack(sz) : 0)))
+			return sz;
+	return 0;
+}
+
+/*
+ * A buffer for buf_size bytes of plaintext, or for a bulk size of up to
+ * @bulk when @bulk is one and the budget allows (bulk_take); with room for
+ * the records of that much plaintext when @tx.  Its size in *@cap.
+ * NULL: out of memory.
+ */
+static uint8_t *rbuf_get(struct tls_relay *r, uint32_t bulk, bool tx,
 			 uint32_t *cap)
 {
-	uint32_t size = r->bufsz + slack;
+	uint32_t got = bulk ? bulk_take(r, bulk, tx) : 0;
+	uint32_t size = got ? got : r->bufsz;
 	uint8_t *p;
 
-	if (bulk && r->bulksz > r->bufsz &&
-	    sl_relay_bulk_take(r->bulksz + slack))
-		size = r->bulksz + slack;
-	else
-		bulk = false;
+	if (tx)
+		size += tx_slack(size);
 	p = sl_relay_buf_get(size);
 	if (!p) {
-		if (bulk)
+		if (got)
 			sl_relay_bulk_give(size);
 		return NULL;
 	}
@@ -193,7 +230,7 @@ static void rbuf_put(struct tls_relay *r, uint8_t *p, uint32_t cap)
 {
 	if (!p)
 		return;
-	if (cap > r->bufsz + TX_SLACK)
+	if (is_bulk(r, cap))
 		sl_relay_bulk_give(cap);
 	sl_relay_buf_put(p, cap);
 }
@@ -204,16 +241,19 @@ static bool read_busy(const struct tls_relay *r, int res, uint32_t asked)
 	return res > 0 && ((uint32_t)res == asked || (uint32_t)res >= r->bufsz);
 }
 
-/* the mesh → pod direction is (no longer) busy: bulk reads or not */
+/*
+ * The mesh → pod direction is (no longer) busy: bulk reads or not.  A busy
+ * one keeps the bulk size it got until it is not busy.
+ */
 static void rx_set_bulk(struct tls_relay *r, bool bulk)
 {
-	if (bulk == r->rx_bulk || (bulk && r->bulksz == r->bufsz))
-		return;
-	if (bulk && !sl_relay_bulk_take(r->bulksz))
-		return;
-	if (!bulk)
-		sl_relay_bulk_give(r->bulksz);
-	r->rx_bulk = bulk;
+	if (!bulk) {
+		if (r->rx_bulk)
+			sl_relay_bulk_give(r->rx_bulk);
+		r->rx_bulk = 0;
+	} else if (!r->rx_bulk) {
+		r->rx_bulk = bulk_take(r, r->bulksz, false);
+	}
 }
 
 static void relay_destroy(struct sl_relay_base *b)
@@ -290,7 +330,8 @@ static void up_handle(struct tls_relay *r, int res)
 			fail(r, res, SL_RELAY_END_RESET_PLAIN);
 			return;
 		}
-		r->up_buf = rbuf_get(r, r->up_bulk, 0, &r->up_cap);
+		r->up_buf = rbuf_get(r, r->up_bulk ? r->bulksz : 0, false,
+				     &r->up_cap);
 		if (!r->up_buf) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
@@ -351,13 +392,17 @@ static void up_push(struct tls_relay *r)
 		size_t used = 0;
 		ssize_t ct;
 
-		if (r->tx_buf && r->tx_cap < r->up_cap + TX_SLACK) {
+		/* (a send buffer is given back once sent: there is rarely
+		 * one here) a bulk read wants a bulk send buffer */
+		if (r->tx_buf && is_bulk(r, r->up_cap) &&
+		    !is_bulk(r, r->tx_cap)) {
 			rbuf_put(r, r->tx_buf, r->tx_cap);
 			r->tx_buf = NULL;
 		}
 		if (!r->tx_buf)
-			r->tx_buf = rbuf_get(r, r->up_cap > r->bufsz,
-					     TX_SLACK, &r->tx_cap);
+			r->tx_buf = rbuf_get(r, is_bulk(r, r->up_cap) ?
+						     r->up_cap : 0,
+					     true, &r->tx_cap);
 		if (!r->tx_buf) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 			return;
@@ -389,13 +434,14 @@ static void up_push(struct tls_relay *r)
 	} else {
 		r->up_len = 0;
 		r->up_bulk = busy;
-		if (!busy || (r->up_cap == r->bufsz && r->bulksz > r->bufsz)) {
+		if (!busy || (!is_bulk(r, r->up_cap) && r->bulksz > r->bufsz)) {
 			/* a short read: probably idle now, keep no buffer;
 			 * busy on a buf_size buffer: recv into a bulk one */
 			rbuf_put(r, r->up_buf, r->up_cap);
 			r->up_buf = NULL;
 			if (busy)
-				r->up_buf = rbuf_get(r, true, 0, &r->up_cap);
+				r->up_buf = rbuf_get(r, r->bulksz, false,
+						     &r->up_cap);
 		}
 	}
 	tx_pump(r);
@@ -412,8 +458,7 @@ static void tx_pump(struct tls_relay *r)
 		r->tx_off = r->tx_len = 0;
 		if (s_pending_output(r)) {
 			if (!r->tx_buf)
-				r->tx_buf = rbuf_get(r, false, TX_SLACK,
-						     &r->tx_cap);
+				r->tx_buf = rbuf_get(r, 0, true, &r->tx_cap);
 			if (!r->tx_buf) {
 				sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 				return;
@@ -482,7 +527,7 @@ static void rx_arm(struct tls_relay *r)
 		/* into the record layer's input: no copy to feed it.  Half
 		 * the read size as the minimum room keeps the input at the
 		 * read size with a partial record in front (not doubled) */
-		uint32_t want = r->rx_bulk ? r->bulksz : r->bufsz;
+		uint32_t want = r->rx_bulk ? r->rx_bulk : r->bufsz;
 		size_t room;
 
 		into = sl_tls_rl_in_space(r->rl, want / 2 + 1, &room);
@@ -582,12 +627,12 @@ static void down_pump(struct tls_relay *r)
 		return;
 	}
 	r->out_off = r->out_len = 0;
-	if (r->out_buf && r->rx_bulk && r->out_cap < r->bulksz) {
+	if (r->out_buf && r->rx_bulk && !is_bulk(r, r->out_cap)) {
 		rbuf_put(r, r->out_buf, r->out_cap); /* busy now: bulk */
 		r->out_buf = NULL;
 	}
 	if (!r->out_buf)
-		r->out_buf = rbuf_get(r, r->rx_bulk, 0, &r->out_cap);
+		r->out_buf = rbuf_get(r, r->rx_bulk, false, &r->out_cap);
 	if (!r->out_buf) {
 		sl_relay_teardown(&r->b, SL_RELAY_END_INTERNAL);
 		return;
@@ -721,7 +766,7 @@ int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 	r->bulksz = p->buf_size_bulk;
 	if (r->bulksz > (1u << 24))
 		r->bulksz = 1u << 24;
-	if (r->bulksz <= r->bufsz + TX_SLACK)
+	if (r->bulksz < 2 * r->bufsz)
 		r->bulksz = r->bufsz; /* no bulk buffers */
 	if (initial_len) {
 		r->initial = malloc(initial_len);

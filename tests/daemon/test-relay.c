@@ -884,6 +884,77 @@ static void test_bulk_buffers(void **state)
 	}
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
 }
+
+/*
+ * Bulk tiers: when the budget has no room for buf_size_bulk, a busy
+ * direction takes a quarter of it (here 256 KiB -> 64 KiB, with 16 KiB
+ * buffers), never more than the budget, and gives it back at the end.
+ */
+static void test_bulk_tiers(void **state)
+{
+	const uint64_t len = 8 * MB;
+	const uint32_t small = 16384, big = 262144, tier = 65536, slack = 1024;
+	const uint64_t budget = 200 * 1024; /* < big, >= 2 * (tier + slack) */
+	struct opts o = { .buf_size = small, .buf_size_bulk = big,
+			  .sockbuf = 32768 };
+	struct env e;
+	uint64_t bulk;
+	pthread_t t;
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(sl_relay_bulk_bytes(), 0);
+	sl_relay_bulk_budget_set(budget);
+	/* mesh → pod: the reads and the plaintext out, in the smaller tier */
+	{
+		struct pod_job r = { .seed = 7, .len = len };
+		struct peer_job pw = { .seed = 7, .len = len };
+
+		env_up(&e, &o);
+		pw.e = &e;
+		assert_int_equal(pthread_create(&t, NULL, peer_writer, &pw), 0);
+		usleep(1500 * 1000);
+		bulk = sl_relay_bulk_bytes();
+		fprintf(stderr, "tiers, mesh -> pod: %llu bulk bytes\n",
+			(unsigned long long)bulk);
+		assert_true(bulk >= tier);
+		assert_true(bulk <= 2 * (uint64_t)tier);
+		r.fd = e.pod;
+		pod_reader(&r);
+		pthread_join(t, NULL);
+		assert_int_equal(pw.ret, 0);
+		assert_int_equal(r.ret, 0);
+		assert_int_equal(bulk_settle(0), 0);
+		assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+		assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf,
+					      sizeof(buf)), 0);
+		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+		env_down(&e);
+	}
+	/* pod → mesh: the plaintext in and the records out (with room for
+	 * the record overhead) */
+	{
+		struct pod_job w = { .seed = 8, .len = len };
+
+		env_up(&e, &o);
+		w.fd = e.pod;
+		assert_int_equal(pthread_create(&t, NULL, pod_writer, &w), 0);
+		usleep(1500 * 1000);
+		bulk = sl_relay_bulk_bytes();
+		fprintf(stderr, "tiers, pod -> mesh: %llu bulk bytes\n",
+			(unsigned long long)bulk);
+		assert_true(bulk >= tier);
+		assert_true(bulk <= 2 * (uint64_t)tier + slack);
+		assert_int_equal(peer_read_pattern(&e, 8), len);
+		pthread_join(t, NULL);
+		assert_int_equal(w.ret, 0);
+		assert_int_equal(bulk_settle(0), 0);
+		end_after_upload(&e, len);
+	}
+	sl_relay_bulk_budget_set(SL_RELAY_BULK_BUDGET);
+	assert_int_equal(sl_relay_bulk_bytes(), 0);
+}
 #endif
 
 #ifdef SL_TEST_KTLS
@@ -954,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_backpressure),
 #ifndef SL_TEST_KTLS
 		cmocka_unit_test(test_bulk_buffers),
+		cmocka_unit_test(test_bulk_tiers),
 #endif
 		cmocka_unit_test(test_keyupdate),
 	};
