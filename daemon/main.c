@@ -62,7 +62,7 @@ static void usage(FILE *out, const char *prog)
 		"      --busy-poll DUR         after activity, poll DUR for more before sleeping:\n"
 		"                              lower latency for more CPU (default 0, off; max 1ms)\n"
 		"      --bulk-buffer SIZE      userspace TLS: relay buffer of a busy flow direction\n"
-		"                              (default 256K; 64K..16M, under 128K: none)\n"
+		"                              (default 1M; 64K..16M, under 128K: none)\n"
 		"      --handshake-threads N   threads that run TLS handshake crypto off the\n"
 		"                              workers (default: one per worker; 0: on the workers)\n"
 		"      --handshake-nice N      their nice value, -20..19 (default 10: a worker\n"

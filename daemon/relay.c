@@ -348,13 +348,15 @@ void sl_relay_buf_put(void *buf, uint32_t size)
 	free(buf);
 }
 
-bool sl_relay_bulk_take(uint32_t size)
+bool sl_relay_bulk_take(uint32_t size, bool half)
 {
 	unsigned long long held =
 		atomic_load_explicit(&bulk_held, memory_order_relaxed);
 	unsigned long long budget =
 		atomic_load_explicit(&bulk_budget, memory_order_relaxed);
 
+	if (half)
+		budget /= 2;
 	do {
 		if (held + size > budget)
 			return false;

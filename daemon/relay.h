@@ -63,7 +63,7 @@ typedef void (*sl_relay_done_fn)(void *arg, const struct sl_relay_result *r);
 /* What sluiced passes as sl_relay_params (flow.c); --bulk-buffer sets the
  * bulk size, within SL_RELAY_DEFAULT_BUF_SIZE..SL_RELAY_MAX_BULK_SIZE. */
 #define SL_RELAY_DEFAULT_BUF_SIZE (64u * 1024)
-#define SL_RELAY_DEFAULT_BULK_SIZE (256u * 1024)
+#define SL_RELAY_DEFAULT_BULK_SIZE (1024u * 1024)
 #define SL_RELAY_MAX_BULK_SIZE (16u << 20)
 
 struct sl_relay_params {

@@ -127,15 +127,18 @@ void sl_relay_buf_put(void *buf, uint32_t size);
  * switches to buffers of the bulk size (sl_relay_params.buf_size_bulk):
  * fewer, larger recvs and sends per byte.  What all flows of the process
  * hold in bulk-sized buffers is capped by a budget (SL_RELAY_BULK_BUDGET
- * by default); past it a flow stays at buf_size.
+ * by default); past it a flow stays at buf_size.  Where a smaller bulk
+ * size exists, the largest one only takes the first half of the budget,
+ * so that busy flows that come later still get bulk buffers.
  */
 #define SL_RELAY_BULK_BUDGET (32ull << 20)
 
 /**
  * sl_relay_bulk_take - count @size more bytes of bulk buffers against the
- * budget.  @retval false (nothing counted) when that would exceed it
+ * budget, or against its first half when @half.  @retval false (nothing
+ * counted) when that would exceed it
  */
-bool sl_relay_bulk_take(uint32_t size);
+bool sl_relay_bulk_take(uint32_t size, bool half);
 
 /** sl_relay_bulk_give - uncount @size bytes taken with sl_relay_bulk_take */
 void sl_relay_bulk_give(uint32_t size);

@@ -189,13 +189,15 @@ static bool is_bulk(const struct tls_relay *r, uint32_t cap)
 /*
  * Count a bulk buffer against the budget: of @from bytes (plus the record
  * overhead when @tx), else of a quarter of it, and so on while at least
- * 2 * bufsz.  @retval the plaintext size counted, 0: none (no budget, or
- * @from is not a bulk size)
+ * 2 * bufsz.  A size with a smaller one after it only takes the first
+ * half of the budget (relay_internal.h).  @retval the plaintext size
+ * counted, 0: none (no budget, or @from is not a bulk size)
  */
 static uint32_t bulk_take(const struct tls_relay *r, uint32_t from, bool tx)
 {
 	for (uint32_t sz = from; is_bulk(r, sz); sz /= 4)
-		if (sl_relay_bulk_take(sz + (tx ? tx_slack(sz) : 0)))
+		if (sl_relay_bulk_take(sz + (tx ? tx_slack(sz) : 0),
+				       is_bulk(r, sz / 4)))
 			return sz;
 	return 0;
 }
