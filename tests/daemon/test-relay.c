@@ -804,6 +804,76 @@ static uint64_t bulk_settle(uint64_t max)
 }
 
 /*
+ * Start a flow with @o and a mesh → pod stream of @pw in thread *@t that
+ * the pod does not read yet: once the relay's buffers are full, the bulk
+ * bytes it holds (logged with @what).
+ */
+static uint64_t download_start(struct env *e, const struct opts *o,
+			       struct peer_job *pw, pthread_t *t,
+			       const char *what)
+{
+	uint64_t bulk;
+
+	env_up(e, o);
+	pw->e = e;
+	assert_int_equal(pthread_create(t, NULL, peer_writer, pw), 0);
+	usleep(1500 * 1000);
+	bulk = sl_relay_bulk_bytes();
+	fprintf(stderr, "%s, mesh -> pod: %llu bulk bytes\n", what,
+		(unsigned long long)bulk);
+	return bulk;
+}
+
+/* the same for a pod → mesh stream of @w that the peer does not read yet */
+static uint64_t upload_start(struct env *e, const struct opts *o,
+			     struct pod_job *w, pthread_t *t, const char *what)
+{
+	uint64_t bulk;
+
+	env_up(e, o);
+	w->fd = e->pod;
+	assert_int_equal(pthread_create(t, NULL, pod_writer, w), 0);
+	usleep(1500 * 1000);
+	bulk = sl_relay_bulk_bytes();
+	fprintf(stderr, "%s, pod -> mesh: %llu bulk bytes\n", what,
+		(unsigned long long)bulk);
+	return bulk;
+}
+
+/*
+ * The mesh → pod stream of @pw (written by thread @t) read to its end by
+ * the pod; its bulk buffers are given back while the relay still runs the
+ * other direction; then the pod half-closes and the relay ends cleanly.
+ */
+static void download_finish(struct env *e, pthread_t t, struct peer_job *pw)
+{
+	struct pod_job r = { .fd = e->pod, .seed = pw->seed, .len = pw->len };
+	char buf[4];
+
+	pod_reader(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(pw->ret, 0);
+	assert_int_equal(r.ret, 0);
+	/* the stream ended (short reads, close_notify): given back */
+	assert_int_equal(bulk_settle(0), 0);
+	assert_int_equal(shutdown(e->pod, SHUT_WR), 0);
+	assert_int_equal(rt_peer_read(e->peer, e->peer_fd, buf, sizeof(buf)), 0);
+	assert_int_equal(rt_run_wait(&e->run, 5000), 1);
+	assert_int_equal(e->run.res.end, SL_RELAY_END_DONE);
+	env_down(e);
+}
+
+/* the same for the pod → mesh stream of @w (written by thread @t) */
+static void upload_finish(struct env *e, pthread_t t, struct pod_job *w)
+{
+	assert_int_equal(peer_read_pattern(e, w->seed), w->len);
+	pthread_join(t, NULL);
+	assert_int_equal(w->ret, 0);
+	assert_int_equal(bulk_settle(0), 0);
+	end_after_upload(e, w->len);
+}
+
+/*
  * Bulk buffers (userspace relay): a direction whose reads fill its buffer
  * moves to bulk-sized buffers, within the budget; short reads and the end
  * of the stream give the budget back; without budget the relay keeps to
@@ -819,23 +889,16 @@ static void test_bulk_buffers(void **state)
 	struct env e;
 	uint64_t bulk;
 	pthread_t t;
-	char buf[4];
 
 	(void)state;
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
 	for (int budget = 1; budget >= 0; budget--) {
-		struct pod_job r = { .seed = 5, .len = len };
 		struct peer_job pw = { .seed = 5, .len = len };
 
 		sl_relay_bulk_budget_set(budget ? SL_RELAY_BULK_BUDGET : 0);
 		/* mesh → pod: the record input and the plaintext out */
-		env_up(&e, &o);
-		pw.e = &e;
-		assert_int_equal(pthread_create(&t, NULL, peer_writer, &pw), 0);
-		usleep(1500 * 1000);
-		bulk = sl_relay_bulk_bytes();
-		fprintf(stderr, "mesh -> pod, budget %s: %llu bulk bytes\n",
-			budget ? "on" : "0", (unsigned long long)bulk);
+		bulk = download_start(&e, &o, &pw, &t,
+				      budget ? "budget on" : "budget 0");
 		if (budget) {
 			assert_true(bulk >= big);
 			assert_true(bulk <= 2 * (uint64_t)(big + slack));
@@ -846,20 +909,7 @@ static void test_bulk_buffers(void **state)
 			assert_true(sl_relay_buffered_bytes() <=
 				    3 * (uint64_t)(small + slack));
 		}
-		r.fd = e.pod;
-		pod_reader(&r);
-		pthread_join(t, NULL);
-		assert_int_equal(pw.ret, 0);
-		assert_int_equal(r.ret, 0);
-		/* the stream ended (short reads, close_notify): given back,
-		 * while the relay still runs the other direction */
-		assert_int_equal(bulk_settle(0), 0);
-		assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
-		assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf,
-					      sizeof(buf)), 0);
-		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
-		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
-		env_down(&e);
+		download_finish(&e, t, &pw);
 	}
 	sl_relay_bulk_budget_set(SL_RELAY_BULK_BUDGET);
 
@@ -867,20 +917,10 @@ static void test_bulk_buffers(void **state)
 	{
 		struct pod_job w = { .seed = 6, .len = len };
 
-		env_up(&e, &o);
-		w.fd = e.pod;
-		assert_int_equal(pthread_create(&t, NULL, pod_writer, &w), 0);
-		usleep(1500 * 1000);
-		bulk = sl_relay_bulk_bytes();
-		fprintf(stderr, "pod -> mesh: %llu bulk bytes\n",
-			(unsigned long long)bulk);
+		bulk = upload_start(&e, &o, &w, &t, "budget on");
 		assert_true(bulk >= big);
 		assert_true(bulk <= 2 * (uint64_t)(big + slack));
-		assert_int_equal(peer_read_pattern(&e, 6), len);
-		pthread_join(t, NULL);
-		assert_int_equal(w.ret, 0);
-		assert_int_equal(bulk_settle(0), 0);
-		end_after_upload(&e, len);
+		upload_finish(&e, t, &w);
 	}
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
 }
@@ -899,55 +939,26 @@ static void tiers_case(uint64_t budget, uint64_t lo, uint64_t hi)
 	struct env e;
 	uint64_t bulk;
 	pthread_t t;
-	char buf[4];
 
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
 	sl_relay_bulk_budget_set(budget);
 	/* mesh → pod: the reads and the plaintext out */
 	{
-		struct pod_job r = { .seed = 7, .len = len };
 		struct peer_job pw = { .seed = 7, .len = len };
 
-		env_up(&e, &o);
-		pw.e = &e;
-		assert_int_equal(pthread_create(&t, NULL, peer_writer, &pw), 0);
-		usleep(1500 * 1000);
-		bulk = sl_relay_bulk_bytes();
-		fprintf(stderr, "tiers, budget %llu, mesh -> pod: %llu bulk bytes\n",
-			(unsigned long long)budget, (unsigned long long)bulk);
+		bulk = download_start(&e, &o, &pw, &t, "tiers");
 		assert_true(bulk >= lo);
 		assert_true(bulk <= hi);
-		r.fd = e.pod;
-		pod_reader(&r);
-		pthread_join(t, NULL);
-		assert_int_equal(pw.ret, 0);
-		assert_int_equal(r.ret, 0);
-		assert_int_equal(bulk_settle(0), 0);
-		assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
-		assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf,
-					      sizeof(buf)), 0);
-		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
-		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
-		env_down(&e);
+		download_finish(&e, t, &pw);
 	}
 	/* pod → mesh: the plaintext in and the records out */
 	{
 		struct pod_job w = { .seed = 8, .len = len };
 
-		env_up(&e, &o);
-		w.fd = e.pod;
-		assert_int_equal(pthread_create(&t, NULL, pod_writer, &w), 0);
-		usleep(1500 * 1000);
-		bulk = sl_relay_bulk_bytes();
-		fprintf(stderr, "tiers, budget %llu, pod -> mesh: %llu bulk bytes\n",
-			(unsigned long long)budget, (unsigned long long)bulk);
+		bulk = upload_start(&e, &o, &w, &t, "tiers");
 		assert_true(bulk >= lo);
 		assert_true(bulk <= hi + 1024);
-		assert_int_equal(peer_read_pattern(&e, 8), len);
-		pthread_join(t, NULL);
-		assert_int_equal(w.ret, 0);
-		assert_int_equal(bulk_settle(0), 0);
-		end_after_upload(&e, len);
+		upload_finish(&e, t, &w);
 	}
 	sl_relay_bulk_budget_set(SL_RELAY_BULK_BUDGET);
 	assert_int_equal(sl_relay_bulk_bytes(), 0);
