@@ -14,6 +14,7 @@
 #include "log.h"
 #include "obs.h"
 #include "offload.h"
+#include "relay.h"
 #include "sl_build_config.h"
 #include "stats.h"
 #include "tm_status.h"
@@ -260,6 +261,13 @@ static int cmd_status(struct req *q)
 		sl_json_kv_int(&j, "nice", d->o.hs_nice);
 		sl_json_kv_uint(&j, "steps", sl_offload_jobs());
 		sl_json_obj_end(&j);
+		/* userspace relay buffers (relay.h): held by flows now */
+		sl_json_key(&j, "relay_buffers");
+		sl_json_obj_begin(&j);
+		sl_json_kv_uint(&j, "bulk_size", d->o.bulk_buf_size);
+		sl_json_kv_uint(&j, "held_bytes", sl_relay_buffered_bytes());
+		sl_json_kv_uint(&j, "bulk_bytes", sl_relay_bulk_bytes());
+		sl_json_obj_end(&j);
 		sl_json_obj_end(&j);
 	} else {
 		ROW("version", "%s", SL_VERSION);
@@ -306,6 +314,10 @@ static int cmd_status(struct req *q)
 		else
 			ROW("handshake-threads", "none (steps on the workers: %llu)",
 			    (unsigned long long)sl_offload_jobs());
+		ROW("relay-buffers", "bulk size %u KiB; held %llu B, of which bulk %llu B",
+		    d->o.bulk_buf_size / 1024,
+		    (unsigned long long)sl_relay_buffered_bytes(),
+		    (unsigned long long)sl_relay_bulk_bytes());
 		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	}
 #undef ROW

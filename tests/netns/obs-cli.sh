@@ -158,7 +158,9 @@ grep -qP "^handshake-threads\t2 \(nice 10\), [0-9]+ steps$" <<<"$out" ||
 	{ echo "$out"; tp_fail "status dump lacks 'handshake-threads<TAB>2 (nice 10), N steps'"; }
 grep -qP "^pool\tsize 2 \(busy keys up to 8\)" <<<"$out" ||
 	{ echo "$out"; tp_fail "status dump lacks the pool's size 2 and max 8"; }
-ok "status: table, dump and JSON (generation $gen), handshake threads and pool sizes"
+grep -qP "^relay-buffers\tbulk size 1024 KiB; held [0-9]+ B, of which bulk [0-9]+ B$" <<<"$out" ||
+	{ echo "$out"; tp_fail "status dump lacks 'relay-buffers<TAB>bulk size 1024 KiB; ...'"; }
+ok "status: table, dump and JSON (generation $gen), handshake threads, pool sizes and relay buffers"
 
 out=$(cli node1 "$sock_a" -o json workloads) || tp_fail "workloads -o json"
 json_check "$out" 'sorted(w["name"] for w in o["workloads"]) == ["pod11","pod12","pod21","pod22"] and any(w["spiffe_id"] == "spiffe://cluster.local/ns/default/sa/echo" and w["address"] == "'"$p21"'" for w in o["workloads"])'
@@ -224,6 +226,11 @@ for x in "$a" "$b"; do
 	json_check "$x" 'o["handshake_threads"]["threads"] == 2 and o["handshake_threads"]["nice"] == 10 and o["handshake_threads"]["steps"] >= 2 * '"$nflows"' and o["pool"]["max"] == 8'
 done
 ok "handshake steps ran on 2 helper threads on each node (status handshake_threads)"
+# the flows are over: no relay buffer is held; the bulk size is sluiced's default
+for x in "$a" "$b"; do
+	json_check "$x" 'o["relay_buffers"] == {"bulk_size": 1048576, "held_bytes": 0, "bulk_bytes": 0}'
+done
+ok "status relay_buffers: 1 MiB bulk size, nothing held after the flows"
 
 scrape() { # node file
 	tp_exec "$1" curl -sS --max-time 5 -o "$2" -w '%{http_code}' http://127.0.0.1:15020/metrics
