@@ -67,7 +67,7 @@ uint64_t sl_relay_tls_rl_started(void)
 /*
  * Room for the record overhead of @size bytes of plaintext, so that one
  * seal takes a whole buffer: 22 bytes per record, in KiB steps (1 KiB up
- * to 744 KiB of plaintext, 2 KiB for 1 MiB).
+ * to 736 KiB of plaintext, 2 KiB for 1 MiB).
  */
 static uint32_t tx_slack(uint32_t size)
 {
