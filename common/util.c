@@ -156,6 +156,25 @@ uint64_t sl_realtime_ns(void)
 	return sl_clock_ns(CLOCK_REALTIME);
 }
 
+/*
+ * Decimal digits at *@p into *@v (0 when there are none), *@p moved past
+ * them.  @retval the number of digits, or -ERANGE past UINT64_MAX
+ */
+static int parse_digits(const char **p, uint64_t *v)
+{
+	int n = 0;
+
+	*v = 0;
+	for (; **p >= '0' && **p <= '9'; (*p)++, n++) {
+		uint64_t d = (uint64_t)(**p - '0');
+
+		if (*v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		*v = *v * 10 + d;
+	}
+	return n;
+}
+
 int sl_parse_duration(const char *s, uint64_t *out_ns)
 {
 	static const struct {
@@ -166,19 +185,17 @@ int sl_parse_duration(const char *s, uint64_t *out_ns)
 		{ "ms", 1000000ull },	   { "s", 1000000000ull },
 		{ "m", 60000000000ull },   { "h", 3600000000000ull },
 	};
-	uint64_t whole = 0, frac = 0, frac_div = 1;
+	uint64_t whole, frac = 0, frac_div = 1;
 	const char *p = s;
-	bool digits = false;
+	bool digits;
+	int n;
 
 	if (!s || !*s)
 		return -EINVAL;
-	while (*p >= '0' && *p <= '9') {
-		if (whole > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-		digits = true;
-		p++;
-	}
+	n = parse_digits(&p, &whole);
+	if (n < 0)
+		return n;
+	digits = n > 0;
 	if (*p == '.') {
 		p++;
 		while (*p >= '0' && *p <= '9') {
@@ -213,19 +230,15 @@ int sl_parse_size(const char *s, uint64_t *out)
 		{ "", 0 },    { "K", 10 },   { "KiB", 10 }, { "M", 20 },
 		{ "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
 	};
-	uint64_t v = 0;
 	const char *p = s;
+	uint64_t v;
+	int n;
 
-	if (!s || *s < '0' || *s > '9')
+	if (!s)
 		return -EINVAL;
-	while (*p >= '0' && *p <= '9') {
-		uint64_t d = (uint64_t)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-		p++;
-	}
+	n = parse_digits(&p, &v);
+	if (n <= 0)
+		return n ? n : -EINVAL;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(units); i++) {
 		if (strcmp(p, units[i].suffix) != 0)
 			continue;
