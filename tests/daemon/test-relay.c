@@ -803,6 +803,18 @@ static uint64_t bulk_settle(uint64_t max)
 	return held;
 }
 
+/* once the relay's buffers are full (1.5 s): the bulk bytes it holds */
+static uint64_t bulk_when_full(const char *what, const char *dir)
+{
+	uint64_t bulk;
+
+	usleep(1500 * 1000);
+	bulk = sl_relay_bulk_bytes();
+	fprintf(stderr, "%s, %s: %llu bulk bytes\n", what, dir,
+		(unsigned long long)bulk);
+	return bulk;
+}
+
 /*
  * Start a flow with @o and a mesh → pod stream of @pw in thread *@t that
  * the pod does not read yet: once the relay's buffers are full, the bulk
@@ -812,32 +824,20 @@ static uint64_t download_start(struct env *e, const struct opts *o,
 			       struct peer_job *pw, pthread_t *t,
 			       const char *what)
 {
-	uint64_t bulk;
-
 	env_up(e, o);
 	pw->e = e;
 	assert_int_equal(pthread_create(t, NULL, peer_writer, pw), 0);
-	usleep(1500 * 1000);
-	bulk = sl_relay_bulk_bytes();
-	fprintf(stderr, "%s, mesh -> pod: %llu bulk bytes\n", what,
-		(unsigned long long)bulk);
-	return bulk;
+	return bulk_when_full(what, "mesh -> pod");
 }
 
 /* the same for a pod → mesh stream of @w that the peer does not read yet */
 static uint64_t upload_start(struct env *e, const struct opts *o,
 			     struct pod_job *w, pthread_t *t, const char *what)
 {
-	uint64_t bulk;
-
 	env_up(e, o);
 	w->fd = e->pod;
 	assert_int_equal(pthread_create(t, NULL, pod_writer, w), 0);
-	usleep(1500 * 1000);
-	bulk = sl_relay_bulk_bytes();
-	fprintf(stderr, "%s, pod -> mesh: %llu bulk bytes\n", what,
-		(unsigned long long)bulk);
-	return bulk;
+	return bulk_when_full(what, "pod -> mesh");
 }
 
 /*
