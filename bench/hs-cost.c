@@ -2,7 +2,10 @@
 /*
  * hs-cost: CPU cost of sluice's per-flow TLS work, in process (no sockets).
  *
- *   hs-cost [N]
+ *   hs-cost [N [auto|openssl]]
+ *
+ * The second argument picks the record layer's AES-GCM (sluiced's
+ * --aes-gcm; default auto: gcm.c's VAES code where the CPU has it).
  *
  * Times, over N rounds (default 300), with CLOCK_THREAD_CPUTIME_ID:
  *   handshake   one full mTLS handshake, client and server sl_tls_conn
@@ -31,6 +34,7 @@
 
 #include <openssl/evp.h>
 
+#include "gcm.h"
 #include "hs_test.h"
 #include "record.h"
 #include "tls.h"
@@ -150,6 +154,10 @@ int main(int argc, char **argv)
 	    t_fx_setup(&state))
 		return 1;
 	f = state;
+	if (argc > 2 && !strcmp(argv[2], "openssl"))
+		sl_gcm_set_mode(SL_GCM_OPENSSL);
+	else if (argc > 2 && strcmp(argv[2], "auto"))
+		return 1;
 	for (int i = 0; i < n; i++) {
 		struct t_end c = { 0 }, s = { 0 };
 		struct sl_tls_rl *r = NULL, *rs = NULL;
@@ -251,7 +259,8 @@ int main(int argc, char **argv)
 		}
 		sl_tls_session_put(sess);
 	}
-	printf("hs-cost: %d rounds, thread CPU time\n", n);
+	printf("hs-cost: %d rounds, thread CPU time, record layer AES-GCM %s\n",
+	       n, sl_gcm_impl_name());
 	report("handshake", hs, n);
 	report("client", cl, n);
 	report("server", sv, n);

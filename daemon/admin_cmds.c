@@ -10,6 +10,7 @@
 #include "admin_cmds.h"
 #include "certstore.h"
 #include "daemon.h"
+#include "gcm.h"
 #include "json.h"
 #include "log.h"
 #include "obs.h"
@@ -268,6 +269,8 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "held_bytes", sl_relay_buffered_bytes());
 		sl_json_kv_uint(&j, "bulk_bytes", sl_relay_bulk_bytes());
 		sl_json_obj_end(&j);
+		/* the userspace record layer's AES-GCM (gcm.h) */
+		sl_json_kv_str(&j, "aes_gcm", sl_gcm_impl_name());
 		sl_json_obj_end(&j);
 	} else {
 		ROW("version", "%s", SL_VERSION);
@@ -318,6 +321,7 @@ static int cmd_status(struct req *q)
 		    d->o.bulk_buf_size / 1024,
 		    (unsigned long long)sl_relay_buffered_bytes(),
 		    (unsigned long long)sl_relay_bulk_bytes());
+		ROW("aes-gcm", "%s", sl_gcm_impl_name());
 		ret = ret ? error_answer(q->out, ret, NULL) : rows_emit(q, &r);
 	}
 #undef ROW

@@ -14,6 +14,7 @@
 
 #include "certstore.h"
 #include "daemon.h"
+#include "gcm.h"
 #include "identity.h"
 #include "ktls.h"
 #include "log.h"
@@ -69,6 +70,8 @@ static void usage(FILE *out, const char *prog)
 		"                              busy with flows goes first)\n"
 		"      --tls-resumption on|off pool refills resume TLS 1.3 sessions, and this\n"
 		"                              node resumes its peers' (default on)\n"
+		"      --aes-gcm auto|openssl  userspace TLS: AES-GCM on sluice's VAES code where\n"
+		"                              the CPU has it (default auto), or always OpenSSL's\n"
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
@@ -106,6 +109,7 @@ enum {
 	OPT_HS_NICE,
 	OPT_RESUMPTION,
 	OPT_BULK_BUFFER,
+	OPT_AES_GCM,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +119,7 @@ static const struct option long_opts[] = {
 	{ "handshake-threads", required_argument, NULL, OPT_HS_THREADS },
 	{ "handshake-nice", required_argument, NULL, OPT_HS_NICE },
 	{ "tls-resumption", required_argument, NULL, OPT_RESUMPTION },
+	{ "aes-gcm", required_argument, NULL, OPT_AES_GCM },
 	{ "admin-socket", required_argument, NULL, 'a' },
 	{ "ktls", required_argument, NULL, 'k' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -667,6 +672,14 @@ int main(int argc, char **argv)
 			else
 				goto bad_arg;
 			break;
+		case OPT_AES_GCM:
+			if (!strcmp(optarg, "auto"))
+				sl_gcm_set_mode(SL_GCM_AUTO);
+			else if (!strcmp(optarg, "openssl"))
+				sl_gcm_set_mode(SL_GCM_OPENSSL);
+			else
+				goto bad_arg;
+			break;
 		case OPT_BUSY_POLL:
 			/* a longer window is spinning, not polling */
 			if (sl_parse_duration(optarg, &ns) || ns > 1000000ULL)
@@ -832,11 +845,12 @@ bad_arg:
 			      (unsigned long long)(d.o.idle_timeout_ns / 1000000ULL));
 	else
 		sl_log_notice("sluiced: idle timeout none (--idle-timeout 0; DestinationRule connectionPool idleTimeout overrides)");
-	sl_log_notice("sluiced %s: node %s, %u workers, %u handshake threads (nice %d), outbound :%u, inbound :%u, plaintext inbound :%u, %s, max %u flows",
+	sl_log_notice("sluiced %s: node %s, %u workers, %u handshake threads (nice %d), outbound :%u, inbound :%u, plaintext inbound :%u, %s (userspace AES-GCM: %s), max %u flows",
 		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
 		      sl_offload_threads(), d.o.hs_nice,
 		      d.outbound_port, d.inbound_port, d.inbound_plain_port,
-		      d.ktls ? "kTLS" : "userspace TLS", d.max_conns);
+		      d.ktls ? "kTLS" : "userspace TLS", sl_gcm_impl_name(),
+		      d.max_conns);
 	/* the workers run until SIGTERM/SIGINT */
 	ret = sl_workers_join(ws, d.n_workers);
 	sl_steer_stop(&d);

@@ -10,6 +10,9 @@
  * Keys: key = HKDF-Expand-Label(secret, "key", "", key_len), iv = ... "iv"
  * (12 bytes), as ktls.c derives them; after a KeyUpdate the secret becomes
  * HKDF-Expand-Label(secret, "traffic upd", "", hash_len) (7.2).
+ *
+ * AES-GCM runs on gcm.c's VAES code when sl_gcm_available() says so at the
+ * layer's creation, else (and for ChaCha20-Poly1305) on OpenSSL's EVP.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@
 #include <openssl/buffer.h>
 #include <openssl/evp.h>
 
+#include "gcm.h"
 #include "log.h"
 #include "record.h"
 #include "tls_internal.h"
@@ -39,7 +43,8 @@
 #define HS_KEY_UPDATE 24
 
 struct rl_dir {
-	EVP_CIPHER_CTX *ctx;
+	EVP_CIPHER_CTX *ctx;   /* the EVP path; NULL with vaes */
+	struct sl_gcm_key gk; /* the VAES path's key (wiped with the layer) */
 	uint8_t secret[SL_TLS_SECRET_MAX];
 	uint8_t iv[RL_IV_LEN];
 	uint64_t seq;
@@ -55,6 +60,7 @@ struct sl_tls_rl {
 	const EVP_CIPHER *cipher; /* fetched, one reference */
 	const EVP_MD *md;
 	size_t key_len, secret_len;
+	bool vaes; /* AES-GCM on gcm.c, not EVP */
 	struct rl_dir rd, wr;
 	struct rl_buf in;  /* ciphertext fed, not decrypted yet */
 	struct rl_buf out; /* records to send */
@@ -215,6 +221,10 @@ static int dir_set_keys(struct sl_tls_rl *rl, struct rl_dir *d, bool enc)
 	if (!ret)
 		ret = sl_hs_hkdf_expand_label(rl->md, d->secret, rl->secret_len,
 					      "iv", d->iv, RL_IV_LEN);
+	if (!ret && rl->vaes) {
+		ret = sl_gcm_init(&d->gk, key, rl->key_len);
+		goto out;
+	}
 	if (!ret && !d->ctx) {
 		d->ctx = EVP_CIPHER_CTX_new();
 		if (!d->ctx)
@@ -223,6 +233,7 @@ static int dir_set_keys(struct sl_tls_rl *rl, struct rl_dir *d, bool enc)
 	if (!ret && EVP_CipherInit_ex(d->ctx, rl->cipher, NULL, key, NULL,
 				      enc ? 1 : 0) != 1)
 		ret = -EIO;
+out:
 	OPENSSL_cleanse(key, sizeof(key));
 	d->seq = 0;
 	return ret;
@@ -270,14 +281,17 @@ static int seal_to(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
 	h[3] = (uint8_t)(ct_len >> 8);
 	h[4] = (uint8_t)ct_len;
 	nonce(&rl->wr, iv);
-	if (EVP_EncryptInit_ex(rl->wr.ctx, NULL, NULL, NULL, iv) != 1 ||
-	    EVP_EncryptUpdate(rl->wr.ctx, NULL, &outl, h, RL_HDR_LEN) != 1 ||
-	    (len && EVP_EncryptUpdate(rl->wr.ctx, body, &outl, data,
-				      (int)len) != 1) ||
-	    EVP_EncryptUpdate(rl->wr.ctx, body + len, &outl, &type, 1) != 1 ||
-	    EVP_EncryptFinal_ex(rl->wr.ctx, body + len + 1, &outl) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(rl->wr.ctx, EVP_CTRL_AEAD_GET_TAG, RL_TAG_LEN,
-				body + len + 1) != 1)
+	if (rl->vaes)
+		sl_gcm_seal(&rl->wr.gk, iv, h, RL_HDR_LEN, data, len, type, body,
+			    body + len + 1);
+	else if (EVP_EncryptInit_ex(rl->wr.ctx, NULL, NULL, NULL, iv) != 1 ||
+		 EVP_EncryptUpdate(rl->wr.ctx, NULL, &outl, h, RL_HDR_LEN) != 1 ||
+		 (len && EVP_EncryptUpdate(rl->wr.ctx, body, &outl, data,
+					   (int)len) != 1) ||
+		 EVP_EncryptUpdate(rl->wr.ctx, body + len, &outl, &type, 1) != 1 ||
+		 EVP_EncryptFinal_ex(rl->wr.ctx, body + len + 1, &outl) != 1 ||
+		 EVP_CIPHER_CTX_ctrl(rl->wr.ctx, EVP_CTRL_AEAD_GET_TAG,
+				     RL_TAG_LEN, body + len + 1) != 1)
 		goto out;
 	rl->wr.seq++;
 	ret = 0;
@@ -401,12 +415,17 @@ static int open_record(struct sl_tls_rl *rl, uint8_t *dst, size_t dst_cap,
 	n = ct_len - RL_TAG_LEN;
 	pt = dst && dst_cap >= n ? dst : body;
 	nonce(&rl->rd, iv);
-	ok = EVP_DecryptInit_ex(rl->rd.ctx, NULL, NULL, NULL, iv) == 1 &&
-	     EVP_DecryptUpdate(rl->rd.ctx, NULL, &outl, h, RL_HDR_LEN) == 1 &&
-	     EVP_DecryptUpdate(rl->rd.ctx, pt, &outl, body, (int)n) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(rl->rd.ctx, EVP_CTRL_AEAD_SET_TAG, RL_TAG_LEN,
-				 body + n) == 1 &&
-	     EVP_DecryptFinal_ex(rl->rd.ctx, body + n, &outl) == 1;
+	if (rl->vaes)
+		ok = !sl_gcm_open(&rl->rd.gk, iv, h, RL_HDR_LEN, body, n, pt,
+				  body + n);
+	else
+		ok = EVP_DecryptInit_ex(rl->rd.ctx, NULL, NULL, NULL, iv) == 1 &&
+		     EVP_DecryptUpdate(rl->rd.ctx, NULL, &outl, h,
+				       RL_HDR_LEN) == 1 &&
+		     EVP_DecryptUpdate(rl->rd.ctx, pt, &outl, body, (int)n) == 1 &&
+		     EVP_CIPHER_CTX_ctrl(rl->rd.ctx, EVP_CTRL_AEAD_SET_TAG,
+					 RL_TAG_LEN, body + n) == 1 &&
+		     EVP_DecryptFinal_ex(rl->rd.ctx, body + n, &outl) == 1;
 	OPENSSL_cleanse(iv, sizeof(iv));
 	if (!ok)
 		return -EPROTO; /* bad_record_mac */
@@ -665,6 +684,7 @@ int sl_tls_rl_new_secrets(uint16_t suite, const uint8_t *rd_secret,
 		goto out;
 	rl->key_len = (size_t)EVP_CIPHER_get_key_length(rl->cipher);
 	rl->secret_len = secret_len;
+	rl->vaes = suite != 0x1303 && sl_gcm_available();
 	memcpy(rl->wr.secret, wr_secret, secret_len);
 	memcpy(rl->rd.secret, rd_secret, secret_len);
 	ret = dir_set_keys(rl, &rl->wr, true);

@@ -5,18 +5,21 @@
  * other, which stays an OpenSSL session (sl_tls_conn): data both ways in
  * every suite, records larger than one TLS record, KeyUpdate (requested
  * and not), close_notify, truncation, a corrupted record, and what the
- * conn still held when the record layer took over.
+ * conn still held when the record layer took over.  All of it twice: with
+ * OpenSSL's AES-GCM, then with gcm.c's where the CPU has VAES.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "gcm.h"
 #include "hs_test.h"
 #include "record.h"
 #include "tls_internal.h" /* SSL_set_ciphersuites, SSL_key_update */
@@ -324,5 +327,17 @@ int main(void)
 		cmocka_unit_test(test_refused),
 	};
 
-	return cmocka_run_group_tests(tests, t_fx_setup, t_fx_teardown);
+	int failed;
+
+	/* both AES-GCM paths of the record layer against libssl: OpenSSL's
+	 * EVP, then gcm.c's VAES code where this CPU has it */
+	sl_gcm_set_mode(SL_GCM_OPENSSL);
+	if (strcmp(sl_gcm_impl_name(), "openssl"))
+		return 1;
+	failed = cmocka_run_group_tests_name("aes-gcm openssl", tests,
+					     t_fx_setup, t_fx_teardown);
+	sl_gcm_set_mode(SL_GCM_AUTO);
+	printf("# aes-gcm auto: %s\n", sl_gcm_impl_name());
+	return failed + cmocka_run_group_tests_name("aes-gcm auto", tests,
+						    t_fx_setup, t_fx_teardown);
 }

@@ -113,7 +113,7 @@ sock_a=$TP_DIR/a.sock sock_b=$TP_DIR/b.sock
 log_a=$TP_DIR/sluiced-a.log log_b=$TP_DIR/sluiced-b.log
 tp_bg node1 "$log_a" "$sluiced" --config "$TP_DIR/cfg-a" --node node-a \
 	--workers 2 --admin-socket "$sock_a" --ktls off --grace 2s \
-	--access-log-rate 1000
+	--access-log-rate 1000 --aes-gcm openssl
 pid_a=$TP_BG_PID
 tp_bg node2 "$log_b" "$sluiced" --config "$TP_DIR/cfg-b" --node node-b \
 	--workers 2 --admin-socket "$sock_b" --ktls off --steer --grace 2s
@@ -231,6 +231,18 @@ for x in "$a" "$b"; do
 	json_check "$x" 'o["relay_buffers"] == {"bulk_size": 1048576, "held_bytes": 0, "bulk_bytes": 0}'
 done
 ok "status relay_buffers: 1 MiB bulk size, nothing held after the flows"
+# node1 seals and opens with OpenSSL (--aes-gcm openssl), node2 with sluice's
+# VAES code where this CPU has it: every flow above crossed the two
+gcm_b=openssl
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+[[ " $flags " == *" vaes "* && " $flags " == *" vpclmulqdq "* && " $flags " == *" avx2 "* ]] &&
+	gcm_b=vaes-avx2
+json_check "$a" 'o["aes_gcm"] == "openssl"'
+json_check "$b" 'o["aes_gcm"] == "'"$gcm_b"'"'
+out=$(cli node2 "$sock_b" -o dump status) || tp_fail "status dump node2"
+grep -qP "^aes-gcm\t$gcm_b$" <<<"$out" || { echo "$out"; tp_fail "status dump lacks 'aes-gcm<TAB>$gcm_b'"; }
+grep -q "userspace AES-GCM: openssl" "$log_a" || tp_fail "node1's start line lacks 'userspace AES-GCM: openssl'"
+ok "status aes_gcm: node1 openssl (--aes-gcm openssl), node2 $gcm_b, flows between them"
 
 scrape() { # node file
 	tp_exec "$1" curl -sS --max-time 5 -o "$2" -w '%{http_code}' http://127.0.0.1:15020/metrics
