@@ -59,13 +59,14 @@ void sl_gcm_set_mode(enum sl_gcm_mode mode)
 
 static bool cpu_ok(void)
 {
-	static int known; /* 0 not probed, 1 yes, -1 no */
+	static int known; /* 0 not probed, 1 yes, -1 no (any thread may ask) */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
 	unsigned int a, b, c, d;
 	uint32_t xcr0, xcr0_hi;
 	bool ok;
 
-	if (known)
-		return known > 0;
+	if (k)
+		return k > 0;
 	ok = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_AES) &&
 	     (c & bit_PCLMUL) && (c & bit_SSSE3) && (c & bit_SSE4_1) &&
 	     (c & bit_AVX) && (c & bit_OSXSAVE);
@@ -76,7 +77,7 @@ static bool cpu_ok(void)
 	}
 	ok = ok && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2) &&
 	     (c & bit_VAES) && (c & bit_VPCLMULQDQ);
-	known = ok ? 1 : -1;
+	__atomic_store_n(&known, ok ? 1 : -1, __ATOMIC_RELAXED);
 	return ok;
 }
 

@@ -56,6 +56,9 @@ int sl_gcm_init(struct sl_gcm_key *k, const uint8_t *key, size_t key_len);
 void sl_gcm_wipe(struct sl_gcm_key *k);
 
 /*
+ * Lengths are those of TLS records (the 32-bit block counter allows up to
+ * 64 GiB per message).
+ *
  * Encrypt @len bytes of @in and then, if @trail is 0..255, that one byte
  * more (the TLS 1.3 inner content type), to @out (@len + 1 bytes with a
  * trailer; @out may equal @in), and write the tag.
