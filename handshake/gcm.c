@@ -159,6 +159,12 @@ TGT static inline __m128i aes_block(const struct sl_gcm_key *k, __m128i b)
 	return _mm_aesenclast_si128(b, rkey(k, k->rounds));
 }
 
+/* H^1 in the hash's form, the last of the powers */
+TGT static inline __m128i h1_of(const struct sl_gcm_key *k)
+{
+	return _mm_loadu_si128((const __m128i *)k->hp[SL_GCM_POWERS - 1]);
+}
+
 /* T * y^-128 for T = hi:lo (see the top of the file) */
 TGT static inline __m128i reduce(__m128i lo, __m128i hi)
 {
@@ -214,7 +220,7 @@ TGT static void init_key(struct sl_gcm_key *k, const uint8_t *key,
 		_mm_storeu_si128((__m128i *)k->rk[i], rk[i]);
 	_mm_storeu_si128((__m128i *)h, aes_block(k, _mm_setzero_si128()));
 	twist(h, k->hp[SL_GCM_POWERS - 1]);
-	h1 = _mm_loadu_si128((const __m128i *)k->hp[SL_GCM_POWERS - 1]);
+	h1 = h1_of(k);
 	p = h1;
 	for (int i = SL_GCM_POWERS - 2; i >= 0; i--) {
 		p = gmul(p, h1);
@@ -229,7 +235,7 @@ TGT static void hash_bytes(const struct sl_gcm_key *k, __m128i *x,
 			   const uint8_t *p, size_t len)
 {
 	const __m128i bs = bswap_mask();
-	const __m128i h1 = _mm_loadu_si128((const __m128i *)k->hp[SL_GCM_POWERS - 1]);
+	const __m128i h1 = h1_of(k);
 	uint8_t blk[16];
 
 	for (; len; p += 16, len -= len < 16 ? len : 16) {
@@ -308,12 +314,12 @@ TGT static inline void hash_pairs(const struct sl_gcm_key *k, __m128i *x,
 			(const __m256i *)k->hp[SL_GCM_POWERS - 2 * n + 2 * i]);
 
 		/* Karatsuba: the middle term from (a.lo ^ a.hi)(b.lo ^ b.hi) */
+		__m256i gk = _mm256_xor_si256(g[i], _mm256_shuffle_epi32(g[i], 0x4e));
+		__m256i hk = _mm256_xor_si256(h, _mm256_shuffle_epi32(h, 0x4e));
+
 		lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128(g[i], h, 0x00));
 		hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128(g[i], h, 0x11));
-		mid = _mm256_xor_si256(
-			mid, _mm256_clmulepi64_epi128(
-				     _mm256_xor_si256(g[i], _mm256_shuffle_epi32(g[i], 0x4e)),
-				     _mm256_xor_si256(h, _mm256_shuffle_epi32(h, 0x4e)), 0x00));
+		mid = _mm256_xor_si256(mid, _mm256_clmulepi64_epi128(gk, hk, 0x00));
 	}
 	mid = _mm256_xor_si256(mid, _mm256_xor_si256(lo, hi));
 	*x = fold(_mm_xor_si128(_mm256_castsi256_si128(lo),
@@ -336,8 +342,7 @@ TGT static void crypt_blocks(const struct sl_gcm_key *k, __m128i *x,
 {
 	const __m128i bs = bswap_mask();
 	const __m256i eight = _mm256_set_epi32(0, 0, 0, 8, 0, 0, 0, 8);
-	const __m128i h1 = _mm_loadu_si128(
-		(const __m128i *)k->hp[SL_GCM_POWERS - 1]);
+	const __m128i h1 = h1_of(k);
 	__m256i c01 = _mm256_add_epi32(_mm256_broadcastsi128_si256(*ctr),
 				       _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0));
 	__m256i b[8], g[8];
@@ -390,7 +395,7 @@ TGT static void crypt_tail(const struct sl_gcm_key *k, __m128i *x,
 	*x = gmul(_mm_xor_si128(*x, _mm_shuffle_epi8(
 					    _mm_loadu_si128((const __m128i *)ct),
 					    bs)),
-		  _mm_loadu_si128((const __m128i *)k->hp[SL_GCM_POWERS - 1]));
+		  h1_of(k));
 	OPENSSL_cleanse(ks, sizeof(ks));
 }
 
@@ -423,7 +428,7 @@ TGT static void gcm_run(const struct sl_gcm_key *k, const uint8_t iv[12],
 	}
 	x = gmul(_mm_xor_si128(x, _mm_set_epi64x((long long)(aad_len * 8),
 						  (long long)(total * 8))),
-		 _mm_loadu_si128((const __m128i *)k->hp[SL_GCM_POWERS - 1]));
+		 h1_of(k));
 	j[15] = 1;
 	s = _mm_xor_si128(aes_block(k, _mm_loadu_si128((const __m128i *)j)),
 			  _mm_shuffle_epi8(x, bs));
