@@ -382,20 +382,15 @@ TGT static void crypt_blocks(const struct sl_gcm_key *k, __m128i *x,
 TGT static void crypt_tail(const struct sl_gcm_key *k, __m128i *x,
 			   __m128i ctr, uint8_t blk[16], size_t n, bool enc)
 {
-	const __m128i bs = bswap_mask();
-	uint8_t ks[16], ct[16] = { 0 };
+	uint8_t ks[16], ct[16];
 
-	_mm_storeu_si128((__m128i *)ks, aes_block(k, _mm_shuffle_epi8(ctr, bs)));
+	_mm_storeu_si128((__m128i *)ks,
+			 aes_block(k, _mm_shuffle_epi8(ctr, bswap_mask())));
 	if (!enc)
 		memcpy(ct, blk, n);
 	for (size_t i = 0; i < n; i++)
 		blk[i] ^= ks[i];
-	if (enc)
-		memcpy(ct, blk, n);
-	*x = gmul(_mm_xor_si128(*x, _mm_shuffle_epi8(
-					    _mm_loadu_si128((const __m128i *)ct),
-					    bs)),
-		  h1_of(k));
+	hash_bytes(k, x, enc ? blk : ct, n);
 	OPENSSL_cleanse(ks, sizeof(ks));
 }
 
