@@ -407,6 +407,9 @@ def main():
         meta.get("cert", "").strip(";"), meta.get("loadavg_start"), meta.get("loadavg_end")))
     if meta.get("sluiced_opts", "none") != "none":
         print("sluiced options: %s" % meta["sluiced_opts"])
+    if meta.get("cpus_online") and meta.get("cpus") != meta["cpus_online"]:
+        print("every process on CPU(s) %s only (%s of %s online, --cpus): not the judged set-up"
+              % (meta.get("affinity"), meta.get("cpus"), meta["cpus_online"]))
     print("median [min..max] over runs\n")
     hdr = "%-32s %-7s %-22s %-22s %-22s %-22s %-8s %-8s %-8s" % (
         "metric", "unit", "plain", "fwd (floor)", "haproxy", "sluice", "sl/plain", "sl/hap",
