@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sluice status | routes [HOST] | workloads | certs | conns | stats | rules |
- * log-level [LEVEL]: ask the running sluiced over its admin socket.
+ * log-level [LEVEL] | reload [--allow-empty]: ask the running sluiced over
+ * its admin socket.
  *
  * One connection per command: send "COMMAND [ARG] [format=table|dump]\n",
  * read one JSON object (daemon/admin_cmds.h).  -o json prints the daemon's
@@ -262,4 +263,19 @@ int sl_cmd_routes_any(struct sl_cli *cli, int argc, char **argv)
 		return SL_EXIT_USAGE;
 	}
 	return run(cli, "routes", argc == 2 ? argv[1] : NULL);
+}
+
+int sl_cmd_reload(struct sl_cli *cli, int argc, char **argv)
+{
+	bool allow_empty = argc == 2 && !strcmp(argv[1], "--allow-empty");
+
+	if (argc > 2 || (argc == 2 && !allow_empty)) {
+		FILE *out = argc == 2 && (!strcmp(argv[1], "-h") ||
+					  !strcmp(argv[1], "--help")) ?
+				    stdout : stderr;
+
+		fprintf(out, "Usage: %s reload [--allow-empty]\n", cli->prog);
+		return out == stdout ? SL_EXIT_OK : SL_EXIT_USAGE;
+	}
+	return run(cli, "reload", allow_empty ? "allow-empty" : NULL);
 }

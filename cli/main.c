@@ -37,6 +37,8 @@ static const struct sl_subcommand sl_subcommands[] = {
 	{ "rules", sl_cmd_rules, "", "Show the steering table (--steer)" },
 	{ "log-level", sl_cmd_log_level, "[LEVEL]",
 	  "Show or set the daemon's log level" },
+	{ "reload", sl_cmd_reload, "[--allow-empty]",
+	  "Reload the config now; --allow-empty confirms a hollowing change" },
 	{ "ca", sl_cmd_ca, "init DIR | issue ...",
 	  "Create the mesh CA, issue certificates" },
 	{ "version", sl_cmd_version, "", "Print the version" },

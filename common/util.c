@@ -262,3 +262,18 @@ size_t sl_strlcpy(char *dst, const char *src, size_t size)
 	}
 	return len;
 }
+
+void sl_sort(void *base, size_t n, size_t size,
+	     int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+void *sl_search(const void *key, const void *base, size_t n, size_t size,
+		int (*cmp)(const void *, const void *))
+{
+	if (!n)
+		return NULL;
+	return bsearch(key, base, n, size, cmp);
+}

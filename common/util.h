@@ -57,6 +57,18 @@ int sl_parse_duration(const char *s, uint64_t *out_ns);
  */
 int sl_parse_size(const char *s, uint64_t *out);
 
+/**
+ * sl_sort - qsort(3) that accepts an empty array (@base may then be NULL:
+ * glibc declares qsort's pointer nonnull, so qsort(NULL, 0, ...) is
+ * undefined behaviour that UBSan reports)
+ */
+void sl_sort(void *base, size_t n, size_t size,
+	     int (*cmp)(const void *, const void *));
+
+/** sl_search - bsearch(3) that accepts an empty array; NULL when absent */
+void *sl_search(const void *key, const void *base, size_t n, size_t size,
+		int (*cmp)(const void *, const void *));
+
 /** sl_strlcpy - strlcpy(3); returns strlen(src) */
 size_t sl_strlcpy(char *dst, const char *src, size_t size);
 

@@ -133,7 +133,7 @@ static int sl_read_dir(const char *dir, struct sl_cfg_file **out, size_t *n_out,
 	closedir(d);
 	if (ret < 0)
 		goto out;
-	qsort(files, n, sizeof(*files), sl_name_cmp);
+	sl_sort(files, n, sizeof(*files), sl_name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		int r = sl_read_file(files[i].path, SL_CFG_MAX_FILE_SIZE,
 				     &files[i].buf, &files[i].len);

@@ -265,6 +265,39 @@ bool sl_config_authorize(const struct sl_config *cfg,
 			 const struct sl_workload *wl,
 			 const struct sl_authz_request *req);
 
+/* ---- guards against a hollow configuration (guard.c) ------------------ */
+
+/**
+ * sl_config_usable - can sluiced run on @cfg at all?
+ * A snapshot is unusable when the Node that applies sets neither caDir nor
+ * certDir: no workload certificate could be issued or loaded.  sluiced
+ * refuses such a snapshot at start (falling back to the last good copy) and
+ * on reload, whatever the operator says.
+ * @why: on failure the reason, one sentence
+ * @retval 0, or -EINVAL when unusable
+ */
+int sl_config_usable(const struct sl_config *cfg, char *why, size_t len);
+
+/**
+ * sl_config_guard - would replacing @old by @cfg hollow out the mesh?
+ * Refused unless an operator confirms it (sluice reload --allow-empty):
+ * removing every workload while @old has some, or removing the Node
+ * resource that configured this node while @old had one.  Either is what
+ * an emptied or half-written config directory looks like, and running on
+ * it would steer no pod (their traffic would flow in plaintext).
+ * @old: the running snapshot (or the last good copy at start); NULL: 0
+ * @why: on refusal the reason, one sentence naming what would go
+ * @retval 0, or -ECANCELED when the change needs confirmation
+ */
+int sl_config_guard(const struct sl_config *old, const struct sl_config *cfg,
+		    char *why, size_t len);
+
+/**
+ * sl_config_node_source - "file:line" of the Node resource that configured
+ * this node, or NULL when the built-in defaults apply
+ */
+const char *sl_config_node_source(const struct sl_config *cfg);
+
 /* ---- introspection (sluice check, sluice routes, admin socket) ---------- */
 
 /** sl_config_summary - "12 resources (VirtualService 2, ...)" into @buf */

@@ -529,6 +529,7 @@ struct sl_config {
 	struct sl_arena arena;
 	char generation[17];
 	struct sl_node_config node;
+	const char *node_source; /* "file:line" of the Node that applies, or NULL */
 	struct sl_resources res;
 	struct sl_workload *workloads;
 	size_t n_workloads;

@@ -82,6 +82,7 @@ static int sl_resolve_node(struct sl_config *cfg, const char *node_name,
 		match = def;
 	if (match) {
 		cfg->node = match->cfg;
+		cfg->node_source = sl_pos_str(&cfg->arena, &match->r.pos);
 	} else {
 		struct sl_noderes dflt = { .r.kind = SL_K_NODE };
 
@@ -130,7 +131,7 @@ static int sl_resolve_dup_names(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		if (!v)
 			return -ENOMEM;
 		memcpy(v, cfg->res.v[k], n * sizeof(*v));
-		qsort(v, n, sizeof(*v), sl_res_cmp);
+		sl_sort(v, n, sizeof(*v), sl_res_cmp);
 		for (size_t i = 1; i < n; i++) {
 			const struct sl_res *a = v[i - 1], *b = v[i];
 
@@ -208,9 +209,9 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		cfg->wl_self[i].weight = we->weight;
 	}
 	cfg->n_workloads = n;
-	qsort(cfg->wl_sorted, n, sizeof(*cfg->wl_sorted), sl_wl_cmp);
+	sl_sort(cfg->wl_sorted, n, sizeof(*cfg->wl_sorted), sl_wl_cmp);
 	/* names are unique per namespace (duplicates are refused earlier) */
-	qsort(cfg->wl_by_name, n, sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
+	sl_sort(cfg->wl_by_name, n, sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
 	for (size_t i = 1; i < n; i++) {
 		const struct sl_workload *x = cfg->wl_sorted[i - 1];
 		const struct sl_workload *y = cfg->wl_sorted[i];
@@ -246,7 +247,7 @@ sl_config_workload_by_ip(const struct sl_config *cfg, const struct sl_ip *ip)
 
 	if (!cfg || !ip || !cfg->n_workloads)
 		return NULL;
-	r = bsearch(&kp, cfg->wl_sorted, cfg->n_workloads,
+	r = sl_search(&kp, cfg->wl_sorted, cfg->n_workloads,
 		    sizeof(*cfg->wl_sorted), sl_wl_cmp);
 	return r ? *r : NULL;
 }
@@ -260,7 +261,7 @@ sl_config_workload_by_name(const struct sl_config *cfg, const char *ns,
 
 	if (!cfg || !ns || !name || !cfg->n_workloads)
 		return NULL;
-	r = bsearch(&kp, cfg->wl_by_name, cfg->n_workloads,
+	r = sl_search(&kp, cfg->wl_by_name, cfg->n_workloads,
 		    sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
 	return r ? *r : NULL;
 }
@@ -289,7 +290,7 @@ struct sl_host *sl_cfg_host_find(const struct sl_config *cfg, const char *name)
 
 	if (!cfg->n_hosts)
 		return NULL;
-	return bsearch(&key, cfg->hosts, cfg->n_hosts, sizeof(*cfg->hosts),
+	return sl_search(&key, cfg->hosts, cfg->n_hosts, sizeof(*cfg->hosts),
 		       sl_host_cmp);
 }
 
@@ -380,7 +381,7 @@ static int sl_resolve_hosts(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	cfg->n_hosts = k;
 	for (size_t i = 0; i < k; i++)
 		cfg->hosts[i].order = i;
-	qsort(cfg->hosts, k, sizeof(*cfg->hosts), sl_host_order_cmp);
+	sl_sort(cfg->hosts, k, sizeof(*cfg->hosts), sl_host_order_cmp);
 	/* duplicates: report the later definition */
 	for (size_t i = 1; i < k; i++) {
 		const struct sl_host *x = &cfg->hosts[i - 1];
@@ -457,7 +458,7 @@ static int sl_resolve_vips(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		}
 	}
 	cfg->n_vip_nets = nn;
-	qsort(cfg->vips, cfg->n_vips, sizeof(*cfg->vips), sl_vip_cmp);
+	sl_sort(cfg->vips, cfg->n_vips, sizeof(*cfg->vips), sl_vip_cmp);
 	for (size_t i = 1; i < cfg->n_vips; i++) {
 		const struct sl_host *h = cfg->vips[i].host;
 		const struct sl_host *o = cfg->vips[i - 1].host;
@@ -489,7 +490,7 @@ struct sl_host *sl_cfg_vip_host(const struct sl_config *cfg,
 	const struct sl_vip *v;
 
 	if (cfg->n_vips) {
-		v = bsearch(&key, cfg->vips, cfg->n_vips, sizeof(*cfg->vips),
+		v = sl_search(&key, cfg->vips, cfg->n_vips, sizeof(*cfg->vips),
 			    sl_vip_cmp);
 		if (v)
 			return v->host;

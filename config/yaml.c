@@ -125,7 +125,7 @@ static int sl_ymap_check_dups(struct sl_yparse *p, struct sl_ynode *map)
 		return -ENOMEM;
 	for (size_t i = 0; i < map->n; i++)
 		keys[i] = map->items[2 * i];
-	qsort(keys, map->n, sizeof(*keys), sl_ynode_cmp_key);
+	sl_sort(keys, map->n, sizeof(*keys), sl_ynode_cmp_key);
 	for (size_t i = 1; i < map->n; i++) {
 		if (keys[i]->len == keys[i - 1]->len &&
 		    memcmp(keys[i]->str, keys[i - 1]->str, keys[i]->len) == 0) {

@@ -16,6 +16,7 @@
 #include "obs.h"
 #include "offload.h"
 #include "relay.h"
+#include "reload.h"
 #include "sl_build_config.h"
 #include "stats.h"
 #include "tm_status.h"
@@ -578,6 +579,51 @@ static int cmd_log_level(struct req *q)
 	return 0;
 }
 
+/*
+ * reload [allow-empty]: what SIGHUP does, answered with the outcome.
+ * "allow-empty" confirms a change that sl_config_guard refuses (every
+ * workload or this node's Node removed) for this one load.
+ */
+static int cmd_reload(struct req *q)
+{
+	struct sl_daemon *d = q->d;
+	struct sl_reload_status st;
+	unsigned int flags = 0;
+	char buf[sizeof(st.last_error) + 128];
+	const char *outcome;
+	int ret;
+
+	if (q->arg) {
+		if (strcmp(q->arg, "allow-empty"))
+			return error_answer(q->out, -EINVAL,
+					    "unknown argument (want allow-empty)");
+		flags |= SL_RELOAD_ALLOW_EMPTY;
+	}
+	if (!d->reload || !d->reload_now)
+		return error_answer(q->out, -ENOTSUP,
+				    "this sluiced does not reload");
+	ret = d->reload_now(d, flags);
+	sl_reload_status(d->reload, &st);
+	if (ret < 0)
+		return error_answer(q->out, ret, st.last_error[0] ?
+						    st.last_error : NULL);
+	outcome = ret > 0 ? "loaded" : "unchanged";
+	if (q->fmt == FMT_JSON) {
+		struct sl_json j;
+
+		sl_json_init(&j, q->out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "outcome", outcome);
+		sl_json_kv_str(&j, "config_generation", st.generation);
+		sl_json_obj_end(&j);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s: generation %s\n", outcome,
+		 st.generation);
+	text_answer(q->out, buf);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct req *q);
@@ -591,6 +637,7 @@ static const struct {
 	{ "stats", cmd_stats, false },
 	{ "rules", cmd_rules, false },
 	{ "log-level", cmd_log_level, true },
+	{ "reload", cmd_reload, true },
 };
 
 int sl_admin_cmd(struct sl_daemon *d, const char *line, FILE *out)

@@ -81,6 +81,10 @@ struct sl_daemon {
 	struct sl_health *health;	      /* endpoint state, all workers */
 	struct sl_reload *reload;	      /* config watch (worker 0) */
 	struct sl_reload_watch *reload_watch; /* its io_uring side */
+	/* what SIGHUP does: the config (sl_reload_now @flags), then the
+	 * certificates; set by main, called on worker 0 (admin "reload");
+	 * returns sl_reload_now's result */
+	int (*reload_now)(struct sl_daemon *d, unsigned int flags);
 };
 
 /** The daemon (one per process). */

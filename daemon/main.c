@@ -319,11 +319,13 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 
 /* SIGHUP: reload now (errors are logged with file:line and kept for
  * "status" and the metrics by the reloader) and reload the certificates */
-static void reload(struct sl_daemon *d)
+static int reload(struct sl_daemon *d, unsigned int flags)
 {
 	struct sl_trust *trust;
+	int ret;
 
-	if (sl_reload_now(d->reload) == 0) {
+	ret = sl_reload_now(d->reload, flags);
+	if (ret == 0) {
 		struct sl_config *cfg = sl_reload_get(d->reload);
 
 		sl_log_notice("%s: configuration %s loaded (unchanged)", __func__,
@@ -342,6 +344,7 @@ static void reload(struct sl_daemon *d)
 	 * (pooled connections, the pools' and the TLS server's sessions) */
 	sl_pool_invalidate_all();
 	sl_tls_ctx_flush_sessions(d->tls_ctx);
+	return ret;
 }
 
 static bool stop_early;
@@ -370,7 +373,7 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 		break;
 	case SIGHUP:
 		sl_log_notice("%s: SIGHUP: reloading the configuration", __func__);
-		reload(d);
+		reload(d, 0);
 		break;
 	default:
 		break;
@@ -388,6 +391,7 @@ static int load_config(struct sl_daemon *d, bool check)
 		.state_dir = d->o.state_dir,
 		.on_swap = config_swapped,
 		.on_swap_arg = d,
+		.require_usable = true,
 	};
 	int ret;
 
@@ -790,6 +794,7 @@ bad_arg:
 	if (ret)
 		goto out;
 	sl_daemon = &d;
+	d.reload_now = reload;
 	{
 		struct sl_obs_opts oo = {
 			.http_port = telemetry_port ? (int)telemetry_port : -1,

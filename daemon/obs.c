@@ -354,6 +354,17 @@ uint64_t sl_obs_reload_failures(void)
 	return n;
 }
 
+uint64_t sl_obs_reload_refused(void)
+{
+	struct sl_reload *r = atomic_load(&obs.reload);
+	struct sl_reload_status st;
+
+	if (!r)
+		return 0;
+	sl_reload_status(r, &st);
+	return st.refused;
+}
+
 void sl_obs_last_reload_error(char *buf, size_t len)
 {
 	struct sl_reload *r = atomic_load(&obs.reload);

@@ -129,6 +129,9 @@ uint64_t sl_obs_start_time(void);
 
 /** sl_obs_reload_failures / sl_obs_last_reload_error - SIGHUP reloads */
 uint64_t sl_obs_reload_failures(void);
+/** sl_obs_reload_refused - reloads the hollow-config guard refused (among
+ * the failures) */
+uint64_t sl_obs_reload_refused(void);
 /** copies the last error ("" if none) into @buf */
 void sl_obs_last_reload_error(char *buf, size_t len);
 

@@ -111,6 +111,9 @@ static void render_config(struct sl_daemon *d, FILE *out)
 	counter(out, "sluice_config_reload_failures_total",
 		"Configuration reloads that failed (old configuration kept)",
 		sl_obs_reload_failures());
+	counter(out, "sluice_config_reload_refused_total",
+		"Reloads refused because they would remove every workload or this node's Node (counted in the failures too)",
+		sl_obs_reload_refused());
 }
 
 static void render_certs(struct sl_daemon *d, FILE *out)

@@ -21,9 +21,15 @@
 #define SL_RELOAD_MASK                                                         \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |            \
 	 IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* the parent: the directory's own name appearing or going away */
+#define SL_RELOAD_PARENT_MASK                                                  \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR)
 
 struct sl_reload {
 	char *dir, *node_name, *state_dir;
+	char *parent, *base; /* dirname and basename of dir */
+	int pwd;	     /* watch on parent, or -1 */
+	bool require_usable;
 	uint64_t debounce_ns;
 	sl_clock_fn clock;
 	void *clock_arg;
@@ -102,15 +108,95 @@ static struct sl_config *sl_reload_swap(struct sl_reload *r,
 	return old;
 }
 
-static int sl_reload_load(struct sl_reload *r)
+/* the checks a loaded snapshot passes before it replaces @old */
+static int sl_reload_vet(const struct sl_reload *r, const struct sl_config *old,
+			 const struct sl_config *cfg, unsigned int flags,
+			 char *why, size_t len)
+{
+	int ret;
+
+	if (r->require_usable) {
+		ret = sl_config_usable(cfg, why, len);
+		if (ret < 0)
+			return ret;
+	}
+	if (flags & SL_RELOAD_ALLOW_EMPTY)
+		return 0;
+	return sl_config_guard(old, cfg, why, len);
+}
+
+/* a snapshot that loaded but was vetoed: a failed reload, not persisted */
+static void sl_reload_refuse(struct sl_reload *r, int ret, const char *why,
+			     const struct sl_config *cfg)
+{
+	char msg[sizeof(r->st.last_error)];
+
+	snprintf(msg, sizeof(msg), "%s: generation %s refused: %s%s", r->dir,
+		 sl_config_generation(cfg), why,
+		 ret == -ECANCELED ?
+			 " (if intended: sluice reload --allow-empty)" : "");
+	sl_log_err("%s: %s; keeping generation %s", __func__, msg,
+		   r->cur ? sl_config_generation(r->cur) : "(none)");
+	pthread_mutex_lock(&r->lock);
+	r->st.failures++;
+	if (ret == -ECANCELED)
+		r->st.refused++;
+	r->st.last_error_time = time(NULL);
+	r->st.last_error_count = 1;
+	memcpy(r->st.last_error, msg, sizeof(msg));
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * (Re-)arm the watches: the directory the path names now (it may have been
+ * replaced since the last load) and its parent, for the name coming back.
+ * inotify_add_watch on an inode already watched returns the same wd.
+ */
+static void sl_reload_arm(struct sl_reload *r)
+{
+	int wd;
+
+	if (r->pwd < 0 && r->parent) {
+		r->pwd = inotify_add_watch(r->fd, r->parent,
+					   SL_RELOAD_PARENT_MASK);
+		if (r->pwd < 0)
+			sl_log_warn("%s: watch %s: %s (a replaced %s will not be noticed)",
+				    __func__, r->parent, strerror(errno),
+				    r->dir);
+	}
+	wd = inotify_add_watch(r->fd, r->dir, SL_RELOAD_MASK);
+	if (wd < 0) {
+		if (r->wd >= 0 || errno != ENOENT)
+			sl_log_warn("%s: watch %s: %s", __func__, r->dir,
+				    strerror(errno));
+		if (r->wd >= 0)
+			inotify_rm_watch(r->fd, r->wd);
+		r->wd = -1;
+	} else {
+		if (r->wd >= 0 && r->wd != wd) {
+			/* the old directory was moved away: stop following it */
+			inotify_rm_watch(r->fd, r->wd);
+			sl_log_notice("%s: %s was replaced: watching the new directory",
+				      __func__, r->dir);
+		}
+		r->wd = wd;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->st.watching = r->wd >= 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 {
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL, *old;
+	char why[400];
 	bool same;
 	int ret;
 
 	r->pending = false;
 	r->deadline = 0;
+	sl_reload_arm(r);
 	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
 	if (ret < 0) {
 		sl_reload_failed(r, r->dir, ret, &errs);
@@ -131,6 +217,16 @@ static int sl_reload_load(struct sl_reload *r)
 		sl_config_put(cfg);
 		return 0;
 	}
+	ret = sl_reload_vet(r, r->cur, cfg, flags, why, sizeof(why));
+	if (ret < 0) {
+		sl_reload_refuse(r, ret, why, cfg);
+		sl_config_put(cfg);
+		return ret;
+	}
+	if (flags & SL_RELOAD_ALLOW_EMPTY &&
+	    sl_config_guard(r->cur, cfg, why, sizeof(why)) < 0)
+		sl_log_warn("%s: confirmed by the operator although %s",
+			    __func__, why);
 	sl_log_info("%s: loaded %s: generation %s", __func__, r->dir,
 		    sl_config_generation(cfg));
 	if (r->state_dir)
@@ -142,12 +238,68 @@ static int sl_reload_load(struct sl_reload *r)
 	return 1;
 }
 
-int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
+/*
+ * The snapshot to start on: the directory when it loads and passes the
+ * vetting against the last good copy, else the last good copy.
+ * @last_good: set when the copy was chosen
+ */
+static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
+			   bool *last_good)
 {
 	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL, *lg = NULL;
+	char why[400] = "";
+	int ret, lg_ret = -ENOENT;
+
+	if (r->state_dir)
+		lg_ret = sl_reload_load_last_good(r->state_dir, r->node_name,
+						  &lg);
+	if (!lg_ret && r->require_usable &&
+	    sl_config_usable(lg, why, sizeof(why)) < 0) {
+		sl_log_warn("%s: the last good copy in %s is not usable: %s",
+			    __func__, r->state_dir, why);
+		sl_config_put(lg);
+		lg = NULL;
+		lg_ret = -EINVAL;
+	}
+
+	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
+	if (ret < 0) {
+		sl_reload_failed(r, r->dir, ret, &errs);
+		sl_config_errors_free(&errs);
+	} else {
+		ret = sl_reload_vet(r, lg, cfg, 0, why, sizeof(why));
+		if (ret < 0) {
+			sl_reload_refuse(r, ret, why, cfg);
+			sl_config_put(cfg);
+			cfg = NULL;
+		}
+	}
+	if (!ret) {
+		sl_config_put(lg);
+		*out = cfg;
+		*last_good = false;
+		return 0;
+	}
+	if (!lg) {
+		sl_log_err("%s: %s cannot be used and there is no usable last good copy%s",
+			   __func__, r->dir,
+			   r->state_dir ? "" : " (no --state-dir)");
+		return -EINVAL;
+	}
+	sl_log_warn("%s: *** %s CANNOT BE USED: running on the LAST GOOD config (generation %s) from %s/last-good; fix the errors above ***",
+		    __func__, r->dir, sl_config_generation(lg), r->state_dir);
+	*out = lg;
+	*last_good = true;
+	return 0;
+}
+
+int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
+{
 	struct sl_config *cfg = NULL;
 	struct sl_reload *r;
 	bool last_good = false;
+	char *slash;
 	int ret = -ENOMEM;
 
 	if (!opts || !opts->dir)
@@ -157,11 +309,32 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		return -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
 	r->fd = -1;
+	r->wd = -1;
+	r->pwd = -1;
 	r->dir = strdup(opts->dir);
 	r->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
 	r->state_dir = opts->state_dir ? strdup(opts->state_dir) : NULL;
 	if (!r->dir || (opts->node_name && !r->node_name) ||
 	    (opts->state_dir && !r->state_dir))
+		goto err;
+	/* "a/b/cfg/" -> parent "a/b", base "cfg"; "cfg" -> ".", "cfg" */
+	r->parent = strdup(r->dir);
+	if (!r->parent)
+		goto err;
+	for (size_t n = strlen(r->parent); n > 1 && r->parent[n - 1] == '/';)
+		r->parent[--n] = '\0';
+	slash = strrchr(r->parent, '/');
+	if (!slash) {
+		r->base = r->parent;
+		r->parent = strdup(".");
+	} else if (slash == r->parent) {
+		r->base = strdup(slash + 1);
+		r->parent[1] = '\0';
+	} else {
+		r->base = strdup(slash + 1);
+		*slash = '\0';
+	}
+	if (!r->parent || !r->base)
 		goto err;
 	r->debounce_ns = opts->debounce_ns ? opts->debounce_ns :
 					     SL_RELOAD_DEBOUNCE_NS;
@@ -169,6 +342,7 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 	r->clock_arg = opts->clock_arg;
 	r->on_swap = opts->on_swap;
 	r->on_swap_arg = opts->on_swap_arg;
+	r->require_usable = opts->require_usable;
 
 	r->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (r->fd < 0) {
@@ -176,7 +350,7 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		sl_log_err("%s: inotify_init1: %s", __func__, strerror(errno));
 		goto err;
 	}
-	r->wd = inotify_add_watch(r->fd, r->dir, SL_RELOAD_MASK);
+	sl_reload_arm(r);
 	if (r->wd < 0) {
 		ret = -errno;
 		sl_log_err("%s: watch %s: %s", __func__, r->dir,
@@ -184,24 +358,11 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		goto err;
 	}
 
-	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
-	if (ret < 0) {
-		sl_reload_failed(r, r->dir, ret, &errs);
-		sl_config_errors_free(&errs);
-		if (!r->state_dir ||
-		    sl_reload_load_last_good(r->state_dir, r->node_name,
-					     &cfg) < 0) {
-			sl_log_err("%s: %s is invalid and there is no usable last good copy",
-				   __func__, r->dir);
-			goto err;
-		}
-		sl_log_warn("%s: *** %s is INVALID: running on the LAST GOOD config (generation %s) from %s/last-good; fix the errors above ***",
-			    __func__, r->dir, sl_config_generation(cfg),
-			    r->state_dir);
-		last_good = true;
-	} else if (r->state_dir) {
+	ret = sl_reload_first(r, &cfg, &last_good);
+	if (ret < 0)
+		goto err;
+	if (!last_good && r->state_dir)
 		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg);
-	}
 	sl_reload_swap(r, cfg, last_good);
 	*out = r;
 	return 0;
@@ -219,6 +380,8 @@ void sl_reload_free(struct sl_reload *r)
 	sl_config_put(r->cur);
 	pthread_mutex_destroy(&r->lock);
 	free(r->dir);
+	free(r->parent);
+	free(r->base);
 	free(r->node_name);
 	free(r->state_dir);
 	free(r);
@@ -242,16 +405,26 @@ int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len)
 		sz = sizeof(ev) + ev.len;
 		if (sz > len)
 			break;
-		if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
-			sl_log_warn("%s: %s was removed or moved: no more live reloads until restart or SIGHUP",
+		p += sz;
+		len -= sz;
+		/* the parent: only events naming the directory count */
+		if (ev.wd >= 0 && ev.wd == r->pwd) {
+			if (!ev.len || !r->base ||
+			    strcmp(p - sz + sizeof(ev), r->base))
+				continue;
+			sl_log_notice("%s: %s was %s", __func__, r->dir,
+				      ev.mask & (IN_CREATE | IN_MOVED_TO) ?
+					      "created: watching it" :
+					      "removed or moved away");
+		} else if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+			sl_log_warn("%s: %s was removed or moved: the running config stays; watching for the directory to come back",
 				    __func__, r->dir);
+		}
 		if (ev.mask & IN_Q_OVERFLOW)
 			sl_log_debug("%s: inotify queue overflow", __func__);
 		sl_log_debug("%s: event 0x%x %s", __func__, ev.mask,
-			     ev.len ? p + sizeof(ev) : "");
+			     ev.len ? p - sz + sizeof(ev) : "");
 		any = true;
-		p += sz;
-		len -= sz;
 	}
 	if (any) {
 		r->pending = true;
@@ -293,13 +466,14 @@ int sl_reload_tick(struct sl_reload *r)
 {
 	if (!r->pending || sl_reload_clock(r) < r->deadline)
 		return 0;
-	return sl_reload_load(r);
+	return sl_reload_load(r, 0);
 }
 
-int sl_reload_now(struct sl_reload *r)
+int sl_reload_now(struct sl_reload *r, unsigned int flags)
 {
-	sl_log_info("%s: reloading %s", __func__, r->dir);
-	return sl_reload_load(r);
+	sl_log_info("%s: reloading %s%s", __func__, r->dir,
+		    flags & SL_RELOAD_ALLOW_EMPTY ? " (--allow-empty)" : "");
+	return sl_reload_load(r, flags);
 }
 
 struct sl_config *sl_reload_get(struct sl_reload *r)

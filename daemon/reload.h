@@ -27,9 +27,24 @@
  * <state_dir>/last-good is a symlink to <state_dir>/gen-<generation>/,
  * replaced atomically (new dir, new symlink, rename over the old one).  On
  * failure the old snapshot stays, every error is logged with file:line and
- * the first one is kept with the time and a failure counter.  At start,
- * an invalid config directory falls back to the last good copy with a
- * loud warning.
+ * the first one is kept with the time and a failure counter.
+ *
+ * A snapshot that loads is still vetted before the swap: with
+ * require_usable it must be usable (sl_config_usable: a Node with caDir or
+ * certDir), and it must not hollow out the running mesh (sl_config_guard:
+ * every workload gone, or this node's Node gone) unless the reload was
+ * confirmed with SL_RELOAD_ALLOW_EMPTY (`sluice reload --allow-empty`).  A
+ * refused snapshot is a failed reload: logged, counted, not persisted.
+ *
+ * At start the directory is vetted the same way against the last good
+ * copy; a directory that does not load, is unusable or would hollow out
+ * the last good config falls back to the last good copy with a loud
+ * warning (and status.from_last_good).
+ *
+ * The watch survives the directory being replaced (`mv cfg old; mkdir
+ * cfg`, or rmdir + mkdir): the parent directory is watched for the
+ * directory's name, and every reload re-arms the watch on whatever
+ * directory the path names now.
  */
 #ifndef SL_DAEMON_RELOAD_H
 #define SL_DAEMON_RELOAD_H
@@ -55,7 +70,12 @@ struct sl_reload_opts {
 	 * if it keeps @cfg */
 	void (*on_swap)(void *arg, struct sl_config *cfg);
 	void *on_swap_arg;
+	/* refuse snapshots sl_config_usable() rejects (sluiced: true) */
+	bool require_usable;
 };
+
+/* sl_reload_now() flags */
+#define SL_RELOAD_ALLOW_EMPTY 0x1u /* the operator confirms a hollowing change */
 
 struct sl_reload_status {
 	char generation[17];	/* current snapshot */
@@ -65,6 +85,8 @@ struct sl_reload_status {
 	time_t last_error_time; /* wall clock; 0 never */
 	char last_error[512];	/* "file:line:col: path: message" or "" */
 	unsigned int last_error_count; /* errors of that load */
+	unsigned long refused;	/* loads refused by the guard (in failures) */
+	bool watching;		/* the directory is watched now */
 };
 
 struct sl_reload;
@@ -104,16 +126,18 @@ uint64_t sl_reload_deadline(const struct sl_reload *r);
 /**
  * sl_reload_tick - reload if the debounce deadline has passed
  * @retval 1 when a new generation was swapped in, 0 when nothing changed
- *         (not due, same content), -EINVAL/-errno when the load failed (old
- *         snapshot kept)
+ *         (not due, same content), -EINVAL/-errno when the load failed,
+ *         -ECANCELED when the guard refused it (old snapshot kept)
  */
 int sl_reload_tick(struct sl_reload *r);
 
 /**
- * sl_reload_now - reload immediately (SIGHUP)
- * @retval as sl_reload_tick()
+ * sl_reload_now - reload immediately (SIGHUP, `sluice reload`)
+ * @flags: 0 or SL_RELOAD_ALLOW_EMPTY (skip sl_config_guard for this load;
+ *         sl_config_usable still applies)
+ * @retval as sl_reload_tick(); -ECANCELED when the guard refused it
  */
-int sl_reload_now(struct sl_reload *r);
+int sl_reload_now(struct sl_reload *r, unsigned int flags);
 
 /**
  * sl_reload_get - a reference on the current snapshot (any thread)

@@ -466,7 +466,7 @@ int sl_certstore_list(struct sl_certstore *s, struct sl_certstore_entry **out,
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (count)
-		qsort(arr, count, sizeof(*arr), entry_cmp);
+		sl_sort(arr, count, sizeof(*arr), entry_cmp);
 	*out = arr;
 	*n = count;
 	return 0;

@@ -56,6 +56,26 @@ static const char wl[] =
 	"  address: 198.18.3.1\n"
 	"  labels: {app: web}\n";
 
+static const char wl2[] =
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: WorkloadEntry\n"
+	"metadata: {name: web-1, namespace: default}\n"
+	"spec:\n"
+	"  address: 198.18.3.2\n"
+	"  labels: {app: web}\n";
+
+static const char node_ca[] =
+	"apiVersion: sluice.io/v1alpha1\n"
+	"kind: Node\n"
+	"metadata: {name: defaults}\n"
+	"spec: {caDir: /nonexistent/ca}\n";
+
+static const char node_noca[] =
+	"apiVersion: sluice.io/v1alpha1\n"
+	"kind: Node\n"
+	"metadata: {name: defaults}\n"
+	"spec: {trustDomain: cluster.local}\n";
+
 struct rt {
 	char *dir, *state;
 	struct sl_reload *r;
@@ -191,6 +211,7 @@ static void test_editor_rename(void **state)
 
 	tm_write(t->dir, "svc.yaml", svc_a);
 	tm_write(t->dir, "wl.yaml", wl);
+	tm_write(t->dir, "wl2.yaml", wl2);
 	rt_start(t, false);
 	rt_gen(t, g1);
 	tm_write_rename(t->dir, "svc.yaml", svc_b);
@@ -308,11 +329,11 @@ static void test_forced_reload(void **state)
 	rt_start(t, false);
 	rt_gen(t, g1);
 	/* nothing changed: a forced reload keeps the generation */
-	assert_int_equal(sl_reload_now(t->r), 0);
+	assert_int_equal(sl_reload_now(t->r, 0), 0);
 	assert_string_equal(rt_gen(t, g2), g1);
 	/* change without letting the events in: SIGHUP still picks it up */
 	tm_write(t->dir, "svc.yaml", svc_b);
-	assert_int_equal(sl_reload_now(t->r), 1);
+	assert_int_equal(sl_reload_now(t->r, 0), 1);
 	assert_string_not_equal(rt_gen(t, g2), g1);
 	assert_int_equal(sl_reload_deadline(t->r), 0);
 }
@@ -402,6 +423,188 @@ static void test_start_fails_without_last_good(void **state)
 	sl_reload_free(NULL);
 }
 
+static void rt_unlink(struct rt *t, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", t->dir, name);
+	assert_int_equal(unlink(p), 0);
+}
+
+static void rt_last_good_gen(struct rt *t, char *buf)
+{
+	char p[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/last-good", t->state);
+	n = readlink(p, target, sizeof(target) - 1);
+	assert_true(n > 4);
+	target[n] = '\0';
+	assert_memory_equal(target, "gen-", 4);
+	assert_int_equal(strlen(target + 4), 16);
+	memcpy(buf, target + 4, 17);
+}
+
+/*
+ * Issue 24: an emptied directory (a non-atomic ConfigMap update, an rm of
+ * the wrong glob) is a failed reload: the running generation and the last
+ * good copy stay, the refusal is counted, and only `sluice reload
+ * --allow-empty` (SL_RELOAD_ALLOW_EMPTY) accepts it.
+ */
+static void test_emptied_dir_refused(void **state)
+{
+	struct rt *t = *state;
+	struct sl_reload_status st;
+	char g1[17], g2[17], lg[17];
+
+	tm_write(t->dir, "node.yaml", node_ca);
+	tm_write(t->dir, "svc.yaml", svc_a);
+	tm_write(t->dir, "wl.yaml", wl);
+	rt_start(t, true);
+	rt_gen(t, g1);
+	rt_last_good_gen(t, lg);
+	assert_string_equal(lg, g1);
+
+	rt_unlink(t, "wl.yaml");
+	rt_unlink(t, "svc.yaml");
+	rt_unlink(t, "node.yaml");
+	assert_int_equal(rt_settle(t), -ECANCELED);
+	assert_string_equal(rt_gen(t, g2), g1);
+	sl_reload_status(t->r, &st);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.reloads, 0);
+	assert_non_null(strstr(st.last_error, "every workload (1 -> 0)"));
+	assert_non_null(strstr(st.last_error, "--allow-empty"));
+	rt_last_good_gen(t, lg);
+	assert_string_equal(lg, g1); /* last good not overwritten */
+
+	/* the Node alone going away is refused too */
+	tm_write(t->dir, "wl.yaml", wl);
+	assert_int_equal(sl_reload_now(t->r, 0), -ECANCELED);
+	sl_reload_status(t->r, &st);
+	assert_non_null(strstr(st.last_error, "Node resource"));
+	assert_non_null(strstr(st.last_error, "node.yaml:1"));
+	assert_string_equal(rt_gen(t, g2), g1);
+
+	/* the operator confirms: accepted and persisted */
+	rt_unlink(t, "wl.yaml");
+	assert_int_equal(sl_reload_now(t->r, SL_RELOAD_ALLOW_EMPTY), 1);
+	assert_string_not_equal(rt_gen(t, g2), g1);
+	rt_last_good_gen(t, lg);
+	assert_string_equal(lg, g2);
+	sl_reload_status(t->r, &st);
+	assert_int_equal(st.refused, 2);
+	assert_int_equal(st.reloads, 1);
+}
+
+/* sluiced (require_usable): no caDir/certDir is never swapped in */
+static void test_unusable_refused(void **state)
+{
+	struct rt *t = *state;
+	struct sl_reload_opts o = {
+		.dir = t->dir,
+		.state_dir = t->state,
+		.clock = tm_clock,
+		.require_usable = true,
+	};
+	struct sl_reload_status st;
+	char g1[17], g2[17];
+
+	/* no usable config and no last good copy: refuse to start */
+	tm_write(t->dir, "node.yaml", node_noca);
+	tm_write(t->dir, "wl.yaml", wl);
+	assert_int_equal(sl_reload_new(&o, &t->r), -EINVAL);
+	assert_null(t->r);
+
+	tm_write(t->dir, "node.yaml", node_ca);
+	assert_int_equal(sl_reload_new(&o, &t->r), 0);
+	rt_gen(t, g1);
+	tm_write(t->dir, "node.yaml", node_noca);
+	assert_int_equal(sl_reload_now(t->r, SL_RELOAD_ALLOW_EMPTY), -EINVAL);
+	sl_reload_status(t->r, &st);
+	assert_non_null(strstr(st.last_error, "sets caDir or certDir"));
+	assert_int_equal(st.refused, 0);
+	assert_string_equal(rt_gen(t, g2), g1);
+
+	/* a restart on that directory falls back to the last good copy */
+	sl_reload_free(t->r);
+	t->r = NULL;
+	assert_int_equal(sl_reload_new(&o, &t->r), 0);
+	sl_reload_status(t->r, &st);
+	assert_true(st.from_last_good);
+	assert_string_equal(st.generation, g1);
+}
+
+/* a start on an emptied directory runs on the last good copy */
+static void test_start_empty_uses_last_good(void **state)
+{
+	struct rt *t = *state;
+	struct sl_reload_opts o = {
+		.dir = t->dir,
+		.state_dir = t->state,
+		.clock = tm_clock,
+		.require_usable = true,
+	};
+	struct sl_reload_status st;
+	char g1[17];
+
+	tm_write(t->dir, "node.yaml", node_ca);
+	tm_write(t->dir, "wl.yaml", wl);
+	assert_int_equal(sl_reload_new(&o, &t->r), 0);
+	rt_gen(t, g1);
+	sl_reload_free(t->r);
+	t->r = NULL;
+	rt_unlink(t, "wl.yaml");
+	rt_unlink(t, "node.yaml");
+	assert_int_equal(sl_reload_new(&o, &t->r), 0);
+	sl_reload_status(t->r, &st);
+	assert_true(st.from_last_good);
+	assert_string_equal(st.generation, g1);
+	assert_int_equal(st.refused, 0); /* unusable first: no caDir */
+	assert_non_null(strstr(st.last_error, "caDir"));
+
+	/* Node kept, workloads gone: refused by the guard at start too */
+	sl_reload_free(t->r);
+	t->r = NULL;
+	tm_write(t->dir, "node.yaml", node_ca);
+	assert_int_equal(sl_reload_new(&o, &t->r), 0);
+	sl_reload_status(t->r, &st);
+	assert_true(st.from_last_good);
+	assert_string_equal(st.generation, g1);
+	assert_int_equal(st.refused, 1);
+}
+
+/* `mv cfg old; mkdir cfg`: live reload goes on in the new directory */
+static void test_dir_replaced(void **state)
+{
+	struct rt *t = *state;
+	struct sl_reload_status st;
+	char moved[PATH_MAX], g1[17], g2[17];
+
+	tm_write(t->dir, "svc.yaml", svc_a);
+	tm_write(t->dir, "wl.yaml", wl);
+	rt_start(t, false);
+	rt_gen(t, g1);
+	snprintf(moved, sizeof(moved), "%s.old", t->dir);
+	assert_int_equal(rename(t->dir, moved), 0);
+	assert_int_equal(mkdir(t->dir, 0700), 0);
+	/* empty: refused, and the watch now follows the new directory */
+	assert_int_equal(rt_settle(t), -ECANCELED);
+	sl_reload_status(t->r, &st);
+	assert_true(st.watching);
+	tm_write(t->dir, "wl.yaml", wl);
+	tm_write(t->dir, "svc.yaml", svc_b);
+	assert_int_equal(rt_settle(t), 1);
+	assert_string_not_equal(rt_gen(t, g2), g1);
+	assert_true(rt_has_port81(t));
+	/* the moved-away copy is no longer followed */
+	tm_write(moved, "svc.yaml", svc_a);
+	assert_int_equal(sl_reload_process(t->r), 0);
+	assert_int_equal(sl_reload_deadline(t->r), 0);
+	tm_rmrf(strdup(moved));
+}
+
 /* readers take and drop references while the snapshot is swapped */
 struct rt_reader {
 	struct sl_reload *r;
@@ -441,7 +644,7 @@ static void test_concurrent_get(void **state)
 	}
 	for (int k = 0; k < 40; k++) {
 		tm_write(t->dir, "svc.yaml", k % 2 ? svc_a : svc_b);
-		assert_int_equal(sl_reload_now(t->r), 1);
+		assert_int_equal(sl_reload_now(t->r, 0), 1);
 	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < 2; i++) {
@@ -464,7 +667,7 @@ static void test_status_json(void **state)
 	tm_write(t->dir, "wl.yaml", wl);
 	rt_start(t, false);
 	tm_write(t->dir, "svc.yaml", svc_broken);
-	assert_int_equal(sl_reload_now(t->r), -EINVAL);
+	assert_int_equal(sl_reload_now(t->r, 0), -EINVAL);
 	sl_reload_status(t->r, &st);
 	assert_true(st.last_error_time > 0);
 	assert_int_equal(sl_health_new(tm_clock, NULL, &h), 0);
@@ -575,6 +778,10 @@ int main(void)
 		T(test_concurrent_get),
 		T(test_status_json),
 		T(test_watch_on_worker),
+		T(test_emptied_dir_refused),
+		T(test_unusable_refused),
+		T(test_start_empty_uses_last_good),
+		T(test_dir_replaced),
 	};
 #undef T
 
