@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "certstore.h"
+#include "instance.h"
 #include "daemon.h"
 #include "gcm.h"
 #include "identity.h"
@@ -427,6 +428,62 @@ static int load_config(struct sl_daemon *d, bool check)
 	return 0;
 }
 
+/*
+ * One sluiced per node: the lock beside the admin socket, and one in the
+ * state directory (two daemons must not write the same last-good copy).
+ * The fds stay open for the process's life.
+ */
+static int take_locks(const struct sl_daemon *d)
+{
+	const char *dirs[2] = { d->o.admin_socket, d->o.state_dir };
+	const char *suffix[2] = { ".lock", "/sluiced.lock" };
+
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		long holder;
+		int fd, ret;
+
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s", dirs[i], suffix[i]) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		ret = sl_instance_lock(path, &fd, &holder);
+		if (ret == -EBUSY) {
+			fprintf(stderr, "sluiced: another sluiced (pid %ld) holds %s: refusing to start\n",
+				holder, path);
+			return ret;
+		}
+		if (ret) {
+			fprintf(stderr, "sluiced: lock %s: %s\n", path,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* the workers bind with SO_REUSEPORT: refuse to share a port silently */
+static int ports_free(const struct sl_daemon *d)
+{
+	const uint16_t ports[3] = { d->outbound_port, d->inbound_port,
+				    d->inbound_plain_port };
+	const char *names[3] = { "outbound", "inbound", "inbound plaintext" };
+
+	for (int i = 0; i < 3; i++) {
+		int ret = sl_instance_port_free(ports[i]);
+
+		if (ret) {
+			sl_log_err("%s: %s port %u: %s%s", __func__, names[i],
+				   ports[i], strerror(-ret),
+				   ret == -EADDRINUSE ?
+					   " (port in use: another sluiced?)" : "");
+			return ret;
+		}
+	}
+	return 0;
+}
+
 static unsigned int default_max_conns(void)
 {
 	struct rlimit rl;
@@ -756,6 +813,10 @@ bad_arg:
 		return ret ? 1 : 0;
 	}
 
+	if (!check && take_locks(&d)) {
+		daemon_free(&d);
+		return 1;
+	}
 	ret = load_config(&d, check);
 	if (ret || check) {
 		daemon_free(&d);
@@ -773,6 +834,9 @@ bad_arg:
 		daemon_free(&d);
 		return 2;
 	}
+	ret = ports_free(&d);
+	if (ret)
+		goto out;
 	d.mark = 0x5101; /* SL_NFT_BYPASS_MARK: steering lets these through */
 	d.max_conns = d.o.max_conns ? d.o.max_conns : default_max_conns();
 	if (!d.o.workers) {

@@ -112,7 +112,7 @@ static void render_config(struct sl_daemon *d, FILE *out)
 		"Configuration reloads that failed (old configuration kept)",
 		sl_obs_reload_failures());
 	counter(out, "sluice_config_reload_refused_total",
-		"Reloads refused because they would remove every workload or this node's Node (counted in the failures too)",
+		"Configurations that loaded but were refused: they would remove every workload or this node's Node, or set no caDir/certDir (counted in the failures too)",
 		sl_obs_reload_refused());
 }
 

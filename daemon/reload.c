@@ -115,14 +115,12 @@ static int sl_reload_vet(const struct sl_reload *r, const struct sl_config *old,
 {
 	int ret;
 
-	if (r->require_usable) {
-		ret = sl_config_usable(cfg, why, len);
+	if (!(flags & SL_RELOAD_ALLOW_EMPTY)) {
+		ret = sl_config_guard(old, cfg, why, len);
 		if (ret < 0)
 			return ret;
 	}
-	if (flags & SL_RELOAD_ALLOW_EMPTY)
-		return 0;
-	return sl_config_guard(old, cfg, why, len);
+	return r->require_usable ? sl_config_usable(cfg, why, len) : 0;
 }
 
 /* a snapshot that loaded but was vetoed: a failed reload, not persisted */
@@ -139,8 +137,7 @@ static void sl_reload_refuse(struct sl_reload *r, int ret, const char *why,
 		   r->cur ? sl_config_generation(r->cur) : "(none)");
 	pthread_mutex_lock(&r->lock);
 	r->st.failures++;
-	if (ret == -ECANCELED)
-		r->st.refused++;
+	r->st.refused++;
 	r->st.last_error_time = time(NULL);
 	r->st.last_error_count = 1;
 	memcpy(r->st.last_error, msg, sizeof(msg));

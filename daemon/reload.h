@@ -85,7 +85,8 @@ struct sl_reload_status {
 	time_t last_error_time; /* wall clock; 0 never */
 	char last_error[512];	/* "file:line:col: path: message" or "" */
 	unsigned int last_error_count; /* errors of that load */
-	unsigned long refused;	/* loads refused by the guard (in failures) */
+	unsigned long refused;	/* loaded but refused: guard or unusable
+				 * (counted in failures too) */
 	bool watching;		/* the directory is watched now */
 };
 

@@ -53,6 +53,8 @@ static struct {
 	size_t n_routed, cap_routed;
 	struct sl_nft_pod *pods; /* what the pod sets hold now */
 	size_t n_pods;
+	struct sl_nft_pod *orphans; /* of those, without a WorkloadEntry */
+	size_t n_orphans;
 	uint16_t plain_port; /* --inbound-plain-port, 0: the node config's */
 	bool applied; /* the table was applied at least once */
 	bool dirty;   /* an element update failed: re-apply on the next tick */
@@ -178,16 +180,89 @@ static int local_pods(const struct sl_config *cfg, bool routed_only,
 	return 0;
 }
 
+static struct sl_nft_pod *pods_find(struct sl_nft_pod *v, size_t n,
+				    const struct sl_nft_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_eq(&v[i].addr, a))
+			return &v[i];
+	return NULL;
+}
+
+/*
+ * Fail closed (docs/STEERING.md): a pod that is in the sets now and whose
+ * WorkloadEntry is gone from @pods' config, while its route still exists,
+ * stays in the sets as STRICT (an "orphan"): its new outbound flows reach
+ * sluiced and are refused (unknown source), mTLS to it is refused (no
+ * identity), plaintext to it is dropped.  Without this its traffic would
+ * flow unsteered, in plaintext.  It leaves the sets when its route goes.
+ * @pods (capacity *@cap) gets the orphans appended.
+ * @retval 0 or -ENOMEM
+ */
+static int keep_orphans(struct sl_nft_pod **pods, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < st.n_pods; i++) {
+		char buf[INET6_ADDRSTRLEN + 4] = "?";
+
+		if (pods_find(*pods, *n, &st.pods[i].addr) ||
+		    !is_routed(&st.pods[i].addr))
+			continue;
+		if (*n == *cap) {
+			size_t ncap = *cap ? 2 * *cap : 8;
+			struct sl_nft_pod *v = realloc(*pods, ncap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			*pods = v;
+			*cap = ncap;
+		}
+		(*pods)[*n].addr = st.pods[i].addr;
+		(*pods)[*n].mode = SL_NFT_STRICT;
+		(*n)++;
+		if (st.pods[i].mode != SL_NFT_STRICT ||
+		    !pods_find(st.orphans, st.n_orphans, &st.pods[i].addr)) {
+			sl_nft_addr_format(&st.pods[i].addr, buf, sizeof(buf));
+			sl_log_warn("%s: pod %s has no WorkloadEntry of this node any more: it stays steered, STRICT, so its new flows are refused (fail closed) until its route goes",
+				    __func__, buf);
+		}
+	}
+	return 0;
+}
+
+/* st.orphans: the pods of @pods that @cfg does not name */
+static void note_orphans(struct sl_config *cfg, const struct sl_nft_pod *pods,
+			 size_t n)
+{
+	enum sl_nft_pod_mode mode;
+	size_t k = 0;
+
+	free(st.orphans);
+	st.orphans = calloc(n ? n : 1, sizeof(*st.orphans));
+	st.n_orphans = 0;
+	if (!st.orphans)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!is_local_workload(cfg, &pods[i].addr, &mode))
+			st.orphans[k++] = pods[i];
+	st.n_orphans = k;
+}
+
 /* called with cfg_lock held */
 static int apply(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0;
+	size_t n = 0, cap;
 	int ret;
 
 	ret = local_pods(cfg, true, &pods, &n);
 	if (ret)
 		return ret;
+	cap = n;
+	ret = keep_orphans(&pods, &n, &cap);
+	if (ret) {
+		free(pods);
+		return ret;
+	}
 	ret = sl_nft_apply(d->steer, NULL, pods, n);
 	if (ret) {
 		sl_log_err("%s: applying the steering table: %s: %s", __func__,
@@ -197,6 +272,7 @@ static int apply(struct sl_daemon *d, struct sl_config *cfg)
 			    __func__, n);
 		st.applied = true;
 		st.dirty = false;
+		note_orphans(cfg, pods, n);
 		free(st.pods);
 		st.pods = pods;
 		st.n_pods = n;
@@ -204,15 +280,6 @@ static int apply(struct sl_daemon *d, struct sl_config *cfg)
 	}
 	free(pods);
 	return ret;
-}
-
-static struct sl_nft_pod *pods_find(struct sl_nft_pod *v, size_t n,
-				    const struct sl_nft_addr *a)
-{
-	for (size_t i = 0; i < n; i++)
-		if (addr_eq(&v[i].addr, a))
-			return &v[i];
-	return NULL;
 }
 
 /* st.pods: @a is now in the sets with @mode (@add) or not at all */
@@ -246,12 +313,18 @@ static void pods_note(const struct sl_nft_addr *a, enum sl_nft_pod_mode mode,
 static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0, changed = 0;
+	size_t n = 0, changed = 0, cap;
 	int ret;
 
 	ret = local_pods(cfg, true, &pods, &n);
 	if (ret)
 		return ret;
+	cap = n;
+	ret = keep_orphans(&pods, &n, &cap);
+	if (ret) {
+		free(pods);
+		return ret;
+	}
 	for (size_t i = 0; i < st.n_pods && !ret; i++)
 		if (!pods_find(pods, n, &st.pods[i].addr)) {
 			ret = sl_nft_pod_del(d->steer, &st.pods[i].addr);
@@ -272,6 +345,7 @@ static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
 		free(pods);
 		return ret;
 	}
+	note_orphans(cfg, pods, n);
 	free(st.pods);
 	st.pods = pods;
 	st.n_pods = n;
@@ -325,7 +399,10 @@ static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
 	} else {
 		routed_del(addr);
 	}
-	if (!st.applied || !is_local_workload(d->cfg, addr, &mode)) {
+	mode = SL_NFT_STRICT;
+	if (!st.applied ||
+	    (!is_local_workload(d->cfg, addr, &mode) &&
+	     (added || !pods_find(st.pods, st.n_pods, addr)))) {
 		sl_log_debug("%s: route to %s (ifindex %d) %s: not steered",
 			     __func__, buf, ifindex, added ? "appeared" : "gone");
 		return;
@@ -340,6 +417,12 @@ static void pod_event(const struct sl_nft_addr *addr, int ifindex, bool added,
 		return;
 	}
 	pods_note(addr, mode, added);
+	if (!added) {
+		struct sl_nft_pod *o = pods_find(st.orphans, st.n_orphans, addr);
+
+		if (o)
+			*o = st.orphans[--st.n_orphans];
+	}
 	sl_log_info("%s: pod %s %s (ifindex %d%s)", __func__, buf,
 		    added ? "steered" : "no longer steered", ifindex,
 		    added && mode == SL_NFT_PERMISSIVE ? ", permissive" : "");
@@ -475,6 +558,9 @@ fail:
 	st.n_routed = st.cap_routed = 0;
 	free(st.pods);
 	st.pods = NULL;
+	free(st.orphans);
+	st.orphans = NULL;
+	st.n_orphans = 0;
 	st.n_pods = 0;
 	st.applied = false;
 	sl_nft_ctx_free(d->steer);
@@ -514,6 +600,9 @@ void sl_steer_stop(struct sl_daemon *d)
 	st.n_routed = st.cap_routed = 0;
 	free(st.pods);
 	st.pods = NULL;
+	free(st.orphans);
+	st.orphans = NULL;
+	st.n_orphans = 0;
 	st.n_pods = 0;
 	st.applied = false;
 	ctx = d->steer;

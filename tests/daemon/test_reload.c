@@ -524,7 +524,7 @@ static void test_unusable_refused(void **state)
 	assert_int_equal(sl_reload_now(t->r, SL_RELOAD_ALLOW_EMPTY), -EINVAL);
 	sl_reload_status(t->r, &st);
 	assert_non_null(strstr(st.last_error, "sets caDir or certDir"));
-	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.refused, 1);
 	assert_string_equal(rt_gen(t, g2), g1);
 
 	/* a restart on that directory falls back to the last good copy */
@@ -561,8 +561,8 @@ static void test_start_empty_uses_last_good(void **state)
 	sl_reload_status(t->r, &st);
 	assert_true(st.from_last_good);
 	assert_string_equal(st.generation, g1);
-	assert_int_equal(st.refused, 0); /* unusable first: no caDir */
-	assert_non_null(strstr(st.last_error, "caDir"));
+	assert_int_equal(st.refused, 1);
+	assert_non_null(strstr(st.last_error, "every workload (1 -> 0)"));
 
 	/* Node kept, workloads gone: refused by the guard at start too */
 	sl_reload_free(t->r);
