@@ -13,9 +13,34 @@
 #include "config.h"
 #include "json.h"
 
+/*
+ * What a valid directory still lacks for sluiced: the two conditions
+ * sluiced's reload guard refuses (config.h: sl_config_usable and the
+ * every-workload rule of sl_config_guard).  @w gets up to 2 messages.
+ * @retval the number of warnings
+ */
+static size_t sl_check_warnings(const struct sl_config *cfg, char w[2][512])
+{
+	char why[400];
+	size_t n = 0, nwl = 0;
+
+	if (!cfg)
+		return 0;
+	if (sl_config_usable(cfg, why, sizeof(why)) < 0)
+		snprintf(w[n++], sizeof(w[0]),
+			 "%s: sluiced refuses to run on this directory", why);
+	sl_config_workloads(cfg, &nwl);
+	if (!nwl)
+		snprintf(w[n++], sizeof(w[0]),
+			 "no WorkloadEntry: no pod would be steered or given an identity; a running sluiced that has workloads refuses this directory unless confirmed with `sluice reload --allow-empty`");
+	return n;
+}
+
 static void sl_check_json(const struct sl_config *cfg,
 			  const struct sl_config_errors *errs, FILE *out)
 {
+	char w[2][512];
+	size_t nw = sl_check_warnings(cfg, w);
 	struct sl_json j;
 
 	sl_json_init(&j, out, true);
@@ -32,6 +57,11 @@ static void sl_check_json(const struct sl_config *cfg,
 		}
 		sl_json_obj_end(&j);
 		sl_json_kv_str(&j, "generation", sl_config_generation(cfg));
+		sl_json_key(&j, "warnings");
+		sl_json_arr_begin(&j);
+		for (size_t i = 0; i < nw; i++)
+			sl_json_str(&j, w[i]);
+		sl_json_arr_end(&j);
 	}
 	sl_json_key(&j, "errors");
 	sl_json_arr_begin(&j);
@@ -66,9 +96,14 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 	if (cli->fmt == SL_OUT_JSON) {
 		sl_check_json(cfg, &errs, stdout);
 	} else if (ret == 0) {
+		char w[2][512];
+		size_t nw = sl_check_warnings(cfg, w);
+
 		printf("ok: %s generation %s\n",
 		       sl_config_summary(cfg, summary, sizeof(summary)),
 		       sl_config_generation(cfg));
+		for (size_t i = 0; i < nw; i++)
+			fprintf(stderr, "%s: warning: %s\n", argv[1], w[i]);
 	} else {
 		sl_config_errors_print(&errs, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", argv[1], errs.n,

@@ -26,6 +26,24 @@ check "check examples exits 0" test $? -eq 0
 check "check examples prints the summary" grep -Eq \
 	'^ok: 12 resources \(VirtualService 1, DestinationRule 2, WorkloadEntry 4, Service 2, PeerAuthentication 1, AuthorizationPolicy 1, Node 1\) generation [0-9a-f]{16}$' "$out"
 
+check "check examples warns about nothing" test ! -s "$err"
+
+# an empty directory (issue 24: qsort(NULL, 0) under UBSan made this exit 1)
+empty=$(mktemp -d)
+"$sluice" check "$empty" >"$out" 2>"$err"
+check "check empty exits 0" test $? -eq 0
+check "check empty: ok, 0 resources" grep -Eq '^ok: 0 resources generation e3b0c44298fc1c14$' "$out"
+check "check empty warns: no caDir/certDir" grep -q "warning: no Node resource for node .* sets caDir or certDir.*sluiced refuses to run" "$err"
+check "check empty warns: no WorkloadEntry" grep -q "warning: no WorkloadEntry: .*sluice reload --allow-empty" "$err"
+"$sluice" -o json check "$empty" >"$out" 2>"$err"
+check "check -o json empty has both warnings" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] and len(d["warnings"]) == 2, d
+assert "caDir" in d["warnings"][0] and "WorkloadEntry" in d["warnings"][1], d
+' "$out"
+rmdir "$empty"
+
 "$sluice" check "$src/tests/config/data/bad" >"$out" 2>"$err"
 check "check bad exits 1" test $? -eq 1
 check "check bad prints file:line:col: path: message" grep -Fqx \

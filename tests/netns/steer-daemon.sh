@@ -14,7 +14,8 @@
 #     steering_restores (admin stats) and sluice_steering_restores_total
 #     counted, traffic steered again
 #  5. kill -9 and restart -> exactly one table, same pods, traffic steered
-#  6. a reload adding/removing a WorkloadEntry of a routed pod steers/unsteers it
+#  6. a reload adding a WorkloadEntry of a routed pod steers it; removing it
+#     keeps the pod in the set (fail closed) until its route goes
 #  7. --keep-table-on-stop leaves the table at SIGTERM (fail closed); the
 #     next sluiced takes it over; a plain SIGTERM removes it
 #
@@ -114,6 +115,9 @@ sget() { # socket key
 	esac
 	s=${s#*\""$2"\":}
 	echo "${s%%[,\}]*}"
+}
+sgen() { # socket -> "config_generation":"..." of status
+	echo status | socat -t 5 - "UNIX-CONNECT:$1" | grep -o '"config_generation":"[0-9a-f]*"' || true
 }
 set_has() { # node set addr
 	local s
@@ -255,11 +259,20 @@ sleep 1
 we pod14 "$p14" late node-a >"$TP_DIR/cfg-a/.extra.tmp"
 mv "$TP_DIR/cfg-a/.extra.tmp" "$TP_DIR/cfg-a/extra.yaml"
 wait_set node1 pods4 "$p14" 1 8 "reload: pod14 not steered after its WorkloadEntry was added"
+gen=$(sgen "$sock_a")
 rm "$TP_DIR/cfg-a/extra.yaml"
-wait_set node1 pods4 "$p14" 0 8 "reload: pod14 still steered after its WorkloadEntry was removed"
+for ((i = 0; i < 80; i++)); do
+	[ "$(sgen "$sock_a")" != "$gen" ] && break
+	sleep 0.1
+done
+[ "$(sgen "$sock_a")" != "$gen" ] || tp_fail "reload: the removal was not loaded"
+sleep 0.5
+# fail closed (STEERING.md): routed, so it stays in the set, STRICT
+set_has node1 pods4 "$p14" || tp_fail "reload: pod14 left the set while routed (its traffic would flow unsteered)"
 set_has node1 pods4 "$p11" || tp_fail "reload: $p11 lost"
 tp_del_pod pod14
-ok "config reload: WorkloadEntry added/removed -> pod steered/unsteered"
+wait_set node1 pods4 "$p14" 0 8 "reload: pod14 still steered after its route went"
+ok "config reload: WorkloadEntry added -> steered; removed -> kept STRICT until its route goes"
 
 # ---- 6. --keep-table-on-stop and a clean stop ---------------------------------
 kill -TERM "$pid_a"
