@@ -36,7 +36,18 @@ static size_t sl_check_warnings(const struct sl_config *cfg, char w[2][512])
 	return n;
 }
 
-static void sl_check_json(const struct sl_config *cfg,
+static void sl_check_json_err(struct sl_json *j, const struct sl_config_error *e)
+{
+	sl_json_obj_begin(j);
+	sl_json_kv_str(j, "file", e->file);
+	sl_json_kv_uint(j, "line", e->line);
+	sl_json_kv_uint(j, "column", e->col);
+	sl_json_kv_str(j, "path", e->path);
+	sl_json_kv_str(j, "message", e->message);
+	sl_json_obj_end(j);
+}
+
+static void sl_check_json(const char *dir, const struct sl_config *cfg,
 			  const struct sl_config_errors *errs, FILE *out)
 {
 	char w[2][512];
@@ -57,25 +68,26 @@ static void sl_check_json(const struct sl_config *cfg,
 		}
 		sl_json_obj_end(&j);
 		sl_json_kv_str(&j, "generation", sl_config_generation(cfg));
+		const struct sl_config_error *cw;
+		size_t ncw;
+
+		cw = sl_config_warnings(cfg, &ncw);
 		sl_json_key(&j, "warnings");
 		sl_json_arr_begin(&j);
-		for (size_t i = 0; i < nw; i++)
-			sl_json_str(&j, w[i]);
+		for (size_t i = 0; i < ncw; i++)
+			sl_check_json_err(&j, &cw[i]);
+		for (size_t i = 0; i < nw; i++) {
+			struct sl_config_error e = { .file = dir,
+						     .message = w[i] };
+
+			sl_check_json_err(&j, &e);
+		}
 		sl_json_arr_end(&j);
 	}
 	sl_json_key(&j, "errors");
 	sl_json_arr_begin(&j);
-	for (size_t i = 0; errs && i < errs->n; i++) {
-		const struct sl_config_error *e = &errs->v[i];
-
-		sl_json_obj_begin(&j);
-		sl_json_kv_str(&j, "file", e->file);
-		sl_json_kv_uint(&j, "line", e->line);
-		sl_json_kv_uint(&j, "column", e->col);
-		sl_json_kv_str(&j, "path", e->path);
-		sl_json_kv_str(&j, "message", e->message);
-		sl_json_obj_end(&j);
-	}
+	for (size_t i = 0; errs && i < errs->n; i++)
+		sl_check_json_err(&j, &errs->v[i]);
 	sl_json_arr_end(&j);
 	sl_json_obj_end(&j);
 	fputc('\n', out);
@@ -94,7 +106,7 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 	}
 	ret = sl_config_load_dir(argv[1], NULL, &cfg, &errs);
 	if (cli->fmt == SL_OUT_JSON) {
-		sl_check_json(cfg, &errs, stdout);
+		sl_check_json(argv[1], cfg, &errs, stdout);
 	} else if (ret == 0) {
 		char w[2][512];
 		size_t nw = sl_check_warnings(cfg, w);
@@ -102,8 +114,17 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 		printf("ok: %s generation %s\n",
 		       sl_config_summary(cfg, summary, sizeof(summary)),
 		       sl_config_generation(cfg));
+		const struct sl_config_error *cw;
+		size_t ncw;
+
+		cw = sl_config_warnings(cfg, &ncw);
+		for (size_t i = 0; i < ncw; i++)
+			sl_config_warning_print(&cw[i], stderr);
 		for (size_t i = 0; i < nw; i++)
 			fprintf(stderr, "%s: warning: %s\n", argv[1], w[i]);
+		if (ncw + nw)
+			fprintf(stderr, "%s: %zu warning%s\n", argv[1], ncw + nw,
+				ncw + nw == 1 ? "" : "s");
 	} else {
 		sl_config_errors_print(&errs, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", argv[1], errs.n,

@@ -215,8 +215,13 @@ static struct sl_config *sl_config_alloc(void)
 
 static void sl_config_free(struct sl_config *cfg)
 {
+	struct sl_config_errors w;
+
 	if (!cfg)
 		return;
+	w.v = cfg->warns.v;
+	w.n = cfg->warns.n;
+	sl_config_errors_free(&w);
 	sl_arena_release(&cfg->arena);
 	free(cfg);
 }
@@ -296,6 +301,7 @@ static int sl_config_build(const char *dir, struct sl_cfg_file *files,
 		return ret;
 	}
 	sl_errs_hand_over(e, NULL);
+	sl_cfg_errs_sort(&cfg->warns);
 	*out = cfg;
 	return 0;
 }
@@ -370,6 +376,13 @@ void sl_config_put(struct sl_config *cfg)
 		return;
 	if (atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
 		sl_config_free(cfg);
+}
+
+const struct sl_config_error *sl_config_warnings(const struct sl_config *cfg,
+						 size_t *n)
+{
+	*n = cfg->warns.n;
+	return cfg->warns.v;
 }
 
 const struct sl_node_config *sl_config_node(const struct sl_config *cfg)

@@ -120,8 +120,21 @@ struct sl_config_errors {
 int sl_config_load_dir(const char *dir, const char *node_name,
 		       struct sl_config **out, struct sl_config_errors *errs);
 
+/**
+ * sl_config_warnings - what a valid snapshot holds that the reader must
+ * know: fields accepted without effect (each says why), resources skipped,
+ * and the like; sorted by file, line, col
+ * @n: their number
+ * @retval the array, valid while @cfg is held (may be NULL when @n is 0)
+ */
+const struct sl_config_error *sl_config_warnings(const struct sl_config *cfg,
+						 size_t *n);
+
 /** sl_config_errors_free - free the errors; NULL-safe, leaves it empty */
 void sl_config_errors_free(struct sl_config_errors *errs);
+
+/** sl_config_warning_print - print "file:line:col: path: warning: message" */
+void sl_config_warning_print(const struct sl_config_error *w, FILE *out);
 
 /** sl_config_errors_print - print "file:line:col: path: message" lines */
 void sl_config_errors_print(const struct sl_config_errors *errs, FILE *out);

@@ -124,6 +124,7 @@ bool sl_ynode_is_null(const struct sl_ynode *n);
 struct sl_dec {
 	struct sl_arena *a; /* the snapshot arena: decoded values go here */
 	struct sl_cfg_errs *errs;
+	struct sl_cfg_errs *warns; /* the snapshot's warnings (config.h) */
 	const char *file;
 	const char *ns; /* namespace of the resource being decoded */
 	char path[SL_DEC_PATH_MAX];
@@ -141,6 +142,9 @@ struct sl_pos {
 size_t sl_dec_push_key(struct sl_dec *d, const char *key);
 size_t sl_dec_push_idx(struct sl_dec *d, size_t i);
 void sl_dec_pop(struct sl_dec *d, size_t old);
+/** sl_dec_warn - a warning at @at (the field path is the current one) */
+void sl_dec_warn(struct sl_dec *d, const struct sl_ynode *at, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
 void sl_dec_err(struct sl_dec *d, const struct sl_ynode *at, const char *fmt,
 		...) __attribute__((format(printf, 3, 4)));
 void sl_dec_key_err(struct sl_dec *d, const struct sl_ynode *at,
@@ -527,6 +531,7 @@ struct sl_resources {
 struct sl_config {
 	atomic_int refs;
 	struct sl_arena arena;
+	struct sl_cfg_errs warns; /* sl_config_warnings(), sorted once built */
 	char generation[17];
 	struct sl_node_config node;
 	const char *node_source; /* "file:line" of the Node that applies, or NULL */

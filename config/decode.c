@@ -55,6 +55,19 @@ static void sl_dec_verr(struct sl_dec *d, const struct sl_ynode *at,
 			d->path, fmt, ap);
 }
 
+void sl_dec_warn(struct sl_dec *d, const struct sl_ynode *at, const char *fmt,
+		 ...)
+{
+	va_list ap;
+
+	if (!d->warns)
+		return;
+	va_start(ap, fmt);
+	sl_cfg_err_vadd(d->warns, d->file, at ? at->line : 0, at ? at->col : 0,
+			d->path, fmt, ap);
+	va_end(ap);
+}
+
 void sl_dec_err(struct sl_dec *d, const struct sl_ynode *at, const char *fmt,
 		...)
 {

@@ -103,17 +103,25 @@ void sl_config_errors_free(struct sl_config_errors *errs)
 	errs->n = 0;
 }
 
+static void sl_config_error_print(const struct sl_config_error *e,
+				  const char *tag, FILE *out)
+{
+	if (e->file && e->line)
+		fprintf(out, "%s:%u:%u: ", e->file, e->line, e->col);
+	else if (e->file)
+		fprintf(out, "%s: ", e->file);
+	if (e->path && *e->path)
+		fprintf(out, "%s: ", e->path);
+	fprintf(out, "%s%s\n", tag, e->message);
+}
+
+void sl_config_warning_print(const struct sl_config_error *w, FILE *out)
+{
+	sl_config_error_print(w, "warning: ", out);
+}
+
 void sl_config_errors_print(const struct sl_config_errors *errs, FILE *out)
 {
-	for (size_t i = 0; errs && i < errs->n; i++) {
-		const struct sl_config_error *e = &errs->v[i];
-
-		if (e->file && e->line)
-			fprintf(out, "%s:%u:%u: ", e->file, e->line, e->col);
-		else if (e->file)
-			fprintf(out, "%s: ", e->file);
-		if (e->path)
-			fprintf(out, "%s: ", e->path);
-		fprintf(out, "%s\n", e->message);
-	}
+	for (size_t i = 0; errs && i < errs->n; i++)
+		sl_config_error_print(&errs->v[i], "", out);
 }

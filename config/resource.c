@@ -121,7 +121,8 @@ void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 {
 	static const char *const known[] = { "apiVersion", "kind", "metadata",
 					     "spec", "status", NULL };
-	struct sl_dec d = { .a = &cfg->arena, .errs = errs, .file = file };
+	struct sl_dec d = { .a = &cfg->arena, .errs = errs,
+			    .warns = &cfg->warns, .file = file };
 	const char *kind = NULL, *version = NULL;
 	struct sl_resources *res = &cfg->res;
 	const struct sl_ynode *spec;

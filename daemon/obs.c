@@ -354,6 +354,17 @@ uint64_t sl_obs_reload_failures(void)
 	return n;
 }
 
+uint64_t sl_obs_config_warnings(void)
+{
+	struct sl_reload *r = atomic_load(&obs.reload);
+	struct sl_reload_status st;
+
+	if (!r)
+		return 0;
+	sl_reload_status(r, &st);
+	return st.warnings;
+}
+
 uint64_t sl_obs_reload_refused(void)
 {
 	struct sl_reload *r = atomic_load(&obs.reload);

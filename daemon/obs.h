@@ -132,6 +132,8 @@ uint64_t sl_obs_reload_failures(void);
 /** sl_obs_reload_refused - reloads the hollow-config guard refused (among
  * the failures) */
 uint64_t sl_obs_reload_refused(void);
+/** sl_obs_config_warnings - warnings of the running configuration */
+uint64_t sl_obs_config_warnings(void);
 /** copies the last error ("" if none) into @buf */
 void sl_obs_last_reload_error(char *buf, size_t len);
 

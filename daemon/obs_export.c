@@ -114,6 +114,10 @@ static void render_config(struct sl_daemon *d, FILE *out)
 	counter(out, "sluice_config_reload_refused_total",
 		"Configurations that loaded but were refused: they would remove every workload or this node's Node, or set no caDir/certDir (counted in the failures too)",
 		sl_obs_reload_refused());
+	family(out, "sluice_config_warnings", "gauge",
+	       "Warnings of the running configuration (fields accepted without effect, resources skipped; sluice check lists them)");
+	fprintf(out, "sluice_config_warnings %llu\n",
+		(unsigned long long)sl_obs_config_warnings());
 }
 
 static void render_certs(struct sl_daemon *d, FILE *out)

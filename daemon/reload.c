@@ -90,17 +90,35 @@ static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* a new generation's warnings, loud: fields without effect and the like */
+static void sl_reload_log_warnings(const struct sl_config *cfg)
+{
+	const struct sl_config_error *w;
+	size_t n;
+
+	w = sl_config_warnings(cfg, &n);
+	for (size_t i = 0; i < n; i++)
+		sl_log_warn("config: %s:%u:%u: %s%s%s", w[i].file ? w[i].file : "",
+			    w[i].line, w[i].col, w[i].path ? w[i].path : "",
+			    w[i].path && *w[i].path ? ": " : "", w[i].message);
+	if (n)
+		sl_log_warn("config: generation %s: %zu warning%s (sluice check shows them)",
+			    sl_config_generation(cfg), n, n == 1 ? "" : "s");
+}
+
 /* swap in @cfg (reference passed); returns the old one */
 static struct sl_config *sl_reload_swap(struct sl_reload *r,
 					struct sl_config *cfg, bool last_good)
 {
 	struct sl_config *old;
 
+	sl_reload_log_warnings(cfg);
 	pthread_mutex_lock(&r->lock);
 	old = r->cur;
 	r->cur = cfg;
 	snprintf(r->st.generation, sizeof(r->st.generation), "%s",
 		 sl_config_generation(cfg));
+	sl_config_warnings(cfg, &r->st.warnings);
 	r->st.from_last_good = last_good;
 	if (old)
 		r->st.reloads++;

@@ -88,6 +88,7 @@ struct sl_reload_status {
 	unsigned long refused;	/* loaded but refused: guard or unusable
 				 * (counted in failures too) */
 	bool watching;		/* the directory is watched now */
+	size_t warnings;	/* sl_config_warnings() of the current one */
 };
 
 struct sl_reload;

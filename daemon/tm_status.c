@@ -13,6 +13,7 @@ void sl_tm_status_json(struct sl_json *j, struct sl_reload *r,
 		sl_json_kv_uint(j, "config_reloads", st.reloads);
 		sl_json_kv_uint(j, "config_reload_refused", st.refused);
 		sl_json_kv_bool(j, "config_watching", st.watching);
+		sl_json_kv_uint(j, "config_warnings", st.warnings);
 		sl_json_kv_int(j, "config_last_error_time",
 			       (int64_t)st.last_error_time);
 	}

@@ -40,7 +40,8 @@ check "check -o json empty has both warnings" python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["ok"] and len(d["warnings"]) == 2, d
-assert "caDir" in d["warnings"][0] and "WorkloadEntry" in d["warnings"][1], d
+assert "caDir" in d["warnings"][0]["message"], d
+assert "WorkloadEntry" in d["warnings"][1]["message"], d
 ' "$out"
 rmdir "$empty"
 
