@@ -226,6 +226,7 @@ static int load_external(struct sl_certstore *s, const char *spiffe_id,
 	char cert[PATH_MAX], key[PATH_MAX];
 	struct sl_identity *id = NULL;
 	X509_STORE_CTX *xctx = NULL;
+	const char *bc;
 	int ret;
 
 	if (snprintf(cert, sizeof(cert), "%s/%s/%s/cert.pem", s->cert_dir, ns,
@@ -239,6 +240,14 @@ static int load_external(struct sl_certstore *s, const char *spiffe_id,
 	if (strcmp(sl_identity_spiffe_id(id), spiffe_id) != 0) {
 		sl_log_warn("%s: %s names %s, not %s", __func__, cert,
 			    sl_identity_spiffe_id(id), spiffe_id);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* peers refuse a leaf that is not explicitly CA:FALSE (verify.c):
+	 * say so here, not in every peer's handshake log */
+	bc = sl_hs_leaf_bc_problem(sl_identity_cert(id));
+	if (bc) {
+		sl_log_warn("%s: %s: %s", __func__, cert, bc);
 		ret = -EINVAL;
 		goto out;
 	}

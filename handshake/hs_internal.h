@@ -36,6 +36,13 @@ int sl_hs_serial_hex(X509 *cert, char *buf, size_t len);
 int sl_hs_read_certs(const char *path, STACK_OF(X509) **out);
 void sl_hs_certs_free(STACK_OF(X509) *sk);
 
+/**
+ * sl_hs_leaf_bc_problem - whether @leaf fails the basicConstraints rule of
+ * peer verification (verify.c): it must carry basicConstraints, CA:FALSE
+ * @retval NULL when it passes, else a sentence naming what is wrong
+ */
+const char *sl_hs_leaf_bc_problem(X509 *leaf);
+
 /** sl_hs_openssl_err - log and clear OpenSSL's error queue at debug level */
 void sl_hs_openssl_err(const char *where);
 

@@ -15,6 +15,7 @@
  * layer's creation, else (and for ChaCha20-Poly1305) on OpenSSL's EVP.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -26,11 +27,12 @@
 #include "gcm.h"
 #include "log.h"
 #include "record.h"
+#include "record_internal.h"
 #include "tls_internal.h"
 #include "util.h"
 
-#define RL_IV_LEN 12
-#define RL_TAG_LEN 16
+#define RL_IV_LEN SL_RL_IV_LEN
+#define RL_TAG_LEN SL_RL_TAG_LEN
 #define RL_HDR_LEN 5
 #define RL_PLAIN_MAX 16384
 /* ciphertext of a record: content + type + padding + tag, at most 2^14+256 */
@@ -255,6 +257,60 @@ static int dir_update(struct sl_tls_rl *rl, struct rl_dir *d, bool enc)
 	return ret;
 }
 
+int sl_rl_evp_seal(EVP_CIPHER_CTX *ctx, const uint8_t iv[SL_RL_IV_LEN],
+		   const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		   size_t len, int trail, uint8_t *out,
+		   uint8_t tag[SL_RL_TAG_LEN])
+{
+	bool has_t = trail >= 0 && trail <= 255;
+	uint8_t t = (uint8_t)trail;
+	int outl;
+
+	if (len > INT_MAX - 1 || aad_len > INT_MAX)
+		return -EINVAL;
+	if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1 ||
+	    (aad_len &&
+	     EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aad_len) != 1) ||
+	    (len && EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) != 1) ||
+	    (has_t && EVP_EncryptUpdate(ctx, out + len, &outl, &t, 1) != 1) ||
+	    EVP_EncryptFinal_ex(ctx, out + len + has_t, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SL_RL_TAG_LEN,
+				tag) != 1)
+		return -EIO;
+	return 0;
+}
+
+int sl_rl_evp_open(EVP_CIPHER_CTX *ctx, const uint8_t iv[SL_RL_IV_LEN],
+		   const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		   size_t len, uint8_t *out, const uint8_t tag[SL_RL_TAG_LEN])
+{
+	uint8_t t[SL_RL_TAG_LEN];
+	int outl;
+	bool ok;
+
+	if (len > INT_MAX || aad_len > INT_MAX)
+		return -EINVAL;
+	/*
+	 * EVP_DecryptUpdate writes plaintext to @out before
+	 * EVP_DecryptFinal_ex checks the tag: on failure it is wiped, as
+	 * sl_gcm_open does.  (The tag is copied: the ctrl takes no const.)
+	 */
+	memcpy(t, tag, sizeof(t));
+	ok = EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1 &&
+	     (!aad_len ||
+	      EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aad_len) == 1) &&
+	     (!len || EVP_DecryptUpdate(ctx, out, &outl, in, (int)len) == 1) &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SL_RL_TAG_LEN,
+				 t) == 1 &&
+	     EVP_DecryptFinal_ex(ctx, out + len, &outl) == 1;
+	OPENSSL_cleanse(t, sizeof(t));
+	if (!ok) {
+		OPENSSL_cleanse(out, len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static void nonce(const struct rl_dir *d, uint8_t out[RL_IV_LEN])
 {
 	memcpy(out, d->iv, RL_IV_LEN);
@@ -269,7 +325,7 @@ static int seal_to(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
 {
 	size_t ct_len = len + 1 + RL_TAG_LEN;
 	uint8_t iv[RL_IV_LEN], *body = h + RL_HDR_LEN;
-	int outl, ret = -EIO;
+	int ret = -EIO;
 
 	if (len > RL_PLAIN_MAX)
 		return -EINVAL;
@@ -284,14 +340,8 @@ static int seal_to(struct sl_tls_rl *rl, uint8_t type, const uint8_t *data,
 	if (rl->vaes)
 		sl_gcm_seal(&rl->wr.gk, iv, h, RL_HDR_LEN, data, len, type, body,
 			    body + len + 1);
-	else if (EVP_EncryptInit_ex(rl->wr.ctx, NULL, NULL, NULL, iv) != 1 ||
-		 EVP_EncryptUpdate(rl->wr.ctx, NULL, &outl, h, RL_HDR_LEN) != 1 ||
-		 (len && EVP_EncryptUpdate(rl->wr.ctx, body, &outl, data,
-					   (int)len) != 1) ||
-		 EVP_EncryptUpdate(rl->wr.ctx, body + len, &outl, &type, 1) != 1 ||
-		 EVP_EncryptFinal_ex(rl->wr.ctx, body + len + 1, &outl) != 1 ||
-		 EVP_CIPHER_CTX_ctrl(rl->wr.ctx, EVP_CTRL_AEAD_GET_TAG,
-				     RL_TAG_LEN, body + len + 1) != 1)
+	else if (sl_rl_evp_seal(rl->wr.ctx, iv, h, RL_HDR_LEN, data, len, type,
+				body, body + len + 1))
 		goto out;
 	rl->wr.seq++;
 	ret = 0;
@@ -400,7 +450,7 @@ static int open_record(struct sl_tls_rl *rl, uint8_t *dst, size_t dst_cap,
 	uint8_t *h = rl->in.p + rl->in.off, *body = h + RL_HDR_LEN, *pt;
 	size_t avail = rl->in.len - rl->in.off, ct_len, n;
 	uint8_t iv[RL_IV_LEN], type;
-	int outl, ok;
+	int ok;
 
 	if (avail < RL_HDR_LEN)
 		return -EAGAIN;
@@ -415,17 +465,14 @@ static int open_record(struct sl_tls_rl *rl, uint8_t *dst, size_t dst_cap,
 	n = ct_len - RL_TAG_LEN;
 	pt = dst && dst_cap >= n ? dst : body;
 	nonce(&rl->rd, iv);
+	/* both wipe what they decrypted when the tag is wrong: a record that
+	 * fails leaves no plaintext in @dst nor in the input buffer */
 	if (rl->vaes)
 		ok = !sl_gcm_open(&rl->rd.gk, iv, h, RL_HDR_LEN, body, n, pt,
 				  body + n);
 	else
-		ok = EVP_DecryptInit_ex(rl->rd.ctx, NULL, NULL, NULL, iv) == 1 &&
-		     EVP_DecryptUpdate(rl->rd.ctx, NULL, &outl, h,
-				       RL_HDR_LEN) == 1 &&
-		     EVP_DecryptUpdate(rl->rd.ctx, pt, &outl, body, (int)n) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(rl->rd.ctx, EVP_CTRL_AEAD_SET_TAG,
-					 RL_TAG_LEN, body + n) == 1 &&
-		     EVP_DecryptFinal_ex(rl->rd.ctx, body + n, &outl) == 1;
+		ok = !sl_rl_evp_open(rl->rd.ctx, iv, h, RL_HDR_LEN, body, n, pt,
+				     body + n);
 	OPENSSL_cleanse(iv, sizeof(iv));
 	if (!ok)
 		return -EPROTO; /* bad_record_mac */

@@ -9,10 +9,14 @@
  *  1. the chain leads to a root of the conn's trust bundle, with RFC 5280
  *     strict checks (X509_V_FLAG_X509_STRICT) and every certificate inside
  *     its validity window;
- *  2. the leaf is an end-entity certificate: basicConstraints CA:FALSE (or
- *     absent), keyUsage present with digitalSignature, extendedKeyUsage
- *     present with serverAuth (a server's certificate) or clientAuth (a
- *     client's);
+ *  2. the leaf is an end-entity certificate: basicConstraints present
+ *     and CA:FALSE (a leaf without basicConstraints is refused too:
+ *     nothing else says that it cannot act as a CA), keyUsage present with
+ *     digitalSignature, extendedKeyUsage present with serverAuth (a
+ *     server's certificate) or clientAuth (a client's).  A certificate is
+ *     accepted only for what its extensions say explicitly, the lesson of
+ *     Envoy's (and so Istio's) CVE-2022-21656 (a SAN of one type taken for
+ *     another) and CVE-2022-21657 (extendedKeyUsage not enforced);
  *  3. the subjectAltName holds exactly one name, a URI that is a SPIFFE ID
  *     of the form spiffe://<td>/ns/<ns>/sa/<sa>.  DNS, IP and e-mail names
  *     are refused too: a sluice peer is named by its SPIFFE ID only, and an
@@ -71,16 +75,30 @@ static enum sl_tls_fail classify_x509_err(int err)
 	}
 }
 
+const char *sl_hs_leaf_bc_problem(X509 *leaf)
+{
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (!(flags & EXFLAG_BCONS))
+		return "leaf has no basicConstraints (an end-entity certificate "
+		       "must carry basicConstraints CA:FALSE)";
+	if ((flags & EXFLAG_CA) || X509_check_ca(leaf) != 0)
+		return "leaf is a CA certificate (basicConstraints CA:TRUE)";
+	return NULL;
+}
+
 /* End-entity checks (rule 2).  @retval 0 or the X509_V_ERR_* to report */
 static int check_leaf(struct sl_tls_conn *c, X509 *leaf)
 {
 	/* the peer of a client is a server and vice versa */
 	bool peer_is_server = c->role == SL_TLS_CLIENT;
 	uint32_t flags = X509_get_extension_flags(leaf);
+	const char *bc = sl_hs_leaf_bc_problem(leaf);
 
-	if (X509_check_ca(leaf) != 0) {
-		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_CERT, "leaf is a CA certificate");
-		return X509_V_ERR_INVALID_CA;
+	if (bc) {
+		sl_tls_set_fail(c, SL_TLS_FAIL_BAD_CERT, "%s", bc);
+		return (flags & EXFLAG_BCONS) ? X509_V_ERR_INVALID_CA :
+						X509_V_ERR_INVALID_EXTENSION;
 	}
 	if (!(flags & EXFLAG_KUSAGE) ||
 	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {

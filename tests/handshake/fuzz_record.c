@@ -12,7 +12,11 @@
  * Invariants: no crash and no sanitizer report; a read never returns more
  * than asked; once a read failed with -EPROTO, every later read fails; once
  * it returned 0 (close_notify), every later read returns 0; a stream that
- * ends without close_notify reads as -EPROTO, never as a clean EOF.
+ * ends without close_notify reads as -EPROTO, never as a clean EOF.  The
+ * bytes keep coming after a failure or a close_notify (the rest of the
+ * input, then, after the TCP EOF, one more record the harness seals with
+ * the peer's keys at its next sequence number), so that the sticky
+ * outcomes are checked against reads that would otherwise succeed.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -91,13 +95,48 @@ static size_t seal(struct sealer *s, uint8_t type, const uint8_t *in,
 	return 5 + ct_len;
 }
 
-/* feed @len bytes in pieces, reading after each; @retval the last read */
-static ssize_t feed_and_read(struct sl_tls_rl *rl, const uint8_t *p,
-			     size_t len, uint8_t step, ssize_t *state)
+/*
+ * One read and its invariants.  @state is the sticky outcome so far:
+ * -EAGAIN (none yet), -EPROTO (failed) or 0 (close_notify read).
+ */
+static ssize_t read_check(struct sl_tls_rl *rl, size_t cap, ssize_t *state)
 {
-	uint8_t buf[4096], out[256];
+	uint8_t buf[4096];
+	ssize_t r;
+
+	r = sl_tls_rl_read(rl, buf, cap);
+	if (r > (ssize_t)cap)
+		abort();
+	if (*state == -EPROTO && r != -EPROTO)
+		abort(); /* a failed session never recovers */
+	if (*state == 0 && r != 0)
+		abort(); /* EOF stays EOF */
+	if (r == 0 || r == -EPROTO)
+		*state = r;
+	return r;
+}
+
+/* read until nothing more comes, and take what a KeyUpdate queued */
+static void drain(struct sl_tls_rl *rl, size_t cap, ssize_t *state)
+{
+	uint8_t out[256];
+	ssize_t r;
+
+	do
+		r = read_check(rl, cap, state);
+	while (r > 0);
+	while (sl_tls_rl_take_output(rl, out, sizeof(out)))
+		;
+}
+
+/*
+ * Feed @len bytes in pieces, reading after each, and go on feeding and
+ * reading after a failure or a close_notify.  @retval 0 or -ENOMEM
+ */
+static int feed_and_read(struct sl_tls_rl *rl, const uint8_t *p, size_t len,
+			 uint8_t step, ssize_t *state)
+{
 	size_t off = 0, piece = (size_t)step % 61 + 1;
-	ssize_t r = -EAGAIN;
 
 	while (off < len) {
 		size_t n = len - off < piece ? len - off : piece;
@@ -106,28 +145,9 @@ static ssize_t feed_and_read(struct sl_tls_rl *rl, const uint8_t *p,
 			return -ENOMEM;
 		off += n;
 		piece = piece * 7 % 4099 + 1;
-		for (;;) {
-			size_t cap = (off % 3) ? sizeof(buf) : 7;
-
-			r = sl_tls_rl_read(rl, buf, cap);
-			if (r > (ssize_t)cap)
-				abort();
-			if (*state == -EPROTO && r != -EPROTO)
-				abort(); /* a failed session never recovers */
-			if (*state == 0 && r != 0)
-				abort(); /* EOF stays EOF */
-			if (r == 0 || r == -EPROTO)
-				*state = r;
-			if (r <= 0)
-				break;
-		}
-		/* a KeyUpdate answer may be queued */
-		while (sl_tls_rl_take_output(rl, out, sizeof(out)))
-			;
-		if (r == -EPROTO || r == 0 || r == -ENOMEM)
-			break;
+		drain(rl, (off % 3) ? 4096 : 7, state);
 	}
-	return r;
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -136,21 +156,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint8_t our_secret[SECRET_LEN] = { 0xa5, 4, 5, 6 };
 	struct sealer s = { .seq = 0 };
 	struct sl_tls_rl *rl = NULL;
-	ssize_t state = -EAGAIN, r;
-	uint8_t *ct;
-	size_t ct_len = 0;
+	ssize_t state = -EAGAIN, before, r;
+	uint8_t *ct, tail[64];
+	size_t ct_len = 0, tail_len;
+	int ret;
 
 	if (size < 1)
 		return 0;
 	if (sl_tls_rl_new_secrets(SUITE, peer_secret, our_secret, SECRET_LEN,
 				  &rl))
 		abort();
-	if (!(data[0] & 1)) {
-		r = feed_and_read(rl, data + 1, size - 1, data[0], &state);
-		goto end;
-	}
 	memcpy(s.secret, peer_secret, SECRET_LEN);
 	sealer_keys(&s);
+	if (!(data[0] & 1)) {
+		ret = feed_and_read(rl, data + 1, size - 1, data[0], &state);
+		goto end;
+	}
 	/* each record grows by at most 5 + 1 + 16 bytes */
 	ct = malloc(size * 23 + 64);
 	if (!ct)
@@ -171,18 +192,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sealer_update(&s); /* a KeyUpdate: our keys move on */
 		off += len;
 	}
-	r = feed_and_read(rl, ct, ct_len, data[0], &state);
+	ret = feed_and_read(rl, ct, ct_len, data[0], &state);
 	free(ct);
 end:
-	if (r == -EAGAIN) {
-		/* the stream ends without close_notify: a truncation, which
-		 * must never look like a clean end */
-		uint8_t buf[64];
-
-		sl_tls_rl_feed_eof(rl);
-		if (sl_tls_rl_read(rl, buf, sizeof(buf)) != -EPROTO)
-			abort();
-	}
+	if (ret)
+		goto out; /* -ENOMEM */
+	/*
+	 * The TCP stream ends: without close_notify that is a truncation,
+	 * which must never look like a clean end (whatever was still
+	 * unread); after one it stays the clean end.
+	 */
+	before = state;
+	sl_tls_rl_feed_eof(rl);
+	r = read_check(rl, 64, &state);
+	if (before == 0 ? r != 0 : r != -EPROTO)
+		abort();
+	drain(rl, 64, &state);
+	/* bytes after the end: a record sealed with the peer's current keys
+	 * at its next sequence number, which a layer that forgot how its
+	 * stream ended could read */
+	tail_len = seal(&s, 23, (const uint8_t *)"after the end", 13, tail);
+	if (!sl_tls_rl_feed(rl, tail, tail_len))
+		drain(rl, 64, &state);
+out:
 	sl_tls_rl_free(rl);
 	return 0;
 }

@@ -101,8 +101,11 @@ X509 *t_make_cert(X509 *ca_cert, EVP_PKEY *ca_key,
 	X509_set_pubkey(x, key);
 	ASN1_TIME_set(X509_getm_notBefore(x), o->not_before ? o->not_before : now - 60);
 	ASN1_TIME_set(X509_getm_notAfter(x), o->not_after ? o->not_after : now + 3600);
-	add_ext(x, ca_cert, NID_basic_constraints,
-		o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	if (o->bc && o->bc[0])
+		add_ext(x, ca_cert, NID_basic_constraints, o->bc);
+	else if (!o->bc)
+		add_ext(x, ca_cert, NID_basic_constraints,
+			o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	add_ext(x, ca_cert, NID_key_usage,
 		o->ca ? "critical,digitalSignature,keyCertSign"
 		      : "critical,digitalSignature");
@@ -135,6 +138,21 @@ err:
 	return NULL;
 }
 
+static int select_sluice(SSL *ssl, const unsigned char **out,
+			 unsigned char *outlen, const unsigned char *in,
+			 unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "\x08sluice/1";
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, want,
+				  sizeof(want) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 SSL *t_raw_ssl(bool server, X509 *cert, EVP_PKEY *key, X509 *chain_ca,
 	       bool alpn)
 {
@@ -143,6 +161,8 @@ SSL *t_raw_ssl(bool server, X509 *cert, EVP_PKEY *key, X509 *chain_ca,
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	if (alpn && server)
+		SSL_CTX_set_alpn_select_cb(ctx, select_sluice, NULL);
 	ssl = SSL_new(ctx);
 	SSL_CTX_free(ctx); /* ssl keeps a reference */
 	if (cert) {

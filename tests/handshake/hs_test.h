@@ -48,7 +48,8 @@ EVP_PKEY *t_ca_key(const char *dir);
 struct t_cert_opts {
 	const char *uri[3]; /* URI SANs, NULL-terminated */
 	const char *dns;    /* an extra DNS SAN, or NULL */
-	bool ca;	    /* basicConstraints CA:TRUE */
+	bool ca;	    /* basicConstraints CA:TRUE, keyUsage keyCertSign */
+	const char *bc;	    /* basicConstraints instead ("": none) */
 	bool no_eku;
 	bool server_only;   /* EKU serverAuth only */
 	time_t not_before, not_after; /* 0: now-60, now+3600 */
@@ -58,7 +59,8 @@ struct t_cert_opts {
 X509 *t_make_cert(X509 *ca_cert, EVP_PKEY *ca_key,
 		  const struct t_cert_opts *o, EVP_PKEY **key_out);
 
-/** a raw OpenSSL peer (for certificates sl_identity refuses to hold) */
+/** a raw OpenSSL peer (for certificates sl_identity refuses to hold);
+ * with @alpn a client offers sluice/1 and a server selects it */
 SSL *t_raw_ssl(bool server, X509 *cert, EVP_PKEY *key, X509 *chain_ca,
 	       bool alpn);
 

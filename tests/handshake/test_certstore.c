@@ -318,6 +318,77 @@ static void test_rotation(void **state)
 	t_rmdir(dir);
 }
 
+/* shop/web's pair in @base: a hand-made leaf with basicConstraints @bc
+ * ("": none) */
+static void put_made(const char *base, struct sl_ca *ca, const char *cadir,
+		     const char *bc)
+{
+	struct t_cert_opts o = { .uri = { ID_WEB }, .bc = bc };
+	EVP_PKEY *ca_key = t_ca_key(cadir), *key = NULL;
+	X509 *cert;
+	char p[1024];
+
+	assert_non_null(ca_key);
+	cert = t_make_cert(sl_ca_cert(ca), ca_key, &o, &key);
+	assert_non_null(cert);
+	snprintf(p, sizeof(p), "%s/shop", base);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/shop/web", base);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/shop/web/cert.pem", base);
+	assert_int_equal(t_write_cert(p, cert, NULL), 0);
+	snprintf(p, sizeof(p), "%s/shop/web/key.pem", base);
+	assert_int_equal(t_write_key(p, key), 0);
+	snprintf(p, sizeof(p), "%s/shop/web/ca.pem", base);
+	assert_int_equal(t_write_cert(p, sl_ca_cert(ca), NULL), 0);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+/*
+ * A certDir leaf that sluice peers would refuse (verify.c: basicConstraints
+ * must be there and say CA:FALSE) is refused when loaded, with the reason
+ * in the log, rather than in every peer's handshake.
+ */
+static void test_external_basic_constraints(void **state)
+{
+	static const struct {
+		const char *bc;
+		int want;
+	} cases[] = {
+		{ "", -EINVAL },
+		{ "critical,CA:TRUE", -EINVAL },
+		{ "critical,CA:FALSE", 0 },
+		{ "CA:FALSE", 0 }, /* not critical: RFC 5280 allows it */
+	};
+	char *cadir = NULL, *dir = t_tmpdir();
+	struct sl_ca *ca = t_new_ca(T_TD, &cadir);
+	struct sl_certstore_opts o = { .trust_domain = T_TD };
+
+	(void)state;
+	assert_non_null(ca);
+	assert_non_null(dir);
+	o.cert_dir = dir;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_certstore *s = NULL;
+		struct sl_identity *got = NULL;
+		int ret;
+
+		put_made(dir, ca, cadir, cases[i].bc);
+		assert_int_equal(sl_certstore_new(&o, &s), 0);
+		ret = sl_certstore_get(s, ID_WEB, &got);
+		if (ret != cases[i].want)
+			fail_msg("basicConstraints \"%s\": load returned %d, "
+				 "want %d", cases[i].bc, ret, cases[i].want);
+		sl_identity_put(got);
+		sl_certstore_free(s);
+	}
+	sl_ca_free(ca);
+	t_rmdir(cadir);
+	t_rmdir(dir);
+}
+
 static void test_bad_opts(void **state)
 {
 	struct sl_certstore_opts o = { .trust_domain = T_TD };
@@ -337,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_external),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_external_basic_constraints),
 		cmocka_unit_test(test_bad_opts),
 	};
 

@@ -5,7 +5,11 @@
  * other, which stays an OpenSSL session (sl_tls_conn): data both ways in
  * every suite, records larger than one TLS record, KeyUpdate (requested
  * and not), close_notify, truncation, a corrupted record, and what the
- * conn still held when the record layer took over.  All of it twice: with
+ * conn still held when the record layer took over.  Then against records
+ * this file seals itself (any inner type, any order): a record that fails
+ * authentication leaves no plaintext behind, and a layer that failed (bad
+ * record, fatal alert, truncation) refuses every later record, valid ones
+ * too, as one that read close_notify stays at EOF.  All of it twice: with
  * OpenSSL's AES-GCM, then with gcm.c's where the CPU has VAES.
  */
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "gcm.h"
 #include "hs_test.h"
@@ -317,6 +322,314 @@ static void test_refused(void **state)
 	sl_tls_conn_free(s.c);
 }
 
+/* ---- records sealed by the test itself ---------------------------------- */
+
+/* the TLS 1.3 suites: id, AEAD, hash */
+static const struct {
+	uint16_t id;
+	const char *cipher, *md;
+} rl_suites[] = {
+	{ 0x1301, "AES-128-GCM", "SHA256" },
+	{ 0x1302, "AES-256-GCM", "SHA384" },
+	{ 0x1303, "ChaCha20-Poly1305", "SHA256" },
+};
+
+#define N_SUITES (sizeof(rl_suites) / sizeof(rl_suites[0]))
+
+static const uint8_t peer_secret[48] = { 0x5a, 1, 2, 3, 4 };
+static const uint8_t our_secret[48] = { 0xa5, 6, 7, 8, 9 };
+
+/* the peer's side of one direction, sealed with EVP independently of
+ * record.c: key and iv from the secret, a sequence number */
+struct sealer {
+	const EVP_CIPHER *cipher;
+	uint8_t key[32], iv[12];
+	uint64_t seq;
+};
+
+static void sealer_init(struct sealer *s, size_t suite)
+{
+	const EVP_MD *md = EVP_get_digestbyname(rl_suites[suite].md);
+	size_t slen;
+
+	assert_non_null(md);
+	slen = (size_t)EVP_MD_get_size(md);
+	s->cipher = EVP_get_cipherbyname(rl_suites[suite].cipher);
+	assert_non_null(s->cipher);
+	assert_int_equal(sl_hs_hkdf_expand_label(md, peer_secret, slen, "key",
+						 s->key,
+						 (size_t)EVP_CIPHER_get_key_length(
+							 s->cipher)), 0);
+	assert_int_equal(sl_hs_hkdf_expand_label(md, peer_secret, slen, "iv",
+						 s->iv, sizeof(s->iv)), 0);
+	s->seq = 0;
+}
+
+/* the reader: the record layer with the peer's secret as its read secret */
+static struct sl_tls_rl *reader(size_t suite)
+{
+	const EVP_MD *md = EVP_get_digestbyname(rl_suites[suite].md);
+	struct sl_tls_rl *rl = NULL;
+
+	assert_int_equal(sl_tls_rl_new_secrets(rl_suites[suite].id, peer_secret,
+					       our_secret,
+					       (size_t)EVP_MD_get_size(md), &rl),
+			 0);
+	return rl;
+}
+
+/* one record of inner type @type around @len bytes at @out (@len + 22
+ * bytes); @retval its length */
+static size_t seal_rec(struct sealer *s, uint8_t type, const void *in,
+		       size_t len, uint8_t *out)
+{
+	size_t ct_len = len + 1 + 16;
+	uint8_t nonce[12];
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0;
+
+	assert_non_null(ctx);
+	memcpy(nonce, s->iv, sizeof(nonce));
+	for (int i = 0; i < 8; i++)
+		nonce[11 - i] ^= (uint8_t)(s->seq >> (8 * i));
+	out[0] = 23;
+	out[1] = 3;
+	out[2] = 3;
+	out[3] = (uint8_t)(ct_len >> 8);
+	out[4] = (uint8_t)ct_len;
+	memcpy(out + 5, in, len);
+	out[5 + len] = type;
+	assert_int_equal(EVP_EncryptInit_ex(ctx, s->cipher, NULL, s->key, nonce), 1);
+	assert_int_equal(EVP_EncryptUpdate(ctx, NULL, &n, out, 5), 1);
+	assert_int_equal(EVP_EncryptUpdate(ctx, out + 5, &n, out + 5,
+					   (int)len + 1), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(ctx, out + 6 + len, &n), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16,
+					     out + 6 + len), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	s->seq++;
+	return 5 + ct_len;
+}
+
+/* plaintext with no 0x00 and no 0xa5 byte (what a wipe and the fill
+ * leave), so that any byte of it in a buffer is seen; different on each
+ * call, so that what one case leaves is not found by the next */
+static void marker(uint8_t *p, size_t n)
+{
+	static unsigned int calls;
+
+	calls++;
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(0x10 + (i * calls + calls) % 0x90);
+}
+
+static bool holds(const uint8_t *hay, size_t n, const uint8_t *needle,
+		  size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (!memcmp(hay + i, needle, m))
+			return true;
+	return false;
+}
+
+/*
+ * Whether a buffer the record layer's per-thread cache hands out holds
+ * @pt: it keeps at most 16 freed buffers per thread, so 17 layers that
+ * each take a 4 KiB input buffer get every cached 4 KiB buffer.
+ */
+static bool recycled_holds(const uint8_t *pt, size_t len)
+{
+	struct sl_tls_rl *rl[17];
+	bool found = false;
+
+	for (size_t i = 0; i < 17; i++) {
+		size_t room = 0;
+		uint8_t *p;
+
+		rl[i] = reader(0);
+		p = sl_tls_rl_in_space(rl[i], 4096, &room);
+		assert_non_null(p);
+		assert_true(room >= 4096);
+		found |= holds(p, room, pt, len);
+	}
+	for (size_t i = 0; i < 17; i++)
+		sl_tls_rl_free(rl[i]);
+	return found;
+}
+
+/*
+ * A record whose tag is wrong: the read fails and no byte of its
+ * plaintext is left, neither in the caller's buffer (decrypted straight
+ * into it when it is large enough) nor in the layer's input buffer
+ * (decrypted in place for a small read), which goes back to the
+ * per-thread cache and on to another session.
+ */
+static void test_bad_tag_leaves_no_plaintext(void **state)
+{
+	uint8_t pt[300], rec[300 + 22], buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < N_SUITES; i++) {
+		for (int small = 0; small < 2; small++) {
+			struct sl_tls_rl *rl = reader(i);
+			struct sealer s;
+			size_t len;
+			ssize_t r;
+
+			marker(pt, sizeof(pt));
+			sealer_init(&s, i);
+			len = seal_rec(&s, 23, pt, sizeof(pt), rec);
+			rec[len - 1] ^= 0x80; /* the tag's last byte */
+			assert_int_equal(sl_tls_rl_feed(rl, rec, len), 0);
+			memset(buf, 0xa5, sizeof(buf));
+			r = sl_tls_rl_read(rl, buf, small ? 8 : sizeof(buf));
+			assert_int_equal(r, -EPROTO);
+			for (size_t j = 0; j < sizeof(buf); j++)
+				if (buf[j] != 0 && buf[j] != 0xa5)
+					fail_msg("%s, %s read: byte %zu of the "
+						 "output is 0x%02x after a "
+						 "failed record (plaintext)",
+						 rl_suites[i].cipher,
+						 small ? "small" : "large", j,
+						 buf[j]);
+			sl_tls_rl_free(rl);
+			if (recycled_holds(pt, 32))
+				fail_msg("%s, %s read: the plaintext of a "
+					 "failed record is left in a freed "
+					 "input buffer", rl_suites[i].cipher,
+					 small ? "small" : "large");
+		}
+	}
+}
+
+enum bad_kind {
+	BAD_TAG,      /* a record that fails authentication */
+	BAD_ALERT,    /* a fatal alert (handshake_failure) */
+	BAD_TYPE,     /* an unknown inner content type */
+	BAD_NO_TYPE,  /* a record of zero padding only: no content type */
+	BAD_TRUNC,    /* TCP EOF inside a record */
+	BAD_EOF,      /* TCP EOF between records, without close_notify */
+	BAD__MAX,
+};
+
+static const char *const bad_names[BAD__MAX] = {
+	"bad tag", "fatal alert", "unknown content type", "no content type",
+	"EOF inside a record", "EOF without close_notify",
+};
+
+/*
+ * After a failure, every later read fails: a valid record that follows
+ * (at the sequence number the layer expects next, so that only the
+ * failure itself can refuse it) is not read, nor is the rest of a
+ * truncated record fed after EOF.
+ */
+static void test_failure_sticks(void **state)
+{
+	static const uint8_t alert[2] = { 2, 40 }, zero[1] = { 0 };
+	static uint8_t recs[4 * 128];
+	uint8_t buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < N_SUITES; i++) {
+		for (int kind = 0; kind < BAD__MAX; kind++) {
+			struct sl_tls_rl *rl = reader(i);
+			struct sealer s;
+			size_t len = 0, good;
+
+			sealer_init(&s, i);
+			switch (kind) {
+			case BAD_TAG:
+				/* the bad copy, then the record intact */
+				good = seal_rec(&s, 23, "first", 5, recs);
+				memcpy(recs + good, recs, good);
+				recs[good - 1] ^= 1;
+				len = 2 * good;
+				break;
+			case BAD_ALERT:
+				len = seal_rec(&s, 21, alert, 2, recs);
+				break;
+			case BAD_TYPE:
+				len = seal_rec(&s, 99, "x", 1, recs);
+				break;
+			case BAD_NO_TYPE:
+				/* inner plaintext 00 00: padding, no type */
+				len = seal_rec(&s, 0, zero, 1, recs);
+				break;
+			case BAD_TRUNC:
+			case BAD_EOF:
+				len = seal_rec(&s, 23, "first", 5, recs);
+				break;
+			}
+			/* then a valid record, at the next sequence number */
+			good = seal_rec(&s, 23, "valid", 5, recs + len);
+			if (kind == BAD_TRUNC) {
+				assert_int_equal(sl_tls_rl_feed(rl, recs, len + 9), 0);
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 5); /* "first" */
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 -EAGAIN);
+				sl_tls_rl_feed_eof(rl);
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 -EPROTO);
+				/* the rest of the record arrives anyway */
+				assert_int_equal(sl_tls_rl_feed(rl, recs + len + 9,
+								good - 9), 0);
+			} else if (kind == BAD_EOF) {
+				assert_int_equal(sl_tls_rl_feed(rl, recs, len), 0);
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 5);
+				sl_tls_rl_feed_eof(rl);
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 -EPROTO);
+				assert_int_equal(sl_tls_rl_feed(rl, recs + len,
+								good), 0);
+			} else {
+				assert_int_equal(sl_tls_rl_feed(rl, recs, len), 0);
+				assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)),
+						 -EPROTO);
+				assert_int_equal(sl_tls_rl_feed(rl, recs + len,
+								good), 0);
+			}
+			for (int again = 0; again < 2; again++) {
+				ssize_t r = sl_tls_rl_read(rl, buf, sizeof(buf));
+
+				if (r != -EPROTO)
+					fail_msg("%s, %s: a read after the "
+						 "failure returned %zd, not "
+						 "-EPROTO", rl_suites[i].cipher,
+						 bad_names[kind], r);
+			}
+			sl_tls_rl_free(rl);
+		}
+	}
+}
+
+/* After close_notify: 0 on every read, whatever follows (a valid record,
+ * TCP EOF, which is no truncation any more). */
+static void test_eof_sticks(void **state)
+{
+	static const uint8_t close_notify[2] = { 1, 0 };
+	uint8_t recs[128], buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < N_SUITES; i++) {
+		struct sl_tls_rl *rl = reader(i);
+		struct sealer s;
+		size_t len, good;
+
+		sealer_init(&s, i);
+		len = seal_rec(&s, 21, close_notify, 2, recs);
+		good = seal_rec(&s, 23, "valid", 5, recs + len);
+		assert_int_equal(sl_tls_rl_feed(rl, recs, len), 0);
+		assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)), 0);
+		assert_int_equal(sl_tls_rl_feed(rl, recs + len, good), 0);
+		assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)), 0);
+		sl_tls_rl_feed_eof(rl);
+		assert_int_equal(sl_tls_rl_read(rl, buf, sizeof(buf)), 0);
+		sl_tls_rl_free(rl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +638,9 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_takeover),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_bad_tag_leaves_no_plaintext),
+		cmocka_unit_test(test_failure_sticks),
+		cmocka_unit_test(test_eof_sticks),
 	};
 
 	int failed;

@@ -753,6 +753,79 @@ static void test_fail_ca_leaf(void **state)
 	raw_client_case(*state, &o, true, true, SL_TLS_FAIL_BAD_CERT);
 }
 
+/*
+ * basicConstraints on a peer's leaf, both ways (our server verifying a
+ * client, our client verifying a server): required and CA:FALSE, critical
+ * or not.  A leaf without it is refused as one with CA:TRUE is.  @want:
+ * NULL when accepted, else a piece of the failure detail.
+ */
+static void leaf_bc_case(struct t_fx *f, const char *bc, const char *want)
+{
+	EVP_PKEY *ca_key = t_ca_key(f->dir);
+
+	assert_non_null(ca_key);
+	for (int server_verifies = 1; server_verifies >= 0; server_verifies--) {
+		struct t_cert_opts o = {
+			.uri = { server_verifies ? ID_CLIENT : ID_SERVER },
+			.bc = bc,
+		};
+		EVP_PKEY *key = NULL;
+		X509 *cert = t_make_cert(sl_ca_cert(f->ca), ca_key, &o, &key);
+		struct t_end c = { 0 }, s = { 0 };
+		struct t_end *verifier = server_verifies ? &s : &c;
+		struct t_end *other = server_verifies ? &c : &s;
+
+		assert_non_null(cert);
+		c2s.len = s2c.len = 0;
+		if (server_verifies) {
+			c.raw = t_raw_ssl(false, cert, key, NULL, true);
+			assert_int_equal(sl_tls_conn_new(f->ctx, SL_TLS_SERVER,
+							 f->server_id, NULL,
+							 &s.c), 0);
+		} else {
+			s.raw = t_raw_ssl(true, cert, key, NULL, true);
+			assert_int_equal(sl_tls_conn_new(f->ctx, SL_TLS_CLIENT,
+							 f->client_id, ID_SERVER,
+							 &c.c), 0);
+		}
+		t_pump(&c, &s, &c2s, &s2c);
+		if (!want) {
+			if (!verifier->done)
+				fail_msg("basicConstraints \"%s\": refused by "
+					 "our %s: %s", bc,
+					 server_verifies ? "server" : "client",
+					 sl_tls_conn_fail_detail(verifier->c));
+			assert_string_equal(sl_tls_conn_peer_id(verifier->c),
+					    o.uri[0]);
+		} else {
+			expect_fail(verifier, other, SL_TLS_FAIL_BAD_CERT);
+			if (!strstr(sl_tls_conn_fail_detail(verifier->c), want))
+				fail_msg("basicConstraints \"%s\": detail \"%s\" "
+					 "does not say \"%s\"", bc,
+					 sl_tls_conn_fail_detail(verifier->c),
+					 want);
+		}
+		end_free(&c);
+		end_free(&s);
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
+	EVP_PKEY_free(ca_key);
+}
+
+static void test_leaf_basic_constraints(void **state)
+{
+	struct t_fx *f = *state;
+
+	leaf_bc_case(f, "", "no basicConstraints");
+	leaf_bc_case(f, "critical,CA:TRUE", "CA:TRUE");
+	/* OpenSSL's strict checks see this one first ("Basic Constraints of
+	 * CA cert not marked critical") */
+	leaf_bc_case(f, "CA:TRUE", "CA");
+	leaf_bc_case(f, "critical,CA:FALSE", NULL);
+	leaf_bc_case(f, "CA:FALSE", NULL);
+}
+
 static void test_fail_eku(void **state)
 {
 	struct t_cert_opts o = { .uri = { ID_CLIENT }, .server_only = true };
@@ -1092,6 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_fail_not_spiffe),
 		cmocka_unit_test(test_fail_trust_domain),
 		cmocka_unit_test(test_fail_ca_leaf),
+		cmocka_unit_test(test_leaf_basic_constraints),
 		cmocka_unit_test(test_fail_eku),
 		cmocka_unit_test(test_fail_no_client_cert),
 		cmocka_unit_test(test_fail_no_alpn),
