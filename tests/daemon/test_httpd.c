@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -485,6 +486,59 @@ static void test_cap_sheds_oldest(void **state)
 	sl_httpd_stop(s);
 }
 
+/*
+ * Out of fds: the server cannot accept, pauses its listener (no busy loop:
+ * a handful of failed accepts, each counted) and serves the waiting client
+ * once fds are back.
+ */
+static void test_out_of_fds(void **state)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\n\r\n";
+	struct sl_httpd_stats st = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct rlimit old, low;
+	struct sl_httpd *s;
+	struct pollfd pfd;
+	char buf[1024];
+	size_t got = 0;
+	uint64_t errs;
+	int calls = 0, fd;
+	ssize_t r;
+
+	assert_int_equal(sl_httpd_start("127.0.0.1", 0, handler, &calls, &st,
+					&s), 0);
+	sin.sin_port = htons(sl_httpd_port(s));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* the client's socket takes the lowest free fd: with the limit right
+	 * above it, the server's accept has none */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL),
+			 (ssize_t)sizeof(req) - 1);
+	usleep(350 * 1000);
+	errs = atomic_load(&st.accept_errors);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (errs < 1 || errs > 8)
+		fail_msg("%llu failed accepts in 350 ms (paused 100 ms each)",
+			 (unsigned long long)errs);
+	assert_int_equal(atomic_load(&st.accepted), 0);
+	/* fds are back: served within the pause */
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (poll(&pfd, 1, 1000) == 1 &&
+	       (r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_int_equal(atomic_load(&st.accepted), 1);
+	close(fd);
+	sl_httpd_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_server),
 		cmocka_unit_test(test_slow_clients),
 		cmocka_unit_test(test_cap_sheds_oldest),
+		cmocka_unit_test(test_out_of_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
