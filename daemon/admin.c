@@ -110,9 +110,10 @@ static void conn_failed(struct admin_conn *c, int res)
 }
 
 /*
- * the sqe for @c's next op, which the caller preps and attaches; a linked
- * timeout for what is left of @c's deadline follows it (its completion,
- * with no op, is ignored by the loop)
+ * submit @c's next op (@send: the rest of its answer, else a recv of more
+ * of its request) to @c->op, linked to a timeout for what is left of @c's
+ * deadline: when it fires the op ends with -ECANCELED; the timeout's own
+ * completion carries no op and is ignored by the loop
  */
 static void conn_submit(struct admin_conn *c, bool send)
 {

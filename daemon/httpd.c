@@ -228,7 +228,15 @@ static void conn_close(struct sl_httpd *s, struct conn *c, bool rst)
 
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	} else {
+		char drain[512];
+
 		shutdown(c->fd, SHUT_WR);
+		/* unread bytes (past the head) would turn the close into an
+		 * RST that can destroy the answer in flight: take what is
+		 * queued, a bounded amount */
+		for (int i = 0; i < 8; i++)
+			if (recv(c->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+				break;
 	}
 	close(c->fd);
 	free(c->out);
@@ -324,7 +332,6 @@ static void conn_read(struct sl_httpd *s, struct conn *c)
 /* the head deadline passed: a best-effort 408, then close */
 static void conn_head_timeout(struct sl_httpd *s, struct conn *c)
 {
-	char drain[512];
 	size_t n;
 	char *a = simple_answer(408, &n);
 
@@ -332,11 +339,6 @@ static void conn_head_timeout(struct sl_httpd *s, struct conn *c)
 	if (a)
 		(void)send(c->fd, a, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(a);
-	/* unread bytes would turn the close into an RST that can destroy
-	 * the 408 in flight: take what is queued (bounded) */
-	for (int i = 0; i < 8; i++)
-		if (recv(c->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
-			break;
 	conn_close(s, c, false);
 }
 
