@@ -6,7 +6,10 @@
  *
  *   stats   every counter (daemon/stats.h)
  *
- * Unknown commands get {"error":"..."}.
+ * Unknown commands get {"error":"..."}.  Deadlines and the connection cap
+ * are in admin.h: every recv and send goes with a linked timeout for what
+ * is left of the connection's deadline, and the open connections are kept
+ * in accept order so that the cap can close the oldest idle one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,13 +20,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "admin_cmds.h"
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
 #include "stats.h"
+#include "util.h"
 
-#define SL_ADMIN_REQ_MAX 256
+#define MS 1000000ull
+
+struct admin_conn;
 
 struct sl_admin {
 	struct sl_wctx *wc;
@@ -31,13 +38,20 @@ struct sl_admin {
 	char *path;
 	struct sl_op accept_op;
 	bool accept_armed, closed;
-	unsigned int conns;
+	unsigned int conns; /* allocated (each has one op in flight) */
+	unsigned int live;  /* of those, not being closed: the cap's count */
+	struct admin_conn *head, *tail; /* accept order, oldest first */
 };
 
 struct admin_conn {
 	struct sl_admin *a;
+	struct admin_conn *prev, *next;
 	int fd;
 	struct sl_op op;
+	struct __kernel_timespec ts; /* the linked timeout's */
+	uint64_t deadline;	     /* CLOCK_MONOTONIC */
+	bool answering;		     /* request read; sending the answer */
+	bool ending;		     /* op cancelled: free at its completion */
 	char req[SL_ADMIN_REQ_MAX + 1];
 	size_t req_len;
 	char *resp;
@@ -59,11 +73,73 @@ static void conn_free(struct admin_conn *c)
 {
 	struct sl_admin *a = c->a;
 
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		a->tail = c->prev;
+	if (!c->ending)
+		a->live--;
 	close(c->fd);
 	free(c->resp);
 	free(c);
 	a->conns--;
 	admin_maybe_free(a);
+}
+
+/* close @c at its op's completion (the cap, or sl_admin_close) */
+static void conn_end(struct admin_conn *c)
+{
+	if (c->ending)
+		return;
+	c->ending = true;
+	c->a->live--;
+	sl_worker_cancel_op(c->a->wc->w, &c->op);
+}
+
+/* an op of @c failed with @res: a deadline (the linked timeout cancelled
+ * it), a cancel of ours, or a socket error; free @c */
+static void conn_failed(struct admin_conn *c, int res)
+{
+	if (res == -ECANCELED && !c->ending && sl_now_ns() + MS >= c->deadline)
+		sl_stat_inc(SL_STAT_ADMIN_TIMEOUTS);
+	conn_free(c);
+}
+
+/*
+ * submit @c's next op (@send: the rest of its answer, else a recv of more
+ * of its request) to @c->op, linked to a timeout for what is left of @c's
+ * deadline: when it fires the op ends with -ECANCELED; the timeout's own
+ * completion carries no op and is ignored by the loop
+ */
+static void conn_submit(struct admin_conn *c, bool send)
+{
+	struct sl_worker *w = c->a->wc->w;
+	struct io_uring *ring = sl_worker_ring(w);
+	struct io_uring_sqe *sqe;
+	uint64_t now = sl_now_ns();
+	uint64_t left = c->deadline > now ? c->deadline - now : 1;
+
+	/* both in one submission, or the link would be cut */
+	if (io_uring_sq_space_left(ring) < 2)
+		io_uring_submit(ring);
+	sqe = sl_worker_sqe(w);
+	if (send)
+		io_uring_prep_send(sqe, c->fd, c->resp + c->resp_off,
+				   c->resp_len - c->resp_off, MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(sqe, c->fd, c->req + c->req_len,
+				   SL_ADMIN_REQ_MAX - c->req_len, 0);
+	sqe->flags |= IOSQE_IO_LINK;
+	sl_op_attach(sqe, &c->op);
+	c->ts.tv_sec = (long long)(left / 1000000000ull);
+	c->ts.tv_nsec = (long long)(left % 1000000000ull);
+	sqe = sl_worker_sqe(w);
+	io_uring_prep_link_timeout(sqe, &c->ts, 0);
+	io_uring_sqe_set_data(sqe, NULL);
 }
 
 static void conn_send(struct admin_conn *c);
@@ -72,37 +148,65 @@ static void conn_sent(struct sl_op *op, int res, uint32_t flags)
 {
 	struct admin_conn *c = sl_container_of(op, struct admin_conn, op);
 
-	if (res <= 0) {
-		conn_free(c);
+	if (res <= 0 || c->ending) {
+		conn_failed(c, res);
 		return;
 	}
 	c->resp_off += (size_t)res;
-	if (c->resp_off < c->resp_len)
+	if (c->resp_off < c->resp_len) {
 		conn_send(c);
-	else
-		conn_free(c);
+		return;
+	}
+	/* bytes left unread (past the line, or of an over-long one) would
+	 * make the close a reset, ECONNRESET for the client after its
+	 * answer: take what is queued, a bounded amount */
+	for (int i = 0; i < 8; i++) {
+		char drain[512];
+
+		if (recv(c->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+			break;
+	}
+	conn_free(c);
 }
 
 static void conn_send(struct admin_conn *c)
 {
-	struct io_uring_sqe *sqe = sl_worker_sqe(c->a->wc->w);
-
 	c->op.fn = conn_sent;
-	io_uring_prep_send(sqe, c->fd, c->resp + c->resp_off,
-			   c->resp_len - c->resp_off, MSG_NOSIGNAL);
-	sl_op_attach(sqe, &c->op);
+	conn_submit(c, true);
 }
 
-static void answer(struct admin_conn *c)
+/* answer the request line in @c->req, @len bytes (no newline) */
+static void answer(struct admin_conn *c, size_t len)
 {
 	FILE *out;
 
+	c->answering = true;
+	c->deadline = sl_now_ns() + SL_ADMIN_SEND_MS * MS;
 	out = open_memstream(&c->resp, &c->resp_len);
 	if (!out) {
 		conn_free(c);
 		return;
 	}
-	sl_admin_cmd(c->a->wc->d, c->req, out); /* admin_cmds.c */
+	if (memchr(c->req, '\0', len)) {
+		struct sl_json j;
+
+		/* the commands take a C string: a NUL would cut it short */
+		sl_json_init(&j, out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "error", "request contains a NUL byte");
+		sl_json_obj_end(&j);
+	} else if (!memchr(c->req, '\n', c->req_len) &&
+		   c->req_len == SL_ADMIN_REQ_MAX) {
+		struct sl_json j;
+
+		sl_json_init(&j, out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "error", "request too long");
+		sl_json_obj_end(&j);
+	} else {
+		c->req[len] = '\0';
+		sl_admin_cmd(c->a->wc->d, c->req, out); /* admin_cmds.c */
+	}
 	fputc('\n', out);
 	if (fclose(out) != 0) {
 		conn_free(c);
@@ -117,33 +221,74 @@ static void conn_recvd(struct sl_op *op, int res, uint32_t flags)
 {
 	struct admin_conn *c = sl_container_of(op, struct admin_conn, op);
 	char *nl;
+	size_t len;
 
-	if (res < 0) {
-		conn_free(c);
+	if (res < 0 || c->ending) {
+		conn_failed(c, res);
 		return;
 	}
 	c->req_len += (size_t)res;
 	c->req[c->req_len] = '\0';
-	nl = strchr(c->req, '\n');
-	if (nl || res == 0 || c->req_len == SL_ADMIN_REQ_MAX) {
-		if (nl)
-			*nl = '\0';
-		if (c->req_len && c->req[strlen(c->req) - 1] == '\r')
-			c->req[strlen(c->req) - 1] = '\0';
-		answer(c);
+	/* the request ends at the first newline, at EOF, or when it fills
+	 * the buffer (then it is too long); it may hold NUL bytes */
+	nl = memchr(c->req, '\n', c->req_len);
+	if (!nl && res > 0 && c->req_len < SL_ADMIN_REQ_MAX) {
+		conn_recv(c);
 		return;
 	}
-	conn_recv(c);
+	len = nl ? (size_t)(nl - c->req) : c->req_len;
+	if (len && c->req[len - 1] == '\r')
+		len--;
+	answer(c, len);
 }
 
 static void conn_recv(struct admin_conn *c)
 {
-	struct io_uring_sqe *sqe = sl_worker_sqe(c->a->wc->w);
-
 	c->op.fn = conn_recvd;
-	io_uring_prep_recv(sqe, c->fd, c->req + c->req_len,
-			   SL_ADMIN_REQ_MAX - c->req_len, 0);
-	sl_op_attach(sqe, &c->op);
+	conn_submit(c, false);
+}
+
+/* the oldest connection still waiting for its request, or NULL */
+static struct admin_conn *oldest_idle(struct sl_admin *a)
+{
+	for (struct admin_conn *c = a->head; c; c = c->next)
+		if (!c->answering && !c->ending)
+			return c;
+	return NULL;
+}
+
+/* a new connection @fd from a verified peer */
+static void conn_new(struct sl_admin *a, int fd)
+{
+	struct admin_conn *c;
+
+	if (a->live >= SL_ADMIN_CONNS_MAX) {
+		struct admin_conn *o = oldest_idle(a);
+
+		sl_stat_inc(SL_STAT_ADMIN_SHED);
+		if (!o) { /* every one is answering: refuse the new one */
+			close(fd);
+			return;
+		}
+		conn_end(o);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->a = a;
+	c->fd = fd;
+	c->deadline = sl_now_ns() + SL_ADMIN_IDLE_MS * MS;
+	c->prev = a->tail;
+	if (a->tail)
+		a->tail->next = c;
+	else
+		a->head = c;
+	a->tail = c;
+	a->conns++;
+	a->live++;
+	conn_recv(c);
 }
 
 static void admin_arm(struct sl_admin *a);
@@ -157,20 +302,14 @@ static void admin_accepted(struct sl_op *op, int res, uint32_t flags)
 	if (res >= 0) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
-		struct admin_conn *c;
 
 		if (a->closed ||
 		    getsockopt(res, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.uid != 0) {
 			sl_stat_inc(SL_STAT_ADMIN_REFUSED);
 			close(res);
-		} else if (!(c = calloc(1, sizeof(*c)))) {
-			close(res);
 		} else {
-			c->a = a;
-			c->fd = res;
-			a->conns++;
-			conn_recv(c);
+			conn_new(a, res);
 		}
 	}
 	if (!a->accept_armed && !a->closed)
@@ -244,5 +383,10 @@ void sl_admin_close(struct sl_admin *a)
 	a->closed = true;
 	if (a->accept_armed)
 		sl_worker_cancel_op(a->wc->w, &a->accept_op);
+	/* a connection that has not asked yet would hold the stop for up to
+	 * SL_ADMIN_IDLE_MS; those answering finish */
+	for (struct admin_conn *c = a->head; c; c = c->next)
+		if (!c->answering)
+			conn_end(c);
 	admin_maybe_free(a);
 }

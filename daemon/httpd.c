@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The telemetry HTTP server (see httpd.h for why it has its own thread). */
+/* The telemetry HTTP server (see httpd.h for why it has its own thread
+ * and how it bounds slow clients). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,14 +18,6 @@
 #include "httpd.h"
 #include "log.h"
 #include "util.h"
-
-struct sl_httpd {
-	int fd, stop_fd;
-	uint16_t port;
-	sl_httpd_handler h;
-	void *arg;
-	pthread_t thread;
-};
 
 /* ---- parsing --------------------------------------------------------- */
 
@@ -135,6 +128,43 @@ int sl_httpd_parse(const char *buf, size_t len, struct sl_http_req *req)
 
 /* ---- serving --------------------------------------------------------- */
 
+#define MS 1000000ull
+/* EMFILE/ENFILE: stop polling the listener this long (the backlog keeps the
+ * clients; polling a listener we cannot accept from would spin) */
+#define ACCEPT_PAUSE_NS (100 * MS)
+
+enum conn_state { C_FREE, C_READ, C_WRITE };
+
+struct conn {
+	int fd;
+	enum conn_state st;
+	uint64_t seq;	      /* accept order: the lowest is the oldest */
+	uint64_t head_by, end_by; /* CLOCK_MONOTONIC deadlines */
+	size_t len;	      /* request bytes read */
+	char *out;	      /* the whole answer (malloc'ed) */
+	size_t out_len, out_off;
+	char req[SL_HTTPD_REQ_MAX];
+};
+
+struct sl_httpd {
+	int fd, stop_fd;
+	uint16_t port;
+	sl_httpd_handler h;
+	void *arg;
+	struct sl_httpd_stats *st, own_st;
+	pthread_t thread;
+	/* the server thread's own */
+	struct conn conns[SL_HTTPD_CONNS_MAX];
+	unsigned int n_open;
+	uint64_t next_seq;
+	uint64_t accept_paused_until;
+};
+
+static void st_inc(atomic_uint_fast64_t *v)
+{
+	atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
+}
+
 static const char *reason(int status)
 {
 	switch (status) {
@@ -152,147 +182,312 @@ static const char *reason(int status)
 	}
 }
 
-/* write everything before @deadline; false on error or timeout */
-static bool send_all(int fd, const char *p, size_t n, uint64_t deadline)
+/* the whole answer in one buffer; NULL on ENOMEM */
+static char *format_answer(int status, const char *ctype, const char *body,
+			   size_t len, bool head, size_t *out_len)
 {
-	while (n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		uint64_t now = sl_now_ns();
-		ssize_t w;
-
-		if (now >= deadline ||
-		    poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
-			return false;
-		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-static void respond(int fd, int status, const char *ctype, const char *body,
-		    size_t len, bool head, uint64_t deadline)
-{
-	char hdr[256];
+	char hdr[256], *out;
 	int n;
 
 	n = snprintf(hdr, sizeof(hdr),
 		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 		     status, reason(status), ctype, len);
-	if (!send_all(fd, hdr, (size_t)n, deadline) || head)
-		return;
-	send_all(fd, body, len, deadline);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return NULL;
+	if (head)
+		len = 0;
+	out = malloc((size_t)n + len);
+	if (!out)
+		return NULL;
+	memcpy(out, hdr, (size_t)n);
+	if (len)
+		memcpy(out + n, body, len);
+	*out_len = (size_t)n + len;
+	return out;
 }
 
-static void simple(int fd, int status, uint64_t deadline)
+static char *simple_answer(int status, size_t *out_len)
 {
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%s\n", reason(status));
 
-	respond(fd, status, "text/plain; charset=utf-8", body, (size_t)n,
-		false, deadline);
+	return format_answer(status, "text/plain; charset=utf-8", body,
+			     (size_t)n, false, out_len);
 }
 
-static void serve(struct sl_httpd *s, int fd)
+/* end @c: @rst resets it (nothing it got so far can pass for a complete
+ * answer); otherwise a FIN after everything written */
+static void conn_close(struct sl_httpd *s, struct conn *c, bool rst)
 {
-	uint64_t deadline = sl_now_ns() + SL_HTTPD_DEADLINE_MS * 1000000ull;
-	char buf[SL_HTTPD_REQ_MAX];
-	struct sl_http_req req;
-	size_t len = 0;
-	int ret = -EAGAIN;
+	/* counted before the peer can see the end */
+	s->n_open--;
+	atomic_fetch_sub_explicit(&s->st->open, 1, memory_order_relaxed);
+	if (rst) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-	while (ret == -EAGAIN && len < sizeof(buf)) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = sl_now_ns();
-		ssize_t r;
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	} else {
+		char drain[512];
 
-		if (now >= deadline) {
-			simple(fd, 408, deadline + 100000000ull);
-			return;
-		}
-		if (poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
-			continue; /* re-checks the deadline */
-		r = recv(fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		shutdown(c->fd, SHUT_WR);
+		/* unread bytes (past the head) would turn the close into an
+		 * RST that can destroy the answer in flight: take what is
+		 * queued, a bounded amount */
+		for (int i = 0; i < 8; i++)
+			if (recv(c->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+				break;
+	}
+	close(c->fd);
+	free(c->out);
+	c->out = NULL;
+	c->fd = -1;
+	c->st = C_FREE;
+}
+
+static void conn_write(struct sl_httpd *s, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return;
-		len += (size_t)r;
-		ret = sl_httpd_parse(buf, len, &req);
-	}
-	switch (ret) {
-	case 0:
-		break;
-	case -EAGAIN: /* buffer full: sl_httpd_parse said -E2BIG already */
-	case -E2BIG:
-		simple(fd, 431, deadline);
-		return;
-	case -EOPNOTSUPP:
-		simple(fd, 405, deadline);
-		return;
-	case -EPROTONOSUPPORT:
-		simple(fd, 505, deadline);
-		return;
-	default:
-		simple(fd, 400, deadline);
-		return;
-	}
-	{
-		const char *ctype = "text/plain; charset=utf-8";
-		char *body = NULL;
-		size_t blen = 0;
-		int status = 500;
-
-		if (s->h(s->arg, req.target, &status, &ctype, &body, &blen)) {
-			free(body);
-			simple(fd, 500, deadline);
+		if (w < 0 && errno == EAGAIN)
+			return; /* POLLOUT */
+		if (w <= 0) {
+			conn_close(s, c, true);
 			return;
 		}
-		respond(fd, status, ctype, body ? body : "", blen,
-			strcmp(req.method, "HEAD") == 0, deadline);
-		free(body);
+		c->out_off += (size_t)w;
 	}
+	st_inc(&s->st->answered);
+	conn_close(s, c, false);
+}
+
+/* answer @c (its request is complete, or refused with @err) */
+static void conn_answer(struct sl_httpd *s, struct conn *c, int err,
+			const struct sl_http_req *req)
+{
+	const char *ctype = "text/plain; charset=utf-8";
+	char *body = NULL;
+	size_t blen = 0;
+	int status = 500;
+
+	switch (err) {
+	case 0:
+		if (s->h(s->arg, req->target, &status, &ctype, &body, &blen)) {
+			c->out = simple_answer(500, &c->out_len);
+		} else {
+			c->out = format_answer(status, ctype, body ? body : "",
+					       blen, strcmp(req->method, "HEAD") == 0,
+					       &c->out_len);
+		}
+		free(body);
+		break;
+	case -E2BIG:
+		c->out = simple_answer(431, &c->out_len);
+		break;
+	case -EOPNOTSUPP:
+		c->out = simple_answer(405, &c->out_len);
+		break;
+	case -EPROTONOSUPPORT:
+		c->out = simple_answer(505, &c->out_len);
+		break;
+	default:
+		c->out = simple_answer(400, &c->out_len);
+		break;
+	}
+	if (!c->out) {
+		conn_close(s, c, true);
+		return;
+	}
+	c->out_off = 0;
+	c->st = C_WRITE;
+	conn_write(s, c);
+}
+
+static void conn_read(struct sl_httpd *s, struct conn *c)
+{
+	struct sl_http_req req;
+	ssize_t r;
+	int ret;
+
+	r = recv(c->fd, c->req + c->len, sizeof(c->req) - c->len, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) { /* gone before its request was complete */
+		conn_close(s, c, r < 0);
+		return;
+	}
+	c->len += (size_t)r;
+	ret = sl_httpd_parse(c->req, c->len, &req);
+	if (ret == -EAGAIN && c->len < sizeof(c->req))
+		return;
+	/* a full buffer is -E2BIG already (sl_httpd_parse) */
+	conn_answer(s, c, ret == -EAGAIN ? -E2BIG : ret, &req);
+}
+
+/* the head deadline passed: a best-effort 408, then close */
+static void conn_head_timeout(struct sl_httpd *s, struct conn *c)
+{
+	size_t n;
+	char *a = simple_answer(408, &n);
+
+	st_inc(&s->st->timeouts);
+	if (a)
+		(void)send(c->fd, a, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(a);
+	conn_close(s, c, false);
+}
+
+static void expire(struct sl_httpd *s, uint64_t now)
+{
+	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (c->st == C_READ && now >= c->head_by) {
+			conn_head_timeout(s, c);
+		} else if (c->st == C_WRITE && now >= c->end_by) {
+			st_inc(&s->st->timeouts);
+			conn_close(s, c, true);
+		}
+	}
+}
+
+static struct conn *oldest(struct sl_httpd *s)
+{
+	struct conn *o = NULL;
+
+	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (c->st != C_FREE && (!o || c->seq < o->seq))
+			o = c;
+	}
+	return o;
+}
+
+static void accept_all(struct sl_httpd *s, uint64_t now)
+{
+	/* bounded per round so that open connections get their turn */
+	for (int n = 0; n < 2 * SL_HTTPD_CONNS_MAX; n++) {
+		struct conn *c = NULL;
+		int fd;
+
+		fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				st_inc(&s->st->accept_errors);
+				s->accept_paused_until = now + ACCEPT_PAUSE_NS;
+				return;
+			}
+			if (errno == EAGAIN)
+				return;
+			continue; /* ECONNABORTED, EINTR...: the next one */
+		}
+		st_inc(&s->st->accepted);
+		if (s->n_open == SL_HTTPD_CONNS_MAX) {
+			st_inc(&s->st->shed);
+			conn_close(s, oldest(s), true);
+		}
+		for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX && !c; i++)
+			if (s->conns[i].st == C_FREE)
+				c = &s->conns[i];
+		c->fd = fd;
+		c->st = C_READ;
+		c->seq = s->next_seq++;
+		c->head_by = now + SL_HTTPD_HEAD_MS * MS;
+		c->end_by = now + SL_HTTPD_CONN_MS * MS;
+		c->len = 0;
+		s->n_open++;
+		atomic_fetch_add_explicit(&s->st->open, 1, memory_order_relaxed);
+	}
+}
+
+/* poll timeout until the next deadline, in ms rounded up; -1: none */
+static int next_timeout(const struct sl_httpd *s, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (s->accept_paused_until > now)
+		next = s->accept_paused_until;
+	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++) {
+		const struct conn *c = &s->conns[i];
+
+		if (c->st == C_READ)
+			next = SL_MIN(next, c->head_by);
+		else if (c->st == C_WRITE)
+			next = SL_MIN(next, c->end_by);
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + MS - 1) / MS);
 }
 
 static void *httpd_thread(void *arg)
 {
 	struct sl_httpd *s = arg;
+	/* stop fd, listener, then one slot per connection */
+	struct pollfd pfd[2 + SL_HTTPD_CONNS_MAX];
+	struct conn *polled[SL_HTTPD_CONNS_MAX];
 
 	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = s->fd, .events = POLLIN },
-			{ .fd = s->stop_fd, .events = POLLIN },
-		};
-		int fd;
+		uint64_t now = sl_now_ns();
+		nfds_t n = 0, first_conn;
+		bool listening;
+		int ret;
 
-		if (poll(pfd, 2, -1) < 0) {
+		expire(s, now);
+		pfd[n++] = (struct pollfd){ .fd = s->stop_fd, .events = POLLIN };
+		listening = now >= s->accept_paused_until;
+		if (listening)
+			pfd[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
+		first_conn = n;
+		for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++) {
+			struct conn *c = &s->conns[i];
+
+			if (c->st == C_FREE)
+				continue;
+			polled[n - first_conn] = c;
+			pfd[n++] = (struct pollfd){
+				.fd = c->fd,
+				.events = c->st == C_READ ? POLLIN : POLLOUT,
+			};
+		}
+		ret = poll(pfd, n, next_timeout(s, now));
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			sl_log_err("%s: poll: %m", __func__);
 			break;
 		}
-		if (pfd[1].revents)
+		if (pfd[0].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			continue; /* EAGAIN, ECONNABORTED, EMFILE: next time */
-		serve(s, fd);
-		/* let the client read everything before the FIN */
-		shutdown(fd, SHUT_WR);
-		close(fd);
+		for (nfds_t i = first_conn; i < n; i++) {
+			struct conn *c = polled[i - first_conn];
+
+			if (!pfd[i].revents)
+				continue;
+			if (c->st == C_READ)
+				conn_read(s, c);
+			else if (c->st == C_WRITE)
+				conn_write(s, c);
+		}
+		if (listening && (pfd[1].revents & POLLIN))
+			accept_all(s, sl_now_ns());
 	}
+	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++)
+		if (s->conns[i].st != C_FREE)
+			conn_close(s, &s->conns[i], true);
 	return NULL;
 }
 
 int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
-		   void *arg, struct sl_httpd **out)
+		   void *arg, struct sl_httpd_stats *stats,
+		   struct sl_httpd **out)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_port = htons(port) };
@@ -308,6 +503,9 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 		return -ENOMEM;
 	s->h = h;
 	s->arg = arg;
+	s->st = stats ? stats : &s->own_st;
+	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++)
+		s->conns[i].fd = -1;
 	s->stop_fd = -1;
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0) {
@@ -316,7 +514,7 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	}
 	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(s->fd, 16) < 0 ||
+	    listen(s->fd, SL_HTTPD_CONNS_MAX) < 0 ||
 	    getsockname(s->fd, (struct sockaddr *)&sin, &slen) < 0) {
 		ret = -errno;
 		sl_log_err("%s: %s:%u: %s", __func__, addr, port, strerror(-ret));

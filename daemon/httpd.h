@@ -8,21 +8,50 @@
  * renders every labelled series (a walk of up to 4096 entries under the
  * metrics mutex plus formatting), which would otherwise add its latency to
  * every flow that worker serves; the thread only reads atomics and
- * mutex-protected tables, so it needs no hand-off through the loop.  Clients
- * are served one at a time with a hard deadline per connection
- * (SL_HTTPD_DEADLINE_MS for reading the request and writing the answer), so
- * a slow or stalled client (slowloris) holds the port for at most that long
- * and never holds memory beyond SL_HTTPD_REQ_MAX.
+ * mutex-protected tables, so it needs no hand-off through the loop.
+ *
+ * The thread serves up to SL_HTTPD_CONNS_MAX clients at once from one
+ * poll(2) loop on non-blocking sockets, so a slow client never delays
+ * another (the liveness probe must answer while anything local stalls):
+ *  - the request head must be complete within SL_HTTPD_HEAD_MS of the
+ *    accept (a client trickling bytes gains nothing): else 408 and close;
+ *  - the whole connection, answer included, ends within SL_HTTPD_CONN_MS
+ *    (a client that does not read its answer is reset);
+ *  - at SL_HTTPD_CONNS_MAX open connections a new one sheds the oldest
+ *    with an RST.  Refusing the new one instead would let anyone who holds
+ *    the slots keep the probe out; shedding the oldest means a newcomer is
+ *    displaced only after SL_HTTPD_CONNS_MAX later arrivals, and a probe's
+ *    whole exchange takes well under a millisecond;
+ *  - a request head is at most SL_HTTPD_REQ_MAX bytes (431 beyond), so
+ *    the server never holds more than SL_HTTPD_CONNS_MAX of them.
+ * Each of those ends is counted (struct sl_httpd_stats).  The limits are
+ * compile-time constants (docs/METRICS.md).
  */
 #ifndef SL_HTTPD_H
 #define SL_HTTPD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SL_HTTPD_REQ_MAX 4096	 /* request line + headers */
 #define SL_HTTPD_TARGET_MAX 256
-#define SL_HTTPD_DEADLINE_MS 2000
+#define SL_HTTPD_HEAD_MS 2000	 /* request head complete, from the accept */
+#define SL_HTTPD_CONN_MS 10000	 /* whole connection, answer included */
+#define SL_HTTPD_CONNS_MAX 64	 /* open at once; more shed the oldest */
+
+/**
+ * struct sl_httpd_stats - what the server did, for the exposition; relaxed
+ * atomics written by the server thread, readable from any thread
+ */
+struct sl_httpd_stats {
+	atomic_uint_fast64_t accepted; /* connections accepted */
+	atomic_uint_fast64_t answered; /* answers sent in full (any status) */
+	atomic_uint_fast64_t timeouts; /* cut at SL_HTTPD_HEAD_MS or _CONN_MS */
+	atomic_uint_fast64_t shed;     /* reset to make room (at the cap) */
+	atomic_uint_fast64_t accept_errors; /* accept(2) failed (EMFILE...) */
+	atomic_uint_fast64_t open;     /* open now (a gauge) */
+};
 
 /** A parsed request (only what the server needs). */
 struct sl_http_req {
@@ -58,11 +87,14 @@ struct sl_httpd;
 /**
  * sl_httpd_start - listen on @addr:@port (e.g. "127.0.0.1", 15020; port 0
  * picks one, see sl_httpd_port) and serve from a new thread
+ * @stats: counters to update, owned by the caller and kept valid until
+ *         sl_httpd_stop() returns; NULL: not counted
  * @out: the server; stop it with sl_httpd_stop()
  * @retval 0 or -errno (bind failures are logged)
  */
 int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
-		   void *arg, struct sl_httpd **out);
+		   void *arg, struct sl_httpd_stats *stats,
+		   struct sl_httpd **out);
 
 /** sl_httpd_port - the bound port */
 uint16_t sl_httpd_port(const struct sl_httpd *s);

@@ -49,6 +49,7 @@ static struct {
 	struct sl_metrics *metrics;
 	struct sl_accesslog *alog;
 	struct sl_httpd *httpd;
+	struct sl_httpd_stats httpd_stats; /* written by its thread */
 	uint64_t start_real;
 	bool ktls_available; /* probed once at start */
 
@@ -526,6 +527,41 @@ static int text_body(const char *s, char **body, size_t *len)
 	return 0;
 }
 
+static uint64_t ld(const atomic_uint_fast64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* the telemetry server's own counters (httpd.h) */
+static void render_httpd(FILE *out)
+{
+	const struct sl_httpd_stats *st = &obs.httpd_stats;
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} m[] = {
+		{ "sluice_telemetry_connections_total", "counter",
+		  "Connections accepted by the telemetry server",
+		  ld(&st->accepted) },
+		{ "sluice_telemetry_timeouts_total", "counter",
+		  "Telemetry connections cut at a deadline (request head or whole connection)",
+		  ld(&st->timeouts) },
+		{ "sluice_telemetry_shed_total", "counter",
+		  "Telemetry connections reset to make room for a new one at the cap",
+		  ld(&st->shed) },
+		{ "sluice_telemetry_accept_errors_total", "counter",
+		  "Telemetry accepts that failed (out of fds or memory)",
+		  ld(&st->accept_errors) },
+		{ "sluice_telemetry_open_connections", "gauge",
+		  "Telemetry connections open now", ld(&st->open) },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(m); i++)
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
+			m[i].help, m[i].name, m[i].type, m[i].name,
+			(unsigned long long)m[i].v);
+}
+
 static int http_handler(void *arg, const char *path, int *status,
 			const char **ctype, char **body, size_t *body_len)
 {
@@ -538,6 +574,7 @@ static int http_handler(void *arg, const char *path, int *status,
 		if (!out)
 			return -ENOMEM;
 		ret = sl_obs_render(d, out);
+		render_httpd(out);
 		if (fclose(out) || ret)
 			return ret ? ret : -ENOMEM;
 		*status = 200;
@@ -606,7 +643,7 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
 	if (o->http_port >= 0) {
 		ret = sl_httpd_start(o->http_addr ? o->http_addr : "127.0.0.1",
 				     (uint16_t)o->http_port, http_handler, d,
-				     &obs.httpd);
+				     &obs.httpd_stats, &obs.httpd);
 		if (ret)
 			goto err;
 		sl_log_info("%s: telemetry on %s:%u", __func__,

@@ -41,6 +41,8 @@ enum sl_stat {
 	SL_STAT_RELAY_IDLE,
 	SL_STAT_RELAY_MAX_DURATION, /* reset at maxConnectionDuration */
 	SL_STAT_ADMIN_REFUSED,
+	SL_STAT_ADMIN_TIMEOUTS,	  /* admin connections closed at their deadline */
+	SL_STAT_ADMIN_SHED,	  /* admin connections closed at the cap (admin.h) */
 	SL_STAT_AUTHZ_DENIED,	  /* inbound: AuthorizationPolicy denied */
 	SL_STAT_PLAINTEXT_REFUSED, /* plaintext to a STRICT port refused */
 	SL_STAT_PLAINTEXT_INBOUND, /* plaintext flows relayed to a local pod */
