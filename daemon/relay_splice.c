@@ -244,6 +244,7 @@ static void notify_done(struct sl_op *op, int res, uint32_t flags)
 /* plain mode: FIN from the source of direction @i, pass it on */
 static void plain_eof(struct splice_relay *r, int i)
 {
+	sl_relay_half_closed(&r->b);
 	if (shutdown(dir_dst(r, i), SHUT_WR) < 0) {
 		sl_relay_teardown(&r->b, side_reset(i, false));
 		return;
@@ -257,6 +258,7 @@ static void up_eof(struct splice_relay *r)
 {
 	struct cmsghdr *cmsg;
 
+	sl_relay_half_closed(&r->b);
 	r->notify_alert[0] = 1; /* warning */
 	r->notify_alert[1] = 0; /* close_notify */
 	r->notify_iov.iov_base = r->notify_alert;
@@ -291,6 +293,7 @@ static void down_record(struct splice_relay *r)
 	}
 	if (type == SL_TLS_RT_ALERT &&
 	    sl_ktls_alert_is_close_notify(record_buf, (size_t)n)) {
+		sl_relay_half_closed(&r->b);
 		if (shutdown(r->b.plain_fd, SHUT_WR) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_PLAIN);
 			return;

@@ -352,6 +352,7 @@ static void up_handle(struct tls_relay *r, int res)
 	if (res == 0) {
 		/* pod half-closed: close_notify, then SHUT_WR once sent */
 		r->up_eof = true;
+		sl_relay_half_closed(&r->b);
 		rbuf_put(r, r->up_buf, r->up_cap);
 		r->up_buf = NULL;
 		if (s_close_notify(r) < 0) {
@@ -668,6 +669,7 @@ static void down_pump(struct tls_relay *r)
 	if (n == 0) {
 		/* close_notify: the mesh side half-closed */
 		r->down_done = true;
+		sl_relay_half_closed(&r->b);
 		rx_set_bulk(r, false); /* no more reads this way */
 		if (shutdown(r->b.plain_fd, SHUT_WR) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_PLAIN);
