@@ -31,6 +31,10 @@
  * Plain mode (sl_relay_start_plain: no session, @tls NULL): the "TLS" side
  * is a plaintext TCP socket too (PERMISSIVE/DISABLE flows), so EOF either
  * way is a FIN passed on with shutdown(SHUT_WR) and there are no records.
+ *
+ * Every EOF read (FIN in plain mode or from the pod, close_notify from the
+ * kTLS socket) starts the half-close timeout (sl_relay_half_closed,
+ * relay.c): the same code for kTLS and plain mode.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -33,6 +33,9 @@
  * most four buffers (2 plaintext, 2 ciphertext with room for the record
  * overhead, each of buf_size or a bulk size) plus one partial record.
  *
+ * Half-close: the pod's FIN and the peer's close_notify each start the
+ * half-close timeout (sl_relay_half_closed, relay.c).
+ *
  * Backpressure: a direction reads from its source only when everything it
  * read before has been handed on: pod → mesh encrypts only when the
  * previous ciphertext is sent; mesh → pod recvs only when the session has
