@@ -48,6 +48,8 @@ static void usage(FILE *out, const char *prog)
 		"      --handshake-timeout DUR TLS handshake + preamble deadline (default 10s)\n"
 		"      --connect-timeout DUR   connect deadline (default 5s)\n"
 		"      --idle-timeout DUR      close flows idle for DUR (default 1h, 0: never)\n"
+		"      --half-close-timeout DUR reset a flow one side has closed when nothing\n"
+		"                              moves either way for DUR (default 60s, 0: never)\n"
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
@@ -111,6 +113,7 @@ enum {
 	OPT_RESUMPTION,
 	OPT_BULK_BUFFER,
 	OPT_AES_GCM,
+	OPT_HALF_CLOSE_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -129,6 +132,7 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "half-close-timeout", required_argument, NULL, OPT_HALF_CLOSE_TIMEOUT },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "steer", no_argument, NULL, OPT_STEER },
@@ -685,6 +689,14 @@ int main(int argc, char **argv)
 				d.o.idle_timeout_ns = ns;
 			else
 				d.o.grace_ns = ns;
+			break;
+		case OPT_HALF_CLOSE_TIMEOUT:
+			/* "0" (no unit) turns it off; read by each relay */
+			if (strcmp(optarg, "0") == 0)
+				ns = 0;
+			else if (sl_parse_duration(optarg, &ns))
+				goto bad_arg;
+			sl_relay_half_close_timeout_set(ns);
 			break;
 		case OPT_POOL_SIZE:
 			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))

@@ -164,8 +164,9 @@ static const char *or_null(const char *s)
 static const char *response_flags(const struct sl_relay_result *r)
 {
 	/* Envoy's TCP flags where one fits: UC upstream connection
-	 * termination, DC downstream, SI stream idle timeout, DT duration
-	 * timeout (max_connection_duration) */
+	 * termination, DC downstream, SI stream idle timeout (also the
+	 * half-close timeout: idle once half-closed; the access log's end
+	 * tells them apart), DT duration timeout (max_connection_duration) */
 	switch (r->end) {
 	case SL_RELAY_END_DONE:
 		return "-";
@@ -175,6 +176,7 @@ static const char *response_flags(const struct sl_relay_result *r)
 	case SL_RELAY_END_UNEXPECTED_RECORD:
 		return "UC";
 	case SL_RELAY_END_IDLE:
+	case SL_RELAY_END_HALF_CLOSE:
 		return "SI";
 	case SL_RELAY_END_MAX_DURATION:
 		return "DT";

@@ -2,7 +2,7 @@
 /*
  * Relays, common part: dispatch to the kTLS or userspace relay, the end
  * reasons, teardown (cancel, RST, exactly one done()), the coarse idle /
- * max-duration timer and the per-thread buffer pool.
+ * max-duration / half-close timer and the per-thread buffer pool.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "relay_internal.h"
+#include "stats.h"
 
 const char *sl_relay_end_name(enum sl_relay_end e)
 {
@@ -33,6 +34,8 @@ const char *sl_relay_end_name(enum sl_relay_end e)
 		return "unexpected_record";
 	case SL_RELAY_END_INTERNAL:
 		return "internal";
+	case SL_RELAY_END_HALF_CLOSE:
+		return "half_close_timeout";
 	}
 	return "unknown";
 }
@@ -73,20 +76,57 @@ uint64_t sl_relay_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void idle_arm(struct sl_relay_base *b, uint64_t ns)
+/* process-wide: relays read it when they start (relay.h) */
+static atomic_ullong half_close_ns = SL_RELAY_DEFAULT_HALF_CLOSE_NS;
+
+void sl_relay_half_close_timeout_set(uint64_t ns)
+{
+	atomic_store_explicit(&half_close_ns, ns, memory_order_relaxed);
+}
+
+uint64_t sl_relay_half_close_timeout(void)
+{
+	return atomic_load_explicit(&half_close_ns, memory_order_relaxed);
+}
+
+/* the timer's timespec for @ns from @now, and when it will fire */
+static void timer_set(struct sl_relay_base *b, uint64_t now, uint64_t ns)
 {
 	b->idle_ts.tv_sec = (long long)(ns / 1000000000ull);
 	b->idle_ts.tv_nsec = (long long)(ns % 1000000000ull);
+	b->due_ns = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
+static void idle_arm(struct sl_relay_base *b, uint64_t now, uint64_t ns)
+{
+	timer_set(b, now, ns);
 	sl_worker_timeout(b->w, &b->idle_op, &b->idle_ts);
 	b->idle_armed = true;
 	b->inflight++;
 }
 
+/*
+ * The armed timer fires in @ns instead (IORING_TIMEOUT_UPDATE: no second
+ * timeout op, no cancel completion).  The update's own completion is
+ * ignored: when it finds no timer (it fired in the meantime), idle_fired
+ * recomputes the deadline from the state anyway.
+ */
+static void idle_move(struct sl_relay_base *b, uint64_t now, uint64_t ns)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(b->w);
+
+	timer_set(b, now, ns); /* the kernel copies idle_ts at submission */
+	io_uring_prep_timeout_update(sqe, &b->idle_ts,
+				     (uint64_t)(uintptr_t)&b->idle_op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
 uint64_t sl_relay_timer_next(uint64_t now, uint64_t start, uint64_t last,
 			     uint64_t idle_ns, uint64_t max_ns,
-			     enum sl_relay_end *end)
+			     uint64_t half_ns, enum sl_relay_end *end)
 {
-	uint64_t wait = UINT64_MAX, t;
+	enum sl_relay_end quiet_end = SL_RELAY_END_IDLE;
+	uint64_t wait = UINT64_MAX, quiet_ns = idle_ns, t;
 
 	if (max_ns) {
 		t = now > start ? now - start : 0; /* age */
@@ -96,14 +136,19 @@ uint64_t sl_relay_timer_next(uint64_t now, uint64_t start, uint64_t last,
 		}
 		wait = max_ns - t;
 	}
-	if (idle_ns) {
-		t = now > last ? now - last : 0; /* idle */
-		if (t >= idle_ns) {
-			*end = SL_RELAY_END_IDLE;
+	/* both count from the last traffic: the shorter one fires first */
+	if (half_ns && (!idle_ns || half_ns < idle_ns)) {
+		quiet_ns = half_ns;
+		quiet_end = SL_RELAY_END_HALF_CLOSE;
+	}
+	if (quiet_ns) {
+		t = now > last ? now - last : 0; /* without traffic */
+		if (t >= quiet_ns) {
+			*end = quiet_end;
 			return 0;
 		}
-		if (idle_ns - t < wait)
-			wait = idle_ns - t;
+		if (quiet_ns - t < wait)
+			wait = quiet_ns - t;
 	}
 	return wait;
 }
@@ -113,7 +158,7 @@ static void idle_fired(struct sl_op *op, int res, uint32_t flags)
 	struct sl_relay_base *b =
 		sl_container_of(op, struct sl_relay_base, idle_op);
 	enum sl_relay_end end = SL_RELAY_END_INTERNAL;
-	uint64_t wait;
+	uint64_t now, wait;
 
 	(void)flags;
 	b->inflight--;
@@ -128,9 +173,10 @@ static void idle_fired(struct sl_op *op, int res, uint32_t flags)
 		sl_relay_maybe_finish(b);
 		return;
 	}
-	wait = sl_relay_timer_next(sl_relay_now_ns(), b->start_ns, b->last_ns,
+	now = sl_relay_now_ns();
+	wait = sl_relay_timer_next(now, b->start_ns, b->last_ns,
 				   b->p.idle_timeout_ns, b->p.max_duration_ns,
-				   &end);
+				   b->half_closed ? b->half_ns : 0, &end);
 	if (!wait) {
 		sl_relay_teardown(b, end);
 		sl_relay_maybe_finish(b);
@@ -138,7 +184,29 @@ static void idle_fired(struct sl_op *op, int res, uint32_t flags)
 	}
 	/* traffic since the timer was armed, or the max-duration deadline
 	 * is still ahead: wait for the rest */
-	idle_arm(b, wait);
+	idle_arm(b, now, wait);
+}
+
+void sl_relay_half_closed(struct sl_relay_base *b)
+{
+	enum sl_relay_end end = SL_RELAY_END_INTERNAL;
+	uint64_t now, wait, due;
+
+	if (b->closing || b->half_closed || !b->half_ns)
+		return;
+	b->half_closed = true;
+	now = sl_relay_now_ns();
+	b->last_ns = now; /* the EOF is traffic: the linger starts here */
+	wait = sl_relay_timer_next(now, b->start_ns, b->last_ns,
+				   b->p.idle_timeout_ns, b->p.max_duration_ns,
+				   b->half_ns, &end);
+	if (!wait)
+		return; /* max duration passed: the armed timer ends it */
+	due = wait > UINT64_MAX - now ? UINT64_MAX : now + wait;
+	if (!b->idle_armed)
+		idle_arm(b, now, wait);
+	else if (due < b->due_ns)
+		idle_move(b, now, wait);
 }
 
 void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
@@ -147,6 +215,7 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 			void (*destroy)(struct sl_relay_base *b))
 {
 	enum sl_relay_end end;
+	uint64_t now;
 
 	b->w = w;
 	b->plain_fd = plain_fd;
@@ -159,12 +228,16 @@ void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 	if (p->up_sent)
 		sl_relay_count_up(b, p->up_sent);
 	sl_worker_ref(w);
-	if (p->idle_timeout_ns || p->max_duration_ns) {
-		b->start_ns = b->last_ns = sl_relay_now_ns();
-		idle_arm(b, sl_relay_timer_next(b->start_ns, b->start_ns,
-						b->last_ns, p->idle_timeout_ns,
-						p->max_duration_ns, &end));
-	}
+	b->half_ns = sl_relay_half_close_timeout();
+	b->track_last = p->idle_timeout_ns || b->half_ns;
+	now = sl_relay_now_ns();
+	b->start_ns = b->last_ns = now;
+	/* the half-close timeout needs no timer until a side's EOF */
+	if (p->idle_timeout_ns || p->max_duration_ns)
+		idle_arm(b, now, sl_relay_timer_next(now, now, now,
+						     p->idle_timeout_ns,
+						     p->max_duration_ns, 0,
+						     &end));
 }
 
 void sl_relay_rst_close(int fd)
@@ -202,6 +275,10 @@ void sl_relay_teardown(struct sl_relay_base *b, enum sl_relay_end end)
 	}
 	b->plain_fd = -1;
 	b->tls_fd = -1;
+	/* counted here (the other ends are counted by the caller's done()):
+	 * it is the relay's own limit, whoever runs it */
+	if (end == SL_RELAY_END_HALF_CLOSE)
+		sl_stat_inc(SL_STAT_RELAY_HALF_CLOSE);
 	if (end != SL_RELAY_END_DONE)
 		sl_log_debug("%s: relay ended: %s (%llu bytes out, %llu in)",
 			     __func__, sl_relay_end_name(end),

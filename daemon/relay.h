@@ -21,7 +21,12 @@
  * idle timer closes flows with no traffic either way for idle_timeout.  The
  * same timer (armed for the earlier deadline, no extra op per flow) resets
  * flows that have lasted max_duration (DestinationRule
- * connectionPool.tcp.maxConnectionDuration).
+ * connectionPool.tcp.maxConnectionDuration), and bounds the half-close
+ * linger: once one side's EOF has been seen, a flow with no traffic either
+ * way for the half-close timeout (sl_relay_half_close_timeout_set) is reset
+ * on both sides, so an upstream that neither reads nor answers nor closes
+ * does not hold the flow until the idle timeout; traffic that still flows
+ * (a response streaming after the client's FIN) keeps it open.
  */
 #ifndef SL_RELAY_H
 #define SL_RELAY_H
@@ -42,6 +47,8 @@ enum sl_relay_end {
 	SL_RELAY_END_MAX_DURATION,  /* maxConnectionDuration reached (RST) */
 	SL_RELAY_END_UNEXPECTED_RECORD, /* kTLS: non-data record other than close_notify */
 	SL_RELAY_END_INTERNAL,
+	SL_RELAY_END_HALF_CLOSE,    /* half-closed and no traffic for the
+				       half-close timeout (RST) */
 };
 
 const char *sl_relay_end_name(enum sl_relay_end e);
@@ -131,6 +138,23 @@ int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
 int sl_relay_start_plain(struct sl_worker *w, int plain_fd, int other_fd,
 			 const void *initial, uint32_t initial_len,
 			 const struct sl_relay_params *p);
+
+/* default of sl_relay_half_close_timeout_set (sluiced --half-close-timeout) */
+#define SL_RELAY_DEFAULT_HALF_CLOSE_NS (60ull * 1000000000ull)
+
+/**
+ * sl_relay_half_close_timeout_set - the half-close timeout of relays
+ * started from now on, all workers (process-wide, like the bulk budget):
+ * once EOF has come from one side, a flow that moves no byte either way
+ * for @ns is reset on both sides (end SL_RELAY_END_HALF_CLOSE, counter
+ * relay_half_close_timeouts).  Any byte moved restarts it.  It applies
+ * beside the idle timeout and max duration; the earliest deadline wins.
+ * @ns: 0 turns it off; default SL_RELAY_DEFAULT_HALF_CLOSE_NS
+ */
+void sl_relay_half_close_timeout_set(uint64_t ns);
+
+/** sl_relay_half_close_timeout - the current setting (ns, 0: off) */
+uint64_t sl_relay_half_close_timeout(void);
 
 /**
  * sl_relay_buffered_bytes - bytes of relay buffers currently held by flows

@@ -27,11 +27,15 @@ struct sl_relay_base {
 	bool closing;	       /* teardown started: handlers only count down */
 	bool finished;	       /* done() was called (debug guard) */
 
-	/* coarse idle / max-duration timer: last_ns is bumped on traffic,
-	 * the timer is armed for the earlier of the two deadlines and
+	/* coarse idle / max-duration / half-close timer: last_ns is bumped
+	 * on traffic, the timer is armed for the earliest deadline and
 	 * re-arms itself for the remaining time when it fires early */
 	uint64_t start_ns;
 	uint64_t last_ns;
+	uint64_t due_ns; /* when the armed timer fires */
+	uint64_t half_ns; /* half-close timeout (0: none), set at start */
+	bool track_last;  /* some limit needs last_ns */
+	bool half_closed; /* EOF seen from one side (sl_relay_half_closed) */
 	struct sl_op idle_op;
 	struct __kernel_timespec idle_ts;
 	bool idle_armed;
@@ -49,7 +53,8 @@ uint64_t sl_relay_now_ns(void);
 /**
  * sl_relay_base_init - fill @b; takes a worker reference (dropped when the
  * relay finishes) and arms the timer if @p asks for an idle timeout or a
- * maximum duration
+ * maximum duration.  The half-close timeout is the process setting
+ * (sl_relay_half_close_timeout_set) at this call.
  */
 void sl_relay_base_init(struct sl_relay_base *b, struct sl_worker *w,
 			int plain_fd, int tls_fd, struct sl_tls_conn *tls,
@@ -80,22 +85,36 @@ static inline void sl_relay_count_down(struct sl_relay_base *b, uint64_t n)
 /**
  * sl_relay_timer_next - what the relay timer does when it fires at @now
  * @start: when the relay started; @last: last traffic (sl_relay_touch)
+ *       or the half-close, whichever came later
  * @idle_ns: idle timeout (0: none); @max_ns: maximum duration (0: none)
+ * @half_ns: half-close timeout, 0 when none or not half-closed yet; like
+ *       the idle timeout it counts from @last, so only the shorter of the
+ *       two applies (the idle timeout when they are equal)
  * @end: set when the flow must end now: SL_RELAY_END_MAX_DURATION (it wins
- *       when both deadlines have passed) or SL_RELAY_END_IDLE
- * @retval 0 when the flow must end now, else the ns until the earlier
- *         deadline (UINT64_MAX when neither limit is set)
+ *       when several deadlines have passed), else SL_RELAY_END_IDLE or
+ *       SL_RELAY_END_HALF_CLOSE
+ * @retval 0 when the flow must end now, else the ns until the earliest
+ *         deadline (UINT64_MAX when no limit is set)
  */
 uint64_t sl_relay_timer_next(uint64_t now, uint64_t start, uint64_t last,
 			     uint64_t idle_ns, uint64_t max_ns,
-			     enum sl_relay_end *end);
+			     uint64_t half_ns, enum sl_relay_end *end);
 
-/** sl_relay_touch - note traffic for the idle timer */
+/** sl_relay_touch - note traffic (a byte moved) for the timers */
 static inline void sl_relay_touch(struct sl_relay_base *b)
 {
-	if (b->p.idle_timeout_ns)
+	if (b->track_last)
 		b->last_ns = sl_relay_now_ns();
 }
+
+/**
+ * sl_relay_half_closed - EOF came from one side (a FIN, or close_notify):
+ * from now on, no traffic either way for the half-close timeout ends the
+ * flow with SL_RELAY_END_HALF_CLOSE (RST both sides).  Moves the timer
+ * earlier when it is armed for a later deadline.  Once per flow; no-op
+ * when tearing down or without a half-close timeout.
+ */
+void sl_relay_half_closed(struct sl_relay_base *b);
 
 /**
  * sl_relay_teardown - end the relay with @end (first call wins): cancel

@@ -31,6 +31,10 @@
  * Plain mode (sl_relay_start_plain: no session, @tls NULL): the "TLS" side
  * is a plaintext TCP socket too (PERMISSIVE/DISABLE flows), so EOF either
  * way is a FIN passed on with shutdown(SHUT_WR) and there are no records.
+ *
+ * Every EOF read (FIN in plain mode or from the pod, close_notify from the
+ * kTLS socket) starts the half-close timeout (sl_relay_half_closed,
+ * relay.c): the same code for kTLS and plain mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -244,6 +248,7 @@ static void notify_done(struct sl_op *op, int res, uint32_t flags)
 /* plain mode: FIN from the source of direction @i, pass it on */
 static void plain_eof(struct splice_relay *r, int i)
 {
+	sl_relay_half_closed(&r->b);
 	if (shutdown(dir_dst(r, i), SHUT_WR) < 0) {
 		sl_relay_teardown(&r->b, side_reset(i, false));
 		return;
@@ -257,6 +262,7 @@ static void up_eof(struct splice_relay *r)
 {
 	struct cmsghdr *cmsg;
 
+	sl_relay_half_closed(&r->b);
 	r->notify_alert[0] = 1; /* warning */
 	r->notify_alert[1] = 0; /* close_notify */
 	r->notify_iov.iov_base = r->notify_alert;
@@ -291,6 +297,7 @@ static void down_record(struct splice_relay *r)
 	}
 	if (type == SL_TLS_RT_ALERT &&
 	    sl_ktls_alert_is_close_notify(record_buf, (size_t)n)) {
+		sl_relay_half_closed(&r->b);
 		if (shutdown(r->b.plain_fd, SHUT_WR) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_PLAIN);
 			return;

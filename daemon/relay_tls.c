@@ -33,6 +33,9 @@
  * most four buffers (2 plaintext, 2 ciphertext with room for the record
  * overhead, each of buf_size or a bulk size) plus one partial record.
  *
+ * Half-close: the pod's FIN and the peer's close_notify each start the
+ * half-close timeout (sl_relay_half_closed, relay.c).
+ *
  * Backpressure: a direction reads from its source only when everything it
  * read before has been handed on: pod → mesh encrypts only when the
  * previous ciphertext is sent; mesh → pod recvs only when the session has
@@ -352,6 +355,7 @@ static void up_handle(struct tls_relay *r, int res)
 	if (res == 0) {
 		/* pod half-closed: close_notify, then SHUT_WR once sent */
 		r->up_eof = true;
+		sl_relay_half_closed(&r->b);
 		rbuf_put(r, r->up_buf, r->up_cap);
 		r->up_buf = NULL;
 		if (s_close_notify(r) < 0) {
@@ -668,6 +672,7 @@ static void down_pump(struct tls_relay *r)
 	if (n == 0) {
 		/* close_notify: the mesh side half-closed */
 		r->down_done = true;
+		sl_relay_half_closed(&r->b);
 		rx_set_bulk(r, false); /* no more reads this way */
 		if (shutdown(r->b.plain_fd, SHUT_WR) < 0) {
 			sl_relay_teardown(&r->b, SL_RELAY_END_RESET_PLAIN);

@@ -51,6 +51,7 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_INBOUND_RECORD_LAYER] = "inbound_record_layer",
 	[SL_STAT_HANDSHAKES_RESUMED] = "handshakes_resumed",
 	[SL_STAT_POOL_TICKETS] = "pool_tickets",
+	[SL_STAT_RELAY_HALF_CLOSE] = "relay_half_close_timeouts",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

@@ -64,6 +64,8 @@ enum sl_stat {
 	SL_STAT_HANDSHAKES_RESUMED, /* TLS 1.3 resumptions, either side (also
 				     * in handshakes_ok) */
 	SL_STAT_POOL_TICKETS,	  /* session tickets pool refills received */
+	SL_STAT_RELAY_HALF_CLOSE, /* reset: half-closed, no traffic for
+				   * --half-close-timeout (relay.h) */
 	SL_STAT__MAX,
 };
 

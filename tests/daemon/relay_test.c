@@ -286,6 +286,30 @@ int rt_read_end(int fd)
 	}
 }
 
+int rt_wait_reset(int fd, int ms)
+{
+	for (int waited = 0;; waited += 10) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+			return -errno;
+		if (ti.tcpi_state == TCP_CLOSE)
+			return 0;
+		if (waited >= ms)
+			return -ETIMEDOUT;
+		usleep(10 * 1000);
+	}
+}
+
+uint64_t rt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void rt_pattern(uint32_t seed, uint64_t off, uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {

@@ -52,6 +52,17 @@ int rt_write_full(int fd, const void *buf, size_t len);
 /** rt_read_end - read until EOF (0) or error (-errno), discarding data */
 int rt_read_end(int fd);
 
+/**
+ * rt_wait_reset - wait up to @ms for @fd to have met an RST: TCP state
+ * CLOSE, which a socket that never closed reaches no other way (its
+ * reads may still say EOF first when the peer's FIN came before).
+ * @retval 0 reset; -ETIMEDOUT; -errno of getsockopt
+ */
+int rt_wait_reset(int fd, int ms);
+
+/** rt_now_ms - CLOCK_MONOTONIC in ms */
+uint64_t rt_now_ms(void);
+
 /** rt_pattern - deterministic bytes for offset @off of stream @seed */
 void rt_pattern(uint32_t seed, uint64_t off, uint8_t *buf, size_t len);
 

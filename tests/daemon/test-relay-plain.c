@@ -3,7 +3,7 @@
  * The plain <-> plain relay (sl_relay_start_plain) over loopback TCP: a
  * "pod" end and a "far" end, both plaintext, the relay on a loop worker.
  * Half-close both ways, RST both ways, initial bytes, bulk data, the idle
- * timer and the live byte counters.
+ * timer, the half-close timeout and the live byte counters.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "relay_test.h"
+#include "stats.h"
 
 struct env {
 	int pod; /* the test's pod end */
@@ -32,6 +33,8 @@ struct env {
 
 /* p.up_sent of the next env_up: bytes the caller forwarded before */
 static uint64_t env_up_sent;
+/* the half-close timeout of the next env_up (ns); 0: the default */
+static uint64_t env_half_ns;
 
 static void env_up(struct env *e, uint64_t idle_ns, const void *initial,
 		   uint32_t initial_len)
@@ -53,7 +56,12 @@ static void env_up(struct env *e, uint64_t idle_ns, const void *initial,
 	e->run.p.pipe_size = 64 * 1024;
 	e->run.p.live_bytes = e->live;
 	e->run.p.up_sent = env_up_sent;
+	if (env_half_ns)
+		sl_relay_half_close_timeout_set(env_half_ns);
+	/* the relay has read the setting once this returns */
 	assert_int_equal(rt_run_start(&e->run), 0);
+	sl_relay_half_close_timeout_set(SL_RELAY_DEFAULT_HALF_CLOSE_NS);
+	env_half_ns = 0;
 	assert_int_equal(e->run.start_ret, 0);
 }
 
@@ -289,6 +297,130 @@ static void test_idle(void **state)
 	env_down(&e);
 }
 
+/*
+ * The half-close timeout of the tests below, and how late the flow may end
+ * after it (a slow or busy machine); a stream keeps a gap well below it.
+ */
+#define HALF_MS 400
+#define HALF_SLACK_MS 1500
+#define STREAM_GAP_MS 50
+#define STREAM_CHUNKS 24 /* 1.2 s: three half-close timeouts */
+
+/* the relay ends by the half-close timeout, at least HALF_MS after @t0
+ * (the last byte or FIN), counted once */
+static void expect_half_close_end(struct env *e, uint64_t t0, uint64_t before)
+{
+	uint64_t took;
+
+	assert_int_equal(rt_run_wait(&e->run, HALF_MS + HALF_SLACK_MS), 1);
+	took = rt_now_ms() - t0;
+	fprintf(stderr, "ended %llu ms after the last byte or FIN\n",
+		(unsigned long long)took);
+	assert_true(took + 20 >= HALF_MS); /* the coarse clock's tick */
+	assert_int_equal(e->run.res.end, SL_RELAY_END_HALF_CLOSE);
+	assert_int_equal(sl_stat_get(SL_STAT_RELAY_HALF_CLOSE) - before, 1);
+}
+
+/*
+ * The pod sends a request and its FIN; the far end takes the FIN but never
+ * reads, answers or closes: the half-close timeout ends the flow with an
+ * RST both ways, long before the idle timeout (10 s here: the armed timer
+ * is moved earlier), counted.
+ */
+static void test_half_close_stuck_far(void **state)
+{
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	struct env e;
+
+	(void)state;
+	env_half_ns = HALF_MS * 1000000ull;
+	env_up(&e, 10000 * 1000000ull, NULL, 0);
+	assert_int_equal(rt_write_full(e.pod, "request", 7), 0);
+	t0 = rt_now_ms();
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	expect_half_close_end(&e, t0, before);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, 7);
+	/* the pod: an RST, never a clean end; the far end (FIN read or not):
+	 * reset too */
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	assert_int_equal(rt_wait_reset(e.far, 2000), 0);
+	env_down(&e);
+}
+
+/* the same the other way: the far end answered and closed, the pod never
+ * reads nor closes (no idle timeout at all: the timer is armed then) */
+static void test_half_close_stuck_pod(void **state)
+{
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	struct env e;
+
+	(void)state;
+	env_half_ns = HALF_MS * 1000000ull;
+	env_up(&e, 0, NULL, 0);
+	assert_int_equal(rt_write_full(e.far, "response", 8), 0);
+	t0 = rt_now_ms();
+	assert_int_equal(shutdown(e.far, SHUT_WR), 0);
+	expect_half_close_end(&e, t0, before);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, 8);
+	assert_int_equal(rt_read_end(e.far), -ECONNRESET);
+	assert_int_equal(rt_wait_reset(e.pod, 2000), 0);
+	env_down(&e);
+}
+
+/*
+ * After the pod's FIN the far end answers slowly, a chunk every 50 ms for
+ * three half-close timeouts: every byte it sends restarts the timeout, so
+ * nothing is cut and all of it arrives.  Then it either closes (@fin: a
+ * clean end) or goes silent, and the flow ends one timeout later.
+ */
+static void half_close_stream(bool fin)
+{
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	uint8_t out[1000], in[1000];
+	struct env e;
+
+	env_half_ns = HALF_MS * 1000000ull;
+	env_up(&e, 0, NULL, 0);
+	assert_int_equal(rt_write_full(e.pod, "request", 7), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	assert_int_equal(rt_read_full(e.far, in, 7), 0);
+	assert_int_equal(rt_read_end(e.far), 0);
+	for (int i = 0; i < STREAM_CHUNKS; i++) {
+		usleep(STREAM_GAP_MS * 1000);
+		rt_pattern(9, (uint64_t)i * sizeof(out), out, sizeof(out));
+		assert_int_equal(rt_write_full(e.far, out, sizeof(out)), 0);
+		assert_int_equal(rt_read_full(e.pod, in, sizeof(in)), 0);
+		assert_memory_equal(in, out, sizeof(out));
+		assert_int_equal(rt_run_wait(&e.run, 0), 0); /* not cut */
+	}
+	t0 = rt_now_ms();
+	if (fin) {
+		assert_int_equal(shutdown(e.far, SHUT_WR), 0);
+		assert_int_equal(rt_read_end(e.pod), 0);
+		assert_int_equal(rt_run_wait(&e.run, 5000), 1);
+		assert_int_equal(e.run.res.end, SL_RELAY_END_DONE);
+		assert_int_equal(sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), before);
+	} else {
+		expect_half_close_end(&e, t0, before);
+		assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	}
+	assert_int_equal(e.run.res.bytes_tls_to_plain,
+			 STREAM_CHUNKS * sizeof(out));
+	env_down(&e);
+}
+
+static void test_half_close_stream_done(void **state)
+{
+	(void)state;
+	half_close_stream(true);
+}
+
+static void test_half_close_stream_stalls(void **state)
+{
+	(void)state;
+	half_close_stream(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +432,10 @@ int main(void)
 		cmocka_unit_test(test_initial),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_half_close_stuck_far),
+		cmocka_unit_test(test_half_close_stuck_pod),
+		cmocka_unit_test(test_half_close_stream_done),
+		cmocka_unit_test(test_half_close_stream_stalls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

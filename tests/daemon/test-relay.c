@@ -29,6 +29,7 @@
 #include "record.h"
 #include "relay_internal.h" /* sl_relay_buffered_bytes */
 #include "relay_test.h"
+#include "stats.h"
 #include "tls.h"
 #include "tls_internal.h" /* SSL_key_update on the peer's session */
 
@@ -50,6 +51,7 @@ struct env {
 struct opts {
 	uint64_t idle_ns;
 	uint64_t max_ns;
+	uint64_t half_ns; /* half-close timeout; 0: the default */
 	const void *initial;
 	uint32_t initial_len;
 	uint32_t buf_size;
@@ -101,7 +103,11 @@ static void env_up(struct env *e, const struct opts *o)
 	e->run.p.buf_size_bulk = o->buf_size_bulk;
 	e->run.p.pipe_size = 64 * 1024;
 	rl_before = sl_relay_tls_rl_started();
+	if (o->half_ns)
+		sl_relay_half_close_timeout_set(o->half_ns);
+	/* the relay has read the setting once this returns */
 	assert_int_equal(rt_run_start(&e->run), 0);
+	sl_relay_half_close_timeout_set(SL_RELAY_DEFAULT_HALF_CLOSE_NS);
 	/* the userspace relay runs on its own record layer unless told */
 	if (!KTLS)
 		assert_int_equal(sl_relay_tls_rl_started() - rl_before,
@@ -1025,6 +1031,114 @@ static void test_keyupdate(void **state)
 }
 #endif
 
+/*
+ * The half-close timeout of the tests below, and how late the flow may end
+ * after it (a slow or busy machine); a stream keeps a gap well below it.
+ */
+#define HALF_MS 400
+#define HALF_SLACK_MS 1500
+#define STREAM_GAP_MS 50
+#define STREAM_CHUNKS 24 /* 1.2 s: three half-close timeouts */
+
+/* the relay ends by the half-close timeout, at least HALF_MS after @t0
+ * (the last byte or EOF), counted once */
+static void expect_half_close_end(struct env *e, uint64_t t0, uint64_t before)
+{
+	uint64_t took;
+
+	assert_int_equal(rt_run_wait(&e->run, HALF_MS + HALF_SLACK_MS), 1);
+	took = rt_now_ms() - t0;
+	fprintf(stderr, "ended %llu ms after the last byte or EOF\n",
+		(unsigned long long)took);
+	assert_true(took + 20 >= HALF_MS); /* the coarse clock's tick */
+	assert_int_equal(e->run.res.end, SL_RELAY_END_HALF_CLOSE);
+	assert_int_equal(sl_stat_get(SL_STAT_RELAY_HALF_CLOSE) - before, 1);
+}
+
+/*
+ * The pod sends a request and its FIN (close_notify and FIN go on); the
+ * peer never reads, answers or closes: the half-close timeout ends the
+ * flow with an RST both ways, long before the idle timeout (10 s here:
+ * the armed timer is moved earlier), counted.
+ */
+static void test_half_close_stuck_peer(void **state)
+{
+	struct opts o = { .idle_ns = 10000 * 1000000ull,
+			  .half_ns = HALF_MS * 1000000ull };
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	struct env e;
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, "request", 7), 0);
+	t0 = rt_now_ms();
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	expect_half_close_end(&e, t0, before);
+	assert_int_equal(e.run.res.bytes_plain_to_tls, 7);
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	assert_int_equal(rt_wait_reset(e.peer_fd, 2000), 0);
+	env_down(&e);
+}
+
+/* the same the other way: the peer answered and closed (close_notify,
+ * FIN), the pod never reads nor closes (no idle timeout: the timer is
+ * armed then) */
+static void test_half_close_stuck_pod(void **state)
+{
+	struct opts o = { .half_ns = HALF_MS * 1000000ull };
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	struct env e;
+	char buf[16];
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_peer_write(e.peer, e.peer_fd, "response", 8), 0);
+	t0 = rt_now_ms();
+	peer_close_write(&e);
+	expect_half_close_end(&e, t0, before);
+	assert_int_equal(e.run.res.bytes_tls_to_plain, 8);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, buf, sizeof(buf)),
+			 -ECONNRESET);
+	assert_int_equal(rt_wait_reset(e.pod, 2000), 0);
+	env_down(&e);
+}
+
+/*
+ * After the pod's FIN the peer answers slowly, a chunk every 50 ms for
+ * three half-close timeouts: every byte restarts the timeout, so nothing
+ * is cut and all of it arrives; then the peer goes silent without closing
+ * and the flow ends one timeout later.
+ */
+static void test_half_close_stream(void **state)
+{
+	struct opts o = { .half_ns = HALF_MS * 1000000ull };
+	uint64_t before = sl_stat_get(SL_STAT_RELAY_HALF_CLOSE), t0;
+	uint8_t out[1000], in[1000];
+	struct env e;
+
+	(void)state;
+	env_up(&e, &o);
+	assert_int_equal(rt_write_full(e.pod, "request", 7), 0);
+	assert_int_equal(shutdown(e.pod, SHUT_WR), 0);
+	peer_read_exact(&e, in, 7);
+	assert_int_equal(rt_peer_read(e.peer, e.peer_fd, in, sizeof(in)), 0);
+	for (int i = 0; i < STREAM_CHUNKS; i++) {
+		usleep(STREAM_GAP_MS * 1000);
+		rt_pattern(9, (uint64_t)i * sizeof(out), out, sizeof(out));
+		assert_int_equal(rt_peer_write(e.peer, e.peer_fd, out,
+					       sizeof(out)), 0);
+		assert_int_equal(rt_read_full(e.pod, in, sizeof(in)), 0);
+		assert_memory_equal(in, out, sizeof(out));
+		assert_int_equal(rt_run_wait(&e.run, 0), 0); /* not cut */
+	}
+	t0 = rt_now_ms();
+	expect_half_close_end(&e, t0, before);
+	assert_int_equal(e.run.res.bytes_tls_to_plain,
+			 STREAM_CHUNKS * sizeof(out));
+	assert_int_equal(rt_read_end(e.pod), -ECONNRESET);
+	env_down(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1045,6 +1159,9 @@ int main(void)
 		cmocka_unit_test(test_initial),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_max_duration),
+		cmocka_unit_test(test_half_close_stuck_peer),
+		cmocka_unit_test(test_half_close_stuck_pod),
+		cmocka_unit_test(test_half_close_stream),
 		cmocka_unit_test(test_backpressure),
 #ifndef SL_TEST_KTLS
 		cmocka_unit_test(test_bulk_buffers),

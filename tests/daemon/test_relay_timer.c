@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of sl_relay_timer_next(): the one relay timer serves the idle
- * timeout and the maximum flow duration, armed for the earlier deadline.
+ * timeout, the maximum flow duration and the half-close timeout, armed for
+ * the earliest deadline.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,16 @@ static uint64_t next(uint64_t now, uint64_t start, uint64_t last,
 		     uint64_t idle, uint64_t max, enum sl_relay_end *end)
 {
 	*end = SL_RELAY_END_INTERNAL;
-	return sl_relay_timer_next(now, start, last, idle, max, end);
+	return sl_relay_timer_next(now, start, last, idle, max, 0, end);
+}
+
+/* the same, half-closed with half-close timeout @half */
+static uint64_t next_half(uint64_t now, uint64_t start, uint64_t last,
+			  uint64_t idle, uint64_t max, uint64_t half,
+			  enum sl_relay_end *end)
+{
+	*end = SL_RELAY_END_INTERNAL;
+	return sl_relay_timer_next(now, start, last, idle, max, half, end);
 }
 
 static void test_idle_only(void **state)
@@ -77,6 +87,47 @@ static void test_earlier_deadline(void **state)
 	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
 }
 
+/*
+ * Half-closed: the half-close timeout counts from the last traffic like
+ * the idle one, and the shorter of the two applies; the maximum duration
+ * still wins when it has passed.
+ */
+static void test_half_close(void **state)
+{
+	enum sl_relay_end end;
+
+	(void)state;
+	/* idle 1 h, half-close 60 s: just half-closed (last = now) */
+	assert_true(next_half(100 * S, 0, 100 * S, 3600 * S, 0, 60 * S, &end) ==
+		    60 * S);
+	/* traffic 20 s ago restarts it: 40 s left */
+	assert_true(next_half(140 * S, 0, 120 * S, 3600 * S, 0, 60 * S, &end) ==
+		    40 * S);
+	assert_int_equal(end, SL_RELAY_END_INTERNAL);
+	/* silent for 60 s: end, not an idle end */
+	assert_true(next_half(180 * S, 0, 120 * S, 3600 * S, 0, 60 * S, &end) ==
+		    0);
+	assert_int_equal(end, SL_RELAY_END_HALF_CLOSE);
+	/* without an idle timeout it applies alone */
+	assert_true(next_half(180 * S, 0, 120 * S, 0, 0, 60 * S, &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_HALF_CLOSE);
+	assert_true(next_half(150 * S, 0, 120 * S, 0, 0, 60 * S, &end) ==
+		    30 * S);
+	/* an idle timeout shorter than (or equal to) it is the one */
+	assert_true(next_half(130 * S, 0, 120 * S, 10 * S, 0, 60 * S, &end) ==
+		    0);
+	assert_int_equal(end, SL_RELAY_END_IDLE);
+	assert_true(next_half(180 * S, 0, 120 * S, 60 * S, 0, 60 * S, &end) ==
+		    0);
+	assert_int_equal(end, SL_RELAY_END_IDLE);
+	/* the maximum duration when it comes first, or has passed too */
+	assert_true(next_half(100 * S, 90 * S, 100 * S, 0, 20 * S, 60 * S,
+			      &end) == 10 * S);
+	assert_true(next_half(200 * S, 90 * S, 100 * S, 0, 20 * S, 60 * S,
+			      &end) == 0);
+	assert_int_equal(end, SL_RELAY_END_MAX_DURATION);
+}
+
 static void test_neither(void **state)
 {
 	enum sl_relay_end end;
@@ -92,6 +143,8 @@ static void test_end_name(void **state)
 	assert_string_equal(sl_relay_end_name(SL_RELAY_END_MAX_DURATION),
 			    "max_duration");
 	assert_string_equal(sl_relay_end_name(SL_RELAY_END_IDLE), "idle");
+	assert_string_equal(sl_relay_end_name(SL_RELAY_END_HALF_CLOSE),
+			    "half_close_timeout");
 }
 
 int main(void)
@@ -100,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_idle_only),
 		cmocka_unit_test(test_max_only),
 		cmocka_unit_test(test_earlier_deadline),
+		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_neither),
 		cmocka_unit_test(test_end_name),
 	};
