@@ -420,6 +420,7 @@ struct sl_svc {
 	bool has_selector;
 	struct sl_label *selector;
 	size_t n_selector;
+	bool headless; /* clusterIP: None (by intent; absent is not) */
 };
 
 /* -- PeerAuthentication -- */
@@ -510,6 +511,7 @@ struct sl_host {
 	struct sl_svc_port *ports;
 	size_t n_ports;
 	bool passthrough; /* ServiceEntry resolution NONE without endpoints */
+	bool no_vip_yet;  /* a Service without clusterIP (not "None") */
 	struct sl_dr *dr;
 	struct sl_vs *vs;
 	struct sl_epset *sets; /* (n_subsets + 1) * n_ports */
