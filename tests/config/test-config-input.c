@@ -187,6 +187,42 @@ static void test_service_without_cluster_ip(void **state)
 	cfgt_done(&t);
 }
 
+/* the seam of other sources: documents in memory, any order */
+static void test_load_files(void **state)
+{
+	static const char wl[] =
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: WorkloadEntry\n"
+		"metadata: {name: web-0}\n"
+		"spec: {address: 198.18.3.1, labels: {app: web}}\n";
+	const struct sl_config_doc docs[] = {
+		{ "wl.yaml", "api:default/WorkloadEntry/web-0", wl, sizeof(wl) - 1 },
+		{ "svc.yaml", "api:default/Service/web", SVC, sizeof(SVC) - 1 },
+	};
+	struct sl_config_doc dup[2] = { docs[0], docs[0] };
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL;
+	struct cfgt t = { 0 };
+
+	CFGT_OK(&t, "svc.yaml", SVC, "wl.yaml", wl);
+	assert_int_equal(sl_config_load_files("api", docs, 2, "node-a", &cfg,
+					      &errs), 0);
+	/* same (name, content) pairs: same generation as the directory */
+	assert_string_equal(sl_config_generation(cfg),
+			    sl_config_generation(t.cfg));
+	assert_int_equal(sl_config_count(cfg, NULL), 2);
+	sl_config_put(cfg);
+	cfgt_done(&t);
+
+	dup[1].path = "api:elsewhere";
+	assert_int_equal(sl_config_load_files("api", dup, 2, "node-a", &cfg,
+					      &errs), -EINVAL);
+	assert_null(cfg);
+	assert_true(errs.n >= 1);
+	assert_string_equal(errs.v[0].message, "a second file named \"wl.yaml\"");
+	sl_config_errors_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_bytes),
 		cmocka_unit_test(test_foreign_kinds),
 		cmocka_unit_test(test_service_without_cluster_ip),
+		cmocka_unit_test(test_load_files),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
