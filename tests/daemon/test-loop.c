@@ -234,7 +234,7 @@ static void test_admin(void **state)
 /* the connection cap: over it a new flow is shed and counted */
 static void test_admission(void **state)
 {
-	struct sl_daemon d = { .max_conns = 2 };
+	struct sl_daemon d = { .cap[SL_BUDGET_OUTBOUND] = 2 };
 	uint64_t shed = sl_stat_get(SL_STAT_SHED);
 
 	assert_true(sl_flow_admit(&d));
