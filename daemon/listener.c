@@ -84,7 +84,7 @@ bool sl_budget_take(struct sl_daemon *d, enum sl_budget b, bool count)
 
 	if (n >= d->cap[b]) {
 		atomic_fetch_sub_explicit(&used[b], 1, memory_order_relaxed);
-		if (count)
+		if (count && b != SL_BUDGET_NONE)
 			shed(shed_stat[b]);
 		return false;
 	}

@@ -5,27 +5,33 @@
 # of the mesh port").  Two nodes (tests/netns/lib), pooling off so that
 # every flow is a new mTLS handshake.  node2 runs with small caps:
 # --max-pending 50 --max-pending-per-source 20, and 40 outbound and 40
-# inbound flows.  pod12 (not a workload, not steered) is the attacker: it
-# keeps 70 bare connections (nothing sent) to 15008 from each of three
-# sources (198.18.1.12, 198.18.1.13, fd00:5a1c:1::12), reopening each one
-# 50 ms after it ends (sl-tcp hold), for 4 s.
+# inbound flows.  pod12 (not a workload, not steered) is the attacker: for
+# 4 s it keeps bare connections (nothing sent) to 15008 open, reopening
+# each one 50 ms after it ends (sl-tcp hold): 200 from 198.18.1.12, then
+# 70 from each of 198.18.1.12, 198.18.1.13 and fd00:5a1c:1::12.
 #  1. meanwhile new flows still work both ways: pod11 -> pod21 (an inbound
 #     authenticated flow on node2) and pod22 -> pod11 (an outbound flow of
 #     node2); on today's main the silent connections fill the one
 #     node-wide cap that both share, and both fail
-#  2. no bare connection ever sees a clean EOF or data: the ones over a
-#     cap are reset at once (per source: at most 20 held; all sources: the
-#     pending cap, shed_pending), the held ones are reset after ~1 s
-#     (--hello-timeout 1s: between 0.8 and 1.9 s after the connect)
+#     (phase 1: 200 connections from one source; phase 2: 70 from each of
+#     three sources, which together fill the pending cap: silent ones are
+#     reset to make room, so the flows' handshakes still get in)
+#  2. no bare connection ever sees a clean EOF or data (today's main
+#     close()s shed connections: clean EOFs): the ones over a cap are
+#     reset at once (one source: at most 20 held), the held ones are reset
+#     after ~1 s (--hello-timeout 1s: between 0.8 and 1.9 s after the
+#     connect)
 #  3. the counters show it: shed, shed_per_source, shed_pending,
-#     hello_timeouts; pending_handshakes never above 50
+#     hello_timeouts, no shed_outbound/shed_inbound; pending_handshakes
+#     never above 20 with one source, 50 with three
 #  4. fds run out: node2 restarted under prlimit with RLIMIT_NOFILE 45
 #     above what sluiced opens at start, --fd-reserve 16, no pending caps
 #     in the way.  Under the same flood, connections that would take the
 #     last 16 fds are reset (shed_fd_reserve) and accepts pause with a
 #     backoff (accept_paused, "pausing accept" logged); `sluice status`
-#     keeps answering throughout (today the flood takes every fd and the
-#     admin socket answers nothing); once the flood is over flows work
+#     answers within 1 s throughout (on today's main, with the same flood
+#     and --max-connections above the fds, it answers nothing until the
+#     handshake timeout frees fds); once the flood is over flows work
 #  5. both daemons stop with exit 0 (ASan: no leaks)
 #
 # usage: admission.sh SLUICED SLUICE NFT_TOOL SL_TCP
