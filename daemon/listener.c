@@ -40,7 +40,7 @@
 #define SL_FD_RESERVE_DEFAULT 128
 #define SL_FDS_PER_WORKER 40	     /* ring, listeners, pipes cache, ... */
 #define SL_FDS_PER_FLOW 6	     /* 2 sockets + 2 splice pipes */
-#define SL_PENDING_DEFAULT_MAX 1024 /* x ~57 KB once a ClientHello is in */
+#define SL_PENDING_DEFAULT_MAX 1024 /* x ~55 KB once a ClientHello is in */
 #define SL_PENDING_SRC_MIN 8
 
 struct sl_listener {
