@@ -53,9 +53,8 @@ struct sl_daemon_opts {
 	uint64_t connect_timeout_ns;	/* default 5 s */
 	uint64_t idle_timeout_ns;	/* default 1 h; 0: none */
 	uint64_t grace_ns;		/* shutdown grace, default 10 s */
-	unsigned int max_conns;		/* --max-connections: flow budget split
-					 * by outbound and inbound; 0: from
-					 * RLIMIT_NOFILE */
+	unsigned int max_conns;		/* --max-connections: default of both
+					 * max_outbound and max_inbound */
 	/* admission (listener.c; 0: derived, see sl_admission_setup) */
 	unsigned int max_outbound;	/* flows of local pods, their pool */
 	unsigned int max_inbound;	/* authenticated and plaintext inbound */

@@ -221,20 +221,25 @@ int sl_admission_setup(struct sl_daemon *d)
 			pend = 1;
 	}
 	if (!src) {
-		src = pend / 8;
+		/* a peer node's flows and refills all come from its address:
+		 * leave room for its bursts (the silent ones make room anyway,
+		 * hello.c) */
+		src = pend / 4;
 		if (src < SL_PENDING_SRC_MIN)
 			src = SL_PENDING_SRC_MIN;
 	}
 	if (src > pend)
 		src = pend;
 	/* the flows share what the pending handshakes leave, half each way;
-	 * --max-connections sets that total instead */
-	flows = o->max_conns ? o->max_conns :
-		(avail > pend ? (avail - pend) / SL_FDS_PER_FLOW : 0);
+	 * --max-connections N caps each way at N instead (what it capped
+	 * before the budgets were split: the flows in progress) */
+	flows = avail > pend ? (avail - pend) / SL_FDS_PER_FLOW : 0;
 	if (!out)
-		out = flows / 2 ? (unsigned int)(flows / 2) : 1;
+		out = o->max_conns ? o->max_conns :
+		      flows / 2 ? (unsigned int)(flows / 2) : 1;
 	if (!in)
-		in = flows - flows / 2 ? (unsigned int)(flows - flows / 2) : 1;
+		in = o->max_conns ? o->max_conns :
+		     flows - flows / 2 ? (unsigned int)(flows - flows / 2) : 1;
 	d->cap[SL_BUDGET_NONE] = 0;
 	d->cap[SL_BUDGET_OUTBOUND] = out;
 	d->cap[SL_BUDGET_INBOUND] = in;
