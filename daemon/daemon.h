@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "srclimit.h"
 
 struct sl_certstore;
 struct sl_tls_ctx;
@@ -23,6 +24,23 @@ struct sl_nft_ctx;
 struct sl_health;
 struct sl_reload;
 struct sl_reload_watch;
+
+/*
+ * Every connection is counted against one budget, so that unauthenticated
+ * peers never take what local pods need (issue 24):
+ *  - outbound: flows of local pods (15001), their pooled connections;
+ *  - inbound: authenticated inbound flows, plaintext inbound (15006),
+ *    same-node handoffs (loopback to 15008);
+ *  - pending: inbound mTLS connections before the handshake is done, also
+ *    capped per source (srclimit.h); an authenticated one moves to inbound.
+ */
+enum sl_budget {
+	SL_BUDGET_NONE,
+	SL_BUDGET_OUTBOUND,
+	SL_BUDGET_INBOUND,
+	SL_BUDGET_PENDING,
+	SL_BUDGET__MAX,
+};
 
 /** Options from the command line (main.c); durations in nanoseconds. */
 struct sl_daemon_opts {
@@ -35,7 +53,15 @@ struct sl_daemon_opts {
 	uint64_t connect_timeout_ns;	/* default 5 s */
 	uint64_t idle_timeout_ns;	/* default 1 h; 0: none */
 	uint64_t grace_ns;		/* shutdown grace, default 10 s */
-	unsigned int max_conns;		/* 0: from RLIMIT_NOFILE */
+	unsigned int max_conns;		/* --max-connections: default of both
+					 * max_outbound and max_inbound */
+	/* admission (listener.c; 0: derived, see sl_admission_setup) */
+	unsigned int max_outbound;	/* flows of local pods, their pool */
+	unsigned int max_inbound;	/* authenticated and plaintext inbound */
+	unsigned int max_pending;	/* inbound mTLS not yet authenticated */
+	unsigned int max_pending_src;	/* of those, per source (IPv4, IPv6 /64) */
+	unsigned int fd_reserve;	/* fds kept for admin, metrics, reload */
+	uint64_t hello_timeout_ns;	/* first TLS record deadline, default 1 s */
 	uint16_t outbound_port;		/* 0: from the node config */
 	uint16_t inbound_port;		/* 0: from the node config */
 	uint16_t inbound_plain_port;	/* 0: from the node config (15006) */
@@ -67,7 +93,11 @@ struct sl_daemon {
 	struct sl_certstore *certs;
 	struct sl_tls_ctx *tls_ctx;
 	bool ktls; /* install kTLS after handshakes */
-	unsigned int max_conns;
+	/* admission caps per budget (enum sl_budget), the per-source table of
+	 * pending handshakes, the fd reserve (sl_admission_setup) */
+	unsigned int cap[SL_BUDGET__MAX];
+	struct sl_srclimit *srclimit;
+	unsigned int fd_reserve;
 	uint16_t outbound_port, inbound_port;
 	uint16_t inbound_plain_port; /* plaintext inbound (PERMISSIVE) */
 	uint32_t mark; /* SO_MARK of every socket sluiced dials */
@@ -105,6 +135,7 @@ struct sl_listener;
 struct sl_admin;
 struct sl_pool;
 struct sl_flow;
+struct sl_hello;
 
 #define SL_MAX_LISTENERS 8
 
@@ -116,25 +147,86 @@ struct sl_wctx {
 	struct sl_admin *admin; /* worker 0 */
 	struct sl_pool *pool;	/* ready client connections (pool.h) */
 	struct sl_flow *waiting; /* inbound flows before their preamble (flow.h) */
+	/* inbound connections before their first record, oldest first
+	 * (hello.c) */
+	struct sl_hello *hellos, *hellos_last;
 	struct sl_op grace_op;
 	struct __kernel_timespec grace_ts;
 	bool grace_armed;
 	bool cutting; /* grace period over: cancelling everything */
 };
 
-/* ---- flow admission (listener.c) ------------------------------------- */
+/* ---- admission (listener.c) ----------------------------------------- */
+
+/** struct sl_admission - what an admitted connection holds */
+struct sl_admission {
+	enum sl_budget budget;
+	struct sl_srclimit_ticket src; /* pending: its source's count */
+	uint64_t accept_ns;	       /* CLOCK_MONOTONIC at accept */
+};
 
 /**
- * sl_flow_admit - count a new flow against the connection cap
+ * sl_admission_setup - derive the caps not set by options from
+ * RLIMIT_NOFILE (raised to its hard limit): the fd reserve and about 40
+ * fds per worker stay free, a pending handshake takes one fd, a flow up to
+ * six (two sockets, two splice pipes); set up the per-source table
+ * @retval 0 or -errno (logged)
+ */
+int sl_admission_setup(struct sl_daemon *d);
+
+/** sl_admission_free - free what sl_admission_setup made; NULL-safe */
+void sl_admission_free(struct sl_daemon *d);
+
+/**
+ * sl_budget_take - count one connection against budget @b
+ * @shed: count a refusal (shed, and the budget's own counter)
+ * @retval true when admitted (give it back with sl_budget_put)
+ */
+bool sl_budget_take(struct sl_daemon *d, enum sl_budget b, bool shed);
+void sl_budget_put(enum sl_budget b);
+/** sl_budget_used - connections counted against @b now */
+unsigned int sl_budget_used(enum sl_budget b);
+
+/**
+ * sl_admission_pending - admit an inbound mTLS connection from @peer as a
+ * pending handshake (its source's count, then the pending cap)
+ * @make_room: called once when the pending cap is reached; it may end a
+ *         pending connection (giving its place back) and return true,
+ *         then the cap is tried again (NULL: none)
+ * @retval 0 and @a filled (sl_admission_release); -EBUSY: its source is
+ *         at --max-pending-per-source; -ENOSPC: --max-pending reached
+ *         (both counted as shed)
+ */
+int sl_admission_pending(struct sl_daemon *d, const struct sl_ip *peer,
+			 bool (*make_room)(void *arg), void *arg,
+			 struct sl_admission *a);
+
+/**
+ * sl_admission_authenticated - move a pending @a to the inbound budget
+ * (no-op for another budget)
+ * @retval 0; -ENOSPC when the inbound budget is full (counted as shed;
+ *         @a still holds its pending place)
+ */
+int sl_admission_authenticated(struct sl_daemon *d, struct sl_admission *a);
+
+/** sl_admission_release - give back what @a holds (idempotent) */
+void sl_admission_release(struct sl_daemon *d, struct sl_admission *a);
+
+/* the outbound budget, as the pool (pool.h) and outbound.c use it */
+
+/**
+ * sl_flow_admit - count a new flow of a local pod against the outbound
+ * budget
  * @retval true when admitted (the caller later calls sl_flow_release());
- *         false when over the cap (counted as shed; close the socket)
+ *         false when over the cap (counted as shed; reset the socket)
  */
 bool sl_flow_admit(struct sl_daemon *d);
+/** sl_flow_release - give back one place of the outbound budget */
 void sl_flow_release(void);
 
 /**
  * sl_flow_admit_spare - count a spare connection (the pool's, pool.h)
- * against the connection cap, without counting a refusal as shed
+ * against the outbound budget, without counting a refusal as shed
  * @retval true when below the cap (release with sl_flow_release())
  */
 bool sl_flow_admit_spare(struct sl_daemon *d);
@@ -160,8 +252,24 @@ void sl_listener_close(struct sl_listener *l);
 /** sl_outbound_start - take over @fd, a pod connection redirected to us */
 void sl_outbound_start(struct sl_wctx *wc, int fd);
 
-/** sl_inbound_start - take over @fd, an mTLS connection to a local pod */
-void sl_inbound_start(struct sl_wctx *wc, int fd);
+/**
+ * sl_inbound_start - take over @fd, an mTLS connection to a local pod, and
+ * what @adm holds (pending, or inbound for a same-node handoff)
+ */
+void sl_inbound_start(struct sl_wctx *wc, int fd,
+		      const struct sl_admission *adm);
+
+/**
+ * sl_hello_start - (hello.c) take over @fd, just accepted on the inbound
+ * mTLS port: admit it as a pending handshake and wait, holding no more
+ * than a small struct, until its first TLS record has arrived; then
+ * sl_inbound_start().  A refused or silent peer is reset.
+ */
+void sl_hello_start(struct sl_wctx *wc, int fd);
+
+/** sl_hello_cut - reset every connection of @wc still in sl_hello_start's
+ * wait (the worker is stopping) */
+void sl_hello_cut(struct sl_wctx *wc);
 
 /**
  * sl_plain_inbound_start - take over @fd, a plaintext connection to a

@@ -41,6 +41,7 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound)
 	f->pod_fd = -1;
 	f->mesh_fd = -1;
 	f->cfg = sl_daemon_config(wc->d);
+	f->adm.budget = outbound ? SL_BUDGET_OUTBOUND : SL_BUDGET_INBOUND;
 	/* distinct across restarts; the pid is read once (a benign race:
 	 * every thread stores the same value) */
 	epoch = __atomic_load_n(&flow_id_epoch, __ATOMIC_RELAXED);
@@ -74,20 +75,23 @@ void sl_flow_pre_orig_dst(struct sl_flow *f, const struct sl_ip *ip)
 		memcpy(f->pre.orig_dst, &ip->v6, 16);
 }
 
-struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
-				 struct sl_ip *lip, uint16_t *lport,
-				 struct sl_ip *pip, uint16_t *pport)
+struct sl_flow *sl_flow_accepted_adm(struct sl_wctx *wc, int fd,
+				     const struct sl_admission *adm,
+				     struct sl_ip *lip, uint16_t *lport,
+				     struct sl_ip *pip, uint16_t *pport)
 {
 	struct sockaddr_storage local, peer;
 	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct sl_admission a = *adm;
 	struct sl_flow *f;
 
 	f = sl_flow_new(wc, false);
 	if (!f) {
-		close(fd);
-		sl_flow_release();
+		sl_socket_reset(fd);
+		sl_admission_release(wc->d, &a);
 		return NULL;
 	}
+	f->adm = a;
 	f->mesh_fd = fd;
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
@@ -100,6 +104,29 @@ struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
 	sl_flow_fmt_ep(f->dst, sizeof(f->dst), lip, *lport);
 	f->src_ip = *pip;
 	return f;
+}
+
+struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
+				 struct sl_ip *lip, uint16_t *lport,
+				 struct sl_ip *pip, uint16_t *pport)
+{
+	struct sl_admission a = { .budget = SL_BUDGET_INBOUND,
+				  .accept_ns = 0 };
+
+	return sl_flow_accepted_adm(wc, fd, &a, lip, lport, pip, pport);
+}
+
+int sl_flow_authenticated(struct sl_flow *f)
+{
+	int ret = sl_admission_authenticated(f->d, &f->adm);
+
+	if (ret) {
+		sl_log_info("%s: flow %s -> %s (%s): inbound budget full (--max-inbound %u): reset",
+			    __func__, f->src, f->dst, sl_flow_peer_id(f) ?: "?",
+			    f->d->cap[SL_BUDGET_INBOUND]);
+		sl_flow_fail(f);
+	}
+	return ret;
 }
 
 const struct sl_workload *sl_flow_local_workload(struct sl_flow *f,
@@ -161,6 +188,7 @@ void sl_flow_cut_waiting(struct sl_wctx *wc)
 {
 	struct sl_flow *f;
 
+	sl_hello_cut(wc);
 	while ((f = wc->waiting)) {
 		sl_log_debug("%s: flow %s -> %s: stopping, no preamble yet: closed",
 			     __func__, f->src, f->dst);
@@ -203,7 +231,7 @@ void sl_flow_fail(struct sl_flow *f)
 	sl_tls_rl_free(f->rl);
 	f->rl = NULL;
 	sl_stats_flow_close();
-	sl_flow_release();
+	sl_admission_release(f->d, &f->adm);
 	flow_end(f);
 }
 
@@ -543,12 +571,14 @@ int sl_flow_ktls_install(struct sl_flow *f)
 struct sl_relay_ctx {
 	struct sl_wctx *wc;
 	struct sl_lb_flow *lb;
+	enum sl_budget budget; /* the flow's admission (daemon.h) */
 };
 
 static void relay_done(void *arg, const struct sl_relay_result *r)
 {
 	struct sl_relay_ctx *rc = arg;
 	struct sl_wctx *wc = rc->wc;
+	enum sl_budget budget = rc->budget;
 
 	sl_lb_end(rc->lb);
 	free(rc->lb);
@@ -579,7 +609,7 @@ static void relay_done(void *arg, const struct sl_relay_result *r)
 		     (unsigned long long)r->bytes_tls_to_plain,
 		     r->ktls ? " (kTLS)" : "");
 	sl_stats_flow_close();
-	sl_flow_release();
+	sl_budget_put(budget);
 	sl_worker_unref(wc->w);
 }
 
@@ -602,6 +632,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	}
 	rc->wc = f->wc;
 	rc->lb = f->lb;
+	rc->budget = f->adm.budget;
 	p.done_arg = rc;
 	/* DestinationRule connectionPool idleTimeout (outbound) */
 	if (f->lb && f->lb->pol.idle_timeout_ns)
@@ -641,5 +672,9 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	f->tls = NULL;
 	f->rl = NULL;
 	f->handoff_port = 0;
+	/* relay_done gives the budget back (an inbound flow's per-source
+	 * count went with its authentication: nothing else is held) */
+	f->adm.budget = SL_BUDGET_NONE;
+	sl_admission_release(f->d, &f->adm);
 	flow_end(f);
 }

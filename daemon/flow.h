@@ -65,6 +65,10 @@ struct sl_flow {
 	bool io_exact;
 	bool io_send;
 
+	/* the admission budget the flow counts against (daemon.h): outbound,
+	 * inbound, or pending until the handshake is done */
+	struct sl_admission adm;
+
 	struct sl_op timer_op;
 	struct __kernel_timespec timer_ts, link_ts;
 	bool timer_armed, timed_out, ended, freeing;
@@ -120,15 +124,32 @@ struct sl_flow *sl_flow_new(struct sl_wctx *wc, bool outbound);
 
 /**
  * sl_flow_accepted - a flow for the connection @fd accepted on an inbound
- * listener (admitted): @fd becomes f->mesh_fd, f->src/f->dst/f->src_ip are
- * set from its peer and local (TPROXY: the pod dialed) addresses, which are
- * also returned in @lip/@lport and @pip/@pport
- * @retval the flow, or NULL when it could not be set up (@fd is closed and
+ * listener (admitted to the inbound budget): @fd becomes f->mesh_fd,
+ * f->src/f->dst/f->src_ip are set from its peer and local (TPROXY: the pod
+ * dialed) addresses, which are also returned in @lip/@lport and @pip/@pport
+ * @retval the flow, or NULL when it could not be set up (@fd is reset and
  *         the admission released: nothing left to do)
  */
 struct sl_flow *sl_flow_accepted(struct sl_wctx *wc, int fd,
 				 struct sl_ip *lip, uint16_t *lport,
 				 struct sl_ip *pip, uint16_t *pport);
+
+/**
+ * sl_flow_accepted_adm - sl_flow_accepted() for a connection admitted as
+ * @adm says (a pending handshake, hello.c); the flow takes it over
+ */
+struct sl_flow *sl_flow_accepted_adm(struct sl_wctx *wc, int fd,
+				     const struct sl_admission *adm,
+				     struct sl_ip *lip, uint16_t *lport,
+				     struct sl_ip *pip, uint16_t *pport);
+
+/**
+ * sl_flow_authenticated - (inbound) the peer is authenticated: move the
+ * flow from the pending budget to the inbound one
+ * @retval 0; -ENOSPC when the inbound budget is full (counted, logged and
+ *         the flow failed: the caller returns)
+ */
+int sl_flow_authenticated(struct sl_flow *f);
 
 /**
  * sl_flow_local_workload - the workload at @ip when it runs on this node;
@@ -175,7 +196,8 @@ void sl_flow_set_waiting(struct sl_flow *f, bool waiting);
 /**
  * sl_flow_cut_waiting - end every flow of @wc waiting for its preamble
  * (stop: a peer's idle pooled connection must not hold the shutdown for
- * the grace period; the peer drops it on the reset)
+ * the grace period; the peer drops it on the reset), and every inbound
+ * connection still waiting for its first TLS record (sl_hello_cut)
  */
 void sl_flow_cut_waiting(struct sl_wctx *wc);
 

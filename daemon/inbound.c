@@ -24,6 +24,7 @@
 #include "record.h"
 #include "stats.h"
 #include "tls.h"
+#include "util.h"
 
 /* plaintext buffer: the preamble plus what one ciphertext read can carry */
 #define SL_INBOUND_PLAIN_CAP (SL_PREAMBLE_MAX_LEN + 2 * SL_FLOW_BUF)
@@ -302,6 +303,9 @@ static void inbound_handshake_done(struct sl_flow *f)
 
 	sl_log_debug("%s: flow %s -> %s: peer %s", __func__, f->src, f->dst,
 		     sl_flow_peer_id(f));
+	/* authenticated: from the pending budget to the inbound one */
+	if (sl_flow_authenticated(f))
+		return;
 	/* an authenticated peer may send its preamble much later: a pooled
 	 * connection (pool.h) waits up to the peer's pool idle time.  Once
 	 * the worker is stopping, a flow's preamble follows its Finished at
@@ -333,8 +337,10 @@ static void inbound_handshake_done(struct sl_flow *f)
 	us_process(f);
 }
 
-void sl_inbound_start(struct sl_wctx *wc, int fd)
+void sl_inbound_start(struct sl_wctx *wc, int fd,
+		      const struct sl_admission *adm)
 {
+	uint64_t hs_timeout = wc->d->o.handshake_timeout_ns, waited;
 	const struct sl_workload *wl;
 	struct sl_identity *id = NULL;
 	struct sl_ip lip, pip, dst, hsrc;
@@ -343,7 +349,7 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 	struct sl_flow *f;
 	int ret;
 
-	f = sl_flow_accepted(wc, fd, &lip, &lport, &pip, &pport);
+	f = sl_flow_accepted_adm(wc, fd, adm, &lip, &lport, &pip, &pport);
 	if (!f)
 		return;
 	dst = lip;
@@ -382,6 +388,10 @@ void sl_inbound_start(struct sl_wctx *wc, int fd)
 		return;
 	}
 	f->on_handshake = inbound_handshake_done;
-	sl_flow_arm_deadline(f, f->d->o.handshake_timeout_ns);
+	/* the deadline counts from the accept: the wait for the first
+	 * record (hello.c) is part of it */
+	waited = adm->accept_ns ? sl_now_ns() - adm->accept_ns : 0;
+	sl_flow_arm_deadline(f, hs_timeout > waited + 1000000ULL ?
+					hs_timeout - waited : 1000000ULL);
 	sl_flow_handshake(f);
 }

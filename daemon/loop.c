@@ -93,6 +93,7 @@ static const struct {
 	{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
 	{ IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
 	{ IORING_OP_READ, "READ" },
+	{ IORING_OP_POLL_ADD, "POLL_ADD" },
 };
 
 int sl_loop_probe(void)

@@ -52,7 +52,17 @@ static void usage(FILE *out, const char *prog)
 		"                              moves either way for DUR (default 60s, 0: never)\n"
 		"      --grace DUR             shutdown grace period (default 10s)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
-		"      --max-connections N     flow cap (default: from RLIMIT_NOFILE)\n"
+		"      --max-connections N     default of both caps below (else each gets half\n"
+		"                              of what RLIMIT_NOFILE leaves)\n"
+		"      --max-outbound N        flows of local pods and their pooled connections\n"
+		"      --max-inbound N         authenticated and plaintext inbound flows\n"
+		"      --max-pending N         inbound mTLS connections not yet authenticated\n"
+		"                              (default: RLIMIT_NOFILE/8, at most 1024)\n"
+		"      --max-pending-per-source N  of those, per IPv4 address or IPv6 /64\n"
+		"                              (default: max-pending/4, at least 8)\n"
+		"      --hello-timeout DUR     reset an inbound peer whose first TLS record is\n"
+		"                              not in within DUR (default 1s)\n"
+		"      --fd-reserve N          fds kept for admin, metrics, reloads (default 128)\n"
 		"      --inbound-plain-port PORT plaintext inbound port for PERMISSIVE/DISABLE\n"
 		"                              pods (default: node config, 15006)\n"
 		"      --pool-size N           ready mTLS connections kept per source identity\n"
@@ -115,6 +125,12 @@ enum {
 	OPT_BULK_BUFFER,
 	OPT_AES_GCM,
 	OPT_HALF_CLOSE_TIMEOUT,
+	OPT_MAX_OUTBOUND,
+	OPT_MAX_INBOUND,
+	OPT_MAX_PENDING,
+	OPT_MAX_PENDING_SRC,
+	OPT_HELLO_TIMEOUT,
+	OPT_FD_RESERVE,
 };
 
 static const struct option long_opts[] = {
@@ -136,6 +152,12 @@ static const struct option long_opts[] = {
 	{ "half-close-timeout", required_argument, NULL, OPT_HALF_CLOSE_TIMEOUT },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-outbound", required_argument, NULL, OPT_MAX_OUTBOUND },
+	{ "max-inbound", required_argument, NULL, OPT_MAX_INBOUND },
+	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+	{ "max-pending-per-source", required_argument, NULL, OPT_MAX_PENDING_SRC },
+	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+	{ "fd-reserve", required_argument, NULL, OPT_FD_RESERVE },
 	{ "steer", no_argument, NULL, OPT_STEER },
 	{ "keep-table-on-stop", no_argument, NULL, OPT_KEEP_TABLE },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -527,24 +549,6 @@ static int ports_free(const struct sl_daemon *d)
 	return 0;
 }
 
-static unsigned int default_max_conns(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1000;
-	/* use the whole hard limit */
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 6 * 1000000ULL)
-		return 1000000;
-	/* per flow: 2 sockets + 2 pipes (4 fds) for splice; keep 64 spare */
-	return rl.rlim_cur > 64 + 6 ? (unsigned int)((rl.rlim_cur - 64) / 6) : 1;
-}
-
 static int setup_tls(struct sl_daemon *d)
 {
 	const struct sl_node_config *node = sl_config_node(d->cfg);
@@ -615,6 +619,7 @@ static void daemon_free(struct sl_daemon *d)
 	sl_tls_ctx_free(d->tls_ctx);
 	sl_certstore_free(d->certs);
 	sl_config_put(d->cfg);
+	sl_admission_free(d);
 	pthread_mutex_destroy(&d->cfg_lock);
 }
 
@@ -636,6 +641,7 @@ int main(int argc, char **argv)
 			.hs_threads = -1,
 			.hs_nice = SL_OFFLOAD_DEFAULT_NICE,
 			.bulk_buf_size = SL_RELAY_DEFAULT_BULK_SIZE,
+			.hello_timeout_ns = 1000000000ULL,
 		},
 	};
 	struct sl_worker_hooks hooks = {
@@ -829,6 +835,32 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, UINT_MAX, &d.o.max_conns) || !d.o.max_conns)
 				goto bad_arg;
 			break;
+		case OPT_MAX_OUTBOUND:
+		case OPT_MAX_INBOUND:
+		case OPT_MAX_PENDING:
+		case OPT_MAX_PENDING_SRC:
+		case OPT_FD_RESERVE: {
+			unsigned int v;
+
+			if (parse_uint(optarg, INT_MAX, &v) || !v)
+				goto bad_arg;
+			if (c == OPT_MAX_OUTBOUND)
+				d.o.max_outbound = v;
+			else if (c == OPT_MAX_INBOUND)
+				d.o.max_inbound = v;
+			else if (c == OPT_MAX_PENDING)
+				d.o.max_pending = v;
+			else if (c == OPT_MAX_PENDING_SRC)
+				d.o.max_pending_src = v;
+			else
+				d.o.fd_reserve = v;
+			break;
+		}
+		case OPT_HELLO_TIMEOUT:
+			if (sl_parse_duration(optarg, &ns) || !ns)
+				goto bad_arg;
+			d.o.hello_timeout_ns = ns;
+			break;
 		case 'V':
 			printf("sluiced %s\n", SL_VERSION);
 			return 0;
@@ -890,11 +922,13 @@ bad_arg:
 	if (ret)
 		goto out;
 	d.mark = 0x5101; /* SL_NFT_BYPASS_MARK: steering lets these through */
-	d.max_conns = d.o.max_conns ? d.o.max_conns : default_max_conns();
 	if (!d.o.workers) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		d.o.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
 	}
+	ret = sl_admission_setup(&d);
+	if (ret)
+		goto out;
 	if (!d.o.node)
 		d.o.node = sl_config_node(d.cfg)->name;
 
@@ -972,12 +1006,13 @@ bad_arg:
 			      (unsigned long long)(d.o.idle_timeout_ns / 1000000ULL));
 	else
 		sl_log_notice("sluiced: idle timeout none (--idle-timeout 0; DestinationRule connectionPool idleTimeout overrides)");
-	sl_log_notice("sluiced %s: node %s, %u workers, %u handshake threads (nice %d), outbound :%u, inbound :%u, plaintext inbound :%u, %s (userspace AES-GCM: %s), max %u flows",
+	sl_log_notice("sluiced %s: node %s, %u workers, %u handshake threads (nice %d), outbound :%u, inbound :%u, plaintext inbound :%u, %s (userspace AES-GCM: %s), max %u outbound + %u inbound flows, %u pending handshakes",
 		      SL_VERSION, d.o.node ? d.o.node : "?", d.n_workers,
 		      sl_offload_threads(), d.o.hs_nice,
 		      d.outbound_port, d.inbound_port, d.inbound_plain_port,
 		      d.ktls ? "kTLS" : "userspace TLS", sl_gcm_impl_name(),
-		      d.max_conns);
+		      d.cap[SL_BUDGET_OUTBOUND], d.cap[SL_BUDGET_INBOUND],
+		      d.cap[SL_BUDGET_PENDING]);
 	/* the workers run until SIGTERM/SIGINT */
 	ret = sl_workers_join(ws, d.n_workers);
 	sl_steer_stop(&d);

@@ -431,7 +431,7 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 
 	f = sl_flow_new(wc, true);
 	if (!f) {
-		close(fd);
+		sl_socket_reset(fd);
 		sl_flow_release();
 		return;
 	}

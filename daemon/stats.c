@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Process-wide data path counters and their JSON form. */
+#include "daemon.h"
 #include "json.h"
 #include "stats.h"
 
@@ -52,6 +53,13 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_HANDSHAKES_RESUMED] = "handshakes_resumed",
 	[SL_STAT_POOL_TICKETS] = "pool_tickets",
 	[SL_STAT_RELAY_HALF_CLOSE] = "relay_half_close_timeouts",
+	[SL_STAT_SHED_OUTBOUND] = "shed_outbound",
+	[SL_STAT_SHED_INBOUND] = "shed_inbound",
+	[SL_STAT_SHED_PENDING] = "shed_pending",
+	[SL_STAT_SHED_PER_SOURCE] = "shed_per_source",
+	[SL_STAT_SHED_FD_RESERVE] = "shed_fd_reserve",
+	[SL_STAT_HELLO_TIMEOUTS] = "hello_timeouts",
+	[SL_STAT_ACCEPT_PAUSED] = "accept_paused",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)
@@ -111,6 +119,13 @@ void sl_stats_write_json(FILE *out)
 	sl_json_kv_int(&j, "pool_ready",
 		       atomic_load_explicit(&sl_stats.pool_ready,
 					    memory_order_relaxed));
+	/* connections counted against each admission budget now */
+	sl_json_kv_uint(&j, "admitted_outbound",
+			sl_budget_used(SL_BUDGET_OUTBOUND));
+	sl_json_kv_uint(&j, "admitted_inbound",
+			sl_budget_used(SL_BUDGET_INBOUND));
+	sl_json_kv_uint(&j, "pending_handshakes",
+			sl_budget_used(SL_BUDGET_PENDING));
 	sl_json_key(&j, "handshake_failures");
 	sl_json_obj_begin(&j);
 	for (int f = 1; f < SL_TLS_FAIL__MAX; f++)

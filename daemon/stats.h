@@ -31,7 +31,7 @@ enum sl_stat {
 	SL_STAT_NO_ROUTE,	  /* outbound: nothing known at the destination */
 	SL_STAT_NO_IDENTITY,	  /* certstore had no identity */
 	SL_STAT_CONNECT_FAILED,	  /* mesh or pod connect failed / timed out */
-	SL_STAT_SHED,		  /* over the connection cap or out of fds */
+	SL_STAT_SHED,		  /* refused (RST) over a cap or the fd reserve */
 	SL_STAT_ACCEPT_ERRORS,
 	SL_STAT_PREAMBLE_ERRORS,
 	SL_STAT_KTLS_INSTALL_FAILED,
@@ -66,6 +66,14 @@ enum sl_stat {
 	SL_STAT_POOL_TICKETS,	  /* session tickets pool refills received */
 	SL_STAT_RELAY_HALF_CLOSE, /* reset: half-closed, no traffic for
 				   * --half-close-timeout (relay.h) */
+	/* admission (daemon.h, issue 24): every refusal is also in SHED */
+	SL_STAT_SHED_OUTBOUND,	  /* outbound budget full */
+	SL_STAT_SHED_INBOUND,	  /* inbound budget full (at accept or auth) */
+	SL_STAT_SHED_PENDING,	  /* pending handshake cap reached */
+	SL_STAT_SHED_PER_SOURCE,  /* the source's pending cap reached */
+	SL_STAT_SHED_FD_RESERVE,  /* the new fd fell into the fd reserve */
+	SL_STAT_HELLO_TIMEOUTS,	  /* no first TLS record within the deadline */
+	SL_STAT_ACCEPT_PAUSED,	  /* accept paused: out of fds or memory */
 	SL_STAT__MAX,
 };
 

@@ -234,7 +234,7 @@ static void test_admin(void **state)
 /* the connection cap: over it a new flow is shed and counted */
 static void test_admission(void **state)
 {
-	struct sl_daemon d = { .max_conns = 2 };
+	struct sl_daemon d = { .cap[SL_BUDGET_OUTBOUND] = 2 };
 	uint64_t shed = sl_stat_get(SL_STAT_SHED);
 
 	assert_true(sl_flow_admit(&d));
@@ -249,6 +249,85 @@ static void test_admission(void **state)
 	sl_flow_release();
 	assert_true(sl_flow_admit(&d));
 	sl_flow_release();
+}
+
+static int room_calls;
+static bool make_room_no(void *arg)
+{
+	room_calls++;
+	return false;
+}
+
+static bool make_room_yes(void *arg)
+{
+	struct sl_admission *victim = arg;
+
+	room_calls++;
+	sl_admission_release(sl_daemon, victim);
+	return true;
+}
+
+/* the budgets are separate: pending handshakes (capped in total and per
+ * source) never take an outbound place; an authenticated one moves to the
+ * inbound budget, refused when that is full; make_room is asked once */
+static void test_admission_budgets(void **state)
+{
+	struct sl_daemon d = {
+		.cap[SL_BUDGET_OUTBOUND] = 1,
+		.cap[SL_BUDGET_INBOUND] = 1,
+		.cap[SL_BUDGET_PENDING] = 3,
+	};
+	struct sl_admission a[4], b;
+	struct sl_ip src1, src2;
+	uint64_t shed = sl_stat_get(SL_STAT_SHED);
+
+	assert_int_equal(sl_ip_parse("198.18.1.12", &src1), 0);
+	assert_int_equal(sl_ip_parse("198.18.1.13", &src2), 0);
+	assert_int_equal(sl_srclimit_new(2, 64, &d.srclimit), 0);
+	sl_daemon = &d;
+	assert_int_equal(sl_admission_pending(&d, &src1, NULL, NULL, &a[0]), 0);
+	assert_int_equal(sl_admission_pending(&d, &src1, NULL, NULL, &a[1]), 0);
+	/* the source's cap */
+	assert_int_equal(sl_admission_pending(&d, &src1, NULL, NULL, &a[2]), -EBUSY);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED_PER_SOURCE), 1);
+	assert_int_equal(sl_admission_pending(&d, &src2, NULL, NULL, &a[2]), 0);
+	assert_int_equal(sl_budget_used(SL_BUDGET_PENDING), 3);
+	/* the pending cap: make_room is asked, refuses: shed */
+	room_calls = 0;
+	assert_int_equal(sl_admission_pending(&d, &src2, make_room_no, NULL, &a[3]), -ENOSPC);
+	assert_int_equal(room_calls, 1);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED_PENDING), 1);
+	/* make_room ends a[2]: the new one takes its place */
+	assert_int_equal(sl_admission_pending(&d, &src2, make_room_yes, &a[2], &a[3]), 0);
+	assert_int_equal(room_calls, 2);
+	assert_int_equal(sl_budget_used(SL_BUDGET_PENDING), 3);
+	/* all pending: the outbound budget is untouched */
+	assert_true(sl_flow_admit(&d));
+	sl_flow_release();
+	/* authenticated: pending -> inbound, the source's count goes */
+	assert_int_equal(sl_admission_authenticated(&d, &a[0]), 0);
+	assert_int_equal(a[0].budget, SL_BUDGET_INBOUND);
+	assert_int_equal(sl_budget_used(SL_BUDGET_INBOUND), 1);
+	assert_int_equal(sl_budget_used(SL_BUDGET_PENDING), 2);
+	assert_int_equal(sl_srclimit_count(d.srclimit, &src1), 1);
+	assert_int_equal(sl_admission_pending(&d, &src1, NULL, NULL, &b), 0);
+	/* inbound full: refused, still pending */
+	assert_int_equal(sl_admission_authenticated(&d, &a[1]), -ENOSPC);
+	assert_int_equal(a[1].budget, SL_BUDGET_PENDING);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED_INBOUND), 1);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED), shed + 3);
+	/* release, twice: once */
+	sl_admission_release(&d, &a[0]);
+	sl_admission_release(&d, &a[0]);
+	sl_admission_release(&d, &a[1]);
+	sl_admission_release(&d, &a[3]);
+	sl_admission_release(&d, &b);
+	for (int i = SL_BUDGET_OUTBOUND; i < SL_BUDGET__MAX; i++)
+		assert_int_equal(sl_budget_used(i), 0);
+	assert_int_equal(sl_srclimit_count(d.srclimit, &src1), 0);
+	assert_int_equal(sl_srclimit_count(d.srclimit, &src2), 0);
+	sl_daemon = NULL;
+	sl_admission_free(&d);
 }
 
 /* same-node handoff table: put/take once, drop, no duplicates */
@@ -384,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_admission_budgets),
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_sockaddr),
 	};

@@ -25,6 +25,13 @@
  *   sl-tcp nodelay-check PID MIN
  *       every connected TCP socket of process PID (pidfd_getfd, root) must
  *       have TCP_NODELAY set, and there must be at least MIN of them
+ *   sl-tcp hold IP PORT N SECS [SRC]
+ *       keep N bare connections (nothing sent) open for SECS seconds from
+ *       SRC (an address to bind, optional), opening a new one 50 ms after
+ *       one ends, and say how they ended: reset (ECONNRESET), clean EOF,
+ *       data received, connect failed; "fast" resets came within 300 ms of
+ *       the connect, "cut" ones later (their lifetimes in ms); "peak" is the
+ *       most connections open at once that had lived 300 ms
  *
  * Prints one line of results on stdout; errors on stderr.
  */
@@ -40,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -451,6 +460,180 @@ static int nodelay_check(const char *pidstr, long min)
 	return checked >= min && !missing ? 0 : 1;
 }
 
+/* ---- hold: many bare connections ------------------------------------- */
+
+#define HOLD_FAST_MS 300
+
+struct hold_slot {
+	int fd;
+	bool connected;
+	uint64_t t0_ms;	  /* connect started / completed */
+	uint64_t next_ms; /* closed: reopen at */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int parse_addr(const char *ip, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		ss->ss_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		ss->ss_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	fprintf(stderr, "sl-tcp: bad address %s\n", ip);
+	return -1;
+}
+
+static void hold_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static int hold(const char *ip, const char *port, int n, int secs,
+		const char *src)
+{
+	struct sockaddr_storage dst, sa;
+	socklen_t dlen, slen = 0;
+	struct hold_slot *sl = calloc((size_t)n, sizeof(*sl));
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	long opened = 0, rst = 0, eof = 0, data = 0, failed = 0, fast = 0,
+	     cut = 0, cut_min = -1, cut_max = -1, peak = 0;
+	uint64_t end;
+
+	if (!sl || !pf || parse_addr(ip, (uint16_t)atoi(port), &dst, &dlen) ||
+	    (src && parse_addr(src, 0, &sa, &slen)))
+		return 2;
+	for (int i = 0; i < n; i++)
+		sl[i].fd = -1;
+	end = now_ms() + (uint64_t)secs * 1000;
+	while (now_ms() < end) {
+		uint64_t now = now_ms();
+		long live = 0;
+
+		for (int i = 0; i < n; i++) {
+			struct hold_slot *h = &sl[i];
+
+			if (h->fd < 0 && now >= h->next_ms) {
+				h->fd = socket(dst.ss_family,
+					       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+				if (h->fd < 0) {
+					fprintf(stderr, "sl-tcp: socket: %m\n");
+					return 2;
+				}
+				if (src && bind(h->fd, (struct sockaddr *)&sa, slen) < 0) {
+					fprintf(stderr, "sl-tcp: bind %s: %m\n", src);
+					return 2;
+				}
+				h->connected = false;
+				h->t0_ms = now;
+				opened++;
+				if (connect(h->fd, (struct sockaddr *)&dst, dlen) == 0)
+					h->connected = true;
+				else if (errno != EINPROGRESS) {
+					failed++;
+					close(h->fd);
+					h->fd = -1;
+					h->next_ms = now + 50;
+				}
+			}
+			if (h->connected && now - h->t0_ms >= HOLD_FAST_MS)
+				live++;
+			pf[i].fd = h->fd;
+			pf[i].events = h->fd < 0 ? 0 : h->connected ? POLLIN : POLLOUT;
+			pf[i].revents = 0;
+		}
+		if (live > peak)
+			peak = live;
+		if (poll(pf, (nfds_t)n, 10) < 0 && errno != EINTR) {
+			fprintf(stderr, "sl-tcp: poll: %m\n");
+			return 2;
+		}
+		now = now_ms();
+		for (int i = 0; i < n; i++) {
+			struct hold_slot *h = &sl[i];
+			int err = 0;
+			socklen_t el = sizeof(err);
+			char c;
+			ssize_t r;
+			long life;
+
+			if (h->fd < 0 || !pf[i].revents)
+				continue;
+			if (!h->connected) {
+				getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+				if (!err) {
+					h->connected = true;
+					h->t0_ms = now;
+					continue;
+				}
+				if (err == ECONNRESET) {
+					/* reset as soon as it was accepted */
+					rst++;
+					fast++;
+				} else {
+					failed++;
+				}
+			} else {
+				r = recv(h->fd, &c, 1, MSG_DONTWAIT);
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				life = (long)(now - h->t0_ms);
+				if (r > 0) {
+					data++;
+				} else if (r == 0) {
+					eof++;
+				} else if (errno == ECONNRESET) {
+					rst++;
+					if (life < HOLD_FAST_MS) {
+						fast++;
+					} else {
+						cut++;
+						if (cut_min < 0 || life < cut_min)
+							cut_min = life;
+						if (life > cut_max)
+							cut_max = life;
+					}
+				} else {
+					failed++;
+				}
+			}
+			close(h->fd);
+			h->fd = -1;
+			h->next_ms = now + 50;
+		}
+	}
+	long open = 0;
+	for (int i = 0; i < n; i++)
+		if (sl[i].fd >= 0) {
+			open += sl[i].connected;
+			hold_reset(sl[i].fd);
+		}
+	printf("hold: opened=%ld rst=%ld eof=%ld data=%ld failed=%ld open=%ld fast=%ld cut=%ld cut_min_ms=%ld cut_max_ms=%ld peak=%ld\n",
+	       opened, rst, eof, data, failed, open, fast, cut, cut_min, cut_max,
+	       peak);
+	free(sl);
+	free(pf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -468,10 +651,13 @@ int main(int argc, char **argv)
 				      atol(argv[6]));
 	if (argc == 4 && !strcmp(argv[1], "nodelay-check"))
 		return nodelay_check(argv[2], atol(argv[3]));
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "hold"))
+		return hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]),
+			    argc == 7 ? argv[6] : NULL);
 	fprintf(stderr, "usage: sl-tcp serve PORT echo|eofreply|rst | "
 			"echo-check IP PORT BYTES [PATTERN] | "
 			"eofreply-check IP PORT BYTES | rst-check IP PORT | "
 			"pingpong-check IP PORT ROUNDS SIZES HOLD | "
-			"nodelay-check PID MIN\n");
+			"nodelay-check PID MIN | hold IP PORT N SECS [SRC]\n");
 	return 2;
 }
