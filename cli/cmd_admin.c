@@ -5,7 +5,7 @@
  * its admin socket.
  *
  * One connection per command: send "COMMAND [ARG] [format=table|dump]\n",
- * read one JSON object (daemon/admin_cmds.h).  -o json prints the daemon's
+ * read one JSON object (daemon/control/admin_cmds.h).  -o json prints the daemon's
  * object as it came; table and dump print the "text" member the daemon
  * rendered.  An {"error":...} answer prints "sluice: CMD: ERROR" (exit 1).
  */

@@ -3,7 +3,7 @@
  * Traffic-management view of a resolved flow: where sl_config_resolve()
  * sends it plus the DestinationRule traffic policy and VirtualService
  * retries that apply to that destination.  Owned by the traffic-management
- * work (daemon/lb.c); reads the config module's private model.
+ * work (daemon/traffic/lb.c); reads the config module's private model.
  */
 #ifndef SL_CONFIG_POLICY_QUERY_H
 #define SL_CONFIG_POLICY_QUERY_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The admin socket (daemon/admin.c) on a real worker loop: request framing
+ * The admin socket (daemon/control/admin.c) on a real worker loop: request framing
  * (a lone NUL byte, CRLF, an over-long line), the cap on open connections
  * (a new one closes the oldest idle one, so a command still gets through
  * while many idle connections are held) and the idle deadline (issue 24).

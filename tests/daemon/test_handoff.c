@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of daemon/handoff.c: the same-node handoff table with the
+ * Unit tests of daemon/flow/handoff.c: the same-node handoff table with the
  * source pod address (AuthorizationPolicy on same-node flows).
  */
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of daemon/lb.c: each algorithm's behaviour, circuit breaking,
+ * Unit tests of daemon/traffic/lb.c: each algorithm's behaviour, circuit breaking,
  * connect-time retries, and the policy / weighted split that
  * sl_config_route() hands to the load balancer.
  */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Prometheus rendering of daemon/metrics.c: exact text, escaping, histogram
+/* Prometheus rendering of daemon/obs/metrics.c: exact text, escaping, histogram
  * buckets, bounded cardinality. */
 #include <errno.h>
 #include <setjmp.h>

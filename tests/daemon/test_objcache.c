@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of the per-thread object caches (daemon/objcache.h): reuse,
+ * Unit tests of the per-thread object caches (daemon/core/objcache.h): reuse,
  * the zeroed prefix, the per-thread bound, and per-thread lists freed when
  * the thread exits (ASan's leak check in CI sees any object left behind).
  */

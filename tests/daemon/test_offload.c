@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The handshake helpers (daemon/offload.c) and the worker posts under them
- * (sl_worker_post, daemon/loop.c): a job runs on a helper thread at the
+ * The handshake helpers (daemon/core/offload.c) and the worker posts under them
+ * (sl_worker_post, daemon/core/loop.c): a job runs on a helper thread at the
  * helper's nice value and comes back on the submitting worker's thread,
  * in order with one helper, background jobs after the flows'; inline mode runs both halves in the call; a
  * job submitted while the worker stops still comes back before its loop

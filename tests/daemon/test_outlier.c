@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of daemon/outlier.c (endpoint health, ejection) through the
+ * Unit tests of daemon/traffic/outlier.c (endpoint health, ejection) through the
  * load balancer, with an injected clock.
  */
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of daemon/pool_table.c: the connection pool bookkeeping
+ * Unit tests of daemon/flow/pool_table.c: the connection pool bookkeeping
  * (keys, take/put, expiry, staleness on identity change or peer certificate
  * expiry, sweeps, flush).  No I/O: the discard callback records what the
  * table closes.

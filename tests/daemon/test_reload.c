@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of daemon/reload.c: inotify + debounce, editor-style rename,
+ * Unit tests of daemon/control/reload.c: inotify + debounce, editor-style rename,
  * the Kubernetes ConfigMap "..data" symlink swap, broken files keeping the
  * old snapshot (file:line reported), forced reloads, and the last good
  * copy used at start.

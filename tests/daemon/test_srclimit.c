@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of the per-source connection counts (daemon/srclimit.h): the
+ * Unit tests of the per-source connection counts (daemon/flow/srclimit.h): the
  * cap per source, IPv4 per address and IPv6 per /64 (an IPv4-mapped IPv6
  * address is its IPv4 address), put gives the place back, a refused take
  * holds nothing, and with many sources at once no source is refused below

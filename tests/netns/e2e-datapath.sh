@@ -477,7 +477,7 @@ expect_stat "$sock_a" no_route 1 "unknown destination"
 good_after "refusals"
 ok "unknown source and unknown destination: refused, counted"
 
-# node1's ready pooled connections (daemon/pool.h) are inbound flows
+# node1's ready pooled connections (daemon/flow/pool.h) are inbound flows
 # waiting for their preamble on node2; nothing else may stay open. The
 # pool expires and refills while we look (slow under TCG), so a sample
 # counts only when node1's pool_ready is the same before and after

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Pool of ready mTLS connections (issue 8, daemon/pool.h), two nodes
+# Pool of ready mTLS connections (issue 8, daemon/flow/pool.h), two nodes
 # (tests/netns/lib), pod11 on node1 -> pod21 on node2.  node1 runs one
 # worker (pools are per worker: with one, every flow meets the same pool).
 # Kernel TLS on both nodes when available (required with SL_REQUIRE_KTLS=1:

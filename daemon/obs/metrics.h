@@ -2,7 +2,7 @@
 /*
  * Prometheus metrics of the data path, with Istio's names so that Istio's
  * TCP dashboards work unchanged (istio_tcp_*), plus a handshake latency
- * histogram.  Process-wide counters (daemon/stats.h) are rendered by the
+ * histogram.  Process-wide counters (daemon/core/stats.h) are rendered by the
  * exporter (obs.c); this module keeps what needs labels.
  *
  * Label cardinality is bounded: the per-(reporter, source workload,

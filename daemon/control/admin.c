@@ -4,7 +4,7 @@
  * served from worker 0's ring.  One request per connection: a line with a
  * command; the answer is one line of JSON.
  *
- *   stats   every counter (daemon/stats.h)
+ *   stats   every counter (daemon/core/stats.h)
  *
  * Unknown commands get {"error":"..."}.  Deadlines and the connection cap
  * are in admin.h: every recv and send goes with a linked timeout for what
