@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Limits of the admin socket (admin.c; sl_admin_open() is in daemon.h).
+ * The admin socket (admin.c) and its limits.
  *
  * The socket is root-only, yet a stuck or careless client (a script that
  * connects and never writes, a loop that leaks connections) must not pin
@@ -21,5 +21,13 @@
 #define SL_ADMIN_CONNS_MAX 64	  /* open at once */
 #define SL_ADMIN_IDLE_MS 5000	  /* complete request line, from the accept */
 #define SL_ADMIN_SEND_MS 10000	  /* answer taken by the client */
+
+struct sl_wctx;
+struct sl_admin;
+
+/** sl_admin_open - listen on @path (mode 0600) on worker 0 @retval 0/-errno */
+int sl_admin_open(struct sl_wctx *wc, const char *path, struct sl_admin **out);
+/** sl_admin_close - stop serving, unlink the socket; NULL-safe */
+void sl_admin_close(struct sl_admin *a);
 
 #endif /* SL_ADMIN_H */

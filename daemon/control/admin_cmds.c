@@ -23,6 +23,7 @@
 #include "steer.h"
 #include "table.h"
 #include "util.h"
+#include "steering.h"
 
 #define MAX_COLS 12
 

@@ -43,6 +43,7 @@
 #include "podwatch.h"
 #include "stats.h"
 #include "steer.h"
+#include "steering.h"
 
 #define CHECK_INTERVAL_MS 2000
 

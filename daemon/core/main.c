@@ -32,6 +32,11 @@
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
+#include "admin.h"
+#include "admission.h"
+#include "listener.h"
+#include "sock.h"
+#include "steering.h"
 
 static void usage(FILE *out, const char *prog)
 {

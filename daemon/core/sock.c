@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "sock.h"
 
 int sl_sockaddr_to_ip(const struct sockaddr_storage *sa, struct sl_ip *ip,
 		      uint16_t *port)

@@ -3,6 +3,7 @@
 #include "daemon.h"
 #include "json.h"
 #include "stats.h"
+#include "admission.h"
 
 struct sl_stats sl_stats;
 

@@ -18,6 +18,10 @@
 #include "relay.h"
 #include "objcache.h"
 #include "stats.h"
+#include "admission.h"
+#include "entry.h"
+#include "handoff.h"
+#include "sock.h"
 
 static atomic_uint_fast64_t next_flow_id;
 static uint64_t flow_id_epoch; /* getpid() << 40, taken at the first flow */

@@ -18,6 +18,7 @@
 #include "offload.h"
 #include "preamble.h"
 #include "tls.h"
+#include "entry.h"
 
 #define SL_FLOW_BUF 16384
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "daemon.h"
+#include "handoff.h"
 
 struct handoff {
 	bool used;

@@ -31,6 +31,9 @@
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
+#include "admission.h"
+#include "entry.h"
+#include "sock.h"
 
 #define TLS_HDR_LEN 5
 #define TLS_CT_HANDSHAKE 22

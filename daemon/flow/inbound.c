@@ -25,6 +25,9 @@
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
+#include "entry.h"
+#include "handoff.h"
+#include "sock.h"
 
 /* plaintext buffer: the preamble plus what one ciphertext read can carry */
 #define SL_INBOUND_PLAIN_CAP (SL_PREAMBLE_MAX_LEN + 2 * SL_FLOW_BUF)

@@ -32,6 +32,10 @@
 #include "pool.h"
 #include "stats.h"
 #include "tls.h"
+#include "admission.h"
+#include "entry.h"
+#include "handoff.h"
+#include "sock.h"
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80 /* linux/netfilter_ipv4.h (clashes with netinet/in.h) */

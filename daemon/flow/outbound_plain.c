@@ -21,6 +21,7 @@
 #include "log.h"
 #include "policy_query.h"
 #include "stats.h"
+#include "sock.h"
 
 static bool on_this_node(const struct sl_flow *f, const struct sl_workload *wl)
 {

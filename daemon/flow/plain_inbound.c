@@ -19,6 +19,7 @@
 #include "flow.h"
 #include "log.h"
 #include "stats.h"
+#include "entry.h"
 
 static void pod_connected(struct sl_flow *f, int res)
 {

@@ -35,6 +35,8 @@
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
+#include "admission.h"
+#include "sock.h"
 
 #define SWEEP_NS 1000000000ULL
 

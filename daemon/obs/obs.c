@@ -27,6 +27,7 @@
 #include "reload.h"
 #include "stats.h"
 #include "util.h"
+#include "sock.h"
 
 /* /healthz: a worker whose heartbeat is older than this is stalled */
 #define SL_OBS_STALL_NS (10 * SL_HEARTBEAT_NS)

@@ -21,6 +21,11 @@
 #include "loop.h"
 #include "util.h"
 #include "stats.h"
+#include "admin.h"
+#include "admission.h"
+#include "entry.h"
+#include "handoff.h"
+#include "sock.h"
 
 struct wstate {
 	struct sl_worker *w;

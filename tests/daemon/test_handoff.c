@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "handoff.h"
 
 static struct sl_ip v4(const char *s)
 {
