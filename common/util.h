@@ -14,7 +14,8 @@
 #define SL_UNUSED __attribute__((unused))
 
 /**
- * sl_read_file - read a whole regular file into memory
+ * sl_read_file - read a whole regular file into memory (never blocks on a
+ * FIFO or device: those are refused with -EINVAL without waiting)
  * @path: file to read
  * @max: largest accepted size in bytes
  * @out: on success a NUL-terminated buffer; caller frees it with free(3)

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sl_config_load_dir(): read the directory (ConfigMap layout aware), parse
- * every file, decode, resolve, and hand out an immutable, reference
- * counted snapshot.  The generation is SHA-256 over the sorted
- * (name, content) pairs.
+ * Documents -> snapshot: parse every file, decode, resolve, and hand out
+ * an immutable, reference counted snapshot (sl_config_load_files; the
+ * directory source is source_dir.c).  The generation is SHA-256 over the
+ * sorted (name, content) pairs.
  */
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -16,160 +14,7 @@
 #include "config_internal.h"
 #include "log.h"
 
-/* ---- addresses --------------------------------------------------------- */
-
-int sl_ip_parse(const char *s, struct sl_ip *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, s, &out->v4) == 1) {
-		out->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &out->v6) == 1) {
-		out->family = AF_INET6;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-const char *sl_ip_format(const struct sl_ip *ip, char *buf, size_t len)
-{
-	if (!ip->family || !inet_ntop(ip->family, &ip->v6, buf, (socklen_t)len))
-		sl_strlcpy(buf, "-", len);
-	return buf;
-}
-
-bool sl_ip_equal(const struct sl_ip *a, const struct sl_ip *b)
-{
-	if (a->family != b->family)
-		return false;
-	if (a->family == AF_INET)
-		return a->v4.s_addr == b->v4.s_addr;
-	return memcmp(&a->v6, &b->v6, sizeof(a->v6)) == 0;
-}
-
-/* ---- directory ---------------------------------------------------------- */
-
-struct sl_cfg_file {
-	char *name;
-	char *path;
-	char *buf;
-	size_t len;
-};
-
-static int sl_name_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sl_cfg_file *)a)->name,
-		      ((const struct sl_cfg_file *)b)->name);
-}
-
-static bool sl_is_yaml_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (n[0] == '.')
-		return false; /* dot-files and the ConfigMap ..data machinery */
-	return (len > 5 && !strcmp(n + len - 5, ".yaml")) ||
-	       (len > 4 && !strcmp(n + len - 4, ".yml"));
-}
-
-static void sl_files_free(struct sl_cfg_file *f, size_t n)
-{
-	for (size_t i = 0; f && i < n; i++) {
-		free(f[i].name);
-		free(f[i].path);
-		free(f[i].buf);
-	}
-	free(f);
-}
-
-/* list and read the files; per-file problems become errors */
-static int sl_read_dir(const char *dir, struct sl_cfg_file **out, size_t *n_out,
-		       struct sl_cfg_errs *errs)
-{
-	struct sl_cfg_file *files = NULL;
-	size_t n = 0, cap = 0, total = 0;
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
-
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (!sl_is_yaml_name(de->d_name))
-			continue;
-		if (n == SL_CFG_MAX_FILES) {
-			sl_cfg_err_add(errs, dir, 0, 0, NULL,
-				       "more than %u configuration files",
-				       SL_CFG_MAX_FILES);
-			ret = -EINVAL;
-			break;
-		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct sl_cfg_file *nf = realloc(files, ncap * sizeof(*nf));
-
-			if (!nf) {
-				ret = -ENOMEM;
-				break;
-			}
-			files = nf;
-			cap = ncap;
-		}
-		memset(&files[n], 0, sizeof(files[n]));
-		files[n].name = strdup(de->d_name);
-		if (!files[n].name ||
-		    asprintf(&files[n].path, "%s%s%s", dir,
-			     dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/",
-			     de->d_name) < 0) {
-			files[n].path = NULL;
-			n++;
-			ret = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (ret < 0)
-		goto out;
-	sl_sort(files, n, sizeof(*files), sl_name_cmp);
-	for (size_t i = 0; i < n; i++) {
-		int r = sl_read_file(files[i].path, SL_CFG_MAX_FILE_SIZE,
-				     &files[i].buf, &files[i].len);
-
-		if (r == -EFBIG)
-			sl_cfg_err_add(errs, files[i].path, 0, 0, NULL,
-				       "file larger than %u bytes",
-				       SL_CFG_MAX_FILE_SIZE);
-		else if (r == -EISDIR || r == -EINVAL)
-			sl_cfg_err_add(errs, files[i].path, 0, 0, NULL,
-				       "not a regular file");
-		else if (r == -ENOMEM)
-			ret = r;
-		else if (r < 0)
-			sl_cfg_err_add(errs, files[i].path, 0, 0, NULL,
-				       "cannot read: %s", strerror(-r));
-		if (r < 0) {
-			files[i].buf = NULL;
-			continue;
-		}
-		total += files[i].len;
-		if (total > SL_CFG_MAX_TOTAL_SIZE) {
-			sl_cfg_err_add(errs, dir, 0, 0, NULL,
-				       "configuration larger than %u bytes in total",
-				       SL_CFG_MAX_TOTAL_SIZE);
-			ret = -EINVAL;
-			break;
-		}
-	}
-out:
-	*out = files;
-	*n_out = n;
-	return ret;
-}
-
-static int sl_generation(struct sl_config *cfg, const struct sl_cfg_file *f,
+static int sl_generation(struct sl_config *cfg, const struct sl_config_doc *f,
 			 size_t n)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -245,7 +90,7 @@ static void sl_errs_hand_over(struct sl_cfg_errs *e, struct sl_config_errors *ou
 }
 
 /* parse, decode and resolve @files (read already); consumes @e */
-static int sl_config_build(const char *dir, struct sl_cfg_file *files,
+static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 			   size_t n_files, int read_ret, const char *node_name,
 			   struct sl_cfg_errs *e, struct sl_config **out,
 			   struct sl_config_errors *errs)
@@ -310,7 +155,7 @@ int sl_config_load_dir(const char *dir, const char *node_name,
 		       struct sl_config **out, struct sl_config_errors *errs)
 {
 	struct sl_cfg_errs e = { .v = NULL };
-	struct sl_cfg_file *files = NULL;
+	struct sl_config_doc *files = NULL;
 	size_t n_files = 0;
 	int ret;
 
@@ -319,9 +164,9 @@ int sl_config_load_dir(const char *dir, const char *node_name,
 		errs->v = NULL;
 		errs->n = 0;
 	}
-	ret = sl_read_dir(dir, &files, &n_files, &e);
+	ret = sl_cfg_read_dir(dir, &files, &n_files, &e);
 	if (ret < 0 && ret != -EINVAL) {
-		sl_files_free(files, n_files);
+		sl_cfg_files_free(files, n_files);
 		if (ret == -ENOMEM)
 			sl_cfg_err_add(&e, dir, 0, 0, NULL, "out of memory");
 		else
@@ -333,7 +178,65 @@ int sl_config_load_dir(const char *dir, const char *node_name,
 	}
 	ret = sl_config_build(dir, files, n_files, ret, node_name, &e, out,
 			      errs);
-	sl_files_free(files, n_files);
+	sl_cfg_files_free(files, n_files);
+	return ret;
+}
+
+static int sl_doc_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sl_config_doc *)a)->name,
+		      ((const struct sl_config_doc *)b)->name);
+}
+
+int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
+			 size_t n, const char *node_name, struct sl_config **out,
+			 struct sl_config_errors *errs)
+{
+	struct sl_cfg_errs e = { .v = NULL };
+	struct sl_config_doc *v = NULL;
+	size_t total = 0;
+	int ret = 0;
+
+	*out = NULL;
+	if (errs) {
+		errs->v = NULL;
+		errs->n = 0;
+	}
+	if (n > SL_CFG_MAX_FILES) {
+		sl_cfg_err_add(&e, origin, 0, 0, NULL,
+			       "more than %u configuration files",
+			       SL_CFG_MAX_FILES);
+		sl_errs_hand_over(&e, errs);
+		return -EINVAL;
+	}
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, docs, n * sizeof(*v));
+	sl_sort(v, n, sizeof(*v), sl_doc_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !strcmp(v[i].name, v[i - 1].name)) {
+			sl_cfg_err_add(&e, v[i].path, 0, 0, NULL,
+				       "a second file named \"%s\"",
+				       v[i].name);
+			ret = -EINVAL;
+		}
+		if (v[i].len > SL_CFG_MAX_FILE_SIZE) {
+			sl_cfg_err_add(&e, v[i].path, 0, 0, NULL,
+				       "file larger than %u bytes",
+				       SL_CFG_MAX_FILE_SIZE);
+			ret = -EINVAL;
+		}
+		total += v[i].len;
+	}
+	if (total > SL_CFG_MAX_TOTAL_SIZE) {
+		sl_cfg_err_add(&e, origin, 0, 0, NULL,
+			       "configuration larger than %u bytes in total",
+			       SL_CFG_MAX_TOTAL_SIZE);
+		ret = -EINVAL;
+	}
+	ret = sl_config_build(origin, v, n, ret, node_name, &e, out, errs);
+	free(v);
 	return ret;
 }
 
@@ -342,10 +245,10 @@ int sl_config_load_mem(const char *name, const char *buf, size_t len,
 		       struct sl_config_errors *errs)
 {
 	struct sl_cfg_errs e = { .v = NULL };
-	struct sl_cfg_file f = {
-		.name = (char *)name,
-		.path = (char *)name,
-		.buf = (char *)buf,
+	struct sl_config_doc f = {
+		.name = name,
+		.path = name,
+		.buf = buf,
 		.len = len,
 	};
 	int ret = 0;

@@ -17,23 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ip.h"
+
 /* ---- small value types ---------------------------------------------- */
-
-/** An IPv4 or IPv6 address; family is AF_INET or AF_INET6 (0 = unset). */
-struct sl_ip {
-	int family;
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	};
-};
-
-/** sl_ip_parse - parse a literal IPv4/IPv6 address; 0 or -EINVAL */
-int sl_ip_parse(const char *s, struct sl_ip *out);
-/** sl_ip_format - format into @buf (INET6_ADDRSTRLEN is enough) */
-const char *sl_ip_format(const struct sl_ip *ip, char *buf, size_t len);
-/** sl_ip_equal - true when both are the same family and address */
-bool sl_ip_equal(const struct sl_ip *a, const struct sl_ip *b);
 
 struct sl_label {
 	const char *key;
@@ -119,6 +105,28 @@ struct sl_config_errors {
  */
 int sl_config_load_dir(const char *dir, const char *node_name,
 		       struct sl_config **out, struct sl_config_errors *errs);
+
+/** One document source's file: what sl_config_load_files() reads. */
+struct sl_config_doc {
+	const char *name; /* unique; orders the files and keys the generation */
+	const char *path; /* named in errors as path:line:col */
+	const char *buf;  /* YAML (JSON is YAML), need not be NUL-terminated */
+	size_t len;
+};
+
+/**
+ * sl_config_load_files - load, validate and resolve @n documents that a
+ * source other than a directory holds (the seam of the Kubernetes API
+ * source; sl_config_load_dir reads a directory into documents and ends
+ * here too)
+ * @origin: named in errors that belong to no file (e.g. the API server)
+ * @docs: the files, in any order (sorted by name here; duplicate names
+ *        are an error); their memory need only last for the call
+ * @retval as sl_config_load_dir
+ */
+int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
+			 size_t n, const char *node_name, struct sl_config **out,
+			 struct sl_config_errors *errs);
 
 /**
  * sl_config_warnings - what a valid snapshot holds that the reader must

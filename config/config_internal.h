@@ -439,6 +439,7 @@ struct sl_svc {
 	bool has_selector;
 	struct sl_label *selector;
 	size_t n_selector;
+	bool headless; /* clusterIP: None (by intent; absent is not) */
 };
 
 /* -- PeerAuthentication -- */
@@ -529,6 +530,7 @@ struct sl_host {
 	struct sl_svc_port *ports;
 	size_t n_ports;
 	bool passthrough; /* ServiceEntry resolution NONE without endpoints */
+	bool no_vip_yet;  /* a Service without clusterIP (not "None") */
 	struct sl_dr *dr;
 	struct sl_vs *vs;
 	struct sl_epset *sets; /* (n_subsets + 1) * n_ports */
@@ -577,6 +579,20 @@ struct sl_config {
 int sl_config_load_mem(const char *name, const char *buf, size_t len,
 		       const char *node_name, struct sl_config **out,
 		       struct sl_config_errors *errs);
+
+/* ---- the directory source (source_dir.c) ------------------------------ */
+
+/**
+ * sl_cfg_read_dir - list and read the YAML files of @dir (sorted by name)
+ * @out, @n_out: the files (also on failure: what was read); free with
+ *               sl_cfg_files_free()
+ * @errs: per-file problems (too large, not a regular file, unreadable)
+ * @retval 0; -EINVAL with @errs; -errno when @dir cannot be read
+ */
+int sl_cfg_read_dir(const char *dir, struct sl_config_doc **out, size_t *n_out,
+		    struct sl_cfg_errs *errs);
+/** sl_cfg_files_free - free what sl_cfg_read_dir returned; NULL-safe */
+void sl_cfg_files_free(struct sl_config_doc *f, size_t n);
 
 /* ---- stages ------------------------------------------------------------ */
 

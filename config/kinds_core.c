@@ -170,8 +170,10 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 		struct sl_ip ip;
 		bool dup = false;
 
-		if (!s || strcmp(s, "None") == 0 || s[0] == '\0')
+		if (!s || strcmp(s, "None") == 0 || s[0] == '\0') {
+			svc->headless |= s && !strcmp(s, "None");
 			continue; /* headless */
+		}
 		if (sl_ip_parse(s, &ip) < 0) {
 			size_t old = i == 0 ? sl_dec_push_key(d, "clusterIP") :
 				sl_dec_push_key(d, "clusterIPs");

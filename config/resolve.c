@@ -360,6 +360,12 @@ static int sl_resolve_hosts(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		h->n_vips = h->vips ? s->n_vips : 0;
 		h->ports = s->ports;
 		h->n_ports = s->n_ports;
+		h->no_vip_yet = !s->n_vips && !s->headless;
+		if (h->no_vip_yet)
+			sl_cfg_err_add(&cfg->warns, s->r.pos.file, s->r.pos.line,
+				       s->r.pos.col, "spec.clusterIP",
+				       "Service %s has no clusterIP (Kubernetes assigns one when it creates the Service): until sluice knows its VIP, flows to its pods are routed by pod address only, and the VirtualService and DestinationRule routes of this host do not apply (write clusterIP, or \"None\" for a headless Service)",
+				       h->name);
 	}
 	for (size_t i = 0; i < cfg->res.n[SL_K_SERVICEENTRY]; i++) {
 		struct sl_se *s = SL_RES(cfg, SL_K_SERVICEENTRY, struct sl_se, i);

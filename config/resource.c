@@ -116,6 +116,54 @@ static bool sl_decode_spec(struct sl_dec *d, const struct sl_ynode *spec,
 	return false;
 }
 
+/*
+ * Is a document of an unknown kind mesh configuration (then sluice must
+ * refuse it: ignoring it would leave the mesh doing less than the file
+ * says) or something else that shares the directory (a Deployment, a
+ * ServiceAccount: skipped with a warning, as istioctl analyze does)?
+ * Mesh configuration: every *.istio.io and sluice.io group, the Kubernetes
+ * Gateway API, and List (which may wrap any of those).
+ */
+static bool sl_is_mesh_api(const char *kind, const char *version)
+{
+	const char *slash, *group;
+	size_t glen;
+
+	if (!version || !strcmp(kind, "List"))
+		return true;
+	slash = strchr(version, '/');
+	if (!slash)
+		return false; /* the core group: "v1" */
+	group = version;
+	glen = (size_t)(slash - version);
+	if (glen >= 8 && !memcmp(group + glen - 8, "istio.io", 8))
+		return true;
+	return (glen == 9 && !memcmp(group, "sluice.io", 9)) ||
+	       (glen == 25 && !memcmp(group, "gateway.networking.k8s.io", 25));
+}
+
+/* a document of another kind than sluice's that is not mesh configuration:
+ * warn and skip it (before its fields are checked against our schema) */
+static bool sl_skip_foreign(struct sl_dec *d, const struct sl_ynode *root)
+{
+	const struct sl_ynode *kn = sl_ymap_get(root, "kind");
+	const struct sl_ynode *vn = sl_ymap_get(root, "apiVersion");
+	size_t old;
+
+	if (!kn || !vn || kn->type != SL_YSCALAR || vn->type != SL_YSCALAR)
+		return false;
+	for (int k = 0; k < SL_K_COUNT; k++)
+		if (!strcmp(kn->str, sl_kind_names[k]))
+			return false;
+	if (sl_is_mesh_api(kn->str, vn->str))
+		return false;
+	old = sl_dec_push_key(d, "kind");
+	sl_dec_warn(d, kn, "%s (%s) is not mesh configuration: skipped",
+		    kn->str, vn->str);
+	sl_dec_pop(d, old);
+	return true;
+}
+
 void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 		       const char *file, const struct sl_ynode *root)
 {
@@ -132,6 +180,8 @@ void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 
 	if (sl_ynode_is_null(root))
 		return; /* an empty document */
+	if (root->type == SL_YMAP && sl_skip_foreign(&d, root))
+		return;
 	ok = sl_dec_fields(&d, root, known, NULL);
 	if (root->type != SL_YMAP)
 		return;

@@ -354,16 +354,67 @@ static int sl_yevent(struct sl_yparse *p, yaml_event_t *ev)
 	return 0;
 }
 
+/*
+ * The bytes libyaml's reader refused, as "bytes 0xc3 0x28" (the sequence
+ * that starts at @off, as long as its leading byte says, cut at @len), and
+ * the code point when the reader decoded one (@value >= 0x80: "U+D800").
+ * libyaml's problem_value is the code point for some errors, a single
+ * octet for others and -1 for a sequence cut short by the end of the file,
+ * so the bytes come from the buffer, not from it.
+ */
+static const char *sl_ybytes(const char *buf, size_t len, size_t off,
+			     int value, char *out, size_t outlen)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t n = 1, used = 0;
+	int w;
+
+	if (off >= len) {
+		snprintf(out, outlen, "end of file");
+		return out;
+	}
+	if (b[off] >= 0xf0 && b[off] <= 0xf7)
+		n = 4;
+	else if (b[off] >= 0xe0 && b[off] <= 0xef)
+		n = 3;
+	else if (b[off] >= 0xc0 && b[off] <= 0xdf)
+		n = 2;
+	n = SL_MIN(n, len - off);
+	w = snprintf(out, outlen, "byte%s", n > 1 ? "s" : "");
+	used = w > 0 ? (size_t)w : 0;
+	for (size_t i = 0; i < n && used < outlen; i++) {
+		w = snprintf(out + used, outlen - used, " 0x%02x", b[off + i]);
+		used += w > 0 ? (size_t)w : 0;
+	}
+	if (n > 1 && value >= 0x80 && used < outlen)
+		snprintf(out + used, outlen - used, ", U+%04X",
+			 (unsigned int)value);
+	return out;
+}
+
 int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf,
 		  size_t len, struct sl_yfile *out, struct sl_cfg_errs *errs)
 {
 	struct sl_yparse p = { .a = a, .errs = errs, .file = file };
+	char what[64];
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	int ret = 0;
 
 	out->docs = NULL;
 	out->n_docs = 0;
+	/* a UTF-8 byte-order mark (editors on Windows write one) is not
+	 * content; UTF-16/32 ones name what the file really is */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+		buf += 3;
+		len -= 3;
+	} else if (len >= 2 && (!memcmp(buf, "\xff\xfe", 2) ||
+				!memcmp(buf, "\xfe\xff", 2))) {
+		sl_cfg_err_add(errs, file, 1, 1, NULL,
+			       "UTF-16 or UTF-32 (byte-order mark 0x%02x 0x%02x): files must be UTF-8",
+			       (unsigned char)buf[0], (unsigned char)buf[1]);
+		return -EINVAL;
+	}
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
@@ -385,10 +436,12 @@ int sl_yaml_parse(struct sl_arena *a, const char *file, const char *buf,
 						m.column++;
 					}
 				}
-				sl_yerr(&p, &m, "%s (byte 0x%02x): files must be UTF-8",
+				sl_yerr(&p, &m, "%s (%s): files must be UTF-8",
 					parser.problem ? parser.problem :
 							 "invalid input",
-					(unsigned int)parser.problem_value & 0xff);
+					sl_ybytes(buf, len, off,
+						  parser.problem_value, what,
+						  sizeof(what)));
 				ret = -EINVAL;
 			} else {
 				sl_yerr(&p, &parser.problem_mark, "%s%s%s",

@@ -80,7 +80,8 @@ static void usage(FILE *out, const char *prog)
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
 		"      --state-dir DIR         keep the last good configuration in DIR and\n"
 		"                              start from it when --config is invalid\n"
-		"      --telemetry-port PORT   /metrics, /healthz, /ready on 127.0.0.1 (default 15020, 0 off)\n"
+		"      --telemetry-port PORT   /metrics, /healthz, /ready on the node config's\n"
+		"                              metricsAddress (default: its ports.metrics, 15020; 0 off)\n"
 		"      --access-log-rate N     access log lines/s on stdout (default 100, 0 off)\n"
 		"  -V, --version               print the version\n"
 		"  -h, --help                  this help\n",
@@ -304,6 +305,42 @@ static void worker_fini(struct sl_worker *w, void *arg)
 
 /* the reloader swapped in a new generation (inotify or SIGHUP): new flows
  * take it from d->cfg, established flows keep theirs */
+static bool str_differs(const char *a, const char *b)
+{
+	return (a || b) && (!a || !b || strcmp(a, b));
+}
+
+/*
+ * Node settings that sluiced reads only at start (listeners, the
+ * certificate store, the telemetry listener, kTLS): a reload that changes
+ * one must say loudly that it has no effect until a restart.
+ */
+static void node_changes(const struct sl_config *old, const struct sl_config *cfg)
+{
+	const struct sl_node_config *a = sl_config_node(old);
+	const struct sl_node_config *b = sl_config_node(cfg);
+	const struct {
+		const char *field;
+		bool changed;
+	} f[] = {
+		{ "trustDomain", str_differs(a->trust_domain, b->trust_domain) },
+		{ "ports.outbound", a->outbound_port != b->outbound_port },
+		{ "ports.inbound", a->inbound_port != b->inbound_port },
+		{ "ports.inboundPlaintext", a->inbound_plain_port != b->inbound_plain_port },
+		{ "ports.metrics", a->metrics_port != b->metrics_port },
+		{ "metricsAddress", str_differs(a->metrics_address, b->metrics_address) },
+		{ "caDir", str_differs(a->ca_dir, b->ca_dir) },
+		{ "certDir", str_differs(a->cert_dir, b->cert_dir) },
+		{ "trustBundle", str_differs(a->trust_bundle, b->trust_bundle) },
+		{ "ktls", a->ktls != b->ktls },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(f); i++)
+		if (f[i].changed)
+			sl_log_warn("%s: Node spec.%s changed: it has NO EFFECT until sluiced restarts (the running value stays)",
+				    __func__, f[i].field);
+}
+
 static void config_swapped(void *arg, struct sl_config *cfg)
 {
 	struct sl_daemon *d = arg;
@@ -311,6 +348,8 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 
 	pthread_mutex_lock(&d->cfg_lock);
 	old = d->cfg;
+	if (old)
+		node_changes(old, cfg);
 	d->cfg = sl_config_get(cfg);
 	sl_steer_update(d, cfg);
 	pthread_mutex_unlock(&d->cfg_lock);
@@ -607,7 +646,8 @@ int main(int argc, char **argv)
 		.arg = &d,
 	};
 	enum sl_log_level level = SL_LOG_INFO;
-	unsigned int telemetry_port = 15020, log_rate = SL_ACCESSLOG_DEFAULT_RATE;
+	/* UINT_MAX: the node config's ports.metrics */
+	unsigned int telemetry_port = UINT_MAX, log_rate = SL_ACCESSLOG_DEFAULT_RATE;
 	struct sl_worker **ws = NULL;
 	bool check = false, dry_run = false;
 	sigset_t sigs;
@@ -872,8 +912,11 @@ bad_arg:
 	sl_daemon = &d;
 	d.reload_now = reload;
 	{
+		const struct sl_node_config *node = sl_config_node(d.cfg);
 		struct sl_obs_opts oo = {
-			.http_port = telemetry_port ? (int)telemetry_port : -1,
+			.http_addr = node->metrics_address,
+			.http_port = telemetry_port == UINT_MAX ? node->metrics_port :
+				     telemetry_port ? (int)telemetry_port : -1,
 			.access_log = log_rate > 0,
 			.log_rate = log_rate,
 			.log_burst = 2 * log_rate,

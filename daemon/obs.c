@@ -185,10 +185,9 @@ static const char *response_flags(const struct sl_relay_result *r)
 	}
 }
 
-static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
+static struct sl_metrics_labels flow_labels(const struct sl_obs_conn *of,
+					     const char *flags)
 {
-	const struct sl_obs_conn *of = &o->c;
-	uint64_t sent, received;
 	struct sl_metrics_labels l = {
 		.reporter_destination = !of->outbound,
 		.plaintext = of->plaintext,
@@ -199,8 +198,26 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 		.destination_workload_namespace = of->dst_ns,
 		.destination_service = of->service,
 		.destination_principal = of->dst_id,
-		.response_flags = response_flags(r),
+		.response_flags = flags,
 	};
+
+	return l;
+}
+
+/* istio_tcp_connections_opened_total counts a flow when it opens (its
+ * response_flags are not known yet: "-", as Envoy reports an open one) */
+static void flow_opened(const struct obs_flow *o)
+{
+	struct sl_metrics_labels l = flow_labels(&o->c, "-");
+
+	sl_metrics_tcp_add(obs.metrics, &l, 1, 0, 0, 0);
+}
+
+static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
+{
+	const struct sl_obs_conn *of = &o->c;
+	uint64_t sent, received;
+	struct sl_metrics_labels l = flow_labels(of, response_flags(r));
 	struct sl_accesslog_entry e = {
 		.start_realtime_ns = o->start_real,
 		.duration_ns = sl_now_ns() - of->age_ns,
@@ -228,7 +245,7 @@ static void flow_record(struct obs_flow *o, const struct sl_relay_result *r)
 	received = of->outbound ? r->bytes_tls_to_plain : r->bytes_plain_to_tls;
 	e.bytes_sent = sent;
 	e.bytes_received = received;
-	sl_metrics_tcp_add(obs.metrics, &l, 1, 1, sent, received);
+	sl_metrics_tcp_add(obs.metrics, &l, 0, 1, sent, received);
 	sl_accesslog_write(obs.alog, &e);
 }
 
@@ -265,6 +282,7 @@ void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
 	p->done = flow_done;
 	p->done_arg = of;
 	p->live_bytes = of->live;
+	flow_opened(of);
 	pthread_mutex_lock(&obs.lock);
 	of->next = &obs.head;
 	of->prev = obs.head.prev;
@@ -289,6 +307,13 @@ void sl_obs_flow_unwrap(struct sl_relay_params *p)
 	p->done = of->done;
 	p->done_arg = of->done_arg;
 	p->live_bytes = NULL;
+	{
+		/* counted as opened: the relay never started, close it with
+		 * an upstream-failure flag and no bytes */
+		struct sl_metrics_labels l = flow_labels(&of->c, "UF");
+
+		sl_metrics_tcp_add(obs.metrics, &l, 0, 1, 0, 0);
+	}
 	sl_objcache_free(&of_cache, of);
 }
 

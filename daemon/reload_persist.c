@@ -35,11 +35,17 @@ static int sl_persist_copy(int sdir, int ddir, const char *name)
 {
 	char buf[16384];
 	int in, out = -1, ret = 0;
+	struct stat st;
 	ssize_t n;
 
-	in = openat(sdir, name, O_RDONLY | O_CLOEXEC);
+	in = openat(sdir, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (in < 0)
 		return -errno;
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		/* replaced by a FIFO or the like since it was loaded */
+		close(in);
+		return -EINVAL;
+	}
 	out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
 		ret = -errno;

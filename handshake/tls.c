@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * TLS 1.3 sessions over memory BIOs (see tls.h).
+ * TLS 1.3 connections over memory BIOs (see tls.h); the shared context
+ * (SSL_CTX, trust, ALPN selection) is tls_ctx.c.
  *
  * Record-exact handshake input.  sl_tls_conn_want() follows the record
  * framing of everything fed so far and asks for the rest of the current
@@ -47,77 +48,8 @@
 #include "tls_internal.h"
 #include "util.h"
 
-struct sl_tls_ctx {
-	SSL_CTX *ssl_ctx;
-	pthread_mutex_t lock; /* protects trust */
-	struct sl_trust *trust;
-	atomic_bool resumption; /* servers issue tickets to clients that ask */
-};
-
 /* a resumable session is an SSL_SESSION; the type only hides OpenSSL */
 struct sl_tls_session;
-
-static const char *const fail_names[SL_TLS_FAIL__MAX] = {
-	[SL_TLS_OK] = "ok",
-	[SL_TLS_FAIL_PROTOCOL] = "protocol",
-	[SL_TLS_FAIL_NO_CERT] = "no_cert",
-	[SL_TLS_FAIL_UNTRUSTED] = "untrusted",
-	[SL_TLS_FAIL_EXPIRED] = "expired",
-	[SL_TLS_FAIL_BAD_SAN] = "bad_san",
-	[SL_TLS_FAIL_TRUST_DOMAIN] = "trust_domain",
-	[SL_TLS_FAIL_WRONG_ID] = "wrong_id",
-	[SL_TLS_FAIL_BAD_CERT] = "bad_cert",
-	[SL_TLS_FAIL_TIMEOUT] = "timeout",
-	[SL_TLS_FAIL_INTERNAL] = "internal",
-};
-
-const char *sl_tls_fail_name(enum sl_tls_fail f)
-{
-	if ((unsigned int)f >= SL_TLS_FAIL__MAX)
-		return "unknown";
-	return fail_names[f];
-}
-
-static const unsigned char alpn_wire[] = "\x08" SL_TLS_ALPN;
-/* a client that asks for a ticket offers both, the ticket variant first */
-static const unsigned char alpn_wire_ticket[] =
-	"\x0f" SL_TLS_ALPN_TICKET "\x08" SL_TLS_ALPN;
-_Static_assert(sizeof(SL_TLS_ALPN) - 1 == 0x08 &&
-		       sizeof(SL_TLS_ALPN_TICKET) - 1 == 0x0f,
-	       "ALPN length prefixes");
-
-static int alpn_select(SSL *ssl, const unsigned char **out,
-		       unsigned char *outlen, const unsigned char *in,
-		       unsigned int inlen, void *arg)
-{
-	struct sl_tls_ctx *ctx = arg;
-	struct sl_tls_conn *c = SSL_get_app_data(ssl);
-	bool resume = atomic_load_explicit(&ctx->resumption,
-					   memory_order_relaxed);
-	/* our preference: the ticket variant, when resumption is on */
-	const unsigned char *prefs = resume ? alpn_wire_ticket : alpn_wire;
-	unsigned int prefs_len = resume ? sizeof(alpn_wire_ticket) - 1 :
-					  sizeof(alpn_wire) - 1;
-	unsigned char *sel = NULL;
-
-	if (SSL_select_next_proto(&sel, outlen, prefs, prefs_len, in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED) {
-		if (c)
-			sl_tls_set_fail(c, SL_TLS_FAIL_PROTOCOL,
-					"client did not offer ALPN " SL_TLS_ALPN);
-		return SSL_TLSEXT_ERR_ALERT_FATAL;
-	}
-	if (*outlen == sizeof(SL_TLS_ALPN_TICKET) - 1 &&
-	    memcmp(sel, SL_TLS_ALPN_TICKET, *outlen) == 0) {
-		/* exactly one ticket, written right after the handshake */
-		if (SSL_set_num_tickets(ssl, 1) != 1)
-			return SSL_TLSEXT_ERR_ALERT_FATAL;
-		if (c)
-			c->ticketed = true;
-	}
-	*out = sel;
-	return SSL_TLSEXT_ERR_OK;
-}
 
 static int hex_nibble(char ch)
 {
@@ -135,7 +67,7 @@ static int hex_nibble(char ch)
  * two application traffic secrets are kept.  The line is parsed in place
  * (OpenSSL wipes and frees it after the callback), so no copy to wipe.
  */
-static void keylog_cb(const SSL *ssl, const char *line)
+void sl_tls_keylog_cb(const SSL *ssl, const char *line)
 {
 	static const char cts[] = "CLIENT_TRAFFIC_SECRET_0 ";
 	static const char sts[] = "SERVER_TRAFFIC_SECRET_0 ";
@@ -179,7 +111,7 @@ static void keylog_cb(const SSL *ssl, const char *line)
  * then (no 0.5-RTT data, no tickets), so every record header after `done`
  * is one under the application keys.  A KeyUpdate either way resets them.
  */
-static void msg_cb(int write_p, int version, int content_type,
+void sl_tls_msg_cb(int write_p, int version, int content_type,
 		   const void *buf, size_t len, SSL *ssl, void *arg)
 {
 	struct sl_tls_conn *c = SSL_get_app_data(ssl);
@@ -212,99 +144,6 @@ static void msg_cb(int write_p, int version, int content_type,
 		else if (type == SSL3_MT_NEWSESSION_TICKET && !write_p)
 			c->key_updated = true; /* unasked: do not hand on */
 	}
-}
-
-int sl_tls_ctx_new(struct sl_trust *trust, struct sl_tls_ctx **out)
-{
-	struct sl_tls_ctx *ctx;
-	SSL_CTX *s;
-	int ret = -EINVAL;
-
-	if (!trust || !out)
-		return -EINVAL;
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		return -ENOMEM;
-	s = SSL_CTX_new(TLS_method());
-	if (!s) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	ctx->ssl_ctx = s;
-	if (SSL_CTX_set_min_proto_version(s, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_set_ciphersuites(s, "TLS_AES_128_GCM_SHA256:"
-					"TLS_AES_256_GCM_SHA384:"
-					"TLS_CHACHA20_POLY1305_SHA256") != 1 ||
-	    SSL_CTX_set1_groups_list(s, "X25519:P-256") != 1 ||
-	    SSL_CTX_set_num_tickets(s, 0) != 1)
-		goto err;
-	/* SSL_OP_NO_TICKET: in TLS 1.3, stateful tickets (the session stays
-	 * in the server's cache, decoded; the ticket only names it) */
-	SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-				       SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* server sessions only; a client keeps its sessions itself
-	 * (sl_tls_conn_take_session), so they never evict the server's */
-	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_sess_set_cache_size(s, SL_TLS_SESSION_CACHE);
-	SSL_CTX_set_timeout(s, SL_TLS_SESSION_LIFETIME_S);
-	SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS |
-				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_read_ahead(s, 0);
-	SSL_CTX_set_alpn_select_cb(s, alpn_select, ctx);
-	SSL_CTX_set_cert_verify_callback(s, sl_tls_verify_cb, NULL);
-	SSL_CTX_set_keylog_callback(s, keylog_cb);
-	if (pthread_mutex_init(&ctx->lock, NULL)) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	ctx->trust = sl_trust_get(trust);
-	*out = ctx;
-	return 0;
-err:
-	sl_hs_openssl_err(__func__);
-	SSL_CTX_free(ctx->ssl_ctx);
-	free(ctx);
-	return ret;
-}
-
-void sl_tls_ctx_free(struct sl_tls_ctx *ctx)
-{
-	if (!ctx)
-		return;
-	SSL_CTX_free(ctx->ssl_ctx); /* live conns hold their own reference */
-	sl_trust_put(ctx->trust);
-	pthread_mutex_destroy(&ctx->lock);
-	free(ctx);
-}
-
-int sl_tls_ctx_set_trust(struct sl_tls_ctx *ctx, struct sl_trust *trust)
-{
-	struct sl_trust *old;
-
-	if (!ctx || !trust)
-		return -EINVAL;
-	sl_trust_get(trust);
-	pthread_mutex_lock(&ctx->lock);
-	old = ctx->trust;
-	ctx->trust = trust;
-	pthread_mutex_unlock(&ctx->lock);
-	sl_trust_put(old);
-	return 0;
-}
-
-void sl_tls_ctx_set_resumption(struct sl_tls_ctx *ctx, bool on)
-{
-	atomic_store(&ctx->resumption, on);
-	if (!on) /* and nothing issued before is resumed */
-		sl_tls_ctx_flush_sessions(ctx);
-}
-
-void sl_tls_ctx_flush_sessions(struct sl_tls_ctx *ctx)
-{
-	/* every session whose expiry is before the far future: all of them */
-	SSL_CTX_flush_sessions(ctx->ssl_ctx, (long)(time(NULL) +
-						    10 * SL_TLS_SESSION_LIFETIME_S));
 }
 
 /*
@@ -358,7 +197,7 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 	BIO_set_mem_eof_return(c->rbio, -1);
 	SSL_set_bio(c->ssl, c->rbio, c->wbio); /* SSL owns both now */
 	SSL_set_app_data(c->ssl, c);
-	SSL_set_msg_callback(c->ssl, msg_cb);
+	SSL_set_msg_callback(c->ssl, sl_tls_msg_cb);
 	ret = -EINVAL;
 	if (SSL_use_cert_and_key(c->ssl, sl_identity_cert(self),
 				 sl_identity_key(self), sl_identity_send_chain(self),
@@ -366,8 +205,8 @@ int sl_tls_conn_new(struct sl_tls_ctx *ctx, enum sl_tls_role role,
 	    SSL_set1_verify_cert_store(c->ssl, sl_trust_store(c->trust)) != 1)
 		goto err;
 	if (role == SL_TLS_CLIENT) {
-		if (SSL_set_alpn_protos(c->ssl, alpn_wire,
-					sizeof(alpn_wire) - 1) != 0)
+		if (SSL_set_alpn_protos(c->ssl, sl_tls_alpn_wire,
+					sizeof(sl_tls_alpn_wire) - 1) != 0)
 			goto err;
 		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
 		SSL_set_connect_state(c->ssl);
@@ -885,8 +724,8 @@ int sl_tls_conn_ask_ticket(struct sl_tls_conn *c,
 {
 	if (!c || c->role != SL_TLS_CLIENT || c->done || c->ask_ticket)
 		return -EINVAL;
-	if (SSL_set_alpn_protos(c->ssl, alpn_wire_ticket,
-				sizeof(alpn_wire_ticket) - 1) != 0)
+	if (SSL_set_alpn_protos(c->ssl, sl_tls_alpn_wire_ticket,
+				sizeof(sl_tls_alpn_wire_ticket) - 1) != 0)
 		return -ENOMEM;
 	c->ask_ticket = true;
 	/* a session the server no longer has costs nothing: it falls back

@@ -5,6 +5,8 @@
 #ifndef SL_TLS_INTERNAL_H
 #define SL_TLS_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +21,27 @@
  * exactly one NewSessionTicket after the handshake */
 #define SL_TLS_ALPN_TICKET "sluice/1+ticket"
 #define SL_TLS_SECRET_MAX 64 /* SHA-384: 48 bytes */
+
+/* ALPN in wire form: length-prefixed; a client that asks for a ticket
+ * offers both, the ticket variant first (tls_ctx.c) */
+#define SL_TLS_ALPN_WIRE_LEN (1 + sizeof(SL_TLS_ALPN) - 1)
+#define SL_TLS_ALPN_WIRE_TICKET_LEN                                            \
+	(1 + sizeof(SL_TLS_ALPN_TICKET) - 1 + SL_TLS_ALPN_WIRE_LEN)
+extern const unsigned char sl_tls_alpn_wire[SL_TLS_ALPN_WIRE_LEN + 1];
+extern const unsigned char sl_tls_alpn_wire_ticket[SL_TLS_ALPN_WIRE_TICKET_LEN + 1];
+
+/* the context every connection is made from (tls_ctx.c) */
+struct sl_tls_ctx {
+	SSL_CTX *ssl_ctx;
+	pthread_mutex_t lock; /* protects trust */
+	struct sl_trust *trust;
+	atomic_bool resumption; /* servers issue tickets to clients that ask */
+};
+
+/* OpenSSL callbacks on a connection (tls.c), installed by tls_ctx.c */
+void sl_tls_keylog_cb(const SSL *ssl, const char *line);
+void sl_tls_msg_cb(int write_p, int version, int content_type,
+		   const void *buf, size_t len, SSL *ssl, void *arg);
 
 struct sl_tls_conn {
 	SSL *ssl;

@@ -40,6 +40,8 @@ state=$TP_DIR/state-b
 
 write_cfg() { # dir node [without-pod21]
 	tm_node_yaml "$1" "$2"
+	# node-b: telemetry on the node address and another port (enforced)
+	[ "$2" != node-b ] || printf '  metricsAddress: 198.18.0.2\n  ports: {metrics: 15090}\n' >>"$1/node.yaml"
 	{
 		tm_we pod11 "$p11" node-a "app: client"
 		[ "${3:-}" = without-pod21 ] || tm_we pod21 "$p21" node-b "app: web"
@@ -97,6 +99,13 @@ for ((i = 0; i < 50; i++)); do
 done
 in_set "$p21" && in_set "$p22" || { tm_dump_logs; tp_fail "pods 21/22 not steered at start"; }
 
+# ---- 0. the Node's metricsAddress and ports.metrics are where telemetry is --
+tp_exec node2 curl -sf --max-time 3 http://198.18.0.2:15090/healthz >/dev/null ||
+	tp_fail "node2: /healthz not on metricsAddress 198.18.0.2:15090"
+tp_exec node2 curl -s --max-time 3 http://127.0.0.1:15020/healthz >/dev/null &&
+	tp_fail "node2: telemetry still on 127.0.0.1:15020"
+ok "telemetry listens on the Node's metricsAddress:ports.metrics"
+
 # ---- 1 ---------------------------------------------------------------------
 [ "$(tm_line pod11 "$p21" 7010)" = hello-7010 ] || { tm_dump_logs; tp_fail "baseline: pod11 -> pod21"; }
 probe_refused baseline
@@ -118,7 +127,7 @@ esac
 in_set "$p21" && in_set "$p22" || tp_fail "emptied: pods left the steering set"
 [ "$(tm_line pod11 "$p21" 7010)" = hello-7010 ] || { tm_dump_logs; tp_fail "emptied: the mesh flow broke"; }
 probe_refused emptied
-m=$(tp_exec node2 curl -sf --max-time 5 http://127.0.0.1:15020/metrics) || tp_fail "node2: /metrics"
+m=$(tp_exec node2 curl -sf --max-time 5 http://198.18.0.2:15090/metrics) || tp_fail "node2: /metrics on metricsAddress:ports.metrics"
 grep -q '^sluice_config_reload_refused_total 1$' <<<"$m" || tp_fail "emptied: sluice_config_reload_refused_total"
 grep -q "refused: it would remove every workload (3 -> 0).*keeping generation $gen1" "$TP_DIR/sluiced-b.log" || tp_fail "emptied: refusal not logged"
 ok "emptied directory: refused ($err), pods steered, mesh works, last good kept"
@@ -152,6 +161,22 @@ done
 [ "$(tm_stat "$TM_SOCK_B" config_generation)" != "$gen1" ] || tp_fail "replaced: an edit in the new directory was not loaded"
 gen2=$(tm_stat "$TM_SOCK_B" config_generation)
 ok "replaced directory: watched again, edits load (generation $gen2)"
+# a start-only Node field changed by a reload: loud, and not applied
+sed -i 's/metricsAddress: 198.18.0.2/metricsAddress: 127.0.0.1/' "$TM_CFG_B/node.yaml"
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" config_generation)" != "$gen2" ] && break
+	sleep 0.1
+done
+grep -q "Node spec.metricsAddress changed: it has NO EFFECT until sluiced restarts" "$TP_DIR/sluiced-b.log" ||
+	tp_fail "a changed metricsAddress was not reported as needing a restart"
+tp_exec node2 curl -sf --max-time 3 http://198.18.0.2:15090/healthz >/dev/null ||
+	tp_fail "the running telemetry address changed without a restart"
+sed -i 's/metricsAddress: 127.0.0.1/metricsAddress: 198.18.0.2/' "$TM_CFG_B/node.yaml"
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" config_generation)" = "$gen2" ] && break
+	sleep 0.1
+done
+ok "a reload that changes metricsAddress says it needs a restart"
 
 # ---- 5. one workload removed: fail closed ---------------------------------
 write_cfg "$TM_CFG_B" node-b without-pod21

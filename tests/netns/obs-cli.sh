@@ -380,8 +380,17 @@ awk -F'\t' -v p="$p21" '$2 == "inbound" && $5 == p":7000" && $8 == "userspace" {
 out=$(cli node1 "$sock_a" conns) || tp_fail "conns table"
 [[ $out == ID*DIRECTION*SOURCE* && $out == *userspace* ]] || { echo "$out"; tp_fail "conns table"; }
 sed 's/^/# /' <<<"$out"
+# istio_tcp_connections_opened_total counts the live flow already (issue
+# 25: it used to count a flow only when it closed); closed does not
+m=$(tp_exec node1 curl -sf --max-time 5 http://127.0.0.1:15020/metrics) || tp_fail "metrics during the live flow"
+sum_of() { # family -> the sum over pod11's source series
+	awk -v f="$1" 'index($0, f "{") == 1 && /source_workload="pod11"/ { s += $NF } END { print s + 0 }' <<<"$m"
+}
+[ "$(sum_of istio_tcp_connections_opened_total)" = $((nflows + 1)) ] &&
+	[ "$(sum_of istio_tcp_connections_closed_total)" = "$nflows" ] ||
+	{ grep istio_tcp_connections <<<"$m"; tp_fail "opened/closed during the live flow: want $((nflows + 1))/$nflows"; }
 kill "$hold" 2>/dev/null || true
-ok "conns: a live flow on both nodes with live byte counts (JSON, dump, table)"
+ok "conns: a live flow on both nodes with live byte counts (JSON, dump, table); counted as opened while open"
 
 # ---- 5. health, readiness, stop ------------------------------------------------------
 for path in healthz ready; do
