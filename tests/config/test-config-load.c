@@ -2,6 +2,7 @@
 /* Config loading: valid configurations, the routing table, resolution,
  * policies, node settings, directory layout. */
 #include "cfgtest.h"
+#include "policy_query.h"
 
 #ifndef SL_TEST_DATA
 #error SL_TEST_DATA must name tests/config/data
@@ -567,6 +568,69 @@ static void test_serviceentry_workload_selector(void **state)
 	cfgt_done(&t);
 }
 
+/* DestinationRule fields reach the policy the data path uses (the field
+ * ledger names this test for them): consecutiveErrors (the old name of
+ * consecutive5xxErrors), minHealthPercent, http.idleTimeout as the flow's
+ * idle timeout when tcp.idleTimeout is not set; a ServiceEntry endpoint's
+ * labels select it into a subset */
+static void test_policy_proofs(void **state)
+{
+	struct cfgt t = { 0 };
+	const struct sl_endpoint *eps;
+	struct sl_dest_policy pol;
+	struct sl_ip vip = ip("198.19.0.20"), db = ip("198.19.5.7");
+	size_t n;
+
+	CFGT_OK(&t, "a.yaml", CFGT_SVC_REVIEWS
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: r1}\n"
+		"spec: {address: 198.18.1.1, labels: {app: reviews}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n"
+		"  host: reviews\n"
+		"  trafficPolicy:\n"
+		"    connectionPool: {http: {idleTimeout: 1m}}\n"
+		"    outlierDetection: {consecutiveErrors: 7, minHealthPercent: 50}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  hosts: [db.internal]\n"
+		"  addresses: [198.19.5.0/24]\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 5432, name: pg}]\n"
+		"  endpoints:\n"
+		"  - {address: 198.18.3.1, labels: {role: primary}}\n"
+		"  - {address: 198.18.3.2, labels: {role: replica}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  host: db.internal\n"
+		"  subsets: [{name: primary, labels: {role: primary}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  hosts: [db.internal]\n"
+		"  tcp: [{route: [{destination: {host: db.internal, subset: primary}}]}]\n");
+	assert_int_equal(sl_config_route(t.cfg, NULL, &vip, 9080, &eps, &n, &pol), 0);
+	assert_int_equal(n, 1);
+	assert_true(pol.outlier);
+	assert_int_equal(pol.consecutive_errors, 7);
+	assert_int_equal(pol.min_health_pct, 50);
+	assert_int_equal(pol.idle_timeout_ns, 60ull * 1000000000ull);
+	/* labels of ServiceEntry endpoints select them into subsets */
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &db, 5432, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(sl_ip_format(&eps[0].address, (char[64]){ 0 }, 64),
+			    "198.18.3.1");
+	cfgt_done(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_policy_negations),
 		cmocka_unit_test(test_serviceentry_workload_selector),
+		cmocka_unit_test(test_policy_proofs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
