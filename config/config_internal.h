@@ -120,6 +120,7 @@ bool sl_ynode_is_null(const struct sl_ynode *n);
 /* ---- decoding helpers (decode.c) -------------------------------------- */
 
 #define SL_DEC_PATH_MAX 512
+#define SL_DEC_DEPTH_MAX 48
 
 struct sl_dec {
 	struct sl_arena *a; /* the snapshot arena: decoded values go here */
@@ -127,8 +128,17 @@ struct sl_dec {
 	struct sl_cfg_errs *warns; /* the snapshot's warnings (config.h) */
 	const char *file;
 	const char *ns; /* namespace of the resource being decoded */
+	const char *kind; /* kind being decoded (ledger.h); NULL: top level */
 	char path[SL_DEC_PATH_MAX];
 	size_t plen;
+	/* the same path normalized for the field ledger: "[]" for list
+	 * indexes, "*" for keys the user chooses (header names, ports) */
+	char npath[SL_DEC_PATH_MAX];
+	size_t nlen;
+	struct {
+		size_t plen, nlen;
+	} stk[SL_DEC_DEPTH_MAX]; /* lengths before each push */
+	unsigned int depth;
 	unsigned int nerr; /* errors reported for this resource */
 };
 
@@ -139,8 +149,12 @@ struct sl_pos {
 	unsigned int line, col;
 };
 
+/* push a field name, a list index or a user-chosen map key (a header
+ * name, a port: "*" in the ledger's path); they return what sl_dec_pop
+ * takes back, popping everything pushed since */
 size_t sl_dec_push_key(struct sl_dec *d, const char *key);
 size_t sl_dec_push_idx(struct sl_dec *d, size_t i);
+size_t sl_dec_push_mapkey(struct sl_dec *d, const char *key);
 void sl_dec_pop(struct sl_dec *d, size_t old);
 /** sl_dec_warn - a warning at @at (the field path is the current one) */
 void sl_dec_warn(struct sl_dec *d, const struct sl_ynode *at, const char *fmt,
@@ -157,10 +171,15 @@ void sl_pos_err(struct sl_cfg_errs *e, const struct sl_pos *pos,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
- * Field rules of one mapping: @known names (NULL-terminated) are accepted;
- * @unsup holds pairs { name, reason } that are Istio/Kubernetes fields sluice
- * cannot honour (errors "<reason>"); anything else is "unknown field".
- * Returns false (errors reported) if @map is not a mapping or has bad keys.
+ * Field rules of one mapping: @known names (NULL-terminated) are the fields
+ * the caller decodes; each must have a status in the field ledger
+ * (ledger.h), present in @map or not, else the load fails.  A present
+ * field the ledger marks REJECTED is an error with its note, NO_EFFECT a
+ * warning "has no effect: <note>" (unless a NO_EFFECT ancestor already
+ * warned).  @unsup holds pairs { name, reason } that are Istio/Kubernetes
+ * fields sluice cannot honour (errors "<reason>"); anything else is
+ * "unknown field".  Returns false (errors reported) if @map is not a
+ * mapping, has bad keys or rejected fields.
  */
 bool sl_dec_fields(struct sl_dec *d, const struct sl_ynode *map,
 		   const char *const *known, const char *const *unsup);

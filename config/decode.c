@@ -13,25 +13,57 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "ledger.h"
 #include "util.h"
 
-size_t sl_dec_push_key(struct sl_dec *d, const char *key)
+/* append @s to the normalized path (after @sep when not at the start) */
+static void sl_dec_npush(struct sl_dec *d, const char *sep, const char *s)
+{
+	int n;
+
+	if (d->depth < SL_DEC_DEPTH_MAX) {
+		d->stk[d->depth].plen = d->plen;
+		d->stk[d->depth].nlen = d->nlen;
+	}
+	d->depth++;
+	n = snprintf(d->npath + d->nlen, sizeof(d->npath) - d->nlen, "%s%s",
+		     d->nlen ? sep : "", s);
+	if (n > 0)
+		d->nlen = SL_MIN(d->nlen + (size_t)n, sizeof(d->npath) - 1);
+}
+
+static size_t sl_dec_push(struct sl_dec *d, const char *key,
+			  const char *nkey)
 {
 	size_t old = d->plen;
-	int n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "%s%s",
-			 d->plen ? "." : "", key);
+	int n;
 
+	sl_dec_npush(d, ".", nkey);
+	n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "%s%s",
+		     d->plen ? "." : "", key);
 	if (n > 0)
 		d->plen = SL_MIN(d->plen + (size_t)n, sizeof(d->path) - 1);
 	return old;
 }
 
+size_t sl_dec_push_key(struct sl_dec *d, const char *key)
+{
+	return sl_dec_push(d, key, key);
+}
+
+size_t sl_dec_push_mapkey(struct sl_dec *d, const char *key)
+{
+	return sl_dec_push(d, key, "*");
+}
+
 size_t sl_dec_push_idx(struct sl_dec *d, size_t i)
 {
 	size_t old = d->plen;
-	int n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "[%zu]",
-			 i);
+	int n;
 
+	sl_dec_npush(d, "", "[]");
+	n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "[%zu]",
+		     i);
 	if (n > 0)
 		d->plen = SL_MIN(d->plen + (size_t)n, sizeof(d->path) - 1);
 	return old;
@@ -39,6 +71,18 @@ size_t sl_dec_push_idx(struct sl_dec *d, size_t i)
 
 void sl_dec_pop(struct sl_dec *d, size_t old)
 {
+	/* everything pushed since the push that returned @old */
+	while (d->depth > 0) {
+		unsigned int top = d->depth - 1;
+
+		if (top < SL_DEC_DEPTH_MAX) {
+			if (d->stk[top].plen < old)
+				break;
+			d->nlen = d->stk[top].nlen;
+		}
+		d->depth--;
+	}
+	d->npath[d->nlen] = '\0';
 	d->plen = old;
 	d->path[old] = '\0';
 }
@@ -136,11 +180,91 @@ bool sl_dec_is_seq(struct sl_dec *d, const struct sl_ynode *n)
 	return false;
 }
 
+/* "<normalized path>.<key>" of field @key of the current mapping */
+static const char *sl_dec_npath_of(const struct sl_dec *d, const char *key,
+				   char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s%s%s", d->npath, d->nlen ? "." : "",
+			 key);
+
+	return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
+/* a NO_EFFECT field above @np already warned for its whole block */
+static bool sl_dec_under_no_effect(const struct sl_dec *d, const char *np)
+{
+	char buf[SL_DEC_PATH_MAX];
+	size_t len = strlen(np);
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, np, len + 1);
+	for (size_t i = len; i-- > 1;) {
+		const struct sl_field *f;
+
+		if (buf[i] != '.' && buf[i] != '[')
+			continue;
+		buf[i] = '\0';
+		f = sl_ledger_find(d->kind, buf);
+		if (f && f->status == SL_FIELD_NO_EFFECT)
+			return true;
+	}
+	return false;
+}
+
+/* the ledger's word on field @key (@k: its key node when present) */
+static bool sl_dec_ledger(struct sl_dec *d, const struct sl_ynode *map,
+			  const char *key, const struct sl_ynode *k)
+{
+	char buf[SL_DEC_PATH_MAX];
+	const char *np = sl_dec_npath_of(d, key, buf, sizeof(buf));
+	const struct sl_field *f = np ? sl_ledger_find(d->kind, np) : NULL;
+
+	if (!f) {
+		sl_dec_key_err(d, k ? k : map, key,
+			       "field %s has no status in sluice's field ledger (config/ledger.c)",
+			       np ? np : key);
+		return false;
+	}
+	if (!k)
+		return true;
+	sl_ledger_note_seen(f);
+	switch (f->status) {
+	case SL_FIELD_REJECTED:
+		sl_dec_key_err(d, k, key, "%s %s", key, f->note);
+		return false;
+	case SL_FIELD_NO_EFFECT:
+		if (!sl_dec_under_no_effect(d, np)) {
+			size_t old = sl_dec_push_key(d, key);
+
+			sl_dec_warn(d, k, "has no effect: %s", f->note);
+			sl_dec_pop(d, old);
+		}
+		break;
+	case SL_FIELD_ENFORCED:
+	case SL_FIELD_INFORMATIONAL:
+		break;
+	}
+	return true;
+}
+
 bool sl_dec_fields(struct sl_dec *d, const struct sl_ynode *map,
 		   const char *const *known, const char *const *unsup)
 {
 	bool ok = true;
 
+	/* every field decoded here has a status, in the input or not */
+	for (size_t j = 0; known && known[j]; j++) {
+		const struct sl_ynode *k = NULL;
+
+		for (size_t i = 0; map && map->type == SL_YMAP && i < map->n; i++)
+			if (strcmp(map->items[2 * i]->str, known[j]) == 0) {
+				k = map->items[2 * i];
+				break;
+			}
+		if (!sl_dec_ledger(d, map, known[j], k))
+			ok = false;
+	}
 	if (!sl_dec_is_map(d, map))
 		return false;
 	for (size_t i = 0; i < map->n; i++) {
@@ -412,7 +536,7 @@ static int sl_dec_v_labels(struct sl_dec *d, const struct sl_ynode *v,
 		return -1;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct sl_ynode *k = v->items[2 * i];
-		size_t old = sl_dec_push_key(d, k->str);
+		size_t old = sl_dec_push_mapkey(d, k->str);
 
 		if (sl_dec_v_str(d, k, &l[i].key) < 0 ||
 		    sl_dec_v_str(d, v->items[2 * i + 1], &l[i].value) < 0)

@@ -370,7 +370,6 @@ bool sl_kind_destinationrule(struct sl_dec *d, const struct sl_ynode *spec,
 					     NULL };
 	static const char *const sk[] = { "name", "labels", "trafficPolicy",
 					  NULL };
-	static const char *const wk[] = { "matchLabels", NULL };
 	const struct sl_ynode *x;
 	const char **list;
 	size_t n;
@@ -404,16 +403,7 @@ bool sl_kind_destinationrule(struct sl_dec *d, const struct sl_ynode *spec,
 		ok &= sl_tp(d, x, false, &dr->tp);
 		sl_dec_pop(d, old);
 	}
-	x = sl_ymap_get(spec, "workloadSelector");
-	if (x) {
-		size_t old = sl_dec_push_key(d, "workloadSelector");
-
-		if (!sl_dec_fields(d, x, wk, NULL) ||
-		    sl_dec_labels(d, x, "matchLabels", &dr->selector,
-				  &dr->n_selector) < 0)
-			ok = false;
-		sl_dec_pop(d, old);
-	}
+	/* workloadSelector: rejected by the ledger (ledger.c), not decoded */
 	x = sl_ymap_get(spec, "subsets");
 	if (x) {
 		size_t old = sl_dec_push_key(d, "subsets");

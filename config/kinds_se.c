@@ -28,7 +28,7 @@ static int sl_dec_portmap(struct sl_dec *d, const struct sl_ynode *map,
 		return -1;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		size_t o2 = sl_dec_push_key(d, v->items[2 * i]->str);
+		size_t o2 = sl_dec_push_mapkey(d, v->items[2 * i]->str);
 
 		if (sl_dec_v_str(d, v->items[2 * i], &(*out)[i].name) < 0 ||
 		    sl_dec_v_uint(d, v->items[2 * i + 1], 1, 65535,

@@ -90,7 +90,7 @@ bool sl_kind_peerauthentication(struct sl_dec *d, const struct sl_ynode *spec,
 		if (sl_dec_is_map(d, x)) {
 			pa->ports = sl_arena_array(d->a, x->n, sizeof(*pa->ports));
 			for (size_t i = 0; pa->ports && i < x->n; i++) {
-				size_t o2 = sl_dec_push_key(d, x->items[2 * i]->str);
+				size_t o2 = sl_dec_push_mapkey(d, x->items[2 * i]->str);
 
 				if (sl_dec_v_uint(d, x->items[2 * i], 1, 65535,
 						  &pa->ports[i].port) < 0 ||

@@ -2,8 +2,9 @@
 /*
  * VirtualService (networking.istio.io): hosts, http[] and tcp[] routes.
  * Fields of Istio's API that sluice cannot honour are errors naming the
- * field; nothing is silently ignored.  Hosts and destinations are resolved
- * later (resolve.c), when every resource is known.
+ * field, or warnings saying they have no effect (the field ledger,
+ * ledger.c); nothing is silently ignored.  Hosts and destinations are
+ * resolved later (resolve.c), when every resource is known.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,34 @@ static const char *const sl_vs_http_unsup[] = {
 	"delegate", "is not supported (VirtualService delegation)",
 	NULL
 };
+
+/* gateways (spec or match): sluice is the mesh, nothing else; false after
+ * an error */
+static bool sl_vs_gateways(struct sl_dec *d, const struct sl_ynode *map)
+{
+	const char **list;
+	bool ok = true;
+	size_t n;
+
+	switch (sl_dec_strlist(d, map, "gateways", &list, &n)) {
+	case 1:
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(list[i], "mesh") != 0) {
+				size_t old = sl_dec_push_key(d, "gateways");
+				size_t o2 = sl_dec_push_idx(d, i);
+
+				sl_dec_err(d, sl_ymap_get(map, "gateways")->items[i],
+					   "gateways are not supported (only \"mesh\")");
+				sl_dec_pop(d, o2);
+				sl_dec_pop(d, old);
+				ok = false;
+			}
+		return ok;
+	case -1:
+		return false;
+	}
+	return true;
+}
 
 /* "exact:\"v\"" from a StringMatch; NULL after an error */
 static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m)
@@ -101,7 +130,7 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		const char *name = v->items[2 * i]->str;
-		size_t o2 = sl_dec_push_key(d, name);
+		size_t o2 = sl_dec_push_mapkey(d, name);
 		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1]);
 
 		if (sm)
@@ -218,7 +247,9 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 		ok = false;
 	else if (sl_ymap_get(m, "sourceNamespace"))
 		sl_text_add(&one, " && ", "sourceNamespace=\"%s\"", s);
-	if (sl_dec_strlist(d, m, "gateways", &gw, &n_gw) < 0)
+	if (!tcp && sl_dec_strlist(d, m, "gateways", &gw, &n_gw) < 0)
+		ok = false;
+	if (tcp && !sl_vs_gateways(d, m))
 		ok = false;
 	if (one.len == 0)
 		sl_text_add(&one, NULL, "*");
@@ -627,23 +658,8 @@ bool sl_kind_virtualservice(struct sl_dec *d, const struct sl_ynode *spec,
 		sl_dec_pop(d, o2);
 		sl_dec_pop(d, old);
 	}
-	switch (sl_dec_strlist(d, spec, "gateways", &list, &n)) {
-	case 1:
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(list[i], "mesh") != 0) {
-				size_t old = sl_dec_push_key(d, "gateways");
-				size_t o2 = sl_dec_push_idx(d, i);
-
-				sl_dec_err(d, sl_ymap_get(spec, "gateways")->items[i],
-					   "gateways are not supported (only \"mesh\")");
-				sl_dec_pop(d, o2);
-				sl_dec_pop(d, old);
-				ok = false;
-			}
-		break;
-	case -1:
+	if (!sl_vs_gateways(d, spec))
 		ok = false;
-	}
 	if (sl_dec_strlist(d, spec, "exportTo", &list, &n) < 0)
 		ok = false;
 	for (int tcp = 0; tcp < 2; tcp++) {

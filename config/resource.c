@@ -218,6 +218,7 @@ void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 	if (!r)
 		return;
 	r->kind = (enum sl_kind)k;
+	d.kind = sl_kind_names[k]; /* the field ledger's kind (ledger.h) */
 	r->pos.file = file;
 	r->pos.line = root->line;
 	r->pos.col = root->col;

@@ -122,11 +122,19 @@ static int sl_routes_walk(const struct sl_config *cfg, const struct sl_host *onl
 	return 0;
 }
 
+/* an http rule's match conditions are not evaluated until the HTTP layer
+ * lands (sl_cfg_rule_for: the first http rule without match routes every
+ * connection); tcp matches (ports) are */
+static bool sl_row_match_applied(const struct sl_route_row *r)
+{
+	return !r->rule || r->rule->tcp || !r->rule->has_match;
+}
+
 static int sl_row_table(const struct sl_route_row *r, void *arg)
 {
 	struct sl_table *t = arg;
 	char *eps = sl_row_endpoints(r);
-	char dest[300], weight[16];
+	char dest[300], weight[16], *match = NULL;
 	const char *cells[6];
 	int ret;
 
@@ -139,11 +147,19 @@ static int sl_row_table(const struct sl_route_row *r, void *arg)
 	snprintf(weight, sizeof(weight), "%u", r->weight);
 	cells[0] = r->host->name;
 	cells[1] = r->rule ? r->rule->match_text : "*";
+	if (!sl_row_match_applied(r)) {
+		if (asprintf(&match, "(not applied) %s", cells[1]) < 0) {
+			free(eps);
+			return -ENOMEM;
+		}
+		cells[1] = match;
+	}
 	cells[2] = dest;
 	cells[3] = r->subset_name;
 	cells[4] = weight;
 	cells[5] = *eps ? eps : NULL;
 	ret = sl_table_add(t, cells);
+	free(match);
 	free(eps);
 	return ret;
 }
@@ -254,6 +270,7 @@ static int sl_row_json(const struct sl_route_row *r, void *arg)
 		sl_json_kv_str(j, "kind", r->rule && r->rule->tcp ? "tcp" : "http");
 		sl_json_kv_str(j, "name", r->rule ? r->rule->name : NULL);
 		sl_json_kv_str(j, "match", r->rule ? r->rule->match_text : "*");
+		sl_json_kv_bool(j, "match_applied", sl_row_match_applied(r));
 		sl_json_key(j, "destinations");
 		sl_json_arr_begin(j);
 		w->rule = r->rule ? (const void *)r->rule :

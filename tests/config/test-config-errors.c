@@ -399,6 +399,35 @@ static void test_authz_l4(void **state)
 	cfgt_done(&t);
 }
 
+/* a ServiceEntry port must be TCP; a tcp match names only the mesh as
+ * gateway (the field ledger names this test for both) */
+static void test_protocol_and_match_gateways(void **state)
+{
+	struct cfgt t = { 0 };
+
+	CFGT_FAIL(&t, "se.yaml",
+		  "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		  "metadata: {name: dns}\n"
+		  "spec:\n"
+		  "  hosts: [dns.internal]\n"
+		  "  addresses: [198.19.9.1]\n"
+		  "  resolution: STATIC\n"
+		  "  ports: [{number: 53, name: dns, protocol: UDP}]\n"
+		  "  endpoints: [{address: 198.18.9.1}]\n");
+	CFGT_HAS(&t, "se.yaml", 8, 45, "spec.ports[0].protocol",
+		 "UDP is not supported (sluice carries TCP)");
+	assert_int_equal(t.errs.n, 1);
+	cfgt_done(&t);
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  tcp:\n"
+		  "  - match: [{port: 9080, gateways: [mesh, tcp-gateway]}]\n"
+		  "    route: [{destination: {host: reviews}}]\n");
+	CFGT_HAS(&t, "vs.yaml", 7, 43, "spec.tcp[0].match[0].gateways[1]",
+		 "gateways are not supported (only \"mesh\")");
+	assert_int_equal(t.errs.n, 1);
+	cfgt_done(&t);
+}
+
 static void test_errors_print(void **state)
 {
 	struct sl_config_errors errs = { 0 };
@@ -432,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_bad_duration),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_authz_l4),
+		cmocka_unit_test(test_protocol_and_match_gateways),
 		cmocka_unit_test(test_errors_print),
 	};
 

@@ -2,6 +2,7 @@
 /* Config loading: valid configurations, the routing table, resolution,
  * policies, node settings, directory layout. */
 #include "cfgtest.h"
+#include "policy_query.h"
 
 #ifndef SL_TEST_DATA
 #error SL_TEST_DATA must name tests/config/data
@@ -45,7 +46,7 @@ static void test_canary_table(void **state)
 	txt = routes_text(t.cfg, NULL, SL_CONFIG_FMT_DUMP, &ret);
 	assert_int_equal(ret, 0);
 	assert_string_equal(txt,
-		"my-service.default.svc.cluster.local\theaders[x-canary]=exact:\"true\"\t"
+		"my-service.default.svc.cluster.local\t(not applied) headers[x-canary]=exact:\"true\"\t"
 		"my-service.default.svc.cluster.local\tv2\t100\t"
 		"my-service-v2-0=198.18.1.3:8080\n"
 		"my-service.default.svc.cluster.local\t*\t"
@@ -64,6 +65,8 @@ static void test_canary_table(void **state)
 	txt = routes_text(t.cfg, NULL, SL_CONFIG_FMT_JSON, &ret);
 	assert_int_equal(ret, 0);
 	assert_non_null(strstr(txt, "\"match\": \"headers[x-canary]=exact:\\\"true\\\"\""));
+	/* http matches are not evaluated at L4: never shown as applied */
+	assert_non_null(strstr(txt, "\"match_applied\": false"));
 	assert_non_null(strstr(txt, "\"weight\": 90"));
 	free(txt);
 	txt = routes_text(t.cfg, "nosuch", SL_CONFIG_FMT_DUMP, &ret);
@@ -497,6 +500,137 @@ static void test_policies(void **state)
 	cfgt_done(&t);
 }
 
+/* the negative source and operation fields of an AuthorizationPolicy
+ * (the field ledger names this test for them) */
+static void test_policy_negations(void **state)
+{
+	struct cfgt t = { 0 };
+	const struct sl_workload *w;
+	struct sl_ip a = ip("198.18.1.1"), src = ip("198.18.9.9"),
+		     other = ip("198.18.8.8");
+	struct sl_authz_request req = { .principal = "cluster.local/ns/x/sa/y",
+					.ns = "x", .src_ip = &src, .port = 80 };
+
+	CFGT_OK(&t, "a.yaml",
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: w}\n"
+		"spec: {address: 198.18.1.1, labels: {app: w}}\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		"metadata: {name: allow}\n"
+		"spec:\n  selector: {matchLabels: {app: w}}\n"
+		"  rules: [{from: [{source: {notNamespaces: [legacy], notIpBlocks: [198.18.8.0/24]}}],\n"
+		"           to: [{operation: {notPorts: [\"22\"]}}]}]\n");
+	w = sl_config_workload_by_ip(t.cfg, &a);
+	assert_non_null(w);
+	assert_true(sl_config_authorize(t.cfg, w, &req));
+	req.ns = "legacy"; /* notNamespaces */
+	assert_false(sl_config_authorize(t.cfg, w, &req));
+	req.ns = "x";
+	req.src_ip = &other; /* notIpBlocks */
+	assert_false(sl_config_authorize(t.cfg, w, &req));
+	req.src_ip = &src;
+	req.port = 22; /* notPorts */
+	assert_false(sl_config_authorize(t.cfg, w, &req));
+	cfgt_done(&t);
+}
+
+/* a ServiceEntry's workloadSelector picks WorkloadEntries of its namespace
+ * by labels (the field ledger names this test for it) */
+static void test_serviceentry_workload_selector(void **state)
+{
+	struct cfgt t = { 0 };
+	const struct sl_endpoint *eps;
+	struct sl_ip vip = ip("198.19.7.1");
+	size_t n;
+
+	CFGT_OK(&t, "se.yaml",
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: mysql}\n"
+		"spec:\n"
+		"  hosts: [mysql.vm.internal]\n"
+		"  addresses: [198.19.7.1]\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 3306, name: mysql}]\n"
+		"  workloadSelector: {labels: {app: mysql}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: mysql-1}\n"
+		"spec: {address: 198.18.4.1, labels: {app: mysql}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: other}\n"
+		"spec: {address: 198.18.4.2, labels: {app: web}}\n");
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &vip, 3306, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(eps[0].workload->name, "mysql-1");
+	assert_int_equal(eps[0].port, 3306);
+	cfgt_done(&t);
+}
+
+/* DestinationRule fields reach the policy the data path uses (the field
+ * ledger names this test for them): consecutiveErrors (the old name of
+ * consecutive5xxErrors), minHealthPercent, http.idleTimeout as the flow's
+ * idle timeout when tcp.idleTimeout is not set; a ServiceEntry endpoint's
+ * labels select it into a subset */
+static void test_policy_proofs(void **state)
+{
+	struct cfgt t = { 0 };
+	const struct sl_endpoint *eps;
+	struct sl_dest_policy pol;
+	struct sl_ip vip = ip("198.19.0.20"), db = ip("198.19.5.7");
+	size_t n;
+
+	CFGT_OK(&t, "a.yaml", CFGT_SVC_REVIEWS
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: r1}\n"
+		"spec: {address: 198.18.1.1, labels: {app: reviews}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n"
+		"  host: reviews\n"
+		"  trafficPolicy:\n"
+		"    connectionPool: {http: {idleTimeout: 1m}}\n"
+		"    outlierDetection: {consecutiveErrors: 7, minHealthPercent: 50}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  hosts: [db.internal]\n"
+		"  addresses: [198.19.5.0/24]\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 5432, name: pg}]\n"
+		"  endpoints:\n"
+		"  - {address: 198.18.3.1, labels: {role: primary}}\n"
+		"  - {address: 198.18.3.2, labels: {role: replica}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  host: db.internal\n"
+		"  subsets: [{name: primary, labels: {role: primary}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		"metadata: {name: db}\n"
+		"spec:\n"
+		"  hosts: [db.internal]\n"
+		"  tcp: [{route: [{destination: {host: db.internal, subset: primary}}]}]\n");
+	assert_int_equal(sl_config_route(t.cfg, NULL, &vip, 9080, &eps, &n, &pol), 0);
+	assert_int_equal(n, 1);
+	assert_true(pol.outlier);
+	assert_int_equal(pol.consecutive_errors, 7);
+	assert_int_equal(pol.min_health_pct, 50);
+	assert_int_equal(pol.idle_timeout_ns, 60ull * 1000000000ull);
+	/* labels of ServiceEntry endpoints select them into subsets */
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &db, 5432, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(sl_ip_format(&eps[0].address, (char[64]){ 0 }, 64),
+			    "198.18.3.1");
+	cfgt_done(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +645,9 @@ int main(void)
 		cmocka_unit_test(test_configmap_layout),
 		cmocka_unit_test(test_node_selection),
 		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_policy_negations),
+		cmocka_unit_test(test_serviceentry_workload_selector),
+		cmocka_unit_test(test_policy_proofs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
