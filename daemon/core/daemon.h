@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "admission.h"
 #include "config.h"
 #include "loop.h"
 
@@ -26,6 +25,10 @@ struct sl_nft_ctx;
 struct sl_health;
 struct sl_reload;
 struct sl_reload_watch;
+struct sl_srclimit;
+
+/* the admission budgets (enum sl_budget of flow/admission.h) */
+#define SL_DAEMON_BUDGETS 4
 
 /** Options from the command line (main.c); durations in nanoseconds. */
 struct sl_daemon_opts {
@@ -80,7 +83,7 @@ struct sl_daemon {
 	bool ktls; /* install kTLS after handshakes */
 	/* admission caps per budget (enum sl_budget), the per-source table of
 	 * pending handshakes, the fd reserve (sl_admission_setup) */
-	unsigned int cap[SL_BUDGET__MAX];
+	unsigned int cap[SL_DAEMON_BUDGETS]; /* by enum sl_budget */
 	struct sl_srclimit *srclimit;
 	unsigned int fd_reserve;
 	uint16_t outbound_port, inbound_port;

@@ -388,6 +388,18 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 	sl_health_gc(d->health);
 }
 
+/* what observability shows of the live reload (obs.h) */
+static void obs_config_state(void *arg, struct sl_obs_config_state *out)
+{
+	struct sl_reload_status st;
+
+	sl_reload_status(arg, &st);
+	out->failures = st.failures;
+	out->refused = st.refused;
+	out->warnings = st.warnings;
+	sl_strlcpy(out->last_error, st.last_error, sizeof(out->last_error));
+}
+
 /* SIGHUP: reload now (errors are logged with file:line and kept for
  * "status" and the metrics by the reloader) and reload the certificates */
 static int reload(struct sl_daemon *d, unsigned int flags)
@@ -964,7 +976,7 @@ bad_arg:
 		/* telemetry is not worth refusing to serve flows for */
 		if (sl_obs_start(&d, &oo))
 			sl_log_warn("%s: running without telemetry", __func__);
-		sl_obs_set_reload(d.reload);
+		sl_obs_set_config_source(obs_config_state, d.reload);
 		sl_obs_set_health(d.health);
 	}
 

@@ -11,7 +11,7 @@
 #include "srclimit.h"
 #include "stats.h"
 
-struct sl_daemon;
+#include "daemon.h"
 
 /*
  * Every connection is counted against one budget, so that unauthenticated
@@ -29,6 +29,8 @@ enum sl_budget {
 	SL_BUDGET_PENDING,
 	SL_BUDGET__MAX,
 };
+_Static_assert(SL_BUDGET__MAX == SL_DAEMON_BUDGETS,
+	       "struct sl_daemon's cap[] has one entry per budget");
 
 /** struct sl_admission - what an admitted connection holds */
 struct sl_admission {

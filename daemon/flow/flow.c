@@ -648,7 +648,13 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	p.rl = f->rl;
 
 	sl_worker_ref(f->wc->w);
-	sl_obs_flow_wrap(f, ktls, &p); /* live flows, metrics, access log */
+	{
+		struct sl_obs_conn oc;
+
+		/* the flow feeds observability (live flows, metrics, log) */
+		sl_flow_obs_conn(f, ktls, &oc);
+		sl_obs_flow_wrap(&oc, &p);
+	}
 	if (f->plaintext)
 		ret = sl_relay_start_plain(f->wc->w, f->pod_fd, f->mesh_fd,
 					   initial, initial_len, &p);

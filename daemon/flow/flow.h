@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "admission.h"
 #include "daemon.h"
 #include "lb.h"
 #include "offload.h"
@@ -175,6 +176,14 @@ const char *sl_flow_peer_id(const struct sl_flow *f);
 
 /** sl_flow_fail - end the flow: reset both sockets, free, count closed */
 void sl_flow_fail(struct sl_flow *f);
+
+struct sl_obs_conn;
+/**
+ * sl_flow_obs_conn - describe @f for observability (flow_info.c): ids,
+ * addresses, workloads and principals, destination service, endpoint
+ * @ktls: the relay about to start is the kTLS one
+ */
+void sl_flow_obs_conn(struct sl_flow *f, bool ktls, struct sl_obs_conn *of);
 
 /** sl_flow_arm_deadline - start the set-up deadline timer */
 void sl_flow_arm_deadline(struct sl_flow *f, uint64_t ns);

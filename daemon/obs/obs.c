@@ -14,7 +14,6 @@
 #include "accesslog.h"
 #include "certstore.h"
 #include "daemon.h"
-#include "flow.h"
 #include "httpd.h"
 #include "identity.h"
 #include "ktls.h"
@@ -24,7 +23,6 @@
 #include "objcache.h"
 #include "outlier.h"
 #include "relay.h"
-#include "reload.h"
 #include "stats.h"
 #include "util.h"
 #include "sock.h"
@@ -60,102 +58,17 @@ static struct {
 	char reload_error[256];
 
 	atomic_uint_fast64_t reload_failures, steer_restores;
-	struct sl_reload *_Atomic reload;
+	pthread_mutex_t cfg_lock; /* cfg_fn, cfg_arg */
+	sl_obs_config_fn cfg_fn;
+	void *cfg_arg;
 	const struct sl_health *_Atomic health;
 } obs = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cfg_lock = PTHREAD_MUTEX_INITIALIZER,
 	.head = { .prev = &obs.head, .next = &obs.head },
 };
 
 /* ---- flows ------------------------------------------------------------ */
-
-static void fmt_ip(char *buf, size_t len, int family, const void *a,
-		   uint16_t port)
-{
-	char s[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family, a, s, sizeof(s));
-	if (port)
-		snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", s,
-			 port);
-	else
-		snprintf(buf, len, "%s", s);
-}
-
-static void fmt_sa(char *buf, size_t len, const struct sockaddr_storage *sa)
-{
-	struct sl_ip ip;
-	uint16_t port;
-
-	if (sl_sockaddr_to_ip(sa, &ip, &port)) {
-		sl_strlcpy(buf, "?", len);
-		return;
-	}
-	fmt_ip(buf, len, ip.family, &ip.v6, port);
-}
-
-static void copy_wl(struct sl_obs_conn *of, bool src, const struct sl_workload *wl)
-{
-	if (!wl)
-		return;
-	sl_strlcpy(src ? of->src_wl : of->dst_wl, wl->name, NAME_LEN);
-	sl_strlcpy(src ? of->src_ns : of->dst_ns, wl->ns, NAME_LEN);
-	if (wl->spiffe_id)
-		sl_strlcpy(src ? of->src_id : of->dst_id, wl->spiffe_id, ID_LEN);
-}
-
-/* fill @of from the flow's set-up state (before the relay takes it) */
-static void flow_fill(struct sl_obs_conn *of, struct sl_flow *f)
-{
-	const struct sl_preamble *pre = &f->pre;
-
-	/* the inbound side takes the client's id from the preamble: one
-	 * flow, one id on both nodes */
-	of->id = !f->outbound && pre->has_flow_id ? pre->flow_id : f->id;
-	of->outbound = f->outbound;
-	of->plaintext = f->plaintext;
-	sl_strlcpy(of->src_addr, f->src, sizeof(of->src_addr));
-	sl_strlcpy(of->dst_addr, f->dst, sizeof(of->dst_addr));
-	if (pre->src_name[0]) {
-		sl_strlcpy(of->src_wl, pre->src_name, NAME_LEN);
-		sl_strlcpy(of->src_ns, pre->src_ns, NAME_LEN);
-	}
-	/* destination_service as Istio has it: the FQDN of the service whose
-	 * VIP was dialed; a flow to a pod address keeps that address */
-	if (pre->orig_dst_family) {
-		struct sl_ip ip = { .family = pre->orig_dst_family };
-		const char *host;
-
-		memcpy(&ip.v6, pre->orig_dst,
-		       ip.family == AF_INET ? 4 : 16);
-		host = sl_config_service_host(f->cfg, &ip);
-		if (host)
-			sl_strlcpy(of->service, host, sizeof(of->service));
-		else
-			fmt_ip(of->service, sizeof(of->service),
-			       pre->orig_dst_family, pre->orig_dst, 0);
-	}
-	if (f->outbound) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		struct sl_ip ip;
-		uint16_t port;
-
-		if (getpeername(f->pod_fd, (struct sockaddr *)&peer, &plen) == 0 &&
-		    sl_sockaddr_to_ip(&peer, &ip, &port) == 0)
-			copy_wl(of, true, sl_config_workload_by_ip(f->cfg, &ip));
-		if (f->ep)
-			copy_wl(of, false, f->ep->workload);
-		fmt_sa(of->endpoint, sizeof(of->endpoint), &f->sa);
-	} else {
-		const char *peer = sl_flow_peer_id(f);
-
-		if (peer)
-			sl_strlcpy(of->src_id, peer, ID_LEN);
-		copy_wl(of, false, f->workload);
-		sl_strlcpy(of->endpoint, f->dst, sizeof(of->endpoint));
-	}
-}
 
 static const char *or_null(const char *s)
 {
@@ -268,7 +181,7 @@ static void flow_done(void *arg, const struct sl_relay_result *r)
 	sl_objcache_free(&of_cache, of);
 }
 
-void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
+void sl_obs_flow_wrap(const struct sl_obs_conn *c, struct sl_relay_params *p)
 {
 	struct obs_flow *of = sl_objcache_alloc(&of_cache, sizeof(*of));
 
@@ -276,8 +189,8 @@ void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p)
 		return;
 	of->c.age_ns = sl_now_ns();
 	of->start_real = sl_realtime_ns();
-	of->c.ktls = ktls;
-	flow_fill(&of->c, f);
+	of->c = *c;
+	of->c.age_ns = sl_now_ns();
 	of->done = p->done;
 	of->done_arg = p->done_arg;
 	p->done = flow_done;
@@ -354,9 +267,26 @@ int sl_obs_conns(struct sl_obs_conn **out, size_t *n)
 
 /* ---- hooks ------------------------------------------------------------ */
 
-void sl_obs_set_reload(struct sl_reload *r)
+void sl_obs_set_config_source(sl_obs_config_fn fn, void *arg)
 {
-	atomic_store(&obs.reload, r);
+	pthread_mutex_lock(&obs.cfg_lock);
+	obs.cfg_fn = fn;
+	obs.cfg_arg = arg;
+	pthread_mutex_unlock(&obs.cfg_lock);
+}
+
+/* the configuration holder's state, through main's callback */
+static bool config_state(struct sl_obs_config_state *st)
+{
+	bool have;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&obs.cfg_lock);
+	have = obs.cfg_fn != NULL;
+	if (have)
+		obs.cfg_fn(obs.cfg_arg, st);
+	pthread_mutex_unlock(&obs.cfg_lock);
+	return have;
 }
 
 void sl_obs_reload_result(const char *error)
@@ -371,52 +301,35 @@ void sl_obs_reload_result(const char *error)
 
 uint64_t sl_obs_reload_failures(void)
 {
-	struct sl_reload *r = atomic_load(&obs.reload);
-	uint64_t n = atomic_load(&obs.reload_failures);
+	struct sl_obs_config_state st;
 
-	if (r) {
-		struct sl_reload_status st;
-
-		sl_reload_status(r, &st);
-		n += st.failures;
-	}
-	return n;
+	config_state(&st);
+	return atomic_load(&obs.reload_failures) + st.failures;
 }
 
 uint64_t sl_obs_config_warnings(void)
 {
-	struct sl_reload *r = atomic_load(&obs.reload);
-	struct sl_reload_status st;
+	struct sl_obs_config_state st;
 
-	if (!r)
-		return 0;
-	sl_reload_status(r, &st);
+	config_state(&st);
 	return st.warnings;
 }
 
 uint64_t sl_obs_reload_refused(void)
 {
-	struct sl_reload *r = atomic_load(&obs.reload);
-	struct sl_reload_status st;
+	struct sl_obs_config_state st;
 
-	if (!r)
-		return 0;
-	sl_reload_status(r, &st);
+	config_state(&st);
 	return st.refused;
 }
 
 void sl_obs_last_reload_error(char *buf, size_t len)
 {
-	struct sl_reload *r = atomic_load(&obs.reload);
+	struct sl_obs_config_state st;
 
-	if (r) {
-		struct sl_reload_status st;
-
-		sl_reload_status(r, &st);
-		if (st.last_error[0]) {
-			sl_strlcpy(buf, st.last_error, len);
-			return;
-		}
+	if (config_state(&st) && st.last_error[0]) {
+		sl_strlcpy(buf, st.last_error, len);
+		return;
 	}
 	pthread_mutex_lock(&obs.lock);
 	sl_strlcpy(buf, obs.reload_error, len);
@@ -491,6 +404,7 @@ struct sl_metrics *sl_obs_metrics(void)
 {
 	return obs.metrics;
 }
+
 
 /* ---- health, readiness, HTTP ----------------------------------------- */
 

@@ -45,8 +45,23 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o);
 /** sl_obs_stop - stop the HTTP server and free everything; idempotent */
 void sl_obs_stop(void);
 
-/** sl_obs_set_reload - the live-reload machinery to report on (or NULL) */
-void sl_obs_set_reload(struct sl_reload *r);
+/** What observability reports of the configuration holder. */
+struct sl_obs_config_state {
+	uint64_t failures; /* failed reloads (refused ones included) */
+	uint64_t refused;  /* loaded but refused (the hollow-config guard) */
+	uint64_t warnings; /* warnings of the running configuration */
+	char last_error[512];
+};
+
+/* fills @out; called from any thread (the telemetry and admin threads) */
+typedef void (*sl_obs_config_fn)(void *arg, struct sl_obs_config_state *out);
+
+/**
+ * sl_obs_set_config_source - where the configuration state comes from
+ * (main registers the live reload here: observability is fed, it does not
+ * reach into control/); NULL: none
+ */
+void sl_obs_set_config_source(sl_obs_config_fn fn, void *arg);
 
 /** sl_obs_reload_result - report a configuration reload (SIGHUP path);
  * @error: NULL on success, else a one-line reason (copied): counted, and
@@ -60,13 +75,17 @@ void sl_obs_handshake_done(uint64_t ns);
  * back (sluice_steering_restores_total) */
 void sl_obs_steer_restored(void);
 
+struct sl_obs_conn;
+
 /**
- * sl_obs_flow_wrap - register @f as a live flow and interpose on @p's
- * done callback so that its close is counted and logged; call right before
- * sl_relay_start(f's sockets, ..., @p).  On ENOMEM @p is left unchanged
- * (the flow is relayed but not observed).
+ * sl_obs_flow_wrap - register the flow described by @c (the flow fills it:
+ * observability never reads struct sl_flow) as a live flow and interpose
+ * on @p's done callback so that its close is counted and logged; call
+ * right before sl_relay_start(..., @p).  On ENOMEM @p is left unchanged
+ * (the flow is relayed but not observed).  @c is copied; its age_ns is set
+ * here.
  */
-void sl_obs_flow_wrap(struct sl_flow *f, bool ktls, struct sl_relay_params *p);
+void sl_obs_flow_wrap(const struct sl_obs_conn *c, struct sl_relay_params *p);
 
 /**
  * sl_obs_flow_unwrap - undo sl_obs_flow_wrap() after sl_relay_start()
