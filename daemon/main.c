@@ -14,6 +14,7 @@
 
 #include "certstore.h"
 #include "instance.h"
+#include "options.h"
 #include "daemon.h"
 #include "gcm.h"
 #include "identity.h"
@@ -37,173 +38,6 @@
 #include "listener.h"
 #include "sock.h"
 #include "steering.h"
-
-static void usage(FILE *out, const char *prog)
-{
-	fprintf(out,
-		"Usage: %s --config DIR [options]\n"
-		"  -c, --config DIR            configuration directory (required)\n"
-		"  -n, --node NAME             this node's name (default: node config, hostname)\n"
-		"  -w, --workers N             worker threads (default: number of CPUs)\n"
-		"  -a, --admin-socket PATH     admin socket (default " SL_RUNDIR "/admin.sock)\n"
-		"  -k, --ktls auto|on|off      kernel TLS (default: node config, auto)\n"
-		"  -l, --log-level LEVEL       err, warn, notice, info, debug (default info)\n"
-		"  -s, --stderr                log to stderr (always on; for tlshd compatibility)\n"
-		"      --check                 load and validate the configuration, then exit\n"
-		"      --handshake-timeout DUR TLS handshake + preamble deadline (default 10s)\n"
-		"      --connect-timeout DUR   connect deadline (default 5s)\n"
-		"      --idle-timeout DUR      close flows idle for DUR (default 1h, 0: never)\n"
-		"      --half-close-timeout DUR reset a flow one side has closed when nothing\n"
-		"                              moves either way for DUR (default 60s, 0: never)\n"
-		"      --grace DUR             shutdown grace period (default 10s)\n"
-		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
-		"      --max-connections N     default of both caps below (else each gets half\n"
-		"                              of what RLIMIT_NOFILE leaves)\n"
-		"      --max-outbound N        flows of local pods and their pooled connections\n"
-		"      --max-inbound N         authenticated and plaintext inbound flows\n"
-		"      --max-pending N         inbound mTLS connections not yet authenticated\n"
-		"                              (default: RLIMIT_NOFILE/8, at most 1024)\n"
-		"      --max-pending-per-source N  of those, per IPv4 address or IPv6 /64\n"
-		"                              (default: max-pending/4, at least 8)\n"
-		"      --hello-timeout DUR     reset an inbound peer whose first TLS record is\n"
-		"                              not in within DUR (default 1s)\n"
-		"      --fd-reserve N          fds kept for admin, metrics, reloads (default 128)\n"
-		"      --inbound-plain-port PORT plaintext inbound port for PERMISSIVE/DISABLE\n"
-		"                              pods (default: node config, 15006)\n"
-		"      --pool-size N           ready mTLS connections kept per source identity\n"
-		"                              and endpoint (default 2, 0 off)\n"
-		"      --pool-max N            a busy key keeps up to N (default 8; its target\n"
-		"                              follows its rate of new flows)\n"
-		"      --pool-idle-timeout DUR close a pooled connection unused for DUR (default 10s)\n"
-		"      --pool-refill-delay DUR refill the pool DUR after a use (default 5ms)\n"
-		"      --preamble-timeout DUR  inbound: preamble wait after the mTLS handshake\n"
-		"                              (default 15s; covers peers' pooled connections)\n"
-		"      --busy-poll DUR         after activity, poll DUR for more before sleeping:\n"
-		"                              lower latency for more CPU (default 0, off; max 1ms)\n"
-		"      --bulk-buffer SIZE      userspace TLS: relay buffer of a busy flow direction\n"
-		"                              (default 1M; 64K..16M, under 128K: none)\n"
-		"      --handshake-threads N   threads that run TLS handshake crypto off the\n"
-		"                              workers (default: one per worker; 0: on the workers)\n"
-		"      --handshake-nice N      their nice value, -20..19 (default 10: a worker\n"
-		"                              busy with flows goes first)\n"
-		"      --tls-resumption on|off pool refills resume TLS 1.3 sessions, and this\n"
-		"                              node resumes its peers' (default on)\n"
-		"      --aes-gcm auto|openssl  userspace TLS: AES-GCM on sluice's VAES code where\n"
-		"                              the CPU has it (default auto), or always OpenSSL's\n"
-		"      --steer                 apply the steering table (nftables) ourselves\n"
-		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
-		"      --dry-run               print the steering batch --steer would apply, then exit\n"
-		"      --state-dir DIR         keep the last good configuration in DIR and\n"
-		"                              start from it when --config is invalid\n"
-		"      --telemetry-port PORT   /metrics, /healthz, /ready on the node config's\n"
-		"                              metricsAddress (default: its ports.metrics, 15020; 0 off)\n"
-		"      --access-log-rate N     access log lines/s on stdout (default 100, 0 off)\n"
-		"  -V, --version               print the version\n"
-		"  -h, --help                  this help\n",
-		prog);
-}
-
-enum {
-	OPT_CHECK = 256,
-	OPT_HS_TIMEOUT,
-	OPT_CONNECT_TIMEOUT,
-	OPT_IDLE_TIMEOUT,
-	OPT_GRACE,
-	OPT_MAX_CONNS,
-	OPT_STEER,
-	OPT_KEEP_TABLE,
-	OPT_DRY_RUN,
-	OPT_STATE_DIR,
-	OPT_TELEMETRY_PORT,
-	OPT_ACCESS_LOG_RATE,
-	OPT_CERT_LIFETIME,
-	OPT_PLAIN_PORT,
-	OPT_POOL_SIZE,
-	OPT_POOL_MAX,
-	OPT_POOL_IDLE,
-	OPT_POOL_REFILL_DELAY,
-	OPT_PREAMBLE_TIMEOUT,
-	OPT_BUSY_POLL,
-	OPT_HS_THREADS,
-	OPT_HS_NICE,
-	OPT_RESUMPTION,
-	OPT_BULK_BUFFER,
-	OPT_AES_GCM,
-	OPT_HALF_CLOSE_TIMEOUT,
-	OPT_MAX_OUTBOUND,
-	OPT_MAX_INBOUND,
-	OPT_MAX_PENDING,
-	OPT_MAX_PENDING_SRC,
-	OPT_HELLO_TIMEOUT,
-	OPT_FD_RESERVE,
-};
-
-static const struct option long_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "node", required_argument, NULL, 'n' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "handshake-threads", required_argument, NULL, OPT_HS_THREADS },
-	{ "handshake-nice", required_argument, NULL, OPT_HS_NICE },
-	{ "tls-resumption", required_argument, NULL, OPT_RESUMPTION },
-	{ "aes-gcm", required_argument, NULL, OPT_AES_GCM },
-	{ "admin-socket", required_argument, NULL, 'a' },
-	{ "ktls", required_argument, NULL, 'k' },
-	{ "log-level", required_argument, NULL, 'l' },
-	{ "stderr", no_argument, NULL, 's' },
-	{ "check", no_argument, NULL, OPT_CHECK },
-	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
-	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "half-close-timeout", required_argument, NULL, OPT_HALF_CLOSE_TIMEOUT },
-	{ "grace", required_argument, NULL, OPT_GRACE },
-	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
-	{ "max-outbound", required_argument, NULL, OPT_MAX_OUTBOUND },
-	{ "max-inbound", required_argument, NULL, OPT_MAX_INBOUND },
-	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
-	{ "max-pending-per-source", required_argument, NULL, OPT_MAX_PENDING_SRC },
-	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
-	{ "fd-reserve", required_argument, NULL, OPT_FD_RESERVE },
-	{ "steer", no_argument, NULL, OPT_STEER },
-	{ "keep-table-on-stop", no_argument, NULL, OPT_KEEP_TABLE },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
-	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
-	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
-	{ "inbound-plain-port", required_argument, NULL, OPT_PLAIN_PORT },
-	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
-	{ "pool-max", required_argument, NULL, OPT_POOL_MAX },
-	{ "pool-idle-timeout", required_argument, NULL, OPT_POOL_IDLE },
-	{ "pool-refill-delay", required_argument, NULL, OPT_POOL_REFILL_DELAY },
-	{ "preamble-timeout", required_argument, NULL, OPT_PREAMBLE_TIMEOUT },
-	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
-	{ "bulk-buffer", required_argument, NULL, OPT_BULK_BUFFER },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* the long name of option @c, for errors */
-static const char *opt_name(int c)
-{
-	for (const struct option *o = long_opts; o->name; o++)
-		if (o->val == c)
-			return o->name;
-	return "?";
-}
-
-static int parse_uint(const char *s, unsigned int max, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v > max)
-		return -EINVAL;
-	*out = (unsigned int)v;
-	return 0;
-}
 
 /* ---- worker hooks ---------------------------------------------------- */
 
@@ -642,25 +476,8 @@ static void daemon_free(struct sl_daemon *d)
 
 int main(int argc, char **argv)
 {
-	struct sl_daemon d = {
-		.o = {
-			.admin_socket = SL_RUNDIR "/admin.sock",
-			.ktls = -1,
-			.handshake_timeout_ns = 10000000000ULL,
-			.connect_timeout_ns = 5000000000ULL,
-			.idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS,
-			.grace_ns = 10000000000ULL,
-			.pool_size = SL_POOL_DEFAULT_SIZE,
-			.pool_max = SL_POOL_DEFAULT_MAX,
-			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
-			.pool_refill_delay_ns = SL_POOL_DEFAULT_REFILL_DELAY_NS,
-			.preamble_timeout_ns = 15000000000ULL,
-			.hs_threads = -1,
-			.hs_nice = SL_OFFLOAD_DEFAULT_NICE,
-			.bulk_buf_size = SL_RELAY_DEFAULT_BULK_SIZE,
-			.hello_timeout_ns = 1000000000ULL,
-		},
-	};
+	struct sl_daemon d = { 0 };
+	struct sl_options x;
 	struct sl_worker_hooks hooks = {
 		.start = worker_start,
 		.stop = worker_stop,
@@ -668,244 +485,29 @@ int main(int argc, char **argv)
 		.signal = worker_signal,
 		.arg = &d,
 	};
-	enum sl_log_level level = SL_LOG_INFO;
+	enum sl_log_level level;
 	/* UINT_MAX: the node config's ports.metrics */
-	unsigned int telemetry_port = UINT_MAX, log_rate = SL_ACCESSLOG_DEFAULT_RATE;
+	unsigned int telemetry_port, log_rate;
 	struct sl_worker **ws = NULL;
 	bool check = false, dry_run = false;
 	sigset_t sigs;
 	long ncpu;
-	bool pool_max_set = false;
-	int c, ret;
+	int ret;
 
+	ret = sl_options_parse(argc, argv, &x, stdout, stderr);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	d.o = x.o;
 	pthread_mutex_init(&d.cfg_lock, NULL);
-	while ((c = getopt_long(argc, argv, "c:n:w:a:k:l:sVh", long_opts, NULL)) != -1) {
-		uint64_t ns;
-
-		switch (c) {
-		case 'c':
-			d.o.config_dir = optarg;
-			break;
-		case 'n':
-			d.o.node = optarg;
-			break;
-		case 'w':
-			if (parse_uint(optarg, 1024, &d.o.workers) || !d.o.workers)
-				goto bad_arg;
-			break;
-		case 'a':
-			d.o.admin_socket = optarg;
-			break;
-		case 'k':
-			if (!strcmp(optarg, "auto"))
-				d.o.ktls = SL_KTLS_AUTO;
-			else if (!strcmp(optarg, "on"))
-				d.o.ktls = SL_KTLS_ON;
-			else if (!strcmp(optarg, "off"))
-				d.o.ktls = SL_KTLS_OFF;
-			else
-				goto bad_arg;
-			break;
-		case 'l':
-			if (sl_log_level_parse(optarg, &level))
-				goto bad_arg;
-			break;
-		case 's':
-			break;
-		case OPT_CHECK:
-			check = true;
-			break;
-		case OPT_STEER:
-			d.o.steer = true;
-			break;
-		case OPT_KEEP_TABLE:
-			d.o.keep_table = true;
-			break;
-		case OPT_DRY_RUN:
-			dry_run = true;
-			break;
-		case OPT_STATE_DIR:
-			d.o.state_dir = optarg;
-			break;
-		case OPT_TELEMETRY_PORT:
-			if (parse_uint(optarg, 65535, &telemetry_port))
-				goto bad_arg;
-			break;
-		case OPT_ACCESS_LOG_RATE:
-			if (parse_uint(optarg, 1000000, &log_rate))
-				goto bad_arg;
-			break;
-		case OPT_HS_TIMEOUT:
-		case OPT_CONNECT_TIMEOUT:
-		case OPT_IDLE_TIMEOUT:
-		case OPT_GRACE:
-			/* "0" (no unit): --idle-timeout 0 turns it off */
-			if (strcmp(optarg, "0") == 0)
-				ns = 0;
-			else if (sl_parse_duration(optarg, &ns))
-				goto bad_arg;
-			if (c == OPT_HS_TIMEOUT)
-				d.o.handshake_timeout_ns = ns;
-			else if (c == OPT_CONNECT_TIMEOUT)
-				d.o.connect_timeout_ns = ns;
-			else if (c == OPT_IDLE_TIMEOUT)
-				d.o.idle_timeout_ns = ns;
-			else
-				d.o.grace_ns = ns;
-			break;
-		case OPT_HALF_CLOSE_TIMEOUT:
-			/* "0" (no unit) turns it off; read by each relay */
-			if (strcmp(optarg, "0") == 0)
-				ns = 0;
-			else if (sl_parse_duration(optarg, &ns))
-				goto bad_arg;
-			sl_relay_half_close_timeout_set(ns);
-			break;
-		case OPT_POOL_SIZE:
-			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_size))
-				goto bad_arg;
-			break;
-		case OPT_POOL_MAX:
-			if (parse_uint(optarg, SL_POOL_MAX_SIZE, &d.o.pool_max))
-				goto bad_arg;
-			pool_max_set = true;
-			break;
-		case OPT_POOL_REFILL_DELAY:
-			if (sl_parse_duration(optarg, &ns))
-				goto bad_arg;
-			d.o.pool_refill_delay_ns = ns;
-			break;
-		case OPT_POOL_IDLE:
-		case OPT_PREAMBLE_TIMEOUT:
-			if (sl_parse_duration(optarg, &ns) || !ns)
-				goto bad_arg;
-			if (c == OPT_POOL_IDLE)
-				d.o.pool_idle_ns = ns;
-			else
-				d.o.preamble_timeout_ns = ns;
-			break;
-		case OPT_HS_THREADS: {
-			unsigned int n;
-
-			if (parse_uint(optarg, SL_OFFLOAD_MAX_THREADS, &n))
-				goto bad_arg;
-			d.o.hs_threads = (int)n;
-			break;
-		}
-		case OPT_HS_NICE: {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < -20 || v > 19)
-				goto bad_arg;
-			d.o.hs_nice = (int)v;
-			break;
-		}
-		case OPT_RESUMPTION:
-			if (!strcmp(optarg, "on"))
-				d.o.no_resumption = false;
-			else if (!strcmp(optarg, "off"))
-				d.o.no_resumption = true;
-			else
-				goto bad_arg;
-			break;
-		case OPT_AES_GCM:
-			if (!strcmp(optarg, "auto"))
-				sl_gcm_set_mode(SL_GCM_AUTO);
-			else if (!strcmp(optarg, "openssl"))
-				sl_gcm_set_mode(SL_GCM_OPENSSL);
-			else
-				goto bad_arg;
-			break;
-		case OPT_BUSY_POLL:
-			/* a longer window is spinning, not polling */
-			if (sl_parse_duration(optarg, &ns) || ns > 1000000ULL)
-				goto bad_arg;
-			d.o.busy_poll_ns = ns;
-			break;
-		case OPT_BULK_BUFFER: {
-			uint64_t sz;
-
-			if (sl_parse_size(optarg, &sz) ||
-			    sz < SL_RELAY_DEFAULT_BUF_SIZE ||
-			    sz > SL_RELAY_MAX_BULK_SIZE)
-				goto bad_arg;
-			d.o.bulk_buf_size = (uint32_t)sz;
-			break;
-		}
-		case OPT_CERT_LIFETIME:
-			if (sl_parse_duration(optarg, &ns) || ns < 10000000000ULL)
-				goto bad_arg;
-			d.o.cert_lifetime_s = ns / 1000000000ULL;
-			break;
-		case OPT_PLAIN_PORT: {
-			unsigned int port;
-
-			if (parse_uint(optarg, 65535, &port) || !port)
-				goto bad_arg;
-			d.o.inbound_plain_port = (uint16_t)port;
-			break;
-		}
-		case OPT_MAX_CONNS:
-			if (parse_uint(optarg, UINT_MAX, &d.o.max_conns) || !d.o.max_conns)
-				goto bad_arg;
-			break;
-		case OPT_MAX_OUTBOUND:
-		case OPT_MAX_INBOUND:
-		case OPT_MAX_PENDING:
-		case OPT_MAX_PENDING_SRC:
-		case OPT_FD_RESERVE: {
-			unsigned int v;
-
-			if (parse_uint(optarg, INT_MAX, &v) || !v)
-				goto bad_arg;
-			if (c == OPT_MAX_OUTBOUND)
-				d.o.max_outbound = v;
-			else if (c == OPT_MAX_INBOUND)
-				d.o.max_inbound = v;
-			else if (c == OPT_MAX_PENDING)
-				d.o.max_pending = v;
-			else if (c == OPT_MAX_PENDING_SRC)
-				d.o.max_pending_src = v;
-			else
-				d.o.fd_reserve = v;
-			break;
-		}
-		case OPT_HELLO_TIMEOUT:
-			if (sl_parse_duration(optarg, &ns) || !ns)
-				goto bad_arg;
-			d.o.hello_timeout_ns = ns;
-			break;
-		case 'V':
-			printf("sluiced %s\n", SL_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 0;
-		default:
-			usage(stderr, argv[0]);
-			return 2;
-		}
-		continue;
-bad_arg:
-		fprintf(stderr, "%s: bad value for --%s: '%s' (see --help)\n",
-			argv[0], opt_name(c), optarg);
-		return 2;
-	}
-	if (d.o.pool_max < d.o.pool_size) {
-		if (pool_max_set) {
-			fprintf(stderr, "%s: --pool-max %u is below --pool-size %u\n",
-				argv[0], d.o.pool_max, d.o.pool_size);
-			return 2;
-		}
-		d.o.pool_max = d.o.pool_size;
-	}
-	if (optind < argc || !d.o.config_dir) {
-		usage(stderr, argv[0]);
-		return 2;
-	}
+	level = x.level;
+	telemetry_port = x.telemetry_port;
+	log_rate = x.log_rate;
+	check = x.check;
+	dry_run = x.dry_run;
+	if (x.half_close_set)
+		sl_relay_half_close_timeout_set(x.half_close_ns);
+	if (x.aes_gcm >= 0)
+		sl_gcm_set_mode((enum sl_gcm_mode)x.aes_gcm);
 	sl_log_init("sluiced", level);
 	if (dry_run) {
 		ret = sl_steer_dry_run(d.o.config_dir, d.o.node,
