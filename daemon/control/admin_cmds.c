@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "admin_cmds.h"
+#include "admission.h"
 #include "certstore.h"
 #include "daemon.h"
 #include "gcm.h"
@@ -485,6 +486,18 @@ static int cmd_conns(struct req *q)
 	return ret;
 }
 
+/* connections counted against each admission budget now (admission.h) */
+static void admission_gauges(struct sl_json *j, void *arg)
+{
+	(void)arg;
+	sl_json_kv_uint(j, "admitted_outbound",
+			sl_budget_used(SL_BUDGET_OUTBOUND));
+	sl_json_kv_uint(j, "admitted_inbound",
+			sl_budget_used(SL_BUDGET_INBOUND));
+	sl_json_kv_uint(j, "pending_handshakes",
+			sl_budget_used(SL_BUDGET_PENDING));
+}
+
 static int cmd_stats(struct req *q)
 {
 	static const char *const h[] = { "COUNTER", "VALUE" };
@@ -494,7 +507,8 @@ static int cmd_stats(struct req *q)
 	int ret = 0;
 
 	if (q->fmt == FMT_JSON) {
-		sl_stats_write_json(q->out); /* the daemon core's object */
+		/* the daemon core's object, with the admission gauges */
+		sl_stats_write_json(q->out, admission_gauges, NULL);
 		return 0;
 	}
 	for (int s = 0; s < SL_STAT__MAX && !ret; s++) {

@@ -3,7 +3,6 @@
 #include "daemon.h"
 #include "json.h"
 #include "stats.h"
-#include "admission.h"
 
 struct sl_stats sl_stats;
 
@@ -105,7 +104,8 @@ void sl_stats_flow_close(void)
 	sl_stat_inc(SL_STAT_FLOWS_CLOSED);
 }
 
-void sl_stats_write_json(FILE *out)
+void sl_stats_write_json(FILE *out,
+			 void (*extra)(struct sl_json *j, void *arg), void *arg)
 {
 	struct sl_json j;
 
@@ -120,13 +120,8 @@ void sl_stats_write_json(FILE *out)
 	sl_json_kv_int(&j, "pool_ready",
 		       atomic_load_explicit(&sl_stats.pool_ready,
 					    memory_order_relaxed));
-	/* connections counted against each admission budget now */
-	sl_json_kv_uint(&j, "admitted_outbound",
-			sl_budget_used(SL_BUDGET_OUTBOUND));
-	sl_json_kv_uint(&j, "admitted_inbound",
-			sl_budget_used(SL_BUDGET_INBOUND));
-	sl_json_kv_uint(&j, "pending_handshakes",
-			sl_budget_used(SL_BUDGET_PENDING));
+	if (extra) /* gauges of the modules above (admission, ...) */
+		extra(&j, arg);
 	sl_json_key(&j, "handshake_failures");
 	sl_json_obj_begin(&j);
 	for (int f = 1; f < SL_TLS_FAIL__MAX; f++)

@@ -118,10 +118,14 @@ int64_t sl_stats_active(void);
 void sl_stats_flow_open(void);
 void sl_stats_flow_close(void);
 
+struct sl_json;
 /**
  * sl_stats_write_json - write every counter as one JSON object (one line,
  * no trailing newline) to @out
+ * @extra: adds the members of modules above the core (their gauges) before
+ *         the object closes; may be NULL
  */
-void sl_stats_write_json(FILE *out);
+void sl_stats_write_json(FILE *out,
+			 void (*extra)(struct sl_json *j, void *arg), void *arg);
 
 #endif /* SL_STATS_H */
