@@ -325,11 +325,80 @@ static int dial(struct sl_flow *f, const struct sl_endpoint *ep,
 
 /* one connect attempt: pick an endpoint (lb.h), prepare TLS and the
  * preamble for it, dial */
+/* the mesh preamble of @f towards @ep (PROTOCOL.md) */
+static void outbound_preamble(struct sl_flow *f, const struct sl_endpoint *ep,
+			      const struct sl_workload *src)
+{
+	memset(&f->pre, 0, sizeof(f->pre));
+	f->pre.dst_port = ep->port ? ep->port : f->orig_port;
+	sl_flow_pre_orig_dst(f, &f->orig_dst);
+	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
+	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
+		strcpy(f->pre.src_name, src->name);
+		strcpy(f->pre.src_ns, src->ns);
+	}
+	f->pre.has_flow_id = true;
+	f->pre.flow_id = f->id;
+}
+
+/*
+ * A ready pooled mTLS connection to @addr as @id, if the pool has one (a
+ * refill is asked for either way).  Same-node endpoints are never pooled.
+ * @retval true when @f took one (f->mesh_fd, f->tls, f->rl)
+ */
+static bool outbound_take_pooled(struct sl_flow *f, const struct sl_endpoint *ep,
+				 struct sl_identity *id, const struct sl_ip *addr)
+{
+	struct sl_pool_key k = {
+		.src_id = sl_identity_spiffe_id(id),
+		.peer_id = ep->workload->spiffe_id,
+		.addr = *addr,
+		.port = f->d->inbound_port,
+	};
+	int ret;
+
+	if (local_endpoint(f, ep) || !sl_pool_enabled(f->wc->pool))
+		return false;
+	ret = sl_pool_take(f->wc->pool, &k, id, &f->mesh_fd, &f->tls, &f->rl);
+	sl_pool_refill(f->wc->pool, &k, id);
+	return ret == 0;
+}
+
+/* a new mTLS client connection as @id to @ep at @addr, dialing
+ * @retval 0 (connect pending in f->mesh_fd) or -errno (counted, logged) */
+static int outbound_dial(struct sl_flow *f, const struct sl_endpoint *ep,
+			 struct sl_identity *id, const struct sl_ip *addr)
+{
+	int ret;
+
+	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
+			      ep->workload->spiffe_id, &f->tls);
+	if (ret) {
+		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
+		return ret;
+	}
+	ret = dial(f, ep, addr);
+	if (ret) {
+		sl_stat_inc(SL_STAT_CONNECT_FAILED);
+		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,
+			    strerror(-ret));
+		return ret;
+	}
+	sl_log_debug("%s: flow %s -> %s: via %s (%s), try %u", __func__, f->src,
+		     f->dst, ep->workload->name, ep->workload->spiffe_id,
+		     f->lb->tries);
+	return 0;
+}
+
+/*
+ * One try of an outbound flow: the load balancer picks an endpoint; a
+ * plaintext destination is dialed as is; a mesh one gets the source's
+ * identity and the preamble, then a pooled connection or a dial.
+ */
 static void outbound_try(struct sl_flow *f)
 {
 	const struct sl_endpoint *ep;
 	struct sl_identity *id = NULL;
-	const struct sl_workload *src = f->src_wl;
 	const struct sl_ip *addr;
 	bool first = f->lb->tries == 0;
 	uint64_t timeout;
@@ -346,72 +415,35 @@ static void outbound_try(struct sl_flow *f)
 		return;
 	}
 	f->ep = ep;
-
 	ret = sl_outbound_plain_prepare(f, ep, &plain);
 	if (ret) {
 		sl_flow_fail(f);
 		return;
 	}
-	if (plain)
-		goto connect;
-	ret = source_identity(f, src, &id);
-	if (ret) {
-		sl_stat_inc(SL_STAT_NO_IDENTITY);
-		sl_log_warn("%s: flow %s -> %s: no identity for the source: %s",
-			    __func__, f->src, f->dst, strerror(-ret));
-		sl_flow_fail(f);
-		return;
-	}
-	memset(&f->pre, 0, sizeof(f->pre));
-	f->pre.dst_port = ep->port ? ep->port : f->orig_port;
-	sl_flow_pre_orig_dst(f, &f->orig_dst);
-	if (src && strlen(src->name) <= SL_PREAMBLE_NAME_MAX &&
-	    strlen(src->ns) <= SL_PREAMBLE_NS_MAX) {
-		strcpy(f->pre.src_name, src->name);
-		strcpy(f->pre.src_ns, src->ns);
-	}
-	f->pre.has_flow_id = true;
-	f->pre.flow_id = f->id;
-
-	/* an endpoint address of family 0 stands for the flow's own */
-	addr = ep->address.family ? &ep->address : &f->orig_dst;
-	if (!local_endpoint(f, ep) && sl_pool_enabled(f->wc->pool)) {
-		struct sl_pool_key k = {
-			.src_id = sl_identity_spiffe_id(id),
-			.peer_id = ep->workload->spiffe_id,
-			.addr = *addr,
-			.port = f->d->inbound_port,
-		};
-
-		ret = sl_pool_take(f->wc->pool, &k, id, &f->mesh_fd, &f->tls,
-				   &f->rl);
-		sl_pool_refill(f->wc->pool, &k, id);
-		if (!ret) {
+	if (!plain) {
+		ret = source_identity(f, f->src_wl, &id);
+		if (ret) {
+			sl_stat_inc(SL_STAT_NO_IDENTITY);
+			sl_log_warn("%s: flow %s -> %s: no identity for the source: %s",
+				    __func__, f->src, f->dst, strerror(-ret));
+			sl_flow_fail(f);
+			return;
+		}
+		outbound_preamble(f, ep, f->src_wl);
+		/* an endpoint address of family 0 stands for the flow's own */
+		addr = ep->address.family ? &ep->address : &f->orig_dst;
+		if (outbound_take_pooled(f, ep, id, addr)) {
 			sl_identity_put(id);
 			pooled_start(f, addr, first, timeout);
 			return;
 		}
+		ret = outbound_dial(f, ep, id, addr);
+		sl_identity_put(id);
+		if (ret) {
+			sl_flow_fail(f);
+			return;
+		}
 	}
-	ret = sl_tls_conn_new(f->d->tls_ctx, SL_TLS_CLIENT, id,
-			      ep->workload->spiffe_id, &f->tls);
-	sl_identity_put(id);
-	if (ret) {
-		sl_stats_hs_fail(SL_TLS_FAIL_INTERNAL);
-		sl_flow_fail(f);
-		return;
-	}
-	ret = dial(f, ep, addr);
-	if (ret) {
-		sl_stat_inc(SL_STAT_CONNECT_FAILED);
-		sl_log_warn("%s: flow %s -> %s: %s", __func__, f->src, f->dst,
-			    strerror(-ret));
-		sl_flow_fail(f);
-		return;
-	}
-	sl_log_debug("%s: flow %s -> %s: via %s (%s), try %u", __func__, f->src,
-		     f->dst, ep->workload->name, ep->workload->spiffe_id,
-		     f->lb->tries);
-connect:
 	f->phase = SL_PHASE_CONNECT_MESH;
 	/* the set-up deadline covers every try and the handshake */
 	if (first)
