@@ -48,6 +48,7 @@ struct sl_node_config {
 	const char *trust_bundle;  /* optional extra roots (PEM) */
 	enum sl_ktls_mode ktls;
 	bool allow_unknown_source; /* default false: fail closed */
+	const char *root_namespace; /* mesh-wide policy; default istio-system */
 };
 
 /* ---- workloads and services ----------------------------------------- */
@@ -225,7 +226,8 @@ enum sl_mtls_mode {
  * sl_config_mtls_mode - effective PeerAuthentication mode for inbound
  * traffic to @wl on @port: port-level of the workload policy, then the
  * workload policy (selector), then the namespace policy (no selector), then
- * the mesh policy (no selector, namespace istio-system); STRICT when none
+ * the mesh policy (no selector, the root namespace: Node rootNamespace,
+ * default istio-system); STRICT when none
  * applies (sluice's default: plaintext to a mesh pod is refused unless a
  * PeerAuthentication allows it).
  * @cfg: snapshot; @wl: the destination workload (NULL: STRICT)

@@ -213,7 +213,8 @@ bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 {
 	static const char *const known[] = {
 		"name", "trustDomain", "ports", "metricsAddress", "caDir",
-		"certDir", "trustBundle", "ktls", "allowUnknownSource", NULL
+		"certDir", "trustBundle", "ktls", "allowUnknownSource",
+		"rootNamespace", NULL
 	};
 	static const char *const pk[] = { "outbound", "inbound",
 					  "inboundPlaintext", "metrics", NULL };
@@ -231,6 +232,7 @@ bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 	c->metrics_port = 15020;
 	c->metrics_address = "127.0.0.1";
 	c->ktls = SL_KTLS_AUTO;
+	c->root_namespace = SL_CFG_ROOT_NAMESPACE;
 	if (!spec)
 		return true;
 	ok = sl_dec_fields(d, spec, known, NULL);
@@ -241,8 +243,16 @@ bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 	    sl_dec_str(d, spec, "certDir", &c->cert_dir) < 0 ||
 	    sl_dec_str(d, spec, "trustBundle", &c->trust_bundle) < 0 ||
 	    sl_dec_bool(d, spec, "allowUnknownSource",
-			&c->allow_unknown_source) < 0)
+			&c->allow_unknown_source) < 0 ||
+	    sl_dec_str(d, spec, "rootNamespace", &c->root_namespace) < 0)
 		ok = false;
+	if (!sl_dns1123_valid(c->root_namespace, true)) {
+		sl_dec_key_err(d, sl_ymap_get(spec, "rootNamespace"),
+			       "rootNamespace",
+			       "\"%s\" is not a valid namespace name",
+			       c->root_namespace);
+		ok = false;
+	}
 	if (!sl_dns1123_valid(c->trust_domain, false)) {
 		sl_dec_key_err(d, sl_ymap_get(spec, "trustDomain"), "trustDomain",
 			       "\"%s\" is not a valid trust domain",

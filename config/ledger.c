@@ -418,6 +418,8 @@ static const struct sl_field sl_ledger[] = {
 	  "tests/netns/config-guard.sh: the telemetry listener's port (sluiced --telemetry-port overrides it); read at start" },
 	{ "Node", "spec.ports.outbound", SL_FIELD_ENFORCED,
 	  "tests/config/test-config-load.c" },
+	{ "Node", "spec.rootNamespace", SL_FIELD_ENFORCED,
+	  "tests/config/test-config-mtls.c: PeerAuthentication and AuthorizationPolicy there apply mesh-wide" },
 	{ "Node", "spec.trustBundle", SL_FIELD_ENFORCED,
 	  "tests/netns/rotation.sh" },
 	{ "Node", "spec.trustDomain", SL_FIELD_ENFORCED,

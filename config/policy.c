@@ -35,7 +35,8 @@ static void sl_pa_find(const struct sl_config *cfg, const struct sl_workload *wl
 			if (ns_wide && !*nsp)
 				*nsp = pa;
 		}
-		if (ns_wide && !*meshp && !strcmp(pa->r.ns, SL_CFG_ROOT_NAMESPACE))
+		if (ns_wide && !*meshp &&
+		    !strcmp(pa->r.ns, cfg->node.root_namespace))
 			*meshp = pa;
 	}
 }
@@ -261,11 +262,13 @@ static bool sl_rule_match(const struct sl_ap_rule *rule,
 	return true;
 }
 
-static bool sl_ap_applies(const struct sl_ap *ap, const struct sl_workload *wl)
+static bool sl_ap_applies(const struct sl_config *cfg, const struct sl_ap *ap,
+			  const struct sl_workload *wl)
 {
 	bool ns_wide = !ap->has_selector || !ap->n_selector;
 
-	if (strcmp(ap->r.ns, wl->ns) && strcmp(ap->r.ns, SL_CFG_ROOT_NAMESPACE))
+	if (strcmp(ap->r.ns, wl->ns) &&
+	    strcmp(ap->r.ns, cfg->node.root_namespace))
 		return false;
 	return ns_wide || sl_selects(ap->has_selector, ap->selector,
 				     ap->n_selector, wl);
@@ -283,7 +286,7 @@ bool sl_config_authorize(const struct sl_config *cfg,
 		const struct sl_ap *ap = (const struct sl_ap *)
 			cfg->res.v[SL_K_AUTHORIZATIONPOLICY][i];
 
-		if (!sl_ap_applies(ap, wl))
+		if (!sl_ap_applies(cfg, ap, wl))
 			continue;
 		if (!ap->deny)
 			have_allow = true;

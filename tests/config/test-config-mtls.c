@@ -167,6 +167,57 @@ static void test_dr_tls_disable(void **state)
 	cfgt_done(&t);
 }
 
+/*
+ * Node rootNamespace: policy placed in the root namespace applies
+ * mesh-wide, as Istio's meshConfig.rootNamespace; istio-system is then an
+ * ordinary namespace.
+ */
+static void test_root_namespace(void **state)
+{
+	struct sl_authz_request req = { .principal = NULL, .port = 80 };
+	struct cfgt t = { 0 };
+	const struct sl_workload *a, *b;
+
+	(void)state;
+	CFGT_OK(&t, "node.yaml",
+		"apiVersion: sluice.io/v1alpha1\nkind: Node\n"
+		"metadata: {name: n}\nspec: {rootNamespace: mesh-root}\n",
+		"a.yaml",
+		WE("a", "ns1", "198.18.1.1", "a") "---\n"
+		WE("b", "istio-system", "198.18.1.2", "b") "---\n"
+		PA("mesh", "mesh-root", "{mtls: {mode: PERMISSIVE}}") "---\n"
+		PA("old", "istio-system", "{mtls: {mode: DISABLE}}") "---\n"
+		"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		"metadata: {name: deny-all, namespace: mesh-root}\n"
+		"spec: {action: DENY, rules: [{}]}\n");
+	assert_string_equal(sl_config_node(t.cfg)->root_namespace, "mesh-root");
+	a = wl_at(&t, "198.18.1.1");
+	b = wl_at(&t, "198.18.1.2");
+	/* mesh-wide from the root namespace */
+	assert_int_equal(sl_config_mtls_mode(t.cfg, a, 80), SL_MTLS_PERMISSIVE);
+	assert_false(sl_config_authorize(t.cfg, a, &req));
+	/* istio-system's namespace-wide policy: its own namespace only */
+	assert_int_equal(sl_config_mtls_mode(t.cfg, b, 80), SL_MTLS_DISABLE);
+	cfgt_done(&t);
+
+	/* the default root namespace is istio-system */
+	CFGT_OK(&t, "a.yaml",
+		WE("a", "ns1", "198.18.1.1", "a") "---\n"
+		PA("mesh", "istio-system", "{mtls: {mode: PERMISSIVE}}"));
+	assert_string_equal(sl_config_node(t.cfg)->root_namespace,
+			    "istio-system");
+	assert_int_equal(sl_config_mtls_mode(t.cfg, wl_at(&t, "198.18.1.1"), 80),
+			 SL_MTLS_PERMISSIVE);
+	cfgt_done(&t);
+
+	CFGT_FAIL(&t, "node.yaml",
+		  "apiVersion: sluice.io/v1alpha1\nkind: Node\n"
+		  "metadata: {name: n}\nspec: {rootNamespace: Mesh_Root}\n");
+	assert_true(cfgt_has(&t, "node.yaml", 4, 23, "spec.rootNamespace",
+			     "\"Mesh_Root\" is not a valid namespace name"));
+	cfgt_done(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_port_level),
 		cmocka_unit_test(test_dr_tls_disable),
+		cmocka_unit_test(test_root_namespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
