@@ -5,7 +5,9 @@
  * daemon's admin socket, so it only needs a struct sl_config.
  *
  * Columns: HOST MATCH DESTINATION SUBSET WEIGHT ENDPOINTS.  A host without
- * a VirtualService shows one row "*" to itself with weight 100.  Endpoints
+ * a VirtualService shows one row "*" to itself with weight 100.  A Service
+ * without clusterIP is "HOST (no VIP)" and its matches "(not applied)":
+ * no flow is addressed to it until its VIP is known.  Endpoints
  * are "workload=address:port" (or "address:port" outside the mesh),
  * comma-separated, for the destination port or every port of the host.
  */
@@ -127,6 +129,9 @@ static int sl_routes_walk(const struct sl_config *cfg, const struct sl_host *onl
  * connection); tcp matches (ports) are */
 static bool sl_row_match_applied(const struct sl_route_row *r)
 {
+	/* a Service whose VIP is not known: no flow is addressed to it */
+	if (r->host->no_vip_yet)
+		return false;
 	return !r->rule || r->rule->tcp || !r->rule->has_match;
 }
 
@@ -134,7 +139,7 @@ static int sl_row_table(const struct sl_route_row *r, void *arg)
 {
 	struct sl_table *t = arg;
 	char *eps = sl_row_endpoints(r);
-	char dest[300], weight[16], *match = NULL;
+	char dest[300], weight[16], hostc[300], *match = NULL;
 	const char *cells[6];
 	int ret;
 
@@ -146,6 +151,10 @@ static int sl_row_table(const struct sl_route_row *r, void *arg)
 		snprintf(dest, sizeof(dest), "%s", r->dhost->name);
 	snprintf(weight, sizeof(weight), "%u", r->weight);
 	cells[0] = r->host->name;
+	if (r->host->no_vip_yet) {
+		snprintf(hostc, sizeof(hostc), "%s (no VIP)", r->host->name);
+		cells[0] = hostc;
+	}
 	cells[1] = r->rule ? r->rule->match_text : "*";
 	if (!sl_row_match_applied(r)) {
 		if (asprintf(&match, "(not applied) %s", cells[1]) < 0) {
@@ -197,6 +206,8 @@ static void sl_json_host(struct sl_json *j, const struct sl_host *h)
 	sl_json_kv_str(j, "host", h->name);
 	sl_json_kv_str(j, "namespace", h->ns);
 	sl_json_kv_str(j, "kind", sl_kind_names[h->def->kind]);
+	/* false for a Service without clusterIP: its routes cannot apply */
+	sl_json_kv_bool(j, "vip_known", !h->no_vip_yet);
 	sl_json_key(j, "vips");
 	sl_json_arr_begin(j);
 	for (size_t i = 0; i < h->n_vips; i++) {

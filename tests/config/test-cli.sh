@@ -51,6 +51,19 @@ assert "WorkloadEntry" in d["warnings"][1]["message"], d
 ' "$out"
 rmdir "$empty"
 
+# a Service without clusterIP (issue 25): warned, and shown as not routed
+"$sluice" check "$src/tests/config/data/no-vip" >"$out" 2>"$err"
+check "check no-vip exits 0" test $? -eq 0
+check "check no-vip warns by host" grep -q "spec.clusterIP: warning: Service web.default.svc.cluster.local has no clusterIP" "$err"
+"$sluice" routes --config "$src/tests/config/data/no-vip" >"$out" 2>"$err"
+check "routes marks the host without VIP" grep -Eq '^web\.default\.svc\.cluster\.local \(no VIP\) +\(not applied\) \*' "$out"
+"$sluice" -o json routes --config "$src/tests/config/data/no-vip" >"$out" 2>"$err"
+check "routes -o json: vip_known false, match_applied false" python3 -c '
+import json, sys
+h = json.load(open(sys.argv[1]))["hosts"][0]
+assert h["vip_known"] is False and h["routes"][0]["match_applied"] is False, h
+' "$out"
+
 "$sluice" check "$src/tests/config/data/bad" >"$out" 2>"$err"
 check "check bad exits 1" test $? -eq 1
 check "check bad prints file:line:col: path: message" grep -Fqx \
