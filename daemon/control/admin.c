@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "sock.h"
 #include "admin_cmds.h"
 #include "daemon.h"
 #include "json.h"
@@ -37,7 +38,9 @@ struct sl_admin {
 	int fd;
 	char *path;
 	struct sl_op accept_op;
-	bool accept_armed, closed;
+	struct sl_op pause_op; /* accept paused: out of fds or memory */
+	struct __kernel_timespec pause_ts;
+	bool accept_armed, pause_armed, closed;
 	unsigned int conns; /* allocated (each has one op in flight) */
 	unsigned int live;  /* of those, not being closed: the cap's count */
 	struct admin_conn *head, *tail; /* accept order, oldest first */
@@ -60,7 +63,7 @@ struct admin_conn {
 
 static void admin_maybe_free(struct sl_admin *a)
 {
-	if (!a->closed || a->accept_armed || a->conns)
+	if (!a->closed || a->accept_armed || a->pause_armed || a->conns)
 		return;
 	close(a->fd);
 	unlink(a->path);
@@ -293,12 +296,39 @@ static void conn_new(struct sl_admin *a, int fd)
 
 static void admin_arm(struct sl_admin *a);
 
+static void admin_pause_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct sl_admin *a = sl_container_of(op, struct sl_admin, pause_op);
+
+	(void)res;
+	(void)flags;
+	a->pause_armed = false;
+	if (!a->closed && !a->accept_armed)
+		admin_arm(a);
+	admin_maybe_free(a);
+}
+
 static void admin_accepted(struct sl_op *op, int res, uint32_t flags)
 {
 	struct sl_admin *a = sl_container_of(op, struct sl_admin, accept_op);
 
 	if (!(flags & IORING_CQE_F_MORE))
 		a->accept_armed = false;
+	if ((res == -EMFILE || res == -ENFILE || res == -ENOMEM ||
+	     res == -ENOBUFS) && !a->closed) {
+		/* re-arming at once would spin on worker 0: wait SL_ADMIN_PAUSE_MS
+		 * (the fd reserve, admission.h, normally keeps fds for us) */
+		sl_stat_inc(SL_STAT_ACCEPT_PAUSED);
+		if (a->accept_armed)
+			sl_worker_cancel_op(a->wc->w, &a->accept_op);
+		if (!a->pause_armed) {
+			a->pause_op.fn = admin_pause_done;
+			sl_ns_to_ts(SL_ADMIN_PAUSE_MS * MS, &a->pause_ts);
+			sl_worker_timeout(a->wc->w, &a->pause_op, &a->pause_ts);
+			a->pause_armed = true;
+		}
+		return;
+	}
 	if (res >= 0) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
@@ -312,7 +342,7 @@ static void admin_accepted(struct sl_op *op, int res, uint32_t flags)
 			conn_new(a, res);
 		}
 	}
-	if (!a->accept_armed && !a->closed)
+	if (!a->accept_armed && !a->pause_armed && !a->closed)
 		admin_arm(a);
 	admin_maybe_free(a);
 }
@@ -383,6 +413,8 @@ void sl_admin_close(struct sl_admin *a)
 	a->closed = true;
 	if (a->accept_armed)
 		sl_worker_cancel_op(a->wc->w, &a->accept_op);
+	if (a->pause_armed)
+		sl_worker_cancel_op(a->wc->w, &a->pause_op);
 	/* a connection that has not asked yet would hold the stop for up to
 	 * SL_ADMIN_IDLE_MS; those answering finish */
 	for (struct admin_conn *c = a->head; c; c = c->next)

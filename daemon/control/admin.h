@@ -21,6 +21,7 @@
 #define SL_ADMIN_CONNS_MAX 64	  /* open at once */
 #define SL_ADMIN_IDLE_MS 5000	  /* complete request line, from the accept */
 #define SL_ADMIN_SEND_MS 10000	  /* answer taken by the client */
+#define SL_ADMIN_PAUSE_MS 100	  /* accept paused when out of fds/memory */
 
 struct sl_wctx;
 struct sl_admin;

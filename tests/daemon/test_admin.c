@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -225,11 +226,76 @@ static void test_idle_cap(void **state)
 	assert_true(strncmp(ask("stats\n", 6), "{\"flows_opened\":", 16) == 0);
 }
 
+static uint64_t cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+/*
+ * Out of fds: the admin socket's accept fails with EMFILE.  It must pause
+ * (counted in accept_paused), not re-arm at once and spin on worker 0,
+ * and serve the waiting client once fds are free again.
+ */
+static void test_out_of_fds(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct rlimit old, low;
+	uint64_t paused0 = sl_stat_get(SL_STAT_ACCEPT_PAUSED), cpu0, t0;
+	int fill[512], n = 0, c;
+	struct pollfd pfd;
+	char buf[256];
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	while (n < (int)(sizeof(fill) / sizeof(fill[0]))) {
+		int fd = dup(c);
+
+		if (fd < 0)
+			break;
+		fill[n++] = fd;
+	}
+	assert_int_equal(errno, EMFILE);
+	strcpy(sun.sun_path, ta.path);
+	/* lands in the backlog; the server's accept has no fd to give */
+	assert_int_equal(connect(c, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(send(c, "stats\n", 6, MSG_NOSIGNAL), 6);
+	cpu0 = cpu_ms();
+	t0 = now_ms();
+	while (now_ms() - t0 < 400)
+		usleep(20000);
+	if (cpu_ms() - cpu0 > 150)
+		fail_msg("worker 0 spun on EMFILE: %llu ms of CPU in 400 ms",
+			 (unsigned long long)(cpu_ms() - cpu0));
+	assert_true(sl_stat_get(SL_STAT_ACCEPT_PAUSED) > paused0);
+	/* fds back: the pause ends, the client is served */
+	while (n)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	pfd = (struct pollfd){ .fd = c, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	r = recv(c, buf, sizeof(buf) - 1, 0);
+	assert_true(r > 16);
+	buf[r] = '\0';
+	assert_true(strncmp(buf, "{\"flows_opened\":", 16) == 0);
+	close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
