@@ -474,10 +474,14 @@ static void daemon_free(struct sl_daemon *d)
 	pthread_mutex_destroy(&d->cfg_lock);
 }
 
-int main(int argc, char **argv)
+/*
+ * Run sluiced as @x says: the dry run or the check, else the locks, the
+ * configuration, TLS, telemetry, the workers and, with --steer, steering;
+ * then wait for the workers and tear down.  @retval the exit status
+ */
+static int run(const struct sl_options *x, const char *prog)
 {
 	struct sl_daemon d = { 0 };
-	struct sl_options x;
 	struct sl_worker_hooks hooks = {
 		.start = worker_start,
 		.stop = worker_stop,
@@ -494,20 +498,17 @@ int main(int argc, char **argv)
 	long ncpu;
 	int ret;
 
-	ret = sl_options_parse(argc, argv, &x, stdout, stderr);
-	if (ret)
-		return ret > 0 ? 0 : 2;
-	d.o = x.o;
+	d.o = x->o;
 	pthread_mutex_init(&d.cfg_lock, NULL);
-	level = x.level;
-	telemetry_port = x.telemetry_port;
-	log_rate = x.log_rate;
-	check = x.check;
-	dry_run = x.dry_run;
-	if (x.half_close_set)
-		sl_relay_half_close_timeout_set(x.half_close_ns);
-	if (x.aes_gcm >= 0)
-		sl_gcm_set_mode((enum sl_gcm_mode)x.aes_gcm);
+	level = x->level;
+	telemetry_port = x->telemetry_port;
+	log_rate = x->log_rate;
+	check = x->check;
+	dry_run = x->dry_run;
+	if (x->half_close_set)
+		sl_relay_half_close_timeout_set(x->half_close_ns);
+	if (x->aes_gcm >= 0)
+		sl_gcm_set_mode((enum sl_gcm_mode)x->aes_gcm);
 	sl_log_init("sluiced", level);
 	if (dry_run) {
 		ret = sl_steer_dry_run(d.o.config_dir, d.o.node,
@@ -532,7 +533,7 @@ int main(int argc, char **argv)
 	if (d.inbound_plain_port == d.outbound_port ||
 	    d.inbound_plain_port == d.inbound_port) {
 		fprintf(stderr, "%s: --inbound-plain-port %u: already the %s port\n",
-			argv[0], d.inbound_plain_port,
+			prog, d.inbound_plain_port,
 			d.inbound_plain_port == d.outbound_port ? "outbound" : "inbound");
 		daemon_free(&d);
 		return 2;
@@ -642,4 +643,15 @@ out:
 	sl_daemon = NULL;
 	daemon_free(&d);
 	return ret ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_options x;
+	int ret;
+
+	ret = sl_options_parse(argc, argv, &x, stdout, stderr);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	return run(&x, argv[0]);
 }
