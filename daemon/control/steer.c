@@ -505,6 +505,23 @@ static void *steer_thread(void *arg)
 	return NULL;
 }
 
+/* forget the pod watch, the routed pods and the sets' contents */
+static void state_clear(void)
+{
+	sl_podwatch_free(st.pw);
+	st.pw = NULL;
+	free(st.routed);
+	st.routed = NULL;
+	st.n_routed = st.cap_routed = 0;
+	free(st.pods);
+	st.pods = NULL;
+	free(st.orphans);
+	st.orphans = NULL;
+	st.n_orphans = 0;
+	st.n_pods = 0;
+	st.applied = false;
+}
+
 int sl_steer_start(struct sl_daemon *d)
 {
 	struct sl_nft_config nc;
@@ -552,18 +569,7 @@ fail_table:
 fail_route:
 	sl_nft_policy_route_remove(&nc);
 fail:
-	sl_podwatch_free(st.pw);
-	st.pw = NULL;
-	free(st.routed);
-	st.routed = NULL;
-	st.n_routed = st.cap_routed = 0;
-	free(st.pods);
-	st.pods = NULL;
-	free(st.orphans);
-	st.orphans = NULL;
-	st.n_orphans = 0;
-	st.n_pods = 0;
-	st.applied = false;
+	state_clear();
 	sl_nft_ctx_free(d->steer);
 	d->steer = NULL;
 	return ret;
@@ -594,18 +600,7 @@ void sl_steer_stop(struct sl_daemon *d)
 	st.stop_fd = -1;
 
 	pthread_mutex_lock(&d->cfg_lock);
-	sl_podwatch_free(st.pw);
-	st.pw = NULL;
-	free(st.routed);
-	st.routed = NULL;
-	st.n_routed = st.cap_routed = 0;
-	free(st.pods);
-	st.pods = NULL;
-	free(st.orphans);
-	st.orphans = NULL;
-	st.n_orphans = 0;
-	st.n_pods = 0;
-	st.applied = false;
+	state_clear();
 	ctx = d->steer;
 	__atomic_store_n(&d->steer, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->cfg_lock);

@@ -28,10 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tm.sh
 . "$here/lib/tm.sh"
 
-SLUICED=${1:?sluiced path}
-SLUICE=${2:?sluice path}
-NFT_TOOL=${3:?nft-tool path}
-SL_TCP=${4:?sl-tcp path}
+tm_args "$@"
 
 tm_init
 command -v tcpdump >/dev/null || tp_skip "tcpdump not installed"

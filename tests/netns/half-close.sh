@@ -23,11 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tm.sh
 . "$here/lib/tm.sh"
 
-SLUICED=${1:?sluiced path}
-SLUICE=${2:?sluice path}
-NFT_TOOL=${3:?nft-tool path}
-# shellcheck disable=SC2034 # not used here, but part of tm.sh's set-up
-SL_TCP=${4:?sl-tcp path}
+tm_args "$@"
 HC="$here/tools/halfclose.py"
 
 command -v python3 >/dev/null || tp_skip "python3 not installed"

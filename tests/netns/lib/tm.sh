@@ -6,6 +6,7 @@
 # admin socket, helpers to read its counters.  Source after topology.sh;
 # set SLUICED SLUICE NFT_TOOL SL_TCP first.
 #
+#   tm_args "$@"               SLUICED SLUICE NFT_TOOL SL_TCP from the arguments
 #   tm_init                    require root/socat, tp_setup, CA in $TM_CA
 #   tm_node_yaml DIR NODE      write DIR/node.yaml
 #   tm_we NAME IP NODE LABELS  print a WorkloadEntry (LABELS: "app: x, v: y")
@@ -37,6 +38,14 @@ TM_SEEN=
 
 ok() { echo "ok - $*"; }
 note() { echo "# $*"; }
+
+# the four arguments every tm-style script takes (meson passes them)
+tm_args() { # SLUICED SLUICE NFT_TOOL SL_TCP
+	SLUICED=${1:?sluiced path}
+	SLUICE=${2:?sluice path}
+	NFT_TOOL=${3:?nft-tool path}
+	SL_TCP=${4:?sl-tcp path}
+}
 
 tm_init() {
 	tp_require_root
