@@ -267,6 +267,7 @@ static void test_all_ejected_still_served(void **state)
 	assert_int_equal(cnt[0] + cnt[1], 20);
 }
 
+/* outlierDetection.minHealthPercent: below it, ejections are ignored */
 static void test_min_health_percent(void **state)
 {
 	struct ot *t = *state;

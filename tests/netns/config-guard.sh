@@ -37,8 +37,9 @@ state=$TP_DIR/state-b
 
 write_cfg() { # dir node [without-pod21]
 	tm_node_yaml "$1" "$2"
-	# node-b: telemetry on the node address and another port (enforced)
-	[ "$2" != node-b ] || printf '  metricsAddress: 198.18.0.2\n  ports: {metrics: 15090}\n' >>"$1/node.yaml"
+	# node-b: telemetry on the node address and another port, and another
+	# outbound port (the listener and the steering REDIRECT follow it)
+	[ "$2" != node-b ] || printf '  metricsAddress: 198.18.0.2\n  ports: {metrics: 15090, outbound: 15101}\n' >>"$1/node.yaml"
 	{
 		tm_we pod11 "$p11" node-a "app: client"
 		[ "${3:-}" = without-pod21 ] || tm_we pod21 "$p21" node-b "app: web"
@@ -188,6 +189,24 @@ in_set "$p21" permissive4 && tp_fail "orphan: pod21 is permissive"
 grep -q "pod $p21 has no WorkloadEntry" "$TP_DIR/sluiced-b.log" || tp_fail "orphan: not logged"
 probe_refused orphan
 tm_expect "$TM_SOCK_B" refused_unknown_source 1 "orphan: pod21's flow refused as unknown source"
+# Node allowUnknownSource (read per flow): the same probe passes the source
+# check and stops at the route (198.18.0.1 is no mesh destination)
+u0=$(tm_stat "$TM_SOCK_B" refused_unknown_source) r0=$(tm_stat "$TM_SOCK_B" no_route)
+g0=$(tm_stat "$TM_SOCK_B" config_generation)
+echo "  allowUnknownSource: true" >>"$TM_CFG_B/node.yaml"
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" config_generation)" != "$g0" ] && break
+	sleep 0.1
+done
+probe_refused allow-unknown
+[ "$(tm_stat "$TM_SOCK_B" refused_unknown_source)" = "$u0" ] &&
+	[ "$(tm_stat "$TM_SOCK_B" no_route)" -gt "$r0" ] ||
+	tp_fail "allowUnknownSource: true did not let the unknown source through to routing"
+sed -i '/allowUnknownSource: true/d' "$TM_CFG_B/node.yaml"
+for ((i = 0; i < 50; i++)); do
+	[ "$(tm_stat "$TM_SOCK_B" config_generation)" = "$g0" ] && break
+	sleep 0.1
+done
 tm_line pod11 "$p21" 7010 >/dev/null 2>&1 && tp_fail "orphan: mTLS to pod21 still works"
 [ "$(tm_line pod11 "$p22" 7010)" = hello-7010 ] || tp_fail "orphan: pod22 broke"
 tp_exec node2 ip link del veth-pod21 # the CNI tears the pod down
@@ -226,7 +245,7 @@ rc=0
 out=$(timeout 10 ip netns exec "$TP_NODE2" "$SLUICED" --config "$TM_CFG_B" --node node-b \
 	--admin-socket "$TP_DIR/other.sock" --ktls off 2>&1) || rc=$?
 [ $rc = 1 ] || tp_fail "a second sluiced on another admin socket exited $rc: $out"
-case $out in *"port 15001"*"port in use"*) ;; *) tp_fail "second sluiced: '$out' does not say port in use" ;; esac
+case $out in *"port 15101"*"port in use"*) ;; *) tp_fail "second sluiced: '$out' does not say port in use" ;; esac
 ok "a second sluiced with its own admin socket refuses the shared ports"
 
 kill "$dump_pid" 2>/dev/null || true
