@@ -248,22 +248,36 @@ static void note_orphans(struct sl_config *cfg, const struct sl_nft_pod *pods,
 	st.n_orphans = k;
 }
 
+/* what the pod sets should hold for @cfg: its routed local workloads,
+ * plus the orphans (fail closed); free *@out with free(3) */
+static int wanted_pods(struct sl_config *cfg, struct sl_nft_pod **out,
+		       size_t *n)
+{
+	size_t cap;
+	int ret;
+
+	ret = local_pods(cfg, true, out, n);
+	if (ret)
+		return ret;
+	cap = *n;
+	ret = keep_orphans(out, n, &cap);
+	if (ret) {
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
 /* called with cfg_lock held */
 static int apply(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0, cap;
+	size_t n = 0;
 	int ret;
 
-	ret = local_pods(cfg, true, &pods, &n);
+	ret = wanted_pods(cfg, &pods, &n);
 	if (ret)
 		return ret;
-	cap = n;
-	ret = keep_orphans(&pods, &n, &cap);
-	if (ret) {
-		free(pods);
-		return ret;
-	}
 	ret = sl_nft_apply(d->steer, NULL, pods, n);
 	if (ret) {
 		sl_log_err("%s: applying the steering table: %s: %s", __func__,
@@ -314,18 +328,12 @@ static void pods_note(const struct sl_nft_addr *a, enum sl_nft_pod_mode mode,
 static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0, changed = 0, cap;
+	size_t n = 0, changed = 0;
 	int ret;
 
-	ret = local_pods(cfg, true, &pods, &n);
+	ret = wanted_pods(cfg, &pods, &n);
 	if (ret)
 		return ret;
-	cap = n;
-	ret = keep_orphans(&pods, &n, &cap);
-	if (ret) {
-		free(pods);
-		return ret;
-	}
 	for (size_t i = 0; i < st.n_pods && !ret; i++)
 		if (!pods_find(pods, n, &st.pods[i].addr)) {
 			ret = sl_nft_pod_del(d->steer, &st.pods[i].addr);
