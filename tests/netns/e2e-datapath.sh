@@ -193,17 +193,24 @@ done
 sock_a=$TP_DIR/a.sock sock_b=$TP_DIR/b.sock
 pid_a= pid_b=
 
+# set-up deadlines: the VM suite (TCG emulation, 10-50x slower) raises
+# them; the stalled-handshake case below still stalls longer (4 s)
+hs_timeout=${SL_E2E_HS_TIMEOUT:-2s}
+hello_timeout=${SL_E2E_HELLO_TIMEOUT:-1s}
+
 # node-a runs its handshake steps on its workers (--handshake-threads 0),
 # node-b on its helper threads (the default): both paths meet every case
 start_daemons() { # ktls-a ktls-b
 	tp_bg node1 "$TP_DIR/sluiced-a.log" "$sluiced" --config "$TP_DIR/cfg-a" \
 		--node node-a --workers 2 --admin-socket "$sock_a" --ktls "$1" \
 		--handshake-threads 0 \
-		--handshake-timeout 2s --grace 2s --log-level debug
+		--handshake-timeout "$hs_timeout" --hello-timeout "$hello_timeout" \
+		--grace 2s --log-level debug
 	pid_a=$TP_BG_PID
 	tp_bg node2 "$TP_DIR/sluiced-b.log" "$sluiced" --config "$TP_DIR/cfg-b" \
 		--node node-b --workers 2 --admin-socket "$sock_b" --ktls "$2" --steer \
-		--handshake-timeout 2s --grace 2s --log-level debug
+		--handshake-timeout "$hs_timeout" --hello-timeout "$hello_timeout" \
+		--grace 2s --log-level debug
 	pid_b=$TP_BG_PID
 	tp_wait_port node1 15001 || { cat "$TP_DIR/sluiced-a.log"; tp_fail "sluiced on node1 did not start"; }
 	tp_wait_port node2 15008 || { cat "$TP_DIR/sluiced-b.log"; tp_fail "sluiced on node2 did not start"; }
@@ -459,7 +466,7 @@ expect_stat "$sock_b" protocol $((before + 1)) "plaintext client"
 good_after "plaintext client"
 ok "plaintext client on 15008: refused, counted (protocol)"
 
-# stall after a partial ClientHello record header: the 2 s deadline fires
+# stall after a partial ClientHello record header: --hello-timeout fires
 tp_exec node1 timeout 10 bash -c "exec 3<>/dev/tcp/$p21/15008; printf '\x16\x03\x01' >&3; sleep 4" || true
 expect_stat "$sock_b" timeout 1 "stalled handshake"
 good_after "stalled handshake"
