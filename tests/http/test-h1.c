@@ -573,6 +573,7 @@ static const struct chunk_row bad_chunks[] = {
 	BAD("ext lf", "5;a\nhello\r\n", 400, SL_H1_E_BARE_LF),
 	BAD("data longer than size", "5\r\nhelloX\r\n0\r\n\r\n", 400, SL_H1_E_CHUNK_CRLF),
 	BAD("data lf only", "5\r\nhello\n0\r\n\r\n", 400, SL_H1_E_CHUNK_CRLF),
+	BAD("data then junk and lf", "5\r\nhelloX\n0\r\n\r\n", 400, SL_H1_E_CHUNK_CRLF),
 	BAD("data cr only", "5\r\nhello\r0\r\n\r\n", 400, SL_H1_E_CHUNK_CRLF),
 	BAD("trailer space before colon", "0\r\nX : y\r\n\r\n", 400, SL_H1_E_TRAILER),
 	BAD("trailer obs-fold", "0\r\nX: y\r\n z\r\n\r\n", 400, SL_H1_E_TRAILER),
