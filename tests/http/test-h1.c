@@ -886,6 +886,28 @@ static void test_good_te_variants(void **state)
 	}
 }
 
+/* every reason has its own name; misuse is -EINVAL */
+static void test_reasons_and_misuse(void **state)
+{
+	struct sl_h1_msg m;
+	struct sl_h1_chunked c;
+	size_t off, dl;
+
+	for (int i = 0; i < SL_H1_E__COUNT; i++) {
+		assert_string_not_equal(sl_h1_reason_str(i), "?");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(sl_h1_reason_str(i), sl_h1_reason_str(j));
+	}
+	assert_string_equal(sl_h1_reason_str(SL_H1_E__COUNT), "?");
+	sl_h1_msg_init(&m, NULL);
+	assert_int_equal(sl_h1_parse_request(NULL, "x", 1), -EINVAL);
+	assert_int_equal(sl_h1_parse_request(&m, NULL, 1), -EINVAL);
+	assert_int_equal(sl_h1_parse_request(&m, NULL, 0), 0);
+	sl_h1_chunked_init(&c, NULL);
+	assert_int_equal(sl_h1_chunked(&c, "0", 1, NULL, &dl), -EINVAL);
+	assert_int_equal(sl_h1_chunked(&c, NULL, 1, &off, &dl), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_hop_by_hop),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_good_te_variants),
+		cmocka_unit_test(test_reasons_and_misuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
