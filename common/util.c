@@ -279,3 +279,20 @@ void *sl_search(const void *key, const void *base, size_t n, size_t size,
 		return NULL;
 	return bsearch(key, base, n, size, cmp);
 }
+
+int sl_mkdir_parent(const char *path, unsigned int mode)
+{
+	char *dir = strdup(path), *slash;
+	int ret = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, (mode_t)mode) < 0 && errno != EEXIST)
+			ret = -errno;
+	}
+	free(dir);
+	return ret;
+}

@@ -59,6 +59,13 @@ int sl_parse_duration(const char *s, uint64_t *out_ns);
 int sl_parse_size(const char *s, uint64_t *out);
 
 /**
+ * sl_mkdir_parent - create the directory that holds @path (one level,
+ * mode @mode); an existing one is fine
+ * @retval 0, or -errno (-ENOMEM; mkdir(2)'s error)
+ */
+int sl_mkdir_parent(const char *path, unsigned int mode);
+
+/**
  * sl_sort - qsort(3) that accepts an empty array (@base may then be NULL:
  * glibc declares qsort's pointer nonnull, so qsort(NULL, 0, ...) is
  * undefined behaviour that UBSan reports)

@@ -361,23 +361,18 @@ int sl_admin_open(struct sl_wctx *wc, const char *path, struct sl_admin **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct sl_admin *a;
-	char *dir, *slash;
 	mode_t old;
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, path);
-	dir = strdup(path);
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			sl_log_warn("%s: mkdir %s: %m", __func__, dir);
-	}
-	free(dir);
+	ret = sl_mkdir_parent(path, 0755);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		sl_log_warn("%s: the directory of %s: mkdir: %s", __func__, path,
+			    strerror(-ret));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;

@@ -12,20 +12,7 @@
 #include <unistd.h>
 
 #include "instance.h"
-
-static void mkparent(const char *path)
-{
-	char *dir = strdup(path), *slash;
-
-	if (!dir)
-		return;
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		(void)mkdir(dir, 0755); /* open(2) below reports what matters */
-	}
-	free(dir);
-}
+#include "util.h"
 
 int sl_instance_lock(const char *path, int *fd_out, long *holder)
 {
@@ -34,7 +21,8 @@ int sl_instance_lock(const char *path, int *fd_out, long *holder)
 	int fd, ret;
 
 	*holder = 0;
-	mkparent(path);
+	/* open(2) below reports what matters */
+	(void)sl_mkdir_parent(path, 0755);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;

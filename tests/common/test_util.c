@@ -9,6 +9,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "util.h"
@@ -75,12 +79,35 @@ static void test_duration(void **state)
 	assert_int_equal(sl_parse_duration("99999999999999999999s", &ns), -ERANGE);
 }
 
+static void test_mkdir_parent(void **state)
+{
+	char top[] = "/tmp/sl-util-XXXXXX", path[96], dir[96];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/run/admin.sock", top);
+	snprintf(dir, sizeof(dir), "%s/run", top);
+	assert_int_equal(sl_mkdir_parent(path, 0700), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(sl_mkdir_parent(path, 0700), 0); /* exists: fine */
+	/* one level only */
+	snprintf(path, sizeof(path), "%s/a/b/c", top);
+	assert_int_equal(sl_mkdir_parent(path, 0700), -ENOENT);
+	assert_int_equal(sl_mkdir_parent("admin.sock", 0700), 0); /* no dir */
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rmdir(top), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_good),
 		cmocka_unit_test(test_size_bad),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_mkdir_parent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
