@@ -142,6 +142,15 @@ const struct sl_config_error *sl_config_warnings(const struct sl_config *cfg,
 /** sl_config_errors_free - free the errors; NULL-safe, leaves it empty */
 void sl_config_errors_free(struct sl_config_errors *errs);
 
+/**
+ * sl_config_error_format - "file:line:col: path: TAGmessage" (without
+ * line:col when the line is 0, without the path when empty): the form
+ * sl_config_errors_print and sl_config_warning_print use
+ * @tag: e.g. "warning: ", or NULL
+ * @retval a string the caller frees with free(3); NULL on ENOMEM
+ */
+char *sl_config_error_format(const struct sl_config_error *e, const char *tag);
+
 /** sl_config_warning_print - print "file:line:col: path: warning: message" */
 void sl_config_warning_print(const struct sl_config_error *w, FILE *out);
 

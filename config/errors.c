@@ -103,16 +103,28 @@ void sl_config_errors_free(struct sl_config_errors *errs)
 	errs->n = 0;
 }
 
+char *sl_config_error_format(const struct sl_config_error *e, const char *tag)
+{
+	char where[32] = "", *s;
+
+	if (e->file && e->line)
+		snprintf(where, sizeof(where), ":%u:%u", e->line, e->col);
+	if (asprintf(&s, "%s%s%s%s%s%s%s", e->file ? e->file : "", where,
+		     e->file ? ": " : "", e->path && *e->path ? e->path : "",
+		     e->path && *e->path ? ": " : "", tag ? tag : "",
+		     e->message) < 0)
+		return NULL;
+	return s;
+}
+
 static void sl_config_error_print(const struct sl_config_error *e,
 				  const char *tag, FILE *out)
 {
-	if (e->file && e->line)
-		fprintf(out, "%s:%u:%u: ", e->file, e->line, e->col);
-	else if (e->file)
-		fprintf(out, "%s: ", e->file);
-	if (e->path && *e->path)
-		fprintf(out, "%s: ", e->path);
-	fprintf(out, "%s%s\n", tag, e->message);
+	char *s = sl_config_error_format(e, tag);
+
+	/* out of memory: the message alone */
+	fprintf(out, "%s\n", s ? s : e->message);
+	free(s);
 }
 
 void sl_config_warning_print(const struct sl_config_error *w, FILE *out)

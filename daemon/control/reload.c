@@ -97,10 +97,12 @@ static void sl_reload_log_warnings(const struct sl_config *cfg)
 	size_t n;
 
 	w = sl_config_warnings(cfg, &n);
-	for (size_t i = 0; i < n; i++)
-		sl_log_warn("config: %s:%u:%u: %s%s%s", w[i].file ? w[i].file : "",
-			    w[i].line, w[i].col, w[i].path ? w[i].path : "",
-			    w[i].path && *w[i].path ? ": " : "", w[i].message);
+	for (size_t i = 0; i < n; i++) {
+		char *s = sl_config_error_format(&w[i], NULL);
+
+		sl_log_warn("config: %s", s ? s : w[i].message);
+		free(s);
+	}
 	if (n)
 		sl_log_warn("config: generation %s: %zu warning%s (sluice check shows them)",
 			    sl_config_generation(cfg), n, n == 1 ? "" : "s");
