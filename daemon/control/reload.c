@@ -17,6 +17,7 @@
 #include "log.h"
 #include "reload.h"
 #include "reload_internal.h"
+#include "util.h"
 
 #define SL_RELOAD_MASK                                                         \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |            \
@@ -58,6 +59,20 @@ static uint64_t sl_reload_clock(const struct sl_reload *r)
 	return r->clock(r->clock_arg);
 }
 
+/* a failed load: counted, @msg kept as the last error with its time */
+static void sl_reload_note_failure(struct sl_reload *r, const char *msg,
+				   unsigned int count, bool refused)
+{
+	pthread_mutex_lock(&r->lock);
+	r->st.failures++;
+	if (refused)
+		r->st.refused++;
+	r->st.last_error_time = time(NULL);
+	r->st.last_error_count = count;
+	sl_strlcpy(r->st.last_error, msg, sizeof(r->st.last_error));
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* log every error; remember the first one */
 static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
 			     const struct sl_config_errors *errs)
@@ -82,12 +97,8 @@ static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
 	}
 	if (!errs->n)
 		sl_log_err("%s: %s", __func__, first);
-	pthread_mutex_lock(&r->lock);
-	r->st.failures++;
-	r->st.last_error_time = time(NULL);
-	r->st.last_error_count = errs->n ? (unsigned int)errs->n : 1;
-	memcpy(r->st.last_error, first, sizeof(first));
-	pthread_mutex_unlock(&r->lock);
+	sl_reload_note_failure(r, first, errs->n ? (unsigned int)errs->n : 1,
+			       false);
 }
 
 /* a new generation's warnings, loud: fields without effect and the like */
@@ -155,13 +166,7 @@ static void sl_reload_refuse(struct sl_reload *r, int ret, const char *why,
 			 " (if intended: sluice reload --allow-empty)" : "");
 	sl_log_err("%s: %s; keeping generation %s", __func__, msg,
 		   r->cur ? sl_config_generation(r->cur) : "(none)");
-	pthread_mutex_lock(&r->lock);
-	r->st.failures++;
-	r->st.refused++;
-	r->st.last_error_time = time(NULL);
-	r->st.last_error_count = 1;
-	memcpy(r->st.last_error, msg, sizeof(msg));
-	pthread_mutex_unlock(&r->lock);
+	sl_reload_note_failure(r, msg, 1, true);
 }
 
 /*
