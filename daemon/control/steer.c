@@ -230,28 +230,21 @@ static int keep_orphans(struct sl_nft_pod **pods, size_t *n, size_t *cap)
 	return 0;
 }
 
-/* st.orphans: the pods of @pods that @cfg does not name */
-static void note_orphans(struct sl_config *cfg, const struct sl_nft_pod *pods,
-			 size_t n)
+/* st.orphans: @n orphans (keep_orphans appended them after the local pods) */
+static void note_orphans(const struct sl_nft_pod *orphans, size_t n)
 {
-	enum sl_nft_pod_mode mode;
-	size_t k = 0;
-
 	free(st.orphans);
 	st.orphans = calloc(n ? n : 1, sizeof(*st.orphans));
-	st.n_orphans = 0;
-	if (!st.orphans)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (!is_local_workload(cfg, &pods[i].addr, &mode))
-			st.orphans[k++] = pods[i];
-	st.n_orphans = k;
+	st.n_orphans = st.orphans ? n : 0;
+	if (st.orphans)
+		memcpy(st.orphans, orphans, n * sizeof(*orphans));
 }
 
 /* what the pod sets should hold for @cfg: its routed local workloads,
- * plus the orphans (fail closed); free *@out with free(3) */
+ * then the orphans (fail closed), from *@n_local on; free *@out with
+ * free(3) */
 static int wanted_pods(struct sl_config *cfg, struct sl_nft_pod **out,
-		       size_t *n)
+		       size_t *n, size_t *n_local)
 {
 	size_t cap;
 	int ret;
@@ -259,7 +252,7 @@ static int wanted_pods(struct sl_config *cfg, struct sl_nft_pod **out,
 	ret = local_pods(cfg, true, out, n);
 	if (ret)
 		return ret;
-	cap = *n;
+	*n_local = cap = *n;
 	ret = keep_orphans(out, n, &cap);
 	if (ret) {
 		free(*out);
@@ -272,10 +265,10 @@ static int wanted_pods(struct sl_config *cfg, struct sl_nft_pod **out,
 static int apply(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0;
+	size_t n = 0, n_local;
 	int ret;
 
-	ret = wanted_pods(cfg, &pods, &n);
+	ret = wanted_pods(cfg, &pods, &n, &n_local);
 	if (ret)
 		return ret;
 	ret = sl_nft_apply(d->steer, NULL, pods, n);
@@ -287,7 +280,7 @@ static int apply(struct sl_daemon *d, struct sl_config *cfg)
 			    __func__, n);
 		st.applied = true;
 		st.dirty = false;
-		note_orphans(cfg, pods, n);
+		note_orphans(pods + n_local, n - n_local);
 		free(st.pods);
 		st.pods = pods;
 		st.n_pods = n;
@@ -328,10 +321,10 @@ static void pods_note(const struct sl_nft_addr *a, enum sl_nft_pod_mode mode,
 static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
 {
 	struct sl_nft_pod *pods = NULL;
-	size_t n = 0, changed = 0;
+	size_t n = 0, n_local, changed = 0;
 	int ret;
 
-	ret = wanted_pods(cfg, &pods, &n);
+	ret = wanted_pods(cfg, &pods, &n, &n_local);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < st.n_pods && !ret; i++)
@@ -354,7 +347,7 @@ static int update_in_place(struct sl_daemon *d, struct sl_config *cfg)
 		free(pods);
 		return ret;
 	}
-	note_orphans(cfg, pods, n);
+	note_orphans(pods + n_local, n - n_local);
 	free(st.pods);
 	st.pods = pods;
 	st.n_pods = n;
