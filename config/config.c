@@ -240,32 +240,6 @@ int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
 	return ret;
 }
 
-int sl_config_load_mem(const char *name, const char *buf, size_t len,
-		       const char *node_name, struct sl_config **out,
-		       struct sl_config_errors *errs)
-{
-	struct sl_cfg_errs e = { .v = NULL };
-	struct sl_config_doc f = {
-		.name = name,
-		.path = name,
-		.buf = buf,
-		.len = len,
-	};
-	int ret = 0;
-
-	*out = NULL;
-	if (errs) {
-		errs->v = NULL;
-		errs->n = 0;
-	}
-	if (len > SL_CFG_MAX_FILE_SIZE) {
-		sl_cfg_err_add(&e, name, 0, 0, NULL, "file larger than %u bytes",
-			       SL_CFG_MAX_FILE_SIZE);
-		ret = -EINVAL;
-	}
-	return sl_config_build(name, &f, 1, ret, node_name, &e, out, errs);
-}
-
 struct sl_config *sl_config_get(struct sl_config *cfg)
 {
 	if (cfg)

@@ -571,14 +571,6 @@ struct sl_config {
 	struct sl_endpoint passthrough_ep; /* family 0, port 0 */
 };
 
-/**
- * sl_config_load_mem - load one in-memory file @buf named @name (the
- * fuzzer's entry point: same parser, decoder and resolver as
- * sl_config_load_dir); @buf need not be NUL-terminated
- */
-int sl_config_load_mem(const char *name, const char *buf, size_t len,
-		       const char *node_name, struct sl_config **out,
-		       struct sl_config_errors *errs);
 
 /* ---- the directory source (source_dir.c) ------------------------------ */
 

@@ -15,12 +15,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct sl_config_doc doc = { "fuzz.yaml", "fuzz.yaml",
+					   (const char *)data, size };
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL;
 	FILE *devnull;
 
-	if (sl_config_load_mem("fuzz.yaml", (const char *)data, size, "node-a",
-			       &cfg, &errs) == 0) {
+	/* the in-memory entry point: same parser, decoder and resolver as
+	 * sl_config_load_dir */
+	if (sl_config_load_files("fuzz.yaml", &doc, 1, "node-a", &cfg,
+				 &errs) == 0) {
 		const struct sl_workload *w;
 		const struct sl_endpoint *eps;
 		struct sl_ip vip;
