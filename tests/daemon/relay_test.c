@@ -17,6 +17,7 @@
 #include "identity.h"
 #include "loop.h"
 #include "relay_test.h"
+#include "stats.h"
 #include "tls.h"
 
 #define TD "cluster.local"
@@ -391,4 +392,33 @@ int rt_run_stop(struct rt_run *run)
 	pthread_cond_destroy(&run->cv);
 	pthread_mutex_destroy(&run->mu);
 	return run->done_count;
+}
+
+int rt_half_close_ended(struct rt_run *run, uint64_t t0, uint64_t before)
+{
+	uint64_t took;
+	int n = rt_run_wait(run, RT_HALF_MS + RT_HALF_SLACK_MS);
+
+	took = rt_now_ms() - t0;
+	fprintf(stderr, "ended %llu ms after the last byte, FIN or EOF\n",
+		(unsigned long long)took);
+	if (n != 1) {
+		fprintf(stderr, "%s: done() ran %d times, want 1\n", __func__, n);
+		return -1;
+	}
+	if (took + 20 < RT_HALF_MS) { /* 20: the coarse clock's tick */
+		fprintf(stderr, "%s: ended before the timeout\n", __func__);
+		return -1;
+	}
+	if (run->res.end != SL_RELAY_END_HALF_CLOSE) {
+		fprintf(stderr, "%s: end %d, want the half-close timeout\n",
+			__func__, (int)run->res.end);
+		return -1;
+	}
+	if (sl_stat_get(SL_STAT_RELAY_HALF_CLOSE) - before != 1) {
+		fprintf(stderr, "%s: relay_half_close_timeouts rose by %llu, want 1\n",
+			__func__, (unsigned long long)(sl_stat_get(SL_STAT_RELAY_HALF_CLOSE) - before));
+		return -1;
+	}
+	return 0;
 }

@@ -84,6 +84,19 @@ struct rt_run {
 	struct sl_worker **ws;
 };
 
+/* the half-close tests: the timeout they set, and how late its end may be */
+#define RT_HALF_MS 400
+#define RT_HALF_SLACK_MS 1500
+
+/**
+ * rt_half_close_ended - wait for @run to end by the half-close timeout:
+ * done() within RT_HALF_MS + RT_HALF_SLACK_MS, not before RT_HALF_MS after
+ * @t0 (the last byte, FIN or EOF), end SL_RELAY_END_HALF_CLOSE, and
+ * relay_half_close_timeouts counted once since @before
+ * @retval 0, or -1 with what failed on stderr
+ */
+int rt_half_close_ended(struct rt_run *run, uint64_t t0, uint64_t before);
+
 /** rt_run_start - start a worker that starts the relay (fds, conn taken) */
 int rt_run_start(struct rt_run *run);
 /** rt_run_wait - wait up to @ms for done(); @retval done() count */
