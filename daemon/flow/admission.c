@@ -96,8 +96,7 @@ int sl_admission_pending(struct sl_daemon *d, const struct sl_ip *peer,
 		return -EBUSY;
 	}
 	if (!sl_budget_take(d, SL_BUDGET_PENDING, false) &&
-	    (!make_room || !make_room(arg) ||
-	     !sl_budget_take(d, SL_BUDGET_PENDING, false))) {
+	    (!make_room || !make_room(arg))) {
 		sl_admission_shed(SL_STAT_SHED_PENDING);
 		if (d->srclimit)
 			sl_srclimit_put(d->srclimit, &a->src);
@@ -118,6 +117,13 @@ int sl_admission_authenticated(struct sl_daemon *d, struct sl_admission *a)
 		sl_srclimit_put(d->srclimit, &a->src);
 	a->budget = SL_BUDGET_INBOUND;
 	return 0;
+}
+
+void sl_admission_hand_over(struct sl_daemon *d, struct sl_admission *a)
+{
+	a->budget = SL_BUDGET_NONE;
+	if (d->srclimit)
+		sl_srclimit_put(d->srclimit, &a->src);
 }
 
 void sl_admission_release(struct sl_daemon *d, struct sl_admission *a)

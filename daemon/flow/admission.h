@@ -65,8 +65,12 @@ unsigned int sl_budget_used(enum sl_budget b);
  * sl_admission_pending - admit an inbound mTLS connection from @peer as a
  * pending handshake (its source's count, then the pending cap)
  * @make_room: called once when the pending cap is reached; it may end a
- *         pending connection (giving its place back) and return true,
- *         then the cap is tried again (NULL: none)
+ *         pending connection and hand its place over to this one
+ *         (sl_admission_hand_over) and return true (NULL: none).  The
+ *         place goes straight from one to the other: returned to the
+ *         budget first, a concurrent accept on another worker could take
+ *         it, and a peer that means it would be shed under a flood of
+ *         silent connections.
  * @retval 0 and @a filled (sl_admission_release); -EBUSY: its source is
  *         at --max-pending-per-source; -ENOSPC: --max-pending reached
  *         (both counted as shed)
@@ -74,6 +78,13 @@ unsigned int sl_budget_used(enum sl_budget b);
 int sl_admission_pending(struct sl_daemon *d, const struct sl_ip *peer,
 			 bool (*make_room)(void *arg), void *arg,
 			 struct sl_admission *a);
+
+/**
+ * sl_admission_hand_over - end pending @a for a make_room callback: its
+ * source's count is given back, its pending place goes to the connection
+ * being admitted (not to the budget)
+ */
+void sl_admission_hand_over(struct sl_daemon *d, struct sl_admission *a);
 
 /**
  * sl_admission_authenticated - move a pending @a to the inbound budget

@@ -227,7 +227,8 @@ static void hello_arm(struct sl_hello *h)
  * goes (the oldest of those): a flood of silent connections then makes
  * room for a peer that means it (it sends its ClientHello right after the
  * connect, from a source with few connections pending) instead of that
- * peer being refused or reset.  The reset is counted as shed (pending);
+ * peer being refused or reset.  Its pending place goes straight to the
+ * newcomer (sl_admission_hand_over).  The reset is counted as shed (pending);
  * the struct goes when its poll completes (cancelled).
  */
 #define EVICT_SCAN 16
@@ -271,7 +272,7 @@ static bool evict_oldest(void *arg)
 			     __func__, peer, most);
 	}
 	sl_socket_reset(h->fd);
-	sl_admission_release(wc->d, &h->adm);
+	sl_admission_hand_over(wc->d, &h->adm);
 	h->fd = -1;
 	sl_worker_cancel_op(wc->w, &h->poll_op);
 	unlink_hello(h);

@@ -263,12 +263,19 @@ static bool make_room_no(void *arg)
 	return false;
 }
 
+static struct sl_admission racer;
+static const struct sl_ip *racer_src;
+static int racer_ret;
+
+/* ends the victim; meanwhile another worker accepts a connection (it must
+ * not get the victim's place: that goes to the one being admitted) */
 static bool make_room_yes(void *arg)
 {
 	struct sl_admission *victim = arg;
 
 	room_calls++;
-	sl_admission_release(sl_daemon, victim);
+	sl_admission_hand_over(sl_daemon, victim);
+	racer_ret = sl_admission_pending(sl_daemon, racer_src, NULL, NULL, &racer);
 	return true;
 }
 
@@ -283,11 +290,12 @@ static void test_admission_budgets(void **state)
 		.cap[SL_BUDGET_PENDING] = 3,
 	};
 	struct sl_admission a[4], b;
-	struct sl_ip src1, src2;
+	struct sl_ip src1, src2, src3;
 	uint64_t shed = sl_stat_get(SL_STAT_SHED);
 
 	assert_int_equal(sl_ip_parse("198.18.1.12", &src1), 0);
 	assert_int_equal(sl_ip_parse("198.18.1.13", &src2), 0);
+	assert_int_equal(sl_ip_parse("198.18.1.14", &src3), 0);
 	assert_int_equal(sl_srclimit_new(2, 64, &d.srclimit), 0);
 	sl_daemon = &d;
 	assert_int_equal(sl_admission_pending(&d, &src1, NULL, NULL, &a[0]), 0);
@@ -302,10 +310,17 @@ static void test_admission_budgets(void **state)
 	assert_int_equal(sl_admission_pending(&d, &src2, make_room_no, NULL, &a[3]), -ENOSPC);
 	assert_int_equal(room_calls, 1);
 	assert_int_equal(sl_stat_get(SL_STAT_SHED_PENDING), 1);
-	/* make_room ends a[2]: the new one takes its place */
+	/* make_room ends a[2]: the new one takes its place, not a connection
+	 * another worker accepts meanwhile (shed, the cap is still full) */
+	racer_src = &src3;
+	racer_ret = 0;
 	assert_int_equal(sl_admission_pending(&d, &src2, make_room_yes, &a[2], &a[3]), 0);
 	assert_int_equal(room_calls, 2);
+	assert_int_equal(racer_ret, -ENOSPC);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED_PENDING), 2);
 	assert_int_equal(sl_budget_used(SL_BUDGET_PENDING), 3);
+	assert_int_equal(sl_srclimit_count(d.srclimit, &src2), 1);
+	assert_int_equal(sl_srclimit_count(d.srclimit, &src3), 0);
 	/* all pending: the outbound budget is untouched */
 	assert_true(sl_flow_admit(&d));
 	sl_flow_release();
@@ -320,7 +335,7 @@ static void test_admission_budgets(void **state)
 	assert_int_equal(sl_admission_authenticated(&d, &a[1]), -ENOSPC);
 	assert_int_equal(a[1].budget, SL_BUDGET_PENDING);
 	assert_int_equal(sl_stat_get(SL_STAT_SHED_INBOUND), 1);
-	assert_int_equal(sl_stat_get(SL_STAT_SHED), shed + 3);
+	assert_int_equal(sl_stat_get(SL_STAT_SHED), shed + 4);
 	/* release, twice: once */
 	sl_admission_release(&d, &a[0]);
 	sl_admission_release(&d, &a[0]);
