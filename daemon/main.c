@@ -35,6 +35,7 @@
 #include "util.h"
 #include "admin.h"
 #include "admission.h"
+#include "l7.h"
 #include "listener.h"
 #include "sock.h"
 #include "steering.h"
@@ -143,6 +144,7 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	sl_admin_close(wc->admin);
 	wc->admin = NULL;
 	sl_pool_stop(wc->pool);
+	sl_l7_worker_stop(wc);
 	sl_flow_cut_waiting(wc);
 	if (sl_worker_id(w) == 0)
 		sl_reload_watch_stop(wc->d->reload_watch);
@@ -582,6 +584,8 @@ static int run(const struct sl_options *x, const char *prog)
 		sl_obs_set_config_source(obs_config_state, d.reload);
 		sl_obs_set_health(d.health);
 	}
+	/* HTTP ports: the L7 engine takes their connections (l7.h) */
+	sl_outbound_set_l7(sl_l7_offer);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

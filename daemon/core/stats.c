@@ -60,6 +60,8 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_SHED_FD_RESERVE] = "shed_fd_reserve",
 	[SL_STAT_HELLO_TIMEOUTS] = "hello_timeouts",
 	[SL_STAT_ACCEPT_PAUSED] = "accept_paused",
+	[SL_STAT_HTTP_CONNECTIONS] = "http_connections",
+	[SL_STAT_HTTP_BAD_REQUESTS] = "http_bad_requests",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

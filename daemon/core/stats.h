@@ -74,6 +74,8 @@ enum sl_stat {
 	SL_STAT_SHED_FD_RESERVE,  /* the new fd fell into the fd reserve */
 	SL_STAT_HELLO_TIMEOUTS,	  /* no first TLS record within the deadline */
 	SL_STAT_ACCEPT_PAUSED,	  /* accept paused: out of fds or memory */
+	SL_STAT_HTTP_CONNECTIONS, /* client connections the HTTP engine took */
+	SL_STAT_HTTP_BAD_REQUESTS, /* request heads refused by the parser */
 	SL_STAT__MAX,
 };
 

@@ -4,11 +4,77 @@
 #ifndef SL_DAEMON_ENTRY_H
 #define SL_DAEMON_ENTRY_H
 
+#include <stdint.h>
+
+#include "ip.h"
+
 struct sl_wctx;
 struct sl_admission;
+struct sl_workload;
+struct sl_endpoint;
+struct sl_dest_policy;
+struct sl_config;
 
 /** sl_outbound_start - take over @fd, a pod connection redirected to us */
 void sl_outbound_start(struct sl_wctx *wc, int fd);
+
+/**
+ * What an outbound connection is, once sl_outbound_start has found its
+ * source and original destination: handed to the L7 hook.
+ */
+struct sl_outbound_info {
+	struct sl_config *cfg; /* the snapshot the decision used (a reference
+				* the hook takes over) */
+	const struct sl_workload *src; /* NULL: allowUnknownSource */
+	struct sl_ip src_ip, dst;
+	uint16_t src_port, dst_port;
+	uint64_t flow_id;
+};
+
+/**
+ * sl_outbound_l7_fn - offered every outbound connection before its L4
+ * route; returns true when it takes the connection over: @fd, the
+ * outbound budget place and the open-flow count are then its (released
+ * with sl_outbound_l7_release), and @info->cfg's reference too
+ */
+typedef bool (*sl_outbound_l7_fn)(struct sl_wctx *wc, int fd,
+				  struct sl_outbound_info *info);
+
+/** sl_outbound_set_l7 - register the L7 hook (main, at start; NULL: none) */
+void sl_outbound_set_l7(sl_outbound_l7_fn fn);
+
+/** sl_outbound_l7_release - a connection the L7 hook took has ended */
+void sl_outbound_l7_release(void);
+
+/**
+ * One upstream leg of the HTTP engine: an outbound flow to one chosen
+ * endpoint whose pod side is @fd (one end of a socketpair the engine
+ * holds the other end of).  Everything else is an ordinary outbound flow:
+ * pool, dial, handshake as @src, preamble, kTLS or userspace relay,
+ * same-node handoff, plaintext for DISABLE.
+ */
+struct sl_outbound_pin {
+	struct sl_config *cfg;	       /* the snapshot @src, @ep, @pol are in
+					* (the flow takes its own reference) */
+	const struct sl_workload *src;
+	struct sl_ip src_ip, orig_dst;
+	uint16_t src_port, orig_port;
+	const struct sl_endpoint *ep;  /* in the snapshot the engine holds */
+	const struct sl_dest_policy *pol;
+	uint64_t connect_timeout_ns;   /* 0: the policy's, else --connect-timeout */
+	void (*ready)(void *arg, int err);
+	void *arg;
+};
+
+/**
+ * sl_outbound_start_pinned - start an upstream leg (admitted to the
+ * outbound budget).  @fd passes to the flow.  @p->ready(arg, 0) is called
+ * once the relay runs, or (arg, -errno) when it failed before (the flow
+ * has reset @fd then); never from within this call.
+ * @retval 0; -EBUSY (outbound budget full, @fd untouched), -ENOMEM
+ */
+int sl_outbound_start_pinned(struct sl_wctx *wc, int fd,
+			     const struct sl_outbound_pin *p);
 
 /**
  * sl_inbound_start - take over @fd, an mTLS connection to a local pod, and

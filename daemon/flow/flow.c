@@ -151,6 +151,12 @@ static void flow_free(void *arg)
 {
 	struct sl_flow *f = arg;
 
+	/* an upstream leg that never relayed: its engine learns it here,
+	 * after the flow has reset its socket (deferred: never from within
+	 * the call that started it) */
+	if (f->ready)
+		f->ready(f->ready_arg, f->ready_err ? f->ready_err : -ECONNABORTED);
+
 	sl_lb_end(f->lb);
 	free(f->lb);
 	sl_tls_conn_free(f->tls); /* kept by sl_flow_fail during a step */
@@ -214,6 +220,14 @@ static void flow_end(struct sl_flow *f)
 const char *sl_flow_peer_id(const struct sl_flow *f)
 {
 	return f->tls ? sl_tls_conn_peer_id(f->tls) : f->peer_id;
+}
+
+void sl_flow_detach(struct sl_flow *f)
+{
+	f->pod_fd = -1;
+	f->adm.budget = SL_BUDGET_NONE;
+	sl_admission_release(f->d, &f->adm);
+	flow_end(f);
 }
 
 void sl_flow_fail(struct sl_flow *f)
@@ -648,10 +662,11 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	p.rl = f->rl;
 
 	sl_worker_ref(f->wc->w);
-	{
+	if (!f->ready) {
 		struct sl_obs_conn oc;
 
-		/* the flow feeds observability (live flows, metrics, log) */
+		/* the flow feeds observability (live flows, metrics, log);
+		 * an HTTP engine's upstream leg does not: its requests do */
 		sl_flow_obs_conn(f, ktls, &oc);
 		sl_obs_flow_wrap(&oc, &p);
 	}
@@ -662,7 +677,8 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 		ret = sl_relay_start(f->wc->w, f->pod_fd, f->mesh_fd, f->tls,
 				     ktls, initial, initial_len, &p);
 	if (ret) {
-		sl_obs_flow_unwrap(&p);
+		if (!f->ready)
+			sl_obs_flow_unwrap(&p);
 		free(rc);
 		sl_worker_unref(f->wc->w);
 		sl_log_warn("%s: flow %s -> %s: relay: %s", __func__, f->src,
@@ -686,5 +702,11 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	 * count went with its authentication: nothing else is held) */
 	f->adm.budget = SL_BUDGET_NONE;
 	sl_admission_release(f->d, &f->adm);
+	if (f->ready) {
+		void (*ready)(void *, int) = f->ready;
+
+		f->ready = NULL;
+		ready(f->ready_arg, 0);
+	}
 	flow_end(f);
 }

@@ -114,6 +114,14 @@ struct sl_flow {
 	/* outbound: pod bytes sent with the preamble (counted by the relay) */
 	uint32_t early_len;
 
+	/* an upstream leg of the HTTP engine (sl_outbound_start_pinned):
+	 * ready(arg, 0) once relaying, ready(arg, -errno) if it fails before;
+	 * called once.  Its flow reports nothing to observability: the
+	 * engine reports requests. */
+	void (*ready)(void *arg, int err);
+	void *ready_arg;
+	int ready_err; /* the failure to report (default -ECONNABORTED) */
+
 	/* plaintext read past the preamble (inbound, userspace TLS) */
 	uint8_t *plain;
 	size_t plain_len, plain_cap;
@@ -173,6 +181,12 @@ void sl_flow_fmt_ep(char *buf, size_t len, const struct sl_ip *ip,
  * its conn, or kept when the record layer took the session over), or NULL
  */
 const char *sl_flow_peer_id(const struct sl_flow *f);
+
+/**
+ * sl_flow_detach - end the flow without touching f->pod_fd: the caller has
+ * taken the pod socket, the admission place and the open-flow count over
+ */
+void sl_flow_detach(struct sl_flow *f);
 
 /** sl_flow_fail - end the flow: reset both sockets, free, count closed */
 void sl_flow_fail(struct sl_flow *f);

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -179,6 +180,7 @@ static void mesh_connected(struct sl_flow *f, int res)
 			    f->ep && f->ep->workload ? f->ep->workload->name : "?",
 			    res == -ECANCELED ? "timed out" : strerror(-res));
 		if (f->timed_out || sl_lb_report_failure(f->lb, res)) {
+			f->ready_err = res == -ECANCELED ? -ETIMEDOUT : res;
 			sl_flow_fail(f);
 			return;
 		}
@@ -452,6 +454,92 @@ static void outbound_try(struct sl_flow *f)
 	sl_flow_connect(f, f->mesh_fd, timeout, mesh_connected);
 }
 
+static _Atomic(sl_outbound_l7_fn) l7_hook;
+
+void sl_outbound_set_l7(sl_outbound_l7_fn fn)
+{
+	atomic_store(&l7_hook, fn);
+}
+
+void sl_outbound_l7_release(void)
+{
+	sl_stats_flow_close();
+	sl_flow_release();
+}
+
+/* the L7 hook takes the connection: true when it did (the flow is over) */
+static bool offer_l7(struct sl_flow *f, const struct sl_workload *src,
+		     const struct sl_ip *sip, uint16_t sport,
+		     const struct sl_ip *dst, uint16_t dport)
+{
+	sl_outbound_l7_fn fn = atomic_load_explicit(&l7_hook,
+						    memory_order_relaxed);
+	struct sl_outbound_info info = {
+		.src = src, .src_ip = *sip, .dst = *dst,
+		.src_port = sport, .dst_port = dport, .flow_id = f->id,
+	};
+
+	if (!fn)
+		return false;
+	info.cfg = sl_config_get(f->cfg);
+	if (!fn(f->wc, f->pod_fd, &info)) {
+		sl_config_put(info.cfg);
+		return false;
+	}
+	sl_flow_detach(f);
+	return true;
+}
+
+int sl_outbound_start_pinned(struct sl_wctx *wc, int fd,
+			     const struct sl_outbound_pin *p)
+{
+	struct sl_dest_policy pol = *p->pol;
+	struct sl_flow *f;
+	int ret;
+
+	if (!sl_flow_admit(wc->d))
+		return -EBUSY;
+	f = sl_flow_new(wc, true);
+	if (!f) {
+		sl_flow_release();
+		return -ENOMEM;
+	}
+	sl_config_put(f->cfg);
+	f->cfg = sl_config_get(p->cfg);
+	f->pod_fd = fd;
+	f->ready = p->ready;
+	f->ready_arg = p->arg;
+	sl_flow_fmt_ep(f->src, sizeof(f->src), &p->src_ip, p->src_port);
+	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &p->orig_dst, p->orig_port);
+	f->src_wl = p->src;
+	f->src_ip = p->src_ip;
+	f->orig_dst = p->orig_dst;
+	f->orig_port = p->orig_port;
+	/* one endpoint, one try: the engine retries per request */
+	pol.retry_attempts = 0;
+	if (p->connect_timeout_ns)
+		pol.per_try_timeout_ns = p->connect_timeout_ns;
+	if (!pol.connect_timeout_ns)
+		pol.connect_timeout_ns = f->d->o.connect_timeout_ns;
+	f->lb = malloc(sizeof(*f->lb));
+	if (!f->lb) {
+		f->ready_err = -ENOMEM;
+		sl_flow_fail(f);
+		return 0;
+	}
+	ret = sl_lb_begin(f->lb, f->d->health, p->ep, 1, &pol);
+	if (ret) {
+		free(f->lb);
+		f->lb = NULL;
+		f->ready_err = ret;
+		sl_flow_fail(f);
+		return 0;
+	}
+	sl_lb_set_filter(f->lb, pol.tls_disable ? NULL : mesh_endpoint);
+	outbound_try(f);
+	return 0;
+}
+
 void sl_outbound_start(struct sl_wctx *wc, int fd)
 {
 	struct sl_flow *f;
@@ -496,6 +584,8 @@ void sl_outbound_start(struct sl_wctx *wc, int fd)
 		sl_flow_fail(f);
 		return;
 	}
+	if (offer_l7(f, src, &sip, sport, &dst, dport))
+		return;
 	if (sl_config_route(f->cfg, src, &dst, dport, &eps, &n_eps, &pol)) {
 		sl_stat_inc(SL_STAT_NO_ROUTE);
 		sl_log_info("%s: flow %s -> %s: no route", __func__, f->src,

@@ -14,7 +14,7 @@
 static _Thread_local uint64_t sl_lb_rng;
 
 /* xorshift64*, one stream per thread, seeded from getrandom() */
-static uint64_t sl_lb_rand(void)
+uint64_t sl_lb_rand(void)
 {
 	uint64_t x = sl_lb_rng;
 

@@ -111,6 +111,13 @@ void sl_lb_report_success(struct sl_lb_flow *f);
  */
 int sl_lb_report_failure(struct sl_lb_flow *f, int err);
 
+/**
+ * sl_lb_rand - 64 random bits from this thread's xorshift64* stream (seeded
+ * from getrandom; not for secrets): endpoint choice, weighted routes and
+ * fault percentages of the HTTP engine
+ */
+uint64_t sl_lb_rand(void);
+
 /** sl_lb_end - the flow is over: release its slot and active count;
  * NULL-safe and idempotent */
 void sl_lb_end(struct sl_lb_flow *f);

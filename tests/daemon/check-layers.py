@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The daemon's rooms are layered (docs/ARCHITECTURE.md): a file may include
 headers of its own room and of the rooms below it, never of one above.
-Order, bottom up: core, traffic, relay, obs, flow, control; main.c and
+Order, bottom up: core, traffic, relay, obs, flow, l7, control; main.c and
 options.c (daemon/) sit above them all.  Also: no #include cycle between
 files except a relay with its variants (relay_internal.h).
 Usage: check-layers.py SRCDIR"""
@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-ORDER = ["core", "traffic", "relay", "obs", "flow", "control"]
+ORDER = ["core", "traffic", "relay", "obs", "flow", "l7", "control"]
 
 
 def main():

@@ -1,0 +1,1305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One client connection of the HTTP engine (l7.h): requests are served one
+ * after the other, in order (pipelined requests wait in the buffer).
+ *
+ *   wait (poll: an idle connection holds no buffer)
+ *   -> head (recv, sl_h1_parse_request; a refused head: its status, close)
+ *   -> route (sl_config_http_route: 404 NR, 503 UH), fault (FI, DI)
+ *   -> attempt: endpoint (lb.h), leg (idle or new: leg.c)
+ *   -> request head (rewritten: hop-by-hop out, header ops, trace headers)
+ *      and body (framing as received: Content-Length or chunked, checked
+ *      with the strict chunked decoder; "Expect: 100-continue" answered
+ *      by us, as Envoy does by default)
+ *   -> response head (sl_h1_parse_response; 1xx other than 101 dropped)
+ *      -> retry (a new attempt on another endpoint, after a backoff) when
+ *         the policy says so and nothing has reached the client
+ *   -> response head and body to the client
+ *   -> report (metrics, access log), leg back to idle, next request.
+ *
+ * One I/O op at a time (io_op) and one live timer (c_timer: the per-try
+ * and route deadline, a fault delay, a retry backoff, the idle timeout).
+ * Local replies close the connection when the request's body was not read
+ * to its end.  Upgrade (WebSocket) and CONNECT get 501: no tunnel yet.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "entry.h"
+#include "h1.h"
+#include "hdrs.h"
+#include "http_obs.h"
+#include "http_route.h"
+#include "l7.h"
+#include "l7_internal.h"
+#include "lb.h"
+#include "log.h"
+#include "match.h"
+#include "retry.h"
+#include "sock.h"
+#include "stats.h"
+#include "trace.h"
+#include "util.h"
+
+#define L7_DBUF (64u * 1024 + 1024) /* head limit (60 KiB) and more */
+#define L7_UBUF (64u * 1024 + 1024)
+#define L7_OBUF (72u * 1024)	     /* a rewritten head */
+#define L7_BODY_REPLAY L7_DBUF	     /* request bodies replayable on retry */
+
+struct l7c;
+typedef void (*l7_cont)(struct l7c *c, int res);
+
+/* one armed timer; a cancelled one completes on its own, so each arm has
+ * its own op and the connection counts them */
+struct l7_timer {
+	struct sl_op op;
+	struct __kernel_timespec ts;
+	struct l7c *c;
+	void (*fn)(struct l7c *c);
+};
+
+struct l7c {
+	struct sl_wctx *wc;
+	struct sl_daemon *d;
+	int fd; /* the client (pod) */
+	struct sl_ip src_ip, dst;
+	uint16_t src_port, dst_port;
+	char src_s[INET6_ADDRSTRLEN + 8], dst_s[INET6_ADDRSTRLEN + 8];
+	uint64_t conn_id;
+	struct l7c *prev, *next; /* this thread's connections */
+
+	/* the current request */
+	struct sl_config *cfg; /* held for the request */
+	const struct sl_workload *src; /* in cfg, or NULL */
+	struct sl_http_route rt;
+	bool routed;
+	struct sl_lb_flow lb;
+	bool lb_on;
+	const struct sl_endpoint *ep;
+	struct sl_l7_leg *leg;
+	struct sl_retry_policy retry;
+	uint64_t per_try_ns; /* retries.perTryTimeout, 0: none */
+	unsigned int attempts;
+	bool retry_budget; /* holds a retry-budget place */
+	char flags[64];	   /* response flags, "UF,URX" */
+	uint64_t t_start, t_deadline, t_try_deadline;
+	uint64_t start_real;
+	uint64_t req_bytes, resp_bytes;
+	int status;
+	bool replied;	    /* a response head went to the client */
+	bool close_after;   /* close the client after this response */
+	bool stopping;
+	struct sl_trace trace;
+	char upstream_s[INET6_ADDRSTRLEN + 8];
+
+	/* client bytes: head of the request, its body, what follows */
+	char *dbuf;
+	size_t dlen, dpos; /* dpos: first byte not yet forwarded */
+	struct sl_h1_msg req;
+	bool req_done;	   /* the request's body went (or was read) whole */
+	bool body_replay;  /* the whole body is still in dbuf (retry) */
+	size_t body_start;
+	uint64_t body_left; /* Content-Length still to forward */
+	struct sl_h1_chunked ck;
+	bool sent_100;
+
+	/* upstream bytes */
+	char *ubuf;
+	size_t ulen, upos;
+	struct sl_h1_msg resp;
+	uint64_t resp_left;
+
+	char *obuf; /* heads we write */
+	size_t olen;
+
+	/* I/O */
+	struct sl_op io_op;
+	bool io_armed;
+	l7_cont cont;
+	int io_fd;
+	const char *io_buf;
+	size_t io_len, io_done;
+	bool io_send, io_poll;
+	void (*io_then)(struct l7c *c); /* after a cancelled op completed */
+	struct l7_timer *tm; /* the live timer, or NULL */
+	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
+	bool ended;
+};
+
+static __thread struct l7c *conns;
+static __thread bool conns_stopping;
+
+static void c_next_request(struct l7c *c);
+static void c_attempt(struct l7c *c);
+static void c_end(struct l7c *c, bool reset);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void c_flag(struct l7c *c, const char *f)
+{
+	size_t n = strlen(c->flags);
+
+	if (strstr(c->flags, f))
+		return;
+	snprintf(c->flags + n, sizeof(c->flags) - n, "%s%s", n ? "," : "", f);
+}
+
+static void *c_buf(char **b, size_t size)
+{
+	if (!*b)
+		*b = malloc(size);
+	return *b;
+}
+
+/* ---- I/O: one op at a time ---------------------------------------------- */
+
+static void io_submit(struct l7c *c);
+
+static void io_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct l7c *c = sl_container_of(op, struct l7c, io_op);
+
+	(void)flags;
+	c->io_armed = false;
+	if (c->ended) {
+		c_end(c, true);
+		return;
+	}
+	if (c->io_then) {
+		void (*then)(struct l7c *) = c->io_then;
+
+		c->io_then = NULL;
+		then(c);
+		return;
+	}
+	if (c->io_poll || !c->io_send || res <= 0) {
+		c->cont(c, res == 0 && c->io_send ? -EPIPE : res);
+		return;
+	}
+	c->io_done += (size_t)res;
+	if (c->io_done < c->io_len) {
+		io_submit(c);
+		return;
+	}
+	c->cont(c, (int)c->io_done);
+}
+
+static void io_submit(struct l7c *c)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(c->wc->w);
+
+	if (c->io_poll)
+		io_uring_prep_poll_add(sqe, c->io_fd, POLLIN | POLLRDHUP);
+	else if (c->io_send)
+		io_uring_prep_send(sqe, c->io_fd, c->io_buf + c->io_done,
+				   c->io_len - c->io_done, MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(sqe, c->io_fd, (void *)c->io_buf, c->io_len,
+				   0);
+	c->io_op.fn = io_done;
+	sl_op_attach(sqe, &c->io_op);
+	c->io_armed = true;
+}
+
+static void c_send(struct l7c *c, int fd, const void *buf, size_t len,
+		   l7_cont cont)
+{
+	c->io_fd = fd;
+	c->io_buf = buf;
+	c->io_len = len;
+	c->io_done = 0;
+	c->io_send = true;
+	c->io_poll = false;
+	c->cont = cont;
+	io_submit(c);
+}
+
+static void c_recv(struct l7c *c, int fd, void *buf, size_t len,
+		   l7_cont cont)
+{
+	c->io_fd = fd;
+	c->io_buf = buf;
+	c->io_len = len;
+	c->io_send = false;
+	c->io_poll = false;
+	c->cont = cont;
+	io_submit(c);
+}
+
+static void c_poll(struct l7c *c, int fd, l7_cont cont)
+{
+	c->io_fd = fd;
+	c->io_poll = true;
+	c->io_send = false;
+	c->cont = cont;
+	io_submit(c);
+}
+
+/* ---- the timer ---------------------------------------------------------- */
+
+static void tm_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct l7_timer *t = sl_container_of(op, struct l7_timer, op);
+	struct l7c *c = t->c;
+	void (*fn)(struct l7c *) = t->fn;
+	bool live = c->tm == t;
+
+	(void)flags;
+	free(t);
+	c->tm_inflight--;
+	if (live)
+		c->tm = NULL;
+	if (c->ended) {
+		c_end(c, true);
+		return;
+	}
+	if (live && res == -ETIME && fn)
+		fn(c);
+}
+
+/* run @fn in @ns (replacing the armed timer); @fn NULL: just disarm */
+static void c_timer(struct l7c *c, uint64_t ns, void (*fn)(struct l7c *))
+{
+	struct l7_timer *t;
+
+	if (c->tm) {
+		sl_worker_timeout_cancel(c->wc->w, &c->tm->op);
+		c->tm = NULL;
+	}
+	if (!fn)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		c_end(c, true);
+		return;
+	}
+	t->c = c;
+	t->fn = fn;
+	t->op.fn = tm_done;
+	sl_ns_to_ts(ns ? ns : 1, &t->ts);
+	sl_worker_timeout(c->wc->w, &t->op, &t->ts);
+	c->tm = t;
+	c->tm_inflight++;
+}
+
+/* cancel the op in flight, then @then (at once when none is) */
+static void c_abort_io(struct l7c *c, void (*then)(struct l7c *c))
+{
+	if (!c->io_armed) {
+		then(c);
+		return;
+	}
+	c->io_then = then;
+	sl_worker_cancel_op(c->wc->w, &c->io_op);
+}
+
+/* ---- ending ------------------------------------------------------------- */
+
+static void c_request_cleanup(struct l7c *c)
+{
+	if (c->leg) {
+		sl_l7_leg_close(c->leg);
+		c->leg = NULL;
+	}
+	if (c->lb_on) {
+		sl_lb_end(&c->lb);
+		c->lb_on = false;
+	}
+	if (c->retry_budget) {
+		sl_retry_budget_put(sl_retry_budget_process());
+		c->retry_budget = false;
+	}
+	sl_retry_budget_req_end(sl_retry_budget_process());
+}
+
+static void c_free(struct l7c *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (conns == c)
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	sl_config_put(c->cfg);
+	free(c->dbuf);
+	free(c->ubuf);
+	free(c->obuf);
+	sl_worker_unref(c->wc->w);
+	sl_outbound_l7_release();
+	free(c);
+}
+
+/* end the connection: @reset sends an RST (the client must not take a
+ * truncated response for a whole one) */
+static void c_end(struct l7c *c, bool reset)
+{
+	if (!c->ended) {
+		c->ended = true;
+		if (c->routed)
+			c_request_cleanup(c);
+		c->routed = false;
+		if (c->fd >= 0) {
+			if (reset)
+				sl_socket_reset(c->fd);
+			else
+				close(c->fd);
+			c->fd = -1;
+		}
+		if (c->io_armed)
+			sl_worker_cancel_op(c->wc->w, &c->io_op);
+		c_timer(c, 0, NULL);
+	}
+	if (!c->io_armed && !c->tm_inflight)
+		c_free(c);
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void span_str(const struct sl_h1_msg *m, const char *buf,
+		     struct sl_h1_span s, char *out, size_t len)
+{
+	size_t n = s.len < len - 1 ? s.len : len - 1;
+
+	memcpy(out, buf + s.off, n);
+	out[n] = 0;
+	(void)m;
+}
+
+static void c_report(struct l7c *c)
+{
+	struct sl_obs_http r = { 0 };
+	char method[32], authority[256], path[1024];
+	const struct sl_workload *dw = c->ep ? c->ep->workload : NULL;
+	const char *s_app = NULL, *s_ver = NULL, *s_cs = NULL, *s_cr = NULL;
+	const char *d_app = NULL, *d_ver = NULL, *d_cs = NULL, *d_cr = NULL;
+	char svc_name[256] = "", svc_ns[128] = "";
+
+	span_str(&c->req, c->dbuf, c->req.method, method, sizeof(method));
+	if (c->req.host >= 0)
+		span_str(&c->req, c->dbuf, c->req.hdr[c->req.host].value,
+			 authority, sizeof(authority));
+	else
+		authority[0] = 0;
+	span_str(&c->req, c->dbuf, c->req.target, path, sizeof(path));
+	if (c->src)
+		sl_obs_workload_labels(c->src->labels, c->src->n_labels,
+				       c->src->name, &s_app, &s_ver, &s_cs,
+				       &s_cr);
+	if (dw)
+		sl_obs_workload_labels(dw->labels, dw->n_labels, dw->name,
+				       &d_app, &d_ver, &d_cs, &d_cr);
+	if (c->rt.pol.host) {
+		/* name.namespace.svc.<domain> */
+		const char *dot = strchr(c->rt.pol.host, '.');
+
+		snprintf(svc_name, sizeof(svc_name), "%.*s",
+			 dot ? (int)(dot - c->rt.pol.host) : (int)strlen(c->rt.pol.host),
+			 c->rt.pol.host);
+		if (dot) {
+			const char *dot2 = strchr(dot + 1, '.');
+
+			snprintf(svc_ns, sizeof(svc_ns), "%.*s",
+				 dot2 ? (int)(dot2 - dot - 1) : (int)strlen(dot + 1),
+				 dot + 1);
+		}
+	}
+	r.src_workload = c->src ? c->src->name : NULL;
+	r.src_ns = c->src ? c->src->ns : NULL;
+	r.src_principal = c->src ? c->src->spiffe_id : NULL;
+	r.src_app = s_app;
+	r.src_version = s_ver;
+	r.src_canonical_service = s_cs;
+	r.src_canonical_revision = s_cr;
+	r.dst_service = c->rt.pol.host;
+	r.dst_service_name = svc_name[0] ? svc_name : NULL;
+	r.dst_service_ns = svc_ns[0] ? svc_ns : NULL;
+	r.dst_workload = dw ? dw->name : NULL;
+	r.dst_ns = dw ? dw->ns : NULL;
+	r.dst_principal = dw ? dw->spiffe_id : NULL;
+	r.dst_app = d_app;
+	r.dst_version = d_ver;
+	r.dst_canonical_service = d_cs;
+	r.dst_canonical_revision = d_cr;
+	r.plaintext = c->rt.pol.tls_disable;
+	r.response_code = c->status;
+	r.response_flags = c->flags[0] ? c->flags : "-";
+	r.method = method;
+	r.authority = authority;
+	r.path = path;
+	r.route_name = c->rt.rule_name;
+	r.upstream = c->upstream_s[0] ? c->upstream_s : NULL;
+	r.src_addr = c->src_s;
+	r.dst_addr = c->dst_s;
+	r.request_bytes = c->req_bytes;
+	r.response_bytes = c->resp_bytes;
+	r.duration_ns = sl_now_ns() - c->t_start;
+	r.start_realtime_ns = c->start_real;
+	r.attempts = c->attempts;
+	r.trace_id = c->trace.trace_id_hex;
+	r.request_id = c->trace.request_id;
+	r.flow_id = c->conn_id;
+	sl_obs_http_request(&r);
+}
+
+/* ---- local replies ------------------------------------------------------ */
+
+static void local_sent(struct l7c *c, int res)
+{
+	c_report(c);
+	if (res < 0 || c->close_after) {
+		c_end(c, res < 0);
+		return;
+	}
+	c_next_request(c);
+}
+
+/*
+ * Answer the current request ourselves (nothing of a response reached the
+ * client yet).  The connection closes after it unless the request was read
+ * to its end.
+ */
+static void c_local_reply(struct l7c *c, int status, const char *flag,
+			  const char *body)
+{
+	ssize_t n;
+
+	if (flag)
+		c_flag(c, flag);
+	c_timer(c, 0, NULL);
+	if (c->leg) {
+		sl_l7_leg_close(c->leg);
+		c->leg = NULL;
+	}
+	c->status = status;
+	c->replied = true;
+	if (!c->req_done || c->stopping)
+		c->close_after = true;
+	if (!c_buf(&c->obuf, L7_OBUF)) {
+		c_end(c, true);
+		return;
+	}
+	n = sl_hdrs_local_reply(status, body, c->close_after, c->obuf, L7_OBUF);
+	if (n < 0) {
+		c_end(c, true);
+		return;
+	}
+	c->resp_bytes = strlen(body);
+	c_send(c, c->fd, c->obuf, (size_t)n, local_sent);
+}
+
+/* ---- the response ------------------------------------------------------- */
+
+static void resp_body(struct l7c *c);
+
+static void resp_finished(struct l7c *c)
+{
+	bool reuse = c->resp.body != SL_H1_BODY_UNTIL_CLOSE &&
+		     (c->resp.flags & SL_H1_F_KEEPALIVE) && c->req_done &&
+		     c->upos == c->ulen;
+
+	c_timer(c, 0, NULL);
+	if (c->lb_on) {
+		sl_lb_report_success(&c->lb);
+	}
+	sl_l7_leg_put(c->leg, reuse);
+	c->leg = NULL;
+	c_report(c);
+	if (c->close_after || c->resp.body == SL_H1_BODY_UNTIL_CLOSE) {
+		c_end(c, false);
+		return;
+	}
+	c_next_request(c);
+}
+
+static void resp_sent(struct l7c *c, int res)
+{
+	if (res < 0) {
+		c_flag(c, "DC");
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	resp_body(c);
+}
+
+static void resp_recvd(struct l7c *c, int res)
+{
+	if (res <= 0) {
+		if (c->resp.body == SL_H1_BODY_UNTIL_CLOSE && res == 0) {
+			c->resp_left = 0;
+			resp_finished(c);
+			return;
+		}
+		/* the upstream went away in the middle of the body: the
+		 * client must see a truncated response as one (RST) */
+		c_flag(c, "UC");
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	c->ulen = (size_t)res;
+	c->upos = 0;
+	resp_body(c);
+}
+
+/* forward what ubuf holds of the body, then read more */
+static void resp_body(struct l7c *c)
+{
+	size_t avail = c->ulen - c->upos, n = 0;
+
+	switch (c->resp.body) {
+	case SL_H1_BODY_NONE:
+		resp_finished(c);
+		return;
+	case SL_H1_BODY_CLEN:
+		if (!c->resp_left) {
+			resp_finished(c);
+			return;
+		}
+		n = avail < c->resp_left ? avail : (size_t)c->resp_left;
+		c->resp_left -= n;
+		break;
+	case SL_H1_BODY_CHUNKED: {
+		size_t off, dl;
+		ssize_t k;
+
+		if (c->ck.done) {
+			resp_finished(c);
+			return;
+		}
+		/* everything up to the end of the body, in one go */
+		while (n < avail && !c->ck.done) {
+			k = sl_h1_chunked(&c->ck, c->ubuf + c->upos + n,
+					  avail - n, &off, &dl);
+			if (k < 0) {
+				c_flag(c, "UPE");
+				c_report(c);
+				c_end(c, true);
+				return;
+			}
+			n += (size_t)k;
+			if (!k)
+				break;
+		}
+		break;
+	}
+	case SL_H1_BODY_UNTIL_CLOSE:
+		n = avail;
+		break;
+	default:
+		c_end(c, true);
+		return;
+	}
+	if (n) {
+		c->resp_bytes += n;
+		c->upos += n;
+		c_send(c, c->fd, c->ubuf + c->upos - n, n, resp_sent);
+		return;
+	}
+	if ((c->resp.body == SL_H1_BODY_CHUNKED && c->ck.done) ||
+	    (c->resp.body == SL_H1_BODY_CLEN && !c->resp_left)) {
+		resp_finished(c);
+		return;
+	}
+	c_recv(c, c->leg->fd, c->ubuf, L7_UBUF, resp_recvd);
+}
+
+static void resp_forward(struct l7c *c)
+{
+	const struct sl_http_header_ops *ops[2] = { &c->rt.resp,
+						    &c->rt.dest_resp };
+	ssize_t n;
+
+	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
+	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
+		c->close_after = true;
+	n = sl_hdrs_response(&c->resp, c->ubuf, ops, 2, NULL, 0,
+			     c->close_after, c->obuf, L7_OBUF);
+	if (n < 0) {
+		c_local_reply(c, 502, "UPE", "upstream response head too large");
+		return;
+	}
+	c->status = c->resp.status;
+	c->replied = true;
+	c->upos = c->resp.head_len;
+	c->resp_left = c->resp.body == SL_H1_BODY_CLEN ? c->resp.content_length : 0;
+	if (c->resp.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&c->ck, NULL);
+	c_send(c, c->fd, c->obuf, (size_t)n, resp_sent);
+}
+
+static void retry_fire(struct l7c *c)
+{
+	c_attempt(c);
+}
+
+/*
+ * May this attempt's failure be retried?  Only before anything reached the
+ * client, with the whole request body still at hand, within the attempts
+ * and the process-wide retry budget.
+ */
+static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
+{
+	if (c->replied || !c->body_replay ||
+	    !sl_retry_should(&c->retry, status, why))
+		return false;
+	if (c->attempts >= 1 + c->retry.attempts) {
+		if (c->retry.attempts)
+			c_flag(c, "URX");
+		return false;
+	}
+	if (!c->retry_budget) {
+		if (!sl_retry_budget_take(sl_retry_budget_process())) {
+			c_flag(c, "URX");
+			return false;
+		}
+		c->retry_budget = true;
+	}
+	sl_l7_leg_close(c->leg);
+	c->leg = NULL;
+	c_timer(c, sl_retry_backoff_ns(c->attempts - 1, sl_lb_rand()),
+		retry_fire);
+	return true;
+}
+
+static void resp_head(struct l7c *c);
+
+static void resp_head_recvd(struct l7c *c, int res)
+{
+	if (res <= 0) {
+		c_flag(c, "UC");
+		if (c_retry(c, 0, SL_RETRY_F_RESET))
+			return;
+		c_local_reply(c, 503, NULL,
+			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+		return;
+	}
+	c->ulen += (size_t)res;
+	resp_head(c);
+}
+
+static void resp_head(struct l7c *c)
+{
+	ssize_t n = sl_h1_parse_response(&c->resp, c->ubuf, c->ulen,
+					 c->req.meth);
+
+	if (n == 0) {
+		if (c->ulen >= L7_UBUF) {
+			c_local_reply(c, 502, "UPE", "upstream response head too large");
+			return;
+		}
+		c_recv(c, c->leg->fd, c->ubuf + c->ulen, L7_UBUF - c->ulen,
+		       resp_head_recvd);
+		return;
+	}
+	if (n < 0) {
+		c_local_reply(c, 502, "UPE", "upstream sent a malformed response");
+		return;
+	}
+	if (c->resp.status >= 100 && c->resp.status < 200 &&
+	    c->resp.status != 101) {
+		/* interim: dropped (we answered 100-continue ourselves) */
+		memmove(c->ubuf, c->ubuf + n, c->ulen - (size_t)n);
+		c->ulen -= (size_t)n;
+		sl_h1_msg_init(&c->resp, NULL);
+		resp_head(c);
+		return;
+	}
+	if (c->resp.status == 101) {
+		c_local_reply(c, 502, "UPE", "upstream switched protocols: not supported");
+		return;
+	}
+	if (c_retry(c, c->resp.status, SL_RETRY_F_NONE))
+		return;
+	/* outlierDetection per response: a 5xx counts as a consecutive
+	 * error of the endpoint, anything else resets its count */
+	if (c->lb_on && c->lb.cur) {
+		if (c->resp.status >= 500)
+			sl_outlier_failure(c->d->health, &c->lb.pol, c->rt.eps,
+					   c->rt.n_eps, c->lb.cur_idx,
+					   sl_health_now(c->d->health));
+		else
+			sl_outlier_success(c->lb.cur);
+	}
+	resp_forward(c);
+}
+
+/* ---- the request -------------------------------------------------------- */
+
+static void req_body(struct l7c *c);
+
+static void req_body_recvd(struct l7c *c, int res)
+{
+	if (res <= 0) {
+		/* the client went away in the middle of its body */
+		c_flag(c, "DC");
+		c->status = 0;
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	c->dlen += (size_t)res;
+	req_body(c);
+}
+
+static void req_body_sent(struct l7c *c, int res)
+{
+	if (res < 0) {
+		c_flag(c, "UC");
+		if (c_retry(c, 0, SL_RETRY_F_RESET))
+			return;
+		c_local_reply(c, 503, NULL,
+			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+		return;
+	}
+	req_body(c);
+}
+
+static void cont_sent(struct l7c *c, int res)
+{
+	if (res < 0) {
+		c_end(c, true);
+		return;
+	}
+	req_body(c);
+}
+
+/* forward the request body that dbuf holds, then read more from the client */
+static void req_body(struct l7c *c)
+{
+	size_t avail = c->dlen - c->dpos, n = 0;
+
+	if (!c->req_done) {
+		switch (c->req.body) {
+		case SL_H1_BODY_CLEN:
+			n = avail < c->body_left ? avail : (size_t)c->body_left;
+			c->body_left -= n;
+			c->req_done = !c->body_left;
+			break;
+		case SL_H1_BODY_CHUNKED:
+			while (n < avail && !c->ck.done) {
+				size_t off, dl;
+				ssize_t k = sl_h1_chunked(&c->ck,
+							  c->dbuf + c->dpos + n,
+							  avail - n, &off, &dl);
+
+				if (k < 0) {
+					c->req_done = false;
+					c_local_reply(c, c->ck.err_status, NULL,
+						      "bad chunked request body");
+					return;
+				}
+				n += (size_t)k;
+				if (!k)
+					break;
+			}
+			c->req_done = c->ck.done;
+			break;
+		default:
+			c->req_done = true;
+		}
+	}
+	if (n) {
+		c->req_bytes += n;
+		c->dpos += n;
+		c_send(c, c->leg->fd, c->dbuf + c->dpos - n, n, req_body_sent);
+		return;
+	}
+	if (c->req_done) {
+		sl_h1_msg_init(&c->resp, NULL);
+		c->ulen = c->upos = 0;
+		resp_head(c);
+		return;
+	}
+	/* more body from the client: the buffer is reused, so the body can
+	 * no longer be replayed */
+	if ((c->req.flags & SL_H1_F_EXPECT_100) && !c->sent_100) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		c->sent_100 = true;
+		c_send(c, c->fd, cont, sizeof(cont) - 1, cont_sent);
+		return;
+	}
+	c->body_replay = false;
+	c->dlen = c->dpos = 0;
+	c_recv(c, c->fd, c->dbuf, L7_DBUF, req_body_recvd);
+}
+
+static void req_head_sent(struct l7c *c, int res)
+{
+	if (res < 0) {
+		c_flag(c, "UC");
+		if (c_retry(c, 0, SL_RETRY_F_RESET))
+			return;
+		c_local_reply(c, 503, NULL,
+			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+		return;
+	}
+	req_body(c);
+}
+
+static void c_send_request(struct l7c *c)
+{
+	const struct sl_http_header_ops *ops[2] = { &c->rt.req,
+						    &c->rt.dest_req };
+	struct sl_h1_extra extra[SL_TRACE_MAX_HEADERS];
+	size_t n_extra;
+	ssize_t n;
+
+	sl_trace_new_attempt(&c->trace, sl_lb_rand());
+	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_MAX_HEADERS);
+	n = sl_hdrs_request(&c->req, c->dbuf, ops, 2, extra, n_extra, false,
+			    c->obuf, L7_OBUF);
+	if (n < 0) {
+		c_local_reply(c, 431, NULL, "request head too large");
+		return;
+	}
+	c->leg->requests++;
+	/* the body restarts from its first byte (a retry replays it) */
+	c->dpos = c->body_start;
+	c->body_left = c->req.body == SL_H1_BODY_CLEN ? c->req.content_length : 0;
+	c->req_bytes = 0;
+	if (c->req.body == SL_H1_BODY_CHUNKED)
+		sl_h1_chunked_init(&c->ck, NULL);
+	c->req_done = c->req.body == SL_H1_BODY_NONE;
+	c_send(c, c->leg->fd, c->obuf, (size_t)n, req_head_sent);
+}
+
+/* ---- attempts ----------------------------------------------------------- */
+
+static void timed_out(struct l7c *c)
+{
+	bool route = c->t_deadline && sl_now_ns() >= c->t_deadline;
+
+	if (c->replied) {
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	if (!route && c_retry(c, 0, SL_RETRY_F_TIMEOUT))
+		return;
+	c_local_reply(c, 504, NULL, "upstream request timeout");
+}
+
+/* the per-try or the route deadline: the op in flight is cancelled first */
+static void try_timeout(struct l7c *c)
+{
+	c_flag(c, "UT");
+	c_abort_io(c, timed_out);
+}
+
+static void arm_try_timer(struct l7c *c)
+{
+	uint64_t now = sl_now_ns(), due = 0;
+
+	if (c->rt.timeout_ns)
+		due = c->t_deadline;
+	if (c->per_try_ns && (!due || now + c->per_try_ns < due))
+		due = now + c->per_try_ns;
+	if (due)
+		c_timer(c, due > now ? due - now : 1, try_timeout);
+}
+
+static void leg_ready(void *owner, struct sl_l7_leg *leg, int err)
+{
+	struct l7c *c = owner;
+
+	if (err) {
+		sl_l7_leg_close(leg);
+		c->leg = NULL;
+		c_flag(c, "UF");
+		if (c->lb_on)
+			sl_lb_report_failure(&c->lb, err);
+		if (c_retry(c, 0, SL_RETRY_F_CONNECT_FAILURE))
+			return;
+		c_local_reply(c, err == -EBUSY ? 503 : 503,
+			      err == -EBUSY ? "UO" : NULL,
+			      "upstream connect error or disconnect/reset before headers. reset reason: connection failure");
+		return;
+	}
+	c_send_request(c);
+}
+
+static void c_attempt(struct l7c *c)
+{
+	const struct sl_endpoint *ep;
+	const struct sl_ip *addr;
+	struct sl_l7_key key;
+	uint64_t timeout;
+	bool now;
+	int err = 0;
+
+	if (c->t_deadline && sl_now_ns() >= c->t_deadline) {
+		c_flag(c, "UT");
+		c_local_reply(c, 504, NULL, "upstream request timeout");
+		return;
+	}
+	if (!c->lb_on) {
+		struct sl_dest_policy pol = c->rt.pol;
+		int ret;
+
+		pol.retry_attempts = c->retry.attempts;
+		ret = sl_lb_begin(&c->lb, c->d->health, c->rt.eps, c->rt.n_eps,
+				  &pol);
+		if (ret) {
+			c_local_reply(c, 503, ret == -EBUSY ? "UO" : "UH",
+				      ret == -EBUSY ? "upstream connect error or disconnect/reset before headers. reset reason: overflow" :
+						      "no healthy upstream");
+			return;
+		}
+		c->lb_on = true;
+		if (!c->rt.pol.tls_disable)
+			sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
+	}
+	if (sl_lb_pick(&c->lb, &ep, &timeout)) {
+		if (!c->attempts) {
+			c_local_reply(c, 503, "UH", "no healthy upstream");
+			return;
+		}
+		c_flag(c, "URX");
+		c_local_reply(c, 503, NULL,
+			      "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure");
+		return;
+	}
+	c->attempts++;
+	c->ep = ep;
+	addr = ep->address.family ? &ep->address : &c->dst;
+	memset(&key, 0, sizeof(key));
+	if (c->src && c->src->spiffe_id)
+		snprintf(key.src_id, sizeof(key.src_id), "%s",
+			 c->src->spiffe_id);
+	key.addr = *addr;
+	key.port = ep->port ? ep->port : c->dst_port;
+	key.plain = c->rt.pol.tls_disable;
+	{
+		char a[INET6_ADDRSTRLEN];
+
+		sl_ip_format(addr, a, sizeof(a));
+		snprintf(c->upstream_s, sizeof(c->upstream_s),
+			 addr->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 key.port);
+	}
+	arm_try_timer(c);
+	c->leg = sl_l7_leg_get(c->wc, c->cfg, &key, c->src, &c->src_ip,
+			       c->src_port, &c->dst, c->dst_port, ep, &c->rt.pol,
+			       leg_ready, c, &now, &err);
+	if (!c->leg) {
+		c_flag(c, err == -EBUSY ? "UO" : "UF");
+		c_local_reply(c, 503, NULL,
+			      "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+		return;
+	}
+	if (now)
+		c_send_request(c);
+}
+
+static void delay_done(struct l7c *c)
+{
+	c_attempt(c);
+}
+
+/* ---- the request head --------------------------------------------------- */
+
+static void req_view(struct l7c *c, struct sl_http_req_view *v)
+{
+	const struct sl_h1_msg *m = &c->req;
+	const char *t = c->dbuf + m->target.off;
+	size_t tl = m->target.len;
+
+	memset(v, 0, sizeof(*v));
+	v->buf = c->dbuf;
+	v->msg = m;
+	v->method = c->dbuf + m->method.off;
+	v->method_len = m->method.len;
+	if (m->form == SL_H1_T_ABSOLUTE) {
+		/* scheme://authority/path: the path part */
+		const char *p = memchr(t, ':', tl);
+		size_t skip = p ? (size_t)(p - t) + 3 : 0;
+		const char *slash = skip < tl ? memchr(t + skip, '/', tl - skip) : NULL;
+
+		if (slash) {
+			tl -= (size_t)(slash - t);
+			t = slash;
+		} else {
+			t = "/";
+			tl = 1;
+		}
+	}
+	v->path = t;
+	v->path_len = tl;
+	if (m->host >= 0) {
+		v->authority = c->dbuf + m->hdr[m->host].value.off;
+		v->authority_len = m->hdr[m->host].value.len;
+	}
+	v->scheme = "http";
+	v->port = c->dst_port;
+	if (c->src) {
+		v->src_labels = c->src->labels;
+		v->n_src_labels = c->src->n_labels;
+		v->src_ns = c->src->ns;
+	}
+}
+
+static double pct_draw(void)
+{
+	return (double)(sl_lb_rand() >> 11) / (double)(1ull << 53) * 100.0;
+}
+
+static void c_route(struct l7c *c)
+{
+	struct sl_http_req_view v;
+	int ret;
+
+	sl_config_put(c->cfg);
+	c->cfg = sl_daemon_config(c->d);
+	c->src = sl_config_workload_by_ip(c->cfg, &c->src_ip);
+	req_view(c, &v);
+	sl_trace_from_request(&c->trace, &c->req, c->dbuf, sl_lb_rand());
+	memset(&c->rt, 0, sizeof(c->rt));
+	ret = sl_config_http_route(c->cfg, c->src, &c->dst, c->dst_port, &v,
+				   (uint32_t)sl_lb_rand(), &c->rt);
+	c->routed = true;
+	sl_retry_budget_req_begin(sl_retry_budget_process());
+	if (ret == -ESRCH) {
+		c_local_reply(c, 404, "NR", "");
+		return;
+	}
+	if (ret) {
+		c_local_reply(c, 503, "UH", "no healthy upstream");
+		return;
+	}
+	/* retries: Istio's default policy without a retries block; retryOn
+	 * was checked when the config loaded */
+	if (!c->rt.has_retries)
+		sl_retry_default(&c->retry);
+	else if (sl_retry_parse(c->rt.retry_on, c->rt.retry_attempts,
+				&c->retry, NULL, 0))
+		sl_retry_default(&c->retry);
+	c->per_try_ns = c->rt.has_retries ? c->rt.per_try_timeout_ns : 0;
+	if (c->rt.timeout_ns)
+		c->t_deadline = c->t_start + c->rt.timeout_ns;
+	if (c->rt.fault_abort_status && pct_draw() < c->rt.fault_abort_pct) {
+		c_local_reply(c, (int)c->rt.fault_abort_status, "FI",
+			      "fault filter abort");
+		return;
+	}
+	if (c->rt.fault_delay_ns && pct_draw() < c->rt.fault_delay_pct) {
+		c_flag(c, "DI");
+		c_timer(c, c->rt.fault_delay_ns, delay_done);
+		return;
+	}
+	c_attempt(c);
+}
+
+static void head_complete(struct l7c *c)
+{
+	if (!c_buf(&c->obuf, L7_OBUF) || !c_buf(&c->ubuf, L7_UBUF)) {
+		c_end(c, true);
+		return;
+	}
+	c->body_start = c->dpos = c->req.head_len;
+	c->body_replay = true;
+	c->req_done = c->req.body == SL_H1_BODY_NONE;
+	if (c->req.meth == SL_H1_M_CONNECT ||
+	    (c->req.flags & SL_H1_F_UPGRADE)) {
+		c->close_after = true;
+		c_local_reply(c, 501, NULL,
+			      "sluice does not tunnel CONNECT or Upgrade yet");
+		return;
+	}
+	if (!(c->req.flags & SL_H1_F_KEEPALIVE))
+		c->close_after = true;
+	c_route(c);
+}
+
+static void head_recvd(struct l7c *c, int res);
+
+static void head_parse(struct l7c *c)
+{
+	ssize_t n = sl_h1_parse_request(&c->req, c->dbuf, c->dlen);
+
+	if (n > 0) {
+		head_complete(c);
+		return;
+	}
+	if (n < 0) {
+		/* a refused head: its status, the connection closes, nothing
+		 * went upstream */
+		c->close_after = true;
+		c->req_done = false;
+		sl_log_debug("%s: %s: refused request: %s", __func__, c->src_s,
+			     sl_h1_reason_str(c->req.reason));
+		sl_stat_inc(SL_STAT_HTTP_BAD_REQUESTS);
+		if (!c_buf(&c->obuf, L7_OBUF)) {
+			c_end(c, true);
+			return;
+		}
+		c_local_reply(c, c->req.err_status, NULL,
+			      sl_h1_reason_str(c->req.reason));
+		return;
+	}
+	if (c->dlen >= L7_DBUF) {
+		c_end(c, true); /* the parser's limits come first */
+		return;
+	}
+	c_recv(c, c->fd, c->dbuf + c->dlen, L7_DBUF - c->dlen, head_recvd);
+}
+
+static void head_recvd(struct l7c *c, int res)
+{
+	if (res <= 0) {
+		/* closed between requests (or in a head): nothing to answer */
+		c_end(c, res < 0 || c->dlen > 0);
+		return;
+	}
+	if (!c->dlen) {
+		c->t_start = sl_now_ns();
+		c->start_real = sl_realtime_ns();
+		c_timer(c, 0, NULL);
+	}
+	c->dlen += (size_t)res;
+	head_parse(c);
+}
+
+static void idle_timeout(struct l7c *c)
+{
+	c_end(c, false);
+}
+
+static void readable(struct l7c *c, int res)
+{
+	if (res < 0 || (res & (POLLERR | POLLHUP))) {
+		c_end(c, res < 0);
+		return;
+	}
+	if (!c_buf(&c->dbuf, L7_DBUF)) {
+		c_end(c, true);
+		return;
+	}
+	c_recv(c, c->fd, c->dbuf + c->dlen, L7_DBUF - c->dlen, head_recvd);
+}
+
+/* the next request: what is left in dbuf (pipelined) comes first */
+static void c_next_request(struct l7c *c)
+{
+	size_t left;
+
+	if (c->routed)
+		c_request_cleanup(c);
+	c->routed = false;
+	left = c->dbuf ? c->dlen - c->dpos : 0;
+	if (left && c->dpos)
+		memmove(c->dbuf, c->dbuf + c->dpos, left);
+	c->dlen = left;
+	c->dpos = 0;
+	sl_h1_msg_init(&c->req, NULL);
+	memset(&c->rt, 0, sizeof(c->rt));
+	c->ep = NULL;
+	c->attempts = 0;
+	c->flags[0] = 0;
+	c->upstream_s[0] = 0;
+	c->status = 0;
+	c->replied = c->close_after = c->sent_100 = false;
+	c->t_deadline = 0;
+	c->req_bytes = c->resp_bytes = 0;
+	if (c->stopping || conns_stopping) {
+		c_end(c, false);
+		return;
+	}
+	if (left) {
+		c->t_start = sl_now_ns();
+		c->start_real = sl_realtime_ns();
+		head_parse(c);
+		return;
+	}
+	/* idle: no buffer held while waiting */
+	free(c->dbuf);
+	c->dbuf = NULL;
+	free(c->ubuf);
+	c->ubuf = NULL;
+	free(c->obuf);
+	c->obuf = NULL;
+	if (c->d->o.idle_timeout_ns)
+		c_timer(c, c->d->o.idle_timeout_ns, idle_timeout);
+	c_poll(c, c->fd, readable);
+}
+
+/* ---- entry -------------------------------------------------------------- */
+
+bool sl_l7_mesh_endpoint(const struct sl_endpoint *ep)
+{
+	return ep->workload && ep->workload->spiffe_id;
+}
+
+bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
+{
+	struct l7c *c;
+
+	if (conns_stopping ||
+	    sl_config_port_protocol(info->cfg, info->src, &info->dst,
+				    info->dst_port) != SL_PROTO_HTTP)
+		return false;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return false;
+	c->wc = wc;
+	c->d = wc->d;
+	c->fd = fd;
+	c->src_ip = info->src_ip;
+	c->src_port = info->src_port;
+	c->dst = info->dst;
+	c->dst_port = info->dst_port;
+	c->conn_id = info->flow_id;
+	c->cfg = info->cfg; /* the reference is ours */
+	sl_ip_format(&c->src_ip, c->src_s, sizeof(c->src_s));
+	{
+		char a[INET6_ADDRSTRLEN];
+
+		sl_ip_format(&c->src_ip, a, sizeof(a));
+		snprintf(c->src_s, sizeof(c->src_s),
+			 c->src_ip.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 c->src_port);
+		sl_ip_format(&c->dst, a, sizeof(a));
+		snprintf(c->dst_s, sizeof(c->dst_s),
+			 c->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 c->dst_port);
+	}
+	sl_h1_msg_init(&c->req, NULL);
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	sl_worker_ref(wc->w);
+	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
+	c_poll(c, c->fd, readable);
+	return true;
+}
+
+void sl_l7_conns_stop(void)
+{
+	struct l7c *c, *next;
+
+	conns_stopping = true;
+	for (c = conns; c; c = next) {
+		next = c->next;
+		c->stopping = true;
+		/* waiting for a request that has not started: close */
+		if (c->io_armed && c->io_poll && c->io_fd == c->fd && !c->dlen)
+			c_end(c, false);
+	}
+}
+
+void sl_l7_worker_stop(struct sl_wctx *wc)
+{
+	(void)wc;
+	sl_l7_conns_stop();
+	sl_l7_legs_stop();
+}

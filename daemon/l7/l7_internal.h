@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private parts of the HTTP engine: upstream legs (leg.c) and the client
+ * connection state machine (conn.c).
+ */
+#ifndef SL_L7_INTERNAL_H
+#define SL_L7_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ip.h"
+#include "loop.h"
+
+struct sl_wctx;
+struct sl_config;
+struct sl_workload;
+struct sl_endpoint;
+struct sl_dest_policy;
+
+#define SL_L7_ID_MAX 256
+
+/* what an upstream leg can be reused for */
+struct sl_l7_key {
+	char src_id[SL_L7_ID_MAX]; /* source SPIFFE ID, "" for none */
+	struct sl_ip addr;	   /* endpoint address */
+	uint16_t port;		   /* endpoint port */
+	bool plain;		   /* DestinationRule tls DISABLE */
+};
+
+/*
+ * One upstream leg: our end (@fd) of a socketpair whose other end is the
+ * pod side of a pinned outbound flow.  Owned by the connection using it
+ * (@owner), or by the worker's idle list; freed by sl_l7_leg_close once
+ * no op of its own is in flight.
+ */
+struct sl_l7_leg {
+	int fd;
+	struct sl_l7_key key;
+	struct sl_wctx *wc;
+	void (*ready)(void *owner, struct sl_l7_leg *leg, int err);
+	void *owner;	  /* NULL: idle or orphaned */
+	bool connecting;  /* waiting for the flow's ready() */
+	bool closed;	  /* fd closed; freed when nothing is in flight */
+	unsigned int requests; /* requests sent on it */
+	uint64_t idle_since;
+	struct sl_op poll_op; /* idle: the upstream closing or talking */
+	bool poll_armed;
+	struct sl_l7_leg *prev, *next; /* the worker's idle list */
+};
+
+/**
+ * sl_l7_leg_get - a leg for @key: an idle one (ready at once: returns it
+ * with *@now true), or a new one (connecting: @ready(owner, leg, err)
+ * follows, 0 once the flow relays, -errno when it failed; the leg is then
+ * closed by the caller)
+ * @retval the leg, or NULL with *@err (-EBUSY: outbound budget full)
+ */
+struct sl_l7_leg *sl_l7_leg_get(struct sl_wctx *wc, struct sl_config *cfg,
+				const struct sl_l7_key *key,
+				const struct sl_workload *src,
+				const struct sl_ip *src_ip, uint16_t src_port,
+				const struct sl_ip *orig_dst, uint16_t orig_port,
+				const struct sl_endpoint *ep,
+				const struct sl_dest_policy *pol,
+				void (*ready)(void *, struct sl_l7_leg *, int),
+				void *owner, bool *now, int *err);
+
+/**
+ * sl_l7_leg_put - the request on @leg is over: keep it idle for reuse when
+ * @reuse (and the worker is not stopping), else close it
+ */
+void sl_l7_leg_put(struct sl_l7_leg *leg, bool reuse);
+
+/** sl_l7_leg_close - close @leg's socket; it is freed when safe (NULL-safe) */
+void sl_l7_leg_close(struct sl_l7_leg *leg);
+
+/** sl_l7_legs_stop - close every idle leg of this thread */
+void sl_l7_legs_stop(void);
+
+/** sl_l7_conns_stop - close idle client connections of this thread */
+void sl_l7_conns_stop(void);
+
+#endif /* SL_L7_INTERNAL_H */
