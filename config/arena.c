@@ -2,7 +2,9 @@
 /*
  * Bump allocator for config snapshots and the error list.  A snapshot is
  * immutable and freed as a whole, so everything it holds comes from one
- * arena: no per-object destructors, no partial-free paths.
+ * arena: no per-object destructors, no partial-free paths.  The few
+ * objects other libraries allocate (compiled regexes) are registered with
+ * sl_arena_defer() and freed by the release.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +15,12 @@
 #include "config_internal.h"
 
 #define SL_ARENA_CHUNK (64u * 1024u)
+
+struct sl_arena_cleanup {
+	struct sl_arena_cleanup *next;
+	void (*fn)(void *);
+	void *p;
+};
 
 struct sl_arena_chunk {
 	struct sl_arena_chunk *next;
@@ -119,12 +127,31 @@ int sl_arena_grow(struct sl_arena *a, void *arr, size_t *cap, size_t n,
 	return 0;
 }
 
+int sl_arena_defer(struct sl_arena *a, void (*fn)(void *), void *p)
+{
+	struct sl_arena_cleanup *c = sl_arena_alloc(a, sizeof(*c));
+
+	if (!c) {
+		fn(p);
+		return -ENOMEM;
+	}
+	c->fn = fn;
+	c->p = p;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	return 0;
+}
+
 void sl_arena_release(struct sl_arena *a)
 {
 	struct sl_arena_chunk *c, *next;
 
 	if (!a)
 		return;
+	/* newest first; the records live in the chunks freed below */
+	for (struct sl_arena_cleanup *k = a->cleanups; k; k = k->next)
+		k->fn(k->p);
+	a->cleanups = NULL;
 	for (c = a->head; c; c = next) {
 		next = c->next;
 		free(c);

@@ -18,13 +18,7 @@
 #include <stdio.h>
 
 #include "ip.h"
-
-/* ---- small value types ---------------------------------------------- */
-
-struct sl_label {
-	const char *key;
-	const char *value;
-};
+#include "label.h" /* struct sl_label */
 
 /* ---- node configuration --------------------------------------------- */
 

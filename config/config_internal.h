@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http/match.h"
 #include "util.h"
 
 /* ---- limits ---------------------------------------------------------- */
@@ -31,9 +32,11 @@
 /* ---- arena: every snapshot is one arena, freed at once ---------------- */
 
 struct sl_arena_chunk;
+struct sl_arena_cleanup;
 
 struct sl_arena {
 	struct sl_arena_chunk *head;
+	struct sl_arena_cleanup *cleanups; /* sl_arena_defer() */
 	bool failed; /* an allocation failed */
 };
 
@@ -52,7 +55,13 @@ char *sl_arena_printf(struct sl_arena *a, const char *fmt, ...)
  */
 int sl_arena_grow(struct sl_arena *a, void *arr, size_t *cap, size_t n,
 		  size_t size);
-/** sl_arena_release - free every chunk; NULL-safe */
+/**
+ * sl_arena_defer - have sl_arena_release() call @fn(@p) (newest first):
+ * how an object another library allocated is freed with the snapshot
+ * @retval 0; -ENOMEM after calling @fn(@p) at once (and ->failed set)
+ */
+int sl_arena_defer(struct sl_arena *a, void (*fn)(void *), void *p);
+/** sl_arena_release - run the deferred frees, free every chunk; NULL-safe */
 void sl_arena_release(struct sl_arena *a);
 
 /* ---- errors ---------------------------------------------------------- */
@@ -271,6 +280,7 @@ struct sl_vs_dest {
 	struct sl_pos host_pos, subset_pos, port_pos;
 	struct sl_host *host; /* resolved */
 	int subset_idx;	      /* index into host->dr->subsets, -1 = none */
+	struct sl_http_header_ops req_hdrs, resp_hdrs; /* http: headers */
 };
 
 struct sl_vs_rule {
@@ -281,6 +291,12 @@ struct sl_vs_rule {
 	uint32_t *ports; /* match ports (any match) */
 	size_t n_ports;
 	bool any_port; /* some match has no port condition */
+	struct sl_pos pos; /* the rule (http[i] / tcp[i]) */
+	/* http: the match[] blocks as the per-request router evaluates them
+	 * (regexes compiled at load, freed with the arena) */
+	struct sl_http_match *matches;
+	size_t n_matches;
+	struct sl_http_header_ops req_hdrs, resp_hdrs; /* http: headers */
 	struct sl_vs_dest *dests;
 	size_t n_dests;
 	uint64_t timeout_ns;
@@ -372,7 +388,8 @@ struct sl_svc_port {
 	uint32_t port;
 	uint32_t target;	 /* 0: same as port (or named) */
 	const char *target_name; /* named targetPort (Service) */
-	const char *protocol;
+	const char *protocol;	 /* ServiceEntry protocol */
+	const char *app_protocol; /* Service appProtocol */
 };
 
 struct sl_portmap {
@@ -640,5 +657,21 @@ struct sl_host *sl_cfg_vip_host(const struct sl_config *cfg,
 
 /** sl_cfg_rule_for - the rule of @vs a flow to @port takes, or NULL */
 struct sl_vs_rule *sl_cfg_rule_for(struct sl_vs *vs, uint16_t port);
+
+/* policy_query.c: the pieces of sl_config_route()'s policy, shared with
+ * sl_config_http_route() (http_route.c) */
+struct sl_dest_policy;
+/** sl_cfg_rule_policy - @rule's timeout and retries into @pol (NULL: none) */
+void sl_cfg_rule_policy(struct sl_dest_policy *pol,
+			const struct sl_vs_rule *rule);
+/** sl_cfg_dest_policy - host, subset, port and the DestinationRule's
+ * policy of endpoint set @set of host @th into @pol */
+void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
+			const struct sl_epset *set);
+
+/** sl_cfg_target_port - the port service port @p targets on a workload or
+ * endpoint with port map @m (@n entries); 0 when it has none */
+uint32_t sl_cfg_target_port(const struct sl_svc_port *p,
+			    const struct sl_portmap *m, size_t n);
 
 #endif /* SL_CONFIG_INTERNAL_H */

@@ -25,7 +25,6 @@ static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 		const struct sl_ynode *it = x->items[i], *tp;
 		struct sl_svc_port *p = &svc->ports[svc->n_ports];
 		size_t old = sl_dec_push_idx(d, i);
-		const char *s;
 		uint32_t u;
 		int proto;
 
@@ -41,7 +40,7 @@ static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 			goto next;
 		}
 		if (sl_dec_str(d, it, "name", &p->name) < 0 ||
-		    sl_dec_str(d, it, "appProtocol", &s) < 0 ||
+		    sl_dec_str(d, it, "appProtocol", &p->app_protocol) < 0 ||
 		    sl_dec_port(d, it, "nodePort", &u) < 0) {
 			ok = false;
 			goto next;

@@ -56,16 +56,29 @@ static bool sl_vs_gateways(struct sl_dec *d, const struct sl_ynode *map)
 	return true;
 }
 
-/* "exact:\"v\"" from a StringMatch; NULL after an error */
-static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m)
+static void sl_vs_re_free(void *p)
+{
+	sl_re_free(p);
+}
+
+/*
+ * "exact:\"v\"" from a StringMatch, and the match itself into @out (a
+ * regex compiled here: a bad one is an error at its own position, with
+ * RE2's message); NULL after an error
+ */
+static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m,
+				     struct sl_str_match *out)
 {
 	static const char *const known[] = { "exact", "prefix", "regex", NULL };
+	static const enum sl_str_match_kind kinds[] = {
+		SL_SM_EXACT, SL_SM_PREFIX, SL_SM_REGEX
+	};
 	const char *val = NULL, *kind = NULL;
-	int n = 0;
+	int n = 0, ki = 0;
 
 	if (!sl_dec_fields(d, m, known, NULL))
 		return NULL;
-	for (size_t i = 0; known[i]; i++) {
+	for (int i = 0; known[i]; i++) {
 		const char *v;
 		int r = sl_dec_str(d, m, known[i], &v);
 
@@ -74,12 +87,34 @@ static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m)
 		if (r == 1) {
 			n++;
 			kind = known[i];
+			ki = i;
 			val = v;
 		}
 	}
 	if (n != 1) {
 		sl_dec_err(d, m, "want exactly one of exact, prefix, regex");
 		return NULL;
+	}
+	out->kind = kinds[ki];
+	out->value = val;
+	out->len = strlen(val);
+	if (out->kind == SL_SM_REGEX) {
+		char msg[256];
+		int r = sl_re_compile(val, &out->re, msg, sizeof(msg));
+
+		if (r == -EINVAL) {
+			size_t old = sl_dec_push_key(d, "regex");
+
+			sl_dec_err(d, sl_ymap_get(m, "regex"),
+				   "invalid regex \"%s\": %s", val, msg);
+			sl_dec_pop(d, old);
+			return NULL;
+		}
+		if (r < 0 || sl_arena_defer(d->a, sl_vs_re_free, out->re) < 0) {
+			d->a->failed = true;
+			out->re = NULL;
+			return NULL;
+		}
 	}
 	return sl_arena_printf(d->a, "%s:\"%s\"", kind, val);
 }
@@ -112,12 +147,15 @@ static void sl_text_add(struct sl_text *t, const char *sep, const char *fmt,
 		t->len = SL_MIN(t->len + (size_t)n, sizeof(t->buf) - 1);
 }
 
-/* headers/queryParams/withoutHeaders: map name -> StringMatch */
+/* headers/queryParams/withoutHeaders: map name -> StringMatch, into
+ * @out/@n_out (arena) */
 static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 			    const char *key, const char *neg,
-			    struct sl_text *t)
+			    struct sl_text *t,
+			    const struct sl_http_kv_match **out, size_t *n_out)
 {
 	const struct sl_ynode *v = sl_ymap_get(m, key);
+	struct sl_http_kv_match *kv;
 	size_t old;
 	bool ok = true;
 
@@ -128,11 +166,18 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 		sl_dec_pop(d, old);
 		return false;
 	}
+	kv = sl_arena_array(d->a, v->n, sizeof(*kv));
+	if (!kv) {
+		sl_dec_pop(d, old);
+		return false;
+	}
 	for (size_t i = 0; i < v->n; i++) {
 		const char *name = v->items[2 * i]->str;
 		size_t o2 = sl_dec_push_mapkey(d, name);
-		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1]);
+		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1],
+						   &kv[i].m);
 
+		kv[i].name = name;
 		if (sm)
 			sl_text_add(t, " && ", "%s%s[%s]=%s", neg,
 				    strcmp(key, "withoutHeaders") ? key :
@@ -142,12 +187,15 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 			ok = false;
 		sl_dec_pop(d, o2);
 	}
+	*out = kv;
+	*n_out = v->n;
 	sl_dec_pop(d, old);
 	return ok;
 }
 
 static bool sl_vs_labels_text(struct sl_dec *d, const struct sl_ynode *m,
-			      const char *key, struct sl_text *t)
+			      const char *key, struct sl_text *t,
+			      const struct sl_label **out, size_t *n_out)
 {
 	struct sl_label *l;
 	size_t n;
@@ -156,11 +204,16 @@ static bool sl_vs_labels_text(struct sl_dec *d, const struct sl_ynode *m,
 	for (size_t i = 0; r == 1 && i < n; i++)
 		sl_text_add(t, " && ", "%s[%s]=\"%s\"", key, l[i].key,
 			    l[i].value);
+	if (r == 1 && out) {
+		*out = l;
+		*n_out = n;
+	}
 	return r >= 0;
 }
 
 static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
-			struct sl_vs_rule *rule, struct sl_text *t)
+			struct sl_vs_rule *rule, struct sl_http_match *hm,
+			struct sl_text *t)
 {
 	static const char *const http_known[] = {
 		"name", "uri", "scheme", "method", "authority", "headers",
@@ -174,6 +227,8 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 	};
 	static const char *const strm[] = { "uri", "scheme", "method",
 					    "authority", NULL };
+	struct sl_str_match *const strm_out[] = { &hm->uri, &hm->scheme,
+						  &hm->method, &hm->authority };
 	struct sl_text one = { .len = 0 };
 	const char **gw;
 	uint32_t port = 0;
@@ -191,20 +246,26 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 			if (!v)
 				continue;
 			old = sl_dec_push_key(d, strm[i]);
-			s = sl_vs_stringmatch(d, v);
+			s = sl_vs_stringmatch(d, v, strm_out[i]);
 			if (s)
 				sl_text_add(&one, " && ", "%s=%s", strm[i], s);
 			else
 				ok = false;
 			sl_dec_pop(d, old);
 		}
-		ok &= sl_vs_match_map(d, m, "headers", "", &one);
-		ok &= sl_vs_match_map(d, m, "withoutHeaders", "!", &one);
-		ok &= sl_vs_match_map(d, m, "queryParams", "", &one);
-		if (sl_dec_bool(d, m, "ignoreUriCase", &b) < 0)
+		ok &= sl_vs_match_map(d, m, "headers", "", &one, &hm->headers,
+				      &hm->n_headers);
+		ok &= sl_vs_match_map(d, m, "withoutHeaders", "!", &one,
+				      &hm->without_headers,
+				      &hm->n_without_headers);
+		ok &= sl_vs_match_map(d, m, "queryParams", "", &one, &hm->query,
+				      &hm->n_query);
+		if (sl_dec_bool(d, m, "ignoreUriCase", &b) < 0) {
 			ok = false;
-		else if (sl_ymap_get(m, "ignoreUriCase") && b)
+		} else if (sl_ymap_get(m, "ignoreUriCase") && b) {
 			sl_text_add(&one, " && ", "ignoreUriCase");
+			hm->ignore_uri_case = true;
+		}
 		if (sl_dec_str(d, m, "name", &s) < 0 ||
 		    sl_dec_str(d, m, "statPrefix", &s) < 0)
 			ok = false;
@@ -213,6 +274,7 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 	case 1:
 		sl_text_add(&one, " && ", "port=%u", port);
 		rule->ports[rule->n_ports++] = port;
+		hm->port = (uint16_t)port;
 		break;
 	case 0:
 		rule->any_port = true;
@@ -242,11 +304,14 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 		if (sl_dec_str(d, m, "sourceSubnet", &s) < 0)
 			ok = false;
 	}
-	ok &= sl_vs_labels_text(d, m, "sourceLabels", &one);
-	if (sl_dec_str(d, m, "sourceNamespace", &s) < 0)
+	ok &= sl_vs_labels_text(d, m, "sourceLabels", &one, &hm->src_labels,
+				&hm->n_src_labels);
+	if (sl_dec_str(d, m, "sourceNamespace", &s) < 0) {
 		ok = false;
-	else if (sl_ymap_get(m, "sourceNamespace"))
+	} else if (sl_ymap_get(m, "sourceNamespace")) {
 		sl_text_add(&one, " && ", "sourceNamespace=\"%s\"", s);
+		hm->src_ns = s;
+	}
 	if (!tcp && sl_dec_strlist(d, m, "gateways", &gw, &n_gw) < 0)
 		ok = false;
 	if (tcp && !sl_vs_gateways(d, m))
@@ -254,6 +319,68 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 	if (one.len == 0)
 		sl_text_add(&one, NULL, "*");
 	sl_text_add(t, " || ", "%s", one.buf);
+	return ok;
+}
+
+/* headers: {request: {set, add, remove}, response: {...}} of a rule or a
+ * route entry, into @req/@resp */
+static bool sl_vs_header_ops(struct sl_dec *d, const struct sl_ynode *h,
+			     struct sl_http_header_ops *req,
+			     struct sl_http_header_ops *resp)
+{
+	static const char *const hk[] = { "request", "response", NULL };
+	static const char *const ops[] = { "set", "add", "remove", NULL };
+	struct sl_http_header_ops *out[] = { req, resp };
+	size_t old = sl_dec_push_key(d, "headers");
+	bool ok = true;
+
+	if (!sl_dec_fields(d, h, hk, NULL)) {
+		sl_dec_pop(d, old);
+		return false;
+	}
+	for (size_t j = 0; hk[j]; j++) {
+		const struct sl_ynode *x = sl_ymap_get(h, hk[j]);
+		size_t o2 = sl_dec_push_key(d, hk[j]);
+		struct sl_label *l;
+		const char **rm;
+		size_t n;
+
+		if (!x) {
+			sl_dec_pop(d, o2);
+			continue;
+		}
+		if (!sl_dec_fields(d, x, ops, NULL)) {
+			ok = false;
+			sl_dec_pop(d, o2);
+			continue;
+		}
+		switch (sl_dec_labels(d, x, "set", &l, &n)) {
+		case 1:
+			out[j]->set = l;
+			out[j]->n_set = n;
+			break;
+		case -1:
+			ok = false;
+		}
+		switch (sl_dec_labels(d, x, "add", &l, &n)) {
+		case 1:
+			out[j]->add = l;
+			out[j]->n_add = n;
+			break;
+		case -1:
+			ok = false;
+		}
+		switch (sl_dec_strlist(d, x, "remove", &rm, &n)) {
+		case 1:
+			out[j]->remove = rm;
+			out[j]->n_remove = n;
+			break;
+		case -1:
+			ok = false;
+		}
+		sl_dec_pop(d, o2);
+	}
+	sl_dec_pop(d, old);
 	return ok;
 }
 
@@ -387,34 +514,9 @@ static bool sl_vs_routes(struct sl_dec *d, const struct sl_ynode *r,
 		default:
 			ok = false;
 		}
-		if (!tcp && sl_ymap_get(it, "headers")) {
-			static const char *const hk[] = { "request", "response",
-							  NULL };
-			static const char *const ops[] = { "set", "add",
-							   "remove", NULL };
-			const struct sl_ynode *h = sl_ymap_get(it, "headers");
-			size_t o3 = sl_dec_push_key(d, "headers");
-
-			if (sl_dec_fields(d, h, hk, NULL))
-				for (size_t j = 0; hk[j]; j++) {
-					const struct sl_ynode *x =
-						sl_ymap_get(h, hk[j]);
-					size_t o4 = sl_dec_push_key(d, hk[j]);
-					struct sl_label *l;
-					const char **rm;
-					size_t n;
-
-					if (x && (!sl_dec_fields(d, x, ops, NULL) ||
-						  sl_dec_labels(d, x, "set", &l, &n) < 0 ||
-						  sl_dec_labels(d, x, "add", &l, &n) < 0 ||
-						  sl_dec_strlist(d, x, "remove", &rm, &n) < 0))
-						ok = false;
-					sl_dec_pop(d, o4);
-				}
-			else
-				ok = false;
-			sl_dec_pop(d, o3);
-		}
+		if (!tcp && sl_ymap_get(it, "headers"))
+			ok &= sl_vs_header_ops(d, sl_ymap_get(it, "headers"),
+					       &dst->req_hdrs, &dst->resp_hdrs);
 		sum += dst->weight;
 		last_item = it;
 		last_w = sl_ymap_get(it, "weight");
@@ -524,6 +626,7 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 	bool ok = true, b;
 
 	rule->tcp = tcp;
+	sl_dec_pos(d, it, &rule->pos);
 	if (!sl_dec_fields(d, it, tcp ? tcp_known : http_known,
 			   tcp ? NULL : sl_vs_http_unsup))
 		ok = false;
@@ -538,13 +641,18 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 		if (sl_dec_is_seq(d, m)) {
 			rule->ports = sl_arena_array(d->a, m->n,
 						     sizeof(*rule->ports));
-			for (size_t i = 0; rule->ports && i < m->n; i++) {
+			rule->matches = sl_arena_array(d->a, m->n,
+						       sizeof(*rule->matches));
+			for (size_t i = 0; rule->ports && rule->matches &&
+					   i < m->n; i++) {
 				size_t o2 = sl_dec_push_idx(d, i);
 
-				ok &= sl_vs_match(d, m->items[i], tcp, rule, &t);
+				ok &= sl_vs_match(d, m->items[i], tcp, rule,
+						  &rule->matches[i], &t);
 				sl_dec_pop(d, o2);
 			}
 			rule->has_match = m->n > 0;
+			rule->n_matches = tcp ? 0 : m->n;
 		} else {
 			ok = false;
 		}
@@ -589,32 +697,8 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 		sl_dec_pop(d, old);
 	}
 	x = sl_ymap_get(it, "headers");
-	if (x) {
-		static const char *const hk[] = { "request", "response", NULL };
-		static const char *const ops[] = { "set", "add", "remove",
-						   NULL };
-		size_t old = sl_dec_push_key(d, "headers");
-
-		if (!sl_dec_fields(d, x, hk, NULL)) {
-			ok = false;
-		} else {
-			for (size_t j = 0; hk[j]; j++) {
-				const struct sl_ynode *y = sl_ymap_get(x, hk[j]);
-				size_t o2 = sl_dec_push_key(d, hk[j]);
-				struct sl_label *l;
-				const char **rm;
-				size_t n;
-
-				if (y && (!sl_dec_fields(d, y, ops, NULL) ||
-					  sl_dec_labels(d, y, "set", &l, &n) < 0 ||
-					  sl_dec_labels(d, y, "add", &l, &n) < 0 ||
-					  sl_dec_strlist(d, y, "remove", &rm, &n) < 0))
-					ok = false;
-				sl_dec_pop(d, o2);
-			}
-		}
-		sl_dec_pop(d, old);
-	}
+	if (x)
+		ok &= sl_vs_header_ops(d, x, &rule->req_hdrs, &rule->resp_hdrs);
 	return ok;
 }
 

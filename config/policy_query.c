@@ -103,8 +103,8 @@ static void sl_pq_apply(struct sl_dest_policy *pol,
 			sl_pq_apply_one(pol, tp->ports[i].tp);
 }
 
-static void sl_pq_retries(struct sl_dest_policy *pol,
-			  const struct sl_vs_rule *rule)
+void sl_cfg_rule_policy(struct sl_dest_policy *pol,
+			const struct sl_vs_rule *rule)
 {
 	if (!rule || rule->tcp)
 		return;
@@ -114,6 +114,22 @@ static void sl_pq_retries(struct sl_dest_policy *pol,
 		pol->retry_attempts = rule->retry_attempts;
 	else
 		pol->retry_attempts = SL_POLICY_HTTP_RETRIES;
+}
+
+void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
+			const struct sl_epset *set)
+{
+	pol->host = th->name;
+	pol->port = set->svc_port;
+	if (!th->dr)
+		return;
+	sl_pq_apply(pol, th->dr->tp, set->svc_port);
+	if (set->subset >= 0 && (size_t)set->subset < th->dr->n_subsets) {
+		const struct sl_subset *sub = &th->dr->subsets[set->subset];
+
+		pol->subset = sub->name;
+		sl_pq_apply(pol, sub->tp, set->svc_port);
+	}
 }
 
 SL_EXPORT int sl_config_route(const struct sl_config *cfg,
@@ -136,7 +152,7 @@ SL_EXPORT int sl_config_route(const struct sl_config *cfg,
 	if (!h)
 		return 0; /* a workload address: defaults */
 	rule = h->vs ? sl_cfg_rule_for(h->vs, port) : NULL;
-	sl_pq_retries(pol, rule);
+	sl_cfg_rule_policy(pol, rule);
 	set = sl_pq_set_of(h, *eps);
 	if (set) {
 		th = h;
@@ -148,16 +164,6 @@ SL_EXPORT int sl_config_route(const struct sl_config *cfg,
 	}
 	if (!set)
 		return 0; /* passthrough */
-	pol->host = th->name;
-	pol->port = set->svc_port;
-	if (!th->dr)
-		return 0;
-	sl_pq_apply(pol, th->dr->tp, set->svc_port);
-	if (set->subset >= 0 && (size_t)set->subset < th->dr->n_subsets) {
-		const struct sl_subset *sub = &th->dr->subsets[set->subset];
-
-		pol->subset = sub->name;
-		sl_pq_apply(pol, sub->tp, set->svc_port);
-	}
+	sl_cfg_dest_policy(pol, th, set);
 	return 0;
 }

@@ -648,8 +648,7 @@ static uint32_t sl_portmap_get(const struct sl_portmap *m, size_t n,
 	return 0;
 }
 
-/* target port of @p on a workload/endpoint with port map @m; 0 = none */
-static uint32_t sl_target_port(const struct sl_svc_port *p,
+uint32_t sl_cfg_target_port(const struct sl_svc_port *p,
 			       const struct sl_portmap *m, size_t n)
 {
 	uint32_t x;
@@ -682,7 +681,7 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 			if (sub && !sl_labels_match(sub->labels, sub->n_labels,
 						    ep->labels, ep->n_labels))
 				continue;
-			port = sl_target_port(p, ep->ports, ep->n_ports);
+			port = sl_cfg_target_port(p, ep->ports, ep->n_ports);
 			if (!port)
 				continue;
 			if (out) {
@@ -708,7 +707,7 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		    (sub && !sl_labels_match(sub->labels, sub->n_labels,
 					     we->labels, we->n_labels)))
 			continue;
-		port = sl_target_port(p, we->ports, we->n_ports);
+		port = sl_cfg_target_port(p, we->ports, we->n_ports);
 		if (!port)
 			continue;
 		if (out) {
