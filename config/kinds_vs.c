@@ -177,7 +177,7 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1],
 						   &kv[i].m);
 
-		kv[i].name = name;
+		kv[i].name = sl_arena_strdup(d->a, name);
 		if (sm)
 			sl_text_add(t, " && ", "%s%s[%s]=%s", neg,
 				    strcmp(key, "withoutHeaders") ? key :

@@ -142,7 +142,7 @@ int sl_hdrs_ops_check(const struct sl_http_header_ops *ops, char *err, size_t er
 			return ops_error(err, errlen, "cannot remove", n);
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		const struct sl_hdr_kv *kv = pass ? ops->add : ops->set;
+		const struct sl_label *kv = pass ? ops->add : ops->set;
 		size_t cnt = pass ? ops->n_add : ops->n_set;
 
 		for (size_t i = 0; i < cnt; i++) {

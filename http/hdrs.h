@@ -13,12 +13,7 @@
 
 #include "http/h1.h"
 
-/* one header from the configuration.  Same layout as struct sl_label of
- * config/config.h ({key, value}); http/ does not include config. */
-struct sl_hdr_kv {
-	const char *key;
-	const char *value;
-};
+#include "label.h" /* struct sl_label: a header name and value */
 
 /**
  * struct sl_http_header_ops - a VirtualService `headers.request` or
@@ -32,9 +27,9 @@ struct sl_hdr_kv {
  * removed or added (sl_hdrs_ops_check() says which rule an op breaks).
  */
 struct sl_http_header_ops {
-	const struct sl_hdr_kv *set;
+	const struct sl_label *set;
 	size_t n_set;
-	const struct sl_hdr_kv *add;
+	const struct sl_label *add;
 	size_t n_add;
 	const char *const *remove;
 	size_t n_remove;

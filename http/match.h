@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "h1.h"
+#include "hdrs.h" /* struct sl_http_header_ops */
 #include "label.h"
 #include "re.h"
 
@@ -102,20 +103,6 @@ struct sl_http_match {
 	const struct sl_label *src_labels;
 	size_t n_src_labels;
 	const char *src_ns;
-};
-
-/**
- * struct sl_http_header_ops - headers.request or headers.response of a
- * VirtualService rule or route entry: remove, then set (replace every
- * field of that name), then add.
- */
-struct sl_http_header_ops {
-	const struct sl_label *set;
-	size_t n_set;
-	const struct sl_label *add;
-	size_t n_add;
-	const char *const *remove;
-	size_t n_remove;
 };
 
 /**

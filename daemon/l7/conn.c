@@ -98,6 +98,7 @@ struct l7c {
 	bool close_after;   /* close the client after this response */
 	bool stopping;
 	struct sl_trace trace;
+	char trace_hex[33];
 	char upstream_s[INET6_ADDRSTRLEN + 8];
 
 	/* client bytes: head of the request, its body, what follows */
@@ -150,6 +151,29 @@ static void c_flag(struct l7c *c, const char *f)
 	if (strstr(c->flags, f))
 		return;
 	snprintf(c->flags + n, sizeof(c->flags) - n, "%s%s", n ? "," : "", f);
+}
+
+/* only mesh workloads can be dialed with mTLS (they have an identity) */
+static bool sl_l7_mesh_endpoint(const struct sl_endpoint *ep)
+{
+	return ep->workload && ep->workload->spiffe_id;
+}
+
+/* trace and request ids: unique, not secret (sl_trace_rnd_fn) */
+static int l7_rnd(void *arg, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	(void)arg;
+	while (len) {
+		uint64_t r = sl_lb_rand();
+		size_t n = len < sizeof(r) ? len : sizeof(r);
+
+		memcpy(p, &r, n);
+		p += n;
+		len -= n;
+	}
+	return 0;
 }
 
 static void *c_buf(char **b, size_t size)
@@ -443,7 +467,7 @@ static void c_report(struct l7c *c)
 	r.duration_ns = sl_now_ns() - c->t_start;
 	r.start_realtime_ns = c->start_real;
 	r.attempts = c->attempts;
-	r.trace_id = c->trace.trace_id_hex;
+	r.trace_id = c->trace_hex;
 	r.request_id = c->trace.request_id;
 	r.flow_id = c->conn_id;
 	sl_obs_http_request(&r);
@@ -622,7 +646,8 @@ static void resp_forward(struct l7c *c)
 	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
 		c->close_after = true;
 	n = sl_hdrs_response(&c->resp, c->ubuf, ops, 2, NULL, 0,
-			     c->close_after, c->obuf, L7_OBUF);
+			     c->close_after ? SL_HDRS_CLOSE : 0, c->obuf,
+			     L7_OBUF);
 	if (n < 0) {
 		c_local_reply(c, 502, "UPE", "upstream response head too large");
 		return;
@@ -848,16 +873,20 @@ static void req_head_sent(struct l7c *c, int res)
 
 static void c_send_request(struct l7c *c)
 {
-	const struct sl_http_header_ops *ops[2] = { &c->rt.req,
+	/* the client's trace fields go: ours (a new span per attempt) are
+	 * added; then the rule's, then the destination's header ops */
+	const struct sl_http_header_ops *ops[3] = { &sl_trace_header_ops,
+						    &c->rt.req,
 						    &c->rt.dest_req };
-	struct sl_h1_extra extra[SL_TRACE_MAX_HEADERS];
-	size_t n_extra;
-	ssize_t n;
+	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
+	ssize_t n_extra, n;
 
-	sl_trace_new_attempt(&c->trace, sl_lb_rand());
-	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_MAX_HEADERS);
-	n = sl_hdrs_request(&c->req, c->dbuf, ops, 2, extra, n_extra, false,
-			    c->obuf, L7_OBUF);
+	if (c->attempts > 1)
+		sl_trace_new_span(&c->trace, l7_rnd, NULL);
+	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
+	n = n_extra < 0 ? n_extra :
+	    sl_hdrs_request(&c->req, c->dbuf, ops, 3, extra, (size_t)n_extra,
+			    0, c->obuf, L7_OBUF);
 	if (n < 0) {
 		c_local_reply(c, 431, NULL, "request head too large");
 		return;
@@ -1062,7 +1091,8 @@ static void c_route(struct l7c *c)
 	c->cfg = sl_daemon_config(c->d);
 	c->src = sl_config_workload_by_ip(c->cfg, &c->src_ip);
 	req_view(c, &v);
-	sl_trace_from_request(&c->trace, &c->req, c->dbuf, sl_lb_rand());
+	sl_trace_from_request(&c->trace, &c->req, c->dbuf, l7_rnd, NULL);
+	sl_trace_id_hex(&c->trace, c->trace_hex);
 	memset(&c->rt, 0, sizeof(c->rt));
 	ret = sl_config_http_route(c->cfg, c->src, &c->dst, c->dst_port, &v,
 				   (uint32_t)sl_lb_rand(), &c->rt);
@@ -1117,6 +1147,30 @@ static void head_complete(struct l7c *c)
 	}
 	if (!(c->req.flags & SL_H1_F_KEEPALIVE))
 		c->close_after = true;
+	if (c->req.body == SL_H1_BODY_CHUNKED && c->dlen > c->dpos) {
+		/* the chunked framing that came with the head is checked
+		 * before anything goes upstream: a bad chunk line right
+		 * behind the head (the smuggling cases) is refused whole */
+		struct sl_h1_chunked ck;
+		size_t at = c->dpos, off, dl;
+		ssize_t k = 1;
+
+		sl_h1_chunked_init(&ck, NULL);
+		while (at < c->dlen && !ck.done && k > 0) {
+			k = sl_h1_chunked(&ck, c->dbuf + at, c->dlen - at, &off,
+					  &dl);
+			if (k > 0)
+				at += (size_t)k;
+		}
+		if (k < 0) {
+			c->close_after = true;
+			c->req_done = false;
+			sl_stat_inc(SL_STAT_HTTP_BAD_REQUESTS);
+			c_local_reply(c, ck.err_status, NULL,
+				      sl_h1_reason_str(ck.reason));
+			return;
+		}
+	}
 	c_route(c);
 }
 
@@ -1233,11 +1287,6 @@ static void c_next_request(struct l7c *c)
 }
 
 /* ---- entry -------------------------------------------------------------- */
-
-bool sl_l7_mesh_endpoint(const struct sl_endpoint *ep)
-{
-	return ep->workload && ep->workload->spiffe_id;
-}
 
 bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
 {

@@ -166,10 +166,10 @@ static void test_ops_order(void **state)
 		"X-SET: old2\r\n"
 		"\r\n";
 	static const char *const rm[] = { "x-drop", "x-gone" };
-	static const struct sl_hdr_kv set[] = {
+	static const struct sl_label set[] = {
 		{ "X-Set", "first" }, { "x-set", "second" }, { "x-new", "n" },
 	};
-	static const struct sl_hdr_kv add[] = {
+	static const struct sl_label add[] = {
 		{ "x-add", "added" }, { "x-set", "added-after-set" },
 	};
 	const struct sl_http_header_ops a = {
@@ -177,8 +177,8 @@ static void test_ops_order(void **state)
 	};
 	/* a later block: removes what the first added, sets what it set */
 	static const char *const rm2[] = { "x-add" };
-	static const struct sl_hdr_kv set2[] = { { "x-new", "later" } };
-	static const struct sl_hdr_kv add2[] = { { "x-add", "again" } };
+	static const struct sl_label set2[] = { { "x-new", "later" } };
+	static const struct sl_label add2[] = { { "x-add", "again" } };
 	const struct sl_http_header_ops b = {
 		.set = set2, .n_set = 1, .add = add2, .n_add = 1, .remove = rm2, .n_remove = 1,
 	};
@@ -225,7 +225,7 @@ static void test_ops_order(void **state)
 
 static void test_host_set(void **state)
 {
-	static const struct sl_hdr_kv set[] = { { "host", "other.ns" } };
+	static const struct sl_label set[] = { { "host", "other.ns" } };
 	const struct sl_http_header_ops o = { .set = set, .n_set = 1 };
 	const struct sl_http_header_ops *ops[] = { &o };
 
@@ -263,23 +263,23 @@ static void test_ops_invalid(void **state)
 		"Content-Length", "transfer-encoding", "connection", "keep-alive",
 		"proxy-connection", "te", "trailer", "upgrade",
 	};
-	struct sl_hdr_kv kv;
+	struct sl_label kv;
 	struct sl_http_header_ops o;
 	const char *name;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
-		kv = (struct sl_hdr_kv){ "x-v", bad_values[i] };
+		kv = (struct sl_label){ "x-v", bad_values[i] };
 		o = (struct sl_http_header_ops){ .set = &kv, .n_set = 1 };
 		bad_op(&o, "x-v");
 		o = (struct sl_http_header_ops){ .add = &kv, .n_add = 1 };
 		bad_op(&o, "x-v");
 	}
-	kv = (struct sl_hdr_kv){ "x-v", NULL };
+	kv = (struct sl_label){ "x-v", NULL };
 	o = (struct sl_http_header_ops){ .add = &kv, .n_add = 1 };
 	bad_op(&o, "x-v");
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
-		kv = (struct sl_hdr_kv){ bad_names[i], "v" };
+		kv = (struct sl_label){ bad_names[i], "v" };
 		o = (struct sl_http_header_ops){ .set = &kv, .n_set = 1 };
 		bad_op(&o, "not a field name");
 		name = bad_names[i];
@@ -287,7 +287,7 @@ static void test_ops_invalid(void **state)
 		bad_op(&o, "not a field name");
 	}
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
-		kv = (struct sl_hdr_kv){ owned[i], "v" };
+		kv = (struct sl_label){ owned[i], "v" };
 		o = (struct sl_http_header_ops){ .set = &kv, .n_set = 1 };
 		bad_op(&o, "cannot set");
 		o = (struct sl_http_header_ops){ .add = &kv, .n_add = 1 };
@@ -297,7 +297,7 @@ static void test_ops_invalid(void **state)
 		bad_op(&o, "cannot remove");
 	}
 	/* Host: set yes, add or remove no */
-	kv = (struct sl_hdr_kv){ "Host", "h" };
+	kv = (struct sl_label){ "Host", "h" };
 	o = (struct sl_http_header_ops){ .add = &kv, .n_add = 1 };
 	bad_op(&o, "cannot add \"Host\"");
 	name = "HOST";
@@ -306,7 +306,7 @@ static void test_ops_invalid(void **state)
 	o = (struct sl_http_header_ops){ .set = &kv, .n_set = 1 };
 	assert_int_equal(sl_hdrs_ops_check(&o, NULL, 0), 0);
 	/* HTAB is a legal value byte */
-	kv = (struct sl_hdr_kv){ "x-t", "a\tb" };
+	kv = (struct sl_label){ "x-t", "a\tb" };
 	o = (struct sl_http_header_ops){ .add = &kv, .n_add = 1 };
 	assert_int_equal(sl_hdrs_ops_check(&o, NULL, 0), 0);
 	/* a count without its list */
@@ -344,7 +344,7 @@ static void test_enospc(void **state)
 {
 	static const char in[] =
 		"POST /x HTTP/1.1\r\nHost: svc\r\nContent-Length: 0\r\nX-A: 1\r\n\r\n";
-	static const struct sl_hdr_kv add[] = { { "x-b", "2" } };
+	static const struct sl_label add[] = { { "x-b", "2" } };
 	const struct sl_http_header_ops o = { .add = add, .n_add = 1 };
 	const struct sl_http_header_ops *ops[] = { &o };
 	const struct sl_h1_extra extra[] = { { "x-c", "3" } };
@@ -507,7 +507,7 @@ static void test_round_trip(void **state)
 		"Accept:   */*\r\n"
 		"TE: trailers\r\n"
 		"\r\n";
-	static const struct sl_hdr_kv add[] = { { "x-env", "prod" } };
+	static const struct sl_label add[] = { { "x-env", "prod" } };
 	const struct sl_http_header_ops o = { .add = add, .n_add = 1 };
 	const struct sl_http_header_ops *ops[] = { &o };
 	const struct sl_h1_extra extra[] = { { "traceparent",
