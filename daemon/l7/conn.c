@@ -690,6 +690,10 @@ static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 	}
 	sl_l7_leg_close(c->leg);
 	c->leg = NULL;
+	/* the endpoint is done with for this request (a connect failure was
+	 * reported with its error already; this one counts for nothing) */
+	if (c->lb_on && c->lb.cur)
+		sl_lb_report_failure(&c->lb, -EAGAIN);
 	c_timer(c, sl_retry_backoff_ns(c->attempts - 1, sl_lb_rand()),
 		retry_fire);
 	return true;
@@ -742,8 +746,6 @@ static void resp_head(struct l7c *c)
 		c_local_reply(c, 502, "UPE", "upstream switched protocols: not supported");
 		return;
 	}
-	if (c_retry(c, c->resp.status, SL_RETRY_F_NONE))
-		return;
 	/* outlierDetection per response: a 5xx counts as a consecutive
 	 * error of the endpoint, anything else resets its count */
 	if (c->lb_on && c->lb.cur) {
@@ -754,6 +756,8 @@ static void resp_head(struct l7c *c)
 		else
 			sl_outlier_success(c->lb.cur);
 	}
+	if (c_retry(c, c->resp.status, SL_RETRY_F_NONE))
+		return;
 	resp_forward(c);
 }
 
@@ -963,7 +967,7 @@ static void c_attempt(struct l7c *c)
 	const struct sl_ip *addr;
 	struct sl_l7_key key;
 	uint64_t timeout;
-	bool now;
+	bool now, picked;
 	int err = 0;
 
 	if (c->t_deadline && sl_now_ns() >= c->t_deadline) {
@@ -988,7 +992,24 @@ static void c_attempt(struct l7c *c)
 		if (!c->rt.pol.tls_disable)
 			sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
 	}
-	if (sl_lb_pick(&c->lb, &ep, &timeout)) {
+	picked = sl_lb_pick(&c->lb, &ep, &timeout) == 0;
+	if (!picked && c->attempts) {
+		/* every endpoint was tried: a retry may go to one again (as
+		 * Envoy's previous_hosts predicate gives up after a while) */
+		struct sl_dest_policy pol = c->rt.pol;
+
+		sl_lb_end(&c->lb);
+		c->lb_on = false;
+		pol.retry_attempts = c->retry.attempts;
+		if (sl_lb_begin(&c->lb, c->d->health, c->rt.eps, c->rt.n_eps,
+				&pol) == 0) {
+			c->lb_on = true;
+			if (!c->rt.pol.tls_disable)
+				sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
+		}
+		picked = c->lb_on && sl_lb_pick(&c->lb, &ep, &timeout) == 0;
+	}
+	if (!picked) {
 		if (!c->attempts) {
 			c_local_reply(c, 503, "UH", "no healthy upstream");
 			return;

@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# L7 traffic management end to end (issue 26): retries, timeouts, fault
+# injection, header operations, trace propagation, a client that aborts
+# mid-body and an upstream that resets mid-response, request metrics.
+# Two nodes (tests/netns/lib); upstreams lib/http_upstream.py (one JSON
+# line per request received), clients curl and lib/http_client.py.
+#
+#   node1: pod11 (app: client), the client
+#   node2: pod21 "flaky" (the first request of all fails with 503),
+#          pod22 "dead" (every request 503), pod23 "ok" (answers; the
+#          request header x-delay-ms delays it), pod24 "reset" (sends a
+#          response head with Content-Length 100000 and 1000 bytes of it,
+#          then resets the connection)
+#   Services (name http, port 80 -> 8000): flaky 198.19.0.40, dead .41,
+#   ok .42, reset .43; VirtualServices:
+#     flaky: retries {attempts: 2, retryOn: 5xx}
+#     dead:  retries {attempts: 3, retryOn: 5xx}
+#     ok:    by header x-case: "ptt" retries {attempts: 2, perTryTimeout:
+#            300ms, retryOn: 5xx}; "timeout" timeout 500ms, retries
+#            {attempts: 0}; "abort" fault abort 418 100 %; "abort50"
+#            abort 503 50 %; "percent" abort 451 with the older percent:
+#            100; "delay" fault delay 500ms 100 %; "hdr" header ops (rule
+#            and destination level); else the plain route
+#     reset: no VirtualService (Istio's default retry policy applies)
+#
+#  a. flaky: 200 after one retry: the upstream saw 2 requests, same trace
+#     id, different span ids; the access log says attempts 2
+#  b. dead: 503 with URX, the upstream saw exactly 1 + 3 requests
+#  c. perTryTimeout: every try times out: 504 UT after 3 tries, the
+#     upstream saw 3 requests
+#  d. timeout: 504 UT after ~0.5 s (well before the 2 s the upstream
+#     takes), one request upstream
+#  e. abort 100 %: 418, nothing upstream; abort 50 %: 400 requests on one
+#     connection, the 503s within the binomial 3-sigma bound (200 +- 30),
+#     the upstream saw exactly the others; percent: 100 (older form): 451
+#  f. delay: 200, at least 0.5 s
+#  g. header ops: the upstream saw set/added fields and not the removed
+#     one; the client saw the response ops; a client traceparent keeps its
+#     trace id upstream with a new span id, x-request-id is passed on, and
+#     one is made when absent
+#  h. a client that closes in the middle of its body: the upstream never
+#     logs a complete request, sluiced logs DC, and keeps serving
+#  i. an upstream that resets mid-response: the client sees the
+#     connection reset (not a complete response), sluiced logs UC
+#  j. istio_requests_total (reporter source) counts every request of this
+#     script by response code and flags; promtool checks the exposition
+#  k. both daemons stop with exit 0 (ASan: no leaks)
+# Every assertion is checked and reported; the script fails at the end if
+# any failed.
+#
+# usage: http-l7-tm.sh SLUICED SLUICE NFT_TOOL SL_TCP
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/topology.sh
+. "$here/lib/topology.sh"
+# shellcheck source=lib/tm.sh
+. "$here/lib/tm.sh"
+
+tm_args "$@"
+command -v curl >/dev/null || tp_skip "curl not installed"
+command -v promtool >/dev/null || tp_skip "promtool (prometheus) not installed"
+py=$(command -v python3) || tp_skip "python3 not installed"
+UP=$here/lib/http_upstream.py
+CL=$here/lib/http_client.py
+
+tm_init
+p11=$(tp_pod_ip pod11)
+p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
+tp_add_pod 2 pod23 13
+tp_add_pod 2 pod24 14
+p23=198.18.2.13 p24=198.18.2.14
+V_FLAKY=198.19.0.40 V_DEAD=198.19.0.41 V_OK=198.19.0.42 V_RESET=198.19.0.43
+
+failed=0
+bad() {
+	echo "not ok - $*"
+	failed=$((failed + 1))
+}
+
+svc() { # name vip app
+	cat <<EOT
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $1, namespace: default}
+spec:
+  clusterIP: $2
+  selector: {app: $3}
+  ports:
+  - {name: http, port: 80, targetPort: 8000}
+EOT
+}
+
+mkcfg() { # dir node
+	tm_node_yaml "$1" "$2"
+	{
+		tm_we_sa pod11 default client "$p11" node-a "app: client, version: c1"
+		tm_we pod21 "$p21" node-b "app: flaky"
+		tm_we pod22 "$p22" node-b "app: dead"
+		tm_we pod23 "$p23" node-b "app: ok, version: v1"
+		tm_we pod24 "$p24" node-b "app: reset"
+		svc flaky "$V_FLAKY" flaky
+		svc dead "$V_DEAD" dead
+		svc ok "$V_OK" ok
+		svc reset "$V_RESET" reset
+	} >"$1/workloads.yaml"
+	cat >"$1/vs.yaml" <<'EOT'
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: flaky}
+spec:
+  hosts: [flaky]
+  http:
+  - route: [{destination: {host: flaky}}]
+    retries: {attempts: 2, retryOn: 5xx}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: dead}
+spec:
+  hosts: [dead]
+  http:
+  - route: [{destination: {host: dead}}]
+    retries: {attempts: 3, retryOn: 5xx}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: ok}
+spec:
+  host: ok
+  subsets:
+  - {name: v1, labels: {version: v1}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: ok}
+spec:
+  hosts: [ok]
+  http:
+  - match: [{headers: {x-case: {exact: ptt}}}]
+    route: [{destination: {host: ok}}]
+    retries: {attempts: 2, perTryTimeout: 300ms, retryOn: 5xx}
+  - match: [{headers: {x-case: {exact: timeout}}}]
+    route: [{destination: {host: ok}}]
+    timeout: 500ms
+    retries: {attempts: 0}
+  - match: [{headers: {x-case: {exact: abort}}}]
+    route: [{destination: {host: ok}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+  - match: [{headers: {x-case: {exact: abort50}}}]
+    route: [{destination: {host: ok}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
+  - match: [{headers: {x-case: {exact: percent}}}]
+    route: [{destination: {host: ok}}]
+    fault: {abort: {httpStatus: 451, percent: 100}}
+  - match: [{headers: {x-case: {exact: delay}}}]
+    route: [{destination: {host: ok}}]
+    fault: {delay: {fixedDelay: 500ms, percentage: {value: 100}}}
+  - match: [{headers: {x-case: {exact: hdr}}}]
+    name: hdr-rule
+    headers:
+      request:
+        set: {x-set: rule}
+        add: {x-add: one}
+        remove: [x-rm]
+      response:
+        set: {x-resp: rule}
+        remove: [x-upstream]
+    route:
+    - destination: {host: ok, subset: v1}
+      headers:
+        request: {set: {x-dest: v1}}
+        response: {add: {x-resp-dest: v1}}
+  - route: [{destination: {host: ok}}]
+EOT
+}
+mkcfg "$TM_CFG_A" node-a
+mkcfg "$TM_CFG_B" node-b
+"$SLUICED" --config "$TM_CFG_A" --node node-a --check >"$TP_DIR/check.log" 2>&1 ||
+	{ cat "$TP_DIR/check.log"; tp_fail "sluiced --check rejects the test config"; }
+
+tp_exec node1 "$NFT_TOOL" apply "$p11" >/dev/null
+L_FLAKY=$TP_DIR/up-flaky.log L_DEAD=$TP_DIR/up-dead.log
+L_OK=$TP_DIR/up-ok.log L_RESET=$TP_DIR/up-reset.log
+: >"$L_FLAKY"; : >"$L_DEAD"; : >"$L_OK"; : >"$L_RESET"
+tp_bg pod21 "$TP_DIR/pod21.out" "$py" "$UP" --port 8000 --name flaky --log "$L_FLAKY" --fail-first 1 --fail-status 503
+tp_bg pod22 "$TP_DIR/pod22.out" "$py" "$UP" --port 8000 --name dead --log "$L_DEAD" --always-fail --fail-status 503
+tp_bg pod23 "$TP_DIR/pod23.out" "$py" "$UP" --port 8000 --name ok --log "$L_OK"
+# pod24: a whole response head (Content-Length 100000), 1000 body bytes,
+# then a reset
+cat >"$TP_DIR/reset-up.py" <<'EOF2'
+import socket, struct, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", 8000))
+ls.listen(16)
+log = open(sys.argv[1], "a")
+while True:
+    s, _ = ls.accept()
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+    log.write(buf.split(b"\r\n")[0].decode() + "\n")
+    log.flush()
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"r" * 1000)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+EOF2
+tp_bg pod24 "$TP_DIR/pod24.out" "$py" "$TP_DIR/reset-up.py" "$L_RESET"
+for p in pod21 pod22 pod23 pod24; do tp_wait_port "$p" 8000; done
+tm_start_b
+tm_start_a --log-level info --access-log-rate 10000
+ALOG=$TP_DIR/sluiced-a.log
+
+# curl from pod11: prints "CODE SECONDS BODY" (CODE 000: no response)
+req() {
+	local out
+	out=$(tp_exec pod11 curl -sS --max-time 8 -o - -w '\n%{http_code} %{time_total}' "$@" 2>&1) || true
+	echo "$(tail -1 <<<"$out") $(head -n -1 <<<"$out" | tr '\n' ' ' | sed 's/ *$//')"
+}
+nlines() { wc -l <"$1"; }
+sent=0 # requests this script sent through the mesh (for j.)
+declare -A sent_code
+
+count() { # code
+	sent=$((sent + 1))
+	sent_code[$1]=$((${sent_code[$1]:-0} + 1))
+}
+
+# the mesh answers
+for ((i = 0; i < 50; i++)); do
+	r=$(req "http://$V_OK/")
+	count "${r%% *}"
+	[ "${r%% *}" = 200 ] && break
+	sleep 0.1
+done
+[ "${r%% *}" = 200 ] || { tm_dump_logs; tp_fail "no answer through the mesh: $r"; }
+
+# ---- a. one retry --------------------------------------------------------------------
+r=$(req "http://$V_FLAKY/a")
+count "${r%% *}"
+if [ "${r%% *}" = 200 ] && [ "$(nlines "$L_FLAKY")" = 2 ]; then
+	ok "a. flaky: 200 after a retry, the upstream saw 2 requests"
+else
+	bad "a. flaky: want 200 and 2 requests upstream, got '$r', $(nlines "$L_FLAKY") upstream"
+fi
+"$py" - "$L_FLAKY" <<'EOF' && ok "a. both tries carry the same trace id, each its own span id" || bad "a. the retry did not keep the trace: $(cat "$L_FLAKY")"
+import json, sys
+tp = []
+for l in open(sys.argv[1]):
+    h = {k.lower(): v for k, v in json.loads(l)["headers"]}
+    tp.append(h["traceparent"].split("-"))
+assert len(tp) == 2, tp
+assert tp[0][1] == tp[1][1] and tp[0][2] != tp[1][2], tp
+EOF
+grep -q '"path":"/a".*"attempts":2' "$ALOG" && ok "a. the access log says attempts 2" ||
+	bad "a. no access-log line for /a with attempts 2: $(grep '"/a"' "$ALOG" | tail -1)"
+
+# ---- b. retries exhausted ------------------------------------------------------------------
+r=$(req "http://$V_DEAD/b")
+count "${r%% *}"
+if [ "${r%% *}" = 503 ] && [ "$(nlines "$L_DEAD")" = 4 ]; then
+	ok "b. dead: 503, the upstream saw exactly 1 + 3 requests"
+else
+	bad "b. dead: want 503 and 4 requests upstream, got '$r', $(nlines "$L_DEAD") upstream"
+fi
+grep '"path":"/b"' "$ALOG" | grep -q 'URX' && ok "b. the access log says URX" ||
+	bad "b. no URX for /b: $(grep '"/b"' "$ALOG" | tail -1)"
+
+# ---- c. perTryTimeout ------------------------------------------------------------------------
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: ptt' -H 'x-delay-ms: 2000' "http://$V_OK/c")
+count "${r%% *}"
+n=$(($(nlines "$L_OK") - l0))
+read -r code secs _ <<<"$r"
+if [ "$code" = 504 ] && [ "$n" = 3 ] && awk -v s="$secs" 'BEGIN { exit !(s >= 0.9 && s < 2.0) }'; then
+	ok "c. perTryTimeout 300ms x 3 tries: 504 after ${secs}s, 3 requests upstream"
+else
+	bad "c. perTryTimeout: want 504 after 0.9..2 s and 3 requests upstream, got '$r', $n upstream"
+fi
+grep '"path":"/c"' "$ALOG" | grep -q 'UT' && ok "c. the access log says UT" ||
+	bad "c. no UT for /c: $(grep '"/c"' "$ALOG" | tail -1)"
+
+# ---- d. route timeout ------------------------------------------------------------------------
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: timeout' -H 'x-delay-ms: 2000' "http://$V_OK/d")
+count "${r%% *}"
+n=$(($(nlines "$L_OK") - l0))
+read -r code secs _ <<<"$r"
+if [ "$code" = 504 ] && [ "$n" = 1 ] && awk -v s="$secs" 'BEGIN { exit !(s >= 0.45 && s < 1.5) }'; then
+	ok "d. timeout 500ms: 504 after ${secs}s, 1 request upstream"
+else
+	bad "d. timeout: want 504 after ~0.5 s and 1 request upstream, got '$r', $n upstream"
+fi
+
+# ---- e. aborts ---------------------------------------------------------------------------------
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: abort' "http://$V_OK/e")
+count "${r%% *}"
+if [ "${r%% *}" = 418 ] && [ "$(nlines "$L_OK")" = "$l0" ]; then
+	ok "e. abort 100 %: 418, nothing upstream"
+else
+	bad "e. abort 100 %: want 418 and nothing upstream, got '$r', upstream $l0 -> $(nlines "$L_OK")"
+fi
+grep '"path":"/e"' "$ALOG" | grep -q '"FI"\|FI' && ok "e. the access log says FI" ||
+	bad "e. no FI for /e: $(grep '"/e"' "$ALOG" | tail -1)"
+r=$(req -H 'x-case: percent' "http://$V_OK/e2")
+count "${r%% *}"
+[ "${r%% *}" = 451 ] && ok "e. abort with the older percent: 100: 451" || bad "e. percent: 100: want 451, got '$r'"
+l0=$(nlines "$L_OK")
+out=$(tp_exec pod11 "$py" "$CL" keepalive "$V_OK" 80 400 -H 'x-case: abort50' --path /e50) || true
+read -r n503 n200 < <("$py" -c '
+import json, sys
+s = json.loads(sys.argv[1])["statuses"]
+print(s.get("503", 0), s.get("200", 0))' "$out" 2>/dev/null || echo "0 0")
+n=$(($(nlines "$L_OK") - l0))
+for ((i = 0; i < n503; i++)); do count 503; done
+for ((i = 0; i < n200; i++)); do count 200; done
+if [ $((n503 + n200)) = 400 ] && [ "$n503" -ge 170 ] && [ "$n503" -le 230 ] && [ "$n" = "$n200" ]; then
+	ok "e. abort 50 %: $n503 of 400 aborted (bound 170..230), the upstream saw exactly the other $n"
+else
+	bad "e. abort 50 %: want 170..230 of 400 aborted and the rest upstream, got 503 $n503, 200 $n200, upstream $n: $out"
+fi
+
+# ---- f. delay -----------------------------------------------------------------------------------
+r=$(req -H 'x-case: delay' "http://$V_OK/f")
+count "${r%% *}"
+read -r code secs _ <<<"$r"
+if [ "$code" = 200 ] && awk -v s="$secs" 'BEGIN { exit !(s >= 0.5) }'; then
+	ok "f. delay 500ms: 200 after ${secs}s"
+else
+	bad "f. delay: want 200 after >= 0.5 s, got '$r'"
+fi
+
+# ---- g. header ops and trace context -----------------------------------------------------------
+l0=$(nlines "$L_OK")
+hdrs=$(tp_exec pod11 curl -sS --max-time 5 -D - -o /dev/null -H 'x-case: hdr' -H 'x-rm: gone' \
+	-H 'x-set: client' -H 'x-request-id: req-abc-123' \
+	-H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+	"http://$V_OK/g" 2>&1 | tr -d '\r') || true
+count 200
+"$py" - "$L_OK" "$l0" <<'EOF' && ok "g. upstream: x-set replaced, x-add and x-dest added, x-rm removed, trace id kept with a new span, x-request-id passed on" || bad "g. upstream request headers wrong: $(tail -1 "$L_OK")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+assert len(lines) == 1, lines
+h = {}
+for k, v in json.loads(lines[0])["headers"]:
+    h.setdefault(k.lower(), []).append(v)
+assert h["x-set"] == ["rule"], h
+assert h["x-add"] == ["one"], h
+assert h["x-dest"] == ["v1"], h
+assert "x-rm" not in h, h
+tp = h["traceparent"][0].split("-")
+assert tp[1] == "4bf92f3577b34da6a3ce929d0e0e4736" and tp[2] != "00f067aa0ba902b7", tp
+assert h["x-request-id"] == ["req-abc-123"], h
+EOF
+if grep -qi '^x-resp: rule$' <<<"$hdrs" && grep -qi '^x-resp-dest: v1$' <<<"$hdrs" &&
+	! grep -qi '^x-upstream:' <<<"$hdrs"; then
+	ok "g. client: x-resp set, x-resp-dest added, x-upstream removed"
+else
+	bad "g. response headers wrong: $hdrs"
+fi
+l0=$(nlines "$L_OK")
+r=$(req "http://$V_OK/g2")
+count "${r%% *}"
+"$py" - "$L_OK" "$l0" <<'EOF' && ok "g. without trace headers: traceparent and a UUID x-request-id are made" || bad "g. no trace context made: $(tail -1 "$L_OK")"
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+h = {k.lower(): v for k, v in json.loads(lines[0])["headers"]}
+assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]", h["traceparent"]), h
+assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", h["x-request-id"]), h
+EOF
+
+# ---- h. the client goes away mid-body ------------------------------------------------------------
+l0=$(nlines "$L_OK")
+tp_exec pod11 "$py" - "$V_OK" <<'EOF' || true
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80))
+s.sendall(b"POST /h HTTP/1.1\r\nHost: ok\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+time.sleep(0.3)
+s.close()
+EOF
+sleep 0.5
+if ! tail -n +$((l0 + 1)) "$L_OK" | grep -q '"target": "/h".*"body_len"'; then
+	ok "h. client gone mid-body: the upstream never logged a complete request"
+else
+	bad "h. the upstream logged a complete /h: $(tail -1 "$L_OK")"
+fi
+grep '"path":"/h"' "$ALOG" | grep -q 'DC' && ok "h. the access log says DC" ||
+	bad "h. no DC for /h: $(grep '"/h"' "$ALOG" | tail -1)"
+r=$(req "http://$V_OK/h2")
+count "${r%% *}"
+[ "${r%% *}" = 200 ] && ok "h. sluiced still serves" || bad "h. after the abort: '$r'"
+
+# ---- i. the upstream resets mid-response ----------------------------------------------------------
+out=$(tp_exec pod11 "$py" "$CL" raw "$V_RESET" 80 'GET /i HTTP/1.1\r\nHost: reset\r\n\r\n' 2>&1) || true
+count 200
+if "$py" -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["error"] and "reset" in o["error"].lower() and not o["statuses"], o' "$out" 2>/dev/null; then
+	ok "i. upstream reset mid-response: the client's connection was reset, no whole response"
+else
+	bad "i. upstream reset: $out"
+fi
+for ((i = 0; i < 20; i++)); do
+	grep '"path":"/i"' "$ALOG" | grep -q 'UC' && break
+	sleep 0.1
+done
+grep '"path":"/i"' "$ALOG" | grep -q 'UC' && ok "i. the access log says UC" ||
+	bad "i. no UC for /i: $(grep '"/i"' "$ALOG" | tail -1)"
+
+# ---- j. request metrics ------------------------------------------------------------------------------
+sleep 0.3
+tp_exec node1 curl -sS --max-time 5 http://127.0.0.1:15020/metrics >"$TP_DIR/metrics.txt" ||
+	bad "j. no metrics from node1"
+if promtool check metrics <"$TP_DIR/metrics.txt" >"$TP_DIR/promtool.out" 2>&1; then
+	ok "j. promtool check metrics: clean"
+else
+	bad "j. promtool: $(head -5 "$TP_DIR/promtool.out")"
+fi
+total=$(awk '/^istio_requests_total\{/ && /reporter="source"/ { s += $NF } END { print s + 0 }' "$TP_DIR/metrics.txt")
+if [ "$total" = "$sent" ]; then
+	ok "j. istio_requests_total (reporter source) = $total = requests sent"
+else
+	bad "j. istio_requests_total (reporter source) = $total, requests sent $sent"
+fi
+for code in "${!sent_code[@]}"; do
+	[ "$code" = 000 ] && continue
+	m=$(awk -v c="response_code=\"$code\"" '/^istio_requests_total\{/ && index($0, c) { s += $NF } END { print s + 0 }' "$TP_DIR/metrics.txt")
+	[ "$m" = "${sent_code[$code]}" ] && ok "j. response_code $code: $m" ||
+		bad "j. response_code $code: metrics $m, sent ${sent_code[$code]}"
+done
+grep -q '^istio_requests_total{.*response_flags="URX".*} 1$' "$TP_DIR/metrics.txt" &&
+	ok "j. the URX request is counted with its flag" || bad "j. no URX series: $(grep URX "$TP_DIR/metrics.txt" | head -2)"
+grep -q '^istio_request_duration_milliseconds_bucket{' "$TP_DIR/metrics.txt" &&
+	ok "j. istio_request_duration_milliseconds is there" || bad "j. no istio_request_duration_milliseconds"
+
+# ---- k. stop --------------------------------------------------------------------------------------------
+tm_stop
+ok "k. both daemons stopped with exit 0"
+[ $failed = 0 ] || { tm_dump_logs; tp_fail "$failed assertion(s) failed"; }
