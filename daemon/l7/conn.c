@@ -20,7 +20,9 @@
  * One I/O op at a time (io_op) and one live timer (c_timer: the per-try
  * and route deadline, a fault delay, a retry backoff, the idle timeout).
  * Local replies close the connection when the request's body was not read
- * to its end.  Upgrade (WebSocket) and CONNECT get 501: no tunnel yet.
+ * to its end.  An Upgrade (WebSocket) or CONNECT request is forwarded and
+ * becomes a tunnel once the upstream accepts it (101, 2xx): both sockets
+ * then go to the plain relay (c_tunnel).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +45,7 @@
 #include "lb.h"
 #include "log.h"
 #include "match.h"
+#include "relay.h"
 #include "retry.h"
 #include "sock.h"
 #include "stats.h"
@@ -97,6 +100,8 @@ struct l7c {
 	bool replied;	    /* a response head went to the client */
 	bool close_after;   /* close the client after this response */
 	bool stopping;
+	bool upgrade;	   /* Upgrade or CONNECT: a tunnel after 101 / 2xx */
+	bool tunneled;	   /* the relay has both sockets and the budget */
 	struct sl_trace trace;
 	char trace_hex[33];
 	char upstream_s[INET6_ADDRSTRLEN + 8];
@@ -357,7 +362,8 @@ static void c_free(struct l7c *c)
 	free(c->ubuf);
 	free(c->obuf);
 	sl_worker_unref(c->wc->w);
-	sl_outbound_l7_release();
+	if (!c->tunneled)
+		sl_outbound_l7_release(); /* else the tunnel's relay does */
 	free(c);
 }
 
@@ -522,6 +528,7 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 /* ---- the response ------------------------------------------------------- */
 
 static void resp_body(struct l7c *c);
+static void c_tunnel(struct l7c *c);
 
 static void resp_finished(struct l7c *c)
 {
@@ -574,6 +581,76 @@ static void resp_recvd(struct l7c *c, int res)
 	resp_body(c);
 }
 
+struct l7_tunnel {
+	struct sl_worker *w;
+};
+
+static void tunnel_done(void *arg, const struct sl_relay_result *r)
+{
+	struct l7_tunnel *t = arg;
+
+	sl_log_debug("%s: tunnel ended: %s, %llu bytes up, %llu down",
+		     __func__, sl_relay_end_name(r->end),
+		     (unsigned long long)r->bytes_plain_to_tls,
+		     (unsigned long long)r->bytes_tls_to_plain);
+	sl_outbound_l7_release();
+	sl_worker_unref(t->w);
+	free(t);
+}
+
+/*
+ * The upstream accepted an Upgrade (101) or a CONNECT (2xx), and the
+ * client has the response head: from here on raw bytes both ways, by the
+ * plain relay (half-close, resets, idle timeout), between the client and
+ * the leg.  What the client sent after its request head goes up first,
+ * what the upstream sent after the response head comes down first.  The
+ * connection is over for the engine; the tunnel keeps its budget place.
+ */
+static void c_tunnel(struct l7c *c)
+{
+	struct sl_relay_params p = {
+		.idle_timeout_ns = c->d->o.idle_timeout_ns,
+		.buf_size = SL_RELAY_DEFAULT_BUF_SIZE,
+		.pipe_size = 64 * 1024,
+		.done = tunnel_done,
+	};
+	struct l7_tunnel *t = calloc(1, sizeof(*t));
+	size_t up = c->dlen - c->dpos;
+	int leg_fd = c->leg->fd;
+
+	if (!t) {
+		c_end(c, true);
+		return;
+	}
+	if (up && send(leg_fd, c->dbuf + c->dpos, up, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+			  (ssize_t)up) {
+		free(t);
+		c_flag(c, "UC");
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	t->w = c->wc->w;
+	p.done_arg = t;
+	sl_worker_ref(t->w);
+	if (sl_relay_start_plain(c->wc->w, c->fd, leg_fd, c->ubuf + c->upos,
+				 (uint32_t)(c->ulen - c->upos), &p)) {
+		sl_worker_unref(t->w);
+		free(t);
+		c_report(c);
+		c_end(c, true);
+		return;
+	}
+	c_report(c);
+	/* the relay owns both sockets now */
+	c->leg->fd = -1;
+	sl_l7_leg_close(c->leg);
+	c->leg = NULL;
+	c->fd = -1;
+	c->tunneled = true;
+	c_end(c, false);
+}
+
 /* forward what ubuf holds of the body, then read more */
 static void resp_body(struct l7c *c)
 {
@@ -618,6 +695,9 @@ static void resp_body(struct l7c *c)
 	case SL_H1_BODY_UNTIL_CLOSE:
 		n = avail;
 		break;
+	case SL_H1_BODY_TUNNEL:
+		c_tunnel(c);
+		return;
 	default:
 		c_end(c, true);
 		return;
@@ -645,9 +725,14 @@ static void resp_forward(struct l7c *c)
 	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
 	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
 		c->close_after = true;
+	if (c->resp.body == SL_H1_BODY_TUNNEL)
+		c->close_after = false;
 	n = sl_hdrs_response(&c->resp, c->ubuf, ops, 2, NULL, 0,
-			     c->close_after ? SL_HDRS_CLOSE : 0, c->obuf,
-			     L7_OBUF);
+			     c->resp.body == SL_H1_BODY_TUNNEL ?
+				     (c->req.meth == SL_H1_M_CONNECT ? 0 :
+								       SL_HDRS_UPGRADE) :
+			     c->close_after ? SL_HDRS_CLOSE : 0,
+			     c->obuf, L7_OBUF);
 	if (n < 0) {
 		c_local_reply(c, 502, "UPE", "upstream response head too large");
 		return;
@@ -673,7 +758,7 @@ static void retry_fire(struct l7c *c)
  */
 static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 {
-	if (c->replied || !c->body_replay ||
+	if (c->replied || !c->body_replay || c->upgrade ||
 	    !sl_retry_should(&c->retry, status, why))
 		return false;
 	if (c->attempts >= 1 + c->retry.attempts) {
@@ -742,8 +827,9 @@ static void resp_head(struct l7c *c)
 		resp_head(c);
 		return;
 	}
-	if (c->resp.status == 101) {
-		c_local_reply(c, 502, "UPE", "upstream switched protocols: not supported");
+	if (c->resp.body == SL_H1_BODY_TUNNEL && !c->upgrade) {
+		c_local_reply(c, 502, "UPE",
+			      "upstream switched protocols unasked");
 		return;
 	}
 	/* outlierDetection per response: a 5xx counts as a consecutive
@@ -890,7 +976,9 @@ static void c_send_request(struct l7c *c)
 	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
 	n = n_extra < 0 ? n_extra :
 	    sl_hdrs_request(&c->req, c->dbuf, ops, 3, extra, (size_t)n_extra,
-			    0, c->obuf, L7_OBUF);
+			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
+				    SL_HDRS_UPGRADE : 0,
+			    c->obuf, L7_OBUF);
 	if (n < 0) {
 		c_local_reply(c, 431, NULL, "request head too large");
 		return;
@@ -1159,13 +1247,11 @@ static void head_complete(struct l7c *c)
 	c->body_start = c->dpos = c->req.head_len;
 	c->body_replay = true;
 	c->req_done = c->req.body == SL_H1_BODY_NONE;
-	if (c->req.meth == SL_H1_M_CONNECT ||
-	    (c->req.flags & SL_H1_F_UPGRADE)) {
-		c->close_after = true;
-		c_local_reply(c, 501, NULL,
-			      "sluice does not tunnel CONNECT or Upgrade yet");
-		return;
-	}
+	/* Upgrade (WebSocket) and CONNECT: forwarded, and a tunnel once the
+	 * upstream accepts (101, or 2xx to CONNECT); never retried */
+	c->upgrade = c->req.meth == SL_H1_M_CONNECT ||
+		     ((c->req.flags & SL_H1_F_UPGRADE) &&
+		      (c->req.flags & SL_H1_F_CONN_UPGRADE));
 	if (!(c->req.flags & SL_H1_F_KEEPALIVE))
 		c->close_after = true;
 	if (c->req.body == SL_H1_BODY_CHUNKED && c->dlen > c->dpos) {

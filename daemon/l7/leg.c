@@ -61,7 +61,8 @@ void sl_l7_leg_close(struct sl_l7_leg *leg)
 	leg->owner = NULL;
 	if (leg->poll_armed)
 		sl_worker_cancel_op(leg->wc->w, &leg->poll_op);
-	close(leg->fd);
+	if (leg->fd >= 0)
+		close(leg->fd);
 	leg->fd = -1;
 	leg_free_maybe(leg);
 }

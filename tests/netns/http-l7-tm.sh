@@ -44,6 +44,8 @@
 #     logs a complete request, sluiced logs DC, and keeps serving
 #  i. an upstream that resets mid-response: the client sees the
 #     connection reset (not a complete response), sluiced logs UC
+#  l. WebSocket: an Upgrade through the mesh gets the upstream's 101 (with
+#     its Sec-WebSocket-Accept), then frames echo both ways over the tunnel
 #  j. istio_requests_total (reporter source) counts every request of this
 #     script by response code and flags; promtool checks the exposition
 #  k. both daemons stop with exit 0 (ASan: no leaks)
@@ -70,8 +72,10 @@ p11=$(tp_pod_ip pod11)
 p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
 tp_add_pod 2 pod23 13
 tp_add_pod 2 pod24 14
-p23=198.18.2.13 p24=198.18.2.14
+tp_add_pod 2 pod25 15
+p23=198.18.2.13 p24=198.18.2.14 p25=198.18.2.15
 V_FLAKY=198.19.0.40 V_DEAD=198.19.0.41 V_OK=198.19.0.42 V_RESET=198.19.0.43
+V_WS=198.19.0.44
 
 failed=0
 bad() {
@@ -101,6 +105,8 @@ mkcfg() { # dir node
 		tm_we pod22 "$p22" node-b "app: dead"
 		tm_we pod23 "$p23" node-b "app: ok, version: v1"
 		tm_we pod24 "$p24" node-b "app: reset"
+		tm_we pod25 "$p25" node-b "app: ws"
+		svc ws "$V_WS" ws
 		svc flaky "$V_FLAKY" flaky
 		svc dead "$V_DEAD" dead
 		svc ok "$V_OK" ok
@@ -212,7 +218,53 @@ while True:
     s.close()
 EOF2
 tp_bg pod24 "$TP_DIR/pod24.out" "$py" "$TP_DIR/reset-up.py" "$L_RESET"
-for p in pod21 pod22 pod23 pod24; do tp_wait_port "$p" 8000; done
+# pod25: a WebSocket echo server (RFC 6455: the handshake, then each
+# masked client frame comes back unmasked)
+cat >"$TP_DIR/ws-up.py" <<'EOF2'
+import base64, hashlib, socket, threading
+G = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+def recvn(s, n):
+    b = b""
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d:
+            raise EOFError
+        b += d
+    return b
+def serve(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")][0]
+    acc = base64.b64encode(hashlib.sha1(key + G).digest())
+    s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+    try:
+        while True:
+            h = recvn(s, 2)
+            n = h[1] & 127
+            if n == 126:
+                n = int.from_bytes(recvn(s, 2), "big")
+            mask = recvn(s, 4)
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(recvn(s, n)))
+            if h[0] & 15 == 8:
+                s.sendall(b"\x88\x00")
+                break
+            s.sendall(bytes([h[0], n]) + data if n < 126 else bytes([h[0], 126]) + n.to_bytes(2, "big") + data)
+    except EOFError:
+        pass
+    s.close()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", 8000))
+ls.listen(16)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF2
+tp_bg pod25 "$TP_DIR/pod25.out" "$py" "$TP_DIR/ws-up.py"
+for p in pod21 pod22 pod23 pod24 pod25; do tp_wait_port "$p" 8000; done
+
 tm_start_b
 tm_start_a --log-level info --access-log-rate 10000
 ALOG=$TP_DIR/sluiced-a.log
@@ -414,6 +466,43 @@ for ((i = 0; i < 20; i++)); do
 done
 grep '"path":"/i"' "$ALOG" | grep -q 'UC' && ok "i. the access log says UC" ||
 	bad "i. no UC for /i: $(grep '"/i"' "$ALOG" | tail -1)"
+
+# ---- l. WebSocket echo ------------------------------------------------------------------------------
+count 101
+if tp_exec pod11 "$py" - "$V_WS" >"$TP_DIR/ws.out" 2>&1 <<'EOF'
+import base64, hashlib, os, socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=5)
+key = base64.b64encode(os.urandom(16))
+s.sendall(b"GET /chat HTTP/1.1\r\nHost: ws\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    assert d, "closed before the 101"
+    buf += d
+head, rest = buf.split(b"\r\n\r\n", 1)
+assert head.startswith(b"HTTP/1.1 101"), head
+acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+assert b"sec-websocket-accept: " + acc.lower() in head.lower(), head
+for msg in (b"hello", b"x" * 300, b"bye"):
+    mask = os.urandom(4)
+    n = len(msg)
+    hdr = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+    s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+    want = (bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + n.to_bytes(2, "big")) + msg
+    while len(rest) < len(want):
+        d = s.recv(4096)
+        assert d, "closed in the echo"
+        rest += d
+    assert rest[:len(want)] == want, (rest[:40], want[:40])
+    rest = rest[len(want):]
+print("ok")
+EOF
+then
+	ok "l. WebSocket: 101 with the upstream's accept key, 3 frames echoed through the tunnel"
+else
+	bad "l. WebSocket: $(cat "$TP_DIR/ws.out")"
+fi
 
 # ---- j. request metrics ------------------------------------------------------------------------------
 sleep 0.3
