@@ -254,7 +254,7 @@ static void bad_op(const struct sl_http_header_ops *o, const char *msg_part)
 static void test_ops_invalid(void **state)
 {
 	static const char *const bad_values[] = {
-		"a\r\nx-injected: 1", "a\nb", "a\rb", "a\x01" "b", "a\x7f",
+		"a\r\nx-injected: 1", "a\nb", "a\rb", "a\001b", "a\x7f",
 	};
 	static const char *const bad_names[] = {
 		"", "x y", "x:y", "x\r\ny", "caf\xc3\xa9",
