@@ -292,6 +292,7 @@ struct sl_vs_rule {
 	size_t n_ports;
 	bool any_port; /* some match has no port condition */
 	struct sl_pos pos; /* the rule (http[i] / tcp[i]) */
+	struct sl_pos match_pos; /* its match list, when it has one */
 	/* http: the match[] blocks as the per-request router evaluates them
 	 * (regexes compiled at load, freed with the arena) */
 	struct sl_http_match *matches;
@@ -668,6 +669,23 @@ void sl_cfg_rule_policy(struct sl_dest_policy *pol,
  * policy of endpoint set @set of host @th into @pol */
 void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
 			const struct sl_epset *set);
+
+/* the warning on http[].match of a VirtualService none of whose hosts has
+ * an HTTP port (tests/config/test-ledger.c checks it) */
+#define SL_CFG_NO_HTTP_PORT                                                    \
+	"no host of this VirtualService has an HTTP port (a Service port with " \
+	"appProtocol http or named http or http-*, a ServiceEntry port with "  \
+	"protocol HTTP): its traffic is routed per connection, match "         \
+	"conditions are not evaluated and the first http rule without match "  \
+	"routes every connection (the last http rule if all have one)"
+/**
+ * sl_cfg_http_warn - warn (SL_CFG_NO_HTTP_PORT) at every http[].match of
+ * a VirtualService whose hosts have no HTTP port (http_route.c)
+ */
+void sl_cfg_http_warn(struct sl_config *cfg);
+/** sl_cfg_host_has_http - has @h a port Istio's protocol selection makes
+ * HTTP (sl_config_port_protocol)?  false for NULL */
+bool sl_cfg_host_has_http(const struct sl_host *h);
 
 /** sl_cfg_target_port - the port service port @p targets on a workload or
  * endpoint with port map @m (@n entries); 0 when it has none */

@@ -137,6 +137,37 @@ enum sl_app_proto sl_config_port_protocol(const struct sl_config *cfg,
 	return SL_PROTO_TCP;
 }
 
+bool sl_cfg_host_has_http(const struct sl_host *h)
+{
+	for (size_t p = 0; h && p < h->n_ports; p++)
+		if (sl_port_proto(h, &h->ports[p]) == SL_PROTO_HTTP)
+			return true;
+	return false;
+}
+
+void sl_cfg_http_warn(struct sl_config *cfg)
+{
+	for (size_t i = 0; i < cfg->res.n[SL_K_VIRTUALSERVICE]; i++) {
+		const struct sl_vs *vs = SL_RES(cfg, SL_K_VIRTUALSERVICE,
+						struct sl_vs, i);
+		bool http = false;
+
+		for (size_t j = 0; j < vs->n_hosts && !http; j++)
+			http = sl_cfg_host_has_http(sl_cfg_host_find(cfg,
+								     vs->hosts[j]));
+		if (http)
+			continue;
+		for (size_t r = 0; r < vs->n_rules; r++) {
+			const struct sl_vs_rule *rule = &vs->rules[r];
+
+			if (rule->tcp || !rule->has_match)
+				continue;
+			sl_pos_err(&cfg->warns, &rule->match_pos,
+				   "has no effect: " SL_CFG_NO_HTTP_PORT);
+		}
+	}
+}
+
 const char *sl_app_proto_name(enum sl_app_proto p)
 {
 	switch (p) {

@@ -177,7 +177,7 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1],
 						   &kv[i].m);
 
-		kv[i].name = sl_arena_strdup(d->a, name);
+		kv[i].name = sl_arena_strdup(d->a, name); /* the tree goes */
 		if (sm)
 			sl_text_add(t, " && ", "%s%s[%s]=%s", neg,
 				    strcmp(key, "withoutHeaders") ? key :
@@ -230,9 +230,7 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 	struct sl_str_match *const strm_out[] = { &hm->uri, &hm->scheme,
 						  &hm->method, &hm->authority };
 	struct sl_text one = { .len = 0 };
-	const char **gw;
 	uint32_t port = 0;
-	size_t n_gw;
 	bool ok = true, b;
 	const char *s;
 
@@ -312,9 +310,7 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 		sl_text_add(&one, " && ", "sourceNamespace=\"%s\"", s);
 		hm->src_ns = s;
 	}
-	if (!tcp && sl_dec_strlist(d, m, "gateways", &gw, &n_gw) < 0)
-		ok = false;
-	if (tcp && !sl_vs_gateways(d, m))
+	if (!sl_vs_gateways(d, m))
 		ok = false;
 	if (one.len == 0)
 		sl_text_add(&one, NULL, "*");
@@ -638,6 +634,7 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 	if (m) {
 		size_t old = sl_dec_push_key(d, "match");
 
+		sl_dec_pos(d, m, &rule->match_pos);
 		if (sl_dec_is_seq(d, m)) {
 			rule->ports = sl_arena_array(d->a, m->n,
 						     sizeof(*rule->ports));

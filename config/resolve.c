@@ -879,5 +879,6 @@ int sl_cfg_resolve_all(struct sl_config *cfg, const char *node_name,
 		ret = -EINVAL;
 	if (ret < 0)
 		return ret;
+	sl_cfg_http_warn(cfg);
 	return sl_resolve_endpoints(cfg);
 }

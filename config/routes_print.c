@@ -124,15 +124,17 @@ static int sl_routes_walk(const struct sl_config *cfg, const struct sl_host *onl
 	return 0;
 }
 
-/* an http rule's match conditions are not evaluated until the HTTP layer
- * lands (sl_cfg_rule_for: the first http rule without match routes every
- * connection); tcp matches (ports) are */
+/* an http rule's match conditions are evaluated per request on the
+ * host's HTTP ports (sl_config_http_route); on a host without one they
+ * are not (sl_cfg_rule_for: the first http rule without match routes
+ * every connection); tcp matches (ports) are */
 static bool sl_row_match_applied(const struct sl_route_row *r)
 {
 	/* a Service whose VIP is not known: no flow is addressed to it */
 	if (r->host->no_vip_yet)
 		return false;
-	return !r->rule || r->rule->tcp || !r->rule->has_match;
+	return !r->rule || r->rule->tcp || !r->rule->has_match ||
+	       sl_cfg_host_has_http(r->host);
 }
 
 static int sl_row_table(const struct sl_route_row *r, void *arg)

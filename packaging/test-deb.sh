@@ -25,7 +25,7 @@ echo "$info"
 ver=$(meson introspect --projectinfo "$build" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 [ "$(dpkg-deb --field "$deb" Version)" = "$ver" ] || fail "version is not the project's $ver"
 deps=$(dpkg-deb --field "$deb" Depends)
-for lib in libc6 libssl3 liburing2 libnl-3-200 libnl-route-3-200 libyaml-0-2 libnftables1 nftables; do
+for lib in libc6 libssl3 liburing2 libnl-3-200 libnl-route-3-200 libyaml-0-2 libnftables1 libre2-9 nftables; do
 	grep -qw -- "$lib" <<<"$deps" || fail "Depends lacks $lib: $deps"
 done
 

@@ -27,12 +27,21 @@ check "check examples prints the summary" grep -Eq \
 	'^ok: 12 resources \(VirtualService 1, DestinationRule 2, WorkloadEntry 4, Service 2, PeerAuthentication 1, AuthorizationPolicy 1, Node 1\) generation [0-9a-f]{16}$' "$out"
 
 # the examples show Istio files as users write them: each field that has
-# no effect at L4 is a warning naming it (the field ledger), none other
+# no effect is a warning naming it (the field ledger), none other; the
+# header match is on a port named http: evaluated per request, no warning
 check "check examples warns about each field without effect" sh -c "
-grep -q 'virtual-services.yaml:12:5: spec.http\\[0\\].match: warning: has no effect: sluice routes per connection (L4)' '$err' &&
 grep -q 'virtual-services.yaml:22:5: spec.http\\[1\\].timeout: warning: has no effect: ' '$err' &&
 grep -q 'virtual-services.yaml:23:47: spec.http\\[1\\].retries.retryOn: warning: has no effect: ' '$err' &&
-test \$(grep -c ': warning: ' '$err') -eq 3"
+test \$(grep -c ': warning: ' '$err') -eq 2"
+
+# an http match on a host without an HTTP port cannot apply: warned
+"$sluice" check "$src/tests/config/data/no-http-port" >"$out" 2>"$err"
+check "check no-http-port exits 0" test $? -eq 0
+check "check no-http-port warns at the match" grep -q \
+	"no-http-port/mesh.yaml:23:12: spec.http\\[0\\].match: warning: has no effect: no host of this VirtualService has an HTTP port" "$err"
+"$sluice" routes --config "$src/tests/config/data/no-http-port" >"$out" 2>"$err"
+check "routes no-http-port: the match is (not applied)" grep -Eq \
+	'^db\.default\.svc\.cluster\.local +\(not applied\) headers\[x-a\]=exact:"b"' "$out"
 
 # an empty directory (issue 24: qsort(NULL, 0) under UBSan made this exit 1)
 empty=$(mktemp -d)
@@ -81,7 +90,7 @@ check "check -o json examples" sh -c "grep -q '\"ok\": true' '$out' && grep -q '
 "$sluice" -o dump routes --config "$src/tests/config/data/canary" my-service >"$out" 2>"$err"
 check "routes exits 0" test $? -eq 0
 printf '%s\t%s\t%s\t%s\t%s\t%s\n' \
-	my-service.default.svc.cluster.local '(not applied) headers[x-canary]=exact:"true"' my-service.default.svc.cluster.local v2 100 'my-service-v2-0=198.18.1.3:8080' \
+	my-service.default.svc.cluster.local 'headers[x-canary]=exact:"true"' my-service.default.svc.cluster.local v2 100 'my-service-v2-0=198.18.1.3:8080' \
 	my-service.default.svc.cluster.local '*' my-service.default.svc.cluster.local v1 90 'my-service-v1-0=198.18.1.2:8080,my-service-v1-1=198.18.2.2:8080' \
 	my-service.default.svc.cluster.local '*' my-service.default.svc.cluster.local v2 10 'my-service-v2-0=198.18.1.3:8080' >"$err.want"
 check "routes -o dump is the expected table" cmp -s "$out" "$err.want"
@@ -99,13 +108,15 @@ assert hosts == ["productpage.default.svc.cluster.local", "reviews.default.svc.c
 r = d["hosts"][1]["routes"]
 assert [x["weight"] for x in r[1]["destinations"]] == [90, 10]
 assert [e["address"] for e in r[0]["destinations"][0]["endpoints"]] == ["198.18.2.21"]
-# an http match is not evaluated at L4: said so, not shown as applied
-assert r[0]["kind"] == "http" and r[0]["match"] != "*" and r[0]["match_applied"] is False, r[0]
+# an http match on a port named http is evaluated per request
+assert r[0]["kind"] == "http" and r[0]["match"] != "*" and r[0]["match_applied"] is True, r[0]
 assert r[1]["match"] == "*" and r[1]["match_applied"] is True, r[1]
 ' "$out"
 
 "$sluice" routes --config "$src/examples" >"$out" 2>"$err"
-check "routes table: an http match is marked (not applied)" grep -q "^reviews.default.svc.cluster.local *(not applied) " "$out"
+check "routes table: an applied http match is not marked" sh -c "
+grep -q '^reviews.default.svc.cluster.local *headers\\[x-canary\\]=exact:' '$out' &&
+! grep -q 'not applied' '$out'"
 
 "$sluice" routes --config "$src/examples" nosuch >"$out" 2>"$err"
 check "routes unknown host exits 1" test $? -eq 1

@@ -399,8 +399,8 @@ static void test_authz_l4(void **state)
 	cfgt_done(&t);
 }
 
-/* a ServiceEntry port must be TCP; a tcp match names only the mesh as
- * gateway (the field ledger names this test for both) */
+/* a ServiceEntry port must be TCP; a tcp or http match names only the
+ * mesh as gateway (the field ledger names this test for both) */
 static void test_protocol_and_match_gateways(void **state)
 {
 	struct cfgt t = { 0 };
@@ -423,6 +423,15 @@ static void test_protocol_and_match_gateways(void **state)
 		  "  - match: [{port: 9080, gateways: [mesh, tcp-gateway]}]\n"
 		  "    route: [{destination: {host: reviews}}]\n");
 	CFGT_HAS(&t, "vs.yaml", 7, 43, "spec.tcp[0].match[0].gateways[1]",
+		 "gateways are not supported (only \"mesh\")");
+	assert_int_equal(t.errs.n, 1);
+	cfgt_done(&t);
+	/* the same for an http match, now that it is evaluated */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - match: [{uri: {prefix: /}, gateways: [ingress]}]\n"
+		  "    route: [{destination: {host: reviews}}]\n");
+	CFGT_HAS(&t, "vs.yaml", 7, 43, "spec.http[0].match[0].gateways[0]",
 		 "gateways are not supported (only \"mesh\")");
 	assert_int_equal(t.errs.n, 1);
 	cfgt_done(&t);

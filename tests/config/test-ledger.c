@@ -486,16 +486,16 @@ static const struct sample samples[] = {
 	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "bookinfo/virtual-service-reviews-90-10.yaml",
 	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
-	/* header matches: not evaluated at L4, said so */
+	/* header matches on a port named http: evaluated per request */
 	{ "bookinfo/virtual-service-reviews-test-v2.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "bookinfo/virtual-service-reviews-jason-v2-v3.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
-	/* fault injection: match and fault warned */
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
+	/* fault injection: the fault warned, the match evaluated */
 	{ "bookinfo/virtual-service-ratings-test-abort.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 2 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
 	{ "bookinfo/virtual-service-ratings-test-delay.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 2 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
 	{ "bookinfo/fault-injection-details-v1.yaml", NULL, NULL, 1 },
 	/* ingress gateways are not sluice's */
 	{ "bookinfo/bookinfo-gateway.yaml", NULL,
