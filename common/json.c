@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "json.h"
 
@@ -63,23 +65,89 @@ void sl_json_obj_end(struct sl_json *j) { sl_json_close(j, '}'); }
 void sl_json_arr_begin(struct sl_json *j) { sl_json_open(j, '['); }
 void sl_json_arr_end(struct sl_json *j) { sl_json_close(j, ']'); }
 
+/*
+ * Length of the well-formed UTF-8 sequence at @p (RFC 3629, Table 3-7 of
+ * Unicode: no overlong forms, no surrogates, nothing above U+10FFFF), or 0
+ * when the byte at @p does not start one.  @p is NUL-terminated, and NUL
+ * is no continuation byte, so reading stops at the end.
+ */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0; /* continuation byte, C0, C1, F5..FF */
+	if (p[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (p[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (p[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (p[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* the body of a string literal, at most @max bytes of it; true when @s
+ * was cut (at a character or escape boundary) */
+static bool escape_body(FILE *out, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+	size_t n, len;
+
+	while (*p) {
+		const char *w = esc;
+
+		n = 1;
+		switch (*p) {
+		case '"': w = "\\\""; break;
+		case '\\': w = "\\\\"; break;
+		case '\n': w = "\\n"; break;
+		case '\r': w = "\\r"; break;
+		case '\t': w = "\\t"; break;
+		default:
+			n = utf8_len(p);
+			if (n == 0 || *p < 0x20 || *p == 0x7f) {
+				/* a control character, or a byte of no valid
+				 * UTF-8 sequence: its Latin-1 reading */
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				n = 1;
+			} else {
+				w = NULL;
+			}
+		}
+		len = w ? strlen(w) : n;
+		if (len > max)
+			return true;
+		if (w)
+			fputs(w, out);
+		else
+			fwrite(p, 1, n, out);
+		max -= len;
+		p += n;
+	}
+	return false;
+}
+
 void sl_json_escape(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-	}
+	escape_body(out, s, SIZE_MAX);
 	fputc('"', out);
 }
 
@@ -99,6 +167,21 @@ void sl_json_str(struct sl_json *j, const char *s)
 	}
 	sl_json_pre(j);
 	sl_json_escape(j->out, s);
+}
+
+bool sl_json_str_max(struct sl_json *j, const char *s, size_t max)
+{
+	bool cut;
+
+	if (!s) {
+		sl_json_null(j);
+		return false;
+	}
+	sl_json_pre(j);
+	fputc('"', j->out);
+	cut = escape_body(j->out, s, max);
+	fputc('"', j->out);
+	return cut;
 }
 
 void sl_json_int(struct sl_json *j, int64_t v)
@@ -138,6 +221,13 @@ void sl_json_kv_str(struct sl_json *j, const char *key, const char *s)
 {
 	sl_json_key(j, key);
 	sl_json_str(j, s);
+}
+
+bool sl_json_kv_str_max(struct sl_json *j, const char *key, const char *s,
+			size_t max)
+{
+	sl_json_key(j, key);
+	return sl_json_str_max(j, s, max);
 }
 
 void sl_json_kv_int(struct sl_json *j, const char *key, int64_t v)
