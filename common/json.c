@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 void sl_json_init(struct sl_json *j, FILE *out, bool pretty)
 {
@@ -65,43 +66,6 @@ void sl_json_obj_end(struct sl_json *j) { sl_json_close(j, '}'); }
 void sl_json_arr_begin(struct sl_json *j) { sl_json_open(j, '['); }
 void sl_json_arr_end(struct sl_json *j) { sl_json_close(j, ']'); }
 
-/*
- * Length of the well-formed UTF-8 sequence at @p (RFC 3629, Table 3-7 of
- * Unicode: no overlong forms, no surrogates, nothing above U+10FFFF), or 0
- * when the byte at @p does not start one.  @p is NUL-terminated, and NUL
- * is no continuation byte, so reading stops at the end.
- */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0; /* continuation byte, C0, C1, F5..FF */
-	if (p[0] == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (p[0] == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (p[0] == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (p[0] == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* the body of a string literal, at most @max bytes of it; true when @s
  * was cut (at a character or escape boundary) */
 static bool escape_body(FILE *out, const char *s, size_t max)
@@ -121,7 +85,7 @@ static bool escape_body(FILE *out, const char *s, size_t max)
 		case '\r': w = "\\r"; break;
 		case '\t': w = "\\t"; break;
 		default:
-			n = utf8_len(p);
+			n = sl_utf8_len((const char *)p);
 			if (n == 0 || *p < 0x20 || *p == 0x7f) {
 				/* a control character, or a byte of no valid
 				 * UTF-8 sequence: its Latin-1 reading */
