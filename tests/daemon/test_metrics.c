@@ -57,7 +57,7 @@ static void test_exact_text(void **state)
 		"connection_security_policy=\"mutual_tls\",response_flags=\"-\"}";
 	char *text, expect[8192];
 
-	assert_int_equal(sl_metrics_new(16, &m), 0);
+	assert_int_equal(sl_metrics_new(16, 0, &m), 0);
 	sl_metrics_tcp_add(m, &l, 1, 1, 100, 2000);
 	sl_metrics_tcp_add(m, &l, 1, 0, 5, 7);
 	text = render(m);
@@ -96,7 +96,7 @@ static void test_escaping_and_defaults(void **state)
 	};
 	char *text;
 
-	assert_int_equal(sl_metrics_new(0, &m), 0);
+	assert_int_equal(sl_metrics_new(0, 0, &m), 0);
 	sl_metrics_tcp_add(m, &l, 1, 0, 0, 0);
 	text = render(m);
 	assert_non_null(strstr(text,
@@ -118,7 +118,7 @@ static void test_histogram(void **state)
 	struct sl_metrics *m;
 	char *text, *h;
 
-	assert_int_equal(sl_metrics_new(0, &m), 0);
+	assert_int_equal(sl_metrics_new(0, 0, &m), 0);
 	sl_metrics_handshake_observe(m, 300000);	  /* 0.3 ms */
 	sl_metrics_handshake_observe(m, 1000000);	  /* 1 ms: le inclusive */
 	sl_metrics_handshake_observe(m, 30000000);	  /* 30 ms */
@@ -161,7 +161,7 @@ static void test_cardinality_overflow(void **state)
 	struct sl_metrics *m;
 	char name[32], *text;
 
-	assert_int_equal(sl_metrics_new(8, &m), 0);
+	assert_int_equal(sl_metrics_new(8, 0, &m), 0);
 	for (int i = 0; i < 20; i++) {
 		struct sl_metrics_labels l = { .source_workload = name };
 
@@ -198,7 +198,7 @@ static void test_long_labels_truncated(void **state)
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(sl_metrics_new(4, &m), 0);
+	assert_int_equal(sl_metrics_new(4, 0, &m), 0);
 	sl_metrics_tcp_add(m, &l, 1, 0, 0, 0);
 	sl_metrics_tcp_add(m, &l, 1, 0, 0, 0); /* same (truncated) series */
 	assert_int_equal(sl_metrics_series(m), 1);
@@ -208,7 +208,7 @@ static void test_long_labels_truncated(void **state)
 	assert_non_null(strstr(text, big));
 	free(text);
 	sl_metrics_free(m);
-	assert_int_equal(sl_metrics_new(1, &m), -EINVAL);
+	assert_int_equal(sl_metrics_new(1, 0, &m), -EINVAL);
 	sl_metrics_free(NULL);
 }
 
