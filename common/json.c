@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 void sl_json_init(struct sl_json *j, FILE *out, bool pretty)
 {
@@ -63,23 +66,52 @@ void sl_json_obj_end(struct sl_json *j) { sl_json_close(j, '}'); }
 void sl_json_arr_begin(struct sl_json *j) { sl_json_open(j, '['); }
 void sl_json_arr_end(struct sl_json *j) { sl_json_close(j, ']'); }
 
+/* the body of a string literal, at most @max bytes of it; true when @s
+ * was cut (at a character or escape boundary) */
+static bool escape_body(FILE *out, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+	size_t n, len;
+
+	while (*p) {
+		const char *w = esc;
+
+		n = 1;
+		switch (*p) {
+		case '"': w = "\\\""; break;
+		case '\\': w = "\\\\"; break;
+		case '\n': w = "\\n"; break;
+		case '\r': w = "\\r"; break;
+		case '\t': w = "\\t"; break;
+		default:
+			n = sl_utf8_len((const char *)p);
+			if (n == 0 || *p < 0x20 || *p == 0x7f) {
+				/* a control character, or a byte of no valid
+				 * UTF-8 sequence: its Latin-1 reading */
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				n = 1;
+			} else {
+				w = NULL;
+			}
+		}
+		len = w ? strlen(w) : n;
+		if (len > max)
+			return true;
+		if (w)
+			fputs(w, out);
+		else
+			fwrite(p, 1, n, out);
+		max -= len;
+		p += n;
+	}
+	return false;
+}
+
 void sl_json_escape(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-	}
+	escape_body(out, s, SIZE_MAX);
 	fputc('"', out);
 }
 
@@ -99,6 +131,21 @@ void sl_json_str(struct sl_json *j, const char *s)
 	}
 	sl_json_pre(j);
 	sl_json_escape(j->out, s);
+}
+
+bool sl_json_str_max(struct sl_json *j, const char *s, size_t max)
+{
+	bool cut;
+
+	if (!s) {
+		sl_json_null(j);
+		return false;
+	}
+	sl_json_pre(j);
+	fputc('"', j->out);
+	cut = escape_body(j->out, s, max);
+	fputc('"', j->out);
+	return cut;
 }
 
 void sl_json_int(struct sl_json *j, int64_t v)
@@ -138,6 +185,13 @@ void sl_json_kv_str(struct sl_json *j, const char *key, const char *s)
 {
 	sl_json_key(j, key);
 	sl_json_str(j, s);
+}
+
+bool sl_json_kv_str_max(struct sl_json *j, const char *key, const char *s,
+			size_t max)
+{
+	sl_json_key(j, key);
+	return sl_json_str_max(j, s, max);
 }
 
 void sl_json_kv_int(struct sl_json *j, const char *key, int64_t v)

@@ -32,6 +32,14 @@ int sl_read_file(const char *path, size_t max, char **out, size_t *len);
 int sl_write_file_atomic(const char *path, const void *buf, size_t len,
 			 unsigned int mode);
 
+/**
+ * sl_utf8_len - length of the well-formed UTF-8 sequence at @s (RFC 3629,
+ * Unicode's Table 3-7: no overlong form, no surrogate, nothing above
+ * U+10FFFF): 1 for ASCII (NUL included), 2 to 4, or 0 when the byte at @s
+ * starts none.  Reads no byte past a NUL.
+ */
+size_t sl_utf8_len(const char *s);
+
 /* FNV-1a, 64 bit: start with SL_FNV1A_INIT, feed pieces with sl_fnv1a */
 #define SL_FNV1A_INIT 0xcbf29ce484222325ULL
 

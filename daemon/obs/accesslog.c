@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Access log lines and their token bucket (see accesslog.h). */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@ struct sl_accesslog {
 
 	atomic_uint_fast64_t dropped, written;
 };
+
+_Static_assert(SL_ACCESSLOG_LINE_MAX <= PIPE_BUF,
+	       "one write(2) of a line to a pipe must stay whole");
 
 static uint64_t mono_clock(void *arg)
 {
@@ -73,31 +77,67 @@ static void fmt_time(char *buf, size_t len, uint64_t ns)
 }
 
 /*
- * The line is written straight into @buf through fmemopen, with a stack
+ * A line is written straight into @buf through fmemopen, with a stack
  * buffer for stdio: no heap buffer per line (open_memstream's, and stdio's
  * BUFSIZ, are large enough allocations to make glibc consolidate the
  * fastbins the last handshake left, on the worker).
  */
+struct line {
+	FILE *out;
+	char *buf;
+	size_t len;
+	char sbuf[1024];
+};
+
+static int line_begin(struct line *l, char *buf, size_t len)
+{
+	if (len < 2)
+		return -ENOSPC;
+	l->out = fmemopen(buf, len, "w");
+	if (!l->out)
+		return -ENOMEM;
+	l->buf = buf;
+	l->len = len;
+	/* stdio's own buffer would be a malloc'd BUFSIZ: one on the stack */
+	setvbuf(l->out, l->sbuf, _IOFBF, sizeof(l->sbuf));
+	return 0;
+}
+
+/* the line's length, or -ENOSPC */
+static int line_end(struct line *l)
+{
+	bool full;
+	long n;
+
+	fputc('\n', l->out);
+	fflush(l->out);
+	n = ftell(l->out);
+	/* a line that does not fit fails a write (ferror) or fills the
+	 * buffer to the last byte, where its terminating NUL would go */
+	full = ferror(l->out) || n < 0 || (size_t)n >= l->len;
+	fclose(l->out);
+	if (full)
+		return -ENOSPC;
+	l->buf[n] = '\0';
+	return (int)n;
+}
+
 int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 			size_t len)
 {
-	char ts[96], id[20], sbuf[1024];
+	char ts[96], id[20];
 	struct sl_json j;
-	bool full;
-	long n;
-	FILE *out;
+	struct line l;
+	int ret;
 
-	if (len < 2)
-		return -ENOSPC;
-	out = fmemopen(buf, len, "w");
-	if (!out)
-		return -ENOMEM;
-	/* stdio's own buffer would be a malloc'd BUFSIZ: one on the stack */
-	setvbuf(out, sbuf, _IOFBF, sizeof(sbuf));
+	ret = line_begin(&l, buf, len);
+	if (ret)
+		return ret;
 	fmt_time(ts, sizeof(ts), e->start_realtime_ns);
-	sl_json_init(&j, out, false);
+	sl_json_init(&j, l.out, false);
 	sl_json_obj_begin(&j);
 	sl_json_kv_str(&j, "time", ts);
+	sl_json_kv_str(&j, "kind", "flow");
 	sl_json_kv_str(&j, "direction", e->outbound ? "outbound" : "inbound");
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->flow_id);
 	sl_json_kv_str(&j, "flow_id", id);
@@ -127,17 +167,89 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 		       e->response_flags && *e->response_flags ?
 			       e->response_flags : "-");
 	sl_json_obj_end(&j);
-	fputc('\n', out);
-	fflush(out);
-	n = ftell(out);
-	/* a line that does not fit fails a write (ferror) or fills @buf to
-	 * the last byte, where its terminating NUL would go */
-	full = ferror(out) || n < 0 || (size_t)n >= len;
-	fclose(out);
-	if (full)
-		return -ENOSPC;
-	buf[n] = '\0';
-	return (int)n;
+	return line_end(&l);
+}
+
+/*
+ * JSON bytes allowed for each string of a request line: with the keys and
+ * numbers, the longest line is about 3.6 KiB, under SL_ACCESSLOG_LINE_MAX
+ * (tests/daemon/test_accesslog.c checks the worst case)
+ */
+#define MAX_METHOD 32
+#define MAX_AUTHORITY 256
+#define MAX_PATH 1024
+#define MAX_ROUTE 128
+#define MAX_FLAGS 64
+#define MAX_ADDR 64
+#define MAX_TRACE_ID 64
+#define MAX_REQUEST_ID 128
+#define MAX_WORKLOAD 128
+#define MAX_NAMESPACE 64
+#define MAX_PRINCIPAL 256
+#define MAX_SERVICE 256
+
+int sl_accesslog_format_http(const struct sl_accesslog_http *e, char *buf,
+			     size_t len)
+{
+	char ts[96], id[20];
+	struct sl_json j;
+	struct line l;
+	bool cut = false;
+	int ret;
+
+	ret = line_begin(&l, buf, len);
+	if (ret)
+		return ret;
+	fmt_time(ts, sizeof(ts), e->start_realtime_ns);
+	sl_json_init(&j, l.out, false);
+	sl_json_obj_begin(&j);
+	sl_json_kv_str(&j, "time", ts);
+	sl_json_kv_str(&j, "kind", "http");
+	sl_json_kv_str(&j, "direction", e->inbound ? "inbound" : "outbound");
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->flow_id);
+	sl_json_kv_str(&j, "flow_id", id);
+	cut |= sl_json_kv_str_max(&j, "method", e->method, MAX_METHOD);
+	cut |= sl_json_kv_str_max(&j, "authority", e->authority, MAX_AUTHORITY);
+	cut |= sl_json_kv_str_max(&j, "path", e->path, MAX_PATH);
+	sl_json_kv_int(&j, "response_code", e->response_code);
+	cut |= sl_json_kv_str_max(&j, "response_flags",
+				  e->response_flags && *e->response_flags ?
+					  e->response_flags : "-",
+				  MAX_FLAGS);
+	cut |= sl_json_kv_str_max(&j, "route", e->route, MAX_ROUTE);
+	cut |= sl_json_kv_str_max(&j, "upstream", e->upstream, MAX_ADDR);
+	sl_json_kv_uint(&j, "attempts", e->attempts);
+	sl_json_kv_uint(&j, "request_bytes", e->request_bytes);
+	sl_json_kv_uint(&j, "response_bytes", e->response_bytes);
+	sl_json_kv_uint(&j, "duration_ms", e->duration_ns / 1000000ull);
+	sl_json_kv_uint(&j, "duration_us", e->duration_ns / 1000ull);
+	cut |= sl_json_kv_str_max(&j, "trace_id", e->trace_id, MAX_TRACE_ID);
+	cut |= sl_json_kv_str_max(&j, "request_id", e->request_id,
+				  MAX_REQUEST_ID);
+	sl_json_key(&j, "src");
+	sl_json_obj_begin(&j);
+	cut |= sl_json_kv_str_max(&j, "addr", e->src_addr, MAX_ADDR);
+	cut |= sl_json_kv_str_max(&j, "workload", e->src_workload, MAX_WORKLOAD);
+	cut |= sl_json_kv_str_max(&j, "namespace", e->src_namespace,
+				  MAX_NAMESPACE);
+	cut |= sl_json_kv_str_max(&j, "principal", e->src_principal,
+				  MAX_PRINCIPAL);
+	sl_json_obj_end(&j);
+	sl_json_key(&j, "dst");
+	sl_json_obj_begin(&j);
+	cut |= sl_json_kv_str_max(&j, "addr", e->dst_addr, MAX_ADDR);
+	cut |= sl_json_kv_str_max(&j, "workload", e->dst_workload, MAX_WORKLOAD);
+	cut |= sl_json_kv_str_max(&j, "namespace", e->dst_namespace,
+				  MAX_NAMESPACE);
+	cut |= sl_json_kv_str_max(&j, "principal", e->dst_principal,
+				  MAX_PRINCIPAL);
+	cut |= sl_json_kv_str_max(&j, "service", e->dst_service, MAX_SERVICE);
+	sl_json_obj_end(&j);
+	sl_json_kv_str(&j, "connection_security_policy",
+		       e->plaintext ? "none" : "mutual_tls");
+	sl_json_kv_bool(&j, "truncated", cut);
+	sl_json_obj_end(&j);
+	return line_end(&l);
 }
 
 /* take one token; false when the bucket is empty */
@@ -168,8 +280,10 @@ static bool take_token(struct sl_accesslog *al)
 	return ok;
 }
 
-int sl_accesslog_write(struct sl_accesslog *al,
-		       const struct sl_accesslog_entry *e)
+/* the line of @e (formatted by @fmt) if the rate limit allows */
+static int write_line(struct sl_accesslog *al,
+		      int (*fmt)(const void *e, char *buf, size_t len),
+		      const void *e)
 {
 	char buf[SL_ACCESSLOG_LINE_MAX];
 	ssize_t w;
@@ -181,7 +295,7 @@ int sl_accesslog_write(struct sl_accesslog *al,
 		atomic_fetch_add_explicit(&al->dropped, 1, memory_order_relaxed);
 		return -EAGAIN;
 	}
-	n = sl_accesslog_format(e, buf, sizeof(buf));
+	n = fmt(e, buf, sizeof(buf));
 	if (n < 0)
 		goto drop;
 	/* one write per line; a short write to a pipe/tty of < PIPE_BUF
@@ -196,6 +310,28 @@ int sl_accesslog_write(struct sl_accesslog *al,
 drop:
 	atomic_fetch_add_explicit(&al->dropped, 1, memory_order_relaxed);
 	return n;
+}
+
+static int fmt_flow(const void *e, char *buf, size_t len)
+{
+	return sl_accesslog_format(e, buf, len);
+}
+
+static int fmt_http(const void *e, char *buf, size_t len)
+{
+	return sl_accesslog_format_http(e, buf, len);
+}
+
+int sl_accesslog_write(struct sl_accesslog *al,
+		       const struct sl_accesslog_entry *e)
+{
+	return write_line(al, fmt_flow, e);
+}
+
+int sl_accesslog_write_http(struct sl_accesslog *al,
+			    const struct sl_accesslog_http *e)
+{
+	return write_line(al, fmt_http, e);
 }
 
 uint64_t sl_accesslog_dropped(struct sl_accesslog *al)

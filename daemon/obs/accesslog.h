@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The access log: one JSON object per line for every relayed flow, written
- * when it closes.  A token bucket bounds the rate (lines per second, with a
- * burst); lines over the limit are dropped and counted, never queued, so a
- * flood of short flows cannot make logging the bottleneck.
+ * when it closes ("kind":"flow"), and one for every HTTP request, written
+ * when it ends ("kind":"http").  A token bucket, shared by both kinds,
+ * bounds the rate (lines per second, with a burst); lines over the limit
+ * are dropped and counted, never queued, so a flood of short flows or
+ * requests cannot make logging the bottleneck.
+ *
+ * Strings are escaped so that any byte a client sent gives valid JSON
+ * (common/json.h); the strings of a request line are bounded (the path to
+ * 1024 bytes of JSON, the authority to 256...: "truncated":true says one
+ * was cut) so that a request line always fits in one line of at most
+ * SL_ACCESSLOG_LINE_MAX bytes, at most PIPE_BUF, which one write(2) to a
+ * pipe keeps whole.
  *
  * Thread safety: sl_accesslog_write() may be called from any worker; the
  * bucket is protected by a mutex and each line is written with one
@@ -40,6 +49,26 @@ struct sl_accesslog_entry {
 	const char *response_flags; /* Istio-style flags, "-" for none */
 };
 
+/** One finished HTTP request.  NULL strings are written as null. */
+struct sl_accesslog_http {
+	uint64_t start_realtime_ns; /* wall clock at the first request byte */
+	uint64_t duration_ns;	    /* first request byte to last response byte */
+	bool inbound;		    /* reporter destination ("direction") */
+	uint64_t flow_id;	    /* the connection's flow */
+	const char *method, *authority, *path;
+	int response_code;	    /* 0: no response */
+	const char *response_flags; /* "-" when NULL or "" */
+	const char *route;	    /* http[].name */
+	const char *upstream;	    /* "ip:port" of the last attempt */
+	uint64_t request_bytes, response_bytes;
+	unsigned int attempts;	    /* upstream tries */
+	const char *trace_id, *request_id;
+	const char *src_addr, *src_workload, *src_namespace, *src_principal;
+	const char *dst_addr, *dst_workload, *dst_namespace, *dst_principal;
+	const char *dst_service;
+	bool plaintext; /* connection_security_policy "none" */
+};
+
 /** Clock for the bucket (tests inject one); nanoseconds, monotonic. */
 typedef uint64_t (*sl_accesslog_clock)(void *arg);
 
@@ -72,12 +101,24 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 			size_t len);
 
 /**
+ * sl_accesslog_format_http - format @e as one JSON line (with '\n') into
+ * @buf, its client strings bounded (see above)
+ * @retval the length written (< @len), or -ENOSPC when it does not fit
+ */
+int sl_accesslog_format_http(const struct sl_accesslog_http *e, char *buf,
+			     size_t len);
+
+/**
  * sl_accesslog_write - log @e if the rate limit allows; NULL @al is a no-op
  * @retval 0 written, -EAGAIN dropped by the rate limit (counted),
  *         -errno when formatting or write(2) failed (also counted as dropped)
  */
 int sl_accesslog_write(struct sl_accesslog *al,
 		       const struct sl_accesslog_entry *e);
+
+/** sl_accesslog_write_http - the same for one HTTP request */
+int sl_accesslog_write_http(struct sl_accesslog *al,
+			    const struct sl_accesslog_http *e);
 
 /** sl_accesslog_dropped - lines dropped so far */
 uint64_t sl_accesslog_dropped(struct sl_accesslog *al);

@@ -405,6 +405,11 @@ struct sl_metrics *sl_obs_metrics(void)
 	return obs.metrics;
 }
 
+struct sl_accesslog *sl_obs_access_log(void)
+{
+	return obs.alog;
+}
+
 
 /* ---- health, readiness, HTTP ----------------------------------------- */
 
@@ -568,7 +573,7 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
 	obs.d = d;
 	obs.start_real = sl_realtime_ns();
 	obs.ktls_available = sl_ktls_probe() == 0;
-	ret = sl_metrics_new(0, &obs.metrics);
+	ret = sl_metrics_new(0, 0, &obs.metrics);
 	if (ret)
 		return ret;
 	if (o->access_log) {

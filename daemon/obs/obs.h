@@ -169,6 +169,9 @@ void sl_obs_health_stats(uint64_t *ejections, uint64_t *retries);
 /** sl_obs_metrics - the labelled-series registry (for the exporter) */
 struct sl_metrics *sl_obs_metrics(void);
 
+/** sl_obs_access_log - the access log (NULL when off or not started) */
+struct sl_accesslog *sl_obs_access_log(void);
+
 /** sl_obs_access_log_dropped - lines the rate limit dropped */
 uint64_t sl_obs_access_log_dropped(void);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Prometheus exposition of sluiced: the labelled Istio series
- * (metrics.c), the process-wide counters (stats.h) as sluice_* families,
+ * (metrics.c) and istio_build, the process-wide counters (stats.h) as sluice_* families,
  * configuration and certificate state, and cheap process metrics.
  */
 #include <dirent.h>
@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "obs.h"
 #include "relay.h"
+#include "sl_build_config.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -184,6 +185,12 @@ int sl_obs_render(struct sl_daemon *d, FILE *out)
 	int ret;
 
 	ret = sl_metrics_render(sl_obs_metrics(), out);
+	/* as Istio's proxies: which build serves the mesh's data path */
+	family(out, "istio_build", "gauge",
+	       "Istio component build: sluice's version as the proxy's tag");
+	fputs("istio_build{component=\"proxy\",tag=\"", out);
+	sl_metrics_escape(out, SL_VERSION);
+	fputs("\"} 1\n", out);
 	render_stats(out);
 	render_config(d, out);
 	render_certs(d, out);

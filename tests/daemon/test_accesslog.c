@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +47,7 @@ static const char checker[] =
 	"assert line.endswith('\\n') and line.count('\\n')==1, repr(line)\n"
 	"o=json.loads(line)\n"
 	"assert o['time']=='2025-11-24T19:25:45.123Z', o['time']\n"
+	"assert o['kind']=='flow'\n"
 	"assert o['direction']=='outbound'\n"
 	"assert o['flow_id']=='0000000000000abc'\n"
 	"assert o['src']=={'addr':'198.18.1.2:40000','workload':'client',"
@@ -174,12 +177,120 @@ static void test_write_error_counts_as_drop(void **state)
 	sl_accesslog_free(al);
 }
 
+/* python3 reads one line on stdin with the checks of @script; true when
+ * all hold */
+static bool python_accepts(const char *line, const char *script)
+{
+	FILE *py;
+
+	setenv("SL_CHECKER", script, 1);
+	signal(SIGPIPE, SIG_IGN);
+	py = popen("/usr/bin/python3 -c \"$SL_CHECKER\"", "w");
+	assert_non_null(py);
+	fputs(line, py);
+	return pclose(py) == 0;
+}
+
+/* the worst request line: every string far over its bound and made of
+ * bytes that escape to six (\u00XX): the line still fits, is valid JSON,
+ * says it was truncated, and each string keeps a prefix of its value */
+static void test_http_hostile_line_fits(void **state)
+{
+	static char junk[8192], junk2[8192];
+	struct sl_accesslog_http e = {
+		.start_realtime_ns = 1764012345123456789ull,
+		.duration_ns = UINT64_MAX,
+		.flow_id = UINT64_MAX,
+		.response_code = 503,
+		.request_bytes = UINT64_MAX,
+		.response_bytes = UINT64_MAX,
+		.attempts = UINT32_MAX,
+	};
+	const char **f[] = {
+		&e.method, &e.authority, &e.route, &e.upstream, &e.trace_id,
+		&e.request_id, &e.response_flags, &e.src_addr, &e.src_workload,
+		&e.src_namespace, &e.src_principal, &e.dst_addr, &e.dst_workload,
+		&e.dst_namespace, &e.dst_principal, &e.dst_service,
+	};
+	char line[SL_ACCESSLOG_LINE_MAX];
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk) - 1; i++)
+		junk[i] = (char)(i % 3 == 0 ? 0x01 : i % 3 == 1 ? 0xff : '"');
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = junk;
+	/* the path: valid 4-byte UTF-8 (😀), cut whole */
+	for (size_t i = 0; i + 4 < sizeof(junk2); i += 4)
+		memcpy(junk2 + i, "\xf0\x9f\x98\x80", 4);
+	e.path = junk2;
+	n = sl_accesslog_format_http(&e, line, sizeof(line));
+	assert_true(n > 0 && n < SL_ACCESSLOG_LINE_MAX);
+	if (!python_accepts(line,
+			    "import json,sys\n"
+			    "raw=sys.stdin.buffer.read()\n"
+			    "assert raw.endswith(b'\\n') and raw.count(b'\\n')==1\n"
+			    "o=json.loads(raw.decode('utf-8'))\n"
+			    "assert o['kind']=='http' and o['truncated'] is True, o\n"
+			    "assert o['path']=='\\U0001f600'*256, len(o['path'])\n"
+			    "assert o['method']=='\\x01\\xff\"\\x01\\xff\"', o['method']\n"
+			    "assert o['authority'].startswith('\\x01\\xff\"\\x01')\n"
+			    "assert o['duration_ms']==18446744073709\n"
+			    "assert o['attempts']==4294967295\n"
+			    "assert o['flow_id']=='ffffffffffffffff'\n"))
+		fail_msg("python3 rejected: %s", line);
+	/* a plain short request: nothing cut */
+	e.method = "GET";
+	e.path = "/";
+	for (size_t i = 1; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = NULL;
+	n = sl_accesslog_format_http(&e, line, sizeof(line));
+	assert_true(n > 0);
+	if (!python_accepts(line,
+			    "import json,sys\n"
+			    "o=json.loads(sys.stdin.read())\n"
+			    "assert o['truncated'] is False and o['route'] is None\n"
+			    "assert o['response_flags']=='-' and o['src']['addr'] is None\n"
+			    "assert o['connection_security_policy']=='mutual_tls'\n"
+			    "assert o['direction']=='outbound'\n"))
+		fail_msg("python3 rejected: %s", line);
+	assert_int_equal(sl_accesslog_format_http(&e, line, 40), -ENOSPC);
+}
+
+/* flow and request lines draw on one token bucket */
+static void test_http_shares_the_bucket(void **state)
+{
+	struct sl_accesslog_opts o = { .rate = 1, .burst = 2, .clock = fake_clock };
+	struct sl_accesslog_http h = { .method = "GET", .path = "/" };
+	struct sl_accesslog *al;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	o.fd = p[1];
+	fake_now = 5000000000ull;
+	assert_int_equal(sl_accesslog_new(&o, &al), 0);
+	assert_int_equal(sl_accesslog_write_http(al, &h), 0);
+	assert_int_equal(sl_accesslog_write(al, &entry), 0);
+	assert_int_equal(sl_accesslog_write_http(al, &h), -EAGAIN);
+	assert_int_equal(sl_accesslog_write(al, &entry), -EAGAIN);
+	assert_int_equal(sl_accesslog_written(al), 2);
+	assert_int_equal(sl_accesslog_dropped(al), 2);
+	assert_int_equal(count_lines(p[0]), 2);
+	assert_int_equal(sl_accesslog_write_http(NULL, &h), 0);
+	sl_accesslog_free(al);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_parses_as_json),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_write_error_counts_as_drop),
+		cmocka_unit_test(test_http_hostile_line_fits),
+		cmocka_unit_test(test_http_shares_the_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
