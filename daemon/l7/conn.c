@@ -468,7 +468,9 @@ static void c_report(struct l7c *c)
 	r.upstream = c->upstream_s[0] ? c->upstream_s : NULL;
 	r.src_addr = c->src_s;
 	r.dst_addr = c->dst_s;
-	r.request_bytes = c->req_bytes;
+	/* as read from the client: its head and the body forwarded */
+	r.request_bytes = (c->req.state == SL_H1_S_DONE ? c->req.head_len : c->dlen) +
+			  c->req_bytes;
 	r.response_bytes = c->resp_bytes;
 	r.duration_ns = sl_now_ns() - c->t_start;
 	r.start_realtime_ns = c->start_real;
@@ -521,7 +523,7 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 		c_end(c, true);
 		return;
 	}
-	c->resp_bytes = strlen(body);
+	c->resp_bytes = (uint64_t)n; /* as sent, head and body */
 	c_send(c, c->fd, c->obuf, (size_t)n, local_sent);
 }
 
@@ -739,6 +741,7 @@ static void resp_forward(struct l7c *c)
 	}
 	c->status = c->resp.status;
 	c->replied = true;
+	c->resp_bytes = (uint64_t)n;
 	c->upos = c->resp.head_len;
 	c->resp_left = c->resp.body == SL_H1_BODY_CLEN ? c->resp.content_length : 0;
 	if (c->resp.body == SL_H1_BODY_CHUNKED)

@@ -438,6 +438,7 @@ time.sleep(0.3)
 s.close()
 EOF
 sleep 0.5
+count 0 # no response: Istio counts it with response_code 0
 if ! tail -n +$((l0 + 1)) "$L_OK" | grep -q '"target": "/h".*"body_len"'; then
 	ok "h. client gone mid-body: the upstream never logged a complete request"
 else
@@ -508,8 +509,8 @@ fi
 sleep 0.3
 tp_exec node1 curl -sS --max-time 5 http://127.0.0.1:15020/metrics >"$TP_DIR/metrics.txt" ||
 	bad "j. no metrics from node1"
-if promtool check metrics <"$TP_DIR/metrics.txt" >"$TP_DIR/promtool.out" 2>&1; then
-	ok "j. promtool check metrics: clean"
+if "$here/tools/promtool-check" <"$TP_DIR/metrics.txt" >"$TP_DIR/promtool.out" 2>&1; then
+	ok "j. promtool check metrics: clean (but Istio's millisecond name)"
 else
 	bad "j. promtool: $(head -5 "$TP_DIR/promtool.out")"
 fi
