@@ -63,6 +63,16 @@ static void sl_pq_apply_one(struct sl_dest_policy *pol,
 		pol->idle_timeout_ns = tp->idle_timeout_ns;
 	if (tp->max_duration_ns)
 		pol->max_duration_ns = tp->max_duration_ns;
+	if (tp->http1_max_pending)
+		pol->http1_max_pending = tp->http1_max_pending;
+	if (tp->http2_max_requests)
+		pol->http2_max_requests = tp->http2_max_requests;
+	if (tp->max_requests_per_conn)
+		pol->max_requests_per_conn = tp->max_requests_per_conn;
+	if (tp->max_retries)
+		pol->max_retries = tp->max_retries;
+	if (tp->idle_timeout_ns)
+		pol->http_idle_timeout_ns = tp->idle_timeout_ns;
 	if (tp->has_keepalive) {
 		pol->keepalive = true;
 		if (tp->ka_probes)
@@ -75,6 +85,10 @@ static void sl_pq_apply_one(struct sl_dest_policy *pol,
 	if (!tp->has_outlier)
 		return;
 	pol->outlier = true;
+	if (tp->consecutive_5xx)
+		pol->consecutive_5xx = tp->consecutive_5xx;
+	if (tp->consecutive_gateway)
+		pol->consecutive_gateway = tp->consecutive_gateway;
 	if (tp->consecutive_gateway && tp->consecutive_5xx)
 		pol->consecutive_errors = tp->consecutive_gateway < tp->consecutive_5xx ?
 			tp->consecutive_gateway : tp->consecutive_5xx;

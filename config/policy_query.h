@@ -66,6 +66,15 @@ struct sl_dest_policy {
 	uint64_t route_timeout_ns;    /* VirtualService http[].timeout; 0 */
 	bool tls_disable;	      /* trafficPolicy.tls.mode DISABLE:
 					 plaintext to the endpoints */
+	/* connectionPool.http (the HTTP engine; 0: unlimited / default) */
+	uint32_t http1_max_pending;   /* requests waiting for a connection */
+	uint32_t http2_max_requests;  /* requests in progress (Istio: the
+					 max concurrent requests, any HTTP) */
+	uint32_t max_requests_per_conn; /* then the connection is closed */
+	uint32_t max_retries;	      /* retries in progress */
+	uint64_t http_idle_timeout_ns; /* an idle upstream connection closes */
+	/* outlierDetection split (the HTTP engine counts responses) */
+	uint32_t consecutive_5xx, consecutive_gateway;
 };
 
 /**

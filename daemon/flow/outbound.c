@@ -536,6 +536,7 @@ int sl_outbound_start_pinned(struct sl_wctx *wc, int fd,
 		return 0;
 	}
 	sl_lb_set_filter(f->lb, pol.tls_disable ? NULL : mesh_endpoint);
+	f->lb->quiet_success = true; /* the engine reports per response */
 	outbound_try(f);
 	return 0;
 }

@@ -92,6 +92,9 @@ struct l7c {
 	uint64_t per_try_ns; /* retries.perTryTimeout, 0: none */
 	unsigned int attempts;
 	bool retry_budget; /* holds a retry-budget place */
+	/* connectionPool.http counts held on the destination (lb.dest) */
+	struct sl_health_dest *hdest;
+	bool hold_rq, hold_pending, hold_retry;
 	char flags[64];	   /* response flags, "UF,URX" */
 	uint64_t t_start, t_deadline, t_try_deadline;
 	uint64_t start_real;
@@ -332,8 +335,41 @@ static void c_abort_io(struct l7c *c, void (*then)(struct l7c *c))
 
 /* ---- ending ------------------------------------------------------------- */
 
+/* take one of @cap places of @ctr (0: unlimited, nothing counted) */
+static bool cb_take(atomic_uint *ctr, uint32_t cap, bool *held)
+{
+	if (!cap || *held)
+		return true;
+	if (atomic_fetch_add(ctr, 1) >= cap) {
+		atomic_fetch_sub(ctr, 1);
+		return false;
+	}
+	*held = true;
+	return true;
+}
+
+static void cb_put(atomic_uint *ctr, bool *held)
+{
+	if (*held) {
+		atomic_fetch_sub(ctr, 1);
+		*held = false;
+	}
+}
+
+static void c_pending_put(struct l7c *c)
+{
+	if (c->hdest)
+		cb_put(&c->hdest->rq_pending, &c->hold_pending);
+}
+
 static void c_request_cleanup(struct l7c *c)
 {
+	if (c->hdest) {
+		cb_put(&c->hdest->rq_active, &c->hold_rq);
+		cb_put(&c->hdest->rq_pending, &c->hold_pending);
+		cb_put(&c->hdest->rq_retries, &c->hold_retry);
+		c->hdest = NULL;
+	}
 	if (c->leg) {
 		sl_l7_leg_close(c->leg);
 		c->leg = NULL;
@@ -536,12 +572,13 @@ static void resp_finished(struct l7c *c)
 {
 	bool reuse = c->resp.body != SL_H1_BODY_UNTIL_CLOSE &&
 		     (c->resp.flags & SL_H1_F_KEEPALIVE) && c->req_done &&
-		     c->upos == c->ulen;
+		     c->upos == c->ulen &&
+		     (!c->rt.pol.max_requests_per_conn ||
+		      c->leg->requests < c->rt.pol.max_requests_per_conn);
 
+	/* the outcome went to outlier detection with the response head
+	 * (resp_head); the lb is ended with the request */
 	c_timer(c, 0, NULL);
-	if (c->lb_on) {
-		sl_lb_report_success(&c->lb);
-	}
 	sl_l7_leg_put(c->leg, reuse);
 	c->leg = NULL;
 	c_report(c);
@@ -720,8 +757,8 @@ static void resp_body(struct l7c *c)
 
 static void resp_forward(struct l7c *c)
 {
-	const struct sl_http_header_ops *ops[2] = { &c->rt.resp,
-						    &c->rt.dest_resp };
+	const struct sl_http_header_ops *ops[2] = { &c->rt.dest_resp,
+						    &c->rt.resp };
 	ssize_t n;
 
 	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
@@ -767,6 +804,12 @@ static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 	if (c->attempts >= 1 + c->retry.attempts) {
 		if (c->retry.attempts)
 			c_flag(c, "URX");
+		return false;
+	}
+	/* connectionPool.http.maxRetries: retries in progress, per host */
+	if (c->hdest && !cb_take(&c->hdest->rq_retries, c->rt.pol.max_retries,
+				 &c->hold_retry)) {
+		c_flag(c, "URX");
 		return false;
 	}
 	if (!c->retry_budget) {
@@ -838,11 +881,19 @@ static void resp_head(struct l7c *c)
 	/* outlierDetection per response: a 5xx counts as a consecutive
 	 * error of the endpoint, anything else resets its count */
 	if (c->lb_on && c->lb.cur) {
-		if (c->resp.status >= 500)
+		bool gw = c->resp.status >= 502 && c->resp.status <= 504;
+		const struct sl_dest_policy *p = &c->rt.pol;
+		/* consecutive5xxErrors counts every 5xx, consecutiveGatewayErrors
+		 * 502/503/504; neither set: 5xx, as Envoy's default */
+		bool counts = c->resp.status >= 500 &&
+			      (p->consecutive_5xx || (gw && p->consecutive_gateway) ||
+			       (!p->consecutive_5xx && !p->consecutive_gateway));
+
+		if (counts)
 			sl_outlier_failure(c->d->health, &c->lb.pol, c->rt.eps,
 					   c->rt.n_eps, c->lb.cur_idx,
 					   sl_health_now(c->d->health));
-		else
+		else if (c->resp.status < 500)
 			sl_outlier_success(c->lb.cur);
 	}
 	if (c_retry(c, c->resp.status, SL_RETRY_F_NONE))
@@ -967,10 +1018,11 @@ static void req_head_sent(struct l7c *c, int res)
 static void c_send_request(struct l7c *c)
 {
 	/* the client's trace fields go: ours (a new span per attempt) are
-	 * added; then the rule's, then the destination's header ops */
+	 * added; then the destination's, then the rule's header ops (a
+	 * later set wins: the rule's, as in Envoy's default order) */
 	const struct sl_http_header_ops *ops[3] = { &sl_trace_header_ops,
-						    &c->rt.req,
-						    &c->rt.dest_req };
+						    &c->rt.dest_req,
+						    &c->rt.req };
 	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
 	ssize_t n_extra, n;
 
@@ -1036,6 +1088,7 @@ static void leg_ready(void *owner, struct sl_l7_leg *leg, int err)
 {
 	struct l7c *c = owner;
 
+	c_pending_put(c);
 	if (err) {
 		sl_l7_leg_close(leg);
 		c->leg = NULL;
@@ -1071,17 +1124,27 @@ static void c_attempt(struct l7c *c)
 		int ret;
 
 		pol.retry_attempts = c->retry.attempts;
+		/* maxConnections caps the legs (connections), not requests */
+		pol.max_connections = 0;
 		ret = sl_lb_begin(&c->lb, c->d->health, c->rt.eps, c->rt.n_eps,
 				  &pol);
 		if (ret) {
-			c_local_reply(c, 503, ret == -EBUSY ? "UO" : "UH",
-				      ret == -EBUSY ? "upstream connect error or disconnect/reset before headers. reset reason: overflow" :
-						      "no healthy upstream");
+			c_local_reply(c, 503, "UH", "no healthy upstream");
 			return;
 		}
 		c->lb_on = true;
 		if (!c->rt.pol.tls_disable)
 			sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
+		c->hdest = c->lb.dest;
+		/* connectionPool.http.http2MaxRequests: requests in progress */
+		if (c->hdest && !cb_take(&c->hdest->rq_active,
+					 c->rt.pol.http2_max_requests,
+					 &c->hold_rq)) {
+			atomic_fetch_add(&c->hdest->overflows, 1);
+			c_local_reply(c, 503, "UO",
+				      "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+			return;
+		}
 	}
 	picked = sl_lb_pick(&c->lb, &ep, &timeout) == 0;
 	if (!picked && c->attempts) {
@@ -1092,6 +1155,7 @@ static void c_attempt(struct l7c *c)
 		sl_lb_end(&c->lb);
 		c->lb_on = false;
 		pol.retry_attempts = c->retry.attempts;
+		pol.max_connections = 0;
 		if (sl_lb_begin(&c->lb, c->d->health, c->rt.eps, c->rt.n_eps,
 				&pol) == 0) {
 			c->lb_on = true;
@@ -1117,6 +1181,9 @@ static void c_attempt(struct l7c *c)
 	if (c->src && c->src->spiffe_id)
 		snprintf(key.src_id, sizeof(key.src_id), "%s",
 			 c->src->spiffe_id);
+	snprintf(key.cluster, sizeof(key.cluster), "%s|%s|%u",
+		 c->rt.pol.host ? c->rt.pol.host : "",
+		 c->rt.pol.subset ? c->rt.pol.subset : "", c->rt.pol.port);
 	key.addr = *addr;
 	key.port = ep->port ? ep->port : c->dst_port;
 	key.plain = c->rt.pol.tls_disable;
@@ -1138,8 +1205,18 @@ static void c_attempt(struct l7c *c)
 			      "upstream connect error or disconnect/reset before headers. reset reason: overflow");
 		return;
 	}
-	if (now)
+	if (now) {
 		c_send_request(c);
+		return;
+	}
+	/* connectionPool.http.http1MaxPendingRequests: requests waiting for
+	 * a connection to be made */
+	if (c->hdest && !cb_take(&c->hdest->rq_pending,
+				 c->rt.pol.http1_max_pending, &c->hold_pending)) {
+		atomic_fetch_add(&c->hdest->overflows, 1);
+		c_local_reply(c, 503, "UO",
+			      "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+	}
 }
 
 static void delay_done(struct l7c *c)

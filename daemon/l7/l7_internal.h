@@ -23,6 +23,10 @@ struct sl_dest_policy;
 /* what an upstream leg can be reused for */
 struct sl_l7_key {
 	char src_id[SL_L7_ID_MAX]; /* source SPIFFE ID, "" for none */
+	char cluster[SL_L7_ID_MAX]; /* "host|subset|port": a connection pool
+				     * belongs to one destination (its
+				     * connectionPool settings, as Envoy's
+				     * per-cluster pools) */
 	struct sl_ip addr;	   /* endpoint address */
 	uint16_t port;		   /* endpoint port */
 	bool plain;		   /* DestinationRule tls DISABLE */
@@ -44,6 +48,7 @@ struct sl_l7_leg {
 	bool closed;	  /* fd closed; freed when nothing is in flight */
 	unsigned int requests; /* requests sent on it */
 	uint64_t idle_since;
+	uint64_t idle_ns; /* connectionPool.http.idleTimeout, else 60 s */
 	struct sl_op poll_op; /* idle: the upstream closing or talking */
 	bool poll_armed;
 	struct sl_l7_leg *prev, *next; /* the worker's idle list */

@@ -8,7 +8,10 @@
  * An idle leg has a poll armed on its socket: the upstream closing it (or
  * sending bytes nobody asked for) ends it at once rather than failing the
  * next request sent on it.  Idle legs are capped per worker (oldest closed
- * first) and closed after SL_L7_LEG_IDLE_NS.
+ * first) and not reused after the destination's
+ * connectionPool.http.idleTimeout (60 s without one); the leg's flow
+ * closes it by then anyway (its relay's idle timer, tcp.idleTimeout else
+ * http.idleTimeout).
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +24,7 @@
 #include "entry.h"
 #include "l7_internal.h"
 #include "log.h"
+#include "policy_query.h"
 #include "util.h"
 
 #define SL_L7_IDLE_MAX 256		  /* idle legs per worker */
@@ -124,7 +128,8 @@ static bool key_eq(const struct sl_l7_key *a, const struct sl_l7_key *b)
 {
 	return a->port == b->port && a->plain == b->plain &&
 	       sl_ip_equal(&a->addr, &b->addr) &&
-	       strcmp(a->src_id, b->src_id) == 0;
+	       strcmp(a->src_id, b->src_id) == 0 &&
+	       strcmp(a->cluster, b->cluster) == 0;
 }
 
 static struct sl_l7_leg *idle_take(const struct sl_l7_key *key, void *owner)
@@ -135,7 +140,7 @@ static struct sl_l7_leg *idle_take(const struct sl_l7_key *key, void *owner)
 	/* newest first: the warmest connection */
 	for (leg = idle_tail; leg; leg = next) {
 		next = leg->prev;
-		if (now - leg->idle_since > SL_L7_LEG_IDLE_NS) {
+		if (now - leg->idle_since > leg->idle_ns) {
 			sl_l7_leg_close(leg);
 			continue;
 		}
@@ -188,6 +193,8 @@ struct sl_l7_leg *sl_l7_leg_get(struct sl_wctx *wc, struct sl_config *cfg,
 	}
 	leg->fd = sp[0];
 	leg->key = *key;
+	leg->idle_ns = pol->http_idle_timeout_ns ? pol->http_idle_timeout_ns :
+						   SL_L7_LEG_IDLE_NS;
 	leg->wc = wc;
 	leg->ready = ready;
 	leg->owner = owner;

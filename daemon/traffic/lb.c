@@ -208,7 +208,7 @@ void sl_lb_report_success(struct sl_lb_flow *f)
 	if (f->connected || f->tries == 0)
 		return;
 	f->connected = true;
-	if (f->cur)
+	if (f->cur && !f->quiet_success)
 		sl_outlier_success(f->cur);
 	/* from here on only sl_lb_end(): drop every pointer into the config
 	 * snapshot, the flow may outlive the caller's reference */

@@ -62,6 +62,10 @@ struct sl_lb_flow {
 	size_t tried[SL_LB_MAX_TRIES];
 	bool slot;			/* holds a circuit-breaker slot */
 	bool connected;			/* success reported */
+	bool quiet_success;		/* a successful connect does not reset
+					 * the endpoint's consecutive errors
+					 * (the HTTP engine's legs: responses
+					 * decide there) */
 };
 
 /**

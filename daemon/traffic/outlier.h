@@ -59,6 +59,10 @@ struct sl_health_dest {
 	atomic_uint active;	/* flows holding a circuit-breaker slot */
 	atomic_uint rr;		/* ROUND_ROBIN cursor */
 	atomic_ulong overflows; /* flows refused by maxConnections */
+	/* the HTTP engine's circuit breakers (connectionPool.http) */
+	atomic_uint rq_active;	/* requests in progress */
+	atomic_uint rq_pending; /* requests waiting for a new connection */
+	atomic_uint rq_retries; /* requests being retried */
 };
 
 /** table-wide counters, for metrics */

@@ -46,6 +46,11 @@
 #     connection reset (not a complete response), sluiced logs UC
 #  l. WebSocket: an Upgrade through the mesh gets the upstream's 101 (with
 #     its Sec-WebSocket-Accept), then frames echo both ways over the tunnel
+#  m. DestinationRule connectionPool.http: maxRequestsPerConnection 2
+#     (6 requests, 3 upstream connections), http2MaxRequests 1 (a
+#     concurrent request: 503 UO); outlierDetection consecutive5xxErrors 2
+#     per response (round robin over a 503 endpoint and a good one: 2 of
+#     20 requests fail, then the bad one is ejected)
 #  j. istio_requests_total (reporter source) counts every request of this
 #     script by response code and flags; promtool checks the exposition
 #  k. both daemons stop with exit 0 (ASan: no leaks)
@@ -75,7 +80,7 @@ tp_add_pod 2 pod24 14
 tp_add_pod 2 pod25 15
 p23=198.18.2.13 p24=198.18.2.14 p25=198.18.2.15
 V_FLAKY=198.19.0.40 V_DEAD=198.19.0.41 V_OK=198.19.0.42 V_RESET=198.19.0.43
-V_WS=198.19.0.44
+V_WS=198.19.0.44 V_POOL=198.19.0.45 V_OUTL=198.19.0.46
 
 failed=0
 bad() {
@@ -83,7 +88,7 @@ bad() {
 	failed=$((failed + 1))
 }
 
-svc() { # name vip app
+svc() { # name vip selector
 	cat <<EOT
 ---
 apiVersion: v1
@@ -91,7 +96,7 @@ kind: Service
 metadata: {name: $1, namespace: default}
 spec:
   clusterIP: $2
-  selector: {app: $3}
+  selector: {$3}
   ports:
   - {name: http, port: 80, targetPort: 8000}
 EOT
@@ -102,15 +107,17 @@ mkcfg() { # dir node
 	{
 		tm_we_sa pod11 default client "$p11" node-a "app: client, version: c1"
 		tm_we pod21 "$p21" node-b "app: flaky"
-		tm_we pod22 "$p22" node-b "app: dead"
-		tm_we pod23 "$p23" node-b "app: ok, version: v1"
+		tm_we pod22 "$p22" node-b "app: dead, pool: outl"
+		tm_we pod23 "$p23" node-b "app: ok, version: v1, pool: outl"
 		tm_we pod24 "$p24" node-b "app: reset"
 		tm_we pod25 "$p25" node-b "app: ws"
-		svc ws "$V_WS" ws
-		svc flaky "$V_FLAKY" flaky
-		svc dead "$V_DEAD" dead
-		svc ok "$V_OK" ok
-		svc reset "$V_RESET" reset
+		svc ws "$V_WS" "app: ws"
+		svc pool "$V_POOL" "app: ok"
+		svc outl "$V_OUTL" "pool: outl"
+		svc flaky "$V_FLAKY" "app: flaky"
+		svc dead "$V_DEAD" "app: dead"
+		svc ok "$V_OK" "app: ok"
+		svc reset "$V_RESET" "app: reset"
 	} >"$1/workloads.yaml"
 	cat >"$1/vs.yaml" <<'EOT'
 apiVersion: networking.istio.io/v1beta1
@@ -180,6 +187,42 @@ spec:
         request: {set: {x-dest: v1}}
         response: {add: {x-resp-dest: v1}}
   - route: [{destination: {host: ok}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: pool}
+spec:
+  host: pool
+  trafficPolicy:
+    connectionPool:
+      http: {maxRequestsPerConnection: 2, http2MaxRequests: 1}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: pool}
+spec:
+  hosts: [pool]
+  http:
+  - route: [{destination: {host: pool}}]
+    retries: {attempts: 0}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: outl}
+spec:
+  host: outl
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: outl}
+spec:
+  hosts: [outl]
+  http:
+  - route: [{destination: {host: outl}}]
+    retries: {attempts: 0}
 EOT
 }
 mkcfg "$TM_CFG_A" node-a
@@ -504,6 +547,39 @@ then
 else
 	bad "l. WebSocket: $(cat "$TP_DIR/ws.out")"
 fi
+
+# ---- m. connectionPool.http and outlierDetection per response ---------------------------------------
+# maxRequestsPerConnection 2: 6 requests on one client connection reach
+# the upstream over 3 connections
+l0=$(nlines "$L_OK")
+out=$(tp_exec pod11 "$py" "$CL" keepalive "$V_POOL" 80 6 --path /m1) || true
+for ((i = 0; i < 6; i++)); do count 200; done
+nc=$(tail -n +$((l0 + 1)) "$L_OK" | "$py" -c 'import json, sys; print(len({json.loads(l)["conn"] for l in sys.stdin}))')
+[ "$nc" = 3 ] && ok "m. maxRequestsPerConnection 2: 6 requests over 3 upstream connections" ||
+	bad "m. maxRequestsPerConnection 2: 6 requests over $nc upstream connections: $out"
+# http2MaxRequests 1: a second request while one is in progress: 503 UO
+tp_exec pod11 curl -sS --max-time 5 -o /dev/null -H 'x-delay-ms: 1000' "http://$V_POOL/m2" &
+slow=$!
+sleep 0.3
+r=$(req "http://$V_POOL/m3")
+wait $slow || true
+count 200
+count "${r%% *}"
+if [ "${r%% *}" = 503 ] && grep '"path":"/m3"' "$ALOG" | grep -q '"UO"'; then
+	ok "m. http2MaxRequests 1: the concurrent request got 503 UO"
+else
+	bad "m. http2MaxRequests 1: want 503 UO, got '$r': $(grep '"/m3"' "$ALOG" | tail -1)"
+fi
+# consecutive5xxErrors 2: the endpoint that answers 503 is ejected after
+# its second one; round robin over the two, 20 requests: exactly 2 503s
+n503=0
+for ((i = 0; i < 20; i++)); do
+	r=$(req "http://$V_OUTL/m4")
+	count "${r%% *}"
+	[ "${r%% *}" = 503 ] && n503=$((n503 + 1))
+done
+[ $n503 = 2 ] && ok "m. consecutive5xxErrors 2: 2 of 20 requests got 503, then the endpoint was ejected" ||
+	bad "m. consecutive5xxErrors 2: $n503 of 20 got 503 (want 2)"
 
 # ---- j. request metrics ------------------------------------------------------------------------------
 sleep 0.3
