@@ -270,20 +270,45 @@ static ssize_t build_fields(struct wbuf *w, const struct sl_h1_msg *m, const cha
 	return finish(w);
 }
 
-ssize_t sl_hdrs_request(const struct sl_h1_msg *m, const char *buf,
-			const struct sl_http_header_ops *const *ops, size_t n_ops,
-			const struct sl_h1_extra *extra, size_t n_extra,
-			unsigned flags, char *out, size_t cap)
+static bool target_ok(const char *t)
+{
+	size_t n = 0;
+
+	for (; t[n]; n++)
+		if ((unsigned char)t[n] <= 0x20 || (unsigned char)t[n] >= 0x7f)
+			return false;
+	return n > 0 && n < 8192;
+}
+
+ssize_t sl_hdrs_request_target(const struct sl_h1_msg *m, const char *buf,
+			       const char *target,
+			       const struct sl_http_header_ops *const *ops, size_t n_ops,
+			       const struct sl_h1_extra *extra, size_t n_extra,
+			       unsigned flags, char *out, size_t cap)
 {
 	struct wbuf w = { .p = out, .cap = out ? cap : 0 };
 
 	if (!m || !buf || m->state != SL_H1_S_DONE || m->response)
 		return -EINVAL;
+	if (target && !target_ok(target))
+		return -EINVAL;
 	put(&w, buf + m->method.off, m->method.len);
 	put(&w, " ", 1);
-	put(&w, buf + m->target.off, m->target.len);
+	if (target)
+		puts_(&w, target);
+	else
+		put(&w, buf + m->target.off, m->target.len);
 	puts_(&w, m->version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 	return build_fields(&w, m, buf, ops, n_ops, extra, n_extra, flags);
+}
+
+ssize_t sl_hdrs_request(const struct sl_h1_msg *m, const char *buf,
+			const struct sl_http_header_ops *const *ops, size_t n_ops,
+			const struct sl_h1_extra *extra, size_t n_extra,
+			unsigned flags, char *out, size_t cap)
+{
+	return sl_hdrs_request_target(m, buf, NULL, ops, n_ops, extra, n_extra,
+				      flags, out, cap);
 }
 
 ssize_t sl_hdrs_response(const struct sl_h1_msg *m, const char *buf,

@@ -90,6 +90,20 @@ ssize_t sl_hdrs_request(const struct sl_h1_msg *m, const char *buf,
 			unsigned flags, char *out, size_t cap);
 
 /**
+ * sl_hdrs_request_target - sl_hdrs_request() with another request target
+ * (a VirtualService `rewrite.uri` the caller made; `rewrite.authority` is
+ * a set of Host in @ops)
+ * @target: NUL-terminated, 1..8191 bytes of visible ASCII (no space,
+ *          control or non-ASCII byte); NULL: the target as received
+ * @retval as sl_hdrs_request(); -EINVAL for a bad @target
+ */
+ssize_t sl_hdrs_request_target(const struct sl_h1_msg *m, const char *buf,
+			       const char *target,
+			       const struct sl_http_header_ops *const *ops, size_t n_ops,
+			       const struct sl_h1_extra *extra, size_t n_extra,
+			       unsigned flags, char *out, size_t cap);
+
+/**
  * sl_hdrs_response - the response head to send to the client; as
  * sl_hdrs_request() for a response parsed by sl_h1_parse_response(), with
  * the status line rebuilt as "HTTP/1.1 <code> <reason>" (the reason phrase

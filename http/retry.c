@@ -34,6 +34,17 @@ static const struct {
 	{ "reset-before-request", 0, 0, true },
 };
 
+/* the codes Go's http.StatusText names: Istio accepts those as bare
+ * retryOn codes */
+static bool known_code(int c)
+{
+	return (c >= 100 && c <= 103) || (c >= 200 && c <= 208) || c == 226 ||
+	       (c >= 300 && c <= 305) || c == 307 || c == 308 ||
+	       (c >= 400 && c <= 418) || (c >= 421 && c <= 426) || c == 428 ||
+	       c == 429 || c == 431 || c == 451 || (c >= 500 && c <= 508) ||
+	       c == 510 || c == 511;
+}
+
 static void add_code(struct sl_retry_policy *p, int code)
 {
 	p->codes[(code - 100) / 64] |= 1ull << ((code - 100) % 64);
@@ -68,7 +79,6 @@ int sl_retry_parse(const char *retry_on, uint32_t attempts,
 		   struct sl_retry_policy *p, char *err, size_t errlen)
 {
 	const char *s = retry_on;
-	bool any = false;
 
 	if (!p)
 		return -EINVAL;
@@ -76,56 +86,47 @@ int sl_retry_parse(const char *retry_on, uint32_t attempts,
 	p->attempts = attempts;
 	if (!s)
 		return 0;
+	if (!*s)
+		return 0;   /* "": no retryOn, as Istio reads it */
 	/* a retryOn given replaces the default conditions and codes */
 	p->on = 0;
 	p->ignored = 0;
 	memset(p->codes, 0, sizeof(p->codes));
-	while (*s) {
-		const char *tok;
-		size_t n;
+	for (;;) {
+		const char *tok = s;
+		size_t n = strcspn(s, ",");
 		size_t i;
 
-		while (*s == ' ' || *s == '\t')
-			s++;
-		tok = s;
-		while (*s && *s != ',')
-			s++;
-		n = (size_t)(s - tok);
-		while (n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
-			n--;
-		if (*s == ',')
-			s++;
+		s += n;
+		/* Istio's validation splits on "," and trims nothing: an
+		 * empty token or one with spaces is refused there too */
 		if (!n)
-			continue;  /* "5xx,,reset" or a trailing comma, as Istio */
-		any = true;
+			return parse_error(err, errlen, -EINVAL, "empty condition", tok, n);
 		for (i = 0; i < ARRAY_LEN(tokens); i++)
 			if (strlen(tokens[i].name) == n && !memcmp(tokens[i].name, tok, n))
 				break;
 		if (i == ARRAY_LEN(tokens) && strspn(tok, "0123456789") < n)
 			return parse_error(err, errlen, -EINVAL, "unknown condition", tok, n);
 		if (i == ARRAY_LEN(tokens)) {
-			/* a bare status code: three digits, 100..599 */
+			/* a bare status code that Istio knows (Go's StatusText) */
 			int code = n == 3 ? atoi(tok) : 0;
 
-			if (code < 100 || code > 599)
+			if (!known_code(code))
 				return parse_error(err, errlen, -EINVAL,
 						   "not a status code:", tok, n);
 			add_code(p, code);
 			p->on |= SL_RETRY_ON_STATUS_CODES;
-			continue;
-		}
-		if (tokens[i].unsupported)
+		} else if (tokens[i].unsupported) {
 			return parse_error(err, errlen, -ENOTSUP,
 					   "condition not supported by sluice:", tok, n);
-		p->on |= tokens[i].on;
-		p->ignored |= tokens[i].ignored;
+		} else {
+			p->on |= tokens[i].on;
+			p->ignored |= tokens[i].ignored;
+		}
+		if (!*s)
+			return 0;
+		s++;
 	}
-	if (!any) {
-		/* "" or ",": no retryOn, as Istio reads it */
-		sl_retry_default(p);
-		p->attempts = attempts;
-	}
-	return 0;
 }
 
 bool sl_retry_should(const struct sl_retry_policy *p, int status,
@@ -159,15 +160,22 @@ bool sl_retry_should(const struct sl_retry_policy *p, int status,
 	return false;
 }
 
+uint64_t sl_retry_backoff_base_ns(uint64_t base_ns, uint32_t retry, uint64_t rnd)
+{
+	uint64_t max, interval;
+
+	if (!base_ns)
+		return 0;
+	max = base_ns > UINT64_MAX / 10 ? UINT64_MAX : base_ns * 10;
+	interval = base_ns;
+	for (uint32_t i = 1; i < retry && interval < max; i++)
+		interval = interval > max / 2 ? max : interval * 2;
+	return rnd % interval;
+}
+
 uint64_t sl_retry_backoff_ns(uint32_t retry, uint64_t rnd)
 {
-	uint64_t interval = SL_RETRY_BACKOFF_BASE_NS;
-
-	for (uint32_t i = 1; i < retry && interval < SL_RETRY_BACKOFF_MAX_NS; i++)
-		interval *= 2;
-	if (interval > SL_RETRY_BACKOFF_MAX_NS)
-		interval = SL_RETRY_BACKOFF_MAX_NS;
-	return rnd % interval;
+	return sl_retry_backoff_base_ns(SL_RETRY_BACKOFF_BASE_NS, retry, rnd);
 }
 
 /* ---- budget ---- */

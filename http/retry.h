@@ -73,14 +73,16 @@ void sl_retry_default(struct sl_retry_policy *p);
 
 /**
  * sl_retry_parse - parse a retryOn string as Istio does
- * @retry_on: comma-separated conditions (spaces around them allowed) and
- *            bare status codes ("503"); NULL or empty: the default
- *            conditions and codes of sl_retry_default()
+ * @retry_on: comma-separated conditions and bare status codes ("503"),
+ *            nothing else (Istio's validation: no spaces, no empty
+ *            element); NULL or "": the default conditions and codes of
+ *            sl_retry_default()
  * @attempts: the route's `attempts`, copied
  * @p: filled
  * @err, @errlen: on failure, a message naming the bad token
  * A bare code adds retriable-status-codes, as Istio does.
- * @retval 0; -EINVAL an unknown token or a code outside 100..599;
+ * @retval 0; -EINVAL an unknown or empty token, or a code Istio does not
+ *         know (it takes those of Go's http.StatusText);
  *         -ENOTSUP a condition Istio accepts that sluice does not do
  *         (envoy-ratelimited, retriable-headers, reset-before-request)
  */
@@ -98,7 +100,8 @@ int sl_retry_parse(const char *retry_on, uint32_t attempts,
 bool sl_retry_should(const struct sl_retry_policy *p, int status,
 		     enum sl_retry_failure failure);
 
-/* Envoy's backoff: base 25 ms, doubled per retry, at most 250 ms */
+/* Envoy's default backoff: base 25 ms, doubled per retry, at most 10 times
+ * the base (250 ms) */
 #define SL_RETRY_BACKOFF_BASE_NS 25000000ull
 #define SL_RETRY_BACKOFF_MAX_NS  250000000ull
 
@@ -108,6 +111,10 @@ bool sl_retry_should(const struct sl_retry_policy *p, int status,
  * @retval full jitter: uniform in [0, min(25 ms * 2^(retry-1), 250 ms))
  */
 uint64_t sl_retry_backoff_ns(uint32_t retry, uint64_t rnd);
+
+/* the same with another base (Istio's `retries.backoff`): at most 10 times
+ * @base_ns, as Envoy's max_interval default; 0 for a base of 0 */
+uint64_t sl_retry_backoff_base_ns(uint64_t base_ns, uint32_t retry, uint64_t rnd);
 
 /**
  * struct sl_retry_budget - Envoy's retry budget: retries in flight may be

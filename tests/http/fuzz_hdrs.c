@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target of http/hdrs.c.  The first input byte picks the mode
- * (bit 0: response, bits 1-3: method of the request it answers, bit 4:
- * SL_HDRS_UPGRADE, bit 5: SL_HDRS_CLOSE, bit 6: header ops and an extra
- * field); the rest is a message head parsed by http/h1.c.  When it is
- * accepted, the head built from it must parse again, with the same start
- * line and framing, and carry exactly the received fields the rules keep
- * (in order, same names and values), then the ops' and extra fields, then
- * one Connection field.  No crash, no sanitizer report; -ENOSPC only for
- * a buffer too small, and the exact size always suffices. */
+/* libFuzzer target of http/hdrs.c and http/trace.c.  The first input
+ * byte picks the mode (bit 0: response, bits 1-3: method of the request it
+ * answers, bit 4: SL_HDRS_UPGRADE, bit 5: SL_HDRS_CLOSE, bit 6: header ops
+ * and an extra field, bit 7: trace context round trip); the rest is a
+ * message head parsed by http/h1.c.  When it is accepted, the head built
+ * from it must parse again, with the same start line and framing, and
+ * carry exactly the received fields the rules keep (in order, same names
+ * and values), then the ops' and extra fields, then one Connection field.
+ * -ENOSPC only for a buffer too small, and the exact size always
+ * suffices.  For a request with bit 7, the trace context read from it,
+ * sent with sl_trace_headers() and sl_trace_header_ops, is read back from
+ * the built head as the same trace (same id, our span as parent, same
+ * tracestate, request id and sampling).  No crash, no sanitizer report. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include <strings.h>
 
 #include "http/hdrs.h"
+#include "http/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,6 +52,54 @@ static bool kept(const struct sl_h1_msg *m, const char *buf, size_t i,
 	return !sl_h1_is_hop_by_hop(m, buf, i);
 }
 
+/* deterministic ids: a counter, so that runs repeat */
+static int rnd_fn(void *arg, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	uint32_t *ctr = arg;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(++*ctr * 0x9d);
+	return 0;
+}
+
+static void check_trace(const struct sl_h1_msg *m, const char *buf, unsigned flags)
+{
+	static struct sl_trace t, t2;
+	static struct sl_h1_msg b;
+	static char out[1 << 17];
+	const struct sl_http_header_ops *ops[] = { &sl_trace_header_ops };
+	struct sl_h1_extra ex[SL_TRACE_HEADERS_MAX];
+	struct sl_h1_limits big;
+	uint32_t ctr = 0;
+	ssize_t n, len;
+
+	if (sl_trace_from_request(&t, m, buf, rnd_fn, &ctr))
+		abort();
+	n = sl_trace_headers(&t, ex, SL_TRACE_HEADERS_MAX);
+	if (n <= 0)
+		abort();
+	len = sl_hdrs_request(m, buf, ops, 1, ex, (size_t)n, flags, out, sizeof(out));
+	if (len <= 0)
+		abort();
+	sl_h1_limits_default(&big);
+	big.max_head = sizeof(out);
+	big.max_line = sizeof(out);
+	sl_h1_msg_init(&b, &big);
+	if (sl_h1_parse_request(&b, out, (size_t)len) != len)
+		abort();
+	if (sl_trace_from_request(&t2, &b, out, rnd_fn, &ctr))
+		abort();
+	if (t2.origin != SL_TRACE_W3C || memcmp(t2.trace_id, t.trace_id, 16) ||
+	    !t2.has_parent || memcmp(t2.parent_id, t.span_id, 8) ||
+	    t2.sampled != (t.sampled == 1) || strcmp(t2.tracestate, t.tracestate) ||
+	    strcmp(t2.request_id, t.request_id) || !t2.request_id_kept ||
+	    t2.b3_single != t.b3_single)
+		abort();
+	if (strlen(t.tracestate) > SL_TRACE_STATE_MAX)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sl_h1_msg m, b;
@@ -72,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	resp = data[0] & 1;
 	rm_meth = (enum sl_h1_method)((data[0] >> 1) & 7);
 	flags = (data[0] & 0x10 ? SL_HDRS_UPGRADE : 0) | (data[0] & 0x20 ? SL_HDRS_CLOSE : 0);
-	use_ops = data[0] & 0x40;
+	use_ops = (data[0] & 0x40) && !(data[0] & 0x80);
 	len = size - 1;
 
 	sl_h1_limits_default(&lim);
@@ -154,5 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     (flags & SL_HDRS_CLOSE) || (resp && m.body == SL_H1_BODY_UNTIL_CLOSE) ?
 		     "close" : "keep-alive"))
 		abort();
+	if (!resp && (data[0] & 0x80))
+		check_trace(&m, buf, flags);
 	return 0;
 }

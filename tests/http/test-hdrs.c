@@ -556,6 +556,44 @@ static void test_round_trip(void **state)
 	assert_int_equal(back.nhdr, 4);
 }
 
+/* a rewritten target (rewrite.uri) with a rewritten Host
+ * (rewrite.authority, a set op) */
+static void test_rewrite_target(void **state)
+{
+	static const char in[] = "GET /old/path?q=1 HTTP/1.1\r\nHost: svc\r\nA: b\r\n\r\n";
+	static const struct sl_hdr_kv set[] = { { "Host", "other:8080" } };
+	const struct sl_http_header_ops o = { .set = set, .n_set = 1 };
+	const struct sl_http_header_ops *ops[] = { &o };
+	static const char *const bad[] = { "", "/a b", "/a\tb", "/caf\xc3\xa9", "/a\x7f" };
+	char longt[8193];
+	ssize_t n;
+
+	(void)state;
+	parse_req(in);
+	n = sl_hdrs_request_target(&msg, in, "/new?q=1", ops, 1, NULL, 0, 0, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = 0;
+	assert_string_equal(out, "GET /new?q=1 HTTP/1.1\r\nA: b\r\nHost: other:8080\r\n"
+			    "connection: keep-alive\r\n\r\n");
+	sl_h1_msg_init(&back, NULL);
+	assert_int_equal(sl_h1_parse_request(&back, out, (size_t)n), n);
+	/* NULL: as received */
+	n = sl_hdrs_request_target(&msg, in, NULL, NULL, 0, NULL, 0, 0, out, sizeof(out));
+	assert_true(n > 0);
+	assert_memory_equal(out, "GET /old/path?q=1 HTTP/1.1\r\n", 28);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sl_hdrs_request_target(&msg, in, bad[i], NULL, 0, NULL, 0, 0,
+							out, sizeof(out)), -EINVAL);
+	memset(longt, 'a', sizeof(longt) - 1);
+	longt[0] = '/';
+	longt[sizeof(longt) - 1] = 0;
+	assert_int_equal(sl_hdrs_request_target(&msg, in, longt, NULL, 0, NULL, 0, 0,
+						out, sizeof(out)), -EINVAL);
+	longt[8191] = 0;
+	assert_true(sl_hdrs_request_target(&msg, in, longt, NULL, 0, NULL, 0, 0,
+					   out, sizeof(out)) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_local_reply),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_rewrite_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

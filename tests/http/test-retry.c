@@ -37,7 +37,7 @@ static void test_default(void **state)
 	assert_int_equal(q.attempts, 5);
 	q.attempts = 2;
 	assert_memory_equal(&p, &q, sizeof(p));
-	assert_int_equal(sl_retry_parse(" , ", 2, &q, NULL, 0), 0);
+	assert_int_equal(sl_retry_parse("", 2, &q, NULL, 0), 0);
 	assert_memory_equal(&p, &q, sizeof(p));
 }
 
@@ -46,7 +46,7 @@ static void test_parse(void **state)
 	struct sl_retry_policy p;
 
 	(void)state;
-	assert_int_equal(sl_retry_parse("5xx,gateway-error, reset ,connect-failure,"
+	assert_int_equal(sl_retry_parse("5xx,gateway-error,reset,connect-failure,"
 					"refused-stream,retriable-4xx,retriable-status-codes",
 					3, &p, NULL, 0), 0);
 	assert_int_equal(p.attempts, 3);
@@ -61,11 +61,34 @@ static void test_parse(void **state)
 	assert_false(sl_retry_should(&p, 503, SL_RETRY_F_NONE));
 
 	/* bare codes imply retriable-status-codes */
-	assert_int_equal(sl_retry_parse("503,429,100,599", 1, &p, NULL, 0), 0);
+	assert_int_equal(sl_retry_parse("503,429,100,511,503", 1, &p, NULL, 0), 0);
 	assert_int_equal(p.on, SL_RETRY_ON_STATUS_CODES);
 	for (int s = 100; s < 600; s++)
 		assert_int_equal(sl_retry_should(&p, s, SL_RETRY_F_NONE),
-				 s == 503 || s == 429 || s == 100 || s == 599);
+				 s == 503 || s == 429 || s == 100 || s == 511);
+	/* every code Go's http.StatusText knows, as Istio's validation */
+	static const int known[] = {
+		100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
+		300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405,
+		406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421,
+		422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504,
+		505, 506, 507, 508, 510, 511,
+	};
+	size_t k = 0;
+
+	for (int c = 0; c < 1000; c++) {
+		char tok[8];
+		bool want = k < sizeof(known) / sizeof(known[0]) && known[k] == c;
+
+		snprintf(tok, sizeof(tok), "%03d", c);
+		if ((sl_retry_parse(tok, 1, &p, NULL, 0) == 0) != want)
+			fail_msg("code %s: want %s", tok, want ? "accepted" : "refused");
+		if (want) {
+			assert_true(sl_retry_should(&p, c, SL_RETRY_F_NONE));
+			k++;
+		}
+	}
+	assert_int_equal(k, sizeof(known) / sizeof(known[0]));
 	assert_false(sl_retry_should(&p, 0, SL_RETRY_F_CONNECT_FAILURE));
 
 	/* gRPC and HTTP/3 conditions: accepted, reported, no effect */
@@ -96,7 +119,15 @@ static void test_parse_errors(void **state)
 	parse_fails("5XX", -EINVAL, "retryOn: unknown condition \"5XX\"");
 	parse_fails("gateway-error;reset", -EINVAL,
 		    "retryOn: unknown condition \"gateway-error;reset\"");
-	parse_fails("5xx, 600", -EINVAL, "retryOn: not a status code: \"600\"");
+	parse_fails("5xx,600", -EINVAL, "retryOn: not a status code: \"600\"");
+	parse_fails("599", -EINVAL, "retryOn: not a status code: \"599\"");
+	parse_fails("306", -EINVAL, "retryOn: not a status code: \"306\"");
+	/* Istio's validation trims nothing and allows no empty element */
+	parse_fails("5xx, reset", -EINVAL, "retryOn: unknown condition \" reset\"");
+	parse_fails("5xx ", -EINVAL, "retryOn: unknown condition \"5xx \"");
+	parse_fails("5xx,", -EINVAL, "retryOn: empty condition \"\"");
+	parse_fails(",5xx", -EINVAL, "retryOn: empty condition \"\"");
+	parse_fails("5xx,,reset", -EINVAL, "retryOn: empty condition \"\"");
 	parse_fails("99", -EINVAL, "retryOn: not a status code: \"99\"");
 	parse_fails("0503", -EINVAL, "retryOn: not a status code: \"0503\"");
 	parse_fails("50x", -EINVAL, "retryOn: unknown condition \"50x\"");
@@ -177,6 +208,15 @@ static void test_backoff(void **state)
 	}
 	assert_true(sl_retry_backoff_ns(UINT32_MAX, UINT64_MAX) < 250 * ms);
 	assert_true(sl_retry_backoff_ns(0, UINT64_MAX) < 25 * ms);
+	/* another base: doubles up to 10 times it */
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 1, 100 * ms - 1), 100 * ms - 1);
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 1, 100 * ms), 0);
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 4, 800 * ms - 1), 800 * ms - 1);
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 5, 1000 * ms - 1), 1000 * ms - 1);
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 5, 1000 * ms), 0);
+	assert_int_equal(sl_retry_backoff_base_ns(100 * ms, 40, 1000 * ms), 0);
+	assert_int_equal(sl_retry_backoff_base_ns(0, 3, 12345), 0);
+	assert_true(sl_retry_backoff_base_ns(UINT64_MAX / 3, 60, UINT64_MAX - 1) < UINT64_MAX);
 }
 
 static void test_budget(void **state)
