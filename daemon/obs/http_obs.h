@@ -65,7 +65,8 @@ struct sl_obs_http {
 /**
  * sl_obs_http_request - count @r in the metrics and log it (rate limited)
  * in the daemon's registry and access log (sl_obs_start); a no-op for what
- * is not set up
+ * is not set up.  Call it from the workers, which sl_obs_stop() outlives
+ * (it frees both), as the flows' done callbacks.
  */
 void sl_obs_http_request(const struct sl_obs_http *r);
 

@@ -2,8 +2,9 @@
 /*
  * Observability glue between the data path and its outputs: the registry
  * of live flows (`sluice conns`), the per-flow Istio metrics and the access
- * log (both at flow close), the full Prometheus exposition and the
- * health/readiness answers of the telemetry port (15020).
+ * log (both at flow close; per HTTP request: http_obs.h), the full
+ * Prometheus exposition and the health/readiness answers of the telemetry
+ * port (15020).
  *
  * Live flows: one mutex-protected list for the process.  A flow is added
  * when its relay starts and removed when the relay reports its end; the

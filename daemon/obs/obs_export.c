@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Prometheus exposition of sluiced: the labelled Istio series
- * (metrics.c) and istio_build, the process-wide counters (stats.h) as sluice_* families,
- * configuration and certificate state, and cheap process metrics.
+ * (metrics.c) and istio_build, the process-wide counters (stats.h) as
+ * sluice_* families, configuration and certificate state, and cheap
+ * process metrics.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -2,6 +2,7 @@
 /* Prometheus rendering of daemon/obs/metrics.c: exact text, escaping, histogram
  * buckets, bounded cardinality. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -436,6 +437,101 @@ static void test_http_overflow(void **state)
 	sl_metrics_free(m);
 }
 
+/* four workers count requests while a scraper renders: every request is
+ * counted once, and each rendered histogram is consistent (+Inf equals
+ * _count, the buckets never decrease) */
+#define OBS_THREADS 4
+#define OBS_PER_THREAD 20000
+
+static void *observer(void *arg)
+{
+	struct sl_metrics *m = arg;
+	struct sl_metrics_http_labels l = http_l;
+
+	for (int i = 0; i < OBS_PER_THREAD; i++) {
+		l.response_code = i % 3 == 0 ? 503 : 200;
+		sl_metrics_http_observe(m, &l, (uint64_t)i * 1000, (uint64_t)i,
+					1);
+	}
+	return NULL;
+}
+
+static uint64_t sample(const char *text, const char *prefix)
+{
+	const char *p = strstr(text, prefix);
+
+	assert_non_null(p);
+	p = strchr(p, '}');
+	assert_non_null(p);
+	return strtoull(p + 2, NULL, 10);
+}
+
+/* the number at the end of the line [@p, @e) */
+static uint64_t line_value(const char *p, const char *e)
+{
+	const char *sp = e;
+
+	while (sp > p && sp[-1] != ' ')
+		sp--;
+	assert_true(sp > p);
+	return strtoull(sp, NULL, 10);
+}
+
+static void test_http_concurrent(void **state)
+{
+	pthread_t t[OBS_THREADS];
+	struct sl_metrics *m;
+	char *text;
+
+	(void)state;
+	assert_int_equal(sl_metrics_new(0, 0, &m), 0);
+	for (int i = 0; i < OBS_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, observer, m), 0);
+	for (int k = 0; k < 20; k++) {
+		const char *p;
+
+		text = render(m);
+		p = strstr(text, "istio_response_bytes_bucket{");
+		if (p) {
+			uint64_t last = 0, v;
+
+			/* the first series: 19 buckets and +Inf, _sum, _count */
+			for (int b = 0; b < 22; b++) {
+				const char *e = strchr(p, '\n');
+
+				assert_non_null(e);
+				v = line_value(p, e);
+				if (b < 20) {
+					assert_true(v >= last);
+					last = v;
+				} else if (b == 21) {
+					assert_int_equal(v, last);
+				}
+				p = e + 1;
+			}
+		}
+		free(text);
+	}
+	for (int i = 0; i < OBS_THREADS; i++)
+		pthread_join(t[i], NULL);
+	text = render(m);
+	{
+		/* 20000 per thread: 6667 with 503, 13333 with 200 */
+		char *p503 = strstr(text, "response_code=\"503\"");
+		uint64_t ok, err;
+
+		assert_non_null(p503);
+		ok = sample(strstr(text, "istio_requests_total{" HTTP_KEY("200", "-")),
+			    "istio_requests_total{");
+		err = sample(strstr(text, "istio_requests_total{" HTTP_KEY("503", "-")),
+			     "istio_requests_total{");
+		assert_int_equal(ok + err, OBS_THREADS * OBS_PER_THREAD);
+		assert_int_equal(err, OBS_THREADS * 6667);
+	}
+	free(text);
+	sl_metrics_free(m);
+}
+
 /* label values are UTF-8 in the text format: a bad byte would make
  * Prometheus reject the whole scrape */
 static void test_label_utf8(void **state)
@@ -507,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_http_exact),
 		cmocka_unit_test(test_http_defaults_and_codes),
 		cmocka_unit_test(test_http_overflow),
+		cmocka_unit_test(test_http_concurrent),
 		cmocka_unit_test(test_label_utf8),
 		cmocka_unit_test(test_promtool),
 	};
