@@ -2,14 +2,53 @@
 /*
  * libFuzzer target: the input is one YAML file, loaded through the same
  * parser, decoder and resolver as a config directory.  A valid snapshot
- * is also printed (routes in every format) and queried.
+ * is also printed (routes in every format) and queried, per connection
+ * and per HTTP request (sl_config_http_route with a fixed request).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "config_internal.h"
+#include "http_route.h"
 #include "log.h"
+
+/* one HTTP request, parsed once, for sl_config_http_route */
+static const char sl_fz_head[] =
+	"GET /reviews/1?v=2&u=abc HTTP/1.1\r\nHost: reviews:9080\r\n"
+	"x-canary: true\r\nend-user: jason\r\nx-tag: a\r\nx-tag: b\r\n\r\n";
+
+static void sl_fz_http(const struct sl_config *cfg,
+		       const struct sl_workload *src, const struct sl_ip *dst,
+		       uint16_t port)
+{
+	static struct sl_h1_msg msg;
+	static bool parsed;
+	struct sl_http_req_view v = { 0 };
+	struct sl_http_route rt;
+
+	if (!parsed) {
+		sl_h1_msg_init(&msg, NULL);
+		if (sl_h1_parse_request(&msg, sl_fz_head,
+					sizeof(sl_fz_head) - 1) <= 0)
+			__builtin_trap();
+		parsed = true;
+	}
+	v.buf = sl_fz_head;
+	v.msg = &msg;
+	v.method = sl_fz_head + msg.method.off;
+	v.method_len = msg.method.len;
+	v.path = sl_fz_head + msg.target.off;
+	v.path_len = msg.target.len;
+	v.authority = sl_fz_head + msg.hdr[msg.host].value.off;
+	v.authority_len = msg.hdr[msg.host].value.len;
+	v.scheme = "http";
+	(void)sl_config_port_protocol(cfg, src, dst, port);
+	for (uint32_t rnd = 0; rnd < 100; rnd += 33)
+		if (sl_config_http_route(cfg, src, dst, port, &v, rnd, &rt) == 0 &&
+		    (!rt.eps || !rt.n_eps))
+			__builtin_trap(); /* success always names endpoints */
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							.port = 80 };
 
 			sl_config_resolve(cfg, NULL, &w[i].address, 80, &eps, &n);
+			sl_fz_http(cfg, &w[i], &w[i].address, 80);
 			sl_config_authorize(cfg, &w[i], &req);
 			sl_config_mtls_mode(cfg, &w[i], 80);
 			sl_config_mtls_plaintext_any(cfg, &w[i]);
@@ -55,11 +95,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			w = sl_config_workloads(cfg, &n);
 		}
 		for (size_t i = 0; i < cfg->n_vips; i++) {
+			const struct sl_host *h = cfg->vips[i].host;
+			size_t n_wl;
+			const struct sl_workload *src = sl_config_workloads(cfg, &n_wl);
+
 			vip = cfg->vips[i].ip;
-			for (size_t k = 0; k < cfg->vips[i].host->n_ports; k++)
-				sl_config_resolve(cfg, NULL, &vip,
-						  (uint16_t)cfg->vips[i].host->ports[k].port,
-						  &eps, &n);
+			for (size_t k = 0; k < h->n_ports; k++) {
+				uint16_t port = (uint16_t)h->ports[k].port;
+
+				sl_config_resolve(cfg, NULL, &vip, port, &eps, &n);
+				sl_fz_http(cfg, n_wl ? src : NULL, &vip, port);
+				sl_fz_http(cfg, NULL, &vip, port);
+			}
 		}
 	}
 	sl_config_put(cfg);

@@ -30,8 +30,8 @@ check "check examples prints the summary" grep -Eq \
 # no effect is a warning naming it (the field ledger), none other; the
 # header match is on a port named http: evaluated per request, no warning
 check "check examples warns about each field without effect" sh -c "
-grep -q 'virtual-services.yaml:22:5: spec.http\\[1\\].timeout: warning: has no effect: ' '$err' &&
-grep -q 'virtual-services.yaml:23:47: spec.http\\[1\\].retries.retryOn: warning: has no effect: ' '$err' &&
+grep -q 'virtual-services.yaml:23:5: spec.http\\[1\\].timeout: warning: has no effect: ' '$err' &&
+grep -q 'virtual-services.yaml:24:47: spec.http\\[1\\].retries.retryOn: warning: has no effect: ' '$err' &&
 test \$(grep -c ': warning: ' '$err') -eq 2"
 
 # an http match on a host without an HTTP port cannot apply: warned

@@ -623,6 +623,7 @@ static void test_bad_regex(void **state)
 		  "    - uri: {regex: \"/a(b\"}\n"
 		  "    - headers:\n"
 		  "        x-y: {regex: \"a**\"}\n"
+		  "        x-ok: {regex: \"fine|good\"}\n" /* compiled, then freed */
 		  "      queryParams:\n"
 		  "        big: {regex: \"((((a{100}){100}){100}){100})\"}\n"
 		  "    route: [{destination: {host: reviews}}]\n");
@@ -630,7 +631,7 @@ static void test_bad_regex(void **state)
 		 "invalid regex \"/a(b\": missing ): /a(b");
 	CFGT_HAS(&t, "vs.yaml", 10, 22, "spec.http[0].match[1].headers.x-y.regex",
 		 "invalid regex \"a**\": bad repetition operator: **");
-	CFGT_HAS(&t, "vs.yaml", 12, 22,
+	CFGT_HAS(&t, "vs.yaml", 13, 22,
 		 "spec.http[0].match[1].queryParams.big.regex",
 		 "invalid repetition size: {100}");
 	assert_int_equal(t.errs.n, 3);

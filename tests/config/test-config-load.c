@@ -46,7 +46,7 @@ static void test_canary_table(void **state)
 	txt = routes_text(t.cfg, NULL, SL_CONFIG_FMT_DUMP, &ret);
 	assert_int_equal(ret, 0);
 	assert_string_equal(txt,
-		"my-service.default.svc.cluster.local\t(not applied) headers[x-canary]=exact:\"true\"\t"
+		"my-service.default.svc.cluster.local\theaders[x-canary]=exact:\"true\"\t"
 		"my-service.default.svc.cluster.local\tv2\t100\t"
 		"my-service-v2-0=198.18.1.3:8080\n"
 		"my-service.default.svc.cluster.local\t*\t"
@@ -65,8 +65,9 @@ static void test_canary_table(void **state)
 	txt = routes_text(t.cfg, NULL, SL_CONFIG_FMT_JSON, &ret);
 	assert_int_equal(ret, 0);
 	assert_non_null(strstr(txt, "\"match\": \"headers[x-canary]=exact:\\\"true\\\"\""));
-	/* http matches are not evaluated at L4: never shown as applied */
-	assert_non_null(strstr(txt, "\"match_applied\": false"));
+	/* the port is named http: the match is evaluated per request */
+	assert_non_null(strstr(txt, "\"match_applied\": true"));
+	assert_null(strstr(txt, "\"match_applied\": false"));
 	assert_non_null(strstr(txt, "\"weight\": 90"));
 	free(txt);
 	txt = routes_text(t.cfg, "nosuch", SL_CONFIG_FMT_DUMP, &ret);
