@@ -105,8 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct sl_h1_msg m, b;
 	static char out[1 << 17];
 	static const char *const rm[] = { "x-drop" };
-	static const struct sl_hdr_kv set[] = { { "x-set", "s" } };
-	static const struct sl_hdr_kv add[] = { { "x-add", "a" } };
+	static const struct sl_label set[] = { { "x-set", "s" } };
+	static const struct sl_label add[] = { { "x-add", "a" } };
 	static const struct sl_http_header_ops ops = {
 		.remove = rm, .n_remove = 1, .set = set, .n_set = 1, .add = add, .n_add = 1,
 	};

@@ -561,7 +561,7 @@ static void test_round_trip(void **state)
 static void test_rewrite_target(void **state)
 {
 	static const char in[] = "GET /old/path?q=1 HTTP/1.1\r\nHost: svc\r\nA: b\r\n\r\n";
-	static const struct sl_hdr_kv set[] = { { "Host", "other:8080" } };
+	static const struct sl_label set[] = { { "Host", "other:8080" } };
 	const struct sl_http_header_ops o = { .set = set, .n_set = 1 };
 	const struct sl_http_header_ops *ops[] = { &o };
 	static const char *const bad[] = { "", "/a b", "/a\tb", "/caf\xc3\xa9", "/a\x7f" };
