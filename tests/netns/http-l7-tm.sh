@@ -48,7 +48,10 @@
 #     its Sec-WebSocket-Accept), then frames echo both ways over the tunnel
 #  m. DestinationRule connectionPool.http: maxRequestsPerConnection 2
 #     (6 requests, 3 upstream connections), http2MaxRequests 1 (a
-#     concurrent request: 503 UO); outlierDetection consecutive5xxErrors 2
+#     concurrent request: 503 UO), maxRetries 1 (a second request while
+#     one retries is not retried), http1MaxPendingRequests 1 (a second
+#     request while one waits for its connection: 503 UO at once);
+#     outlierDetection consecutive5xxErrors 2
 #     per response (round robin over a 503 endpoint and a good one: 2 of
 #     20 requests fail, then the bad one is ejected)
 #  j. istio_requests_total (reporter source) counts every request of this
@@ -81,6 +84,7 @@ tp_add_pod 2 pod25 15
 p23=198.18.2.13 p24=198.18.2.14 p25=198.18.2.15
 V_FLAKY=198.19.0.40 V_DEAD=198.19.0.41 V_OK=198.19.0.42 V_RESET=198.19.0.43
 V_WS=198.19.0.44 V_POOL=198.19.0.45 V_OUTL=198.19.0.46
+V_DEAD2=198.19.0.47 V_HOLE=198.19.0.48 P_HOLE=198.18.2.99
 
 failed=0
 bad() {
@@ -114,6 +118,9 @@ mkcfg() { # dir node
 		svc ws "$V_WS" "app: ws"
 		svc pool "$V_POOL" "app: ok"
 		svc outl "$V_OUTL" "pool: outl"
+		svc dead2 "$V_DEAD2" "app: dead"
+		tm_we hole "$P_HOLE" node-b "app: hole"
+		svc hole "$V_HOLE" "app: hole"
 		svc flaky "$V_FLAKY" "app: flaky"
 		svc dead "$V_DEAD" "app: dead"
 		svc ok "$V_OK" "app: ok"
@@ -223,6 +230,43 @@ spec:
   http:
   - route: [{destination: {host: outl}}]
     retries: {attempts: 0}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: dead2}
+spec:
+  host: dead2
+  trafficPolicy:
+    connectionPool:
+      http: {maxRetries: 1}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: dead2}
+spec:
+  hosts: [dead2]
+  http:
+  - route: [{destination: {host: dead2}}]
+    retries: {attempts: 3, retryOn: 5xx}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: hole}
+spec:
+  host: hole
+  trafficPolicy:
+    connectionPool:
+      tcp: {connectTimeout: 2s}
+      http: {http1MaxPendingRequests: 1}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: hole}
+spec:
+  hosts: [hole]
+  http:
+  - route: [{destination: {host: hole}}]
+    retries: {attempts: 0}
 EOT
 }
 mkcfg "$TM_CFG_A" node-a
@@ -308,6 +352,15 @@ EOF2
 tp_bg pod25 "$TP_DIR/pod25.out" "$py" "$TP_DIR/ws-up.py"
 for p in pod21 pod22 pod23 pod24 pod25; do tp_wait_port "$p" 8000; done
 
+# "hole": an endpoint whose mesh port drops every SYN (connects hang)
+tp_exec node2 nft -f - <<EOT
+table ip sl_test_hole {
+	chain pre {
+		type filter hook prerouting priority -300; policy accept;
+		ip daddr $P_HOLE drop
+	}
+}
+EOT
 tm_start_b
 tm_start_a --log-level info --access-log-rate 10000
 ALOG=$TP_DIR/sluiced-a.log
@@ -570,6 +623,42 @@ if [ "${r%% *}" = 503 ] && grep '"path":"/m3"' "$ALOG" | grep -q '"UO"'; then
 else
 	bad "m. http2MaxRequests 1: want 503 UO, got '$r': $(grep '"/m3"' "$ALOG" | tail -1)"
 fi
+# maxRetries 1: a request whose retries are in progress (the dead
+# upstream answers 503 after 300 ms, 3 retries) holds the one retry
+# place: a second request meanwhile is not retried (URX at once): the
+# upstream sees 4 + 1 requests
+l0=$(nlines "$L_DEAD")
+tp_exec pod11 curl -sS --max-time 8 -o /dev/null -H 'x-delay-ms: 300' "http://$V_DEAD2/m5" &
+first=$!
+sleep 0.1
+r=$(req -H 'x-delay-ms: 300' "http://$V_DEAD2/m6")
+wait $first || true
+count 503
+count "${r%% *}"
+n=$(($(nlines "$L_DEAD") - l0))
+if [ "${r%% *}" = 503 ] && [ "$n" = 5 ]; then
+	ok "m. maxRetries 1: the second request was not retried (upstream saw 4 + 1)"
+else
+	bad "m. maxRetries 1: want 503 and 5 requests upstream, got '$r', $n"
+fi
+# http1MaxPendingRequests 1: the endpoint's SYNs are dropped, so a
+# request waits for its connection (connectTimeout 2s); a second one
+# meanwhile: 503 UO at once
+tp_exec pod11 curl -sS --max-time 8 -o /dev/null "http://$V_HOLE/m7" &
+first=$!
+sleep 0.3
+r=$(req "http://$V_HOLE/m8")
+wait $first || true
+count 503
+count "${r%% *}"
+read -r code secs _ <<<"$r"
+if [ "$code" = 503 ] && awk -v s="$secs" 'BEGIN { exit !(s < 1.0) }' &&
+	grep '"path":"/m8"' "$ALOG" | grep -q '"UO"'; then
+	ok "m. http1MaxPendingRequests 1: the second request waiting for a connection got 503 UO at once"
+else
+	bad "m. http1MaxPendingRequests 1: want 503 UO at once, got '$r': $(grep '"/m8"' "$ALOG" | tail -1)"
+fi
+
 # consecutive5xxErrors 2: the endpoint that answers 503 is ejected after
 # its second one; round robin over the two, 20 requests: exactly 2 503s
 n503=0
