@@ -678,9 +678,16 @@ void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
 	"protocol HTTP): its traffic is routed per connection, match "         \
 	"conditions are not evaluated and the first http rule without match "  \
 	"routes every connection (the last http rule if all have one)"
+/* the same for the per-request settings of such a rule */
+#define SL_CFG_NO_HTTP_PORT_L7                                                 \
+	"no host of this VirtualService has an HTTP port: its traffic is "     \
+	"routed per connection, and this rule's timeout, fault, headers and "  \
+	"retryOn (retries are connect retries) do not apply"
 /**
  * sl_cfg_http_warn - warn (SL_CFG_NO_HTTP_PORT) at every http[].match of
- * a VirtualService whose hosts have no HTTP port (http_route.c)
+ * a VirtualService whose hosts have no HTTP port, and
+ * (SL_CFG_NO_HTTP_PORT_L7) at every http[] rule of it that sets timeout,
+ * fault, headers (rule or route level) or retryOn (http_route.c)
  */
 void sl_cfg_http_warn(struct sl_config *cfg);
 /** sl_cfg_host_has_http - has @h a port Istio's protocol selection makes

@@ -145,6 +145,11 @@ bool sl_cfg_host_has_http(const struct sl_host *h)
 	return false;
 }
 
+static bool sl_ops_any(const struct sl_http_header_ops *o)
+{
+	return o->n_set || o->n_add || o->n_remove;
+}
+
 void sl_cfg_http_warn(struct sl_config *cfg)
 {
 	for (size_t i = 0; i < cfg->res.n[SL_K_VIRTUALSERVICE]; i++) {
@@ -160,10 +165,23 @@ void sl_cfg_http_warn(struct sl_config *cfg)
 		for (size_t r = 0; r < vs->n_rules; r++) {
 			const struct sl_vs_rule *rule = &vs->rules[r];
 
-			if (rule->tcp || !rule->has_match)
+			bool l7 = false;
+
+			if (rule->tcp)
 				continue;
-			sl_pos_err(&cfg->warns, &rule->match_pos,
-				   "has no effect: " SL_CFG_NO_HTTP_PORT);
+			if (rule->has_match)
+				sl_pos_err(&cfg->warns, &rule->match_pos,
+					   "has no effect: " SL_CFG_NO_HTTP_PORT);
+			l7 = rule->timeout_ns || rule->retry_on ||
+			     rule->fault_delay_ns || rule->fault_abort_status ||
+			     sl_ops_any(&rule->req_hdrs) ||
+			     sl_ops_any(&rule->resp_hdrs);
+			for (size_t k = 0; k < rule->n_dests && !l7; k++)
+				l7 = sl_ops_any(&rule->dests[k].req_hdrs) ||
+				     sl_ops_any(&rule->dests[k].resp_hdrs);
+			if (l7)
+				sl_pos_err(&cfg->warns, &rule->pos,
+					   "has no effect in part: " SL_CFG_NO_HTTP_PORT_L7);
 		}
 	}
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "hdrs.h"
+#include "retry.h"
 
 #define SL_UNSUP_L4 "is not supported: sluice routes connections at L4"
 
@@ -374,6 +376,17 @@ static bool sl_vs_header_ops(struct sl_dec *d, const struct sl_ynode *h,
 		case -1:
 			ok = false;
 		}
+		if (ok) {
+			/* names must be tokens, values free of CR, LF, NUL and
+			 * other controls; framing and hop-by-hop fields are
+			 * sluice's own (hdrs.h) */
+			char msg[256];
+
+			if (sl_hdrs_ops_check(out[j], msg, sizeof(msg))) {
+				sl_dec_err(d, x, "%s", msg);
+				ok = false;
+			}
+		}
 		sl_dec_pop(d, o2);
 	}
 	sl_dec_pop(d, old);
@@ -684,6 +697,23 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 		    sl_dec_str(d, x, "retryOn", &rule->retry_on) < 0 ||
 		    sl_dec_bool(d, x, "retryRemoteLocalities", &b) < 0)
 			ok = false;
+		if (rule->retry_on) {
+			/* Istio's validation: known conditions and status
+			 * codes; the ones sluice cannot honour are errors */
+			struct sl_retry_policy rp;
+			char msg[256];
+			size_t o2 = sl_dec_push_key(d, "retryOn");
+
+			if (sl_retry_parse(rule->retry_on, rule->retry_attempts,
+					   &rp, msg, sizeof(msg))) {
+				sl_dec_err(d, sl_ymap_get(x, "retryOn"), "%s", msg);
+				ok = false;
+			} else if (rp.ignored) {
+				sl_dec_warn(d, sl_ymap_get(x, "retryOn"),
+					    "has no effect in part: the gRPC and HTTP/3 conditions never apply to HTTP/1.1 requests");
+			}
+			sl_dec_pop(d, o2);
+		}
 		sl_dec_pop(d, old);
 	}
 	x = sl_ymap_get(it, "fault");
