@@ -66,10 +66,11 @@ static void sl_vs_re_free(void *p)
 /*
  * "exact:\"v\"" from a StringMatch, and the match itself into @out (a
  * regex compiled here: a bad one is an error at its own position, with
- * RE2's message); NULL after an error
+ * RE2's message); NULL after an error.  @present: "{}" is allowed and
+ * means "present" (headers, withoutHeaders, queryParams, as in Istio)
  */
 static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m,
-				     struct sl_str_match *out)
+				     struct sl_str_match *out, bool present)
 {
 	static const char *const known[] = { "exact", "prefix", "regex", NULL };
 	static const enum sl_str_match_kind kinds[] = {
@@ -78,6 +79,10 @@ static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m,
 	const char *val = NULL, *kind = NULL;
 	int n = 0, ki = 0;
 
+	if (present && sl_ynode_is_null(m)) {
+		out->kind = SL_SM_PRESENT;
+		return "present";
+	}
 	if (!sl_dec_fields(d, m, known, NULL))
 		return NULL;
 	for (int i = 0; known[i]; i++) {
@@ -93,8 +98,14 @@ static const char *sl_vs_stringmatch(struct sl_dec *d, const struct sl_ynode *m,
 			val = v;
 		}
 	}
+	if (n == 0 && present) {
+		out->kind = SL_SM_PRESENT;
+		return "present";
+	}
 	if (n != 1) {
-		sl_dec_err(d, m, "want exactly one of exact, prefix, regex");
+		sl_dec_err(d, m, present ?
+			   "want at most one of exact, prefix, regex" :
+			   "want exactly one of exact, prefix, regex");
 		return NULL;
 	}
 	out->kind = kinds[ki];
@@ -177,7 +188,7 @@ static bool sl_vs_match_map(struct sl_dec *d, const struct sl_ynode *m,
 		const char *name = v->items[2 * i]->str;
 		size_t o2 = sl_dec_push_mapkey(d, name);
 		const char *sm = sl_vs_stringmatch(d, v->items[2 * i + 1],
-						   &kv[i].m);
+						   &kv[i].m, true);
 
 		kv[i].name = sl_arena_strdup(d->a, name); /* the tree goes */
 		if (sm)
@@ -246,7 +257,7 @@ static bool sl_vs_match(struct sl_dec *d, const struct sl_ynode *m, bool tcp,
 			if (!v)
 				continue;
 			old = sl_dec_push_key(d, strm[i]);
-			s = sl_vs_stringmatch(d, v, strm_out[i]);
+			s = sl_vs_stringmatch(d, v, strm_out[i], false);
 			if (s)
 				sl_text_add(&one, " && ", "%s=%s", strm[i], s);
 			else

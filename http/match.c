@@ -29,6 +29,8 @@ bool sl_str_match_eval(const struct sl_str_match *m, const char *s, size_t len,
 			       memcmp(s, m->value, m->len) == 0;
 	case SL_SM_REGEX:
 		return sl_re_full_match(m->re, s, len);
+	case SL_SM_PRESENT:
+		return true;
 	}
 	return false;
 }

@@ -64,6 +64,8 @@ enum sl_str_match_kind {
 	SL_SM_EXACT,
 	SL_SM_PREFIX,
 	SL_SM_REGEX,
+	SL_SM_PRESENT, /* "{}" in headers, withoutHeaders, queryParams: the
+			  name is present, whatever its value (Istio) */
 };
 
 /**

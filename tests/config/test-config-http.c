@@ -406,6 +406,13 @@ static const char match_vs[] =
 	"  - name: empty-subset\n"
 	"    match: [{uri: {exact: /v9}}]\n"
 	"    route: [{destination: {host: reviews, subset: v9}}]\n"
+	"  - name: present\n"
+	"    match:\n"
+	"    - headers: {x-p: {}}\n"
+	"      withoutHeaders: {x-q: {}}\n"
+	"      queryParams: {flag: {}}\n"
+	"    - headers: {x-n: }\n"
+	"    route: [{destination: {host: reviews}}]\n"
 	"---\n"
 	"apiVersion: networking.istio.io/v1\n"
 	"kind: VirtualService\n"
@@ -522,6 +529,14 @@ static void test_match_types(void **state)
 	EXPECT_NO_RULE(NULL, 9080, H("GET /src"));
 	EXPECT_RULE("198.18.1.31", 9080, H("GET /ns"), "sourceNamespace");
 	EXPECT_NO_RULE("198.18.1.30", 9080, H("GET /ns"));
+	/* "{}" (or no value): the header or parameter is present */
+	EXPECT_RULE(NULL, 9080, "GET /x-present?flag HTTP/1.1\r\nHost: reviews\r\nx-p: 1\r\n\r\n",
+		    "present");
+	EXPECT_NO_RULE(NULL, 9080, "GET /x-present?flag HTTP/1.1\r\nHost: reviews\r\nx-p: 1\r\nx-q: 0\r\n\r\n");
+	EXPECT_NO_RULE(NULL, 9080, "GET /x-present HTTP/1.1\r\nHost: reviews\r\nx-p: 1\r\n\r\n");
+	EXPECT_NO_RULE(NULL, 9080, H("GET /x-present?flag"));
+	EXPECT_RULE(NULL, 9080, "GET /x HTTP/1.1\r\nHost: reviews\r\nx-n:\r\n\r\n",
+		    "present");
 	/* no rule matches: Istio's 404 NR */
 	EXPECT_NO_RULE(NULL, 9080, H("GET /nothing"));
 	cfgt_done(&t);

@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sl_str_match ex = { SL_SM_EXACT, pat, plen, NULL };
 		struct sl_str_match px = { SL_SM_PREFIX, pat, plen, NULL };
 		struct sl_str_match rx = { SL_SM_REGEX, pat, plen, re };
-		struct sl_str_match *kinds[] = { &ex, &px, &rx };
+		struct sl_str_match pr = { SL_SM_PRESENT, "", 0, NULL };
+		struct sl_str_match *kinds[] = { &ex, &px, &rx, &pr };
 		struct sl_http_kv_match kv;
 		const char *qv;
 		size_t ql;
@@ -78,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v.authority_len = msg.hdr[msg.host].value.len;
 		v.scheme = "http";
 		v.port = 80;
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < 4; k++) {
 			struct sl_http_match m = { 0 };
 
 			m.uri = *kinds[k];
@@ -129,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* withoutHeaders == !headers for a present header, true for an
 		 * absent one */
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < 4; k++) {
 			struct sl_http_match mh = { 0 }, mw = { 0 };
 			bool present = false;
 

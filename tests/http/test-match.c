@@ -197,6 +197,14 @@ static void test_headers(void **state)
 	assert_true(hdr_is(canary, true, "x-canary", SL_SM_EXACT, "false"));
 	assert_false(hdr_is(canary, true, "X-Canary", SL_SM_REGEX, ".*"));
 	assert_false(hdr_is(rep, true, "x-tag", SL_SM_EXACT, "a,b"));
+	/* Istio's "{}": present, whatever the value (even empty) */
+	assert_true(hdr_is(canary, false, "x-canary", SL_SM_PRESENT, ""));
+	assert_true(hdr_is(rep, false, "X-Tag", SL_SM_PRESENT, ""));
+	assert_false(hdr_is(none, false, "x-canary", SL_SM_PRESENT, ""));
+	assert_true(hdr_is("GET / HTTP/1.1\r\nHost: a\r\nx-e:\r\n\r\n", false,
+			   "x-e", SL_SM_PRESENT, ""));
+	assert_false(hdr_is(canary, true, "x-canary", SL_SM_PRESENT, ""));
+	assert_true(hdr_is(none, true, "x-canary", SL_SM_PRESENT, ""));
 	/* repeated values longer than the stack buffer are joined on the heap */
 	{
 		char va[1500], vb[1500], want[3002];
@@ -261,6 +269,11 @@ static void test_query(void **state)
 	assert_true(query_is("/p?a=x=y", "a", SL_SM_EXACT, "x=y"));
 	assert_true(query_is("/p?a=abc", "a", SL_SM_PREFIX, "ab"));
 	assert_false(query_is("/p?a=abc", "a", SL_SM_REGEX, "ab"));
+	/* "{}": present, any value */
+	assert_true(query_is("/p?a", "a", SL_SM_PRESENT, ""));
+	assert_true(query_is("/p?b=1&a=x", "a", SL_SM_PRESENT, ""));
+	assert_false(query_is("/p?b=1", "a", SL_SM_PRESENT, ""));
+	assert_false(query_is("/p", "a", SL_SM_PRESENT, ""));
 	/* the helper itself */
 	assert_true(sl_http_query_param("/p?k=v", 6, "k", &v, &n));
 	assert_int_equal(n, 1);
