@@ -437,6 +437,44 @@ static void test_protocol_and_match_gateways(void **state)
 	cfgt_done(&t);
 }
 
+/* the per-request settings the HTTP engine applies are checked at load:
+ * header operations by http/hdrs.h's rules, retryOn by Istio's */
+static void test_http_ops_and_retry_on(void **state)
+{
+	struct cfgt t = { 0 };
+
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route: [{destination: {host: reviews}}]\n"
+		  "    headers:\n"
+		  "      request: {remove: [content-length]}\n");
+	assert_int_equal(t.errs.n, 1);
+	assert_int_equal(t.errs.v[0].line, 9);
+	assert_string_equal(t.errs.v[0].path, "spec.http[0].headers.request");
+	assert_non_null(strstr(t.errs.v[0].message, "content-length"));
+	cfgt_done(&t);
+	/* a value with a control character */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route:\n"
+		  "    - destination: {host: reviews}\n"
+		  "      headers: {response: {set: {x-a: \"b\\x01c\"}}}\n");
+	assert_int_equal(t.errs.n, 1);
+	assert_string_equal(t.errs.v[0].path,
+			    "spec.http[0].route[0].headers.response");
+	cfgt_done(&t);
+	/* an unknown retryOn condition, named */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route: [{destination: {host: reviews}}]\n"
+		  "    retries: {attempts: 2, retryOn: \"5xx,sometimes\"}\n");
+	assert_int_equal(t.errs.n, 1);
+	assert_int_equal(t.errs.v[0].line, 8);
+	assert_string_equal(t.errs.v[0].path, "spec.http[0].retries.retryOn");
+	assert_non_null(strstr(t.errs.v[0].message, "sometimes"));
+	cfgt_done(&t);
+}
+
 static void test_errors_print(void **state)
 {
 	struct sl_config_errors errs = { 0 };
@@ -471,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_authz_l4),
 		cmocka_unit_test(test_protocol_and_match_gateways),
+		cmocka_unit_test(test_http_ops_and_retry_on),
 		cmocka_unit_test(test_errors_print),
 	};
 

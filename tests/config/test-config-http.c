@@ -692,8 +692,17 @@ static void test_no_http_port_warning(void **state)
 		"  http:\n"
 		"  - match: [{headers: {x-a: {exact: b}}}]\n"
 		"    route: [{destination: {host: db}}]\n"
-		"  - route: [{destination: {host: db}}]\n";
+		"  - route: [{destination: {host: db}}]\n"
+		"  - route: [{destination: {host: db}}]\n"
+		"    timeout: 1s\n"
+		"    fault: {abort: {httpStatus: 503, percentage: {value: 1}}}\n"
+		"  - route:\n"
+		"    - destination: {host: db}\n"
+		"      headers: {request: {set: {x-a: b}}}\n"
+		"  - route: [{destination: {host: db}}]\n"
+		"    retries: {attempts: 1, retryOn: 5xx}\n";
 	static const char want[] = "has no effect: no host of this VirtualService has an HTTP port";
+	static const char want_l7[] = "has no effect in part: no host of this VirtualService has an HTTP port: its traffic is routed per connection, and this rule's timeout, fault, headers and retryOn";
 	struct cfgt t = { 0 };
 
 	(void)state;
@@ -704,6 +713,11 @@ static void test_no_http_port_warning(void **state)
 		"vs.yaml", vs);
 	assert_int_equal(count_msg(t.cfg, "spec.http[0].match", want), 1);
 	assert_int_equal(count_msg(t.cfg, "spec.http[1].match", want), 0);
+	/* timeout, fault, route-level headers, retryOn: per request only */
+	assert_int_equal(count_msg(t.cfg, "spec.http[1]", want_l7), 0);
+	assert_int_equal(count_msg(t.cfg, "spec.http[2]", want_l7), 1);
+	assert_int_equal(count_msg(t.cfg, "spec.http[3]", want_l7), 1);
+	assert_int_equal(count_msg(t.cfg, "spec.http[4]", want_l7), 1);
 	cfgt_done(&t);
 	/* the same with an HTTP port: evaluated, no warning */
 	CFGT_OK(&t, "svc.yaml",
@@ -712,6 +726,12 @@ static void test_no_http_port_warning(void **state)
 		" ports: [{name: tcp-db, port: 5432}, {name: web, port: 80, appProtocol: http}]}\n",
 		"vs.yaml", vs);
 	assert_int_equal(count_msg(t.cfg, "spec.http[0].match", want), 0);
+	for (int i = 0; i < 5; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "spec.http[%d]", i);
+		assert_int_equal(count_msg(t.cfg, path, want_l7), 0);
+	}
 	cfgt_done(&t);
 }
 

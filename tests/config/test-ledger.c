@@ -491,12 +491,12 @@ static const struct sample samples[] = {
 	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "bookinfo/virtual-service-reviews-jason-v2-v3.yaml",
 	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
-	/* fault injection: the fault warned, the match evaluated */
+	/* fault injection on a port named http: applied per request */
 	{ "bookinfo/virtual-service-ratings-test-abort.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "bookinfo/virtual-service-ratings-test-delay.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
-	{ "bookinfo/fault-injection-details-v1.yaml", NULL, NULL, 1 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
+	{ "bookinfo/fault-injection-details-v1.yaml", NULL, NULL, 0 },
 	/* ingress gateways are not sluice's */
 	{ "bookinfo/bookinfo-gateway.yaml", NULL,
 	  "gateways are not supported (only \"mesh\")", 0 },
@@ -504,12 +504,13 @@ static const struct sample samples[] = {
 	  "gateways are not supported (only \"mesh\")", 0 },
 	{ "tcp-echo/tcp-echo-20-v2.yaml", NULL,
 	  "gateways are not supported (only \"mesh\")", 0 },
-	/* circuit breaking: the HTTP limits warned, the TCP ones enforced */
-	{ "istio.io/circuit-breaking-destination-rule.yaml", NULL, NULL, 2 },
+	/* circuit breaking: the HTTP limits (the HTTP engine) and the TCP
+	 * ones enforced */
+	{ "istio.io/circuit-breaking-destination-rule.yaml", NULL, NULL, 0 },
 	{ "istio.io/request-timeouts-reviews-timeout.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "istio.io/request-timeouts-ratings-delay.yaml",
-	  "bookinfo/destination-rule-all.yaml", NULL, 1 },
+	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "istio.io/authz-tcp-allow-ports.yaml", NULL, NULL, 0 },
 	/* an HTTP condition in a security rule is an error, never dropped */
 	{ "istio.io/authz-tcp-allow-methods.yaml", NULL,
