@@ -9,7 +9,7 @@
 #   node1: pod11 (default, app: client), pod12 (namespace "other",
 #          app: client2): the clients
 #   node2: pod21 my-service v1, pod22 my-service v2 (port 8000);
-#          pod23 with 17 addresses 198.18.2.101..117, one WorkloadEntry
+#          pod23 with 18 addresses 198.18.2.101..118, one WorkloadEntry
 #          each (label m: "K"), one upstream on 0.0.0.0:8000 that names
 #          itself by the address it was reached on ("m@198.18.2.1KK")
 #   Service my-service 198.19.0.30 port 80 "http"; DestinationRule
@@ -17,7 +17,9 @@
 #   Service match-svc 198.19.0.31 ports 80 "http", 8080 "http-alt",
 #   8081 "web" with appProtocol http; a VirtualService with one rule per
 #   match type, each rule also requiring "x-t: K" (so a request can match
-#   only its own rule) and routing to subset mK; no catch-all rule.
+#   only its own rule) and routing to subset mK; no catch-all rule.  The
+#   last rule (18) is never requested: an L4 route (sluice before its HTTP
+#   layer takes the last http[] rule) would answer everything from it.
 #
 #  a. x-canary: true: 50 curl runs, every one answered by v2
 #  b. 1,000 requests on one keep-alive connection without the header:
@@ -32,10 +34,14 @@
 #     match blocks (OR); a port with appProtocol http is routed at L7 too
 #  d. the smuggling table (docs/HTTP.md): each raw input gets the
 #     parser's status with Connection: close, the connection is closed,
-#     and no upstream logs anything
+#     and no upstream logs anything; also after a good request on the same
+#     connection (200, then the refusal; only the good one reaches v1/v2)
 #  e. no http[] rule matches: 404, the access log says NR
 #  f. 10 pipelined requests (odd ones to v2, the first ones slowest) are
 #     answered in order
+#  h. request bodies of 100 KiB (Content-Length, chunked) reach the
+#     upstream whole; an HTTP/1.0 request and one with Connection: close
+#     get their response, then the connection is closed
 #  g. both daemons stop with exit 0 (ASan: no leaks)
 # Every assertion is checked and reported; the script fails at the end if
 # any failed.
@@ -59,7 +65,7 @@ p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12)
 p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
 vip=198.19.0.30 mvip=198.19.0.31
 tp_add_pod 2 pod23 100
-nm=17 # match rules 1..17, pod23's addresses 198.18.2.101..117
+nm=18 # match rules 1..18, pod23's addresses 198.18.2.101..118
 for ((k = 1; k <= nm; k++)); do
 	tp_exec pod23 ip addr add "198.18.2.$((100 + k))/32" dev eth0
 	ip -n "$TP_NODE2" route add "198.18.2.$((100 + k))/32" dev veth-pod23
@@ -169,6 +175,7 @@ EOT
 			'port: 8080'
 			'scheme: {exact: http}'
 			'OR'
+			'uri: {exact: /never-requested}'
 		)
 		for ((k = 1; k <= nm; k++)); do
 			local c=${conds[k - 1]}
@@ -343,6 +350,9 @@ smug=(
 	"431|101 header fields|@many"
 	"431|head over 60 KiB|@big"
 	"414|request line over 8 KiB|@line"
+	"200,400|TE and CL after a good request|GET /ok HTTP/1.1\r\n${H}\r\nPOST / HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n${H}\r\n"
+	"200,400|obs-fold after a good request|GET /ok HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}X-A: a\r\n b\r\n\r\n"
+	"200,400|NUL after a good request|GET /ok HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}X-A: a\x00b\r\n\r\n"
 )
 "$py" - "$TP_DIR" <<'EOF'
 import sys
@@ -352,27 +362,31 @@ open(d + "/many", "wb").write(b"GET / HTTP/1.1\r\n" + h + b"".join(b"x-%d: y\r\n
 open(d + "/big", "wb").write(b"GET / HTTP/1.1\r\n" + h + b"x-big: " + b"a" * (61 * 1024) + b"\r\n\r\n")
 open(d + "/line", "wb").write(b"GET /" + b"a" * (9 * 1024) + b" HTTP/1.1\r\n" + h + b"\r\n")
 EOF
+# STATUS: the status of each response ("200,400": a good request first on
+# the same connection, which alone reaches an upstream)
 for s in "${smug[@]}"; do
 	st=${s%%|*} rest=${s#*|}
 	what=${rest%%|*} data=${rest#*|}
+	n=$(tr ',' '\n' <<<"$st" | wc -l)
+	fwd=$(tr ',' '\n' <<<"$st" | grep -c '^200$' || true)
 	l0=$(lines)
 	if [ "${data:0:1}" = @ ]; then
-		out=$(tp_exec pod11 "$py" "$CL" --timeout 3 raw "$vip" 80 --file "$TP_DIR/${data:1}" --wait 1) || true
+		out=$(tp_exec pod11 "$py" "$CL" --timeout 3 raw "$vip" 80 --file "$TP_DIR/${data:1}" --wait 1 --count "$n") || true
 	else
-		out=$(tp_exec pod11 "$py" "$CL" --timeout 3 raw "$vip" 80 "$data" --wait 1) || true
+		out=$(tp_exec pod11 "$py" "$CL" --timeout 3 raw "$vip" 80 "$data" --wait 1 --count "$n") || true
 	fi
 	sleep 0.05 # a request forwarded by mistake: let the upstream log it
 	l1=$(lines)
 	res=$("$py" -c '
 import json, sys
 o = json.loads(sys.argv[1])
-print(o["status"], o["connection_close"], o["closed"], o["extra_len"])' "$out" 2>/dev/null) || res="? ? ? ?"
+print(",".join(map(str, o["statuses"])) or "-", o["connection_close"], o["closed"], o["extra_len"])' "$out" 2>/dev/null) || res="? ? ? ?"
 	read -r gst gcc gclosed gextra <<<"$res"
 	if [ "$gst" = "$st" ] && [ "$gcc" = True ] && [ "$gclosed" != open ] &&
-		[ "$gextra" = 0 ] && [ "$l1" = "$l0" ]; then
-		ok "d. $what: $st, Connection: close, closed ($gclosed), nothing upstream"
+		[ "$gextra" = 0 ] && [ "$l1" = $((l0 + fwd)) ]; then
+		ok "d. $what: $st, Connection: close, closed ($gclosed), $fwd request(s) upstream"
 	else
-		bad "d. $what: want $st + Connection: close + closed + nothing upstream; got status $gst, connection_close $gcc, closed $gclosed, bytes after the response $gextra, upstream log lines $l0 -> $l1 ($out)"
+		bad "d. $what: want $st + Connection: close + closed + $fwd new upstream log line(s); got status $gst, connection_close $gcc, closed $gclosed, bytes after the response $gextra, upstream log lines $l0 -> $l1 ($out)"
 	fi
 done
 
@@ -403,6 +417,44 @@ assert all(o["bodies"][i] == "v2" for i in range(1, 10, 2)), "odd ones on v2"' "
 else
 	bad "f. pipelined requests: $out"
 fi
+
+# ---- h. bodies, HTTP/1.0, Connection: close ------------------------------------------------
+head -c 102400 /dev/zero | tr '\0' 'b' >"$TP_DIR/body"
+last_v2() { # the last request v2 logged: "METHOD TARGET BODY_LEN FRAMING"
+	"$py" -c '
+import json, sys
+o = json.loads(open(sys.argv[1]).readlines()[-1])
+h = {n.lower(): v for n, v in o.get("headers", [])}
+fr = "chunked" if "transfer-encoding" in h else ("cl" if "content-length" in h else "none")
+print(o.get("method"), o.get("target"), o.get("body_len"), fr)' "$LOG_V2" 2>/dev/null || echo "? ? ? ?"
+}
+r=$(req pod11 -H 'x-canary: true' --data-binary @"$TP_DIR/body" "http://$vip/cl-body")
+u=$(last_v2)
+if [ "$r" = "200 v2" ] && [ "$u" = "POST /cl-body 102400 cl" ]; then
+	ok "h. a 100 KiB Content-Length body reached v2 whole"
+else
+	bad "h. 100 KiB Content-Length body: want '200 v2' and v2 logging 'POST /cl-body 102400 cl'; got '$r', v2 logged '$u'"
+fi
+r=$(req pod11 -H 'x-canary: true' -H 'Transfer-Encoding: chunked' --data-binary @"$TP_DIR/body" "http://$vip/chunked-body")
+u=$(last_v2)
+if [ "$r" = "200 v2" ] && [ "$u" = "POST /chunked-body 102400 chunked" ]; then
+	ok "h. a 100 KiB chunked body reached v2 whole"
+else
+	bad "h. 100 KiB chunked body: want '200 v2' and v2 logging 'POST /chunked-body 102400 chunked'; got '$r', v2 logged '$u'"
+fi
+for c in "HTTP/1.0|GET /ten HTTP/1.0\r\nHost: my-service\r\n\r\n" \
+	"Connection: close|GET /close HTTP/1.1\r\nHost: my-service\r\nConnection: close\r\n\r\n"; do
+	out=$(tp_exec pod11 "$py" "$CL" --timeout 3 raw "$vip" 80 "${c#*|}" --wait 1) || true
+	res=$("$py" -c '
+import json, sys
+o = json.loads(sys.argv[1])
+print(o["status"], o["closed"])' "$out" 2>/dev/null) || res="? ?"
+	if [ "$res" = "200 eof" ]; then
+		ok "h. ${c%%|*}: 200, then the connection closed"
+	else
+		bad "h. ${c%%|*}: want 200 and the connection closed (eof); got '$res' ($out)"
+	fi
+done
 
 # ---- g. clean stop ---------------------------------------------------------------------------
 tm_stop

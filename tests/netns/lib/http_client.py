@@ -16,12 +16,13 @@ usage:
       ready first.  Prints {"order_ok", "paths" (x-path of each response
       in the order received), "bodies", "statuses", "error"}; exit 0 only
       if every response came back in the order sent.
-  http_client.py raw IP PORT DATA [--file F] [--wait S]
+  http_client.py raw IP PORT DATA [--file F] [--wait S] [--count N]
       send DATA (Python backslash escapes: \\r \\n \\x00 ...) or the bytes
-      of F, read one response.  Prints {"status", "status_line", "headers",
-      "connection_close" (a Connection: close field), "closed" ("eof",
-      "reset" or "open" S seconds after the response), "extra_len" (bytes
-      after the first response), "error"}; exit 0 if a response came.
+      of F, read N responses (default 1).  Prints {"statuses" (of each),
+      "status", "status_line", "headers" (of the last), "connection_close"
+      (the last has a Connection: close field), "closed" ("eof", "reset"
+      or "open" S seconds after it), "extra_len" (bytes after it),
+      "error"}; exit 0 if N responses came.
 Host is "IP:PORT" unless -H sets one.  --timeout S (before the command):
 seconds to wait for each response, default 10.
 """
@@ -73,7 +74,7 @@ class Reader:
         return out
 
 
-def read_response(r, head_only_status=False):
+def read_response(r):
     """one final response: (status, status_line, headers, body)"""
     while True:
         head = r.until(b"\r\n\r\n").decode("latin-1")
@@ -192,15 +193,17 @@ def cmd_raw(a):
             data = f.read()
     else:
         data = codecs.escape_decode(a.data.encode("latin-1"))[0]
-    out = {"status": None, "status_line": None, "headers": [],
+    out = {"status": None, "status_line": None, "headers": [], "statuses": [],
            "connection_close": False, "closed": "open", "extra_len": 0,
            "error": None}
     s = connect(a.ip, a.port)
     r = Reader(s)
     try:
         s.sendall(data)
-        status, line, headers, _ = read_response(r)
-        out.update(status=status, status_line=line, headers=headers)
+        for _ in range(a.count):
+            status, line, headers, _ = read_response(r)
+            out["statuses"].append(status)
+            out.update(status=status, status_line=line, headers=headers)
         out["connection_close"] = any(
             "close" in [t.strip().lower() for t in v.split(",")]
             for n, v in headers if n.lower() == "connection")
@@ -226,7 +229,7 @@ def cmd_raw(a):
         out["closed"] = "eof"
     out["extra_len"] = extra
     print(json.dumps(out, sort_keys=True))
-    return 0 if out["status"] is not None else 1
+    return 0 if len(out["statuses"]) == a.count else 1
 
 
 def main():
@@ -240,6 +243,7 @@ def main():
             q.add_argument("data", nargs="?", default="")
             q.add_argument("--file")
             q.add_argument("--wait", type=float, default=2.0)
+            q.add_argument("--count", type=int, default=1)
         else:
             q.add_argument("n", type=int)
             q.add_argument("-H", action="append", default=[])
