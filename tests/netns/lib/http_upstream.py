@@ -4,10 +4,12 @@
 
 usage: http_upstream.py --port PORT --name NAME [--addr ADDR] [--log FILE]
                         [--fail-first N | --always-fail] [--fail-status S]
-                        [--delay-ms MS] [--reset-after-bytes N]
+                        [--delay-ms MS [--delay-first N]]
+                        [--reset-after-bytes N]
 
 A threaded HTTP/1.1 server (one thread per connection, keep-alive,
-Content-Length and chunked request bodies).  Every request gets the body
+Content-Length and chunked request bodies, "Expect: 100-continue" answered
+with a 100 before the body is read).  Every request gets the body
 "NAME\\n" (NAME may contain "{local}": the address the connection reached,
 so one server bound to several addresses names each) and the headers
 x-upstream (NAME), x-path (the request target), x-conn (connection id),
@@ -22,9 +24,10 @@ so "nothing was forwarded" means "no new line in the log".
 
 --fail-first N: the first N requests (over all connections) are answered
 with --fail-status (default 503); --always-fail: every request.
---delay-ms MS: wait before answering; a request header "x-delay-ms" sets
-it for that request.  --reset-after-bytes N: send the first N bytes of
-each response, then reset the connection (SO_LINGER 0).
+--delay-ms MS: wait before answering (with --delay-first N only the first
+N requests); a request header "x-delay-ms" sets it for that request.
+--reset-after-bytes N: send the first N bytes of each response, then
+reset the connection (SO_LINGER 0).
 SIGTERM/SIGINT exit 0.
 """
 import argparse
@@ -98,12 +101,16 @@ class Server:
             self.log.flush()
 
     def next_status(self):
+        """(status, delay in ms) for the next request"""
         with self.lock:
             self.count += 1
             n = self.count
+        delay = self.a.delay_ms
+        if self.a.delay_first is not None and n > self.a.delay_first:
+            delay = 0
         if self.a.always_fail or n <= self.a.fail_first:
-            return self.a.fail_status
-        return 200
+            return self.a.fail_status, delay
+        return 200, delay
 
     def handle(self, sock, peer):
         with self.lock:
@@ -134,11 +141,10 @@ class Server:
                                      error=str(e)))
                     return
                 method, target, version, headers, body_len = req
-                status = self.next_status()
+                status, delay = self.next_status()
                 self.record(dict(base, seq=seq, method=method, target=target,
                                  version=version, headers=headers,
                                  body_len=body_len, status=status))
-                delay = self.a.delay_ms
                 h = header(headers, "x-delay-ms")
                 if h is not None:
                     delay = int(h)
@@ -199,6 +205,9 @@ def read_request(c):
         if not sep:
             raise Incomplete("field without colon %r" % ln[:200])
         headers.append([n, v.strip(" \t")])
+    if (version == "HTTP/1.1" and (header(headers, "expect") or "").lower()
+            == "100-continue"):
+        c.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
     te = all_headers(headers, "transfer-encoding")
     cl = all_headers(headers, "content-length")
     body_len = 0
@@ -233,6 +242,7 @@ def main():
     p.add_argument("--always-fail", action="store_true")
     p.add_argument("--fail-status", type=int, default=503)
     p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--delay-first", type=int)
     p.add_argument("--reset-after-bytes", type=int)
     a = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
