@@ -25,7 +25,8 @@ so "nothing was forwarded" means "no new line in the log".
 --fail-first N: the first N requests (over all connections) are answered
 with --fail-status (default 503); --always-fail: every request.
 --delay-ms MS: wait before answering (with --delay-first N only the first
-N requests); a request header "x-delay-ms" sets it for that request.
+N requests); a request header "x-delay-ms" sets it for that request,
+"x-status" the status of the answer.
 --reset-after-bytes N: send the first N bytes of each response, then
 reset the connection (SO_LINGER 0).
 SIGTERM/SIGINT exit 0.
@@ -145,6 +146,9 @@ class Server:
                 self.record(dict(base, seq=seq, method=method, target=target,
                                  version=version, headers=headers,
                                  body_len=body_len, status=status))
+                h = header(headers, "x-status")
+                if h is not None:
+                    status = int(h)
                 h = header(headers, "x-delay-ms")
                 if h is not None:
                     delay = int(h)
