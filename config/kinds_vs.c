@@ -17,15 +17,15 @@
 #define SL_UNSUP_L4 "is not supported: sluice routes connections at L4"
 
 static const char *const sl_vs_http_unsup[] = {
-	"rewrite", "is not supported (sluice does not rewrite requests)",
-	"redirect", "is not supported (sluice does not answer HTTP)",
-	"directResponse", "is not supported (sluice does not answer HTTP)",
+	"rewrite", "is not supported yet (sluice's HTTP engine does not rewrite requests)",
+	"redirect", "is not supported yet (sluice's HTTP engine does not redirect)",
+	"directResponse", "is not supported yet (sluice's HTTP engine makes no direct responses)",
 	"mirror", "is not supported (sluice does not mirror traffic)",
 	"mirrors", "is not supported (sluice does not mirror traffic)",
 	"mirrorPercent", "is not supported (sluice does not mirror traffic)",
 	"mirrorPercentage", "is not supported (sluice does not mirror traffic)",
 	"mirror_percent", "is not supported (sluice does not mirror traffic)",
-	"corsPolicy", "is not supported (sluice does not process HTTP)",
+	"corsPolicy", "is not supported yet (sluice's HTTP engine does no CORS)",
 	"delegate", "is not supported (VirtualService delegation)",
 	NULL
 };
