@@ -50,6 +50,8 @@ void sl_options_usage(FILE *out, const char *prog)
 		"      --hello-timeout DUR     reset an inbound peer whose first TLS record is\n"
 		"                              not in within DUR (default 1s)\n"
 		"      --fd-reserve N          fds kept for admin, metrics, reloads (default 128)\n"
+		"      --http-head-timeout DUR an HTTP request head must be whole within DUR of\n"
+		"                              its first byte, else 408 (default 10s)\n"
 		"      --inbound-plain-port PORT plaintext inbound port for PERMISSIVE/DISABLE\n"
 		"                              pods (default: node config, 15006)\n"
 		"      --pool-size N           ready mTLS connections kept per source identity\n"
@@ -117,6 +119,7 @@ enum {
 	OPT_MAX_PENDING,
 	OPT_MAX_PENDING_SRC,
 	OPT_HELLO_TIMEOUT,
+	OPT_HTTP_HEAD_TIMEOUT,
 	OPT_FD_RESERVE,
 };
 
@@ -144,6 +147,7 @@ static const struct option long_opts[] = {
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-pending-per-source", required_argument, NULL, OPT_MAX_PENDING_SRC },
 	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+	{ "http-head-timeout", required_argument, NULL, OPT_HTTP_HEAD_TIMEOUT },
 	{ "fd-reserve", required_argument, NULL, OPT_FD_RESERVE },
 	{ "steer", no_argument, NULL, OPT_STEER },
 	{ "keep-table-on-stop", no_argument, NULL, OPT_KEEP_TABLE },
@@ -214,6 +218,7 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 			.hs_nice = SL_OFFLOAD_DEFAULT_NICE,
 			.bulk_buf_size = SL_RELAY_DEFAULT_BULK_SIZE,
 			.hello_timeout_ns = 1000000000ULL,
+			.http_head_timeout_ns = 10000000000ULL,
 		},
 	};
 	optind = 0; /* a fresh getopt scan (glibc), also for repeated calls */
@@ -417,6 +422,11 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 			if (sl_parse_duration(optarg, &ns) || !ns)
 				goto bad_arg;
 			x->o.hello_timeout_ns = ns;
+			break;
+		case OPT_HTTP_HEAD_TIMEOUT:
+			if (sl_parse_duration(optarg, &ns) || !ns)
+				goto bad_arg;
+			x->o.http_head_timeout_ns = ns;
 			break;
 		case 'V':
 			fprintf(out, "sluiced %s\n", SL_VERSION);

@@ -50,6 +50,8 @@ struct sl_daemon_opts {
 	unsigned int max_pending_src;	/* of those, per source (IPv4, IPv6 /64) */
 	unsigned int fd_reserve;	/* fds kept for admin, metrics, reload */
 	uint64_t hello_timeout_ns;	/* first TLS record deadline, default 1 s */
+	uint64_t http_head_timeout_ns;	/* HTTP request head deadline (l7),
+					 * default 10 s */
 	uint16_t outbound_port;		/* 0: from the node config */
 	uint16_t inbound_port;		/* 0: from the node config */
 	uint16_t inbound_plain_port;	/* 0: from the node config (15006) */

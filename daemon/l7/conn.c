@@ -1320,6 +1320,7 @@ static void c_route(struct l7c *c)
 
 static void head_complete(struct l7c *c)
 {
+	c_timer(c, 0, NULL); /* the head timeout */
 	if (!c_buf(&c->obuf, L7_OBUF) || !c_buf(&c->ubuf, L7_UBUF)) {
 		c_end(c, true);
 		return;
@@ -1363,9 +1364,64 @@ static void head_complete(struct l7c *c)
 
 static void head_recvd(struct l7c *c, int res);
 
+/* RFC 9110 tchar */
+static bool tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/*
+ * Could these first bytes start an HTTP/1.x request (a method token, then
+ * SP)?  Answered before the line is whole, so that a TLS ClientHello or
+ * other binary sent to an HTTP port is refused at once instead of waiting
+ * for a line end that never comes.
+ */
+static bool looks_like_http(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (b[i] == ' ')
+			return i > 0;
+		if (!tchar((unsigned char)b[i]))
+			return false;
+	}
+	return true;
+}
+
+static void head_timed_out(struct l7c *c)
+{
+	c->close_after = true;
+	c->req_done = false;
+	c_local_reply(c, 408, NULL, "request head timeout");
+}
+
+static void head_timeout(struct l7c *c)
+{
+	c_abort_io(c, head_timed_out);
+}
+
 static void head_parse(struct l7c *c)
 {
 	ssize_t n = sl_h1_parse_request(&c->req, c->dbuf, c->dlen);
+
+	if (n == 0 && !looks_like_http(c->dbuf, c->dlen)) {
+		c->close_after = true;
+		c->req_done = false;
+		sl_stat_inc(SL_STAT_HTTP_BAD_REQUESTS);
+		if (!c_buf(&c->obuf, L7_OBUF)) {
+			c_end(c, true);
+			return;
+		}
+		c_local_reply(c, 400, NULL, "not an HTTP/1.x request");
+		return;
+	}
+	if (n == 0 && !c->tm)
+		/* the head must be whole --http-head-timeout (10 s) after its
+		 * first byte: a client that trickles it gets 408 */
+		c_timer(c, c->d->o.http_head_timeout_ns ?
+				   c->d->o.http_head_timeout_ns :
+				   10000000000ull,
+			head_timeout);
 
 	if (n > 0) {
 		head_complete(c);

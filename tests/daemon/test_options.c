@@ -89,6 +89,7 @@ static void test_defaults(void **state)
 	assert_int_equal(x.o.idle_timeout_ns, 3600000000000ULL);
 	assert_int_equal(x.o.grace_ns, 10000000000ULL);
 	assert_int_equal(x.o.hello_timeout_ns, 1000000000ULL);
+	assert_int_equal(x.o.http_head_timeout_ns, 10000000000ULL);
 	assert_int_equal(x.o.preamble_timeout_ns, 15000000000ULL);
 	assert_int_equal(x.o.pool_size, 2);
 	assert_int_equal(x.o.pool_max, 8);
@@ -141,10 +142,11 @@ static void test_values(void **state)
 	assert_int_equal(x.o.max_inbound, 6);
 	assert_int_equal(x.o.max_pending, 9);
 	assert_int_equal(x.o.max_pending_src, 3);
-	OK(&x, "--hello-timeout", "250ms", "--fd-reserve", "64",
+	OK(&x, "--http-head-timeout", "2s", "--hello-timeout", "250ms", "--fd-reserve", "64",
 	   "--state-dir", "/var/lib/x", "--telemetry-port", "0",
 	   "--access-log-rate", "0");
 	assert_int_equal(x.o.hello_timeout_ns, 250000000ULL);
+	assert_int_equal(x.o.http_head_timeout_ns, 2000000000ULL);
 	assert_int_equal(x.o.fd_reserve, 64);
 	assert_string_equal(x.o.state_dir, "/var/lib/x");
 	assert_int_equal(x.telemetry_port, 0);
@@ -190,6 +192,7 @@ static const struct {
 	{ "max-inbound", "x" },		{ "max-pending", "0" },
 	{ "max-pending-per-source", "0" }, { "hello-timeout", "0" },
 	{ "hello-timeout", "1" },	{ "fd-reserve", "0" },
+	{ "http-head-timeout", "0" },	{ "http-head-timeout", "5" },
 	{ "telemetry-port", "65536" },	{ "access-log-rate", "1000001" },
 	{ "cert-lifetime", "9s" },	{ "inbound-plain-port", "0" },
 	{ "inbound-plain-port", "70000" }, { "pool-size", "100000" },

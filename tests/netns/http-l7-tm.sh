@@ -54,6 +54,10 @@
 #     outlierDetection consecutive5xxErrors 2
 #     per response (round robin over a 503 endpoint and a good one: 2 of
 #     20 requests fail, then the bad one is ejected)
+#  n. bytes that are not HTTP/1.x on an HTTP port: an HTTP/2 preface (505),
+#     a TLS ClientHello and garbage (400, at once, before any line end), and
+#     a head not whole after --http-head-timeout (408): Connection: close,
+#     closed, nothing upstream
 #  j. istio_requests_total (reporter source) counts every request of this
 #     script by response code and flags; promtool checks the exposition
 #  k. both daemons stop with exit 0 (ASan: no leaks)
@@ -362,7 +366,7 @@ table ip sl_test_hole {
 }
 EOT
 tm_start_b
-tm_start_a --log-level info --access-log-rate 10000
+tm_start_a --log-level info --access-log-rate 10000 --http-head-timeout 1s
 ALOG=$TP_DIR/sluiced-a.log
 
 # curl from pod11: prints "CODE SECONDS BODY" (CODE 000: no response)
@@ -669,6 +673,30 @@ for ((i = 0; i < 20; i++)); do
 done
 [ $n503 = 2 ] && ok "m. consecutive5xxErrors 2: 2 of 20 requests got 503, then the endpoint was ejected" ||
 	bad "m. consecutive5xxErrors 2: $n503 of 20 got 503 (want 2)"
+
+# ---- n. bytes that are not HTTP/1.x on an HTTP port ------------------------------------------------
+# sluice refuses them as Envoy's HTTP/1 codec does on a port declared
+# HTTP: the parser's status, Connection: close, closed, nothing upstream
+# (an HTTP/2 client must use a port declared http2/grpc: relayed at L4)
+for case in "505|h2 preface|PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" \
+	"400|TLS ClientHello|\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" \
+	"400|garbage|\x00\x01\x02 not http at all\r\n\r\n" \
+	"408|a head trickled past --http-head-timeout 1s|GET /slow HTTP/1.1\r\nHost: ok\r\n"; do
+	want=${case%%|*} rest=${case#*|}
+	what=${rest%%|*} data=${rest#*|}
+	l0=$(nlines "$L_OK")
+	out=$(tp_exec pod11 "$py" "$CL" raw "$V_OK" 80 "$data" 2>&1) || true
+	count "$want"
+	if "$py" -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["status"] == int(sys.argv[2]) and o["connection_close"] and o["closed"] in ("eof", "reset"), o' "$out" "$want" 2>/dev/null &&
+		[ "$(nlines "$L_OK")" = "$l0" ]; then
+		ok "n. $what on an HTTP port: $want, Connection: close, closed, nothing upstream"
+	else
+		bad "n. $what: want $want + close and nothing upstream, got $out, upstream $l0 -> $(nlines "$L_OK")"
+	fi
+done
 
 # ---- j. request metrics ------------------------------------------------------------------------------
 sleep 0.3
