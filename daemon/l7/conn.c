@@ -1020,7 +1020,13 @@ static void c_send_request(struct l7c *c)
 	/* the client's trace fields go: ours (a new span per attempt) are
 	 * added; then the destination's, then the rule's header ops (a
 	 * later set wins: the rule's, as in Envoy's default order) */
-	const struct sl_http_header_ops *ops[3] = { &sl_trace_header_ops,
+	static const char *const expect[] = { "expect" };
+	/* Expect: 100-continue is sluice's to answer (as Envoy does) */
+	static const struct sl_http_header_ops no_expect = {
+		.remove = expect, .n_remove = 1,
+	};
+	const struct sl_http_header_ops *ops[4] = { &sl_trace_header_ops,
+						    &no_expect,
 						    &c->rt.dest_req,
 						    &c->rt.req };
 	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
@@ -1030,7 +1036,7 @@ static void c_send_request(struct l7c *c)
 		sl_trace_new_span(&c->trace, l7_rnd, NULL);
 	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
 	n = n_extra < 0 ? n_extra :
-	    sl_hdrs_request(&c->req, c->dbuf, ops, 3, extra, (size_t)n_extra,
+	    sl_hdrs_request(&c->req, c->dbuf, ops, 4, extra, (size_t)n_extra,
 			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
 				    SL_HDRS_UPGRADE : 0,
 			    c->obuf, L7_OBUF);
