@@ -241,39 +241,25 @@ static void io_submit(struct l7c *c)
 	c->io_armed = true;
 }
 
-static void c_send(struct l7c *c, int fd, const void *buf, size_t len,
-		   l7_cont cont)
+enum io_kind { IO_SEND, IO_RECV, IO_POLL };
+
+/* one op on @fd: send all of @buf, recv into it, or poll for input */
+static void c_io(struct l7c *c, enum io_kind k, int fd, const void *buf,
+		 size_t len, l7_cont cont)
 {
 	c->io_fd = fd;
 	c->io_buf = buf;
 	c->io_len = len;
 	c->io_done = 0;
-	c->io_send = true;
-	c->io_poll = false;
+	c->io_send = k == IO_SEND;
+	c->io_poll = k == IO_POLL;
 	c->cont = cont;
 	io_submit(c);
 }
 
-static void c_recv(struct l7c *c, int fd, void *buf, size_t len,
-		   l7_cont cont)
-{
-	c->io_fd = fd;
-	c->io_buf = buf;
-	c->io_len = len;
-	c->io_send = false;
-	c->io_poll = false;
-	c->cont = cont;
-	io_submit(c);
-}
-
-static void c_poll(struct l7c *c, int fd, l7_cont cont)
-{
-	c->io_fd = fd;
-	c->io_poll = true;
-	c->io_send = false;
-	c->cont = cont;
-	io_submit(c);
-}
+#define c_send(c, fd, buf, len, cont) c_io(c, IO_SEND, fd, buf, len, cont)
+#define c_recv(c, fd, buf, len, cont) c_io(c, IO_RECV, fd, buf, len, cont)
+#define c_poll(c, fd, cont) c_io(c, IO_POLL, fd, NULL, 0, cont)
 
 /* ---- the timer ---------------------------------------------------------- */
 
@@ -832,14 +818,20 @@ static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 
 static void resp_head(struct l7c *c);
 
+/* the leg failed before the response head: retry, or 503 UC */
+static void c_upstream_gone(struct l7c *c)
+{
+	c_flag(c, "UC");
+	if (c_retry(c, 0, SL_RETRY_F_RESET))
+		return;
+	c_local_reply(c, 503, NULL,
+		      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+}
+
 static void resp_head_recvd(struct l7c *c, int res)
 {
 	if (res <= 0) {
-		c_flag(c, "UC");
-		if (c_retry(c, 0, SL_RETRY_F_RESET))
-			return;
-		c_local_reply(c, 503, NULL,
-			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+		c_upstream_gone(c);
 		return;
 	}
 	c->ulen += (size_t)res;
@@ -919,14 +911,11 @@ static void req_body_recvd(struct l7c *c, int res)
 	req_body(c);
 }
 
-static void req_body_sent(struct l7c *c, int res)
+/* the request head or a piece of its body went to the leg */
+static void req_sent(struct l7c *c, int res)
 {
 	if (res < 0) {
-		c_flag(c, "UC");
-		if (c_retry(c, 0, SL_RETRY_F_RESET))
-			return;
-		c_local_reply(c, 503, NULL,
-			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+		c_upstream_gone(c);
 		return;
 	}
 	req_body(c);
@@ -979,7 +968,7 @@ static void req_body(struct l7c *c)
 	if (n) {
 		c->req_bytes += n;
 		c->dpos += n;
-		c_send(c, c->leg->fd, c->dbuf + c->dpos - n, n, req_body_sent);
+		c_send(c, c->leg->fd, c->dbuf + c->dpos - n, n, req_sent);
 		return;
 	}
 	if (c->req_done) {
@@ -1000,19 +989,6 @@ static void req_body(struct l7c *c)
 	c->body_replay = false;
 	c->dlen = c->dpos = 0;
 	c_recv(c, c->fd, c->dbuf, L7_DBUF, req_body_recvd);
-}
-
-static void req_head_sent(struct l7c *c, int res)
-{
-	if (res < 0) {
-		c_flag(c, "UC");
-		if (c_retry(c, 0, SL_RETRY_F_RESET))
-			return;
-		c_local_reply(c, 503, NULL,
-			      "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
-		return;
-	}
-	req_body(c);
 }
 
 static void c_send_request(struct l7c *c)
@@ -1052,7 +1028,7 @@ static void c_send_request(struct l7c *c)
 	if (c->req.body == SL_H1_BODY_CHUNKED)
 		sl_h1_chunked_init(&c->ck, NULL);
 	c->req_done = c->req.body == SL_H1_BODY_NONE;
-	c_send(c, c->leg->fd, c->obuf, (size_t)n, req_head_sent);
+	c_send(c, c->leg->fd, c->obuf, (size_t)n, req_sent);
 }
 
 /* ---- attempts ----------------------------------------------------------- */
