@@ -309,6 +309,13 @@ struct sl_vs_rule {
 	double fault_delay_pct;
 	uint32_t fault_abort_status;
 	double fault_abort_pct;
+	/* http: rewrite, redirect, directResponse (the HTTP engine) */
+	const char *rewrite_uri, *rewrite_authority;
+	uint32_t redirect_code; /* 0: no redirect */
+	const char *redirect_uri, *redirect_authority, *redirect_scheme;
+	uint32_t redirect_port;
+	uint32_t direct_status; /* 0: no directResponse */
+	const char *direct_body;
 	/* smooth weighted round robin, precomputed: index of the destination
 	 * for pick i is wrr[i % wrr_len] */
 	uint8_t wrr[100];
@@ -681,8 +688,9 @@ void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
 /* the same for the per-request settings of such a rule */
 #define SL_CFG_NO_HTTP_PORT_L7                                                 \
 	"no host of this VirtualService has an HTTP port: its traffic is "     \
-	"routed per connection, and this rule's timeout, fault, headers and "  \
-	"retryOn (retries are connect retries) do not apply"
+	"routed per connection, and this rule's timeout, fault, headers, "     \
+	"rewrite, redirect, directResponse and retryOn (retries are connect "  \
+	"retries) do not apply"
 /**
  * sl_cfg_http_warn - warn (SL_CFG_NO_HTTP_PORT) at every http[].match of
  * a VirtualService whose hosts have no HTTP port, and

@@ -174,6 +174,8 @@ void sl_cfg_http_warn(struct sl_config *cfg)
 					   "has no effect: " SL_CFG_NO_HTTP_PORT);
 			l7 = rule->timeout_ns || rule->retry_on ||
 			     rule->fault_delay_ns || rule->fault_abort_status ||
+			     rule->rewrite_uri || rule->rewrite_authority ||
+			     rule->redirect_code || rule->direct_status ||
 			     sl_ops_any(&rule->req_hdrs) ||
 			     sl_ops_any(&rule->resp_hdrs);
 			for (size_t k = 0; k < rule->n_dests && !l7; k++)
@@ -244,6 +246,35 @@ static void sl_route_from_rule(struct sl_http_route *out,
 	out->fault_abort_pct = r->fault_abort_pct;
 	out->req = r->req_hdrs;
 	out->resp = r->resp_hdrs;
+	out->rewrite_uri = r->rewrite_uri;
+	out->rewrite_authority = r->rewrite_authority;
+	out->redirect_code = r->redirect_code;
+	out->redirect_uri = r->redirect_uri;
+	out->redirect_authority = r->redirect_authority;
+	out->redirect_scheme = r->redirect_scheme;
+	out->redirect_port = r->redirect_port;
+	out->direct_status = r->direct_status;
+	out->direct_body = r->direct_body;
+}
+
+/* what rewrite.uri replaces: the uri prefix of the block that matched
+ * (Envoy's prefix_rewrite), the whole path for an exact one */
+static void sl_route_rewrite_base(struct sl_http_route *out,
+				  const struct sl_vs_rule *r,
+				  const struct sl_http_req_view *v)
+{
+	for (size_t i = 0; i < r->n_matches; i++) {
+		const struct sl_http_match *m = &r->matches[i];
+
+		if (!sl_http_match_eval(m, v))
+			continue;
+		if (m->uri.kind == SL_SM_PREFIX)
+			out->rewrite_prefix = m->uri.value;
+		else if (m->uri.kind == SL_SM_EXACT ||
+			 m->uri.kind == SL_SM_REGEX)
+			out->rewrite_exact = true;
+		return;
+	}
 }
 
 /* the route[] entry for @rnd: cumulative weights over 0..99 */
@@ -335,6 +366,10 @@ int sl_config_http_route(const struct sl_config *cfg,
 	if (!rule)
 		return -ESRCH;
 	sl_route_from_rule(out, rule);
+	if (rule->rewrite_uri)
+		sl_route_rewrite_base(out, rule, &v);
+	if (rule->redirect_code || rule->direct_status)
+		return 0; /* answered by the engine: no destination */
 	sl_cfg_rule_policy(&out->pol, rule);
 	out->dest = (int)sl_pick_dest(rule, rnd);
 	d = &rule->dests[out->dest];

@@ -89,6 +89,18 @@ struct sl_http_route {
 	double fault_abort_pct;
 	struct sl_http_header_ops req, resp;
 	struct sl_http_header_ops dest_req, dest_resp;
+	/* http[].rewrite: @rewrite_uri replaces @rewrite_prefix (the matched
+	 * block's uri prefix; NULL: the whole path when it matched exactly,
+	 * else the leading "/"), @rewrite_authority the Host */
+	const char *rewrite_uri, *rewrite_prefix, *rewrite_authority;
+	bool rewrite_exact;
+	/* http[].redirect (code 0: none) and directResponse (status 0:
+	 * none): the engine answers, nothing goes upstream */
+	uint32_t redirect_code;
+	const char *redirect_uri, *redirect_authority, *redirect_scheme;
+	uint32_t redirect_port;
+	uint32_t direct_status;
+	const char *direct_body;
 };
 
 /**
@@ -106,6 +118,8 @@ struct sl_http_route {
  * without match[] takes everything).  Without one (or with tcp[] rules
  * only) the default route is the host's endpoints at @port.  A workload
  * address routes to that workload.
+ * A rule with redirect or directResponse has no destination: 0 with
+ * @redirect_code or @direct_status set and no endpoints.
  * @retval 0; -ENOENT nothing known at @dst:@port, or the destination has
  *         no endpoints; -ESRCH a VirtualService applies but no http[] rule
  *         matched (Istio answers 404, response flag NR)

@@ -17,9 +17,6 @@
 #define SL_UNSUP_L4 "is not supported: sluice routes connections at L4"
 
 static const char *const sl_vs_http_unsup[] = {
-	"rewrite", "is not supported yet (sluice's HTTP engine does not rewrite requests)",
-	"redirect", "is not supported yet (sluice's HTTP engine does not redirect)",
-	"directResponse", "is not supported yet (sluice's HTTP engine makes no direct responses)",
 	"mirror", "is not supported (sluice does not mirror traffic)",
 	"mirrors", "is not supported (sluice does not mirror traffic)",
 	"mirrorPercent", "is not supported (sluice does not mirror traffic)",
@@ -630,12 +627,181 @@ static bool sl_vs_fault(struct sl_dec *d, const struct sl_ynode *f,
 	return ok;
 }
 
+/* a URI path as the HTTP engine sends it: "/" first, visible ASCII */
+static bool sl_vs_path_ok(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return false;
+	return true;
+}
+
+/* an authority: host[:port], visible ASCII, no "/", "?", "#", "@" */
+static bool sl_vs_authority_ok(const char *a)
+{
+	if (!*a)
+		return false;
+	for (; *a; a++)
+		if ((unsigned char)*a <= ' ' || (unsigned char)*a >= 0x7f ||
+		    strchr("/?#@", *a))
+			return false;
+	return true;
+}
+
+static bool sl_vs_str_checked(struct sl_dec *d, const struct sl_ynode *map,
+			      const char *key, bool (*valid)(const char *),
+			      const char *what, const char **out)
+{
+	int r = sl_dec_str(d, map, key, out);
+
+	if (r < 0)
+		return false;
+	if (r == 1 && !valid(*out)) {
+		size_t old = sl_dec_push_key(d, key);
+
+		sl_dec_err(d, sl_ymap_get(map, key), "\"%s\" is not %s", *out,
+			   what);
+		sl_dec_pop(d, old);
+		return false;
+	}
+	return true;
+}
+
+/* http[].rewrite: uri (the matched prefix, or the whole path), authority */
+static bool sl_vs_rewrite(struct sl_dec *d, const struct sl_ynode *x,
+			  struct sl_vs_rule *rule)
+{
+	static const char *const known[] = { "uri", "authority", NULL };
+	static const char *const unsup[] = {
+		"uriRegexRewrite",
+		"is not supported yet (sluice rewrites the matched prefix or the whole path: use uri)",
+		NULL
+	};
+
+	if (!sl_dec_fields(d, x, known, unsup))
+		return false;
+	return sl_vs_str_checked(d, x, "uri", sl_vs_path_ok,
+				 "a path (\"/\" first, no space or control)",
+				 &rule->rewrite_uri) &&
+	       sl_vs_str_checked(d, x, "authority", sl_vs_authority_ok,
+				 "an authority (host[:port])",
+				 &rule->rewrite_authority);
+}
+
+/*
+ * A rule sluice answers itself: redirect or directResponse, never with
+ * route[] or rewrite, never both (Istio's validation).
+ */
+static bool sl_vs_answer(struct sl_dec *d, const struct sl_ynode *it,
+			 const struct sl_ynode *route, struct sl_vs_rule *rule)
+{
+	static const char *const rk[] = { "uri", "authority", "port", "scheme",
+					  "redirectCode", NULL };
+	static const char *const ru[] = {
+		"derivePort", "is not supported yet (give port, or none)", NULL
+	};
+	static const char *const dk[] = { "status", "body", NULL };
+	static const char *const bk[] = { "string", NULL };
+	static const char *const bu[] = {
+		"bytes", "is not supported yet (use string)", NULL
+	};
+	const struct sl_ynode *rd = sl_ymap_get(it, "redirect");
+	const struct sl_ynode *dr = sl_ymap_get(it, "directResponse");
+	bool ok = true;
+
+	if (route || (rd && dr) || sl_ymap_get(it, "rewrite")) {
+		const char *key = route ? "route" : sl_ymap_get(it, "rewrite") ? "rewrite" : "directResponse";
+
+		sl_dec_key_err(d, it, key,
+			       "a rule has exactly one of route, redirect and directResponse, and rewrite goes with route only");
+		return false;
+	}
+	if (rd) {
+		size_t old = sl_dec_push_key(d, "redirect");
+		const char *scheme = NULL;
+
+		if (!sl_dec_fields(d, rd, rk, ru)) {
+			sl_dec_pop(d, old);
+			return false;
+		}
+		rule->redirect_code = 301;
+		ok = sl_vs_str_checked(d, rd, "uri", sl_vs_path_ok,
+				       "a path (\"/\" first, no space or control)",
+				       &rule->redirect_uri) &&
+		     sl_vs_str_checked(d, rd, "authority", sl_vs_authority_ok,
+				       "an authority (host[:port])",
+				       &rule->redirect_authority) &&
+		     sl_dec_port(d, rd, "port", &rule->redirect_port) >= 0 &&
+		     sl_dec_uint(d, rd, "redirectCode", 300, 399,
+				 &rule->redirect_code) >= 0;
+		switch (sl_dec_str(d, rd, "scheme", &scheme)) {
+		case 1:
+			if (strcmp(scheme, "http") && strcmp(scheme, "https")) {
+				size_t o2 = sl_dec_push_key(d, "scheme");
+
+				sl_dec_err(d, sl_ymap_get(rd, "scheme"),
+					   "\"%s\" is not http or https", scheme);
+				sl_dec_pop(d, o2);
+				ok = false;
+			}
+			rule->redirect_scheme = scheme;
+			break;
+		case -1:
+			ok = false;
+		}
+		sl_dec_pop(d, old);
+		return ok;
+	}
+	{
+		size_t old = sl_dec_push_key(d, "directResponse");
+		const struct sl_ynode *b;
+
+		if (!sl_dec_fields(d, dr, dk, NULL)) {
+			sl_dec_pop(d, old);
+			return false;
+		}
+		switch (sl_dec_uint(d, dr, "status", 200, 599,
+				    &rule->direct_status)) {
+		case 0:
+			sl_dec_key_err(d, dr, "status", "required field is missing");
+			ok = false;
+			break;
+		case -1:
+			ok = false;
+			break;
+		default:
+			if (rule->direct_status == 204 || rule->direct_status == 304) {
+				size_t o2 = sl_dec_push_key(d, "status");
+
+				sl_dec_err(d, sl_ymap_get(dr, "status"),
+					   "%u is not supported (a response with no body: use another status)",
+					   rule->direct_status);
+				sl_dec_pop(d, o2);
+				ok = false;
+			}
+		}
+		b = sl_ymap_get(dr, "body");
+		if (b) {
+			size_t o2 = sl_dec_push_key(d, "body");
+
+			if (!sl_dec_fields(d, b, bk, bu) ||
+			    sl_dec_str(d, b, "string", &rule->direct_body) < 0)
+				ok = false;
+			sl_dec_pop(d, o2);
+		}
+		sl_dec_pop(d, old);
+		return ok;
+	}
+}
+
 static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 		       struct sl_vs_rule *rule)
 {
 	static const char *const http_known[] = {
 		"name", "match", "route", "retries", "timeout", "fault",
-		"headers", NULL
+		"headers", "rewrite", "redirect", "directResponse", NULL
 	};
 	static const char *const tcp_known[] = { "match", "route", NULL };
 	static const char *const rk[] = { "attempts", "perTryTimeout",
@@ -685,7 +851,12 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 	}
 	rule->match_text = sl_arena_strdup(d->a, t.buf);
 	r = sl_ymap_get(it, "route");
-	if (!r) {
+	if (!tcp && (sl_ymap_get(it, "redirect") ||
+		     sl_ymap_get(it, "directResponse"))) {
+		/* answered by sluice: no destination (Istio: exactly one of
+		 * route, redirect, directResponse) */
+		ok &= sl_vs_answer(d, it, r, rule);
+	} else if (!r) {
 		sl_dec_key_err(d, it, "route", "required field is missing");
 		ok = false;
 	} else {
@@ -693,6 +864,13 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 	}
 	if (tcp)
 		return ok;
+	x = sl_ymap_get(it, "rewrite");
+	if (x) {
+		size_t old = sl_dec_push_key(d, "rewrite");
+
+		ok &= sl_vs_rewrite(d, x, rule);
+		sl_dec_pop(d, old);
+	}
 	if (sl_dec_duration(d, it, "timeout", &rule->timeout_ns) < 0)
 		ok = false;
 	x = sl_ymap_get(it, "retries");

@@ -991,6 +991,105 @@ static void req_body(struct l7c *c)
 	c_recv(c, c->fd, c->dbuf, L7_DBUF, req_body_recvd);
 }
 
+/*
+ * rewrite.uri as Envoy's prefix_rewrite: the matched uri prefix is
+ * replaced (no uri condition: the leading "/"), an exact or regex match
+ * replaces the whole path; the query string stays.
+ * @retval 0, -ENOSPC
+ */
+static int c_rewrite_target(struct l7c *c, char *out, size_t cap)
+{
+	const char *t = c->dbuf + c->req.target.off;
+	size_t tl = c->req.target.len, plen, skip;
+	const char *q;
+	int n;
+
+	if (c->req.form == SL_H1_T_ABSOLUTE) {
+		const char *p = memchr(t, ':', tl);
+		size_t s0 = p ? (size_t)(p - t) + 3 : 0;
+		const char *slash = s0 < tl ? memchr(t + s0, '/', tl - s0) : NULL;
+
+		if (!slash)
+			return -ENOSPC;
+		tl -= (size_t)(slash - t);
+		t = slash;
+	}
+	q = memchr(t, '?', tl);
+	plen = q ? (size_t)(q - t) : tl;
+	if (c->rt.rewrite_exact)
+		skip = plen;
+	else if (c->rt.rewrite_prefix &&
+		 strlen(c->rt.rewrite_prefix) <= plen)
+		skip = strlen(c->rt.rewrite_prefix);
+	else
+		skip = 1; /* the leading "/" */
+	n = snprintf(out, cap, "%s%.*s", c->rt.rewrite_uri, (int)(tl - skip),
+		     t + skip);
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : 0;
+}
+
+/* http[].redirect: Location from the request, the rule overriding parts */
+static void c_redirect(struct l7c *c)
+{
+	char loc[4096], auth[512];
+	const char *path = c->dbuf + c->req.target.off;
+	size_t plen = c->req.target.len;
+	ssize_t n;
+	int k;
+
+	if (c->rt.redirect_authority)
+		snprintf(auth, sizeof(auth), "%s", c->rt.redirect_authority);
+	else if (c->req.host >= 0)
+		snprintf(auth, sizeof(auth), "%.*s",
+			 (int)c->req.hdr[c->req.host].value.len,
+			 c->dbuf + c->req.hdr[c->req.host].value.off);
+	else
+		auth[0] = 0;
+	if (c->rt.redirect_port) {
+		/* the port replaced: host[:port] or [v6][:port] */
+		char *br = strrchr(auth, ']'), *colon = strrchr(auth, ':');
+
+		if (colon && (!br || colon > br))
+			*colon = 0;
+		k = (int)strlen(auth);
+		snprintf(auth + k, sizeof(auth) - (size_t)k, ":%u",
+			 c->rt.redirect_port);
+	}
+	if (c->req.form == SL_H1_T_ABSOLUTE) {
+		const char *p = memchr(path, ':', plen);
+		size_t s0 = p ? (size_t)(p - path) + 3 : 0;
+		const char *slash = s0 < plen ? memchr(path + s0, '/', plen - s0) : NULL;
+
+		path = slash ? slash : "/";
+		plen = slash ? plen - (size_t)(slash - (c->dbuf + c->req.target.off)) : 1;
+	}
+	if (c->rt.redirect_uri) {
+		path = c->rt.redirect_uri;
+		plen = strlen(path);
+	}
+	k = snprintf(loc, sizeof(loc), "%s://%s%.*s",
+		     c->rt.redirect_scheme ? c->rt.redirect_scheme : "http",
+		     auth, (int)plen, path);
+	if (k < 0 || (size_t)k >= sizeof(loc)) {
+		c_local_reply(c, 414, NULL, "redirect location too long");
+		return;
+	}
+	c->status = (int)c->rt.redirect_code;
+	c->replied = true;
+	if (!c->req_done || c->stopping)
+		c->close_after = true;
+	if (!c_buf(&c->obuf, L7_OBUF)) {
+		c_end(c, true);
+		return;
+	}
+	n = snprintf(c->obuf, L7_OBUF,
+		     "HTTP/1.1 %d %s\r\nlocation: %s\r\ncontent-length: 0\r\n%s\r\n",
+		     c->status, sl_hdrs_reason(c->status), loc,
+		     c->close_after ? "connection: close\r\n" : "");
+	c->resp_bytes = (uint64_t)n;
+	c_send(c, c->fd, c->obuf, (size_t)n, local_sent);
+}
+
 static void c_send_request(struct l7c *c)
 {
 	/* the client's trace fields go: ours (a new span per attempt) are
@@ -1008,11 +1107,25 @@ static void c_send_request(struct l7c *c)
 	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
 	ssize_t n_extra, n;
 
+	struct sl_label host = { "host", c->rt.rewrite_authority };
+	struct sl_http_header_ops rw_host = {
+		.set = &host, .n_set = 1, .remove = expect, .n_remove = 1,
+	};
+	char target[8192];
+
+	if (c->rt.rewrite_authority)
+		ops[1] = &rw_host; /* with "expect" removed too: below */
 	if (c->attempts > 1)
 		sl_trace_new_span(&c->trace, l7_rnd, NULL);
 	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
+	if (c->rt.rewrite_uri && c_rewrite_target(c, target, sizeof(target))) {
+		c_local_reply(c, 414, NULL, "rewritten request target too long");
+		return;
+	}
 	n = n_extra < 0 ? n_extra :
-	    sl_hdrs_request(&c->req, c->dbuf, ops, 4, extra, (size_t)n_extra,
+	    sl_hdrs_request_target(&c->req, c->dbuf,
+				   c->rt.rewrite_uri ? target : NULL, ops, 4,
+				   extra, (size_t)n_extra,
 			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
 				    SL_HDRS_UPGRADE : 0,
 			    c->obuf, L7_OBUF);
@@ -1275,6 +1388,16 @@ static void c_route(struct l7c *c)
 	}
 	if (ret) {
 		c_local_reply(c, 503, "UH", "no healthy upstream");
+		return;
+	}
+	if (c->rt.direct_status) {
+		/* directResponse: sluice answers, nothing goes upstream */
+		c_local_reply(c, (int)c->rt.direct_status, NULL,
+			      c->rt.direct_body ? c->rt.direct_body : "");
+		return;
+	}
+	if (c->rt.redirect_code) {
+		c_redirect(c);
 		return;
 	}
 	/* retries: Istio's default policy without a retries block; retryOn

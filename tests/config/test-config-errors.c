@@ -269,7 +269,7 @@ static void test_unsupported(void **state)
 		  "  gateways: [my-gateway]\n"
 		  "  http:\n"
 		  "  - mirror: {host: reviews}\n"
-		  "    rewrite: {uri: /v2}\n"
+		  "    corsPolicy: {allowOrigins: [{exact: a}]}\n"
 		  "    route: [{destination: {host: reviews}}]\n"
 		  "  tls:\n"
 		  "  - route: [{destination: {host: reviews}}]\n",
@@ -284,7 +284,7 @@ static void test_unsupported(void **state)
 		  "spec: {hosts: [a.example.com], resolution: DNS, ports: [{number: 80, name: h}]}\n");
 	CFGT_HAS(&t, "vs.yaml", 6, 14, "spec.gateways[0]", "gateways are not supported");
 	CFGT_HAS(&t, "vs.yaml", 8, 5, "spec.http[0].mirror", "mirror is not supported");
-	CFGT_HAS(&t, "vs.yaml", 9, 5, "spec.http[0].rewrite", "rewrite is not supported");
+	CFGT_HAS(&t, "vs.yaml", 9, 5, "spec.http[0].corsPolicy", "corsPolicy is not supported");
 	CFGT_HAS(&t, "vs.yaml", 11, 3, "spec.tls", "tls is not supported");
 	CFGT_HAS(&t, "dr.yaml", 6, 31, "spec.trafficPolicy.tls.mode",
 		 "SIMPLE is not supported");
@@ -472,6 +472,30 @@ static void test_http_ops_and_retry_on(void **state)
 	assert_int_equal(t.errs.v[0].line, 8);
 	assert_string_equal(t.errs.v[0].path, "spec.http[0].retries.retryOn");
 	assert_non_null(strstr(t.errs.v[0].message, "sometimes"));
+	cfgt_done(&t);
+	/* exactly one of route, redirect, directResponse */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - route: [{destination: {host: reviews}}]\n"
+		  "    redirect: {uri: /a}\n");
+	assert_int_equal(t.errs.n, 1);
+	assert_string_equal(t.errs.v[0].path, "spec.http[0].route");
+	assert_non_null(strstr(t.errs.v[0].message, "exactly one of route, redirect and directResponse"));
+	cfgt_done(&t);
+	/* values the engine would send: a path, an authority, a status */
+	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
+		  "  http:\n"
+		  "  - redirect: {uri: no-slash, redirectCode: 200}\n"
+		  "  - directResponse: {status: 204}\n"
+		  "  - rewrite: {authority: \"a b\"}\n"
+		  "    route: [{destination: {host: reviews}}]\n");
+	assert_int_equal(t.errs.n, 3);
+	CFGT_HAS(&t, "vs.yaml", 7, 21, "spec.http[0].redirect.uri",
+		 "\"no-slash\" is not a path");
+	CFGT_HAS(&t, "vs.yaml", 8, 30, "spec.http[1].directResponse.status",
+		 "204 is not supported");
+	CFGT_HAS(&t, "vs.yaml", 9, 26, "spec.http[2].rewrite.authority",
+		 "\"a b\" is not an authority");
 	cfgt_done(&t);
 }
 

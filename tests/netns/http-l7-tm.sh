@@ -58,6 +58,10 @@
 #     a TLS ClientHello and garbage (400, at once, before any line end), and
 #     a head not whole after --http-head-timeout (408): Connection: close,
 #     closed, nothing upstream
+#  o. rewrite (uri after a prefix match and after an exact one, authority),
+#     redirect (scheme, authority, port, uri, redirectCode; and the
+#     defaults), directResponse (status, body string): nothing upstream
+#     for the last two
 #  j. istio_requests_total (reporter source) counts every request of this
 #     script by response code and flags; promtool checks the exposition
 #  k. both daemons stop with exit 0 (ASan: no leaks)
@@ -182,6 +186,18 @@ spec:
   - match: [{headers: {x-case: {exact: delay}}}]
     route: [{destination: {host: ok}}]
     fault: {delay: {fixedDelay: 500ms, percentage: {value: 100}}}
+  - match: [{headers: {x-case: {exact: rewrite}}, uri: {prefix: /old/}}]
+    rewrite: {uri: /new/, authority: rewritten.example}
+    route: [{destination: {host: ok}}]
+  - match: [{headers: {x-case: {exact: rewrite-exact}}, uri: {exact: /exact}}]
+    rewrite: {uri: /replaced}
+    route: [{destination: {host: ok}}]
+  - match: [{headers: {x-case: {exact: redirect}}}]
+    redirect: {uri: /moved, authority: other.example, port: 8443, scheme: https, redirectCode: 308}
+  - match: [{headers: {x-case: {exact: redirect-default}}}]
+    redirect: {uri: /elsewhere}
+  - match: [{headers: {x-case: {exact: direct}}}]
+    directResponse: {status: 418, body: {string: "I am a teapot"}}
   - match: [{headers: {x-case: {exact: hdr}}}]
     name: hdr-rule
     headers:
@@ -697,6 +713,47 @@ assert o["status"] == int(sys.argv[2]) and o["connection_close"] and o["closed"]
 		bad "n. $what: want $want + close and nothing upstream, got $out, upstream $l0 -> $(nlines "$L_OK")"
 	fi
 done
+
+# ---- o. rewrite, redirect, directResponse --------------------------------------------------------
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: rewrite' "http://$V_OK/old/a/b?q=1")
+count "${r%% *}"
+"$py" - "$L_OK" "$l0" <<'EOF' && ok "o. rewrite: prefix /old/ -> /new/ (query kept), authority -> rewritten.example" || bad "o. rewrite prefix: '$r', $(tail -1 "$L_OK" | cut -c1-300)"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+o = json.loads(lines[0])
+h = {k.lower(): v for k, v in o["headers"]}
+assert o["target"] == "/new/a/b?q=1", o["target"]
+assert h["host"] == "rewritten.example", h
+EOF
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: rewrite-exact' "http://$V_OK/exact?z=2")
+count "${r%% *}"
+"$py" - "$L_OK" "$l0" <<'EOF' && ok "o. rewrite after an exact uri match: the whole path replaced, the query kept" || bad "o. rewrite exact: '$r', $(tail -1 "$L_OK" | cut -c1-200)"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+assert json.loads(lines[0])["target"] == "/replaced?z=2", lines
+EOF
+l0=$(nlines "$L_OK")
+hd=$(tp_exec pod11 curl -sS --max-time 5 -D - -o /dev/null -H 'x-case: redirect' "http://$V_OK/x?y=1" | tr -d '\r') || true
+count 308
+if grep -q '^HTTP/1.1 308' <<<"$hd" && grep -qi '^location: https://other.example:8443/moved$' <<<"$hd" &&
+	[ "$(nlines "$L_OK")" = "$l0" ]; then
+	ok "o. redirect: 308, Location https://other.example:8443/moved (scheme, authority, port, uri, redirectCode), nothing upstream"
+else
+	bad "o. redirect: $hd"
+fi
+hd=$(tp_exec pod11 curl -sS --max-time 5 -D - -o /dev/null -H 'x-case: redirect-default' -H 'Host: ok.example:8080' "http://$V_OK/x" | tr -d '\r') || true
+count 301
+grep -q '^HTTP/1.1 301' <<<"$hd" && grep -qi '^location: http://ok.example:8080/elsewhere$' <<<"$hd" &&
+	ok "o. redirect defaults: 301, the request's Host, http" || bad "o. redirect defaults: $hd"
+l0=$(nlines "$L_OK")
+r=$(req -H 'x-case: direct' "http://$V_OK/d")
+count "${r%% *}"
+read -r code _ body <<<"$r"
+[ "$code" = 418 ] && [ "$body" = "I am a teapot" ] && [ "$(nlines "$L_OK")" = "$l0" ] &&
+	ok "o. directResponse: 418 with its body string, nothing upstream" ||
+	bad "o. directResponse: '$r', upstream $l0 -> $(nlines "$L_OK")"
 
 # ---- j. request metrics ------------------------------------------------------------------------------
 sleep 0.3
