@@ -45,7 +45,8 @@
 #  i. an upstream that resets mid-response: the client sees the
 #     connection reset (not a complete response), sluiced logs UC
 #  l. WebSocket: an Upgrade through the mesh gets the upstream's 101 (with
-#     its Sec-WebSocket-Accept), then frames echo both ways over the tunnel
+#     its Sec-WebSocket-Accept), then frames echo both ways over the tunnel;
+#     CONNECT: the upstream's 200, then bytes echoed with half-close
 #  m. DestinationRule connectionPool.http: maxRequestsPerConnection 2
 #     (6 requests, 3 upstream connections), http2MaxRequests 1 (a
 #     concurrent request: 503 UO), maxRetries 1 (a second request while
@@ -346,6 +347,16 @@ def serve(s):
     while b"\r\n\r\n" not in buf:
         buf += s.recv(4096)
     head, rest = buf.split(b"\r\n\r\n", 1)
+    if head.startswith(b"CONNECT "):
+        # a CONNECT tunnel: 200, then every byte echoed
+        s.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n" + rest)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            s.sendall(d)
+        s.close()
+        return
     key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")][0]
     acc = base64.b64encode(hashlib.sha1(key + G).digest())
     s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
@@ -622,6 +633,35 @@ then
 	ok "l. WebSocket: 101 with the upstream's accept key, 3 frames echoed through the tunnel"
 else
 	bad "l. WebSocket: $(cat "$TP_DIR/ws.out")"
+fi
+
+count 200
+if tp_exec pod11 "$py" - "$V_WS" >"$TP_DIR/connect.out" 2>&1 <<'EOF'
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=5)
+s.sendall(b"CONNECT backend.example:443 HTTP/1.1\r\nHost: backend.example:443\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    assert d, "closed before the 200"
+    buf += d
+head, rest = buf.split(b"\r\n\r\n", 1)
+assert head.startswith(b"HTTP/1.1 200"), head
+data = bytes(range(256)) * 400
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    rest += d
+assert rest == data, (len(rest), len(data))
+print("ok")
+EOF
+then
+	ok "l. CONNECT: 200 from the upstream, then 100 KiB echoed byte-exact through the tunnel, half-close carried"
+else
+	bad "l. CONNECT: $(cat "$TP_DIR/connect.out")"
 fi
 
 # ---- m. connectionPool.http and outlierDetection per response ---------------------------------------
