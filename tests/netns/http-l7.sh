@@ -35,7 +35,9 @@
 #  d. the smuggling table (docs/HTTP.md): each raw input gets the
 #     parser's status with Connection: close, the connection is closed,
 #     and no upstream logs anything; also after a good request on the same
-#     connection (200, then the refusal; only the good one reaches v1/v2)
+#     connection (200, then the refusal; only the good one reaches v1/v2);
+#     bytes that are not HTTP/1.x (a line of garbage, a TLS ClientHello,
+#     binary bytes: no line end) get a 400 at once, as Envoy's codec does
 #  e. no http[] rule matches: 404, the access log says NR
 #  f. 10 pipelined requests (odd ones to v2, the first ones slowest) are
 #     answered in order
@@ -361,6 +363,9 @@ smug=(
 	"200,400|TE and CL after a good request|GET /ok HTTP/1.1\r\n${H}\r\nPOST / HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n${H}\r\n"
 	"200,400|obs-fold after a good request|GET /ok HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}X-A: a\r\n b\r\n\r\n"
 	"200,400|NUL after a good request|GET /ok HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}X-A: a\x00b\r\n\r\n"
+	"400|not HTTP: a line of garbage|hello world\r\n\r\n"
+	"400|not HTTP: a TLS ClientHello (no line end)|\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x03\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x00\x00\x02\x13\x01\x01\x00"
+	"400|not HTTP: binary bytes (no line end)|\x00\x01\x02\x03 binary"
 )
 "$py" - "$TP_DIR" <<'EOF'
 import sys
