@@ -22,7 +22,8 @@ usage:
       "status", "status_line", "headers" (of the last), "connection_close"
       (the last has a Connection: close field), "closed" ("eof", "reset"
       or "open" S seconds after it), "extra_len" (bytes after it),
-      "error"}; exit 0 if N responses came.
+      "error"}; exit 0 if N responses came.  --brief: first a line
+      "STATUSES CONNECTION_CLOSE CLOSED EXTRA_LEN" ("200,400 True eof 0").
 Host is "IP:PORT" unless -H sets one.  --timeout S (before the command):
 seconds to wait for each response, default 10.
 """
@@ -228,6 +229,9 @@ def cmd_raw(a):
     if r.eof:
         out["closed"] = "eof"
     out["extra_len"] = extra
+    if a.brief:
+        print(",".join(map(str, out["statuses"])) or "-",
+              out["connection_close"], out["closed"], out["extra_len"])
     print(json.dumps(out, sort_keys=True))
     return 0 if len(out["statuses"]) == a.count else 1
 
@@ -244,6 +248,7 @@ def main():
             q.add_argument("--file")
             q.add_argument("--wait", type=float, default=2.0)
             q.add_argument("--count", type=int, default=1)
+            q.add_argument("--brief", action="store_true")
         else:
             q.add_argument("n", type=int)
             q.add_argument("-H", action="append", default=[])
