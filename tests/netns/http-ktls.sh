@@ -28,7 +28,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 tm_args "$@"
 command -v curl >/dev/null || tp_skip "curl not installed"
-py=$(command -v python3) || tp_skip "python3 not installed"
+# Debian's python3 (packaging/install-deps) first: a version manager's
+# shim in PATH costs a process per call
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3) || tp_skip "python3 not installed"
 UP=$here/lib/http_upstream.py
 CL=$here/lib/http_client.py
 tm_init
