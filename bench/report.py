@@ -58,6 +58,31 @@ METRICS = [
     ("idle_sockstat_b_per_flow", "kernel sockstat mem/idle flow", "B", "low"),
     ("idle_slab_tcp_b_per_flow", "kernel TCP slab/idle flow", "B", "low"),
     ("idle_open_per_s", "idle flows opened/s", "1/s", "high"),
+    # HTTP/1.1 (issue 26; --tests http), 1 KiB responses
+    ("http_rps1", "HTTP keep-alive req/s, 1 conn", "1/s", "high"),
+    ("http_rps64", "HTTP keep-alive req/s, 64 conns", "1/s", "high"),
+    ("http_wrk1_p50_us", "  wrk 1 conn p50 (closed loop)", "us", "low"),
+    ("http_wrk1_p99_us", "  wrk 1 conn p99 (closed loop)", "us", "low"),
+    ("http_wrk64_p50_us", "  wrk 64 conns p50 (closed loop)", "us", "low"),
+    ("http_wrk64_p99_us", "  wrk 64 conns p99 (closed loop)", "us", "low"),
+    ("http_cpu1_us_node1", "proxy CPU/request node1, 1 conn", "us", "low"),
+    ("http_cpu1_us_node2", "proxy CPU/request node2, 1 conn", "us", "low"),
+    ("http_cpu64_us_node1", "proxy CPU/request node1, 64 conns", "us", "low"),
+    ("http_cpu64_us_node2", "proxy CPU/request node2, 64 conns", "us", "low"),
+    ("http_paced_p50_us", "HTTP paced p50 (open loop)", "us", "low"),
+    ("http_paced_p99_us", "HTTP paced p99 (open loop)", "us", "low"),
+    ("http_paced_p999_us", "HTTP paced p99.9 (open loop)", "us", "low"),
+    ("http_paced_proxy_cpu_pct", "  proxies' CPU (paced)", "%", "low"),
+    ("http_close1_rps", "HTTP new conn per request, 1 client", "1/s", "high"),
+    ("http_close4_rps", "HTTP new conn per request, 4 clients", "1/s", "high"),
+    ("http_close1_p50_us", "  new conn per request p50 (1 client)", "us", "low"),
+    ("http_close1_p99_us", "  new conn per request p99 (1 client)", "us", "low"),
+    ("http_idle_b_per_conn_node1", "mem/idle keep-alive conn node1", "B", "low"),
+    ("http_idle_b_per_conn_node2", "mem/idle keep-alive conn node2", "B", "low"),
+    ("http_idle_marginal_b_per_conn_node1", "  marginal (2nd half) node1", "B", "low"),
+    ("http_idle_marginal_b_per_conn_node2", "  marginal (2nd half) node2", "B", "low"),
+    ("http_idle_pss_b_per_conn_node1", "  PSS per conn node1", "B", "low"),
+    ("http_idle_pss_b_per_conn_node2", "  PSS per conn node2", "B", "low"),
 ]
 
 
@@ -145,6 +170,79 @@ def parse_json(path):
         return None, "%s %s" % (e, err)
 
 
+def parse_wrk(path):
+    """wrk --latency text: requests/s, requests, errors, p50/p99 in us"""
+    try:
+        text = open(path).read()
+    except OSError:
+        return None, "no output"
+    res = {}
+    m = re.search(r"Requests/sec:\s*([0-9.]+)", text)
+    if m:
+        res["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        res["requests"] = int(m.group(1))
+    scale = {"us": 1.0, "ms": 1e3, "s": 1e6}
+    for p, k in (("50", "p50"), ("99", "p99")):
+        m = re.search(r"^\s+%s%%\s+([0-9.]+)(us|ms|s)\s*$" % p, text, re.M)
+        if m:
+            res[k] = float(m.group(1)) * scale[m.group(2)]
+    errs = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        errs += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        errs += sum(int(x) for x in m.groups())
+    res["errors"] = errs
+    if "rps" not in res or not res.get("requests"):
+        return None, "wrk: " + " ".join(text.strip().splitlines()[-2:])[:200]
+    return res, None
+
+
+def idle_figures(d, prefix, log, keys, notes):
+    """memory per idle flow (or keep-alive connection) from bench/run's
+    PREFIX-{before,mid,after}.txt and LOG(.log, 2.log); KEYS maps
+    rss1/rss2/pss1/pss2/marg1/marg2/open/ok/err to result keys"""
+    r = {}
+    b, mid, a = (kv(os.path.join(d, "%s-%s.txt" % (prefix, x))) for x in ("before", "mid", "after"))
+    oks, errs, secs = [], 0, 0.0
+    for name in (log + ".log", log + "2.log"):
+        p = os.path.join(d, name)
+        if not os.path.exists(p):
+            continue
+        text = open(p).read()
+        m = re.search(r"ready ok=(\d+) err=(\d+) secs=([0-9.]+)", text)
+        if not m:
+            notes.append("%s: %s never got ready: %s" % (log, name, text.strip()[-200:]))
+            oks.append(0)
+            continue
+        oks.append(int(m.group(1)))
+        errs += int(m.group(2))
+        secs += float(m.group(3))
+    ok = sum(oks)
+    second = oks[1] if len(oks) > 1 and mid else 0
+    r[keys["ok"]] = ok
+    r[keys["err"]] = errs
+    r[keys["open"]] = ok / secs if secs > 0 else None
+    want = num(a, "flows")
+    if want and ok < want:
+        notes.append("%s: only %d of %d opened (err=%d)" % (log, ok, want, errs))
+
+    def per_flow(key, scale, x_snap=b, n=ok):
+        x, y = num(x_snap, key), num(a, key)
+        if not n or x is None or y is None:
+            return None
+        return (y - x) * scale / n
+    for k in ("rss1", "rss2", "pss1", "pss2"):
+        if k in keys:
+            r[keys[k]] = per_flow(k + "_kb", 1024)
+    r[keys["marg1"]] = per_flow("rss1_kb", 1024, mid, second)
+    r[keys["marg2"]] = per_flow("rss2_kb", 1024, mid, second)
+    return r, b, mid, a, per_flow
+
+
 def proxy_cpu_pct(path, clk):
     """both proxies' CPU over a test, in % of one core, from bench/run's
     lat_cpu file (ticks and wall clock before and after); None if missing"""
@@ -219,46 +317,80 @@ def one_run(d, meta):
         notes.append("newflow-4: " + err4)
     # idle flows: idle.log (first half, or all with a one-step run) and
     # idle2.log (second half); snapshots before / mid / after
-    b, mid, a = (kv(os.path.join(d, "idle-%s.txt" % x)) for x in ("before", "mid", "after"))
-    oks, errs, secs = [], 0, 0.0
-    for name in ("idle.log", "idle2.log"):
-        p = os.path.join(d, name)
-        if not os.path.exists(p):
-            continue
-        text = open(p).read()
-        m = re.search(r"ready ok=(\d+) err=(\d+) secs=([0-9.]+)", text)
-        if not m:
-            notes.append("idle: %s never got ready: %s" % (name, text.strip()[-200:]))
-            oks.append(0)
-            continue
-        oks.append(int(m.group(1)))
-        errs += int(m.group(2))
-        secs += float(m.group(3))
-    ok = sum(oks)
-    second = oks[1] if len(oks) > 1 and mid else 0
-    r["idle_flows_ok"] = ok
-    r["idle_flows_err"] = errs
-    r["idle_open_per_s"] = ok / secs if secs > 0 else None
-    want = num(a, "flows")
-    if want and ok < want:
-        notes.append("idle: only %d of %d flows opened (err=%d)" % (ok, want, errs))
-
-    def per_flow(key, scale, x_snap=b, n=ok):
-        x, y = num(x_snap, key), num(a, key)
-        if not n or x is None or y is None:
-            return None
-        return (y - x) * scale / n
-    r["idle_user_b_per_flow_node1"] = per_flow("rss1_kb", 1024)
-    r["idle_user_b_per_flow_node2"] = per_flow("rss2_kb", 1024)
-    r["idle_user_marginal_b_per_flow_node1"] = per_flow("rss1_kb", 1024, mid, second)
-    r["idle_user_marginal_b_per_flow_node2"] = per_flow("rss2_kb", 1024, mid, second)
+    ri, b, mid, a, per_flow = idle_figures(d, "idle", "idle", {
+        "ok": "idle_flows_ok", "err": "idle_flows_err", "open": "idle_open_per_s",
+        "rss1": "idle_user_b_per_flow_node1", "rss2": "idle_user_b_per_flow_node2",
+        "marg1": "idle_user_marginal_b_per_flow_node1",
+        "marg2": "idle_user_marginal_b_per_flow_node2"}, notes)
+    r.update(ri)
     for x, snap in (("before", b), ("mid", mid), ("after", a)):
         r["idle_rss1_kb_" + x], r["idle_rss2_kb_" + x] = num(snap, "rss1_kb"), num(snap, "rss2_kb")
     r["idle_sockstat_b_per_flow"] = per_flow("tcp_mem_pages", 4096)
     r["idle_slab_tcp_b_per_flow"] = per_flow("slab_tcp_bytes", 1)
     r["idle_tcp_inuse_node1"] = num(a, "tcp1_inuse")
     r["idle_tcp_inuse_node2"] = num(a, "tcp2_inuse")
+    http_run(d, clk, r, notes)
     return r, notes
+
+
+def http_run(d, clk, r, notes):
+    """issue 26's HTTP rows of one run of one mode (bench/run measure_http)"""
+    ri, _, _, _, _ = idle_figures(d, "http-idle", "http-idle", {
+        "ok": "http_idle_ok", "err": "http_idle_err", "open": "http_idle_open_per_s",
+        "rss1": "http_idle_b_per_conn_node1", "rss2": "http_idle_b_per_conn_node2",
+        "pss1": "http_idle_pss_b_per_conn_node1", "pss2": "http_idle_pss_b_per_conn_node2",
+        "marg1": "http_idle_marginal_b_per_conn_node1",
+        "marg2": "http_idle_marginal_b_per_conn_node2"}, notes)
+    r.update(ri)
+    for c in (1, 64):
+        w, err = parse_wrk(os.path.join(d, "http-wrk-%d.txt" % c))
+        r["http_rps%d" % c] = w["rps"] if w else None
+        r["http_wrk%d_requests" % c] = w["requests"] if w else None
+        r["http_wrk%d_errors" % c] = w["errors"] if w else None
+        for k in ("p50", "p99"):
+            r["http_wrk%d_%s_us" % (c, k)] = w.get(k) if w else None
+        pc = kv(os.path.join(d, "http-wrk-%d.proxycpu" % c))
+        for node in (1, 2):
+            x, y = num(pc, "proxy%d_ticks_before" % node), num(pc, "proxy%d_ticks_after" % node)
+            # no proxy process (plain): no figure
+            r["http_cpu%d_us_node%d" % (c, node)] = (
+                (y - x) / clk * 1e6 / w["requests"]) if (w and x is not None and y is not None
+                                                         and (x or y)) else None
+        if err and os.path.exists(os.path.join(d, "http-wrk-%d.proxycpu" % c)):
+            notes.append("http-wrk-%d: %s" % (c, err))
+        if w and w["errors"]:
+            notes.append("http-wrk-%d: %d errors (non-2xx or socket)" % (c, w["errors"]))
+    hp, errp = parse_json(os.path.join(d, "http-paced.json"))
+    for k in ("p50", "p99", "p999"):
+        r["http_paced_%s_us" % k] = hp.get("%s_us" % k) if hp and hp.get("flows") else None
+    r["http_paced_errors"] = (hp or {}).get("errors")
+    r["http_paced_late"] = (hp or {}).get("late")
+    r["http_paced_rate"] = (hp or {}).get("rate")
+    r["http_paced_proxy_cpu_pct"] = (
+        proxy_cpu_pct_nodes(os.path.join(d, "http-paced.proxycpu"), clk)
+        if hp and hp.get("flows") else None)
+    if errp and os.path.exists(os.path.join(d, "http-paced.proxycpu")):
+        notes.append("http-paced: " + errp)
+    for c in (1, 4):
+        hc, errc = parse_json(os.path.join(d, "http-close-%d.json" % c))
+        r["http_close%d_rps" % c] = hc.get("requests_per_s") if hc and hc.get("requests") else None
+        r["http_close%d_errors" % c] = (hc or {}).get("errors")
+        if c == 1:
+            for k in ("p50", "p99", "p999"):
+                r["http_close1_%s_us" % k] = hc.get("%s_us" % k) if hc and hc.get("requests") else None
+        if errc and os.path.exists(os.path.join(d, "http-close-%d.err" % c)):
+            notes.append("http-close-%d: %s" % (c, errc))
+
+
+def proxy_cpu_pct_nodes(path, clk):
+    """both proxies' CPU over a test in % of one core, from bench/run's
+    http_cpu file (ticks per node and wall clock before and after)"""
+    pc = kv(path)
+    t = [num(pc, "proxy%d_ticks_%s" % (n, w)) for n in (1, 2) for w in ("before", "after")]
+    w0, w1 = num(pc, "wall_before"), num(pc, "wall_after")
+    if None in t or None in (w0, w1) or w1 <= w0:
+        return None
+    return 100.0 * ((t[1] - t[0]) + (t[3] - t[2])) / clk / (w1 - w0)
 
 
 def summarize(vals):
@@ -304,7 +436,8 @@ def main():
             per_run[m].append(r)
             # a test that was not asked for (--tests) leaves no note
             asked = meta.get("tests", "idle,tput,lat,newflow").split(",")
-            prefix = {"tput": "tput", "lat": ("pp-", "ul-"), "newflow": "newflow", "idle": "idle"}
+            prefix = {"tput": "tput", "lat": ("pp-", "ul-"), "newflow": "newflow", "idle": "idle",
+                      "http": "http"}
             skip = tuple(p for t, ps in prefix.items() if t not in asked
                          for p in ((ps,) if isinstance(ps, str) else ps))
             notes[m] += ["%s: %s" % (rd, x) for x in n if not (skip and x.startswith(skip))]
@@ -393,6 +526,45 @@ def main():
                              fmt(med("sluice", "idle_user_marginal_b_per_flow_node2"), "B")))
            if worst is not None else why_sl)
 
+    # ---- HTTP targets (issue 26) ----
+    if "http" in meta.get("tests", ""):
+        why_h = why("sluice", "haproxy")
+        for c in (1, 64):
+            s, h = med("sluice", "http_rps%d" % c), med("haproxy", "http_rps%d" % c)
+            target("HTTP keep-alive requests/s (%d conn%s) >= 1.5x HAProxy" % (c, "s" if c > 1 else ""),
+                   None if s is None or h is None else s >= 1.5 * h,
+                   "sluice %s / HAProxy %s req/s = %s" % (
+                       fmt(s, "1/s"), fmt(h, "1/s"), "%.2fx" % (s / h) if s and h else why_h))
+        for k in ("p50", "p99"):
+            key = "http_paced_%s_us" % k
+            s, h, p = med("sluice", key), med("haproxy", key), med("plain", key)
+            ok, detail = None, why("sluice", "haproxy", "plain")
+            if None not in (s, h, p):
+                ok = (s - p) <= (h - p)
+                detail = "added over plain at %s req/s: sluice %.1f us, HAProxy %.1f us (plain %.1f us)" % (
+                    meta.get("http_rate", "?"), s - p, h - p, p)
+            target("HTTP added %s latency (paced, open loop) <= HAProxy's" % k, ok, detail)
+        u1 = med("sluice", "http_idle_b_per_conn_node1")
+        u2 = med("sluice", "http_idle_b_per_conn_node2")
+        worst = max(u1, u2) if None not in (u1, u2) else None
+        target("memory per idle keep-alive HTTP connection <= 16 KiB (per node)",
+               None if worst is None else worst <= 16384,
+               ("average node1 %s B, node2 %s B per connection (marginal: node1 %s B, node2 %s B;"
+                " PSS node1 %s B); HAProxy node1 %s B" % (
+                    fmt(u1, "B"), fmt(u2, "B"),
+                    fmt(med("sluice", "http_idle_marginal_b_per_conn_node1"), "B"),
+                    fmt(med("sluice", "http_idle_marginal_b_per_conn_node2"), "B"),
+                    fmt(med("sluice", "http_idle_pss_b_per_conn_node1"), "B"),
+                    fmt(med("haproxy", "http_idle_b_per_conn_node1"), "B")))
+               if worst is not None else why_sl)
+
+    # the targets of tests that were not run (--tests) are left out
+    asked = meta.get("tests", "idle,tput,lat,newflow").split(",")
+    l4 = (("tput", "throughput ("), ("lat", "added p50 latency <= half"),
+          ("newflow", "new-flow latency"), ("idle", "userspace memory per idle flow"))
+    targets[:] = [t for t in targets
+                  if not any(x not in asked and t["target"].startswith(pre) for x, pre in l4)]
+
     result = {"meta": meta, "unavailable": unavailable, "notes": notes,
               "summary": summary, "ratios": ratios, "targets": targets,
               "runs": per_run}
@@ -417,6 +589,8 @@ def main():
     print(hdr)
     print("-" * len(hdr))
     for key, label, unit, _ in METRICS:
+        if all(not summary[m][key] for m in MODES):
+            continue  # a test that was not run (--tests)
         cells = []
         for m in MODES:
             s = summary[m][key]

@@ -31,6 +31,32 @@
  *       sends 1 byte and waits for the echo so that the flow is fully
  *       established through any proxy; then prints
  *       "ready ok=K err=E secs=S" and holds them until SIGTERM/SIGINT.
+ *
+ * HTTP/1.1 (issue 26's rows; requests are "GET / HTTP/1.1" with
+ * "Host: my-service", the canary Service of the sluice mode):
+ *   sl-bench-conn httpserve PORT SIZE
+ *       the upstream: epoll, one thread, keep-alive; answers every request
+ *       head with 200 and a SIZE-byte body (Content-Length), in order
+ *       (pipelined heads too); closes after the response when the request
+ *       says "Connection: close" or is HTTP/1.0.  Request bodies are not
+ *       supported (the harness sends GETs only).
+ *   sl-bench-conn httpclose IP PORT SECONDS THREADS
+ *       a new connection per request: THREADS loops of connect, GET with
+ *       "Connection: close", read the whole response, close.  JSON as
+ *       newflow with "requests" and "requests_per_s"; the latency counts
+ *       from before connect() to the last body byte.
+ *   sl-bench-conn httppaced IP PORT SECONDS RATE CONNS
+ *       open loop on CONNS keep-alive connections (one thread each,
+ *       connected before the clock starts): requests start on a fixed
+ *       schedule, RATE per second, taken in turn by whichever connection
+ *       is free; the latency counts from the scheduled start to the last
+ *       body byte (no coordinated omission; "late" counts starts more than
+ *       1 ms behind).  JSON as paced.
+ *   sl-bench-conn httpidle IP PORT N INFLIGHT
+ *       open N keep-alive connections (at most INFLIGHT in set-up at
+ *       once), each sends one GET and reads the whole response, so that
+ *       the connection is idle between requests through any proxy; then
+ *       "ready ok=K err=E secs=S", held until SIGTERM/SIGINT.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -412,6 +438,284 @@ out:
 	return ret;
 }
 
+/* ---- HTTP/1.1 ------------------------------------------------------------ */
+
+static const char http_get[] = "GET / HTTP/1.1\r\nHost: my-service\r\n"
+			       "User-Agent: sl-bench-conn\r\n\r\n";
+static const char http_get_close[] = "GET / HTTP/1.1\r\nHost: my-service\r\n"
+				     "User-Agent: sl-bench-conn\r\nConnection: close\r\n\r\n";
+
+/* the value of header @name (lower case, with the colon) in a head, or -1 */
+static long head_num(const char *head, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i + nl < len; i++) {
+		if ((i == 0 || head[i - 1] == '\n') && !strncasecmp(head + i, name, nl))
+			return strtol(head + i + nl, NULL, 10);
+	}
+	return -1;
+}
+
+static int head_has(const char *head, size_t len, const char *needle)
+{
+	return memmem(head, len, needle, strlen(needle)) != NULL;
+}
+
+/*
+ * One whole response on @fd (blocking): head, then Content-Length bytes.
+ * Returns 0 for a 200, -1 otherwise.  @buf holds at least 64 KiB.
+ */
+static int http_read_resp(int fd, char *buf, size_t cap)
+{
+	size_t have = 0, hl = 0;
+	long cl = -1;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + have, cap - have);
+
+		if (r <= 0)
+			return -1;
+		have += (size_t)r;
+		if (!hl) {
+			char *e = memmem(buf, have, "\r\n\r\n", 4);
+
+			if (!e) {
+				if (have == cap)
+					return -1;
+				continue;
+			}
+			hl = (size_t)(e - buf) + 4;
+			if (have < 12 || memcmp(buf + 9, "200", 3))
+				return -1;
+			cl = head_num(buf, hl, "content-length:");
+			if (cl < 0)
+				return -1;
+		}
+		if (have >= hl + (size_t)cl)
+			return have == hl + (size_t)cl ? 0 : -1;
+		if (have == cap) /* bigger than the buffer: not what we serve */
+			return -1;
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int dial(const struct sockaddr_in *sa)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* httpserve: one connection's state */
+struct hs_conn {
+	int fd;
+	int closing;       /* close once @out is sent */
+	size_t in_len, out_len, out_off;
+	char in[8192];
+	char out[16384];
+};
+
+static char *hs_resp, *hs_resp_close;
+static size_t hs_resp_len, hs_resp_close_len;
+
+static void hs_free(int ep, struct hs_conn *c)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c);
+}
+
+/* send what is queued; 1: all sent, 0: wait for EPOLLOUT, -1: error */
+static int hs_flush(struct hs_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->out_off += (size_t)w;
+	}
+	c->out_off = c->out_len = 0;
+	return 1;
+}
+
+/* answer every whole request head in @in that fits in @out */
+static void hs_parse(struct hs_conn *c)
+{
+	char *e;
+
+	while (!c->closing && (e = memmem(c->in, c->in_len, "\r\n\r\n", 4))) {
+		size_t hl = (size_t)(e - c->in) + 4;
+		/* HTTP/1.0 closes (the harness never sends it) */
+		int cl = head_has(c->in, hl, "HTTP/1.0\r\n");
+		const char *conn = NULL;
+
+		for (size_t i = 0; i + 11 < hl; i++)
+			if ((i == 0 || c->in[i - 1] == '\n') &&
+			    !strncasecmp(c->in + i, "connection:", 11)) {
+				conn = c->in + i + 11;
+				break;
+			}
+		if (conn && !strncasecmp(conn + strspn(conn, " \t"), "close", 5))
+			cl = 1;
+		if (c->out_len + hs_resp_close_len > sizeof(c->out))
+			break; /* wait until the queued responses are sent */
+		memcpy(c->out + c->out_len, cl ? hs_resp_close : hs_resp,
+		       cl ? hs_resp_close_len : hs_resp_len);
+		c->out_len += cl ? hs_resp_close_len : hs_resp_len;
+		c->closing = cl;
+		memmove(c->in, c->in + hl, c->in_len - hl);
+		c->in_len -= hl;
+	}
+}
+
+static int do_httpserve(const char *port, long size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct epoll_event ev, evs[256];
+	int one = 1, lfd, ep;
+	char hd[160];
+	int hn;
+
+	if (size < 0 || size > 8192)
+		return fprintf(stderr, "httpserve: SIZE 0..8192\n"), 2;
+	hn = snprintf(hd, sizeof(hd), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				      "Content-Length: %ld\r\n\r\n", size);
+	hs_resp_len = (size_t)hn + (size_t)size;
+	hs_resp = malloc(hs_resp_len);
+	hn = snprintf(hd, sizeof(hd), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				      "Content-Length: %ld\r\nConnection: close\r\n\r\n", size);
+	hs_resp_close_len = (size_t)hn + (size_t)size;
+	hs_resp_close = malloc(hs_resp_close_len);
+	if (!hs_resp || !hs_resp_close)
+		return 1;
+	memcpy(hs_resp_close, hd, (size_t)hn);
+	memset(hs_resp_close + hn, 'x', (size_t)size);
+	hn = snprintf(hd, sizeof(hd), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				      "Content-Length: %ld\r\n\r\n", size);
+	memcpy(hs_resp, hd, (size_t)hn);
+	memset(hs_resp + hn, 'x', (size_t)size);
+
+	sa.sin_port = htons((uint16_t)atoi(port));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return perror("socket"), 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0)
+		return perror("bind/listen"), 1;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	for (;;) {
+		int n = epoll_wait(ep, evs, 256, -1);
+
+		for (int i = 0; i < n; i++) {
+			struct hs_conn *c = evs[i].data.ptr;
+			int fd, f;
+
+			if (!c) {
+				while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					c = calloc(1, sizeof(*c));
+					if (!c) {
+						close(fd);
+						continue;
+					}
+					c->fd = fd;
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					ev.events = EPOLLIN;
+					ev.data.ptr = c;
+					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+				}
+				continue;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+				ssize_t r = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+
+				if (r == 0 || (r < 0 && errno != EAGAIN) ||
+				    (r < 0 && c->in_len == sizeof(c->in))) {
+					hs_free(ep, c);
+					continue;
+				}
+				if (r > 0)
+					c->in_len += (size_t)r;
+				if (c->in_len == sizeof(c->in) &&
+				    !memmem(c->in, c->in_len, "\r\n\r\n", 4)) {
+					hs_free(ep, c); /* a head over 8 KiB */
+					continue;
+				}
+			}
+			for (;;) {
+				hs_parse(c);
+				f = hs_flush(c);
+				if (f != 1 || c->closing || !memmem(c->in, c->in_len, "\r\n\r\n", 4))
+					break;
+			}
+			if (f < 0 || (f == 1 && c->closing)) {
+				hs_free(ep, c);
+				continue;
+			}
+			ev.events = f == 0 ? EPOLLOUT : EPOLLIN;
+			ev.data.ptr = c;
+			epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+		}
+	}
+}
+
+/* httpclose: a new connection per request (closed loop) */
+static void *hc_run(void *arg)
+{
+	struct nf_thread *t = arg;
+	char *buf = malloc(65536);
+
+	while (buf && now_s() < t->end) {
+		double t0 = now_s();
+		int fd = dial(&t->sa);
+
+		if (fd < 0 || write_all(fd, http_get_close, sizeof(http_get_close) - 1) < 0 ||
+		    http_read_resp(fd, buf, 65536) < 0) {
+			if (fd >= 0)
+				close(fd);
+			t->errors++;
+			usleep(1000);
+			continue;
+		}
+		close(fd);
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 16384;
+			double *p = realloc(t->lat, cap * sizeof(*p));
+
+			if (!p)
+				break;
+			t->lat = p;
+			t->cap = cap;
+		}
+		t->lat[t->n++] = (now_s() - t0) * 1e6;
+	}
+	free(buf);
+	return NULL;
+}
+
 static void *nf_run(void *arg)
 {
 	struct nf_thread *t = arg;
@@ -457,7 +761,9 @@ static double pct(const double *v, size_t n, double p)
 	return v[i < n ? i : n - 1];
 }
 
-static int do_newflow(const char *ip, const char *port, double secs, int nthreads)
+/* @run: the thread body (nf_run or hc_run); @what: "flows" or "requests" */
+static int do_newflow(const char *ip, const char *port, double secs, int nthreads,
+		      void *(*run)(void *), const char *what)
 {
 	struct nf_thread *t = calloc((size_t)nthreads, sizeof(*t));
 	unsigned long errors = 0;
@@ -471,7 +777,7 @@ static int do_newflow(const char *ip, const char *port, double secs, int nthread
 		if (mkaddr(ip, port, &t[i].sa) < 0)
 			return 2;
 		t[i].end = t0 + secs;
-		pthread_create(&t[i].tid, NULL, nf_run, &t[i]);
+		pthread_create(&t[i].tid, NULL, run, &t[i]);
 	}
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(t[i].tid, NULL);
@@ -490,10 +796,10 @@ static int do_newflow(const char *ip, const char *port, double secs, int nthread
 	qsort(all, n, sizeof(*all), cmp_d);
 	for (size_t i = 0; i < n; i++)
 		sum += all[i];
-	printf("{\"flows\": %zu, \"errors\": %lu, \"seconds\": %.3f, \"threads\": %d, "
-	       "\"flows_per_s\": %.1f, \"mean_us\": %.1f, \"p50_us\": %.1f, "
+	printf("{\"%s\": %zu, \"errors\": %lu, \"seconds\": %.3f, \"threads\": %d, "
+	       "\"%s_per_s\": %.1f, \"mean_us\": %.1f, \"p50_us\": %.1f, "
 	       "\"p99_us\": %.1f, \"p999_us\": %.1f}\n",
-	       n, errors, el, nthreads, (double)n / el, n ? sum / (double)n : -1,
+	       what, n, errors, el, nthreads, what, (double)n / el, n ? sum / (double)n : -1,
 	       pct(all, n, 0.5), pct(all, n, 0.99), pct(all, n, 0.999));
 	free(all);
 	free(t);
@@ -502,10 +808,12 @@ static int do_newflow(const char *ip, const char *port, double secs, int nthread
 
 /* ---- paced (open loop) -------------------------------------------------- */
 
-#define PC_THREADS 16
+#define PC_THREADS 16 /* paced */
+#define PC_MAX_THREADS 256 /* httppaced: one per connection */
 
 struct pc_shared {
 	struct sockaddr_in sa;
+	int http; /* httppaced: a GET on the thread's keep-alive connection */
 	double t0, interval, end;
 	pthread_mutex_t lock;
 	unsigned long next;
@@ -524,7 +832,23 @@ struct pc_thread {
 	struct pc_sample *s;
 	size_t n, cap;
 	unsigned long errors, late;
+	int fd;    /* httppaced: the keep-alive connection */
+	char *buf; /* httppaced: the response */
 };
+
+/* httppaced: one GET on @t's connection (re-dialled after an error) */
+static int pc_http(struct pc_thread *t)
+{
+	if (t->fd < 0 && (t->fd = dial(&t->sh->sa)) < 0)
+		return -1;
+	if (write_all(t->fd, http_get, sizeof(http_get) - 1) < 0 ||
+	    http_read_resp(t->fd, t->buf, 65536) < 0) {
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
+	return 0;
+}
 
 static void sleep_until(double t)
 {
@@ -558,11 +882,13 @@ static void *pc_run(void *arg)
 		t0 = now_s();
 		if (t0 - st > 0.001)
 			t->late++;
-		if (one_flow(&sh->sa, &tc) < 0) {
+		if (sh->http ? pc_http(t) : one_flow(&sh->sa, &tc)) {
 			t->errors++;
 			continue;
 		}
 		t1 = now_s();
+		if (sh->http)
+			tc = t0;
 		if (t->n == t->cap) {
 			size_t cap = t->cap ? t->cap * 2 : 16384;
 			struct pc_sample *p = realloc(t->s, cap * sizeof(*p));
@@ -613,29 +939,45 @@ static void dump_samples(const struct pc_sample *s, size_t n)
 		perror(path);
 }
 
-static int do_paced(const char *ip, const char *port, double secs, double rate)
+/* @conns: 0 for paced (new flows, PC_THREADS threads), else httppaced's
+ * keep-alive connections (one thread each) */
+static int do_paced(const char *ip, const char *port, double secs, double rate,
+		    int conns)
 {
-	struct pc_shared sh = { .next = 0 };
-	struct pc_thread t[PC_THREADS];
+	struct pc_shared sh = { .next = 0, .http = conns > 0 };
+	struct pc_thread t[PC_MAX_THREADS];
+	int nth = conns > 0 ? conns : PC_THREADS;
 	unsigned long errors = 0, late = 0;
 	struct pc_sample *all;
 	double *tmp, sum = 0, el, p50, p99, p999, lag50, conn50;
 	size_t n = 0, k = 0;
 
-	if (rate <= 0 || secs <= 0)
+	if (rate <= 0 || secs <= 0 || nth > PC_MAX_THREADS)
 		return 2;
 	memset(t, 0, sizeof(t));
 	if (mkaddr(ip, port, &sh.sa) < 0)
 		return 2;
+	for (int i = 0; i < nth; i++) {
+		t[i].fd = -1;
+		if (!sh.http)
+			continue;
+		/* connected (and one request served) before the clock starts */
+		t[i].sh = &sh;
+		t[i].buf = malloc(65536);
+		if (!t[i].buf || pc_http(&t[i]) < 0) {
+			fprintf(stderr, "httppaced: connection %d: the first request failed\n", i);
+			return 1;
+		}
+	}
 	pthread_mutex_init(&sh.lock, NULL);
 	sh.interval = 1.0 / rate;
 	sh.t0 = now_s() + 0.05;
 	sh.end = sh.t0 + secs;
-	for (int i = 0; i < PC_THREADS; i++) {
+	for (int i = 0; i < nth; i++) {
 		t[i].sh = &sh;
 		pthread_create(&t[i].tid, NULL, pc_run, &t[i]);
 	}
-	for (int i = 0; i < PC_THREADS; i++) {
+	for (int i = 0; i < nth; i++) {
 		pthread_join(t[i].tid, NULL);
 		n += t[i].n;
 		errors += t[i].errors;
@@ -646,10 +988,13 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	tmp = malloc((n ? n : 1) * sizeof(*tmp));
 	if (!all || !tmp)
 		return 1;
-	for (int i = 0; i < PC_THREADS; i++) {
+	for (int i = 0; i < nth; i++) {
 		memcpy(all + k, t[i].s, t[i].n * sizeof(*all));
 		k += t[i].n;
 		free(t[i].s);
+		free(t[i].buf);
+		if (t[i].fd >= 0)
+			close(t[i].fd);
 	}
 	for (size_t i = 0; i < n; i++)
 		sum += all[i].lat;
@@ -667,9 +1012,9 @@ static int do_paced(const char *ip, const char *port, double secs, double rate)
 	printf("{\"flows\": %zu, \"errors\": %lu, \"late\": %lu, \"seconds\": %.3f, "
 	       "\"rate\": %.1f, \"flows_per_s\": %.1f, \"mean_us\": %.1f, "
 	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
-	       "\"start_lag_p50_us\": %.1f, \"connect_p50_us\": %.1f}\n",
+	       "\"start_lag_p50_us\": %.1f, \"connect_p50_us\": %.1f, \"conns\": %d}\n",
 	       n, errors, late, el, rate, (double)n / el, n ? sum / (double)n : -1,
-	       p50, p99, p999, lag50, conn50);
+	       p50, p99, p999, lag50, conn50, conns);
 	free(all);
 	free(tmp);
 	pthread_mutex_destroy(&sh.lock);
@@ -688,8 +1033,31 @@ static void on_sig(int s)
 	stop = 1;
 }
 
-static int do_idle(const char *ip, const char *port, long total, long inflight)
+/* httpidle: has @b (@n bytes) a whole response?  1 yes, 0 not yet, -1 bad */
+static int resp_done(const char *b, size_t n)
 {
+	const char *e = memmem(b, n, "\r\n\r\n", 4);
+	size_t hl;
+	long cl;
+
+	if (!e)
+		return 0;
+	hl = (size_t)(e - b) + 4;
+	if (n < 12 || memcmp(b + 9, "200", 3) ||
+	    (cl = head_num(b, hl, "content-length:")) < 0)
+		return -1;
+	return n >= hl + (size_t)cl;
+}
+
+#define IDLE_RBUF 4096
+
+/* @http: send a GET and read its response instead of the 1-byte echo */
+static int do_idle(const char *ip, const char *port, long total, long inflight, int http)
+{
+	struct rlimit rl;
+	char **rbuf = NULL; /* httpidle: per descriptor, while in set-up */
+	size_t *rlen = NULL;
+	size_t maxfd = 0;
 	struct sockaddr_in sa;
 	struct epoll_event ev, evs[512];
 	long started = 0, busy = 0, ok = 0, err = 0;
@@ -698,6 +1066,14 @@ static int do_idle(const char *ip, const char *port, long total, long inflight)
 
 	if (mkaddr(ip, port, &sa) < 0)
 		return 2;
+	if (http) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		maxfd = rl.rlim_cur == RLIM_INFINITY ? 1048576 : rl.rlim_cur;
+		rbuf = calloc(maxfd, sizeof(*rbuf));
+		rlen = calloc(maxfd, sizeof(*rlen));
+		if (!rbuf || !rlen)
+			return 1;
+	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	while (ok + err < total) {
 		while (busy < inflight && started < total) {
@@ -736,11 +1112,38 @@ static int do_idle(const char *ip, const char *port, long total, long inflight)
 
 			if (st == C_CONNECTING) {
 				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-				if (soerr || write(fd, &c, 1) != 1)
+				if (soerr)
 					goto fail;
+				if (http) {
+					if ((size_t)fd >= maxfd ||
+					    !(rbuf[fd] = malloc(IDLE_RBUF)) ||
+					    write(fd, http_get, sizeof(http_get) - 1) !=
+						    (ssize_t)(sizeof(http_get) - 1))
+						goto fail;
+					rlen[fd] = 0;
+				} else if (write(fd, &c, 1) != 1) {
+					goto fail;
+				}
 				ev.events = EPOLLIN;
 				ev.data.u64 = (uint64_t)fd << 8 | C_WAITING;
 				epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+			} else if (http) {
+				ssize_t r = read(fd, rbuf[fd] + rlen[fd], IDLE_RBUF - rlen[fd]);
+				int d;
+
+				if (r <= 0)
+					goto fail;
+				rlen[fd] += (size_t)r;
+				d = resp_done(rbuf[fd], rlen[fd]);
+				if (d < 0 || (!d && rlen[fd] == IDLE_RBUF))
+					goto fail;
+				if (!d)
+					continue;
+				free(rbuf[fd]);
+				rbuf[fd] = NULL;
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				ok++;
+				busy--;
 			} else {
 				if (read(fd, &c, 1) != 1)
 					goto fail;
@@ -751,6 +1154,10 @@ static int do_idle(const char *ip, const char *port, long total, long inflight)
 			continue;
 fail:
 			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			if (http && (size_t)fd < maxfd) {
+				free(rbuf[fd]);
+				rbuf[fd] = NULL;
+			}
 			close(fd);
 			err++;
 			busy--;
@@ -772,15 +1179,26 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return do_serve(argv[2]);
 	if (argc == 6 && !strcmp(argv[1], "newflow"))
-		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
+		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]), nf_run,
+				  "flows");
+	if (argc == 6 && !strcmp(argv[1], "httpclose"))
+		return do_newflow(argv[2], argv[3], atof(argv[4]), atoi(argv[5]), hc_run,
+				  "requests");
+	if (argc == 4 && !strcmp(argv[1], "httpserve"))
+		return do_httpserve(argv[2], atol(argv[3]));
+	if (argc == 7 && !strcmp(argv[1], "httppaced"))
+		return do_paced(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]));
+	if (argc == 6 && !strcmp(argv[1], "httpidle"))
+		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]), 1);
 	if (argc == 6 && !strcmp(argv[1], "paced"))
-		return do_paced(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
+		return do_paced(argv[2], argv[3], atof(argv[4]), atof(argv[5]), 0);
 	if (argc >= 5 && !strcmp(argv[1], "fwd"))
 		return do_fwd(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc == 6 && !strcmp(argv[1], "idle"))
-		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+		return do_idle(argv[2], argv[3], atol(argv[4]), atol(argv[5]), 0);
 	fprintf(stderr, "usage: sl-bench-conn serve PORT | newflow IP PORT SECONDS THREADS |"
 		" paced IP PORT SECONDS RATE | fwd LISTEN_IP DST_IP LPORT:DPORT... |"
-		" idle IP PORT N INFLIGHT\n");
+		" idle IP PORT N INFLIGHT | httpserve PORT SIZE | httpclose IP PORT SECONDS THREADS |"
+		" httppaced IP PORT SECONDS RATE CONNS | httpidle IP PORT N INFLIGHT\n");
 	return 2;
 }
