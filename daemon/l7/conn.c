@@ -769,6 +769,20 @@ static void resp_forward(struct l7c *c)
 	c->resp_left = c->resp.body == SL_H1_BODY_CLEN ? c->resp.content_length : 0;
 	if (c->resp.body == SL_H1_BODY_CHUNKED)
 		sl_h1_chunked_init(&c->ck, NULL);
+	if (c->resp.body == SL_H1_BODY_CLEN && c->resp_left) {
+		/* the body bytes already here go with the head: one send for
+		 * a small response instead of two */
+		size_t avail = c->ulen - c->upos, room = L7_OBUF - (size_t)n;
+		size_t k = avail < c->resp_left ? avail : (size_t)c->resp_left;
+
+		if (k > room)
+			k = room;
+		memcpy(c->obuf + n, c->ubuf + c->upos, k);
+		n += (ssize_t)k;
+		c->upos += k;
+		c->resp_left -= k;
+		c->resp_bytes += k;
+	}
 	c_send(c, c->fd, c->obuf, (size_t)n, resp_sent);
 }
 
