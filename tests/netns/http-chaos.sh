@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The HTTP engine under adversarial peers (issue 26): a bad client or a bad
+# upstream fails its own request or connection, never the daemon.  Two
+# nodes (tests/netns/lib); clients and upstreams lib/http_chaos.py (a fixed
+# seed), a well-behaved upstream lib/http_upstream.py.
+#
+#   node1: pod11, the clients
+#   node2: pod21, pod23 "chaos" upstreams (misbehave per request: close or
+#          reset before / in the middle of the response, garbage, a
+#          response before the body is read, two responses, 1xx floods, an
+#          unasked 101, no answer, Content-Length shorter / longer than the
+#          body, bad chunks, a close while idle, a head over 64 KiB, ...);
+#          pod22 "good" (http_upstream.py)
+#   Services (port name http, 80 -> 8000): good 198.19.0.60; chaos .61 (no
+#   VirtualService: Istio's default retries, no timeout); chaos-t .62 (the
+#   same pods: timeout 1s, retries 2 with perTryTimeout 300ms on
+#   5xx,reset,connect-failure, maxRequestsPerConnection 3, outlier
+#   detection); every destination: connectionPool.http.idleTimeout 2s
+#
+#  a. the mesh answers (good and chaos /x/ok)
+#  b. a warm-up storm (2 s), then VmRSS of both daemons (the baseline:
+#     the allocator's and ASan's caches are warm)
+#  c. the storm: 32 client threads for 6 s over the three Services, every
+#     case of lib/http_chaos.py (the smuggling table of docs/HTTP.md, huge
+#     and slow heads, pipelined bursts, bodies that stop early, bad chunk
+#     sizes, Expect, Upgrade, CONNECT, half-closes, resets, cuts at random
+#     points) against the chaos upstreams
+#  d. afterwards both daemons are alive, "sluice stats" answers, and 5 new
+#     connections to good and to chaos /x/ok each get the right answer
+#  e. every connection ended (flows_active back to 0 on both nodes within
+#     the idle timeouts): no stuck connection, leg or worker
+#  f. VmRSS grew by at most 48 MiB over the baseline (see below)
+#  g. no AddressSanitizer / UBSan report in either log; both stop with
+#     exit 0 (LeakSanitizer runs at exit)
+#
+# usage: http-chaos.sh SLUICED SLUICE NFT_TOOL SL_TCP
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/topology.sh
+. "$here/lib/topology.sh"
+# shellcheck source=lib/tm.sh
+. "$here/lib/tm.sh"
+
+tm_args "$@"
+command -v curl >/dev/null || tp_skip "curl not installed"
+py=$(command -v python3) || tp_skip "python3 not installed"
+UP=$here/lib/http_upstream.py
+CH=$here/lib/http_chaos.py
+SEED=${SL_CHAOS_SEED:-26}
+STORM=${SL_CHAOS_SECONDS:-6}
+
+# ASan keeps freed blocks in a quarantine (256 MiB by default) to catch
+# use-after-free; 32 MiB still holds thousands of the engine's buffers and
+# keeps the RSS bound meaningful
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=32"
+
+tm_init
+p11=$(tp_pod_ip pod11)
+p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
+tp_add_pod 2 pod23 13
+p23=198.18.2.13
+V_GOOD=198.19.0.60 V_CHAOS=198.19.0.61 V_CHAOST=198.19.0.62
+
+failed=0
+bad() {
+	echo "not ok - $*"
+	failed=$((failed + 1))
+}
+
+svc() { # name vip selector
+	cat <<EOT
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $1, namespace: default}
+spec:
+  clusterIP: $2
+  selector: {$3}
+  ports:
+  - {name: http, port: 80, targetPort: 8000}
+EOT
+}
+
+mkcfg() { # dir node
+	tm_node_yaml "$1" "$2"
+	{
+		tm_we pod11 "$p11" node-a "app: client"
+		tm_we pod21 "$p21" node-b "app: chaos"
+		tm_we pod22 "$p22" node-b "app: good"
+		tm_we pod23 "$p23" node-b "app: chaos"
+		svc good "$V_GOOD" "app: good"
+		svc chaos "$V_CHAOS" "app: chaos"
+		svc chaos-t "$V_CHAOST" "app: chaos"
+	} >"$1/workloads.yaml"
+	cat >"$1/vs.yaml" <<'EOT'
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: chaos-t}
+spec:
+  hosts: [chaos-t]
+  http:
+  - route: [{destination: {host: chaos-t}}]
+    timeout: 1s
+    retries: {attempts: 2, perTryTimeout: 300ms, retryOn: "5xx,reset,connect-failure"}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: chaos-t}
+spec:
+  host: chaos-t
+  trafficPolicy:
+    connectionPool:
+      http: {maxRequestsPerConnection: 3, idleTimeout: 2s}
+    outlierDetection: {consecutive5xxErrors: 5, interval: 1s, baseEjectionTime: 1s, maxEjectionPercent: 50}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: chaos}
+spec:
+  host: chaos
+  trafficPolicy:
+    connectionPool:
+      http: {idleTimeout: 2s}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: good}
+spec:
+  host: good
+  trafficPolicy:
+    connectionPool:
+      http: {idleTimeout: 2s}
+EOT
+}
+mkcfg "$TM_CFG_A" node-a
+mkcfg "$TM_CFG_B" node-b
+"$SLUICED" --config "$TM_CFG_A" --node node-a --check >"$TP_DIR/check.log" 2>&1 ||
+	{ cat "$TP_DIR/check.log"; tp_fail "sluiced --check rejects the test config"; }
+
+tp_exec node1 "$NFT_TOOL" apply "$p11" >/dev/null
+tp_bg pod21 "$TP_DIR/pod21.out" "$py" "$CH" upstream --port 8000 --seed "$SEED"
+tp_bg pod23 "$TP_DIR/pod23.out" "$py" "$CH" upstream --port 8000 --seed "$((SEED + 1))"
+tp_bg pod22 "$TP_DIR/pod22.out" "$py" "$UP" --port 8000 --name good
+for p in pod21 pod22 pod23; do tp_wait_port "$p" 8000; done
+tm_start_b
+# idle timeout 3s: what a silent client or upstream holds ends soon
+tm_start_a --log-level info --http-head-timeout 1s --idle-timeout 3s
+LOG_A=$TP_DIR/sluiced-a.log LOG_B=$TP_DIR/sluiced-b.log
+
+# curl from pod11: "CODE BODY"
+req() {
+	local out
+	out=$(tp_exec pod11 curl -sS --max-time 5 -o - -w '\n%{http_code}' "$@" 2>&1) || true
+	echo "$(tail -1 <<<"$out") $(head -n -1 <<<"$out" | tr '\n' ' ' | sed 's/ *$//')"
+}
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+alive() { kill -0 "$TM_PID_A" 2>/dev/null && kill -0 "$TM_PID_B" 2>/dev/null; }
+
+# ---- a. the mesh answers --------------------------------------------------------------------
+for ((i = 0; i < 50; i++)); do
+	r=$(req "http://$V_GOOD/")
+	[ "$r" = "200 good" ] && break
+	sleep 0.1
+done
+[ "$r" = "200 good" ] || { tm_dump_logs; tp_fail "no answer through the mesh: $r"; }
+r=$(req "http://$V_CHAOS/x/ok")
+[ "$r" = "200 ok" ] && ok "a. the mesh answers (good, chaos /x/ok)" ||
+	bad "a. chaos /x/ok: '$r'"
+
+storm() { # seconds seed log
+	tp_exec pod11 "$py" "$CH" client --seconds "$1" --threads 32 --seed "$2" \
+		--vip "$V_GOOD" --vip "$V_CHAOS" --vip "$V_CHAOS" \
+		--vip "$V_CHAOST" --vip "$V_CHAOST" >"$3" 2>&1 ||
+		bad "the client storm failed: $(tail -3 "$3")"
+}
+
+# ---- b. warm-up and the baseline ------------------------------------------------------------------
+storm 2 "$((SEED + 100))" "$TP_DIR/warmup.out"
+sleep 4 # the idle timeout (3 s) ends what the warm-up left
+rss_a0=$(rss "$TM_PID_A") rss_b0=$(rss "$TM_PID_B")
+note "baseline VmRSS: node1 $rss_a0 kB, node2 $rss_b0 kB"
+
+# ---- c. the storm ---------------------------------------------------------------------------------
+t0=$(date +%s)
+storm "$STORM" "$SEED" "$TP_DIR/storm.out"
+note "storm: $(cat "$TP_DIR/storm.out") in $(($(date +%s) - t0)) s"
+
+# ---- d. still serving -----------------------------------------------------------------------------
+if alive; then
+	ok "d. both daemons are alive after the storm"
+else
+	bad "d. a daemon died in the storm"
+	tm_dump_logs
+	grep -m1 -A40 "ERROR: AddressSanitizer\|runtime error:" "$LOG_A" "$LOG_B" || true
+	tp_fail "a daemon died"
+fi
+"$SLUICE" -s "$TM_SOCK_A" stats >"$TP_DIR/stats-a.txt" 2>&1 &&
+	grep -q '"http_connections"' "$TP_DIR/stats-a.txt" &&
+	"$SLUICE" -s "$TM_SOCK_B" stats >"$TP_DIR/stats-b.txt" 2>&1 &&
+	ok "d. sluice stats answers on both nodes" ||
+	bad "d. sluice stats: $(cat "$TP_DIR/stats-a.txt" "$TP_DIR/stats-b.txt" 2>&1 | head -5)"
+good=0
+for ((i = 0; i < 5; i++)); do
+	r=$(req "http://$V_GOOD/after/$i")
+	[ "$r" = "200 good" ] && good=$((good + 1))
+	r=$(req "http://$V_CHAOS/x/ok/$i")
+	[ "$r" = "200 ok" ] && good=$((good + 1))
+	r=$(req "http://$V_CHAOST/x/chunked_ok/$i")
+	[ "$r" = "200 ok" ] && good=$((good + 1))
+done
+[ $good = 15 ] && ok "d. 15 normal requests on new connections after the storm: all right" ||
+	bad "d. only $good of 15 normal requests after the storm were right (last: '$r')"
+
+# ---- e. nothing stuck -----------------------------------------------------------------------------
+# every client of the storm is gone; what the engine still holds (client
+# connections, legs and their flows) ends within the idle timeouts (3 s,
+# legs 2 s) or the upstream's 2.5 s silence: flows_active back to 0 on
+# both nodes
+for ((i = 0; i < 100; i++)); do
+	act_a=$(tm_stat "$TM_SOCK_A" flows_active) act_b=$(tm_stat "$TM_SOCK_B" flows_active)
+	[ "${act_a:-x}" = 0 ] && [ "${act_b:-x}" = 0 ] && break
+	sleep 0.1
+done
+[ "${act_a:-x}" = 0 ] && [ "${act_b:-x}" = 0 ] &&
+	ok "e. every connection of the storm ended (flows_active 0 on both nodes)" ||
+	bad "e. flows_active is '${act_a}' (node1), '${act_b}' (node2) 10 s after the storm"
+
+# ---- f. memory bounded ----------------------------------------------------------------------------
+# The baseline was taken after a 2 s warm-up storm of the same shape, so
+# ASan's quarantine (32 MiB) and the allocator's free lists are already
+# at their working size.  What may still legitimately grow: the
+# quarantine's part not yet full at the baseline (<= 32 MiB) and buffers
+# of a few more peak-concurrent connections (32 clients x ~200 KiB engine
+# buffers + relay buffers, < 16 MiB).  A leak of one 64 KiB buffer per
+# failed request (thousands of them in the storm) exceeds 48 MiB.
+rss_a1=$(rss "$TM_PID_A") rss_b1=$(rss "$TM_PID_B")
+note "VmRSS after the storm: node1 $rss_a1 kB (+$((rss_a1 - rss_a0))), node2 $rss_b1 kB (+$((rss_b1 - rss_b0)))"
+for n in a b; do
+	v0=rss_${n}0 v1=rss_${n}1
+	if [ $((${!v1} - ${!v0})) -le $((48 * 1024)) ]; then
+		ok "f. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (<= 48 MiB)"
+	else
+		bad "f. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (> 48 MiB)"
+	fi
+done
+
+# ---- g. sanitizers and a clean stop ---------------------------------------------------------------
+tm_stop
+ok "g. both daemons stopped with exit 0 (LeakSanitizer found nothing)"
+for l in "$LOG_A" "$LOG_B"; do
+	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$l"; then
+		bad "g. sanitizer report in $(basename "$l"): $(grep -m1 -A20 "ERROR: \|runtime error:" "$l")"
+	else
+		ok "g. no sanitizer report in $(basename "$l")"
+	fi
+done
+[ $failed = 0 ] || { tm_dump_logs; tp_fail "$failed assertion(s) failed"; }
