@@ -35,6 +35,8 @@
 #  h. a request whose body is larger than the engine's buffer (100 KB,
 #     Content-Length and chunked) is logged with its own method, authority
 #     and path
+#  i. SIGTERM while a request waits in a fault delay (5 s): sluiced exits
+#     0 soon after the grace period (1 s), not hanging on the request
 #  g. no AddressSanitizer / UBSan report in either log; both stop with
 #     exit 0 (LeakSanitizer runs at exit)
 #
@@ -127,6 +129,17 @@ spec:
   trafficPolicy:
     connectionPool:
       http: {idleTimeout: 2s}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: good}
+spec:
+  hosts: [good]
+  http:
+  - match: [{headers: {x-case: {exact: delay}}}]
+    route: [{destination: {host: good}}]
+    fault: {delay: {fixedDelay: 5s, percentage: {value: 100}}}
+  - route: [{destination: {host: good}}]
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
@@ -267,8 +280,35 @@ for n in a b; do
 	fi
 done
 
-# ---- g. sanitizers and a clean stop ---------------------------------------------------------------
-tm_stop
+# ---- i. a stop while a request waits on a timer ---------------------------------------------------
+# a request in a 5 s fault delay when SIGTERM comes: after the grace
+# period (1 s) what is left is cut, the request ends, sluiced exits 0
+tp_exec pod11 curl -sS --max-time 8 -o /dev/null -H "x-case: delay" "http://$V_GOOD/delayed" >/dev/null 2>&1 &
+cpid=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$TM_PID_A"
+for ((i = 0; i < ${SL_CHAOS_STOP_WAIT:-40}; i++)); do
+	kill -0 "$TM_PID_A" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$TM_PID_A" 2>/dev/null; then
+	bad "i. sluiced on node1 still runs 4 s after SIGTERM (grace 1 s) with a request in a fault delay"
+	kill -ABRT "$TM_PID_A" 2>/dev/null || true
+	wait "$TM_PID_A" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	tm_dump_logs
+	tp_fail "$failed assertion(s) failed"
+fi
+rc=0
+wait "$TM_PID_A" || rc=$?
+wait "$cpid" 2>/dev/null || true
+[ $rc = 0 ] && ok "i. SIGTERM with a request in a fault delay: exit 0 after $((($(date +%s%N) - t0) / 1000000)) ms" ||
+	bad "i. SIGTERM with a request in a fault delay: exit $rc"
+rc=0
+kill -TERM "$TM_PID_B"
+wait "$TM_PID_B" || rc=$?
+[ $rc = 0 ] || { tm_dump_logs; tp_fail "sluiced on node2 exited with $rc"; }
 ok "g. both daemons stopped with exit 0 (LeakSanitizer found nothing)"
 for l in "$LOG_A" "$LOG_B"; do
 	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$l"; then
