@@ -293,23 +293,23 @@ for ((i = 0; i < ${SL_CHAOS_STOP_WAIT:-40}; i++)); do
 	sleep 0.1
 done
 if kill -0 "$TM_PID_A" 2>/dev/null; then
-	bad "i. sluiced on node1 still runs 4 s after SIGTERM (grace 1 s) with a request in a fault delay"
-	kill -ABRT "$TM_PID_A" 2>/dev/null || true
+	bad "i. sluiced on node1 still runs $((${SL_CHAOS_STOP_WAIT:-40} / 10)) s after SIGTERM (grace 1 s) with a request in a fault delay"
+	kill -KILL "$TM_PID_A" 2>/dev/null || true
 	wait "$TM_PID_A" 2>/dev/null || true
-	wait "$cpid" 2>/dev/null || true
-	tm_dump_logs
-	tp_fail "$failed assertion(s) failed"
+else
+	rc=0
+	wait "$TM_PID_A" || rc=$?
+	[ $rc = 0 ] && ok "i. SIGTERM with a request in a fault delay: node1 exit 0 after $((($(date +%s%N) - t0) / 1000000)) ms (LeakSanitizer clean)" ||
+		bad "i. SIGTERM with a request in a fault delay: node1 exit $rc"
 fi
-rc=0
-wait "$TM_PID_A" || rc=$?
 wait "$cpid" 2>/dev/null || true
-[ $rc = 0 ] && ok "i. SIGTERM with a request in a fault delay: exit 0 after $((($(date +%s%N) - t0) / 1000000)) ms" ||
-	bad "i. SIGTERM with a request in a fault delay: exit $rc"
+
+# ---- g. sanitizers and a clean stop ---------------------------------------------------------------
 rc=0
 kill -TERM "$TM_PID_B"
 wait "$TM_PID_B" || rc=$?
-[ $rc = 0 ] || { tm_dump_logs; tp_fail "sluiced on node2 exited with $rc"; }
-ok "g. both daemons stopped with exit 0 (LeakSanitizer found nothing)"
+[ $rc = 0 ] && ok "g. sluiced on node2 stopped with exit 0 (LeakSanitizer clean)" ||
+	bad "g. sluiced on node2 exited with $rc"
 for l in "$LOG_A" "$LOG_B"; do
 	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$l"; then
 		bad "g. sanitizer report in $(basename "$l"): $(grep -m1 -A20 "ERROR: \|runtime error:" "$l")"

@@ -106,7 +106,7 @@ def up_serve(s, rng):
                     "ascii", "replace")
                 if mode == "rand":
                     mode = rng.choice(UP_MODES)
-                if mode not in UP_MODES:
+                if mode not in UP_MODES + ["flood1xx_huge"]:
                     mode = "ok"
             if mode not in ("early", "never", "close_before", "rst_before",
                             "two"):
@@ -166,6 +166,10 @@ def up_mode(c, s, mode):
     if mode == "flood1xx":
         s.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" * rng.choice([1, 50, 5000]) +
                   OK)
+        return True
+    if mode == "flood1xx_huge":
+        # 4 MiB of interim responses, then the answer
+        s.sendall(b"HTTP/1.1 100 \r\n\r\n" * 262144 + OK)
         return True
     if mode == "unasked101":
         s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
