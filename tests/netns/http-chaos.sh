@@ -27,6 +27,7 @@
 #     and slow heads, pipelined bursts, bodies that stop early, bad chunk
 #     sizes, Expect, Upgrade, CONNECT, half-closes, resets, cuts at random
 #     points) against the chaos upstreams
+#     while node1 reloads its configuration every second (SIGHUP)
 #  d. afterwards both daemons are alive, "sluice stats" answers, and 5 new
 #     connections to good and to chaos /x/ok each get the right answer
 #  e. every connection ended (flows_active back to 0 on both nodes within
@@ -201,8 +202,23 @@ rss_a0=$(rss "$TM_PID_A") rss_b0=$(rss "$TM_PID_B")
 note "baseline VmRSS: node1 $rss_a0 kB, node2 $rss_b0 kB"
 
 # ---- c. the storm ---------------------------------------------------------------------------------
+# meanwhile node1 reloads its configuration (chaos-t's timeout 1s <-> 2s)
+# every second: requests in flight keep their snapshot, new ones take
+# the new one
+gen0=$(tm_stat "$TM_SOCK_A" config_generation)
+(
+	for ((k = 0; k < STORM; k++)); do
+		sleep 1
+		t=$((k % 2 + 1))
+		sed "s/timeout: [12]s/timeout: ${t}s/" "$TM_CFG_A/vs.yaml" >"$TM_CFG_A/vs.yaml.tmp"
+		mv "$TM_CFG_A/vs.yaml.tmp" "$TM_CFG_A/vs.yaml"
+		kill -HUP "$TM_PID_A" 2>/dev/null || true
+	done
+) &
+reloader=$!
 t0=$(date +%s)
 storm "$STORM" "$SEED" "$TP_DIR/storm.out"
+wait $reloader
 note "storm: $(cat "$TP_DIR/storm.out") in $(($(date +%s) - t0)) s"
 
 # ---- d. still serving -----------------------------------------------------------------------------
@@ -219,6 +235,9 @@ fi
 	"$SLUICE" -s "$TM_SOCK_B" stats >"$TP_DIR/stats-b.txt" 2>&1 &&
 	ok "d. sluice stats answers on both nodes" ||
 	bad "d. sluice stats: $(cat "$TP_DIR/stats-a.txt" "$TP_DIR/stats-b.txt" 2>&1 | head -5)"
+gen1=$(tm_stat "$TM_SOCK_A" config_generation)
+[ -n "$gen1" ] && [ "$gen1" != "$gen0" ] && ok "d. node1 reloaded its configuration during the storm ($gen0 -> $gen1)" ||
+	bad "d. node1's configuration generation went from $gen0 to $gen1 during the storm"
 good=0
 for ((i = 0; i < 5; i++)); do
 	r=$(req "http://$V_GOOD/after/$i")
