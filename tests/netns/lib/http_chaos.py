@@ -168,8 +168,8 @@ def up_mode(c, s, mode):
                   OK)
         return True
     if mode == "flood1xx_huge":
-        # 4 MiB of interim responses, then the answer
-        s.sendall(b"HTTP/1.1 100 \r\n\r\n" * 262144 + OK)
+        # 16 MiB of interim responses, then the answer
+        s.sendall(b"HTTP/1.1 100 \r\n\r\n" * 1048576 + OK)
         return True
     if mode == "unasked101":
         s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
