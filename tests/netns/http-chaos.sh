@@ -38,6 +38,8 @@
 #     and path
 #  j. an upstream that sends 16 MiB of interim 1xx responses before its
 #     answer: the client gets the answer within 2 s (linear work)
+#  k. a client that closes while its upstream is silent: the request
+#     ends at once as Envoy's downstream disconnect (0, DC)
 #  i. SIGTERM while a request waits in a fault delay (5 s): sluiced exits
 #     0 soon after the grace period (1 s), not hanging on the request
 #  g. no AddressSanitizer / UBSan report in either log; both stop with
@@ -280,6 +282,27 @@ if [ "$r" = "ok 200" ] && [ $ms -le 2000 ]; then
 	ok "j. 16 MiB of 1xx responses, then 200: answered in $ms ms"
 else
 	bad "j. 16 MiB of 1xx responses, then 200: '$r' after $ms ms (want 200 within 2 s)"
+fi
+
+# ---- k. a client that leaves while its upstream is silent -------------------------------------
+# the client sends its request to an upstream that does not answer and
+# closes its connection 0.2 s later: the request ends there (Envoy's
+# downstream disconnect: response code 0, DC, the upstream request
+# reset), rather than holding the connection, its leg and the upstream's
+# work until the upstream answers or the leg's idle timeout
+tp_exec pod11 "$py" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80))
+s.sendall(b"GET /x/never/gone HTTP/1.1\r\nHost: chaos\r\nx-request-id: chaos-gone-1\r\n\r\n")
+time.sleep(0.2)
+s.close()
+' "$V_CHAOS"
+sleep 1
+line=$(grep '"request_id":"chaos-gone-1"' "$LOG_A" | tail -1 || true)
+if grep -q '"response_code":0,"response_flags":"DC"' <<<"$line"; then
+	ok "k. a client gone while its upstream is silent: the request ended with 0 DC within 1 s"
+else
+	bad "k. a client gone while its upstream is silent: not ended as 0 DC 1 s later: $(cut -c1-260 <<<"${line:-no access-log line yet}")"
 fi
 
 # ---- e. nothing stuck -----------------------------------------------------------------------------
