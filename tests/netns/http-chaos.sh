@@ -22,7 +22,7 @@
 #  a. the mesh answers (good and chaos /x/ok)
 #  b. a warm-up storm (2 s), then VmRSS of both daemons (the baseline:
 #     the allocator's and ASan's caches are warm)
-#  c. the storm: 32 client threads for 6 s over the three Services, every
+#  c. the storm: 32 client threads for 5 s over the three Services, every
 #     case of lib/http_chaos.py (the smuggling table of docs/HTTP.md, huge
 #     and slow heads, pipelined bursts, bodies that stop early, bad chunk
 #     sizes, Expect, Upgrade, CONNECT, half-closes, resets, cuts at random
@@ -59,7 +59,7 @@ py=$(command -v python3) || tp_skip "python3 not installed"
 UP=$here/lib/http_upstream.py
 CH=$here/lib/http_chaos.py
 SEED=${SL_CHAOS_SEED:-26}
-STORM=${SL_CHAOS_SECONDS:-6}
+STORM=${SL_CHAOS_SECONDS:-5}
 THREADS=${SL_CHAOS_THREADS:-32}
 
 # ASan keeps freed blocks in a quarantine (256 MiB by default) to catch
@@ -201,7 +201,7 @@ storm() { # seconds seed log
 
 # ---- b. warm-up and the baseline ------------------------------------------------------------------
 storm 2 "$((SEED + 100))" "$TP_DIR/warmup.out"
-sleep 4 # the idle timeout (3 s) ends what the warm-up left
+sleep 3.5 # the idle timeout (3 s) ends what the warm-up left
 rss_a0=$(rss "$TM_PID_A") rss_b0=$(rss "$TM_PID_B")
 note "baseline VmRSS: node1 $rss_a0 kB, node2 $rss_b0 kB"
 
