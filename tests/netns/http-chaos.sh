@@ -206,15 +206,14 @@ rss_a0=$(rss "$TM_PID_A") rss_b0=$(rss "$TM_PID_B")
 note "baseline VmRSS: node1 $rss_a0 kB, node2 $rss_b0 kB"
 
 # ---- c. the storm ---------------------------------------------------------------------------------
-# meanwhile node1 reloads its configuration (chaos-t's timeout 1s <-> 2s)
-# every second: requests in flight keep their snapshot, new ones take
-# the new one
+# meanwhile node1 reloads its configuration every second (chaos-t's
+# timeout 2s, 3s, ...: each a new generation): requests in flight keep
+# their snapshot, new ones take the new one
 gen0=$(tm_stat "$TM_SOCK_A" config_generation)
 (
 	for ((k = 0; k < STORM; k++)); do
 		sleep 1
-		t=$((k % 2 + 1))
-		sed "s/timeout: [12]s/timeout: ${t}s/" "$TM_CFG_A/vs.yaml" >"$TM_CFG_A/vs.yaml.tmp"
+		sed "s/ timeout: [0-9]*s/ timeout: $((k + 2))s/" "$TM_CFG_A/vs.yaml" >"$TM_CFG_A/vs.yaml.tmp"
 		mv "$TM_CFG_A/vs.yaml.tmp" "$TM_CFG_A/vs.yaml"
 		kill -HUP "$TM_PID_A" 2>/dev/null || true
 	done
