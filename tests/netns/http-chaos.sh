@@ -275,7 +275,7 @@ done
 # linear in the bytes (about 0.2 s here under ASan); a worker that spends
 # seconds on it stalls every other connection it serves
 t0=$(date +%s%N)
-r=$(tp_exec pod11 curl -sS --max-time 4 -o - -w '\n%{http_code}' "http://$V_CHAOS/x/flood1xx_huge" 2>&1 | tr '\n' ' ') || true
+r=$(tp_exec pod11 curl -sS --max-time 4 -o - -w '\n%{http_code}' "http://$V_CHAOS/x/flood1xx_huge" 2>&1 | tr -s '\n' ' ') || true
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$r" = "ok 200" ] && [ $ms -le 2000 ]; then
 	ok "j. 16 MiB of 1xx responses, then 200: answered in $ms ms"
