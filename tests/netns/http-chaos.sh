@@ -30,19 +30,19 @@
 #     while node1 reloads its configuration every second (SIGHUP)
 #  d. afterwards both daemons are alive, "sluice stats" answers, and 5 new
 #     connections to good and to chaos /x/ok each get the right answer
-#  e. every connection ended (flows_active back to 0 on both nodes within
-#     the idle timeouts): no stuck connection, leg or worker
-#  f. VmRSS grew by at most 48 MiB over the baseline (see below)
-#  h. a request whose body is larger than the engine's buffer (100 KB,
+#  e. a request whose body is larger than the engine's buffer (100 KB,
 #     Content-Length and chunked) is logged with its own method, authority
 #     and path
-#  j. an upstream that sends 16 MiB of interim 1xx responses before its
+#  f. an upstream that sends 16 MiB of interim 1xx responses before its
 #     answer: the client gets the answer within 2 s (linear work)
-#  k. a client that closes while its upstream is silent: the request
+#  g. a client that closes while its upstream is silent: the request
 #     ends at once as Envoy's downstream disconnect (0, DC)
-#  i. SIGTERM while a request waits in a fault delay (5 s): sluiced exits
+#  h. every connection ended (flows_active back to 0 on both nodes within
+#     the idle timeouts): no stuck connection, leg or worker
+#  i. VmRSS grew by at most 48 MiB over the baseline (see below)
+#  j. SIGTERM while a request waits in a fault delay (5 s): sluiced exits
 #     0 soon after the grace period (1 s), not hanging on the request
-#  g. no AddressSanitizer / UBSan report in either log; both stop with
+#  k. no AddressSanitizer / UBSan report in either log; both stop with
 #     exit 0 (LeakSanitizer runs at exit)
 #
 # usage: http-chaos.sh SLUICED SLUICE NFT_TOOL SL_TCP
@@ -53,7 +53,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tm.sh
 . "$here/lib/tm.sh"
 
-tm_args "$@"
+tm_args "$"
 command -v curl >/dev/null || tp_skip "curl not installed"
 py=$(command -v python3) || tp_skip "python3 not installed"
 UP=$here/lib/http_upstream.py
@@ -175,7 +175,7 @@ LOG_A=$TP_DIR/sluiced-a.log LOG_B=$TP_DIR/sluiced-b.log
 # curl from pod11: "CODE BODY"
 req() {
 	local out
-	out=$(tp_exec pod11 curl -sS --max-time 5 -o - -w '\n%{http_code}' "$@" 2>&1) || true
+	out=$(tp_exec pod11 curl -sS --max-time 5 -o - -w '\n%{http_code}' "$" 2>&1) || true
 	echo "$(tail -1 <<<"$out") $(head -n -1 <<<"$out" | tr '\n' ' ' | sed 's/ *$//')"
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -253,23 +253,23 @@ done
 [ $good = 15 ] && ok "d. 15 normal requests on new connections after the storm: all right" ||
 	bad "d. only $good of 15 normal requests after the storm were right (last: '$r')"
 
-# ---- h. a request whose body outgrows the buffer is reported as itself --------------------------
+# ---- e. a request whose body outgrows the buffer is reported as itself --------------------------
 # (its head stays readable for the report: method, path, authority)
 head -c 100000 /dev/zero | tr '\0' 'B' >"$TP_DIR/big.bin"
 for te in clen chunked; do
 	hdr=() id=chaos-big-$te
 	[ $te = chunked ] && hdr=(-H "Transfer-Encoding: chunked")
-	r=$(req -H "x-request-id: $id" "${hdr[@]}" --data-binary "@$TP_DIR/big.bin" "http://$V_GOOD/big/$te")
+	r=$(req -H "x-request-id: $id" "${hdr[]}" --data-binary "$TP_DIR/big.bin" "http://$V_GOOD/big/$te")
 	sleep 0.2
 	line=$(grep "\"request_id\":\"$id\"" "$LOG_A" | tail -1 || true)
 	if [ "$r" = "200 good" ] && grep -q "\"method\":\"POST\",\"authority\":\"$V_GOOD\",\"path\":\"/big/$te\"" <<<"$line"; then
-		ok "h. a 100 KB $te body: 200, logged as POST $V_GOOD /big/$te"
+		ok "e. a 100 KB $te body: 200, logged as POST $V_GOOD /big/$te"
 	else
-		bad "h. a 100 KB $te body: '$r', logged as: $(cut -c1-300 <<<"$line")"
+		bad "e. a 100 KB $te body: '$r', logged as: $(cut -c1-300 <<<"$line")"
 	fi
 done
 
-# ---- j. a flood of interim responses costs linear time ------------------------------------------
+# ---- f. a flood of interim responses costs linear time ------------------------------------------
 # an upstream sends 16 MiB of "HTTP/1.1 100" (a million interim
 # responses), then its answer: the engine drops them as it goes, in time
 # linear in the bytes (about 0.2 s here under ASan); a worker that spends
@@ -278,12 +278,12 @@ t0=$(date +%s%N)
 r=$(tp_exec pod11 curl -sS --max-time 4 -o - -w '\n%{http_code}' "http://$V_CHAOS/x/flood1xx_huge" 2>&1 | tr -s '\n' ' ') || true
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$r" = "ok 200" ] && [ $ms -le 2000 ]; then
-	ok "j. 16 MiB of 1xx responses, then 200: answered in $ms ms"
+	ok "f. 16 MiB of 1xx responses, then 200: answered in $ms ms"
 else
-	bad "j. 16 MiB of 1xx responses, then 200: '$r' after $ms ms (want 200 within 2 s)"
+	bad "f. 16 MiB of 1xx responses, then 200: '$r' after $ms ms (want 200 within 2 s)"
 fi
 
-# ---- k. a client that leaves while its upstream is silent -------------------------------------
+# ---- g. a client that leaves while its upstream is silent -------------------------------------
 # the client sends its request to an upstream that does not answer and
 # closes its connection 0.2 s later: the request ends there (Envoy's
 # downstream disconnect: response code 0, DC, the upstream request
@@ -299,12 +299,12 @@ s.close()
 sleep 1
 line=$(grep '"request_id":"chaos-gone-1"' "$LOG_A" | tail -1 || true)
 if grep -q '"response_code":0,"response_flags":"DC"' <<<"$line"; then
-	ok "k. a client gone while its upstream is silent: the request ended with 0 DC within 1 s"
+	ok "g. a client gone while its upstream is silent: the request ended with 0 DC within 1 s"
 else
-	bad "k. a client gone while its upstream is silent: not ended as 0 DC 1 s later: $(cut -c1-260 <<<"${line:-no access-log line yet}")"
+	bad "g. a client gone while its upstream is silent: not ended as 0 DC 1 s later: $(cut -c1-260 <<<"${line:-no access-log line yet}")"
 fi
 
-# ---- e. nothing stuck -----------------------------------------------------------------------------
+# ---- h. nothing stuck -----------------------------------------------------------------------------
 # every client of the storm is gone; what the engine still holds (client
 # connections, legs and their flows) ends within the idle timeouts (3 s,
 # legs 2 s) or the upstream's 2.5 s silence: flows_active back to 0 on
@@ -315,10 +315,10 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 [ "${act_a:-x}" = 0 ] && [ "${act_b:-x}" = 0 ] &&
-	ok "e. every connection of the storm ended (flows_active 0 on both nodes)" ||
-	bad "e. flows_active is '${act_a}' (node1), '${act_b}' (node2) 10 s after the storm"
+	ok "h. every connection of the storm ended (flows_active 0 on both nodes)" ||
+	bad "h. flows_active is '${act_a}' (node1), '${act_b}' (node2) 10 s after the storm"
 
-# ---- f. memory bounded ----------------------------------------------------------------------------
+# ---- i. memory bounded ----------------------------------------------------------------------------
 # The baseline was taken after a 2 s warm-up storm of the same shape, so
 # ASan's quarantine (32 MiB) and the allocator's free lists are already
 # at their working size.  What may still legitimately grow: the
@@ -331,13 +331,13 @@ note "VmRSS after the storm: node1 $rss_a1 kB (+$((rss_a1 - rss_a0))), node2 $rs
 for n in a b; do
 	v0=rss_${n}0 v1=rss_${n}1
 	if [ $((${!v1} - ${!v0})) -le $((48 * 1024)) ]; then
-		ok "f. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (<= 48 MiB)"
+		ok "i. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (<= 48 MiB)"
 	else
-		bad "f. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (> 48 MiB)"
+		bad "i. node $n: VmRSS grew by $((${!v1} - ${!v0})) kB (> 48 MiB)"
 	fi
 done
 
-# ---- i. a stop while a request waits on a timer ---------------------------------------------------
+# ---- j. a stop while a request waits on a timer ---------------------------------------------------
 # a request in a 5 s fault delay when SIGTERM comes: after the grace
 # period (1 s) what is left is cut, the request ends, sluiced exits 0
 tp_exec pod11 curl -sS --max-time 8 -o /dev/null -H "x-case: delay" "http://$V_GOOD/delayed" >/dev/null 2>&1 &
@@ -350,28 +350,28 @@ for ((i = 0; i < ${SL_CHAOS_STOP_WAIT:-40}; i++)); do
 	sleep 0.1
 done
 if kill -0 "$TM_PID_A" 2>/dev/null; then
-	bad "i. sluiced on node1 still runs $((${SL_CHAOS_STOP_WAIT:-40} / 10)) s after SIGTERM (grace 1 s) with a request in a fault delay"
+	bad "j. sluiced on node1 still runs $((${SL_CHAOS_STOP_WAIT:-40} / 10)) s after SIGTERM (grace 1 s) with a request in a fault delay"
 	kill -KILL "$TM_PID_A" 2>/dev/null || true
 	wait "$TM_PID_A" 2>/dev/null || true
 else
 	rc=0
 	wait "$TM_PID_A" || rc=$?
-	[ $rc = 0 ] && ok "i. SIGTERM with a request in a fault delay: node1 exit 0 after $((($(date +%s%N) - t0) / 1000000)) ms (LeakSanitizer clean)" ||
-		bad "i. SIGTERM with a request in a fault delay: node1 exit $rc"
+	[ $rc = 0 ] && ok "j. SIGTERM with a request in a fault delay: node1 exit 0 after $((($(date +%s%N) - t0) / 1000000)) ms (LeakSanitizer clean)" ||
+		bad "j. SIGTERM with a request in a fault delay: node1 exit $rc"
 fi
 wait "$cpid" 2>/dev/null || true
 
-# ---- g. sanitizers and a clean stop ---------------------------------------------------------------
+# ---- k. sanitizers and a clean stop ---------------------------------------------------------------
 rc=0
 kill -TERM "$TM_PID_B"
 wait "$TM_PID_B" || rc=$?
-[ $rc = 0 ] && ok "g. sluiced on node2 stopped with exit 0 (LeakSanitizer clean)" ||
-	bad "g. sluiced on node2 exited with $rc"
+[ $rc = 0 ] && ok "k. sluiced on node2 stopped with exit 0 (LeakSanitizer clean)" ||
+	bad "k. sluiced on node2 exited with $rc"
 for l in "$LOG_A" "$LOG_B"; do
 	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$l"; then
-		bad "g. sanitizer report in $(basename "$l"): $(grep -m1 -A20 "ERROR: \|runtime error:" "$l")"
+		bad "k. sanitizer report in $(basename "$l"): $(grep -m1 -A20 "ERROR: \|runtime error:" "$l")"
 	else
-		ok "g. no sanitizer report in $(basename "$l")"
+		ok "k. no sanitizer report in $(basename "$l")"
 	fi
 done
 [ $failed = 0 ] || { tm_dump_logs; tp_fail "$failed assertion(s) failed"; }
