@@ -53,7 +53,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tm.sh
 . "$here/lib/tm.sh"
 
-tm_args "$"
+tm_args "$@"
 command -v curl >/dev/null || tp_skip "curl not installed"
 py=$(command -v python3) || tp_skip "python3 not installed"
 UP=$here/lib/http_upstream.py
@@ -175,7 +175,7 @@ LOG_A=$TP_DIR/sluiced-a.log LOG_B=$TP_DIR/sluiced-b.log
 # curl from pod11: "CODE BODY"
 req() {
 	local out
-	out=$(tp_exec pod11 curl -sS --max-time 5 -o - -w '\n%{http_code}' "$" 2>&1) || true
+	out=$(tp_exec pod11 curl -sS --max-time 5 -o - -w '\n%{http_code}' "$@" 2>&1) || true
 	echo "$(tail -1 <<<"$out") $(head -n -1 <<<"$out" | tr '\n' ' ' | sed 's/ *$//')"
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -259,7 +259,7 @@ head -c 100000 /dev/zero | tr '\0' 'B' >"$TP_DIR/big.bin"
 for te in clen chunked; do
 	hdr=() id=chaos-big-$te
 	[ $te = chunked ] && hdr=(-H "Transfer-Encoding: chunked")
-	r=$(req -H "x-request-id: $id" "${hdr[]}" --data-binary "$TP_DIR/big.bin" "http://$V_GOOD/big/$te")
+	r=$(req -H "x-request-id: $id" "${hdr[@]}" --data-binary "@$TP_DIR/big.bin" "http://$V_GOOD/big/$te")
 	sleep 0.2
 	line=$(grep "\"request_id\":\"$id\"" "$LOG_A" | tail -1 || true)
 	if [ "$r" = "200 good" ] && grep -q "\"method\":\"POST\",\"authority\":\"$V_GOOD\",\"path\":\"/big/$te\"" <<<"$line"; then
