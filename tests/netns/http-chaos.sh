@@ -46,6 +46,10 @@
 #  k. no AddressSanitizer / UBSan report in either log; both stop with
 #     exit 0 (LeakSanitizer runs at exit)
 #
+# Environment (for longer hunts by hand): SL_CHAOS_SEED (26),
+# SL_CHAOS_SECONDS (the storm, 5), SL_CHAOS_THREADS (32), SL_CHAOS_STOP_WAIT
+# (j., tenths of a second, 40).  A failure names the seed to rerun.
+#
 # usage: http-chaos.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -223,7 +227,7 @@ reloader=$!
 t0=$(date +%s)
 storm "$STORM" "$SEED" "$TP_DIR/storm.out"
 wait $reloader
-note "storm: $(cat "$TP_DIR/storm.out") in $(($(date +%s) - t0)) s"
+note "storm (seed $SEED, $THREADS threads): $(cat "$TP_DIR/storm.out") in $(($(date +%s) - t0)) s"
 
 # ---- d. still serving -----------------------------------------------------------------------------
 if alive; then
