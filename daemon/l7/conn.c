@@ -107,6 +107,10 @@ struct l7c {
 	bool tunneled;	   /* the relay has both sockets and the budget */
 	struct sl_trace trace;
 	char trace_hex[33];
+	/* the request's method, authority and target for the report, copied
+	 * when its head is complete: the buffer then carries the body */
+	char l_method[32], l_authority[256], l_path[1024];
+	bool l_have;
 	char upstream_s[INET6_ADDRSTRLEN + 8];
 
 	/* client bytes: head of the request, its body, what follows */
@@ -138,6 +142,10 @@ struct l7c {
 	size_t io_len, io_done;
 	bool io_send, io_poll;
 	void (*io_then)(struct l7c *c); /* after a cancelled op completed */
+	/* the client watched while its response is awaited: a client that
+	 * goes away ends the request at once (DC), as Envoy resets it */
+	struct sl_op watch_op;
+	bool watch_armed;
 	struct l7_timer *tm; /* the live timer, or NULL */
 	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
 	bool ended;
@@ -279,6 +287,13 @@ static void tm_done(struct sl_op *op, int res, uint32_t flags)
 		c_end(c, true);
 		return;
 	}
+	if (live && res == -ECANCELED) {
+		/* only the worker's cut cancels a live timer (c_timer forgets
+		 * the one it replaces first): a fault delay, a backoff, a
+		 * deadline is over with the connection */
+		c_end(c, true);
+		return;
+	}
 	if (live && res == -ETIME && fn)
 		fn(c);
 }
@@ -317,6 +332,55 @@ static void c_abort_io(struct l7c *c, void (*then)(struct l7c *c))
 	}
 	c->io_then = then;
 	sl_worker_cancel_op(c->wc->w, &c->io_op);
+}
+
+/* ---- watching the client while the upstream works -------------------- */
+
+static void c_report(struct l7c *c);
+
+static void client_gone(struct l7c *c)
+{
+	c_report(c);
+	c_end(c, true);
+}
+
+static void watch_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct l7c *c = sl_container_of(op, struct l7c, watch_op);
+
+	(void)flags;
+	c->watch_armed = false;
+	if (c->ended) {
+		c_end(c, true);
+		return;
+	}
+	if (res < 0 || c->replied)
+		return; /* cancelled, or the response is on its way */
+	/* the client closed or reset while its request was upstream: the
+	 * leg's work is dropped (Envoy resets the upstream request) */
+	c_flag(c, "DC");
+	c->status = 0;
+	c_timer(c, 0, NULL);
+	c_abort_io(c, client_gone);
+}
+
+static void c_watch_client(struct l7c *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->watch_armed)
+		return;
+	sqe = sl_worker_sqe(c->wc->w);
+	io_uring_prep_poll_add(sqe, c->fd, POLLRDHUP);
+	c->watch_op.fn = watch_done;
+	sl_op_attach(sqe, &c->watch_op);
+	c->watch_armed = true;
+}
+
+static void c_unwatch_client(struct l7c *c)
+{
+	if (c->watch_armed)
+		sl_worker_cancel_op(c->wc->w, &c->watch_op);
 }
 
 /* ---- ending ------------------------------------------------------------- */
@@ -407,9 +471,11 @@ static void c_end(struct l7c *c, bool reset)
 		}
 		if (c->io_armed)
 			sl_worker_cancel_op(c->wc->w, &c->io_op);
+		if (c->watch_armed)
+			sl_worker_cancel_op(c->wc->w, &c->watch_op);
 		c_timer(c, 0, NULL);
 	}
-	if (!c->io_armed && !c->tm_inflight)
+	if (!c->io_armed && !c->tm_inflight && !c->watch_armed)
 		c_free(c);
 }
 
@@ -425,6 +491,22 @@ static void span_str(const struct sl_h1_msg *m, const char *buf,
 	(void)m;
 }
 
+/* copy what the report shows of the request head (c->req over dbuf) */
+static void c_log_strings(struct l7c *c)
+{
+	c->l_method[0] = c->l_authority[0] = c->l_path[0] = 0;
+	if (c->dbuf) {
+		span_str(&c->req, c->dbuf, c->req.method, c->l_method,
+			 sizeof(c->l_method));
+		if (c->req.host >= 0)
+			span_str(&c->req, c->dbuf, c->req.hdr[c->req.host].value,
+				 c->l_authority, sizeof(c->l_authority));
+		span_str(&c->req, c->dbuf, c->req.target, c->l_path,
+			 sizeof(c->l_path));
+	}
+	c->l_have = true;
+}
+
 static void c_report(struct l7c *c)
 {
 	struct sl_obs_http r = { 0 };
@@ -434,13 +516,11 @@ static void c_report(struct l7c *c)
 	const char *d_app = NULL, *d_ver = NULL, *d_cs = NULL, *d_cr = NULL;
 	char svc_name[256] = "", svc_ns[128] = "";
 
-	span_str(&c->req, c->dbuf, c->req.method, method, sizeof(method));
-	if (c->req.host >= 0)
-		span_str(&c->req, c->dbuf, c->req.hdr[c->req.host].value,
-			 authority, sizeof(authority));
-	else
-		authority[0] = 0;
-	span_str(&c->req, c->dbuf, c->req.target, path, sizeof(path));
+	if (!c->l_have)
+		c_log_strings(c);
+	snprintf(method, sizeof(method), "%s", c->l_method);
+	snprintf(authority, sizeof(authority), "%s", c->l_authority);
+	snprintf(path, sizeof(path), "%s", c->l_path);
 	if (c->src)
 		sl_obs_workload_labels(c->src->labels, c->src->n_labels,
 				       c->src->name, &s_app, &s_ver, &s_cs,
@@ -527,6 +607,7 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 
 	if (flag)
 		c_flag(c, flag);
+	c_unwatch_client(c);
 	c_timer(c, 0, NULL);
 	if (c->leg) {
 		sl_l7_leg_close(c->leg);
@@ -747,6 +828,7 @@ static void resp_forward(struct l7c *c)
 						    &c->rt.resp };
 	ssize_t n;
 
+	c_unwatch_client(c);
 	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
 	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
 		c->close_after = true;
@@ -854,9 +936,29 @@ static void resp_head_recvd(struct l7c *c, int res)
 
 static void resp_head(struct l7c *c)
 {
-	ssize_t n = sl_h1_parse_response(&c->resp, c->ubuf, c->ulen,
-					 c->req.meth);
+	size_t off = 0;
+	ssize_t n;
 
+	/* interim 1xx responses (other than 101) are dropped: we answered
+	 * 100-continue ourselves.  They are walked over with an offset and
+	 * the buffer moved once, so a flood of them costs linear time. */
+	for (;;) {
+		n = sl_h1_parse_response(&c->resp, c->ubuf + off, c->ulen - off,
+					 c->req.meth);
+		if (n <= 0 || c->resp.status >= 200 || c->resp.status == 101)
+			break;
+		off += (size_t)n;
+		sl_h1_msg_init(&c->resp, NULL);
+	}
+	if (off) {
+		memmove(c->ubuf, c->ubuf + off, c->ulen - off);
+		c->ulen -= off;
+		if (n > 0) { /* the spans point past the move: parse again */
+			sl_h1_msg_init(&c->resp, NULL);
+			n = sl_h1_parse_response(&c->resp, c->ubuf, c->ulen,
+						 c->req.meth);
+		}
+	}
 	if (n == 0) {
 		if (c->ulen >= L7_UBUF) {
 			c_local_reply(c, 502, "UPE", "upstream response head too large");
@@ -868,15 +970,6 @@ static void resp_head(struct l7c *c)
 	}
 	if (n < 0) {
 		c_local_reply(c, 502, "UPE", "upstream sent a malformed response");
-		return;
-	}
-	if (c->resp.status >= 100 && c->resp.status < 200 &&
-	    c->resp.status != 101) {
-		/* interim: dropped (we answered 100-continue ourselves) */
-		memmove(c->ubuf, c->ubuf + n, c->ulen - (size_t)n);
-		c->ulen -= (size_t)n;
-		sl_h1_msg_init(&c->resp, NULL);
-		resp_head(c);
 		return;
 	}
 	if (c->resp.body == SL_H1_BODY_TUNNEL && !c->upgrade) {
@@ -988,6 +1081,7 @@ static void req_body(struct l7c *c)
 	if (c->req_done) {
 		sl_h1_msg_init(&c->resp, NULL);
 		c->ulen = c->upos = 0;
+		c_watch_client(c);
 		resp_head(c);
 		return;
 	}
@@ -1440,6 +1534,7 @@ static void c_route(struct l7c *c)
 static void head_complete(struct l7c *c)
 {
 	c_timer(c, 0, NULL); /* the head timeout */
+	c_log_strings(c);
 	if (!c_buf(&c->obuf, L7_OBUF) || !c_buf(&c->ubuf, L7_UBUF)) {
 		c_end(c, true);
 		return;
@@ -1624,6 +1719,7 @@ static void c_next_request(struct l7c *c)
 	c->upstream_s[0] = 0;
 	c->status = 0;
 	c->replied = c->close_after = c->sent_100 = false;
+	c->l_have = false;
 	c->t_deadline = 0;
 	c->req_bytes = c->resp_bytes = 0;
 	if (c->stopping || conns_stopping) {

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,7 +115,8 @@ static void idle_polled(struct sl_op *op, int res, uint32_t flags)
 	}
 	if (leg->owner)
 		return; /* taken for a request: its user finds out itself */
-	if (res == -ECANCELED) { /* taken and put back before this came */
+	if (res == -ECANCELED && !legs_stopping) {
+		/* taken and put back before this came */
 		arm_idle_poll(leg);
 		return;
 	}
@@ -132,6 +134,13 @@ static bool key_eq(const struct sl_l7_key *a, const struct sl_l7_key *b)
 	       strcmp(a->cluster, b->cluster) == 0;
 }
 
+static bool leg_has_bytes(const struct sl_l7_leg *leg)
+{
+	int avail = 0;
+
+	return ioctl(leg->fd, FIONREAD, &avail) != 0 || avail > 0;
+}
+
 static struct sl_l7_leg *idle_take(const struct sl_l7_key *key, void *owner)
 {
 	uint64_t now = sl_now_ns();
@@ -146,6 +155,12 @@ static struct sl_l7_leg *idle_take(const struct sl_l7_key *key, void *owner)
 		}
 		if (!key_eq(&leg->key, key))
 			continue;
+		if (leg_has_bytes(leg)) {
+			/* the upstream sent what nobody asked for (a late
+			 * second response): it must not answer this request */
+			sl_l7_leg_close(leg);
+			continue;
+		}
 		idle_unlink(leg);
 		leg->owner = owner;
 		if (leg->poll_armed)
