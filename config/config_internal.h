@@ -316,6 +316,8 @@ struct sl_vs_rule {
 	uint32_t redirect_port;
 	uint32_t direct_status; /* 0: no directResponse */
 	const char *direct_body;
+	struct sl_vs_dest *mirror; /* http[].mirror, or NULL */
+	double mirror_pct;
 	/* smooth weighted round robin, precomputed: index of the destination
 	 * for pick i is wrr[i % wrr_len] */
 	uint8_t wrr[100];
@@ -689,8 +691,8 @@ void sl_cfg_dest_policy(struct sl_dest_policy *pol, const struct sl_host *th,
 #define SL_CFG_NO_HTTP_PORT_L7                                                 \
 	"no host of this VirtualService has an HTTP port: its traffic is "     \
 	"routed per connection, and this rule's timeout, fault, headers, "     \
-	"rewrite, redirect, directResponse and retryOn (retries are connect "  \
-	"retries) do not apply"
+	"rewrite, redirect, directResponse, mirror and retryOn (retries are "  \
+	"connect retries) do not apply"
 /**
  * sl_cfg_http_warn - warn (SL_CFG_NO_HTTP_PORT) at every http[].match of
  * a VirtualService whose hosts have no HTTP port, and

@@ -176,6 +176,7 @@ void sl_cfg_http_warn(struct sl_config *cfg)
 			     rule->fault_delay_ns || rule->fault_abort_status ||
 			     rule->rewrite_uri || rule->rewrite_authority ||
 			     rule->redirect_code || rule->direct_status ||
+			     rule->mirror ||
 			     sl_ops_any(&rule->req_hdrs) ||
 			     sl_ops_any(&rule->resp_hdrs);
 			for (size_t k = 0; k < rule->n_dests && !l7; k++)
@@ -375,6 +376,26 @@ int sl_config_http_route(const struct sl_config *cfg,
 	d = &rule->dests[out->dest];
 	out->dest_req = d->req_hdrs;
 	out->dest_resp = d->resp_hdrs;
+	if (rule->mirror) {
+		/* the mirror's endpoints and policy, as a route's; a mirror
+		 * without endpoints is dropped (the request goes on) */
+		struct sl_http_route m;
+		const struct sl_vs_dest *md = rule->mirror;
+		uint16_t mport = port;
+
+		memset(&m, 0, sizeof(m));
+		sl_dest_policy_default(&m.pol);
+		if (md->port)
+			mport = (uint16_t)md->port;
+		else if (md->host != h && md->host->n_ports == 1)
+			mport = (uint16_t)md->host->ports[0].port;
+		if (sl_route_eps(cfg, &m, md->host, md->subset_idx, mport) == 0) {
+			out->mirror_eps = m.eps;
+			out->mirror_n_eps = m.n_eps;
+			out->mirror_pol = m.pol;
+			out->mirror_pct = rule->mirror_pct;
+		}
+	}
 	th = d->host;
 	if (d->port)
 		tport = (uint16_t)d->port;

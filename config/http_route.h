@@ -101,6 +101,12 @@ struct sl_http_route {
 	uint32_t redirect_port;
 	uint32_t direct_status;
 	const char *direct_body;
+	/* http[].mirror: a copy of the request goes to these endpoints
+	 * (@mirror_n_eps 0: none) for @mirror_pct % of the requests */
+	const struct sl_endpoint *mirror_eps;
+	size_t mirror_n_eps;
+	struct sl_dest_policy mirror_pol;
+	double mirror_pct;
 };
 
 /**

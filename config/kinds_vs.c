@@ -17,11 +17,8 @@
 #define SL_UNSUP_L4 "is not supported: sluice routes connections at L4"
 
 static const char *const sl_vs_http_unsup[] = {
-	"mirror", "is not supported (sluice does not mirror traffic)",
-	"mirrors", "is not supported (sluice does not mirror traffic)",
-	"mirrorPercent", "is not supported (sluice does not mirror traffic)",
-	"mirrorPercentage", "is not supported (sluice does not mirror traffic)",
-	"mirror_percent", "is not supported (sluice does not mirror traffic)",
+	"mirrors", "is not supported yet (one mirror per rule: use mirror and mirrorPercentage)",
+	"mirror_percent", "is not supported (the deprecated spelling: use mirrorPercentage)",
 	"corsPolicy", "is not supported yet (sluice's HTTP engine does no CORS)",
 	"delegate", "is not supported (VirtualService delegation)",
 	NULL
@@ -401,21 +398,34 @@ static bool sl_vs_header_ops(struct sl_dec *d, const struct sl_ynode *h,
 	return ok;
 }
 
+static bool sl_vs_dest_at(struct sl_dec *d, const struct sl_ynode *dn,
+			  const char *key, struct sl_vs_dest *dst);
+
 static bool sl_vs_dest(struct sl_dec *d, const struct sl_ynode *item,
 		       struct sl_vs_dest *dst)
 {
-	static const char *const known[] = { "host", "subset", "port", NULL };
-	static const char *const port_known[] = { "number", NULL };
-	const struct sl_ynode *dn = sl_ymap_get(item, "destination"), *pn;
-	size_t old;
-	bool ok = true;
+	const struct sl_ynode *dn = sl_ymap_get(item, "destination");
 
 	if (!dn) {
 		sl_dec_key_err(d, item, "destination",
 			       "required field is missing");
 		return false;
 	}
-	old = sl_dec_push_key(d, "destination");
+	return sl_vs_dest_at(d, dn, "destination", dst);
+}
+
+/* a Destination {host, subset, port{number}} at @key (route[].destination,
+ * mirror) */
+static bool sl_vs_dest_at(struct sl_dec *d, const struct sl_ynode *dn,
+			  const char *key, struct sl_vs_dest *dst)
+{
+	static const char *const known[] = { "host", "subset", "port", NULL };
+	static const char *const port_known[] = { "number", NULL };
+	const struct sl_ynode *pn;
+	size_t old;
+	bool ok = true;
+
+	old = sl_dec_push_key(d, key);
 	if (!sl_dec_fields(d, dn, known, NULL)) {
 		sl_dec_pop(d, old);
 		return false;
@@ -690,6 +700,48 @@ static bool sl_vs_rewrite(struct sl_dec *d, const struct sl_ynode *x,
 				 &rule->rewrite_authority);
 }
 
+/* http[].mirror, mirrorPercentage{value}, mirrorPercent (the older int);
+ * the percentage defaults to 100 */
+static bool sl_vs_mirror(struct sl_dec *d, const struct sl_ynode *it,
+			 struct sl_vs_rule *rule)
+{
+	static const char *const pk[] = { "value", NULL };
+	const struct sl_ynode *m = sl_ymap_get(it, "mirror");
+	const struct sl_ynode *p = sl_ymap_get(it, "mirrorPercentage");
+	bool ok = true;
+	uint32_t pct;
+
+	if (!m) {
+		if (p || sl_ymap_get(it, "mirrorPercent")) {
+			sl_dec_key_err(d, it, p ? "mirrorPercentage" : "mirrorPercent",
+				       "needs mirror");
+			return false;
+		}
+		return true;
+	}
+	rule->mirror = sl_arena_array(d->a, 1, sizeof(*rule->mirror));
+	if (!rule->mirror)
+		return false;
+	ok = sl_vs_dest_at(d, m, "mirror", rule->mirror);
+	rule->mirror_pct = 100.0;
+	switch (sl_dec_uint(d, it, "mirrorPercent", 0, 100, &pct)) {
+	case 1:
+		rule->mirror_pct = pct;
+		break;
+	case -1:
+		ok = false;
+	}
+	if (p) {
+		size_t old = sl_dec_push_key(d, "mirrorPercentage");
+
+		if (!sl_dec_fields(d, p, pk, NULL) ||
+		    sl_dec_percent(d, p, "value", &rule->mirror_pct) < 0)
+			ok = false;
+		sl_dec_pop(d, old);
+	}
+	return ok;
+}
+
 /*
  * A rule sluice answers itself: redirect or directResponse, never with
  * route[] or rewrite, never both (Istio's validation).
@@ -801,7 +853,8 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 {
 	static const char *const http_known[] = {
 		"name", "match", "route", "retries", "timeout", "fault",
-		"headers", "rewrite", "redirect", "directResponse", NULL
+		"headers", "rewrite", "redirect", "directResponse", "mirror",
+		"mirrorPercentage", "mirrorPercent", NULL
 	};
 	static const char *const tcp_known[] = { "match", "route", NULL };
 	static const char *const rk[] = { "attempts", "perTryTimeout",
@@ -871,6 +924,7 @@ static bool sl_vs_rule(struct sl_dec *d, const struct sl_ynode *it, bool tcp,
 		ok &= sl_vs_rewrite(d, x, rule);
 		sl_dec_pop(d, old);
 	}
+	ok &= sl_vs_mirror(d, it, rule);
 	if (sl_dec_duration(d, it, "timeout", &rule->timeout_ns) < 0)
 		ok = false;
 	x = sl_ymap_get(it, "retries");

@@ -627,12 +627,17 @@ static int sl_resolve_vss(struct sl_config *cfg, struct sl_cfg_errs *errs)
 				h->vs = vs;
 			}
 		}
-		for (size_t r = 0; r < vs->n_rules; r++)
+		for (size_t r = 0; r < vs->n_rules; r++) {
 			for (size_t k = 0; k < vs->rules[r].n_dests; k++)
 				if (sl_resolve_dest(cfg, vs,
 						    &vs->rules[r].dests[k],
 						    errs) < 0)
 					ret = -EINVAL;
+			if (vs->rules[r].mirror &&
+			    sl_resolve_dest(cfg, vs, vs->rules[r].mirror,
+					    errs) < 0)
+				ret = -EINVAL;
+		}
 	}
 	return ret;
 }

@@ -83,6 +83,20 @@ void sl_l7_leg_close(struct sl_l7_leg *leg);
 /** sl_l7_legs_stop - close every idle leg of this thread */
 void sl_l7_legs_stop(void);
 
+/**
+ * sl_l7_shadow_start - send @req (@len bytes: a whole request with
+ * "Connection: close"; malloc'd, taken over in any case) to @ep over a leg
+ * of its own and drop the response (shadow.c: VirtualService mirror)
+ * @retval 0 started; -EBUSY too many shadows in flight on this worker,
+ *         -errno the leg could not be had
+ */
+int sl_l7_shadow_start(struct sl_wctx *wc, struct sl_config *cfg,
+		       const struct sl_l7_key *key,
+		       const struct sl_workload *src, const struct sl_ip *src_ip,
+		       uint16_t src_port, const struct sl_ip *orig_dst,
+		       uint16_t orig_port, const struct sl_endpoint *ep,
+		       const struct sl_dest_policy *pol, char *req, size_t len);
+
 /** sl_l7_conns_stop - close idle client connections of this thread */
 void sl_l7_conns_stop(void);
 

@@ -268,7 +268,7 @@ static void test_unsupported(void **state)
 	CFGT_FAIL(&t, "svc.yaml", CFGT_SVC_REVIEWS, "vs.yaml", VS_HEAD
 		  "  gateways: [my-gateway]\n"
 		  "  http:\n"
-		  "  - mirror: {host: reviews}\n"
+		  "  - mirrors: [{destination: {host: reviews}}]\n"
 		  "    corsPolicy: {allowOrigins: [{exact: a}]}\n"
 		  "    route: [{destination: {host: reviews}}]\n"
 		  "  tls:\n"
@@ -283,7 +283,7 @@ static void test_unsupported(void **state)
 		  "metadata: {name: ext}\n"
 		  "spec: {hosts: [a.example.com], resolution: DNS, ports: [{number: 80, name: h}]}\n");
 	CFGT_HAS(&t, "vs.yaml", 6, 14, "spec.gateways[0]", "gateways are not supported");
-	CFGT_HAS(&t, "vs.yaml", 8, 5, "spec.http[0].mirror", "mirror is not supported");
+	CFGT_HAS(&t, "vs.yaml", 8, 5, "spec.http[0].mirrors", "mirrors is not supported");
 	CFGT_HAS(&t, "vs.yaml", 9, 5, "spec.http[0].corsPolicy", "corsPolicy is not supported");
 	CFGT_HAS(&t, "vs.yaml", 11, 3, "spec.tls", "tls is not supported");
 	CFGT_HAS(&t, "dr.yaml", 6, 31, "spec.trafficPolicy.tls.mode",

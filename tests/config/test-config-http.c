@@ -702,7 +702,7 @@ static void test_no_http_port_warning(void **state)
 		"  - route: [{destination: {host: db}}]\n"
 		"    retries: {attempts: 1, retryOn: 5xx}\n";
 	static const char want[] = "has no effect: no host of this VirtualService has an HTTP port";
-	static const char want_l7[] = "has no effect in part: no host of this VirtualService has an HTTP port: its traffic is routed per connection, and this rule's timeout, fault, headers, rewrite, redirect, directResponse and retryOn";
+	static const char want_l7[] = "has no effect in part: no host of this VirtualService has an HTTP port: its traffic is routed per connection, and this rule's timeout, fault, headers, rewrite, redirect, directResponse, mirror and retryOn";
 	struct cfgt t = { 0 };
 
 	(void)state;

@@ -66,6 +66,10 @@
 #  p. a 1 GiB chunked upload (curl -T -) reaches the upstream whole while
 #     node1's sluiced grows by less than 64 MiB (the body streams in 64 KiB
 #     steps)
+#  q. mirror (mirrorPercentage 100): the copy reaches the shadow upstream
+#     whole with Host "<host>-shadow" while the original answers without
+#     waiting for the slow shadow; mirrorPercent 50: 200 requests, the
+#     mirrored count within the binomial 3-sigma bound
 #  j. istio_requests_total (reporter source) counts every request of this
 #     script by response code and flags; promtool checks the exposition
 #  k. both daemons stop with exit 0 (ASan: no leaks)
@@ -96,10 +100,12 @@ p21=$(tp_pod_ip pod21) p22=$(tp_pod_ip pod22)
 tp_add_pod 2 pod23 13
 tp_add_pod 2 pod24 14
 tp_add_pod 2 pod25 15
-p23=198.18.2.13 p24=198.18.2.14 p25=198.18.2.15
+tp_add_pod 2 pod26 16
+p23=198.18.2.13 p24=198.18.2.14 p25=198.18.2.15 p26=198.18.2.16
 V_FLAKY=198.19.0.40 V_DEAD=198.19.0.41 V_OK=198.19.0.42 V_RESET=198.19.0.43
 V_WS=198.19.0.44 V_POOL=198.19.0.45 V_OUTL=198.19.0.46
 V_DEAD2=198.19.0.47 V_HOLE=198.19.0.48 P_HOLE=198.18.2.99
+V_SHADOW=198.19.0.49
 
 failed=0
 bad() {
@@ -135,6 +141,8 @@ mkcfg() { # dir node
 		svc outl "$V_OUTL" "pool: outl"
 		svc dead2 "$V_DEAD2" "app: dead"
 		tm_we hole "$P_HOLE" node-b "app: hole"
+		tm_we pod26 "$p26" node-b "app: shadow"
+		svc shadow "$V_SHADOW" "app: shadow"
 		svc hole "$V_HOLE" "app: hole"
 		svc flaky "$V_FLAKY" "app: flaky"
 		svc dead "$V_DEAD" "app: dead"
@@ -205,6 +213,14 @@ spec:
     redirect: {uri: /elsewhere}
   - match: [{headers: {x-case: {exact: direct}}}]
     directResponse: {status: 418, body: {string: "I am a teapot"}}
+  - match: [{headers: {x-case: {exact: mirror}}}]
+    route: [{destination: {host: ok}}]
+    mirror: {host: shadow}
+    mirrorPercentage: {value: 100}
+  - match: [{headers: {x-case: {exact: mirror50}}}]
+    route: [{destination: {host: ok}}]
+    mirror: {host: shadow, port: {number: 80}}
+    mirrorPercent: 50
   - match: [{headers: {x-case: {exact: hdr}}}]
     name: hdr-rule
     headers:
@@ -304,10 +320,12 @@ mkcfg "$TM_CFG_B" node-b
 tp_exec node1 "$NFT_TOOL" apply "$p11" >/dev/null
 L_FLAKY=$TP_DIR/up-flaky.log L_DEAD=$TP_DIR/up-dead.log
 L_OK=$TP_DIR/up-ok.log L_RESET=$TP_DIR/up-reset.log
-: >"$L_FLAKY"; : >"$L_DEAD"; : >"$L_OK"; : >"$L_RESET"
+L_SHADOW=$TP_DIR/up-shadow.log
+: >"$L_FLAKY"; : >"$L_DEAD"; : >"$L_OK"; : >"$L_RESET"; : >"$L_SHADOW"
 tp_bg pod21 "$TP_DIR/pod21.out" "$py" "$UP" --port 8000 --name flaky --log "$L_FLAKY" --fail-first 1 --fail-status 503
 tp_bg pod22 "$TP_DIR/pod22.out" "$py" "$UP" --port 8000 --name dead --log "$L_DEAD" --always-fail --fail-status 503
 tp_bg pod23 "$TP_DIR/pod23.out" "$py" "$UP" --port 8000 --name ok --log "$L_OK"
+tp_bg pod26 "$TP_DIR/pod26.out" "$py" "$UP" --port 8000 --name shadow --log "$L_SHADOW" --delay-ms 500 --delay-first 1
 # pod24: a whole response head (Content-Length 100000), 1000 body bytes,
 # then a reset
 cat >"$TP_DIR/reset-up.py" <<'EOF2'
@@ -387,7 +405,7 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF2
 tp_bg pod25 "$TP_DIR/pod25.out" "$py" "$TP_DIR/ws-up.py"
-for p in pod21 pod22 pod23 pod24 pod25; do tp_wait_port "$p" 8000; done
+for p in pod21 pod22 pod23 pod24 pod25 pod26; do tp_wait_port "$p" 8000; done
 
 # "hole": an endpoint whose mesh port drops every SYN (connects hang)
 tp_exec node2 nft -f - <<EOT
@@ -821,6 +839,41 @@ EOF
 grow=$(((rss1 - rss0) / 1024))
 [ "$grow" -lt 64 ] && ok "p. node1's sluiced grew by $grow MiB during it (bound 64 MiB)" ||
 	bad "p. node1's sluiced grew by $grow MiB during a 1 GiB upload"
+
+# ---- q. mirror ----------------------------------------------------------------------------------------
+# the shadow upstream answers its first request 500 ms late: the original
+# must not wait
+l0=$(nlines "$L_OK") s0=$(nlines "$L_SHADOW")
+head -c 10000 /dev/urandom >"$TP_DIR/mbody"
+r=$(req -H 'x-case: mirror' --data-binary "@$TP_DIR/mbody" "http://$V_OK/mirrored")
+count "${r%% *}"
+read -r code secs _ <<<"$r"
+for ((i = 0; i < 30; i++)); do
+	[ "$(nlines "$L_SHADOW")" -gt "$s0" ] && break
+	sleep 0.1
+done
+if [ "$code" = 200 ] && awk -v s="$secs" 'BEGIN { exit !(s < 0.4) }' &&
+	"$py" - "$L_OK" "$l0" "$L_SHADOW" "$s0" <<'EOF'; then
+import json, sys
+orig = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]]
+shad = [json.loads(l) for l in open(sys.argv[3]).read().splitlines()[int(sys.argv[4]):]]
+assert len(orig) == 1 and len(shad) == 1, (orig, shad)
+ho = {k.lower(): v for k, v in orig[0]["headers"]}
+hs = {k.lower(): v for k, v in shad[0]["headers"]}
+assert shad[0]["target"] == "/mirrored" and shad[0]["body_len"] == 10000, shad
+assert hs["host"] == ho["host"] + "-shadow", (ho["host"], hs["host"])
+EOF
+	ok "q. mirror: the copy (body whole, Host with -shadow) reached the shadow upstream; the original answered in ${secs}s, not waiting for it"
+else
+	bad "q. mirror: '$r', shadow log: $(tail -n +$((s0 + 1)) "$L_SHADOW" | cut -c1-300)"
+fi
+s0=$(nlines "$L_SHADOW")
+out=$(tp_exec pod11 "$py" "$CL" keepalive "$V_OK" 80 200 -H 'x-case: mirror50' --path /m50) || true
+for ((i = 0; i < 200; i++)); do count 200; done
+sleep 1
+n=$(($(nlines "$L_SHADOW") - s0))
+[ "$n" -ge 79 ] && [ "$n" -le 121 ] && ok "q. mirrorPercent 50: $n of 200 requests mirrored (bound 79..121)" ||
+	bad "q. mirrorPercent 50: $n of 200 mirrored (want 79..121): $out"
 
 # ---- j. request metrics ------------------------------------------------------------------------------
 sleep 0.3

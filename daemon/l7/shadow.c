@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * VirtualService mirror (l7_internal.h): a copy of a request sent to another
+ * destination, fire and forget.  The copy is made once the request is whole
+ * in the client connection's buffer; it goes over a leg of its own with
+ * "Connection: close", and its response is read and dropped until the
+ * upstream closes (or SL_L7_SHADOW_NS has passed).  Nothing of it ever
+ * reaches the client or delays the original request.  Shadows in flight
+ * are capped per worker; over the cap a request is not mirrored.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "daemon.h"
+#include "l7_internal.h"
+#include "log.h"
+#include "sock.h"
+#include "stats.h"
+
+#define SL_L7_SHADOW_NS (10ull * 1000000000ull)
+#define SL_L7_SHADOW_MAX 64 /* in flight per worker */
+
+struct l7_shadow {
+	struct sl_wctx *wc;
+	struct sl_l7_leg *leg;
+	char *buf;
+	size_t len, done;
+	bool sending;
+	struct sl_op io_op;
+	bool io_armed;
+	struct sl_op tm_op;
+	struct __kernel_timespec tm_ts;
+	bool tm_armed;
+	bool ended;
+	char rbuf[4096];
+};
+
+static __thread unsigned int shadows;
+
+static void shadow_maybe_free(struct l7_shadow *sh)
+{
+	if (!sh->ended || sh->io_armed || sh->tm_armed || sh->leg)
+		return;
+	free(sh->buf);
+	sl_worker_unref(sh->wc->w);
+	shadows--;
+	free(sh);
+}
+
+static void shadow_end(struct l7_shadow *sh)
+{
+	if (!sh->ended) {
+		sh->ended = true;
+		if (sh->io_armed)
+			sl_worker_cancel_op(sh->wc->w, &sh->io_op);
+		if (sh->tm_armed)
+			sl_worker_timeout_cancel(sh->wc->w, &sh->tm_op);
+		/* a connecting leg is freed by its flow's ready() */
+		sl_l7_leg_close(sh->leg);
+		sh->leg = NULL;
+	}
+	shadow_maybe_free(sh);
+}
+
+static void shadow_io(struct l7_shadow *sh);
+
+static void shadow_io_done(struct sl_op *op, int res, uint32_t flags)
+{
+	struct l7_shadow *sh = sl_container_of(op, struct l7_shadow, io_op);
+
+	(void)flags;
+	sh->io_armed = false;
+	if (sh->ended || res <= 0) {
+		/* sent and answered to the end (EOF), failed or cut */
+		shadow_end(sh);
+		return;
+	}
+	if (sh->sending) {
+		sh->done += (size_t)res;
+		if (sh->done == sh->len)
+			sh->sending = false;
+	}
+	shadow_io(sh);
+}
+
+static void shadow_io(struct l7_shadow *sh)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(sh->wc->w);
+
+	if (sh->sending)
+		io_uring_prep_send(sqe, sh->leg->fd, sh->buf + sh->done,
+				   sh->len - sh->done, MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(sqe, sh->leg->fd, sh->rbuf, sizeof(sh->rbuf),
+				   0);
+	sh->io_op.fn = shadow_io_done;
+	sl_op_attach(sqe, &sh->io_op);
+	sh->io_armed = true;
+}
+
+static void shadow_timeout(struct sl_op *op, int res, uint32_t flags)
+{
+	struct l7_shadow *sh = sl_container_of(op, struct l7_shadow, tm_op);
+
+	(void)res;
+	(void)flags;
+	sh->tm_armed = false;
+	shadow_end(sh);
+}
+
+static void shadow_ready(void *owner, struct sl_l7_leg *leg, int err)
+{
+	struct l7_shadow *sh = owner;
+
+	if (err) {
+		sl_l7_leg_close(leg);
+		sh->leg = NULL;
+		shadow_end(sh);
+		return;
+	}
+	sh->sending = true;
+	shadow_io(sh);
+}
+
+int sl_l7_shadow_start(struct sl_wctx *wc, struct sl_config *cfg,
+		       const struct sl_l7_key *key,
+		       const struct sl_workload *src, const struct sl_ip *src_ip,
+		       uint16_t src_port, const struct sl_ip *orig_dst,
+		       uint16_t orig_port, const struct sl_endpoint *ep,
+		       const struct sl_dest_policy *pol, char *req, size_t len)
+{
+	struct l7_shadow *sh;
+	bool now;
+	int err = 0;
+
+	if (shadows >= SL_L7_SHADOW_MAX) {
+		free(req);
+		return -EBUSY;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (!sh) {
+		free(req);
+		return -ENOMEM;
+	}
+	sh->wc = wc;
+	sh->buf = req;
+	sh->len = len;
+	shadows++;
+	sl_worker_ref(wc->w);
+	sh->leg = sl_l7_leg_get(wc, cfg, key, src, src_ip, src_port, orig_dst,
+				orig_port, ep, pol, shadow_ready, sh, &now, &err);
+	if (!sh->leg) {
+		sh->ended = true;
+		shadow_maybe_free(sh);
+		return err;
+	}
+	sh->tm_op.fn = shadow_timeout;
+	sl_ns_to_ts(SL_L7_SHADOW_NS, &sh->tm_ts);
+	sl_worker_timeout(wc->w, &sh->tm_op, &sh->tm_ts);
+	sh->tm_armed = true;
+	if (now)
+		shadow_ready(sh, sh->leg, 0);
+	return 0;
+}
