@@ -586,6 +586,7 @@ static int run(const struct sl_options *x, const char *prog)
 	}
 	/* HTTP ports: the L7 engine takes their connections (l7.h) */
 	sl_outbound_set_l7(sl_l7_offer);
+	sl_inbound_set_l7(sl_l7_inbound_offer);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -46,6 +46,32 @@ void sl_outbound_set_l7(sl_outbound_l7_fn fn);
 /** sl_outbound_l7_release - a connection the L7 hook took has ended */
 void sl_outbound_l7_release(void);
 
+/** What an inbound mTLS flow to a local pod is, once it is authorized and
+ * the pod is connected: handed to the inbound L7 hook. */
+struct sl_inbound_info {
+	struct sl_config *cfg;		 /* reference the hook takes over */
+	const struct sl_workload *dst;	 /* the local workload */
+	const struct sl_workload *src;	 /* the source workload when the
+					  * preamble names one with the peer's
+					  * identity, else NULL */
+	const char *peer_id;		 /* verified SPIFFE ID (copy it) */
+	struct sl_ip src_ip, orig_dst;	 /* orig_dst family 0: unknown */
+	uint16_t dst_port;		 /* the pod port */
+	uint64_t flow_id;
+};
+
+/**
+ * sl_inbound_l7_fn - offered every inbound mTLS flow once its pod is
+ * connected: returns the fd the flow should relay to instead of @pod_fd
+ * (one end of a socketpair; the hook keeps the other and @pod_fd, and
+ * @info->cfg's reference), or -1 to leave the flow as it is
+ */
+typedef int (*sl_inbound_l7_fn)(struct sl_wctx *wc, int pod_fd,
+				struct sl_inbound_info *info);
+
+/** sl_inbound_set_l7 - register the inbound L7 hook (main; NULL: none) */
+void sl_inbound_set_l7(sl_inbound_l7_fn fn);
+
 /**
  * One upstream leg of the HTTP engine: an outbound flow to one chosen
  * endpoint whose pod side is @fd (one end of a socketpair the engine

@@ -662,7 +662,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 	p.rl = f->rl;
 
 	sl_worker_ref(f->wc->w);
-	if (!f->ready) {
+	if (!f->ready && !f->l7) {
 		struct sl_obs_conn oc;
 
 		/* the flow feeds observability (live flows, metrics, log);
@@ -677,7 +677,7 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 		ret = sl_relay_start(f->wc->w, f->pod_fd, f->mesh_fd, f->tls,
 				     ktls, initial, initial_len, &p);
 	if (ret) {
-		if (!f->ready)
+		if (!f->ready && !f->l7)
 			sl_obs_flow_unwrap(&p);
 		free(rc);
 		sl_worker_unref(f->wc->w);

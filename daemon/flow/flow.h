@@ -121,6 +121,8 @@ struct sl_flow {
 	void (*ready)(void *arg, int err);
 	void *ready_arg;
 	int ready_err; /* the failure to report (default -ECONNABORTED) */
+	bool l7; /* inbound: the HTTP engine has the pod side and reports
+		  * requests; the flow reports nothing itself */
 
 	/* plaintext read past the preamble (inbound, userspace TLS) */
 	uint8_t *plain;

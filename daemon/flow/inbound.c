@@ -14,6 +14,7 @@
  * plain_inbound.c's business.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,12 +54,62 @@ static bool closed_unused(struct sl_flow *f, int err, size_t got)
 	return true;
 }
 
+static _Atomic(sl_inbound_l7_fn) l7_hook;
+
+void sl_inbound_set_l7(sl_inbound_l7_fn fn)
+{
+	atomic_store(&l7_hook, fn);
+}
+
+static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer);
+
+/* the L7 hook may take the pod side: the relay then runs to its fd */
+static void offer_l7(struct sl_flow *f)
+{
+	sl_inbound_l7_fn fn = atomic_load_explicit(&l7_hook,
+						   memory_order_relaxed);
+	const char *peer = sl_flow_peer_id(f);
+	struct sl_inbound_info info = {
+		.dst = f->workload,
+		.peer_id = peer,
+		.src_ip = f->src_ip,
+		.dst_port = f->pre.dst_port,
+		.flow_id = f->pre.has_flow_id ? f->pre.flow_id : f->id,
+	};
+	const struct sl_ip *sip;
+	int fd;
+
+	if (!fn)
+		return;
+	sip = f->src_from_handoff ? NULL : preamble_source(f, peer);
+	if (sip) {
+		info.src = sl_config_workload_by_ip(f->cfg, sip);
+		info.src_ip = *sip;
+	} else if (f->src_from_handoff) {
+		info.src = sl_config_workload_by_ip(f->cfg, &f->src_ip);
+	}
+	if (f->pre.orig_dst_family) {
+		info.orig_dst.family = f->pre.orig_dst_family;
+		memcpy(&info.orig_dst.v6, f->pre.orig_dst,
+		       info.orig_dst.family == AF_INET ? 4 : 16);
+	}
+	info.cfg = sl_config_get(f->cfg);
+	fd = fn(f->wc, f->pod_fd, &info);
+	if (fd < 0) {
+		sl_config_put(info.cfg);
+		return;
+	}
+	f->pod_fd = fd;
+	f->l7 = true;
+}
+
 static void pod_connected(struct sl_flow *f, int res)
 {
 	uint8_t *initial = NULL;
 	size_t n = 0;
 
 	(void)res; /* connected: sl_flow_connect_pod handled failures */
+	offer_l7(f);
 	if (f->plain && f->plain_len) {
 		initial = f->plain;
 		n = f->plain_len;

@@ -146,6 +146,14 @@ struct l7c {
 	 * goes away ends the request at once (DC), as Envoy resets it */
 	struct sl_op watch_op;
 	bool watch_armed;
+	bool watch_leg; /* inbound, between requests: the pod is watched */
+
+	/* the destination side (sl_l7_inbound_offer): requests come from the
+	 * mesh (a relay over a socketpair), go to the local pod (a fixed leg)
+	 * and are reported with reporter "destination" */
+	bool inbound;
+	const struct sl_workload *dst_wl, *in_src; /* in cfg (kept) */
+	char peer_id[SL_L7_ID_MAX];
 	struct l7_timer *tm; /* the live timer, or NULL */
 	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
 	bool ended;
@@ -347,15 +355,26 @@ static void client_gone(struct l7c *c)
 static void watch_done(struct sl_op *op, int res, uint32_t flags)
 {
 	struct l7c *c = sl_container_of(op, struct l7c, watch_op);
+	bool leg = c->watch_leg;
 
 	(void)flags;
 	c->watch_armed = false;
+	c->watch_leg = false;
 	if (c->ended) {
 		c_end(c, true);
 		return;
 	}
-	if (res < 0 || c->replied)
-		return; /* cancelled, or the response is on its way */
+	if (res < 0)
+		return; /* cancelled */
+	if (leg) {
+		/* inbound, between requests: the pod closed (or spoke
+		 * unasked): the mesh side goes too, its next request takes a
+		 * new connection */
+		c_end(c, false);
+		return;
+	}
+	if (c->replied)
+		return; /* the response is on its way */
 	/* the client closed or reset while its request was upstream: the
 	 * leg's work is dropped (Envoy resets the upstream request) */
 	c_flag(c, "DC");
@@ -364,17 +383,24 @@ static void watch_done(struct sl_op *op, int res, uint32_t flags)
 	c_abort_io(c, client_gone);
 }
 
-static void c_watch_client(struct l7c *c)
+/* watch @fd for its peer going away (POLLRDHUP, errors) */
+static void c_watch(struct l7c *c, int fd, bool leg)
 {
 	struct io_uring_sqe *sqe;
 
 	if (c->watch_armed)
 		return;
 	sqe = sl_worker_sqe(c->wc->w);
-	io_uring_prep_poll_add(sqe, c->fd, POLLRDHUP);
+	io_uring_prep_poll_add(sqe, fd, POLLRDHUP);
 	c->watch_op.fn = watch_done;
 	sl_op_attach(sqe, &c->watch_op);
 	c->watch_armed = true;
+	c->watch_leg = leg;
+}
+
+static void c_watch_client(struct l7c *c)
+{
+	c_watch(c, c->fd, false);
 }
 
 static void c_unwatch_client(struct l7c *c)
@@ -414,6 +440,10 @@ static void c_pending_put(struct l7c *c)
 
 static void c_request_cleanup(struct l7c *c)
 {
+	if (c->inbound) {
+		sl_retry_budget_req_end(sl_retry_budget_process());
+		return; /* the pod connection stays for the next request */
+	}
 	if (c->hdest) {
 		cb_put(&c->hdest->rq_active, &c->hold_rq);
 		cb_put(&c->hdest->rq_pending, &c->hold_pending);
@@ -448,7 +478,7 @@ static void c_free(struct l7c *c)
 	free(c->ubuf);
 	free(c->obuf);
 	sl_worker_unref(c->wc->w);
-	if (!c->tunneled)
+	if (!c->tunneled && !c->inbound)
 		sl_outbound_l7_release(); /* else the tunnel's relay does */
 	free(c);
 }
@@ -462,6 +492,10 @@ static void c_end(struct l7c *c, bool reset)
 		if (c->routed)
 			c_request_cleanup(c);
 		c->routed = false;
+		if (c->inbound) {
+			sl_l7_leg_close(c->leg);
+			c->leg = NULL;
+		}
 		if (c->fd >= 0) {
 			if (reset)
 				sl_socket_reset(c->fd);
@@ -511,7 +545,9 @@ static void c_report(struct l7c *c)
 {
 	struct sl_obs_http r = { 0 };
 	char method[32], authority[256], path[1024];
-	const struct sl_workload *dw = c->ep ? c->ep->workload : NULL;
+	const struct sl_workload *dw = c->inbound ? c->dst_wl :
+				       c->ep ? c->ep->workload : NULL;
+	const struct sl_workload *sw = c->inbound ? c->in_src : c->src;
 	const char *s_app = NULL, *s_ver = NULL, *s_cs = NULL, *s_cr = NULL;
 	const char *d_app = NULL, *d_ver = NULL, *d_cs = NULL, *d_cr = NULL;
 	char svc_name[256] = "", svc_ns[128] = "";
@@ -521,10 +557,9 @@ static void c_report(struct l7c *c)
 	snprintf(method, sizeof(method), "%s", c->l_method);
 	snprintf(authority, sizeof(authority), "%s", c->l_authority);
 	snprintf(path, sizeof(path), "%s", c->l_path);
-	if (c->src)
-		sl_obs_workload_labels(c->src->labels, c->src->n_labels,
-				       c->src->name, &s_app, &s_ver, &s_cs,
-				       &s_cr);
+	if (sw)
+		sl_obs_workload_labels(sw->labels, sw->n_labels, sw->name,
+				       &s_app, &s_ver, &s_cs, &s_cr);
 	if (dw)
 		sl_obs_workload_labels(dw->labels, dw->n_labels, dw->name,
 				       &d_app, &d_ver, &d_cs, &d_cr);
@@ -543,9 +578,11 @@ static void c_report(struct l7c *c)
 				 dot + 1);
 		}
 	}
-	r.src_workload = c->src ? c->src->name : NULL;
-	r.src_ns = c->src ? c->src->ns : NULL;
-	r.src_principal = c->src ? c->src->spiffe_id : NULL;
+	r.reporter_destination = c->inbound;
+	r.src_workload = sw ? sw->name : NULL;
+	r.src_ns = sw ? sw->ns : NULL;
+	r.src_principal = c->inbound ? (c->peer_id[0] ? c->peer_id : NULL) :
+		       sw ? sw->spiffe_id : NULL;
 	r.src_app = s_app;
 	r.src_version = s_ver;
 	r.src_canonical_service = s_cs;
@@ -613,6 +650,8 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 		sl_l7_leg_close(c->leg);
 		c->leg = NULL;
 	}
+	if (c->inbound)
+		c->close_after = true; /* the pod connection is gone with it */
 	c->status = status;
 	c->replied = true;
 	if (!c->req_done || c->stopping)
@@ -646,8 +685,15 @@ static void resp_finished(struct l7c *c)
 	/* the outcome went to outlier detection with the response head
 	 * (resp_head); the lb is ended with the request */
 	c_timer(c, 0, NULL);
-	sl_l7_leg_put(c->leg, reuse);
-	c->leg = NULL;
+	if (c->inbound) {
+		/* the pod connection serves the next request, or goes with
+		 * this client connection */
+		if (!reuse)
+			c->close_after = true;
+	} else {
+		sl_l7_leg_put(c->leg, reuse);
+		c->leg = NULL;
+	}
 	c_report(c);
 	if (c->close_after || c->resp.body == SL_H1_BODY_UNTIL_CLOSE) {
 		c_end(c, false);
@@ -689,6 +735,7 @@ static void resp_recvd(struct l7c *c, int res)
 
 struct l7_tunnel {
 	struct sl_worker *w;
+	bool inbound; /* no outbound budget place to give back */
 };
 
 static void tunnel_done(void *arg, const struct sl_relay_result *r)
@@ -699,7 +746,8 @@ static void tunnel_done(void *arg, const struct sl_relay_result *r)
 		     __func__, sl_relay_end_name(r->end),
 		     (unsigned long long)r->bytes_plain_to_tls,
 		     (unsigned long long)r->bytes_tls_to_plain);
-	sl_outbound_l7_release();
+	if (!t->inbound)
+		sl_outbound_l7_release();
 	sl_worker_unref(t->w);
 	free(t);
 }
@@ -737,6 +785,7 @@ static void c_tunnel(struct l7c *c)
 		return;
 	}
 	t->w = c->wc->w;
+	t->inbound = c->inbound;
 	p.done_arg = t;
 	sl_worker_ref(t->w);
 	if (sl_relay_start_plain(c->wc->w, c->fd, leg_fd, c->ubuf + c->upos,
@@ -880,7 +929,7 @@ static void retry_fire(struct l7c *c)
  */
 static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 {
-	if (c->replied || !c->body_replay || c->upgrade ||
+	if (c->replied || !c->body_replay || c->upgrade || c->inbound ||
 	    !sl_retry_should(&c->retry, status, why))
 		return false;
 	if (c->attempts >= 1 + c->retry.attempts) {
@@ -1347,9 +1396,12 @@ static void c_send_request(struct l7c *c)
 		c_local_reply(c, 414, NULL, "rewritten request target too long");
 		return;
 	}
+	if (c->inbound) /* the source's engine rewrote it: as it came */
+		n_extra = 0;
 	n = n_extra < 0 ? n_extra :
 	    sl_hdrs_request_target(&c->req, c->dbuf,
-				   c->rt.rewrite_uri ? target : NULL, ops, 4,
+				   c->rt.rewrite_uri ? target : NULL,
+				   c->inbound ? NULL : ops, c->inbound ? 0 : 4,
 				   extra, (size_t)n_extra,
 			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
 				    SL_HDRS_UPGRADE : 0,
@@ -1593,6 +1645,28 @@ static void c_route(struct l7c *c)
 	struct sl_http_req_view v;
 	int ret;
 
+	if (c->inbound) {
+		/* the destination side: the source's engine routed it; it
+		 * goes to the pod as it came, and is reported (the snapshot
+		 * of the connection is kept: its workloads are in it) */
+		sl_trace_from_request(&c->trace, &c->req, c->dbuf, l7_rnd, NULL);
+		sl_trace_id_hex(&c->trace, c->trace_hex);
+		memset(&c->rt, 0, sizeof(c->rt));
+		c->rt.pol.host = c->dst.family ?
+			sl_config_service_host(c->cfg, &c->dst) : NULL;
+		memset(&c->retry, 0, sizeof(c->retry));
+		c->routed = true;
+		sl_retry_budget_req_begin(sl_retry_budget_process());
+		if (!c->leg) {
+			c_local_reply(c, 503, "UC", "upstream connection gone");
+			return;
+		}
+		c->attempts = 1;
+		c_watch_client(c);
+		c_send_request(c);
+		return;
+	}
+
 	sl_config_put(c->cfg);
 	c->cfg = sl_daemon_config(c->d);
 	c->src = sl_config_workload_by_ip(c->cfg, &c->src_ip);
@@ -1801,6 +1875,8 @@ static void idle_timeout(struct l7c *c)
 
 static void readable(struct l7c *c, int res)
 {
+	if (c->watch_armed && c->watch_leg)
+		sl_worker_cancel_op(c->wc->w, &c->watch_op);
 	if (res < 0 || (res & (POLLERR | POLLHUP))) {
 		c_end(c, res < 0);
 		return;
@@ -1830,7 +1906,8 @@ static void c_next_request(struct l7c *c)
 	c->ep = NULL;
 	c->attempts = 0;
 	c->flags[0] = 0;
-	c->upstream_s[0] = 0;
+	if (!c->inbound)
+		c->upstream_s[0] = 0;
 	c->status = 0;
 	c->replied = c->close_after = c->sent_100 = false;
 	c->l_have = false;
@@ -1855,6 +1932,8 @@ static void c_next_request(struct l7c *c)
 	c->obuf = NULL;
 	if (c->d->o.idle_timeout_ns)
 		c_timer(c, c->d->o.idle_timeout_ns, idle_timeout);
+	if (c->inbound && c->leg)
+		c_watch(c, c->leg->fd, true);
 	c_poll(c, c->fd, readable);
 }
 
@@ -1902,6 +1981,64 @@ bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
 	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
 	c_poll(c, c->fd, readable);
 	return true;
+}
+
+int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
+			struct sl_inbound_info *info)
+{
+	struct l7c *c;
+	int sp[2];
+
+	if (conns_stopping ||
+	    sl_config_port_protocol(info->cfg, NULL, &info->dst->address,
+				    info->dst_port) != SL_PROTO_HTTP)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sp) < 0)
+		return -1;
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->leg = sl_l7_leg_fixed(wc, pod_fd, c);
+	if (!c || !c->leg) {
+		free(c);
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	c->inbound = true;
+	c->wc = wc;
+	c->d = wc->d;
+	c->fd = sp[0];
+	c->cfg = info->cfg; /* the reference is ours */
+	c->dst_wl = info->dst;
+	c->in_src = info->src;
+	if (info->peer_id)
+		snprintf(c->peer_id, sizeof(c->peer_id), "%s", info->peer_id);
+	c->src_ip = info->src_ip;
+	c->dst = info->orig_dst;
+	c->dst_port = info->dst_port;
+	c->conn_id = info->flow_id;
+	{
+		char a[INET6_ADDRSTRLEN];
+
+		sl_ip_format(&c->src_ip, a, sizeof(a));
+		snprintf(c->src_s, sizeof(c->src_s),
+			 c->src_ip.family == AF_INET6 ? "[%s]" : "%s", a);
+		sl_ip_format(&info->dst->address, a, sizeof(a));
+		snprintf(c->dst_s, sizeof(c->dst_s),
+			 info->dst->address.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 a, info->dst_port);
+		snprintf(c->upstream_s, sizeof(c->upstream_s), "%s", c->dst_s);
+	}
+	sl_h1_msg_init(&c->req, NULL);
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	sl_worker_ref(wc->w);
+	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
+	c_poll(c, c->fd, readable);
+	return sp[1];
 }
 
 void sl_l7_conns_stop(void)

@@ -31,6 +31,15 @@ struct sl_wctx;
 bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info);
 
 /**
+ * sl_l7_inbound_offer - the inbound L7 hook (sl_inbound_set_l7): when the
+ * pod port is HTTP by protocol selection, the engine serves the flow's
+ * requests on the destination side (reported with reporter "destination")
+ * @retval the fd the flow relays to instead of @pod_fd, or -1
+ */
+int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
+			struct sl_inbound_info *info);
+
+/**
  * sl_l7_worker_stop - the worker is stopping: close idle upstream legs and
  * idle client connections; busy ones close after their current response
  */

@@ -77,6 +77,12 @@ struct sl_l7_leg *sl_l7_leg_get(struct sl_wctx *wc, struct sl_config *cfg,
  */
 void sl_l7_leg_put(struct sl_l7_leg *leg, bool reuse);
 
+/**
+ * sl_l7_leg_fixed - a leg over an already connected @fd (the destination
+ * side: the local pod), owned by @owner, never idle-listed; NULL on ENOMEM
+ */
+struct sl_l7_leg *sl_l7_leg_fixed(struct sl_wctx *wc, int fd, void *owner);
+
 /** sl_l7_leg_close - close @leg's socket; it is freed when safe (NULL-safe) */
 void sl_l7_leg_close(struct sl_l7_leg *leg);
 

@@ -256,3 +256,16 @@ void sl_l7_legs_stop(void)
 	while (idle_head)
 		sl_l7_leg_close(idle_head);
 }
+
+struct sl_l7_leg *sl_l7_leg_fixed(struct sl_wctx *wc, int fd, void *owner)
+{
+	struct sl_l7_leg *leg = calloc(1, sizeof(*leg));
+
+	if (!leg)
+		return NULL;
+	leg->fd = fd;
+	leg->wc = wc;
+	leg->owner = owner;
+	leg->idle_ns = SL_L7_LEG_IDLE_NS;
+	return leg;
+}

@@ -71,7 +71,8 @@
 #     waiting for the slow shadow; mirrorPercent 50: 200 requests, the
 #     mirrored count within the binomial 3-sigma bound
 #  j. istio_requests_total (reporter source) counts every request of this
-#     script by response code and flags; promtool checks the exposition
+#     script by response code and flags; promtool checks the exposition;
+#     node2 reports the requests its pods received (reporter destination)
 #  k. both daemons stop with exit 0 (ASan: no leaks)
 # Every assertion is checked and reported; the script fails at the end if
 # any failed.
@@ -898,6 +899,19 @@ for code in "${!sent_code[@]}"; do
 done
 grep -q '^istio_requests_total{.*response_flags="URX".*} 1$' "$TP_DIR/metrics.txt" &&
 	ok "j. the URX request is counted with its flag" || bad "j. no URX series: $(grep URX "$TP_DIR/metrics.txt" | head -2)"
+# the destination side reports too (reporter "destination", node2): every
+# mirrored copy reached pod26 and was answered 200
+tp_exec node2 curl -sS --max-time 5 http://127.0.0.1:15020/metrics >"$TP_DIR/metrics-b.txt" ||
+	bad "j. no metrics from node2"
+"$here/tools/promtool-check" <"$TP_DIR/metrics-b.txt" >"$TP_DIR/promtool-b.out" 2>&1 ||
+	bad "j. promtool on node2: $(head -5 "$TP_DIR/promtool-b.out")"
+dshadow=$(awk '/^istio_requests_total\{/ && /reporter="destination"/ && /destination_workload="pod26"/ && /response_code="200"/ { s += $NF } END { print s + 0 }' "$TP_DIR/metrics-b.txt")
+[ "$dshadow" = "$(nlines "$L_SHADOW")" ] &&
+	ok "j. node2 (reporter destination): $dshadow requests to pod26, as many as it received" ||
+	bad "j. node2 reported $dshadow requests to pod26 (reporter destination), pod26 received $(nlines "$L_SHADOW")"
+grep -q '^istio_requests_total{reporter="destination",source_workload="pod11",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/client",.*destination_workload="pod23".*response_code="200"' "$TP_DIR/metrics-b.txt" &&
+	ok "j. node2's series name the source (pod11, its principal) and the destination (pod23)" ||
+	bad "j. no destination-reported series from pod11 to pod23: $(grep -m2 'reporter="destination"' "$TP_DIR/metrics-b.txt")"
 grep -q '^istio_request_duration_milliseconds_bucket{' "$TP_DIR/metrics.txt" &&
 	ok "j. istio_request_duration_milliseconds is there" || bad "j. no istio_request_duration_milliseconds"
 
