@@ -168,8 +168,21 @@ static void put(struct out *o, char c)
 
 enum dot { DOT_NONE, DOT_CUR, DOT_UP };
 
+/* the input bytes of ";params" at @p up to the next slash, with that
+ * slash: the parameters of a dot segment */
+static size_t dot_params(const struct src *in, size_t p)
+{
+	size_t q = p, sl = 0;
+
+	while (q < in->n && !(sl = is_slash(in, q)))
+		q++;
+	return q - p + sl;
+}
+
 /* what a dot that follows a slash means, given what follows it at @p;
- * *@cons: input bytes after the dot that belong to it */
+ * *@cons: input bytes after the dot that belong to it.  A dot segment
+ * carrying parameters ("/..;x/", "/.;x/") is a dot segment, its
+ * parameters dropped (Envoy since CVE-2026-73551) */
 static enum dot classify_after_dot(const struct src *in, size_t p, size_t *cons)
 {
 	size_t sl, d2;
@@ -181,13 +194,23 @@ static enum dot classify_after_dot(const struct src *in, size_t p, size_t *cons)
 		*cons = sl;
 		return DOT_CUR;
 	}
+	if (in->s[p] == ';') {
+		*cons = dot_params(in, p);
+		return DOT_CUR;
+	}
 	if ((d2 = is_dot(in, p))) {
-		if (p + d2 == in->n) {
+		size_t q = p + d2;
+
+		if (q == in->n) {
 			*cons = d2;
 			return DOT_UP;
 		}
-		if ((sl = is_slash(in, p + d2))) {
+		if ((sl = is_slash(in, q))) {
 			*cons = d2 + sl;
+			return DOT_UP;
+		}
+		if (in->s[q] == ';') {
+			*cons = d2 + dot_params(in, q);
 			return DOT_UP;
 		}
 	}

@@ -6,7 +6,8 @@
  *   with a buffer of SL_PATH_OUT_MAX never 414;
  * - an accepted result starts with '/', its query is the input's;
  * - NONE gives the input back;
- * - in the other modes: no "." or ".." segment (also spelt %2e), no '\';
+ * - in the other modes: no "." or ".." segment (also spelt %2e, also
+ *   with ";parameters"), no '\';
  *   no "//" after merging;
  * - never %2F, %5C (either case), %00 or a NUL byte in the path;
  * - normalizing the result again, in the same mode, gives it back;
@@ -45,14 +46,15 @@ static bool dot_unit(const char *s, size_t n, size_t *i)
 	return false;
 }
 
-/* a segment of one or two dots, each '.' or %2e */
+/* a segment of one or two dots, each '.' or %2e, with or without
+ * ";parameters" */
 static bool is_dot_segment(const char *s, size_t n)
 {
 	size_t i = 0, dots = 0;
 
 	while (i < n && dots < 3 && dot_unit(s, n, &i))
 		dots++;
-	return i == n && (dots == 1 || dots == 2);
+	return (i == n || s[i] == ';') && (dots == 1 || dots == 2);
 }
 
 static void check_path(enum sl_path_mode m, const char *p, size_t n)
