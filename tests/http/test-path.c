@@ -53,7 +53,7 @@ static const struct row rows[] = {
 	 * no path separator; the query is never changed */
 	{ "/api?next=%2F..%2Fadmin", ALL("/api?next=%2F..%2Fadmin") },
 
-	/* CVE-2019-9901 (Envoy path traversal; ISTIO-SECURITY-2019-002):
+	/* CVE-2019-9901 (Envoy GHSA-xcx5-93pw-jw2w, envoyproxy/envoy#6435):
 	 * dot segments, also percent-encoded, in any case */
 	{ "/api/../admin", { "/api/../admin", "/admin", "/admin", "/admin" } },
 	{ "/api/%2e%2e/admin", { "/api/%2e%2e/admin", "/admin", "/admin", "/admin" } },
