@@ -353,7 +353,7 @@ static enum sl_path_reason canonical(const struct src *in, struct out *o,
 	return SL_PATH_OK;
 }
 
-/* Envoy's merge_slashes on the path at the start of @o: every run of '/'
+/* Envoy's merge_slashes on the path @b of @len bytes: every run of '/'
  * becomes one */
 static size_t merge_slashes(char *b, size_t len)
 {
