@@ -62,6 +62,8 @@ static const char *const stat_names[SL_STAT__MAX] = {
 	[SL_STAT_ACCEPT_PAUSED] = "accept_paused",
 	[SL_STAT_HTTP_CONNECTIONS] = "http_connections",
 	[SL_STAT_HTTP_BAD_REQUESTS] = "http_bad_requests",
+	[SL_STAT_HTTP_MIRRORED] = "http_mirrored",
+	[SL_STAT_HTTP_MIRROR_DROPPED] = "http_mirror_dropped",
 };
 
 uint64_t sl_stat_get(enum sl_stat s)

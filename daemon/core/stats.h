@@ -76,6 +76,9 @@ enum sl_stat {
 	SL_STAT_ACCEPT_PAUSED,	  /* accept paused: out of fds or memory */
 	SL_STAT_HTTP_CONNECTIONS, /* client connections the HTTP engine took */
 	SL_STAT_HTTP_BAD_REQUESTS, /* request heads refused by the parser */
+	SL_STAT_HTTP_MIRRORED,	   /* mirror copies started */
+	SL_STAT_HTTP_MIRROR_DROPPED, /* mirror copies not made: over the cap of
+				      * copies in flight, or no connection */
 	SL_STAT__MAX,
 };
 

@@ -6,7 +6,8 @@
  * "Connection: close", and its response is read and dropped until the
  * upstream closes (or SL_L7_SHADOW_NS has passed).  Nothing of it ever
  * reaches the client or delays the original request.  Shadows in flight
- * are capped per worker; over the cap a request is not mirrored.
+ * are capped per worker (256, each holding its request, up to 136 KiB);
+ * over the cap a request is not mirrored (counted: http_mirror_dropped).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include "stats.h"
 
 #define SL_L7_SHADOW_NS (10ull * 1000000000ull)
-#define SL_L7_SHADOW_MAX 64 /* in flight per worker */
+#define SL_L7_SHADOW_MAX 256 /* in flight per worker */
 
 struct l7_shadow {
 	struct sl_wctx *wc;
@@ -137,6 +138,7 @@ int sl_l7_shadow_start(struct sl_wctx *wc, struct sl_config *cfg,
 
 	if (shadows >= SL_L7_SHADOW_MAX) {
 		free(req);
+		sl_stat_inc(SL_STAT_HTTP_MIRROR_DROPPED);
 		return -EBUSY;
 	}
 	sh = calloc(1, sizeof(*sh));
@@ -154,8 +156,10 @@ int sl_l7_shadow_start(struct sl_wctx *wc, struct sl_config *cfg,
 	if (!sh->leg) {
 		sh->ended = true;
 		shadow_maybe_free(sh);
+		sl_stat_inc(SL_STAT_HTTP_MIRROR_DROPPED);
 		return err;
 	}
+	sl_stat_inc(SL_STAT_HTTP_MIRRORED);
 	sh->tm_op.fn = shadow_timeout;
 	sl_ns_to_ts(SL_L7_SHADOW_NS, &sh->tm_ts);
 	sl_worker_timeout(wc->w, &sh->tm_op, &sh->tm_ts);
