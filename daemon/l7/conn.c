@@ -1247,6 +1247,24 @@ static void c_redirect(struct l7c *c)
 	c_send(c, c->fd, c->obuf, (size_t)n, local_sent);
 }
 
+/* what a leg to @ep (at @addr) for @pol's destination can be reused for */
+static void c_leg_key(const struct l7c *c, const char *kind,
+		      const struct sl_dest_policy *pol,
+		      const struct sl_endpoint *ep, const struct sl_ip *addr,
+		      struct sl_l7_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (c->src && c->src->spiffe_id)
+		snprintf(key->src_id, sizeof(key->src_id), "%s",
+			 c->src->spiffe_id);
+	snprintf(key->cluster, sizeof(key->cluster), "%s%s|%s|%u", kind,
+		 pol->host ? pol->host : "", pol->subset ? pol->subset : "",
+		 pol->port);
+	key->addr = *addr;
+	key->port = ep->port ? ep->port : c->dst_port;
+	key->plain = pol->tls_disable;
+}
+
 /* a uniform draw in [0, 100) for fault and mirror percentages */
 static double pct_draw(void)
 {
@@ -1347,16 +1365,7 @@ static void c_mirror(struct l7c *c)
 	}
 	memcpy(buf + n, c->dbuf + c->body_start, blen);
 	addr = ep->address.family ? &ep->address : &c->dst;
-	memset(&key, 0, sizeof(key));
-	if (c->src && c->src->spiffe_id)
-		snprintf(key.src_id, sizeof(key.src_id), "%s",
-			 c->src->spiffe_id);
-	snprintf(key.cluster, sizeof(key.cluster), "shadow|%s|%s|%u",
-		 pol.host ? pol.host : "", pol.subset ? pol.subset : "",
-		 pol.port);
-	key.addr = *addr;
-	key.port = ep->port ? ep->port : c->dst_port;
-	key.plain = pol.tls_disable;
+	c_leg_key(c, "shadow|", &pol, ep, addr, &key);
 	if (sl_l7_shadow_start(c->wc, c->cfg, &key, c->src, &c->src_ip,
 			       c->src_port, &c->dst, c->dst_port, ep, &pol,
 			       buf, (size_t)n + blen))
@@ -1551,16 +1560,7 @@ static void c_attempt(struct l7c *c)
 	c->attempts++;
 	c->ep = ep;
 	addr = ep->address.family ? &ep->address : &c->dst;
-	memset(&key, 0, sizeof(key));
-	if (c->src && c->src->spiffe_id)
-		snprintf(key.src_id, sizeof(key.src_id), "%s",
-			 c->src->spiffe_id);
-	snprintf(key.cluster, sizeof(key.cluster), "%s|%s|%u",
-		 c->rt.pol.host ? c->rt.pol.host : "",
-		 c->rt.pol.subset ? c->rt.pol.subset : "", c->rt.pol.port);
-	key.addr = *addr;
-	key.port = ep->port ? ep->port : c->dst_port;
-	key.plain = c->rt.pol.tls_disable;
+	c_leg_key(c, "", &c->rt.pol, ep, addr, &key);
 	{
 		char a[INET6_ADDRSTRLEN];
 
@@ -1939,6 +1939,20 @@ static void c_next_request(struct l7c *c)
 
 /* ---- entry -------------------------------------------------------------- */
 
+/* a new client connection joins this thread's list and waits for its
+ * first request */
+static void c_register(struct l7c *c)
+{
+	sl_h1_msg_init(&c->req, NULL);
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	sl_worker_ref(c->wc->w);
+	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
+	c_poll(c, c->fd, readable);
+}
+
 bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
 {
 	struct l7c *c;
@@ -1972,14 +1986,7 @@ bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
 			 c->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
 			 c->dst_port);
 	}
-	sl_h1_msg_init(&c->req, NULL);
-	c->next = conns;
-	if (conns)
-		conns->prev = c;
-	conns = c;
-	sl_worker_ref(wc->w);
-	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
-	c_poll(c, c->fd, readable);
+	c_register(c);
 	return true;
 }
 
@@ -2030,14 +2037,7 @@ int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
 			 a, info->dst_port);
 		snprintf(c->upstream_s, sizeof(c->upstream_s), "%s", c->dst_s);
 	}
-	sl_h1_msg_init(&c->req, NULL);
-	c->next = conns;
-	if (conns)
-		conns->prev = c;
-	conns = c;
-	sl_worker_ref(wc->w);
-	sl_stat_inc(SL_STAT_HTTP_CONNECTIONS);
-	c_poll(c, c->fd, readable);
+	c_register(c);
 	return sp[1];
 }
 
