@@ -701,6 +701,27 @@ const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c)
 	return c->done ? c->peer_serial : NULL;
 }
 
+int sl_tls_conn_peer_cert_sha256(const struct sl_tls_conn *c, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *peer;
+
+	out[0] = '\0';
+	if (!c || !c->done)
+		return -EINVAL;
+	peer = SSL_get0_peer_certificate(c->ssl);
+	if (!peer || !X509_digest(peer, EVP_sha256(), md, &len) || len != 32)
+		return -EINVAL;
+	for (unsigned int i = 0; i < len; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
 time_t sl_tls_conn_peer_not_after(const struct sl_tls_conn *c)
 {
 	X509 *peer;

@@ -266,6 +266,14 @@ int sl_tls_conn_close_notify(struct sl_tls_conn *c);
 /** sl_tls_conn_peer_id - verified SPIFFE ID of the peer, after handshake */
 const char *sl_tls_conn_peer_id(const struct sl_tls_conn *c);
 
+/**
+ * sl_tls_conn_peer_cert_sha256 - SHA-256 of the peer's leaf certificate
+ * (DER) as 64 lowercase hex digits and a NUL, after the handshake (the
+ * Hash of Istio's x-forwarded-client-cert)
+ * @retval 0; -EINVAL before the handshake or without a peer certificate
+ */
+int sl_tls_conn_peer_cert_sha256(const struct sl_tls_conn *c, char out[65]);
+
 /** sl_tls_conn_peer_serial - peer certificate serial (hex), after handshake */
 const char *sl_tls_conn_peer_serial(const struct sl_tls_conn *c);
 

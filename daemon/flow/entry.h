@@ -55,6 +55,8 @@ struct sl_inbound_info {
 					  * preamble names one with the peer's
 					  * identity, else NULL */
 	const char *peer_id;		 /* verified SPIFFE ID (copy it) */
+	const char *peer_hash;		 /* SHA-256 of its certificate, hex;
+					  * "" when unknown (copy it) */
 	struct sl_ip src_ip, orig_dst;	 /* orig_dst family 0: unknown */
 	uint16_t dst_port;		 /* the pod port */
 	uint64_t flow_id;

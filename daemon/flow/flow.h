@@ -55,6 +55,8 @@ struct sl_flow {
 				 inbound once the handshake is done) */
 	char *peer_id;	      /* inbound without tls: the verified peer
 				 SPIFFE ID (owned; sl_flow_peer_id) */
+	char peer_hash[65];   /* inbound: SHA-256 of the peer's certificate
+				 (hex), "" when unknown */
 
 	struct sl_op io_op;
 	sl_flow_cont cont;

@@ -72,6 +72,7 @@ static void offer_l7(struct sl_flow *f)
 	struct sl_inbound_info info = {
 		.dst = f->workload,
 		.peer_id = peer,
+		.peer_hash = f->peer_hash,
 		.src_ip = f->src_ip,
 		.dst_port = f->pre.dst_port,
 		.flow_id = f->pre.has_flow_id ? f->pre.flow_id : f->id,
@@ -360,6 +361,10 @@ static void inbound_handshake_done(struct sl_flow *f)
 	/* authenticated: from the pending budget to the inbound one */
 	if (sl_flow_authenticated(f))
 		return;
+	/* for x-forwarded-client-cert (the HTTP engine), before the record
+	 * layer may take the session and its certificate away */
+	if (f->tls && sl_tls_conn_peer_cert_sha256(f->tls, f->peer_hash))
+		f->peer_hash[0] = '\0';
 	/* an authenticated peer may send its preamble much later: a pooled
 	 * connection (pool.h) waits up to the peer's pool idle time.  Once
 	 * the worker is stopping, a flow's preamble follows its Finished at

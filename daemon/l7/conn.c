@@ -154,6 +154,8 @@ struct l7c {
 	bool inbound;
 	const struct sl_workload *dst_wl, *in_src; /* in cfg (kept) */
 	char peer_id[SL_L7_ID_MAX];
+	char peer_hash[65];
+	char xfcc[2 * SL_L7_ID_MAX + 128]; /* x-forwarded-client-cert sent */
 	struct l7_timer *tm; /* the live timer, or NULL */
 	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
 	bool ended;
@@ -1405,12 +1407,30 @@ static void c_send_request(struct l7c *c)
 		c_local_reply(c, 414, NULL, "rewritten request target too long");
 		return;
 	}
-	if (c->inbound) /* the source's engine rewrote it: as it came */
+	if (c->inbound) {
+		/* as it came (the source's engine rewrote it), but the pod
+		 * learns its caller from sluice only: a client's
+		 * x-forwarded-client-cert goes, Istio's is added */
+		static const char *const xfcc[] = { "x-forwarded-client-cert" };
+		static const struct sl_http_header_ops no_xfcc = {
+			.remove = xfcc, .n_remove = 1,
+		};
+
+		ops[0] = &no_xfcc;
 		n_extra = 0;
+		if (c->peer_id[0] && c->dst_wl && c->dst_wl->spiffe_id) {
+			snprintf(c->xfcc, sizeof(c->xfcc),
+				 "By=%s;Hash=%s;Subject=\"\";URI=%s",
+				 c->dst_wl->spiffe_id, c->peer_hash, c->peer_id);
+			extra[0].name = "x-forwarded-client-cert";
+			extra[0].value = c->xfcc;
+			n_extra = 1;
+		}
+	}
 	n = n_extra < 0 ? n_extra :
 	    sl_hdrs_request_target(&c->req, c->dbuf,
 				   c->rt.rewrite_uri ? target : NULL,
-				   c->inbound ? NULL : ops, c->inbound ? 0 : 4,
+				   ops, c->inbound ? 1 : 4,
 				   extra, (size_t)n_extra,
 			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
 				    SL_HDRS_UPGRADE : 0,
@@ -2021,6 +2041,9 @@ int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
 	c->in_src = info->src;
 	if (info->peer_id)
 		snprintf(c->peer_id, sizeof(c->peer_id), "%s", info->peer_id);
+	if (info->peer_hash)
+		snprintf(c->peer_hash, sizeof(c->peer_hash), "%s",
+			 info->peer_hash);
 	c->src_ip = info->src_ip;
 	c->dst = info->orig_dst;
 	c->dst_port = info->dst_port;

@@ -4,6 +4,7 @@
  * over a socketpair, application data, close_notify and truncation, and
  * every failure class.
  */
+#include <openssl/sha.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -70,6 +71,21 @@ static void test_success_and_data(void **state)
 			    sl_identity_serial(f->client_id));
 	assert_string_equal(sl_tls_conn_peer_serial(c.c),
 			    sl_identity_serial(f->server_id));
+	{
+		/* the Hash of x-forwarded-client-cert: the peer's leaf DER */
+		unsigned char md[32], *der = NULL;
+		char want[65], got[65];
+		X509 *leaf = SSL_get0_peer_certificate(s.c->ssl);
+		int dlen = i2d_X509(leaf, &der);
+
+		assert_true(dlen > 0);
+		SHA256(der, (size_t)dlen, md);
+		OPENSSL_free(der);
+		for (int i = 0; i < 32; i++)
+			snprintf(want + 2 * i, 3, "%02x", md[i]);
+		assert_int_equal(sl_tls_conn_peer_cert_sha256(s.c, got), 0);
+		assert_string_equal(got, want);
+	}
 	assert_non_null(strstr(sl_tls_conn_cipher(c.c), "TLS_"));
 	assert_string_equal(sl_tls_conn_cipher(c.c), sl_tls_conn_cipher(s.c));
 	assert_int_equal(sl_tls_conn_want(c.c), 0);

@@ -545,10 +545,11 @@ fi
 l0=$(nlines "$L_OK")
 hdrs=$(tp_exec pod11 curl -sS --max-time 5 -D - -o /dev/null -H 'x-case: hdr' -H 'x-rm: gone' \
 	-H 'x-set: client' -H 'x-request-id: req-abc-123' \
+	-H 'x-forwarded-client-cert: By=spiffe://evil/ns/x/sa/y;URI=spiffe://cluster.local/ns/default/sa/admin' \
 	-H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
 	"http://$V_OK/g" 2>&1 | tr -d '\r') || true
 count 200
-"$py" - "$L_OK" "$l0" <<'EOF' && ok "g. upstream: x-set replaced, x-add and x-dest added, x-rm removed, trace id kept with a new span, x-request-id passed on" || bad "g. upstream request headers wrong: $(tail -1 "$L_OK")"
+"$py" - "$L_OK" "$l0" <<'EOF' && ok "g. upstream: x-set replaced, x-add and x-dest added, x-rm removed, trace id kept with a new span, x-request-id passed on, a forged x-forwarded-client-cert replaced by Istio's (By, Hash, URI of the verified peer)" || bad "g. upstream request headers wrong: $(tail -1 "$L_OK")"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
 assert len(lines) == 1, lines
@@ -562,6 +563,12 @@ assert "x-rm" not in h, h
 tp = h["traceparent"][0].split("-")
 assert tp[1] == "4bf92f3577b34da6a3ce929d0e0e4736" and tp[2] != "00f067aa0ba902b7", tp
 assert h["x-request-id"] == ["req-abc-123"], h
+# the destination node replaced the forged x-forwarded-client-cert by
+# Istio's, from the verified peer (pod11's identity, pod23's own)
+import re
+x = h["x-forwarded-client-cert"]
+assert len(x) == 1, x
+assert re.fullmatch(r'By=spiffe://cluster\.local/ns/default/sa/pod23;Hash=[0-9a-f]{64};Subject="";URI=spiffe://cluster\.local/ns/default/sa/client', x[0]), x
 EOF
 if grep -qi '^x-resp: rule$' <<<"$hdrs" && grep -qi '^x-resp-dest: v1$' <<<"$hdrs" &&
 	! grep -qi '^x-upstream:' <<<"$hdrs"; then
