@@ -983,3 +983,14 @@ out:
 	c->pos += i;
 	return (ssize_t)i;
 }
+
+bool sl_h1_request_start_ok(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == ' ')
+			return i > 0;
+		if (!is_tchar((unsigned char)buf[i]))
+			return false;
+	}
+	return true;
+}

@@ -272,6 +272,14 @@ ssize_t sl_h1_parse_response(struct sl_h1_msg *m, const char *buf, size_t len,
  */
 bool sl_h1_is_hop_by_hop(const struct sl_h1_msg *m, const char *buf, size_t i);
 
+/**
+ * sl_h1_request_start_ok - could @buf (@len bytes, the start of a request
+ * whose line is not complete yet) begin an HTTP/1.x request: a method
+ * token, then SP?  Lets a caller refuse a TLS ClientHello or binary at
+ * once instead of waiting for a line end that never comes.
+ */
+bool sl_h1_request_start_ok(const char *buf, size_t len);
+
 /* finds the first header named @name (case-insensitive); its index or -1 */
 int sl_h1_find(const struct sl_h1_msg *m, const char *buf, const char *name);
 

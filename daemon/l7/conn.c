@@ -22,7 +22,7 @@
  * Local replies close the connection when the request's body was not read
  * to its end.  An Upgrade (WebSocket) or CONNECT request is forwarded and
  * becomes a tunnel once the upstream accepts it (101, 2xx): both sockets
- * then go to the plain relay (c_tunnel).
+ * then go to the plain relay (sl_l7c_tunnel).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,10 +36,12 @@
 #include "config.h"
 #include "daemon.h"
 #include "entry.h"
+#include "flow.h"
 #include "h1.h"
 #include "hdrs.h"
 #include "http_obs.h"
 #include "http_route.h"
+#include "conn.h"
 #include "l7.h"
 #include "l7_internal.h"
 #include "lb.h"
@@ -52,125 +54,15 @@
 #include "trace.h"
 #include "util.h"
 
-#define L7_DBUF (64u * 1024 + 1024) /* head limit (60 KiB) and more */
-#define L7_UBUF (64u * 1024 + 1024)
-#define L7_OBUF (72u * 1024)	     /* a rewritten head */
-#define L7_BODY_REPLAY L7_DBUF	     /* request bodies replayable on retry */
-
-struct l7c;
-typedef void (*l7_cont)(struct l7c *c, int res);
-
-/* one armed timer; a cancelled one completes on its own, so each arm has
- * its own op and the connection counts them */
-struct l7_timer {
-	struct sl_op op;
-	struct __kernel_timespec ts;
-	struct l7c *c;
-	void (*fn)(struct l7c *c);
-};
-
-struct l7c {
-	struct sl_wctx *wc;
-	struct sl_daemon *d;
-	int fd; /* the client (pod) */
-	struct sl_ip src_ip, dst;
-	uint16_t src_port, dst_port;
-	char src_s[INET6_ADDRSTRLEN + 8], dst_s[INET6_ADDRSTRLEN + 8];
-	uint64_t conn_id;
-	struct l7c *prev, *next; /* this thread's connections */
-
-	/* the current request */
-	struct sl_config *cfg; /* held for the request */
-	const struct sl_workload *src; /* in cfg, or NULL */
-	struct sl_http_route rt;
-	bool routed;
-	struct sl_lb_flow lb;
-	bool lb_on;
-	const struct sl_endpoint *ep;
-	struct sl_l7_leg *leg;
-	struct sl_retry_policy retry;
-	uint64_t per_try_ns; /* retries.perTryTimeout, 0: none */
-	unsigned int attempts;
-	bool retry_budget; /* holds a retry-budget place */
-	/* connectionPool.http counts held on the destination (lb.dest) */
-	struct sl_health_dest *hdest;
-	bool hold_rq, hold_pending, hold_retry;
-	char flags[64];	   /* response flags, "UF,URX" */
-	uint64_t t_start, t_deadline, t_try_deadline;
-	uint64_t start_real;
-	uint64_t req_bytes, resp_bytes;
-	int status;
-	bool replied;	    /* a response head went to the client */
-	bool close_after;   /* close the client after this response */
-	bool stopping;
-	bool upgrade;	   /* Upgrade or CONNECT: a tunnel after 101 / 2xx */
-	bool tunneled;	   /* the relay has both sockets and the budget */
-	struct sl_trace trace;
-	char trace_hex[33];
-	/* the request's method, authority and target for the report, copied
-	 * when its head is complete: the buffer then carries the body */
-	char l_method[32], l_authority[256], l_path[1024];
-	bool l_have;
-	char upstream_s[INET6_ADDRSTRLEN + 8];
-
-	/* client bytes: head of the request, its body, what follows */
-	char *dbuf;
-	size_t dlen, dpos; /* dpos: first byte not yet forwarded */
-	struct sl_h1_msg req;
-	bool req_done;	   /* the request's body went (or was read) whole */
-	bool body_replay;  /* the whole body is still in dbuf (retry) */
-	size_t body_start;
-	uint64_t body_left; /* Content-Length still to forward */
-	struct sl_h1_chunked ck;
-	bool sent_100;
-
-	/* upstream bytes */
-	char *ubuf;
-	size_t ulen, upos;
-	struct sl_h1_msg resp;
-	uint64_t resp_left;
-
-	char *obuf; /* heads we write */
-	size_t olen;
-
-	/* I/O */
-	struct sl_op io_op;
-	bool io_armed;
-	l7_cont cont;
-	int io_fd;
-	const char *io_buf;
-	size_t io_len, io_done;
-	bool io_send, io_poll;
-	void (*io_then)(struct l7c *c); /* after a cancelled op completed */
-	/* the client watched while its response is awaited: a client that
-	 * goes away ends the request at once (DC), as Envoy resets it */
-	struct sl_op watch_op;
-	bool watch_armed;
-	bool watch_leg; /* inbound, between requests: the pod is watched */
-
-	/* the destination side (sl_l7_inbound_offer): requests come from the
-	 * mesh (a relay over a socketpair), go to the local pod (a fixed leg)
-	 * and are reported with reporter "destination" */
-	bool inbound;
-	const struct sl_workload *dst_wl, *in_src; /* in cfg (kept) */
-	char peer_id[SL_L7_ID_MAX];
-	char peer_hash[65];
-	char xfcc[2 * SL_L7_ID_MAX + 128]; /* x-forwarded-client-cert sent */
-	struct l7_timer *tm; /* the live timer, or NULL */
-	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
-	bool ended;
-};
-
 static __thread struct l7c *conns;
 static __thread bool conns_stopping;
 
 static void c_next_request(struct l7c *c);
 static void c_attempt(struct l7c *c);
-static void c_end(struct l7c *c, bool reset);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void c_flag(struct l7c *c, const char *f)
+void sl_l7c_flag(struct l7c *c, const char *f)
 {
 	size_t n = strlen(c->flags);
 
@@ -180,13 +72,13 @@ static void c_flag(struct l7c *c, const char *f)
 }
 
 /* only mesh workloads can be dialed with mTLS (they have an identity) */
-static bool sl_l7_mesh_endpoint(const struct sl_endpoint *ep)
+bool sl_l7c_mesh_endpoint(const struct sl_endpoint *ep)
 {
 	return ep->workload && ep->workload->spiffe_id;
 }
 
 /* trace and request ids: unique, not secret (sl_trace_rnd_fn) */
-static int l7_rnd(void *arg, void *buf, size_t len)
+int sl_l7c_rnd(void *arg, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
@@ -220,7 +112,7 @@ static void io_done(struct sl_op *op, int res, uint32_t flags)
 	(void)flags;
 	c->io_armed = false;
 	if (c->ended) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (c->io_then) {
@@ -294,14 +186,14 @@ static void tm_done(struct sl_op *op, int res, uint32_t flags)
 	if (live)
 		c->tm = NULL;
 	if (c->ended) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (live && res == -ECANCELED) {
 		/* only the worker's cut cancels a live timer (c_timer forgets
 		 * the one it replaces first): a fault delay, a backoff, a
 		 * deadline is over with the connection */
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (live && res == -ETIME && fn)
@@ -321,7 +213,7 @@ static void c_timer(struct l7c *c, uint64_t ns, void (*fn)(struct l7c *))
 		return;
 	t = calloc(1, sizeof(*t));
 	if (!t) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	t->c = c;
@@ -346,12 +238,11 @@ static void c_abort_io(struct l7c *c, void (*then)(struct l7c *c))
 
 /* ---- watching the client while the upstream works -------------------- */
 
-static void c_report(struct l7c *c);
 
 static void client_gone(struct l7c *c)
 {
-	c_report(c);
-	c_end(c, true);
+	sl_l7c_report(c);
+	sl_l7c_end(c, true);
 }
 
 static void watch_done(struct sl_op *op, int res, uint32_t flags)
@@ -363,7 +254,7 @@ static void watch_done(struct sl_op *op, int res, uint32_t flags)
 	c->watch_armed = false;
 	c->watch_leg = false;
 	if (c->ended) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (res < 0)
@@ -372,14 +263,14 @@ static void watch_done(struct sl_op *op, int res, uint32_t flags)
 		/* inbound, between requests: the pod closed (or spoke
 		 * unasked): the mesh side goes too, its next request takes a
 		 * new connection */
-		c_end(c, false);
+		sl_l7c_end(c, false);
 		return;
 	}
 	if (c->replied)
 		return; /* the response is on its way */
 	/* the client closed or reset while its request was upstream: the
 	 * leg's work is dropped (Envoy resets the upstream request) */
-	c_flag(c, "DC");
+	sl_l7c_flag(c, "DC");
 	c->status = 0;
 	c_timer(c, 0, NULL);
 	c_abort_io(c, client_gone);
@@ -487,7 +378,7 @@ static void c_free(struct l7c *c)
 
 /* end the connection: @reset sends an RST (the client must not take a
  * truncated response for a whole one) */
-static void c_end(struct l7c *c, bool reset)
+void sl_l7c_end(struct l7c *c, bool reset)
 {
 	if (!c->ended) {
 		c->ended = true;
@@ -517,118 +408,13 @@ static void c_end(struct l7c *c, bool reset)
 
 /* ---- reporting ---------------------------------------------------------- */
 
-static void span_str(const struct sl_h1_msg *m, const char *buf,
-		     struct sl_h1_span s, char *out, size_t len)
-{
-	size_t n = s.len < len - 1 ? s.len : len - 1;
-
-	memcpy(out, buf + s.off, n);
-	out[n] = 0;
-	(void)m;
-}
-
-/* copy what the report shows of the request head (c->req over dbuf) */
-static void c_log_strings(struct l7c *c)
-{
-	c->l_method[0] = c->l_authority[0] = c->l_path[0] = 0;
-	if (c->dbuf) {
-		span_str(&c->req, c->dbuf, c->req.method, c->l_method,
-			 sizeof(c->l_method));
-		if (c->req.host >= 0)
-			span_str(&c->req, c->dbuf, c->req.hdr[c->req.host].value,
-				 c->l_authority, sizeof(c->l_authority));
-		span_str(&c->req, c->dbuf, c->req.target, c->l_path,
-			 sizeof(c->l_path));
-	}
-	c->l_have = true;
-}
-
-static void c_report(struct l7c *c)
-{
-	struct sl_obs_http r = { 0 };
-	char method[32], authority[256], path[1024];
-	const struct sl_workload *dw = c->inbound ? c->dst_wl :
-				       c->ep ? c->ep->workload : NULL;
-	const struct sl_workload *sw = c->inbound ? c->in_src : c->src;
-	const char *s_app = NULL, *s_ver = NULL, *s_cs = NULL, *s_cr = NULL;
-	const char *d_app = NULL, *d_ver = NULL, *d_cs = NULL, *d_cr = NULL;
-	char svc_name[256] = "", svc_ns[128] = "";
-
-	if (!c->l_have)
-		c_log_strings(c);
-	snprintf(method, sizeof(method), "%s", c->l_method);
-	snprintf(authority, sizeof(authority), "%s", c->l_authority);
-	snprintf(path, sizeof(path), "%s", c->l_path);
-	if (sw)
-		sl_obs_workload_labels(sw->labels, sw->n_labels, sw->name,
-				       &s_app, &s_ver, &s_cs, &s_cr);
-	if (dw)
-		sl_obs_workload_labels(dw->labels, dw->n_labels, dw->name,
-				       &d_app, &d_ver, &d_cs, &d_cr);
-	if (c->rt.pol.host) {
-		/* name.namespace.svc.<domain> */
-		const char *dot = strchr(c->rt.pol.host, '.');
-
-		snprintf(svc_name, sizeof(svc_name), "%.*s",
-			 dot ? (int)(dot - c->rt.pol.host) : (int)strlen(c->rt.pol.host),
-			 c->rt.pol.host);
-		if (dot) {
-			const char *dot2 = strchr(dot + 1, '.');
-
-			snprintf(svc_ns, sizeof(svc_ns), "%.*s",
-				 dot2 ? (int)(dot2 - dot - 1) : (int)strlen(dot + 1),
-				 dot + 1);
-		}
-	}
-	r.reporter_destination = c->inbound;
-	r.src_workload = sw ? sw->name : NULL;
-	r.src_ns = sw ? sw->ns : NULL;
-	r.src_principal = c->inbound ? (c->peer_id[0] ? c->peer_id : NULL) :
-		       sw ? sw->spiffe_id : NULL;
-	r.src_app = s_app;
-	r.src_version = s_ver;
-	r.src_canonical_service = s_cs;
-	r.src_canonical_revision = s_cr;
-	r.dst_service = c->rt.pol.host;
-	r.dst_service_name = svc_name[0] ? svc_name : NULL;
-	r.dst_service_ns = svc_ns[0] ? svc_ns : NULL;
-	r.dst_workload = dw ? dw->name : NULL;
-	r.dst_ns = dw ? dw->ns : NULL;
-	r.dst_principal = dw ? dw->spiffe_id : NULL;
-	r.dst_app = d_app;
-	r.dst_version = d_ver;
-	r.dst_canonical_service = d_cs;
-	r.dst_canonical_revision = d_cr;
-	r.plaintext = c->rt.pol.tls_disable;
-	r.response_code = c->status;
-	r.response_flags = c->flags[0] ? c->flags : "-";
-	r.method = method;
-	r.authority = authority;
-	r.path = path;
-	r.route_name = c->rt.rule_name;
-	r.upstream = c->upstream_s[0] ? c->upstream_s : NULL;
-	r.src_addr = c->src_s;
-	r.dst_addr = c->dst_s;
-	/* as read from the client: its head and the body forwarded */
-	r.request_bytes = (c->req.state == SL_H1_S_DONE ? c->req.head_len : c->dlen) +
-			  c->req_bytes;
-	r.response_bytes = c->resp_bytes;
-	r.duration_ns = sl_now_ns() - c->t_start;
-	r.start_realtime_ns = c->start_real;
-	r.attempts = c->attempts;
-	r.trace_id = c->trace_hex;
-	r.request_id = c->trace.request_id;
-	r.flow_id = c->conn_id;
-	sl_obs_http_request(&r);
-}
-
 /* ---- local replies ------------------------------------------------------ */
 
 static void local_sent(struct l7c *c, int res)
 {
-	c_report(c);
+	sl_l7c_report(c);
 	if (res < 0 || c->close_after) {
-		c_end(c, res < 0);
+		sl_l7c_end(c, res < 0);
 		return;
 	}
 	c_next_request(c);
@@ -645,7 +431,7 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 	ssize_t n;
 
 	if (flag)
-		c_flag(c, flag);
+		sl_l7c_flag(c, flag);
 	c_unwatch_client(c);
 	c_timer(c, 0, NULL);
 	if (c->leg) {
@@ -659,12 +445,12 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 	if (!c->req_done || c->stopping)
 		c->close_after = true;
 	if (!c_buf(&c->obuf, L7_OBUF)) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	n = sl_hdrs_local_reply(status, body, c->close_after, c->obuf, L7_OBUF);
 	if (n < 0) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	c->resp_bytes = (uint64_t)n; /* as sent, head and body */
@@ -674,7 +460,6 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 /* ---- the response ------------------------------------------------------- */
 
 static void resp_body(struct l7c *c);
-static void c_tunnel(struct l7c *c);
 
 static void resp_finished(struct l7c *c)
 {
@@ -696,9 +481,9 @@ static void resp_finished(struct l7c *c)
 		sl_l7_leg_put(c->leg, reuse);
 		c->leg = NULL;
 	}
-	c_report(c);
+	sl_l7c_report(c);
 	if (c->close_after || c->resp.body == SL_H1_BODY_UNTIL_CLOSE) {
-		c_end(c, false);
+		sl_l7c_end(c, false);
 		return;
 	}
 	c_next_request(c);
@@ -707,9 +492,9 @@ static void resp_finished(struct l7c *c)
 static void resp_sent(struct l7c *c, int res)
 {
 	if (res < 0) {
-		c_flag(c, "DC");
-		c_report(c);
-		c_end(c, true);
+		sl_l7c_flag(c, "DC");
+		sl_l7c_report(c);
+		sl_l7c_end(c, true);
 		return;
 	}
 	resp_body(c);
@@ -725,87 +510,14 @@ static void resp_recvd(struct l7c *c, int res)
 		}
 		/* the upstream went away in the middle of the body: the
 		 * client must see a truncated response as one (RST) */
-		c_flag(c, "UC");
-		c_report(c);
-		c_end(c, true);
+		sl_l7c_flag(c, "UC");
+		sl_l7c_report(c);
+		sl_l7c_end(c, true);
 		return;
 	}
 	c->ulen = (size_t)res;
 	c->upos = 0;
 	resp_body(c);
-}
-
-struct l7_tunnel {
-	struct sl_worker *w;
-	bool inbound; /* no outbound budget place to give back */
-};
-
-static void tunnel_done(void *arg, const struct sl_relay_result *r)
-{
-	struct l7_tunnel *t = arg;
-
-	sl_log_debug("%s: tunnel ended: %s, %llu bytes up, %llu down",
-		     __func__, sl_relay_end_name(r->end),
-		     (unsigned long long)r->bytes_plain_to_tls,
-		     (unsigned long long)r->bytes_tls_to_plain);
-	if (!t->inbound)
-		sl_outbound_l7_release();
-	sl_worker_unref(t->w);
-	free(t);
-}
-
-/*
- * The upstream accepted an Upgrade (101) or a CONNECT (2xx), and the
- * client has the response head: from here on raw bytes both ways, by the
- * plain relay (half-close, resets, idle timeout), between the client and
- * the leg.  What the client sent after its request head goes up first,
- * what the upstream sent after the response head comes down first.  The
- * connection is over for the engine; the tunnel keeps its budget place.
- */
-static void c_tunnel(struct l7c *c)
-{
-	struct sl_relay_params p = {
-		.idle_timeout_ns = c->d->o.idle_timeout_ns,
-		.buf_size = SL_RELAY_DEFAULT_BUF_SIZE,
-		.pipe_size = 64 * 1024,
-		.done = tunnel_done,
-	};
-	struct l7_tunnel *t = calloc(1, sizeof(*t));
-	size_t up = c->dlen - c->dpos;
-	int leg_fd = c->leg->fd;
-
-	if (!t) {
-		c_end(c, true);
-		return;
-	}
-	if (up && send(leg_fd, c->dbuf + c->dpos, up, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-			  (ssize_t)up) {
-		free(t);
-		c_flag(c, "UC");
-		c_report(c);
-		c_end(c, true);
-		return;
-	}
-	t->w = c->wc->w;
-	t->inbound = c->inbound;
-	p.done_arg = t;
-	sl_worker_ref(t->w);
-	if (sl_relay_start_plain(c->wc->w, c->fd, leg_fd, c->ubuf + c->upos,
-				 (uint32_t)(c->ulen - c->upos), &p)) {
-		sl_worker_unref(t->w);
-		free(t);
-		c_report(c);
-		c_end(c, true);
-		return;
-	}
-	c_report(c);
-	/* the relay owns both sockets now */
-	c->leg->fd = -1;
-	sl_l7_leg_close(c->leg);
-	c->leg = NULL;
-	c->fd = -1;
-	c->tunneled = true;
-	c_end(c, false);
 }
 
 /* forward what ubuf holds of the body, then read more */
@@ -838,9 +550,9 @@ static void resp_body(struct l7c *c)
 			k = sl_h1_chunked(&c->ck, c->ubuf + c->upos + n,
 					  avail - n, &off, &dl);
 			if (k < 0) {
-				c_flag(c, "UPE");
-				c_report(c);
-				c_end(c, true);
+				sl_l7c_flag(c, "UPE");
+				sl_l7c_report(c);
+				sl_l7c_end(c, true);
 				return;
 			}
 			n += (size_t)k;
@@ -853,10 +565,10 @@ static void resp_body(struct l7c *c)
 		n = avail;
 		break;
 	case SL_H1_BODY_TUNNEL:
-		c_tunnel(c);
+		sl_l7c_tunnel(c);
 		return;
 	default:
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (n) {
@@ -936,18 +648,18 @@ static bool c_retry(struct l7c *c, int status, enum sl_retry_failure why)
 		return false;
 	if (c->attempts >= 1 + c->retry.attempts) {
 		if (c->retry.attempts)
-			c_flag(c, "URX");
+			sl_l7c_flag(c, "URX");
 		return false;
 	}
 	/* connectionPool.http.maxRetries: retries in progress, per host */
 	if (c->hdest && !cb_take(&c->hdest->rq_retries, c->rt.pol.max_retries,
 				 &c->hold_retry)) {
-		c_flag(c, "URX");
+		sl_l7c_flag(c, "URX");
 		return false;
 	}
 	if (!c->retry_budget) {
 		if (!sl_retry_budget_take(sl_retry_budget_process())) {
-			c_flag(c, "URX");
+			sl_l7c_flag(c, "URX");
 			return false;
 		}
 		c->retry_budget = true;
@@ -968,7 +680,7 @@ static void resp_head(struct l7c *c);
 /* the leg failed before the response head: retry, or 503 UC */
 static void c_upstream_gone(struct l7c *c)
 {
-	c_flag(c, "UC");
+	sl_l7c_flag(c, "UC");
 	if (c_retry(c, 0, SL_RETRY_F_RESET))
 		return;
 	c_local_reply(c, 503, NULL,
@@ -1059,10 +771,10 @@ static void req_body_recvd(struct l7c *c, int res)
 {
 	if (res <= 0) {
 		/* the client went away in the middle of its body */
-		c_flag(c, "DC");
+		sl_l7c_flag(c, "DC");
 		c->status = 0;
-		c_report(c);
-		c_end(c, true);
+		sl_l7c_report(c);
+		sl_l7c_end(c, true);
 		return;
 	}
 	c->dlen += (size_t)res;
@@ -1082,7 +794,7 @@ static void req_sent(struct l7c *c, int res)
 static void cont_sent(struct l7c *c, int res)
 {
 	if (res < 0) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	req_body(c);
@@ -1150,86 +862,13 @@ static void req_body(struct l7c *c)
 	c_recv(c, c->fd, c->dbuf, L7_DBUF, req_body_recvd);
 }
 
-/*
- * rewrite.uri as Envoy's prefix_rewrite: the matched uri prefix is
- * replaced (no uri condition: the leading "/"), an exact or regex match
- * replaces the whole path; the query string stays.
- * @retval 0, -ENOSPC
- */
-static int c_rewrite_target(struct l7c *c, char *out, size_t cap)
-{
-	const char *t = c->dbuf + c->req.target.off;
-	size_t tl = c->req.target.len, plen, skip;
-	const char *q;
-	int n;
-
-	if (c->req.form == SL_H1_T_ABSOLUTE) {
-		const char *p = memchr(t, ':', tl);
-		size_t s0 = p ? (size_t)(p - t) + 3 : 0;
-		const char *slash = s0 < tl ? memchr(t + s0, '/', tl - s0) : NULL;
-
-		if (!slash)
-			return -ENOSPC;
-		tl -= (size_t)(slash - t);
-		t = slash;
-	}
-	q = memchr(t, '?', tl);
-	plen = q ? (size_t)(q - t) : tl;
-	if (c->rt.rewrite_exact)
-		skip = plen;
-	else if (c->rt.rewrite_prefix &&
-		 strlen(c->rt.rewrite_prefix) <= plen)
-		skip = strlen(c->rt.rewrite_prefix);
-	else
-		skip = 1; /* the leading "/" */
-	n = snprintf(out, cap, "%s%.*s", c->rt.rewrite_uri, (int)(tl - skip),
-		     t + skip);
-	return n < 0 || (size_t)n >= cap ? -ENOSPC : 0;
-}
-
 /* http[].redirect: Location from the request, the rule overriding parts */
 static void c_redirect(struct l7c *c)
 {
-	char loc[4096], auth[512];
-	const char *path = c->dbuf + c->req.target.off;
-	size_t plen = c->req.target.len;
+	char loc[4096];
 	ssize_t n;
-	int k;
 
-	if (c->rt.redirect_authority)
-		snprintf(auth, sizeof(auth), "%s", c->rt.redirect_authority);
-	else if (c->req.host >= 0)
-		snprintf(auth, sizeof(auth), "%.*s",
-			 (int)c->req.hdr[c->req.host].value.len,
-			 c->dbuf + c->req.hdr[c->req.host].value.off);
-	else
-		auth[0] = 0;
-	if (c->rt.redirect_port) {
-		/* the port replaced: host[:port] or [v6][:port] */
-		char *br = strrchr(auth, ']'), *colon = strrchr(auth, ':');
-
-		if (colon && (!br || colon > br))
-			*colon = 0;
-		k = (int)strlen(auth);
-		snprintf(auth + k, sizeof(auth) - (size_t)k, ":%u",
-			 c->rt.redirect_port);
-	}
-	if (c->req.form == SL_H1_T_ABSOLUTE) {
-		const char *p = memchr(path, ':', plen);
-		size_t s0 = p ? (size_t)(p - path) + 3 : 0;
-		const char *slash = s0 < plen ? memchr(path + s0, '/', plen - s0) : NULL;
-
-		path = slash ? slash : "/";
-		plen = slash ? plen - (size_t)(slash - (c->dbuf + c->req.target.off)) : 1;
-	}
-	if (c->rt.redirect_uri) {
-		path = c->rt.redirect_uri;
-		plen = strlen(path);
-	}
-	k = snprintf(loc, sizeof(loc), "%s://%s%.*s",
-		     c->rt.redirect_scheme ? c->rt.redirect_scheme : "http",
-		     auth, (int)plen, path);
-	if (k < 0 || (size_t)k >= sizeof(loc)) {
+	if (sl_l7c_redirect_location(c, loc, sizeof(loc))) {
 		c_local_reply(c, 414, NULL, "redirect location too long");
 		return;
 	}
@@ -1238,7 +877,7 @@ static void c_redirect(struct l7c *c)
 	if (!c->req_done || c->stopping)
 		c->close_after = true;
 	if (!c_buf(&c->obuf, L7_OBUF)) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	n = snprintf(c->obuf, L7_OBUF,
@@ -1250,7 +889,7 @@ static void c_redirect(struct l7c *c)
 }
 
 /* what a leg to @ep (at @addr) for @pol's destination can be reused for */
-static void c_leg_key(const struct l7c *c, const char *kind,
+void sl_l7c_leg_key(const struct l7c *c, const char *kind,
 		      const struct sl_dest_policy *pol,
 		      const struct sl_endpoint *ep, const struct sl_ip *addr,
 		      struct sl_l7_key *key)
@@ -1268,111 +907,9 @@ static void c_leg_key(const struct l7c *c, const char *kind,
 }
 
 /* a uniform draw in [0, 100) for fault and mirror percentages */
-static double pct_draw(void)
+double sl_l7c_pct_draw(void)
 {
 	return (double)(sl_lb_rand() >> 11) / (double)(1ull << 53) * 100.0;
-}
-
-/* the request's body as framed, when it is whole in dbuf: its length in
- * *@len; false when more is still to come from the client */
-static bool c_body_whole(struct l7c *c, size_t *len)
-{
-	size_t avail = c->dlen - c->body_start;
-
-	switch (c->req.body) {
-	case SL_H1_BODY_NONE:
-		*len = 0;
-		return true;
-	case SL_H1_BODY_CLEN:
-		*len = (size_t)c->req.content_length;
-		return c->req.content_length <= avail;
-	case SL_H1_BODY_CHUNKED: {
-		struct sl_h1_chunked ck;
-		size_t at = 0, off, dl;
-		ssize_t k = 1;
-
-		sl_h1_chunked_init(&ck, NULL);
-		while (at < avail && !ck.done && k > 0) {
-			k = sl_h1_chunked(&ck, c->dbuf + c->body_start + at,
-					  avail - at, &off, &dl);
-			if (k > 0)
-				at += (size_t)k;
-		}
-		*len = at;
-		return ck.done;
-	}
-	default:
-		return false;
-	}
-}
-
-/*
- * VirtualService mirror: a copy of the request (Host with "-shadow"
- * appended, as Istio does) to one endpoint of the mirror destination, for
- * mirrorPercentage of the requests; only a request whose body is whole in
- * the buffer is copied.  Fire and forget (shadow.c).
- */
-static void c_mirror(struct l7c *c)
-{
-	static const char *const expect[] = { "expect" };
-	struct sl_label host = { "host", NULL };
-	struct sl_http_header_ops shadow_ops = {
-		.set = &host, .n_set = 1, .remove = expect, .n_remove = 1,
-	};
-	const struct sl_http_header_ops *ops[3] = { &sl_trace_header_ops,
-						    &c->rt.req, &shadow_ops };
-	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
-	char shost[300], target[8192];
-	const struct sl_endpoint *ep;
-	struct sl_dest_policy pol = c->rt.mirror_pol;
-	struct sl_lb_flow lb;
-	struct sl_l7_key key;
-	const struct sl_ip *addr;
-	uint64_t timeout;
-	size_t blen;
-	ssize_t n_extra, n;
-	char *buf;
-
-	if (!c->rt.mirror_n_eps || pct_draw() >= c->rt.mirror_pct ||
-	    !c_body_whole(c, &blen))
-		return;
-	snprintf(shost, sizeof(shost), "%s-shadow", c->l_authority);
-	host.value = shost;
-	if (c->rt.rewrite_uri && c_rewrite_target(c, target, sizeof(target)))
-		return;
-	pol.retry_attempts = 0;
-	pol.max_connections = 0;
-	if (sl_lb_begin(&lb, c->d->health, c->rt.mirror_eps,
-			c->rt.mirror_n_eps, &pol))
-		return;
-	if (!pol.tls_disable)
-		sl_lb_set_filter(&lb, sl_l7_mesh_endpoint);
-	if (sl_lb_pick(&lb, &ep, &timeout)) {
-		sl_lb_end(&lb);
-		return;
-	}
-	sl_lb_end(&lb);
-	buf = malloc(L7_OBUF + blen);
-	if (!buf)
-		return;
-	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
-	n = n_extra < 0 ? n_extra :
-	    sl_hdrs_request_target(&c->req, c->dbuf,
-				   c->rt.rewrite_uri ? target : NULL, ops, 3,
-				   extra, (size_t)n_extra, SL_HDRS_CLOSE, buf,
-				   L7_OBUF);
-	if (n < 0) {
-		free(buf);
-		return;
-	}
-	memcpy(buf + n, c->dbuf + c->body_start, blen);
-	addr = ep->address.family ? &ep->address : &c->dst;
-	c_leg_key(c, "shadow|", &pol, ep, addr, &key);
-	if (sl_l7_shadow_start(c->wc, c->cfg, &key, c->src, &c->src_ip,
-			       c->src_port, &c->dst, c->dst_port, ep, &pol,
-			       buf, (size_t)n + blen))
-		sl_log_debug("%s: %s: request not mirrored", __func__,
-			     c->src_s);
 }
 
 static void c_send_request(struct l7c *c)
@@ -1401,9 +938,9 @@ static void c_send_request(struct l7c *c)
 	if (c->rt.rewrite_authority)
 		ops[1] = &rw_host; /* with "expect" removed too: below */
 	if (c->attempts > 1)
-		sl_trace_new_span(&c->trace, l7_rnd, NULL);
+		sl_trace_new_span(&c->trace, sl_l7c_rnd, NULL);
 	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
-	if (c->rt.rewrite_uri && c_rewrite_target(c, target, sizeof(target))) {
+	if (c->rt.rewrite_uri && sl_l7c_rewrite_target(c, target, sizeof(target))) {
 		c_local_reply(c, 414, NULL, "rewritten request target too long");
 		return;
 	}
@@ -1457,8 +994,8 @@ static void timed_out(struct l7c *c)
 	bool route = c->t_deadline && sl_now_ns() >= c->t_deadline;
 
 	if (c->replied) {
-		c_report(c);
-		c_end(c, true);
+		sl_l7c_report(c);
+		sl_l7c_end(c, true);
 		return;
 	}
 	if (!route && c_retry(c, 0, SL_RETRY_F_TIMEOUT))
@@ -1469,7 +1006,7 @@ static void timed_out(struct l7c *c)
 /* the per-try or the route deadline: the op in flight is cancelled first */
 static void try_timeout(struct l7c *c)
 {
-	c_flag(c, "UT");
+	sl_l7c_flag(c, "UT");
 	c_abort_io(c, timed_out);
 }
 
@@ -1493,7 +1030,7 @@ static void leg_ready(void *owner, struct sl_l7_leg *leg, int err)
 	if (err) {
 		sl_l7_leg_close(leg);
 		c->leg = NULL;
-		c_flag(c, "UF");
+		sl_l7c_flag(c, "UF");
 		if (c->lb_on)
 			sl_lb_report_failure(&c->lb, err);
 		if (c_retry(c, 0, SL_RETRY_F_CONNECT_FAILURE))
@@ -1516,7 +1053,7 @@ static void c_attempt(struct l7c *c)
 	int err = 0;
 
 	if (c->t_deadline && sl_now_ns() >= c->t_deadline) {
-		c_flag(c, "UT");
+		sl_l7c_flag(c, "UT");
 		c_local_reply(c, 504, NULL, "upstream request timeout");
 		return;
 	}
@@ -1535,7 +1072,7 @@ static void c_attempt(struct l7c *c)
 		}
 		c->lb_on = true;
 		if (!c->rt.pol.tls_disable)
-			sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
+			sl_lb_set_filter(&c->lb, sl_l7c_mesh_endpoint);
 		c->hdest = c->lb.dest;
 		/* connectionPool.http.http2MaxRequests: requests in progress */
 		if (c->hdest && !cb_take(&c->hdest->rq_active,
@@ -1561,7 +1098,7 @@ static void c_attempt(struct l7c *c)
 				&pol) == 0) {
 			c->lb_on = true;
 			if (!c->rt.pol.tls_disable)
-				sl_lb_set_filter(&c->lb, sl_l7_mesh_endpoint);
+				sl_lb_set_filter(&c->lb, sl_l7c_mesh_endpoint);
 		}
 		picked = c->lb_on && sl_lb_pick(&c->lb, &ep, &timeout) == 0;
 	}
@@ -1570,31 +1107,24 @@ static void c_attempt(struct l7c *c)
 			c_local_reply(c, 503, "UH", "no healthy upstream");
 			return;
 		}
-		c_flag(c, "URX");
+		sl_l7c_flag(c, "URX");
 		c_local_reply(c, 503, NULL,
 			      "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure");
 		return;
 	}
 	if (!c->attempts)
-		c_mirror(c);
+		sl_l7c_mirror(c);
 	c->attempts++;
 	c->ep = ep;
 	addr = ep->address.family ? &ep->address : &c->dst;
-	c_leg_key(c, "", &c->rt.pol, ep, addr, &key);
-	{
-		char a[INET6_ADDRSTRLEN];
-
-		sl_ip_format(addr, a, sizeof(a));
-		snprintf(c->upstream_s, sizeof(c->upstream_s),
-			 addr->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-			 key.port);
-	}
+	sl_l7c_leg_key(c, "", &c->rt.pol, ep, addr, &key);
+	sl_flow_fmt_ep(c->upstream_s, sizeof(c->upstream_s), addr, key.port);
 	arm_try_timer(c);
 	c->leg = sl_l7_leg_get(c->wc, c->cfg, &key, c->src, &c->src_ip,
 			       c->src_port, &c->dst, c->dst_port, ep, &c->rt.pol,
 			       leg_ready, c, &now, &err);
 	if (!c->leg) {
-		c_flag(c, err == -EBUSY ? "UO" : "UF");
+		sl_l7c_flag(c, err == -EBUSY ? "UO" : "UF");
 		c_local_reply(c, 503, NULL,
 			      "upstream connect error or disconnect/reset before headers. reset reason: overflow");
 		return;
@@ -1620,46 +1150,6 @@ static void delay_done(struct l7c *c)
 
 /* ---- the request head --------------------------------------------------- */
 
-static void req_view(struct l7c *c, struct sl_http_req_view *v)
-{
-	const struct sl_h1_msg *m = &c->req;
-	const char *t = c->dbuf + m->target.off;
-	size_t tl = m->target.len;
-
-	memset(v, 0, sizeof(*v));
-	v->buf = c->dbuf;
-	v->msg = m;
-	v->method = c->dbuf + m->method.off;
-	v->method_len = m->method.len;
-	if (m->form == SL_H1_T_ABSOLUTE) {
-		/* scheme://authority/path: the path part */
-		const char *p = memchr(t, ':', tl);
-		size_t skip = p ? (size_t)(p - t) + 3 : 0;
-		const char *slash = skip < tl ? memchr(t + skip, '/', tl - skip) : NULL;
-
-		if (slash) {
-			tl -= (size_t)(slash - t);
-			t = slash;
-		} else {
-			t = "/";
-			tl = 1;
-		}
-	}
-	v->path = t;
-	v->path_len = tl;
-	if (m->host >= 0) {
-		v->authority = c->dbuf + m->hdr[m->host].value.off;
-		v->authority_len = m->hdr[m->host].value.len;
-	}
-	v->scheme = "http";
-	v->port = c->dst_port;
-	if (c->src) {
-		v->src_labels = c->src->labels;
-		v->n_src_labels = c->src->n_labels;
-		v->src_ns = c->src->ns;
-	}
-}
-
 static void c_route(struct l7c *c)
 {
 	struct sl_http_req_view v;
@@ -1669,7 +1159,7 @@ static void c_route(struct l7c *c)
 		/* the destination side: the source's engine routed it; it
 		 * goes to the pod as it came, and is reported (the snapshot
 		 * of the connection is kept: its workloads are in it) */
-		sl_trace_from_request(&c->trace, &c->req, c->dbuf, l7_rnd, NULL);
+		sl_trace_from_request(&c->trace, &c->req, c->dbuf, sl_l7c_rnd, NULL);
 		sl_trace_id_hex(&c->trace, c->trace_hex);
 		memset(&c->rt, 0, sizeof(c->rt));
 		c->rt.pol.host = c->dst.family ?
@@ -1690,8 +1180,8 @@ static void c_route(struct l7c *c)
 	sl_config_put(c->cfg);
 	c->cfg = sl_daemon_config(c->d);
 	c->src = sl_config_workload_by_ip(c->cfg, &c->src_ip);
-	req_view(c, &v);
-	sl_trace_from_request(&c->trace, &c->req, c->dbuf, l7_rnd, NULL);
+	sl_l7c_req_view(c, &v);
+	sl_trace_from_request(&c->trace, &c->req, c->dbuf, sl_l7c_rnd, NULL);
 	sl_trace_id_hex(&c->trace, c->trace_hex);
 	memset(&c->rt, 0, sizeof(c->rt));
 	ret = sl_config_http_route(c->cfg, c->src, &c->dst, c->dst_port, &v,
@@ -1726,13 +1216,13 @@ static void c_route(struct l7c *c)
 	c->per_try_ns = c->rt.has_retries ? c->rt.per_try_timeout_ns : 0;
 	if (c->rt.timeout_ns)
 		c->t_deadline = c->t_start + c->rt.timeout_ns;
-	if (c->rt.fault_abort_status && pct_draw() < c->rt.fault_abort_pct) {
+	if (c->rt.fault_abort_status && sl_l7c_pct_draw() < c->rt.fault_abort_pct) {
 		c_local_reply(c, (int)c->rt.fault_abort_status, "FI",
 			      "fault filter abort");
 		return;
 	}
-	if (c->rt.fault_delay_ns && pct_draw() < c->rt.fault_delay_pct) {
-		c_flag(c, "DI");
+	if (c->rt.fault_delay_ns && sl_l7c_pct_draw() < c->rt.fault_delay_pct) {
+		sl_l7c_flag(c, "DI");
 		c_timer(c, c->rt.fault_delay_ns, delay_done);
 		return;
 	}
@@ -1742,9 +1232,9 @@ static void c_route(struct l7c *c)
 static void head_complete(struct l7c *c)
 {
 	c_timer(c, 0, NULL); /* the head timeout */
-	c_log_strings(c);
+	sl_l7c_log_strings(c);
 	if (!c_buf(&c->obuf, L7_OBUF) || !c_buf(&c->ubuf, L7_UBUF)) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	c->body_start = c->dpos = c->req.head_len;
@@ -1786,30 +1276,6 @@ static void head_complete(struct l7c *c)
 
 static void head_recvd(struct l7c *c, int res);
 
-/* RFC 9110 tchar */
-static bool tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/*
- * Could these first bytes start an HTTP/1.x request (a method token, then
- * SP)?  Answered before the line is whole, so that a TLS ClientHello or
- * other binary sent to an HTTP port is refused at once instead of waiting
- * for a line end that never comes.
- */
-static bool looks_like_http(const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (b[i] == ' ')
-			return i > 0;
-		if (!tchar((unsigned char)b[i]))
-			return false;
-	}
-	return true;
-}
-
 static void head_timed_out(struct l7c *c)
 {
 	c->close_after = true;
@@ -1826,12 +1292,12 @@ static void head_parse(struct l7c *c)
 {
 	ssize_t n = sl_h1_parse_request(&c->req, c->dbuf, c->dlen);
 
-	if (n == 0 && !looks_like_http(c->dbuf, c->dlen)) {
+	if (n == 0 && !sl_h1_request_start_ok(c->dbuf, c->dlen)) {
 		c->close_after = true;
 		c->req_done = false;
 		sl_stat_inc(SL_STAT_HTTP_BAD_REQUESTS);
 		if (!c_buf(&c->obuf, L7_OBUF)) {
-			c_end(c, true);
+			sl_l7c_end(c, true);
 			return;
 		}
 		c_local_reply(c, 400, NULL, "not an HTTP/1.x request");
@@ -1858,7 +1324,7 @@ static void head_parse(struct l7c *c)
 			     sl_h1_reason_str(c->req.reason));
 		sl_stat_inc(SL_STAT_HTTP_BAD_REQUESTS);
 		if (!c_buf(&c->obuf, L7_OBUF)) {
-			c_end(c, true);
+			sl_l7c_end(c, true);
 			return;
 		}
 		c_local_reply(c, c->req.err_status, NULL,
@@ -1866,7 +1332,7 @@ static void head_parse(struct l7c *c)
 		return;
 	}
 	if (c->dlen >= L7_DBUF) {
-		c_end(c, true); /* the parser's limits come first */
+		sl_l7c_end(c, true); /* the parser's limits come first */
 		return;
 	}
 	c_recv(c, c->fd, c->dbuf + c->dlen, L7_DBUF - c->dlen, head_recvd);
@@ -1876,7 +1342,7 @@ static void head_recvd(struct l7c *c, int res)
 {
 	if (res <= 0) {
 		/* closed between requests (or in a head): nothing to answer */
-		c_end(c, res < 0 || c->dlen > 0);
+		sl_l7c_end(c, res < 0 || c->dlen > 0);
 		return;
 	}
 	if (!c->dlen) {
@@ -1890,7 +1356,7 @@ static void head_recvd(struct l7c *c, int res)
 
 static void idle_timeout(struct l7c *c)
 {
-	c_end(c, false);
+	sl_l7c_end(c, false);
 }
 
 static void readable(struct l7c *c, int res)
@@ -1898,11 +1364,11 @@ static void readable(struct l7c *c, int res)
 	if (c->watch_armed && c->watch_leg)
 		sl_worker_cancel_op(c->wc->w, &c->watch_op);
 	if (res < 0 || (res & (POLLERR | POLLHUP))) {
-		c_end(c, res < 0);
+		sl_l7c_end(c, res < 0);
 		return;
 	}
 	if (!c_buf(&c->dbuf, L7_DBUF)) {
-		c_end(c, true);
+		sl_l7c_end(c, true);
 		return;
 	}
 	c_recv(c, c->fd, c->dbuf + c->dlen, L7_DBUF - c->dlen, head_recvd);
@@ -1934,7 +1400,7 @@ static void c_next_request(struct l7c *c)
 	c->t_deadline = 0;
 	c->req_bytes = c->resp_bytes = 0;
 	if (c->stopping || conns_stopping) {
-		c_end(c, false);
+		sl_l7c_end(c, false);
 		return;
 	}
 	if (left) {
@@ -1993,19 +1459,8 @@ bool sl_l7_offer(struct sl_wctx *wc, int fd, struct sl_outbound_info *info)
 	c->dst_port = info->dst_port;
 	c->conn_id = info->flow_id;
 	c->cfg = info->cfg; /* the reference is ours */
-	sl_ip_format(&c->src_ip, c->src_s, sizeof(c->src_s));
-	{
-		char a[INET6_ADDRSTRLEN];
-
-		sl_ip_format(&c->src_ip, a, sizeof(a));
-		snprintf(c->src_s, sizeof(c->src_s),
-			 c->src_ip.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-			 c->src_port);
-		sl_ip_format(&c->dst, a, sizeof(a));
-		snprintf(c->dst_s, sizeof(c->dst_s),
-			 c->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-			 c->dst_port);
-	}
+	sl_flow_fmt_ep(c->src_s, sizeof(c->src_s), &c->src_ip, c->src_port);
+	sl_flow_fmt_ep(c->dst_s, sizeof(c->dst_s), &c->dst, c->dst_port);
 	c_register(c);
 	return true;
 }
@@ -2054,10 +1509,8 @@ int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
 		sl_ip_format(&c->src_ip, a, sizeof(a));
 		snprintf(c->src_s, sizeof(c->src_s),
 			 c->src_ip.family == AF_INET6 ? "[%s]" : "%s", a);
-		sl_ip_format(&info->dst->address, a, sizeof(a));
-		snprintf(c->dst_s, sizeof(c->dst_s),
-			 info->dst->address.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-			 a, info->dst_port);
+		sl_flow_fmt_ep(c->dst_s, sizeof(c->dst_s), &info->dst->address,
+			       info->dst_port);
 		snprintf(c->upstream_s, sizeof(c->upstream_s), "%s", c->dst_s);
 	}
 	c_register(c);
@@ -2074,7 +1527,7 @@ void sl_l7_conns_stop(void)
 		c->stopping = true;
 		/* waiting for a request that has not started: close */
 		if (c->io_armed && c->io_poll && c->io_fd == c->fd && !c->dlen)
-			c_end(c, false);
+			sl_l7c_end(c, false);
 	}
 }
 

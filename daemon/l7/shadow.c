@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn.h"
 #include "daemon.h"
+#include "hdrs.h"
 #include "l7_internal.h"
 #include "log.h"
 #include "sock.h"
@@ -167,4 +169,108 @@ int sl_l7_shadow_start(struct sl_wctx *wc, struct sl_config *cfg,
 	if (now)
 		shadow_ready(sh, sh->leg, 0);
 	return 0;
+}
+
+/* ---- the copy (conn.h) --------------------------------------------------- */
+
+/* the request's body as framed, when it is whole in dbuf: its length in
+ * *@len; false when more is still to come from the client */
+static bool sl_l7c_body_whole(struct l7c *c, size_t *len)
+{
+	size_t avail = c->dlen - c->body_start;
+
+	switch (c->req.body) {
+	case SL_H1_BODY_NONE:
+		*len = 0;
+		return true;
+	case SL_H1_BODY_CLEN:
+		*len = (size_t)c->req.content_length;
+		return c->req.content_length <= avail;
+	case SL_H1_BODY_CHUNKED: {
+		struct sl_h1_chunked ck;
+		size_t at = 0, off, dl;
+		ssize_t k = 1;
+
+		sl_h1_chunked_init(&ck, NULL);
+		while (at < avail && !ck.done && k > 0) {
+			k = sl_h1_chunked(&ck, c->dbuf + c->body_start + at,
+					  avail - at, &off, &dl);
+			if (k > 0)
+				at += (size_t)k;
+		}
+		*len = at;
+		return ck.done;
+	}
+	default:
+		return false;
+	}
+}
+
+/*
+ * VirtualService mirror: a copy of the request (Host with "-shadow"
+ * appended, as Istio does) to one endpoint of the mirror destination, for
+ * mirrorPercentage of the requests; only a request whose body is whole in
+ * the buffer is copied.  Fire and forget (shadow.c).
+ */
+void sl_l7c_mirror(struct l7c *c)
+{
+	static const char *const expect[] = { "expect" };
+	struct sl_label host = { "host", NULL };
+	struct sl_http_header_ops shadow_ops = {
+		.set = &host, .n_set = 1, .remove = expect, .n_remove = 1,
+	};
+	const struct sl_http_header_ops *ops[3] = { &sl_trace_header_ops,
+						    &c->rt.req, &shadow_ops };
+	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
+	char shost[300], target[8192];
+	const struct sl_endpoint *ep;
+	struct sl_dest_policy pol = c->rt.mirror_pol;
+	struct sl_lb_flow lb;
+	struct sl_l7_key key;
+	const struct sl_ip *addr;
+	uint64_t timeout;
+	size_t blen;
+	ssize_t n_extra, n;
+	char *buf;
+
+	if (!c->rt.mirror_n_eps || sl_l7c_pct_draw() >= c->rt.mirror_pct ||
+	    !sl_l7c_body_whole(c, &blen))
+		return;
+	snprintf(shost, sizeof(shost), "%s-shadow", c->l_authority);
+	host.value = shost;
+	if (c->rt.rewrite_uri && sl_l7c_rewrite_target(c, target, sizeof(target)))
+		return;
+	pol.retry_attempts = 0;
+	pol.max_connections = 0;
+	if (sl_lb_begin(&lb, c->d->health, c->rt.mirror_eps,
+			c->rt.mirror_n_eps, &pol))
+		return;
+	if (!pol.tls_disable)
+		sl_lb_set_filter(&lb, sl_l7c_mesh_endpoint);
+	if (sl_lb_pick(&lb, &ep, &timeout)) {
+		sl_lb_end(&lb);
+		return;
+	}
+	sl_lb_end(&lb);
+	buf = malloc(L7_OBUF + blen);
+	if (!buf)
+		return;
+	n_extra = sl_trace_headers(&c->trace, extra, SL_TRACE_HEADERS_MAX);
+	n = n_extra < 0 ? n_extra :
+	    sl_hdrs_request_target(&c->req, c->dbuf,
+				   c->rt.rewrite_uri ? target : NULL, ops, 3,
+				   extra, (size_t)n_extra, SL_HDRS_CLOSE, buf,
+				   L7_OBUF);
+	if (n < 0) {
+		free(buf);
+		return;
+	}
+	memcpy(buf + n, c->dbuf + c->body_start, blen);
+	addr = ep->address.family ? &ep->address : &c->dst;
+	sl_l7c_leg_key(c, "shadow|", &pol, ep, addr, &key);
+	if (sl_l7_shadow_start(c->wc, c->cfg, &key, c->src, &c->src_ip,
+			       c->src_port, &c->dst, c->dst_port, ep, &pol,
+			       buf, (size_t)n + blen))
+		sl_log_debug("%s: %s: request not mirrored", __func__,
+			     c->src_s);
 }
