@@ -680,6 +680,68 @@ static size_t count_msg(const struct sl_config *cfg, const char *path,
 	return hits;
 }
 
+/* http[].mirror: the copy's destination (host, subset, port) and share */
+static void test_mirror(void **state)
+{
+	static const char wl[] =
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: m-v1}\n"
+		"spec: {address: 198.18.1.2, labels: {app: m, version: v1}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: m-v2}\n"
+		"spec: {address: 198.18.1.3, labels: {app: m, version: v2}}\n";
+	static const char svc[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: m}\n"
+		"spec: {clusterIP: 198.19.0.9, selector: {app: m},"
+		" ports: [{name: http, port: 80, targetPort: 8080},"
+		" {name: http-alt, port: 81, targetPort: 8081}]}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: m}\n"
+		"spec: {host: m, subsets: [{name: v1, labels: {version: v1}},"
+		" {name: v2, labels: {version: v2}}]}\n";
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		"metadata: {name: m}\n"
+		"spec:\n"
+		"  hosts: [m]\n"
+		"  http:\n"
+		"  - match: [{uri: {prefix: /a}}]\n"
+		"    route: [{destination: {host: m, subset: v1}}]\n"
+		"    mirror: {host: m, subset: v2, port: {number: 81}}\n"
+		"    mirrorPercentage: {value: 30}\n"
+		"  - route: [{destination: {host: m, subset: v1}}]\n"
+		"    mirror: {host: m}\n"
+		"    mirrorPercent: 7\n";
+	struct sl_ip vip = ip("198.19.0.9");
+	struct sl_http_route rt;
+	struct cfgt t = { 0 };
+	struct req r;
+
+	(void)state;
+	CFGT_OK(&t, "wl.yaml", wl, "svc.yaml", svc, "vs.yaml", vs);
+	req_init(&r, "GET /a HTTP/1.1\r\nHost: m\r\n\r\n");
+	assert_int_equal(sl_config_http_route(t.cfg, NULL, &vip, 80, &r.v, 0,
+					      &rt), 0);
+	/* subset v2 at port 81 (target 8081), 30 % */
+	assert_int_equal(rt.mirror_n_eps, 1);
+	assert_string_equal(rt.mirror_eps[0].workload->name, "m-v2");
+	assert_int_equal(rt.mirror_eps[0].port, 8081);
+	assert_string_equal(rt.mirror_pol.subset, "v2");
+	assert_true(rt.mirror_pct > 29.99 && rt.mirror_pct < 30.01);
+	/* the route itself: v1 at the request's port */
+	assert_string_equal(rt.eps[0].workload->name, "m-v1");
+	assert_int_equal(rt.eps[0].port, 8080);
+	/* the older mirrorPercent; no subset: every endpoint of the host */
+	req_init(&r, "GET /b HTTP/1.1\r\nHost: m\r\n\r\n");
+	assert_int_equal(sl_config_http_route(t.cfg, NULL, &vip, 80, &r.v, 0,
+					      &rt), 0);
+	assert_int_equal(rt.mirror_n_eps, 2);
+	assert_true(rt.mirror_pct > 6.99 && rt.mirror_pct < 7.01);
+	cfgt_done(&t);
+}
+
 /* match blocks on a host without an HTTP port cannot apply: warned */
 static void test_no_http_port_warning(void **state)
 {
@@ -743,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_match_types),
 		cmocka_unit_test(test_rule_settings),
 		cmocka_unit_test(test_bad_regex),
+		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_no_http_port_warning),
 	};
 

@@ -908,6 +908,20 @@ static void test_reasons_and_misuse(void **state)
 	assert_int_equal(sl_h1_chunked(&c, NULL, 1, &off, &dl), -EINVAL);
 }
 
+/* the first bytes of a request, before its line is whole */
+static void test_request_start(void **state)
+{
+	(void)state;
+	assert_true(sl_h1_request_start_ok("", 0));
+	assert_true(sl_h1_request_start_ok("GE", 2));
+	assert_true(sl_h1_request_start_ok("GET /x", 6));
+	assert_true(sl_h1_request_start_ok("M-SEARCH * HTTP/1.1", 19));
+	assert_false(sl_h1_request_start_ok(" GET", 4));
+	assert_false(sl_h1_request_start_ok("\x16\x03\x01", 3)); /* TLS */
+	assert_false(sl_h1_request_start_ok("GE\0T", 4));
+	assert_false(sl_h1_request_start_ok("GET\t/", 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -927,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_good_te_variants),
 		cmocka_unit_test(test_reasons_and_misuse),
+		cmocka_unit_test(test_request_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
