@@ -22,7 +22,9 @@
  * Local replies close the connection when the request's body was not read
  * to its end.  An Upgrade (WebSocket) or CONNECT request is forwarded and
  * becomes a tunnel once the upstream accepts it (101, 2xx): both sockets
- * then go to the plain relay (sl_l7c_tunnel).
+ * then go to the plain relay (tunnel.c).  The report of a finished request
+ * is report.c's; the target's path, rewrite and redirect are target.c's;
+ * the mirror copy is shadow.c's (conn.h).
  */
 #include <errno.h>
 #include <inttypes.h>
