@@ -43,6 +43,10 @@ struct sl_node_config {
 	enum sl_ktls_mode ktls;
 	bool allow_unknown_source; /* default false: fail closed */
 	const char *root_namespace; /* mesh-wide policy; default istio-system */
+	uint8_t path_normalization; /* enum sl_path_mode (http/path.h), from
+				       pathNormalization (Istio's
+				       meshConfig.pathNormalization names);
+				       default SL_PATH_BASE */
 };
 
 /* ---- workloads and services ----------------------------------------- */
@@ -272,21 +276,76 @@ const char *sl_config_mtls_describe(const struct sl_config *cfg,
 /** sl_mtls_mode_name - "STRICT", "PERMISSIVE", "DISABLE" or "UNSET" */
 const char *sl_mtls_mode_name(enum sl_mtls_mode m);
 
-/** The L4 facts about a connection an AuthorizationPolicy can look at. */
+/**
+ * The HTTP facts of one request an AuthorizationPolicy can look at (issue
+ * 27); the engine on the destination node fills it.  Every pointer is
+ * borrowed for the call.
+ */
+struct sl_authz_http {
+	const char *method; /* as received ("GET"); matched case-sensitively */
+	size_t method_len;
+	const char *host; /* the Host header (the authority of an
+			     absolute-form target) as received, port
+			     included when the client sent one */
+	size_t host_len;
+	const char *path; /* the normalized path (http/path.h), without the
+			     "?query" */
+	size_t path_len;
+	/*
+	 * request.headers[<name>]: @name is lowercase; returns the value,
+	 * the values of a repeated header joined with ",", or NULL when the
+	 * request has no such header.  @buf (@cap bytes) may hold the result.
+	 */
+	const char *(*header)(void *ctx, const char *name, char *buf,
+			      size_t cap);
+	void *ctx;
+};
+
+/** The facts about a connection or request an AuthorizationPolicy can look at. */
 struct sl_authz_request {
 	const char *principal; /* "cluster.local/ns/x/sa/y" (SPIFFE ID without
 				  "spiffe://"), or NULL for plaintext */
 	const char *ns;	       /* source namespace, or NULL */
-	const struct sl_ip *src_ip;
+	const struct sl_ip *src_ip; /* source.ip, remote.ip, ipBlocks */
+	const struct sl_ip *dst_ip; /* destination.ip; NULL: no match */
 	uint16_t port; /* destination port */
+	/* NULL: a connection, decided with Istio's TCP rules: an ALLOW or
+	 * AUDIT rule that uses an HTTP-only field never matches it, a DENY
+	 * rule is applied without its HTTP-only fields (both fail closed) */
+	const struct sl_authz_http *http;
 };
 
 /**
- * sl_config_authorize - does the AuthorizationPolicy set allow @req to @wl?
- * DENY policies first (any match denies), then ALLOW policies (when any
- * selects @wl, one must match).  No policy: allowed.
+ * What sl_config_authz() decided.  Names point into the snapshot (valid
+ * while the caller holds it).
+ * @allowed: the request or connection may go on
+ * @deny_ns, @deny_name, @deny_rule: the DENY policy and rule index that
+ *     refused it; NULL when it was refused because ALLOW policies apply
+ *     and none matched (Envoy's "rbac_access_denied_matched_policy[none]")
+ * @audit_ns, @audit_name, @audit_rule: the first AUDIT policy and rule that
+ *     matched (AUDIT never changes @allowed), or NULL
+ */
+struct sl_authz_decision {
+	bool allowed;
+	const char *deny_ns, *deny_name;
+	int deny_rule;
+	const char *audit_ns, *audit_name;
+	int audit_rule;
+};
+
+/**
+ * sl_config_authz - the AuthorizationPolicy decision for @req to @wl, with
+ * Istio's precedence: any matching DENY rule denies; then, when an ALLOW
+ * policy selects @wl, one of its rules must match.  AUDIT policies are
+ * matched the same way and only reported.  No policy: allowed.
+ * @d: filled (may be NULL)
  * @retval true when allowed
  */
+bool sl_config_authz(const struct sl_config *cfg, const struct sl_workload *wl,
+		     const struct sl_authz_request *req,
+		     struct sl_authz_decision *d);
+
+/** sl_config_authorize - sl_config_authz() without the decision's details */
 bool sl_config_authorize(const struct sl_config *cfg,
 			 const struct sl_workload *wl,
 			 const struct sl_authz_request *req);

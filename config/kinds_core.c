@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "path.h" /* enum sl_path_mode: pathNormalization */
 
 static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 			 struct sl_svc *svc)
@@ -232,6 +233,7 @@ bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 	c->metrics_address = "127.0.0.1";
 	c->ktls = SL_KTLS_AUTO;
 	c->root_namespace = SL_CFG_ROOT_NAMESPACE;
+	c->path_normalization = SL_PATH_BASE; /* Istio's DEFAULT */
 	if (!spec)
 		return true;
 	ok = sl_dec_fields(d, spec, known, NULL);

@@ -274,12 +274,16 @@ static bool sl_ap_applies(const struct sl_config *cfg, const struct sl_ap *ap,
 				     ap->n_selector, wl);
 }
 
-bool sl_config_authorize(const struct sl_config *cfg,
-			 const struct sl_workload *wl,
-			 const struct sl_authz_request *req)
+bool sl_config_authz(const struct sl_config *cfg, const struct sl_workload *wl,
+		     const struct sl_authz_request *req,
+		     struct sl_authz_decision *d)
 {
 	bool have_allow = false, allowed = false;
+	struct sl_authz_decision tmp;
 
+	if (!d)
+		d = &tmp;
+	memset(d, 0, sizeof(*d));
 	if (!cfg || !wl || !req)
 		return false;
 	for (size_t i = 0; i < cfg->res.n[SL_K_AUTHORIZATIONPOLICY]; i++) {
@@ -293,10 +297,22 @@ bool sl_config_authorize(const struct sl_config *cfg,
 		for (size_t j = 0; j < ap->n_rules; j++) {
 			if (!sl_rule_match(&ap->rules[j], req))
 				continue;
-			if (ap->deny)
+			if (ap->deny) {
+				d->deny_ns = ap->r.ns;
+				d->deny_name = ap->r.name;
+				d->deny_rule = (int)j;
 				return false;
+			}
 			allowed = true;
 		}
 	}
-	return !have_allow || allowed;
+	d->allowed = !have_allow || allowed;
+	return d->allowed;
+}
+
+bool sl_config_authorize(const struct sl_config *cfg,
+			 const struct sl_workload *wl,
+			 const struct sl_authz_request *req)
+{
+	return sl_config_authz(cfg, wl, req, NULL);
 }
