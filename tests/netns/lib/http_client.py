@@ -22,7 +22,7 @@ usage:
       "status", "status_line", "headers" (of the last), "connection_close"
       (the last has a Connection: close field), "closed" ("eof", "reset"
       or "open" S seconds after it), "extra_len" (bytes after it),
-      "error"}; exit 0 if N responses came.  --brief: first a line
+      "bodies" (of each, Latin-1), "error"}; exit 0 if N responses came.  --brief: first a line
       "STATUSES CONNECTION_CLOSE CLOSED EXTRA_LEN" ("200,400 True eof 0").
 Host is "IP:PORT" unless -H sets one.  --timeout S (before the command):
 seconds to wait for each response, default 10.
@@ -195,15 +195,16 @@ def cmd_raw(a):
     else:
         data = codecs.escape_decode(a.data.encode("latin-1"))[0]
     out = {"status": None, "status_line": None, "headers": [], "statuses": [],
-           "connection_close": False, "closed": "open", "extra_len": 0,
-           "error": None}
+           "bodies": [], "connection_close": False, "closed": "open",
+           "extra_len": 0, "error": None}
     s = connect(a.ip, a.port)
     r = Reader(s)
     try:
         s.sendall(data)
         for _ in range(a.count):
-            status, line, headers, _ = read_response(r)
+            status, line, headers, body = read_response(r)
             out["statuses"].append(status)
+            out["bodies"].append(body.decode("latin-1"))
             out.update(status=status, status_line=line, headers=headers)
         out["connection_close"] = any(
             "close" in [t.strip().lower() for t in v.split(",")]
