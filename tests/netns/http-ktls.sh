@@ -21,19 +21,8 @@
 # usage: http-ktls.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib/topology.sh
-. "$here/lib/topology.sh"
-# shellcheck source=lib/tm.sh
-. "$here/lib/tm.sh"
-
-tm_args "$@"
-command -v curl >/dev/null || tp_skip "curl not installed"
-# Debian's python3 (packaging/install-deps) first: a version manager's
-# shim in PATH costs a process per call
-py=/usr/bin/python3
-[ -x "$py" ] || py=$(command -v python3) || tp_skip "python3 not installed"
-UP=$here/lib/http_upstream.py
-CL=$here/lib/http_client.py
+# shellcheck source=lib/http.sh
+. "$here/lib/http.sh" "$@"
 tm_init
 
 have_ktls=0

@@ -47,19 +47,8 @@
 # usage: http-l7-policy.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib/topology.sh
-. "$here/lib/topology.sh"
-# shellcheck source=lib/tm.sh
-. "$here/lib/tm.sh"
-
-tm_args "$@"
-command -v curl >/dev/null || tp_skip "curl not installed"
-# Debian's python3 (packaging/install-deps) first: a version manager's
-# shim in PATH costs a shell per run
-py=/usr/bin/python3
-[ -x "$py" ] || py=$(command -v python3) || tp_skip "python3 not installed"
-UP=$here/lib/http_upstream.py
-CL=$here/lib/http_client.py
+# shellcheck source=lib/http.sh
+. "$here/lib/http.sh" "$@"
 
 tm_init
 p11=$(tp_pod_ip pod11)
@@ -77,11 +66,6 @@ for i in "${!svcs[@]}"; do
 	ip -n "$TP_NODE2" route add "${addr[$s]}/32" dev veth-pod23
 done
 
-failed=0
-bad() {
-	echo "not ok - $*"
-	failed=$((failed + 1))
-}
 
 mkcfg() { # dir node
 	tm_node_yaml "$1" "$2"

@@ -80,20 +80,9 @@
 # usage: http-l7-tm.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib/topology.sh
-. "$here/lib/topology.sh"
-# shellcheck source=lib/tm.sh
-. "$here/lib/tm.sh"
-
-tm_args "$@"
-command -v curl >/dev/null || tp_skip "curl not installed"
+# shellcheck source=lib/http.sh
+. "$here/lib/http.sh" "$@"
 command -v promtool >/dev/null || tp_skip "promtool (prometheus) not installed"
-# Debian's python3 (packaging/install-deps) first: a version manager's
-# shim in PATH costs a process per call
-py=/usr/bin/python3
-[ -x "$py" ] || py=$(command -v python3) || tp_skip "python3 not installed"
-UP=$here/lib/http_upstream.py
-CL=$here/lib/http_client.py
 
 tm_init
 p11=$(tp_pod_ip pod11)
@@ -108,11 +97,6 @@ V_WS=198.19.0.44 V_POOL=198.19.0.45 V_OUTL=198.19.0.46
 V_DEAD2=198.19.0.47 V_HOLE=198.19.0.48 P_HOLE=198.18.2.99
 V_SHADOW=198.19.0.49
 
-failed=0
-bad() {
-	echo "not ok - $*"
-	failed=$((failed + 1))
-}
 
 svc() { # name vip selector
 	cat <<EOT

@@ -14,7 +14,7 @@
 #   py        Debian's python3 (/usr/bin/python3) when there, else PATH's:
 #             a version manager's shim in PATH costs a process per call
 #   UP CL     lib/http_upstream.py, lib/http_client.py
-#   ALOG      lib/http_alog.py
+#   ALOGPY    lib/http_alog.py
 #   failed    the number of failed assertions, 0
 # Functions:
 #   bad MSG        report "not ok - MSG" and count it (ok MSG is tm.sh's)
@@ -35,7 +35,7 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3) || tp_skip "python3 not installed"
 UP=$here/lib/http_upstream.py
 CL=$here/lib/http_client.py
-ALOG=$here/lib/http_alog.py
+ALOGPY=$here/lib/http_alog.py
 failed=0
 
 bad() {
