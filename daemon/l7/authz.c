@@ -194,6 +194,10 @@ int sl_l7c_admit(struct l7c *c)
 		free(out);
 		return 503;
 	}
+	/* the report shows the path decided on and sent, as Envoy's log
+	 * shows :path after its normalization */
+	if (c->az_target)
+		snprintf(c->l_path, sizeof(c->l_path), "%s", c->az_target);
 
 	http.method = c->dbuf + c->req.method.off;
 	http.method_len = c->req.method.len;

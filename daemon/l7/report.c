@@ -117,7 +117,10 @@ void sl_l7c_report(struct l7c *c)
 	r.authority = authority;
 	r.path = path;
 	r.route_name = c->rt.rule_name;
-	r.upstream = c->upstream_s[0] ? c->upstream_s : NULL;
+	/* the pod when something went to it (a destination's refusal sent
+	 * nothing) */
+	r.upstream = c->upstream_s[0] && (!c->inbound || c->attempts) ?
+			     c->upstream_s : NULL;
 	r.src_addr = c->src_s;
 	r.dst_addr = c->dst_s;
 	/* as read from the client: its head and the body forwarded */
