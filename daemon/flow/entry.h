@@ -60,12 +60,14 @@ struct sl_inbound_info {
 	struct sl_ip src_ip, orig_dst;	 /* orig_dst family 0: unknown */
 	uint16_t dst_port;		 /* the pod port */
 	uint64_t flow_id;
+	bool plaintext;			 /* a plaintext peer (PERMISSIVE):
+					  * no identity */
 };
 
 /**
- * sl_inbound_l7_fn - offered every inbound mTLS flow once its pod is
- * connected: returns the fd the flow should relay to instead of @pod_fd
- * (one end of a socketpair; the hook keeps the other and @pod_fd, and
+ * sl_inbound_l7_fn - offered every inbound flow (mTLS, and plaintext to
+ * an HTTP port) once its pod is connected: returns the fd the flow should
+ * relay to instead of @pod_fd (one end of a socketpair; the hook keeps the other and @pod_fd, and
  * @info->cfg's reference), or -1 to leave the flow as it is
  */
 typedef int (*sl_inbound_l7_fn)(struct sl_wctx *wc, int pod_fd,

@@ -125,6 +125,8 @@ struct sl_flow {
 	int ready_err; /* the failure to report (default -ECONNABORTED) */
 	bool l7; /* inbound: the HTTP engine has the pod side and reports
 		  * requests; the flow reports nothing itself */
+	bool authz_deferred; /* inbound: the port is HTTP, the engine
+			      * decides AuthorizationPolicy per request */
 
 	/* plaintext read past the preamble (inbound, userspace TLS) */
 	uint8_t *plain;
@@ -285,5 +287,22 @@ int sl_flow_ktls_install(struct sl_flow *f);
  */
 int sl_outbound_plain_prepare(struct sl_flow *f, const struct sl_endpoint *ep,
 			      bool *plain);
+
+/**
+ * sl_inbound_l7_wanted - will the HTTP engine serve the requests of the
+ * inbound flow @f to its workload's @port (an L7 hook is registered and
+ * Istio's protocol selection calls the port HTTP)?  Such a flow's
+ * AuthorizationPolicy is decided per request by the engine.
+ */
+bool sl_inbound_l7_wanted(const struct sl_flow *f, uint16_t port);
+
+/**
+ * sl_inbound_l7_take - offer the inbound flow @f (pod connected) to the
+ * L7 hook with @info (its cfg reference is the hook's when taken, dropped
+ * here when not); when taken the flow relays to the engine's socketpair
+ * end instead of the pod and sets f->l7
+ * @retval true when the engine took it
+ */
+bool sl_inbound_l7_take(struct sl_flow *f, struct sl_inbound_info *info);
 
 #endif /* SL_FLOW_H */

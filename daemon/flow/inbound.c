@@ -28,6 +28,7 @@
 #include "util.h"
 #include "entry.h"
 #include "handoff.h"
+#include "http_route.h"
 #include "sock.h"
 
 /* plaintext buffer: the preamble plus what one ciphertext read can carry */
@@ -61,13 +62,39 @@ void sl_inbound_set_l7(sl_inbound_l7_fn fn)
 	atomic_store(&l7_hook, fn);
 }
 
+bool sl_inbound_l7_wanted(const struct sl_flow *f, uint16_t port)
+{
+	return atomic_load_explicit(&l7_hook, memory_order_relaxed) &&
+	       f->workload &&
+	       sl_config_port_protocol(f->cfg, NULL, &f->workload->address,
+				       port) == SL_PROTO_HTTP;
+}
+
+bool sl_inbound_l7_take(struct sl_flow *f, struct sl_inbound_info *info)
+{
+	sl_inbound_l7_fn fn = atomic_load_explicit(&l7_hook,
+						   memory_order_relaxed);
+	int fd;
+
+	if (!fn) {
+		sl_config_put(info->cfg);
+		return false;
+	}
+	fd = fn(f->wc, f->pod_fd, info);
+	if (fd < 0) {
+		sl_config_put(info->cfg);
+		return false;
+	}
+	f->pod_fd = fd;
+	f->l7 = true;
+	return true;
+}
+
 static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer);
 
 /* the L7 hook may take the pod side: the relay then runs to its fd */
 static void offer_l7(struct sl_flow *f)
 {
-	sl_inbound_l7_fn fn = atomic_load_explicit(&l7_hook,
-						   memory_order_relaxed);
 	const char *peer = sl_flow_peer_id(f);
 	struct sl_inbound_info info = {
 		.dst = f->workload,
@@ -78,9 +105,8 @@ static void offer_l7(struct sl_flow *f)
 		.flow_id = f->pre.has_flow_id ? f->pre.flow_id : f->id,
 	};
 	const struct sl_ip *sip;
-	int fd;
 
-	if (!fn)
+	if (!atomic_load_explicit(&l7_hook, memory_order_relaxed))
 		return;
 	sip = f->src_from_handoff ? NULL : preamble_source(f, peer);
 	if (sip) {
@@ -95,14 +121,10 @@ static void offer_l7(struct sl_flow *f)
 		       info.orig_dst.family == AF_INET ? 4 : 16);
 	}
 	info.cfg = sl_config_get(f->cfg);
-	fd = fn(f->wc, f->pod_fd, &info);
-	if (fd < 0) {
-		sl_config_put(info.cfg);
-		return;
-	}
-	f->pod_fd = fd;
-	f->l7 = true;
+	sl_inbound_l7_take(f, &info);
 }
+
+static bool authorized(struct sl_flow *f);
 
 static void pod_connected(struct sl_flow *f, int res)
 {
@@ -111,6 +133,12 @@ static void pod_connected(struct sl_flow *f, int res)
 
 	(void)res; /* connected: sl_flow_connect_pod handled failures */
 	offer_l7(f);
+	/* the engine declined after all (stopping, out of memory): the
+	 * connection is decided as a whole, with Istio's TCP rules */
+	if (f->authz_deferred && !f->l7 && !authorized(f)) {
+		sl_flow_fail(f);
+		return;
+	}
 	if (f->plain && f->plain_len) {
 		initial = f->plain;
 		n = f->plain_len;
@@ -136,7 +164,8 @@ static const struct sl_ip *preamble_source(struct sl_flow *f, const char *peer)
 }
 
 /*
- * AuthorizationPolicy at L4, before anything reaches the pod: the peer's
+ * AuthorizationPolicy at L4 (a port that is not HTTP, decided with Istio's
+ * TCP rules), before anything reaches the pod: the peer's
  * SPIFFE ID (verified by the handshake), its namespace, the source address
  * (the source pod: from the handoff on the same node, else the preamble's
  * source workload when it has the peer's identity, else the peer address)
@@ -148,6 +177,7 @@ static bool authorized(struct sl_flow *f)
 	char td[256], ns[256], sa[256];
 	struct sl_authz_request req = {
 		.src_ip = &f->src_ip,
+		.dst_ip = &f->workload->address,
 		.port = f->pre.dst_port,
 	};
 
@@ -213,7 +243,9 @@ static void connect_pod(struct sl_flow *f)
 		return;
 	}
 	wl = f->workload;
-	if (!authorized(f)) {
+	/* an HTTP port: the engine decides per request (issue 27) */
+	f->authz_deferred = sl_inbound_l7_wanted(f, f->pre.dst_port);
+	if (!f->authz_deferred && !authorized(f)) {
 		sl_flow_fail(f);
 		return;
 	}

@@ -369,6 +369,7 @@ static void c_free(struct l7c *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	sl_config_put(c->cfg);
+	sl_l7c_admit_clear(c);
 	free(c->dbuf);
 	free(c->ubuf);
 	free(c->obuf);
@@ -427,8 +428,8 @@ static void local_sent(struct l7c *c, int res)
  * client yet).  The connection closes after it unless the request was read
  * to its end.
  */
-static void c_local_reply(struct l7c *c, int status, const char *flag,
-			  const char *body)
+static void c_reply(struct l7c *c, int status, const char *flag,
+		    const char *body, bool keep_leg)
 {
 	ssize_t n;
 
@@ -436,12 +437,13 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 		sl_l7c_flag(c, flag);
 	c_unwatch_client(c);
 	c_timer(c, 0, NULL);
-	if (c->leg) {
+	if (c->leg && !keep_leg) {
 		sl_l7_leg_close(c->leg);
 		c->leg = NULL;
+		if (c->inbound)
+			c->close_after = true; /* the pod connection is gone
+						  with it */
 	}
-	if (c->inbound)
-		c->close_after = true; /* the pod connection is gone with it */
 	c->status = status;
 	c->replied = true;
 	if (!c->req_done || c->stopping)
@@ -457,6 +459,12 @@ static void c_local_reply(struct l7c *c, int status, const char *flag,
 	}
 	c->resp_bytes = (uint64_t)n; /* as sent, head and body */
 	c_send(c, c->fd, c->obuf, (size_t)n, local_sent);
+}
+
+static void c_local_reply(struct l7c *c, int status, const char *flag,
+			  const char *body)
+{
+	c_reply(c, status, flag, body, false);
 }
 
 /* ---- the response ------------------------------------------------------- */
@@ -930,6 +938,8 @@ static void c_send_request(struct l7c *c)
 						    &c->rt.req };
 	struct sl_h1_extra extra[SL_TRACE_HEADERS_MAX];
 	ssize_t n_extra, n;
+	size_t n_ops = 4;
+	const char *tgt = NULL;
 
 	struct sl_label host = { "host", c->rt.rewrite_authority };
 	struct sl_http_header_ops rw_host = {
@@ -946,16 +956,31 @@ static void c_send_request(struct l7c *c)
 		c_local_reply(c, 414, NULL, "rewritten request target too long");
 		return;
 	}
+	if (c->rt.rewrite_uri)
+		tgt = target;
 	if (c->inbound) {
-		/* as it came (the source's engine rewrote it), but the pod
-		 * learns its caller from sluice only: a client's
-		 * x-forwarded-client-cert goes, Istio's is added */
-		static const char *const xfcc[] = { "x-forwarded-client-cert" };
-		static const struct sl_http_header_ops no_xfcc = {
-			.remove = xfcc, .n_remove = 1,
+		/* as it came (the source's engine rewrote it) with its path
+		 * normalized (authz.c), and the pod learns its caller from
+		 * sluice only: a client's x-forwarded-client-cert and the
+		 * other identity headers go, Istio's XFCC is added */
+		tgt = c->az_target;
+		static const char *const ident[] = {
+			"x-forwarded-client-cert", "x-envoy-peer-metadata",
+			"x-envoy-peer-metadata-id", "x-istio-attributes",
+		};
+		static const struct sl_http_header_ops no_ident = {
+			.remove = ident, .n_remove = 4,
 		};
 
-		ops[0] = &no_xfcc;
+		ops[0] = &no_ident;
+		n_ops = 1;
+		if (c->az_host) {
+			/* an absolute-form target: the authority was
+			 * decided on, and the pod's Host says the same */
+			host.value = c->az_host;
+			ops[1] = &rw_host;
+			n_ops = 2;
+		}
 		n_extra = 0;
 		if (c->peer_id[0] && c->dst_wl && c->dst_wl->spiffe_id) {
 			snprintf(c->xfcc, sizeof(c->xfcc),
@@ -967,9 +992,7 @@ static void c_send_request(struct l7c *c)
 		}
 	}
 	n = n_extra < 0 ? n_extra :
-	    sl_hdrs_request_target(&c->req, c->dbuf,
-				   c->rt.rewrite_uri ? target : NULL,
-				   ops, c->inbound ? 1 : 4,
+	    sl_hdrs_request_target(&c->req, c->dbuf, tgt, ops, n_ops,
 				   extra, (size_t)n_extra,
 			    c->upgrade && c->req.meth != SL_H1_M_CONNECT ?
 				    SL_HDRS_UPGRADE : 0,
@@ -1161,14 +1184,28 @@ static void c_route(struct l7c *c)
 		/* the destination side: the source's engine routed it; it
 		 * goes to the pod as it came, and is reported (the snapshot
 		 * of the connection is kept: its workloads are in it) */
+		int st;
+
 		sl_trace_from_request(&c->trace, &c->req, c->dbuf, sl_l7c_rnd, NULL);
 		sl_trace_id_hex(&c->trace, c->trace_hex);
 		memset(&c->rt, 0, sizeof(c->rt));
-		c->rt.pol.host = c->dst.family ?
-			sl_config_service_host(c->cfg, &c->dst) : NULL;
 		memset(&c->retry, 0, sizeof(c->retry));
 		c->routed = true;
 		sl_retry_budget_req_begin(sl_retry_budget_process());
+		/* the path normalized, then AuthorizationPolicy (issue 27);
+		 * a refusal leaves the pod connection as it was */
+		st = sl_l7c_admit(c);
+		c->rt.pol.host = c->dst.family ?
+			sl_config_service_host(c->cfg, &c->dst) : NULL;
+		if (st == 403) {
+			c_reply(c, 403, NULL, "RBAC: access denied", true);
+			return;
+		}
+		if (st) {
+			c_reply(c, st, NULL, st == 503 ? "" : "Bad Request",
+				st != 503);
+			return;
+		}
 		if (!c->leg) {
 			c_local_reply(c, 503, "UC", "upstream connection gone");
 			return;
@@ -1384,6 +1421,7 @@ static void c_next_request(struct l7c *c)
 	if (c->routed)
 		c_request_cleanup(c);
 	c->routed = false;
+	sl_l7c_admit_clear(c);
 	left = c->dbuf ? c->dlen - c->dpos : 0;
 	if (left && c->dpos)
 		memmove(c->dbuf, c->dbuf + c->dpos, left);
@@ -1490,6 +1528,7 @@ int sl_l7_inbound_offer(struct sl_wctx *wc, int pod_fd,
 		return -1;
 	}
 	c->inbound = true;
+	c->plain_peer = info->plaintext;
 	c->wc = wc;
 	c->d = wc->d;
 	c->fd = sp[0];

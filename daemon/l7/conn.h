@@ -126,6 +126,19 @@ struct l7c {
 	char peer_id[SL_L7_ID_MAX];
 	char peer_hash[65];
 	char xfcc[2 * SL_L7_ID_MAX + 128]; /* x-forwarded-client-cert sent */
+	bool plain_peer; /* a plaintext peer (PERMISSIVE): no identity */
+	/* the request's admission (authz.c), reset per request */
+	char *az_target; /* the normalized target to forward (NUL-terminated),
+			    NULL: the target as received; owned */
+	char *az_host;	 /* Host to forward (an absolute-form target's
+			    authority), NULL: as received; in az_target */
+	const char *details; /* Envoy's response_code_details, or NULL */
+	bool az_denied;	 /* refused by AuthorizationPolicy */
+	const char *az_ns, *az_name; /* the DENY policy; NULL: no ALLOW
+					matched (in cfg) */
+	int az_rule;
+	const char *au_ns, *au_name; /* the AUDIT policy that matched, or NULL */
+	int au_rule;
 	struct l7_timer *tm; /* the live timer, or NULL */
 	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
 	bool ended;
@@ -179,6 +192,18 @@ int sl_l7c_redirect_location(const struct l7c *c, char *loc, size_t cap);
 
 /** sl_l7c_req_view - the request as the router sees it */
 void sl_l7c_req_view(struct l7c *c, struct sl_http_req_view *v);
+
+/**
+ * sl_l7c_admit - the destination's checks of the current request before
+ * it goes to the pod (authz.c): refresh the snapshot, normalize the path
+ * (Node pathNormalization), decide AuthorizationPolicy
+ * @retval 0: forward it (c->az_target/az_host say what to send); else the
+ *         status to answer (400/414 refused path, 403 denied, 503)
+ */
+int sl_l7c_admit(struct l7c *c);
+
+/** sl_l7c_admit_clear - free and reset what sl_l7c_admit() kept */
+void sl_l7c_admit_clear(struct l7c *c);
 
 /** sl_l7c_mirror - the mirror copy of the request, when the rule has one
  * and the draw says so (shadow.c) */

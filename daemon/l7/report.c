@@ -11,6 +11,9 @@
 #include "http_obs.h"
 #include "util.h"
 
+/* a policy and namespace name (Kubernetes: 253 and 63) and the words */
+#define SL_L7_DETAILS_MAX 400
+
 static void span_str(const char *buf, struct sl_h1_span s, char *out,
 		     size_t len)
 {
@@ -46,6 +49,7 @@ void sl_l7c_report(struct l7c *c)
 	const char *s_app = NULL, *s_ver = NULL, *s_cs = NULL, *s_cr = NULL;
 	const char *d_app = NULL, *d_ver = NULL, *d_cs = NULL, *d_cr = NULL;
 	char svc_name[256] = "", svc_ns[128] = "";
+	char details[SL_L7_DETAILS_MAX], audit[SL_L7_DETAILS_MAX];
 
 	if (!c->l_have)
 		sl_l7c_log_strings(c);
@@ -92,14 +96,31 @@ void sl_l7c_report(struct l7c *c)
 	r.dst_version = d_ver;
 	r.dst_canonical_service = d_cs;
 	r.dst_canonical_revision = d_cr;
-	r.plaintext = c->rt.pol.tls_disable;
+	r.plaintext = c->inbound ? c->plain_peer : c->rt.pol.tls_disable;
 	r.response_code = c->status;
 	r.response_flags = c->flags[0] ? c->flags : "-";
+	/* Envoy's RBAC filter's words */
+	if (c->az_denied && c->az_name)
+		snprintf(details, sizeof(details),
+			 "rbac_access_denied_matched_policy[ns[%s]-policy[%s]-rule[%d]]",
+			 c->az_ns, c->az_name, c->az_rule);
+	else if (c->az_denied)
+		snprintf(details, sizeof(details),
+			 "rbac_access_denied_matched_policy[none]");
+	r.response_code_details = c->az_denied ? details : c->details;
+	if (c->au_name) {
+		snprintf(audit, sizeof(audit), "ns[%s]-policy[%s]-rule[%d]",
+			 c->au_ns, c->au_name, c->au_rule);
+		r.audit = audit;
+	}
 	r.method = method;
 	r.authority = authority;
 	r.path = path;
 	r.route_name = c->rt.rule_name;
-	r.upstream = c->upstream_s[0] ? c->upstream_s : NULL;
+	/* the pod when something went to it (a destination's refusal sent
+	 * nothing) */
+	r.upstream = c->upstream_s[0] && (!c->inbound || c->attempts) ?
+			     c->upstream_s : NULL;
 	r.src_addr = c->src_s;
 	r.dst_addr = c->dst_s;
 	/* as read from the client: its head and the body forwarded */

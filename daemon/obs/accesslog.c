@@ -187,6 +187,7 @@ int sl_accesslog_format(const struct sl_accesslog_entry *e, char *buf,
 #define MAX_NAMESPACE 64
 #define MAX_PRINCIPAL 256
 #define MAX_SERVICE 256
+#define MAX_DETAILS 160
 
 int sl_accesslog_format_http(const struct sl_accesslog_http *e, char *buf,
 			     size_t len)
@@ -216,6 +217,11 @@ int sl_accesslog_format_http(const struct sl_accesslog_http *e, char *buf,
 				  e->response_flags && *e->response_flags ?
 					  e->response_flags : "-",
 				  MAX_FLAGS);
+	if (e->response_code_details)
+		cut |= sl_json_kv_str_max(&j, "response_code_details",
+					  e->response_code_details, MAX_DETAILS);
+	if (e->audit)
+		cut |= sl_json_kv_str_max(&j, "audit", e->audit, MAX_DETAILS);
 	cut |= sl_json_kv_str_max(&j, "route", e->route, MAX_ROUTE);
 	cut |= sl_json_kv_str_max(&j, "upstream", e->upstream, MAX_ADDR);
 	sl_json_kv_uint(&j, "attempts", e->attempts);

@@ -58,6 +58,9 @@ struct sl_accesslog_http {
 	const char *method, *authority, *path;
 	int response_code;	    /* 0: no response */
 	const char *response_flags; /* "-" when NULL or "" */
+	const char *response_code_details; /* Envoy's; written only when set */
+	const char *audit;	    /* AUDIT policy matched; written only when
+				       set */
 	const char *route;	    /* http[].name */
 	const char *upstream;	    /* "ip:port" of the last attempt */
 	uint64_t request_bytes, response_bytes;

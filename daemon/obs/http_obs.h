@@ -43,6 +43,11 @@ struct sl_obs_http {
 	/* the request */
 	int response_code;	    /* 0: no response (e.g. client went away) */
 	const char *response_flags; /* "-" or Istio's, e.g. "UH", "URX,UF" */
+	const char *response_code_details; /* Envoy's, e.g.
+				"rbac_access_denied_matched_policy[none]";
+				NULL: none */
+	const char *audit; /* the AUDIT policy that matched the request,
+			      "ns[NS]-policy[NAME]-rule[N]", or NULL */
 	const char *method, *authority, *path;
 	const char *route_name; /* http[].name or NULL */
 	const char *upstream;	/* "ip:port" of the last attempt, or NULL */

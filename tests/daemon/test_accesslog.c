@@ -211,6 +211,7 @@ static void test_http_hostile_line_fits(void **state)
 		&e.request_id, &e.response_flags, &e.src_addr, &e.src_workload,
 		&e.src_namespace, &e.src_principal, &e.dst_addr, &e.dst_workload,
 		&e.dst_namespace, &e.dst_principal, &e.dst_service,
+		&e.response_code_details, &e.audit,
 	};
 	char line[SL_ACCESSLOG_LINE_MAX];
 	int n;
