@@ -126,6 +126,8 @@ static const char *sl_ap_str_check(const char *v, enum sl_ap_str_kind kind)
 		return "empty value not allowed (as in Istio)";
 	if (kind == SL_AP_STR_ANY)
 		return NULL;
+	if (kind == SL_AP_STR_PATH && (strstr(v, "{*}") || strstr(v, "{**}")))
+		return "path templates ({*}, {**}) are not supported by sluice; use \"prefix*\" or \"*suffix\"";
 	/* Istio's matchers know exact, "prefix*", "*suffix" and "*": a "*"
 	 * elsewhere would be matched literally and surprise a DENY rule */
 	star = strchr(v, '*');
@@ -135,8 +137,6 @@ static const char *sl_ap_str_check(const char *v, enum sl_ap_str_kind kind)
 		return "a \"*\" may only be the whole value, its first or its last character (Istio matches \"*\", \"prefix*\", \"*suffix\" or the exact string)";
 	if (kind != SL_AP_STR_PATH)
 		return NULL;
-	if (strstr(v, "{*}") || strstr(v, "{**}"))
-		return "path templates ({*}, {**}) are not supported by sluice; use \"prefix*\" or \"*suffix\"";
 	if (strpbrk(v, "{}"))
 		return "contains '{' or '}' (Istio refuses them outside a path template)";
 	if (v[0] != '/' && v[0] != '*')
@@ -197,28 +197,29 @@ static bool sl_ap_source(struct sl_dec *d, const struct sl_ynode *x,
 		return false;
 	}
 	old = sl_dec_push_key(d, "source");
-	if (!sl_dec_fields(d, src, sk, unsup) ||
-	    sl_ap_strs(d, src, "principals", SL_AP_STR_ANY, &s->principals,
-		       &s->n_principals) < 0 ||
-	    sl_ap_strs(d, src, "notPrincipals", SL_AP_STR_ANY,
-		       &s->not_principals, &s->n_not_principals) < 0 ||
-	    sl_ap_strs(d, src, "namespaces", SL_AP_STR_ANY, &s->namespaces,
-		       &s->n_namespaces) < 0 ||
-	    sl_ap_strs(d, src, "notNamespaces", SL_AP_STR_ANY,
-		       &s->not_namespaces, &s->n_not_namespaces) < 0 ||
-	    sl_dec_cidrs(d, src, "ipBlocks", &s->ip_blocks,
-			 &s->n_ip_blocks) < 0 ||
-	    sl_dec_cidrs(d, src, "notIpBlocks", &s->not_ip_blocks,
-			 &s->n_not_ip_blocks) < 0 ||
-	    sl_dec_cidrs(d, src, "remoteIpBlocks", &s->remote_ip_blocks,
-			 &s->n_remote_ip_blocks) < 0 ||
-	    sl_dec_cidrs(d, src, "notRemoteIpBlocks", &s->not_remote_ip_blocks,
-			 &s->n_not_remote_ip_blocks) < 0)
-		ok = false;
-	else if (!s->n_principals && !s->n_not_principals &&
-		 !s->n_namespaces && !s->n_not_namespaces &&
-		 !s->n_ip_blocks && !s->n_not_ip_blocks &&
-		 !s->n_remote_ip_blocks && !s->n_not_remote_ip_blocks) {
+	ok = sl_dec_fields(d, src, sk, unsup);
+	/* every list is checked, so that every error is reported */
+	ok &= sl_ap_strs(d, src, "principals", SL_AP_STR_ANY, &s->principals,
+			 &s->n_principals) >= 0;
+	ok &= sl_ap_strs(d, src, "notPrincipals", SL_AP_STR_ANY,
+			 &s->not_principals, &s->n_not_principals) >= 0;
+	ok &= sl_ap_strs(d, src, "namespaces", SL_AP_STR_ANY, &s->namespaces,
+			 &s->n_namespaces) >= 0;
+	ok &= sl_ap_strs(d, src, "notNamespaces", SL_AP_STR_ANY,
+			 &s->not_namespaces, &s->n_not_namespaces) >= 0;
+	ok &= sl_dec_cidrs(d, src, "ipBlocks", &s->ip_blocks,
+			   &s->n_ip_blocks) >= 0;
+	ok &= sl_dec_cidrs(d, src, "notIpBlocks", &s->not_ip_blocks,
+			   &s->n_not_ip_blocks) >= 0;
+	ok &= sl_dec_cidrs(d, src, "remoteIpBlocks", &s->remote_ip_blocks,
+			   &s->n_remote_ip_blocks) >= 0;
+	ok &= sl_dec_cidrs(d, src, "notRemoteIpBlocks",
+			   &s->not_remote_ip_blocks,
+			   &s->n_not_remote_ip_blocks) >= 0;
+	if (ok && !s->n_principals && !s->n_not_principals &&
+	    !s->n_namespaces && !s->n_not_namespaces && !s->n_ip_blocks &&
+	    !s->n_not_ip_blocks && !s->n_remote_ip_blocks &&
+	    !s->n_not_remote_ip_blocks) {
 		sl_dec_err(d, src, "source must not be empty (as in Istio); leave out \"from\" to match every source");
 		ok = false;
 	}
@@ -274,25 +275,25 @@ static bool sl_ap_op(struct sl_dec *d, const struct sl_ynode *x,
 		return false;
 	}
 	old = sl_dec_push_key(d, "operation");
-	if (!sl_dec_fields(d, o, ok_keys, NULL) ||
-	    sl_ap_strs(d, o, "hosts", SL_AP_STR_PATTERN, &op->hosts,
-		       &op->n_hosts) < 0 ||
-	    sl_ap_strs(d, o, "notHosts", SL_AP_STR_PATTERN, &op->not_hosts,
-		       &op->n_not_hosts) < 0 ||
-	    sl_ap_ports(d, o, "ports", &op->ports, &op->n_ports) < 0 ||
-	    sl_ap_ports(d, o, "notPorts", &op->not_ports, &op->n_not_ports) < 0 ||
-	    sl_ap_strs(d, o, "methods", SL_AP_STR_PATTERN, &op->methods,
-		       &op->n_methods) < 0 ||
-	    sl_ap_strs(d, o, "notMethods", SL_AP_STR_PATTERN,
-		       &op->not_methods, &op->n_not_methods) < 0 ||
-	    sl_ap_strs(d, o, "paths", SL_AP_STR_PATH, &op->paths,
-		       &op->n_paths) < 0 ||
-	    sl_ap_strs(d, o, "notPaths", SL_AP_STR_PATH, &op->not_paths,
-		       &op->n_not_paths) < 0)
-		ok = false;
-	else if (!op->n_hosts && !op->n_not_hosts && !op->n_ports &&
-		 !op->n_not_ports && !op->n_methods && !op->n_not_methods &&
-		 !op->n_paths && !op->n_not_paths) {
+	ok = sl_dec_fields(d, o, ok_keys, NULL);
+	ok &= sl_ap_strs(d, o, "hosts", SL_AP_STR_PATTERN, &op->hosts,
+			 &op->n_hosts) >= 0;
+	ok &= sl_ap_strs(d, o, "notHosts", SL_AP_STR_PATTERN, &op->not_hosts,
+			 &op->n_not_hosts) >= 0;
+	ok &= sl_ap_ports(d, o, "ports", &op->ports, &op->n_ports) >= 0;
+	ok &= sl_ap_ports(d, o, "notPorts", &op->not_ports,
+			  &op->n_not_ports) >= 0;
+	ok &= sl_ap_strs(d, o, "methods", SL_AP_STR_PATTERN, &op->methods,
+			 &op->n_methods) >= 0;
+	ok &= sl_ap_strs(d, o, "notMethods", SL_AP_STR_PATTERN,
+			 &op->not_methods, &op->n_not_methods) >= 0;
+	ok &= sl_ap_strs(d, o, "paths", SL_AP_STR_PATH, &op->paths,
+			 &op->n_paths) >= 0;
+	ok &= sl_ap_strs(d, o, "notPaths", SL_AP_STR_PATH, &op->not_paths,
+			 &op->n_not_paths) >= 0;
+	if (ok && !op->n_hosts && !op->n_not_hosts && !op->n_ports &&
+	    !op->n_not_ports && !op->n_methods && !op->n_not_methods &&
+	    !op->n_paths && !op->n_not_paths) {
 		sl_dec_err(d, o, "operation must not be empty (as in Istio); leave out \"to\" to match every operation");
 		ok = false;
 	}
@@ -408,9 +409,10 @@ static bool sl_ap_when(struct sl_dec *d, const struct sl_ynode *x,
 		return false;
 	kind = c->key == SL_AP_REQUEST_HEADER ? SL_AP_STR_PATTERN :
 						SL_AP_STR_ANY;
-	if (sl_ap_strs(d, x, "values", kind, &c->values, &c->n_values) < 0 ||
-	    sl_ap_strs(d, x, "notValues", kind, &c->not_values,
-		       &c->n_not_values) < 0)
+	ok &= sl_ap_strs(d, x, "values", kind, &c->values, &c->n_values) >= 0;
+	ok &= sl_ap_strs(d, x, "notValues", kind, &c->not_values,
+			 &c->n_not_values) >= 0;
+	if (!ok)
 		return false;
 	if (!c->n_values && !c->n_not_values) {
 		sl_dec_err(d, x, "condition \"%s\": at least one of values or notValues must be set (as in Istio)",
