@@ -306,10 +306,15 @@ creq "a. DENY beats ALLOW: A GET /api/secret" 403 - pod11 "http://$vip/api/secre
 creq "a. AUDIT: A GET /api/audited" 200 "GET /api/audited" pod11 "http://$vip/api/audited"
 sleep 0.2 # the access log line is written when the request ends
 if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" /api/audited \
-	'status(r) == 200 and "ns[back]-policy[audit-api]-rule[0]" in str(r)'); then
-	ok "a. AUDIT: node2's access-log line of /api/audited names ns[back]-policy[audit-api]-rule[0]"
+	'status(r) == 200 and r.get("audit") == "ns[back]-policy[audit-api]-rule[0]"'); then
+	ok "a. AUDIT: node2's access-log line of /api/audited has audit ns[back]-policy[audit-api]-rule[0]"
 else
-	bad "a. AUDIT: node2's access-log line of /api/audited, want 200 and 'audit ... ns[back]-policy[audit-api]-rule[0]': $a"
+	bad "a. AUDIT: node2's access-log line of /api/audited, want 200 and \"audit\":\"ns[back]-policy[audit-api]-rule[0]\": $a"
+fi
+if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" /api/ready 'status(r) == 200 and "audit" not in r'); then
+	ok "a. AUDIT: no audit key on a request no AUDIT rule matched"
+else
+	bad "a. AUDIT: node2's access-log line of /api/ready, want 200 and no audit key: $a"
 fi
 # Istio's authz-deny task: DENY GET when request.headers[x-token] is not
 # "admin"; a header name is case-insensitive (Istio's authorization
@@ -517,19 +522,26 @@ if [ "$den1" = $((den0 + 1)) ]; then
 else
 	bad "e. node2: stat authz_denied $den0 -> $den1, want +1"
 fi
-# the access-log line of node2: 403, flags "-", both identities, and the
-# policy that decided (none: no ALLOW matched; a DENY: its name and rule)
+# the access-log line of node2: 403, flags "-", both identities, and in
+# response_code_details the policy that decided (none: no ALLOW rule
+# matched; a DENY: its namespace, name and rule), as Envoy's RBAC filter
 alog_denied() { # path details
 	local a
-	if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" "$1" "status(r) == 403 and flags(r) == \"-\" and r[\"src\"][\"principal\"] == \"spiffe://$A\" and r[\"dst\"][\"principal\"] == \"spiffe://$B\" and \"$2\" in str(r)"); then
+	if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" "$1" "status(r) == 403 and r[\"response_flags\"] == \"-\" and r[\"src\"][\"principal\"] == \"spiffe://$A\" and r[\"dst\"][\"principal\"] == \"spiffe://$B\" and r.get(\"response_code_details\") == \"$2\""); then
 		ok "e. node2's access-log line of $1: 403, both identities, $2"
 	else
-		bad "e. node2's access-log line of $1: want 403, flags -, src spiffe://$A, dst spiffe://$B and '$2': $a"
+		bad "e. node2's access-log line of $1: want 403, flags -, src spiffe://$A, dst spiffe://$B, response_code_details $2: $a"
 	fi
 }
 sleep 0.1
 alog_denied /api/metrics "rbac_access_denied_matched_policy[none]"
 alog_denied /api/secret "rbac_access_denied_matched_policy[ns[back]-policy[deny-secret]-rule[0]]"
+if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" /api/x%00/../../admin \
+	'status(r) == 400 and r.get("response_code_details") == "path_normalization_failed"'); then
+	ok "e. node2's access-log line of a refused path: 400, path_normalization_failed"
+else
+	bad "e. node2's access-log line of /api/x%00/../../admin: want 400 and response_code_details path_normalization_failed: $a"
+fi
 
 # ---- f. pathNormalization reloaded ----------------------------------------------------------------------
 # node_mode MODE: node2's Node with pathNormalization MODE (Istio's
