@@ -29,13 +29,19 @@
 #                    ["/api/guarded"], so that the other checks are not
 #                    concerned), when request.headers[x-token] notValues
 #                    ["admin"]
+#   DENY deny-forms  the other fields, each scoped by a path: notPaths,
+#                    notHosts, notMethods, ports (the pod's port, 8000,
+#                    as Istio's inbound sidecar sees it: not the Service
+#                    port 80), when source.namespace, source.principal,
+#                    destination.port
 #   AUDIT audit-api  to paths ["/api/audited"]
 #
 #  a. the policy: A GET /api/x 200 (the pod saw GET /api/x); A POST /api/x,
 #     A GET /admin, C GET /api/x, plaintext GET /api/x: 403 "RBAC: access
 #     denied", nothing reached the pod; DENY beats ALLOW; AUDIT allows and
 #     the access log says so; when request.headers[x-token]; after a 403
-#     the connection stays usable
+#     the connection stays usable; notPaths, notHosts, notMethods, ports,
+#     when on source.namespace, source.principal, destination.port
 #  b. the bypass table, in the Node's default pathNormalization (BASE):
 #     each raw request line (lib/http_client.py: curl normalizes paths
 #     itself) gets its exact status; a refused one never reaches the pod,
@@ -171,6 +177,44 @@ spec:
     when:
     - key: request.headers[x-token]
       notValues: ["admin"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-forms, namespace: back}
+spec:
+  selector:
+    matchLabels: {app: b}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/api/np/*"]
+        notPaths: ["/api/np/ok"]
+  - to:
+    - operation:
+        paths: ["/api/nh"]
+        notHosts: ["b.back.svc.cluster.local"]
+  - to:
+    - operation:
+        paths: ["/api/nm"]
+        notMethods: ["GET"]
+  - to:
+    - operation:
+        ports: ["8000"]
+        paths: ["/api/port8000"]
+    - operation:
+        ports: ["80"]
+        paths: ["/api/port80"]
+  - to:
+    - operation:
+        paths: ["/api/src"]
+    when:
+    - key: source.namespace
+      values: ["front"]
+    - key: source.principal
+      values: ["$A"]
+    - key: destination.port
+      values: ["8000"]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -326,6 +370,33 @@ creq "a. when: x-token: admin" 200 "GET /api/guarded" pod11 -H 'x-token: admin' 
 creq "a. when: X-Token: admin (name case)" 200 "GET /api/guarded" pod11 -H 'X-Token: admin' "http://$vip/api/guarded"
 row "a. after a 403 the connection serves the next request" "403,200" "GET /api/after" pod11 \
 	"POST /api/x HTTP/1.1\\r\\n${H}Content-Length: 0\\r\\n\\r\\n$(get /api/after)"
+# the not-forms, ports and the other when keys (deny-forms); a DENY rule
+# that decided is named in node2's access log
+creq "a. DENY paths [/api/np/*] notPaths [/api/np/ok]: /api/np/x" 403 - pod11 "http://$vip/api/np/x"
+creq "a. DENY ... notPaths [/api/np/ok]: /api/np/ok" 200 "GET /api/np/ok" pod11 "http://$vip/api/np/ok"
+creq "a. DENY notHosts [b.back.svc.cluster.local]: that Host" 200 "GET /api/nh" pod11 \
+	-H 'Host: b.back.svc.cluster.local' "http://$vip/api/nh"
+creq "a. DENY notHosts: the Host in upper case (not another host)" 200 "GET /api/nh" pod11 \
+	-H 'Host: B.BACK.svc.cluster.local' "http://$vip/api/nh"
+creq "a. DENY notHosts: Host evil.example" 403 - pod11 -H 'Host: evil.example' "http://$vip/api/nh"
+creq "a. DENY notMethods [GET]: GET" 200 "GET /api/nm" pod11 "http://$vip/api/nm"
+creq "a. DENY notMethods [GET]: DELETE" 403 - pod11 -X DELETE "http://$vip/api/nm"
+creq "a. DENY ports [8000] (the pod's port)" 403 - pod11 "http://$vip/api/port8000"
+creq "a. DENY ports [80] (the Service port: not the connection's)" 200 "GET /api/port80" pod11 "http://$vip/api/port80"
+creq "a. DENY when source.namespace, source.principal, destination.port" 403 - pod11 "http://$vip/api/src"
+creq "a. the same DENY rule: C (other principal) is refused by the ALLOW" 403 - pod12 "http://$vip/api/src"
+sleep 0.2
+alog_rule() { # what path details
+	local a
+	if a=$("$py" "$ALOGPY" "$TP_DIR/sluiced-b.log" "$2" "status(r) == 403 and r.get(\"response_code_details\") == \"$3\""); then
+		ok "$1: node2's access log names $3"
+	else
+		bad "$1: node2's access-log line of $2, want 403 and response_code_details $3: $a"
+	fi
+}
+alog_rule "a. DELETE /api/nm" /api/nm "rbac_access_denied_matched_policy[ns[back]-policy[deny-forms]-rule[2]]"
+alog_rule "a. ports [8000]" /api/port8000 "rbac_access_denied_matched_policy[ns[back]-policy[deny-forms]-rule[3]]"
+alog_rule "a. C GET /api/src" /api/src "rbac_access_denied_matched_policy[none]"
 
 # ---- b. the bypass table (pathNormalization BASE, the default) -----------------------------------
 # Each row: the request line as sent, its status, what the pod saw.  The
