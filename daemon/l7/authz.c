@@ -178,8 +178,15 @@ int sl_l7c_admit(struct l7c *c)
 	out = malloc(SL_PATH_OUT_MAX(tl) + 1);
 	if (!out)
 		return 503;
-	n = sl_path_normalize((enum sl_path_mode)node->path_normalization, t,
-			      tl, out, SL_PATH_OUT_MAX(tl), &pr);
+	if (c->req.form == SL_H1_T_AUTHORITY || c->req.form == SL_H1_T_ASTERISK) {
+		/* CONNECT host:port, OPTIONS *: no path (Envoy's :path is
+		 * absent; a `paths` rule cannot match), sent as received */
+		memset(&pr, 0, sizeof(pr));
+		n = 0;
+	} else {
+		n = sl_path_normalize((enum sl_path_mode)node->path_normalization,
+				      t, tl, out, SL_PATH_OUT_MAX(tl), &pr);
+	}
 	if (n < 0) {
 		sl_log_info("%s: %s -> %s: path refused (%s at byte %zu)",
 			    __func__, c->src_s, c->dst_s,
@@ -189,7 +196,7 @@ int sl_l7c_admit(struct l7c *c)
 		return pr.status ? pr.status : 400;
 	}
 	auth = abs_authority(c, &auth_len);
-	ret = keep_target(c, out, (size_t)n, auth, auth_len);
+	ret = n ? keep_target(c, out, (size_t)n, auth, auth_len) : 0;
 	if (ret) {
 		free(out);
 		return 503;
@@ -201,7 +208,10 @@ int sl_l7c_admit(struct l7c *c)
 
 	http.method = c->dbuf + c->req.method.off;
 	http.method_len = c->req.method.len;
-	if (auth) {
+	if (c->req.form == SL_H1_T_AUTHORITY) {
+		http.host = t; /* CONNECT's target is the authority */
+		http.host_len = tl;
+	} else if (auth) {
 		http.host = auth;
 		http.host_len = auth_len;
 	} else if (c->req.host >= 0) {

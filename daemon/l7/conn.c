@@ -175,12 +175,15 @@ static void c_io(struct l7c *c, enum io_kind k, int fd, const void *buf,
 
 /* ---- the timer ---------------------------------------------------------- */
 
+static void tm_arm(struct l7c *c, uint64_t now, uint64_t ns);
+
 static void tm_done(struct sl_op *op, int res, uint32_t flags)
 {
 	struct l7_timer *t = sl_container_of(op, struct l7_timer, op);
 	struct l7c *c = t->c;
-	void (*fn)(struct l7c *) = t->fn;
 	bool live = c->tm == t;
+	void (*fn)(struct l7c *);
+	uint64_t now;
 
 	(void)flags;
 	free(t);
@@ -194,37 +197,77 @@ static void tm_done(struct sl_op *op, int res, uint32_t flags)
 	if (live && res == -ECANCELED) {
 		/* only the worker's cut cancels a live timer (c_timer forgets
 		 * the one it replaces first): a fault delay, a backoff, a
-		 * deadline is over with the connection */
-		sl_l7c_end(c, true);
+		 * deadline is over with the connection; a timer nothing
+		 * waits on is just gone */
+		if (c->tm_fn)
+			sl_l7c_end(c, true);
 		return;
 	}
-	if (live && res == -ETIME && fn)
-		fn(c);
+	if (!live || res != -ETIME || !c->tm_fn)
+		return; /* replaced, or disarmed since: nothing to run */
+	now = sl_now_ns();
+	if (now < c->tm_due) {
+		/* armed for an earlier wish: wait for the rest */
+		tm_arm(c, now, c->tm_due - now);
+		return;
+	}
+	fn = c->tm_fn;
+	c->tm_fn = NULL;
+	fn(c);
 }
 
-/* run @fn in @ns (replacing the armed timer); @fn NULL: just disarm */
-static void c_timer(struct l7c *c, uint64_t ns, void (*fn)(struct l7c *))
+static void tm_arm(struct l7c *c, uint64_t now, uint64_t ns)
 {
-	struct l7_timer *t;
+	struct l7_timer *t = calloc(1, sizeof(*t));
 
-	if (c->tm) {
-		sl_worker_timeout_cancel(c->wc->w, &c->tm->op);
-		c->tm = NULL;
-	}
-	if (!fn)
-		return;
-	t = calloc(1, sizeof(*t));
 	if (!t) {
 		sl_l7c_end(c, true);
 		return;
 	}
 	t->c = c;
-	t->fn = fn;
 	t->op.fn = tm_done;
-	sl_ns_to_ts(ns ? ns : 1, &t->ts);
+	sl_ns_to_ts(ns, &t->ts);
 	sl_worker_timeout(c->wc->w, &t->op, &t->ts);
 	c->tm = t;
+	c->tm_armed_due = now + ns;
 	c->tm_inflight++;
+}
+
+/*
+ * Run @fn in @ns, replacing what was asked before; @fn NULL: nothing.
+ * Lazy: one kernel timeout per connection at most.  Disarming leaves it
+ * armed (it fires and finds nothing to run), and a later wish than the
+ * armed expiry waits for it and re-arms for the rest, so a keep-alive
+ * connection's idle and head timers cost no io_uring operation per
+ * request; only a wish earlier than the armed expiry cancels it.
+ */
+static void c_timer(struct l7c *c, uint64_t ns, void (*fn)(struct l7c *))
+{
+	uint64_t now, due;
+
+	c->tm_fn = fn;
+	if (!fn)
+		return;
+	now = sl_now_ns();
+	due = now + (ns ? ns : 1);
+	c->tm_due = due;
+	if (c->tm && c->tm_armed_due <= due)
+		return;
+	if (c->tm) {
+		sl_worker_timeout_cancel(c->wc->w, &c->tm->op);
+		c->tm = NULL;
+	}
+	tm_arm(c, now, due - now);
+}
+
+/* the connection ends: no timer stays armed */
+static void c_timer_stop(struct l7c *c)
+{
+	c->tm_fn = NULL;
+	if (c->tm) {
+		sl_worker_timeout_cancel(c->wc->w, &c->tm->op);
+		c->tm = NULL;
+	}
 }
 
 /* cancel the op in flight, then @then (at once when none is) */
@@ -403,7 +446,7 @@ void sl_l7c_end(struct l7c *c, bool reset)
 			sl_worker_cancel_op(c->wc->w, &c->io_op);
 		if (c->watch_armed)
 			sl_worker_cancel_op(c->wc->w, &c->watch_op);
-		c_timer(c, 0, NULL);
+		c_timer_stop(c);
 	}
 	if (!c->io_armed && !c->tm_inflight && !c->watch_armed)
 		c_free(c);
@@ -1342,7 +1385,7 @@ static void head_parse(struct l7c *c)
 		c_local_reply(c, 400, NULL, "not an HTTP/1.x request");
 		return;
 	}
-	if (n == 0 && !c->tm)
+	if (n == 0 && !c->tm_fn)
 		/* the head must be whole --http-head-timeout (10 s) after its
 		 * first byte: a client that trickles it gets 408 */
 		c_timer(c, c->d->o.http_head_timeout_ns ?

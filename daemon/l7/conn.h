@@ -30,13 +30,12 @@
 struct l7c;
 typedef void (*l7_cont)(struct l7c *c, int res);
 
-/* one armed timer; a cancelled one completes on its own, so each arm has
- * its own op and the connection counts them */
+/* one armed kernel timeout; a cancelled one completes on its own, so
+ * each arm has its own op and the connection counts them */
 struct l7_timer {
 	struct sl_op op;
 	struct __kernel_timespec ts;
 	struct l7c *c;
-	void (*fn)(struct l7c *c);
 };
 
 struct l7c {
@@ -139,7 +138,10 @@ struct l7c {
 	int az_rule;
 	const char *au_ns, *au_name; /* the AUDIT policy that matched, or NULL */
 	int au_rule;
-	struct l7_timer *tm; /* the live timer, or NULL */
+	struct l7_timer *tm; /* the armed kernel timeout, or NULL */
+	uint64_t tm_armed_due; /* when it expires (monotonic ns) */
+	void (*tm_fn)(struct l7c *c); /* what to run at tm_due, or NULL */
+	uint64_t tm_due;
 	unsigned int tm_inflight; /* timers not yet completed (cancelled too) */
 	bool ended;
 };
