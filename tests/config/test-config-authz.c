@@ -560,6 +560,13 @@ static void test_ports_and_sources(void **state)
 	q.ns = NULL;
 	assert_false(allowed(&t, wl_b(&t), &q));
 	cfgt_done(&t);
+	/* the same in when: source.namespace */
+	load_allow(&t, "{when: [{key: source.namespace, values: [\"team-*-prod\"]}]}");
+	q.ns = "team-b-prod";
+	assert_true(allowed(&t, wl_b(&t), &q));
+	q.ns = "team-b-prod2";
+	assert_false(allowed(&t, wl_b(&t), &q));
+	cfgt_done(&t);
 }
 
 static void test_when(void **state)
