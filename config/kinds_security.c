@@ -486,7 +486,20 @@ static bool sl_ap_rule(struct sl_dec *d, const struct sl_ynode *x,
 
 	if (!sl_dec_fields(d, x, known, NULL))
 		return false;
-	ok = SL_AP_LIST(d, x, "from", r->from, r->n_from, sl_ap_source);
+	/* Istio refuses an empty list: it would read as "any" */
+	ok = true;
+	for (size_t k = 0; k < 2; k++) {
+		const char *key = k ? "to" : "from";
+		const struct sl_ynode *l = sl_ymap_get(x, key);
+
+		if (l && l->type == SL_YSEQ && !l->n) {
+			sl_dec_key_err(d, l, key,
+				       "%s must not be empty (as in Istio); leave it out to match every %s",
+				       key, k ? "operation" : "source");
+			ok = false;
+		}
+	}
+	ok &= SL_AP_LIST(d, x, "from", r->from, r->n_from, sl_ap_source);
 	ok &= SL_AP_LIST(d, x, "to", r->to, r->n_to, sl_ap_op);
 	ok &= SL_AP_LIST(d, x, "when", r->when, r->n_when, sl_ap_when);
 	return ok;

@@ -450,7 +450,11 @@ static void test_authz_invalid(void **state)
 		  "---\n"
 		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 		  "metadata: {name: y}\n"
-		  "spec: {action: DENY}\n");
+		  "spec: {action: DENY}\n"
+		  "---\n"
+		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		  "metadata: {name: z}\n"
+		  "spec: {rules: [{from: [], to: []}]}\n");
 	CFGT_HAS(&t, "ap.yaml", 7, 29, "spec.rules[0].to[0].operation.methods[0]",
 		 "\"\": empty value not allowed (as in Istio)");
 	CFGT_HAS(&t, "ap.yaml", 7, 42, "spec.rules[0].to[0].operation.paths[0]",
@@ -483,7 +487,11 @@ static void test_authz_invalid(void **state)
 		 "\"nope\" is not an IP address or CIDR");
 	CFGT_HAS(&t, "ap.yaml", 22, 16, "spec.action",
 		 "DENY without rules would never match");
-	assert_int_equal(t.errs.n, 16);
+	CFGT_HAS(&t, "ap.yaml", 27, 23, "spec.rules[0].from",
+		 "from must not be empty (as in Istio); leave it out to match every source");
+	CFGT_HAS(&t, "ap.yaml", 27, 31, "spec.rules[0].to",
+		 "to must not be empty (as in Istio); leave it out to match every operation");
+	assert_int_equal(t.errs.n, 18);
 	cfgt_done(&t);
 }
 
