@@ -309,9 +309,10 @@ struct sl_authz_request {
 	const struct sl_ip *src_ip; /* source.ip, remote.ip, ipBlocks */
 	const struct sl_ip *dst_ip; /* destination.ip; NULL: no match */
 	uint16_t port; /* destination port */
-	/* NULL: a connection, decided with Istio's TCP rules: an ALLOW or
-	 * AUDIT rule that uses an HTTP-only field never matches it, a DENY
-	 * rule is applied without its HTTP-only fields (both fail closed) */
+	/* NULL: a connection, decided with Istio's TCP rules: an ALLOW
+	 * rule that uses an HTTP-only field never matches it, a DENY or
+	 * AUDIT rule is applied without its HTTP-only fields (Istio's
+	 * model.go; both fail closed) */
 	const struct sl_authz_http *http;
 };
 
@@ -320,10 +321,12 @@ struct sl_authz_request {
  * while the caller holds it).
  * @allowed: the request or connection may go on
  * @deny_ns, @deny_name, @deny_rule: the DENY policy and rule index that
- *     refused it; NULL when it was refused because ALLOW policies apply
- *     and none matched (Envoy's "rbac_access_denied_matched_policy[none]")
+ *     refused it; NULL (and -1) when it was refused because ALLOW policies
+ *     apply and none matched (Envoy's
+ *     "rbac_access_denied_matched_policy[none]") or when it was allowed
  * @audit_ns, @audit_name, @audit_rule: the first AUDIT policy and rule that
- *     matched (AUDIT never changes @allowed), or NULL
+ *     matched, whether allowed or denied (AUDIT never changes @allowed),
+ *     or NULL (and -1)
  */
 struct sl_authz_decision {
 	bool allowed;

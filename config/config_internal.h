@@ -485,29 +485,44 @@ struct sl_pa {
 	size_t n_ports;
 };
 
-/* -- AuthorizationPolicy -- */
+/* -- AuthorizationPolicy (decoded in kinds_security.c, evaluated in authz.c) -- */
+
+/* string lists hold Istio patterns: "*", "prefix*", "*suffix" or exact */
 struct sl_ap_source {
 	const char **principals, **not_principals, **namespaces,
 		**not_namespaces;
 	size_t n_principals, n_not_principals, n_namespaces, n_not_namespaces;
 	struct sl_cidr *ip_blocks, *not_ip_blocks;
 	size_t n_ip_blocks, n_not_ip_blocks;
+	/* remoteIpBlocks: sluice trusts no X-Forwarded-For, so remote.ip is
+	 * the peer's source address, as source.ip */
+	struct sl_cidr *remote_ip_blocks, *not_remote_ip_blocks;
+	size_t n_remote_ip_blocks, n_not_remote_ip_blocks;
 };
 
 struct sl_ap_op {
 	uint32_t *ports, *not_ports;
 	size_t n_ports, n_not_ports;
+	/* HTTP only (see sl_ap_op_http) */
+	const char **hosts, **not_hosts, **methods, **not_methods, **paths,
+		**not_paths;
+	size_t n_hosts, n_not_hosts, n_methods, n_not_methods, n_paths,
+		n_not_paths;
 };
 
 enum sl_ap_key {
 	SL_AP_SOURCE_IP,
+	SL_AP_REMOTE_IP, /* = source.ip: no X-Forwarded-For is trusted */
 	SL_AP_SOURCE_NAMESPACE,
 	SL_AP_SOURCE_PRINCIPAL,
+	SL_AP_DESTINATION_IP,
 	SL_AP_DESTINATION_PORT,
+	SL_AP_REQUEST_HEADER, /* HTTP only: request.headers[<header>] */
 };
 
 struct sl_ap_cond {
 	enum sl_ap_key key;
+	const char *header; /* SL_AP_REQUEST_HEADER: the name, lowercase */
 	const char **values, **not_values;
 	size_t n_values, n_not_values;
 };
@@ -521,12 +536,18 @@ struct sl_ap_rule {
 	size_t n_when;
 };
 
+enum sl_ap_action {
+	SL_AP_ALLOW = 0,
+	SL_AP_DENY,
+	SL_AP_AUDIT,
+};
+
 struct sl_ap {
 	struct sl_res r;
 	bool has_selector;
 	struct sl_label *selector;
 	size_t n_selector;
-	bool deny;
+	enum sl_ap_action action;
 	struct sl_ap_rule *rules;
 	size_t n_rules;
 };

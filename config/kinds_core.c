@@ -208,13 +208,52 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 	return ok;
 }
 
+/*
+ * pathNormalization: {normalization: NAME}, the shape of Istio's
+ * meshConfig.pathNormalization so that it can be copied; Istio's DEFAULT
+ * is BASE.
+ */
+static bool sl_node_path_normalization(struct sl_dec *d,
+				       const struct sl_ynode *spec,
+				       struct sl_node_config *c)
+{
+	static const char *const known[] = { "normalization", NULL };
+	static const char *const names[] = { "NONE", "BASE", "MERGE_SLASHES",
+					     "DECODE_AND_MERGE_SLASHES",
+					     "DEFAULT", NULL };
+	static const uint8_t modes[] = { SL_PATH_NONE, SL_PATH_BASE,
+					 SL_PATH_MERGE_SLASHES,
+					 SL_PATH_DECODE_AND_MERGE_SLASHES,
+					 SL_PATH_BASE };
+	const struct sl_ynode *p = sl_ymap_get(spec, "pathNormalization");
+	bool ok = true;
+	size_t old;
+	int v;
+
+	if (!p)
+		return true;
+	old = sl_dec_push_key(d, "pathNormalization");
+	if (!sl_dec_fields(d, p, known, NULL))
+		ok = false;
+	else
+		switch (sl_dec_enum(d, p, "normalization", names, &v)) {
+		case 1:
+			c->path_normalization = modes[v];
+			break;
+		case -1:
+			ok = false;
+		}
+	sl_dec_pop(d, old);
+	return ok;
+}
+
 bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 		  struct sl_noderes *node)
 {
 	static const char *const known[] = {
 		"name", "trustDomain", "ports", "metricsAddress", "caDir",
 		"certDir", "trustBundle", "ktls", "allowUnknownSource",
-		"rootNamespace", NULL
+		"rootNamespace", "pathNormalization", NULL
 	};
 	static const char *const pk[] = { "outbound", "inbound",
 					  "inboundPlaintext", "metrics", NULL };
@@ -279,6 +318,7 @@ bool sl_kind_node(struct sl_dec *d, const struct sl_ynode *spec,
 	case -1:
 		ok = false;
 	}
+	ok &= sl_node_path_normalization(d, spec, c);
 	p = sl_ymap_get(spec, "ports");
 	if (p) {
 		uint16_t *dst[] = { &c->outbound_port, &c->inbound_port,

@@ -50,6 +50,35 @@ static void sl_fz_http(const struct sl_config *cfg,
 			__builtin_trap(); /* success always names endpoints */
 }
 
+/* request.headers[...]: every header is present, its value its name */
+static const char *sl_fz_header(void *ctx, const char *name, char *buf,
+				size_t cap)
+{
+	(void)ctx;
+	snprintf(buf, cap, "%s", name);
+	return buf;
+}
+
+/* the L7 decision of a request, and of the same without its headers */
+static void sl_fz_authz_http(const struct sl_config *cfg,
+			     const struct sl_workload *wl,
+			     struct sl_authz_request *req)
+{
+	struct sl_authz_http http = { .method = "GET", .method_len = 3,
+				      .host = "Reviews:9080", .host_len = 12,
+				      .path = "/api/v1", .path_len = 7,
+				      .header = sl_fz_header };
+	struct sl_authz_decision d;
+
+	req->http = &http;
+	req->dst_ip = req->src_ip;
+	sl_config_authz(cfg, wl, req, &d);
+	http.header = NULL;
+	http.host = NULL;
+	sl_config_authz(cfg, wl, req, &d);
+	req->http = NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sl_config_resolve(cfg, NULL, &w[i].address, 80, &eps, &n);
 			sl_fz_http(cfg, &w[i], &w[i].address, 80);
 			sl_config_authorize(cfg, &w[i], &req);
+			sl_fz_authz_http(cfg, &w[i], &req);
 			sl_config_mtls_mode(cfg, &w[i], 80);
 			sl_config_mtls_plaintext_any(cfg, &w[i]);
 			{

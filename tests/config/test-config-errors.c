@@ -368,8 +368,9 @@ static void test_unsupported(void **state)
 	cfgt_done(&t);
 }
 
-/* an AuthorizationPolicy field that cannot be checked at L4 is an error */
-static void test_authz_l4(void **state)
+/* an AuthorizationPolicy field sluice cannot enforce is an error that
+ * says why (JWT, CUSTOM, connection.sni, ...); the HTTP fields load */
+static void test_authz_unsupported(void **state)
 {
 	struct cfgt t = { 0 };
 
@@ -385,17 +386,112 @@ static void test_authz_l4(void **state)
 		  "---\n"
 		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
 		  "metadata: {name: y}\n"
-		  "spec: {action: CUSTOM, provider: {name: ext}}\n");
+		  "spec: {action: CUSTOM, provider: {name: ext}}\n"
+		  "---\n"
+		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		  "metadata: {name: z}\n"
+		  "spec:\n"
+		  "  rules:\n"
+		  "  - from: [{source: {notRequestPrincipals: [a/b], serviceAccounts: [sa]}}]\n"
+		  "    when:\n"
+		  "    - {key: connection.sni, values: [a.example]}\n"
+		  "    - {key: \"experimental.envoy.filters.a.b[c]\", values: [x]}\n"
+		  "    - {key: request.auth.principal, values: [x]}\n"
+		  "    - {key: \"destination.labels[app]\", values: [x]}\n"
+		  "    - {key: \"request.header[x]\", values: [x]}\n");
 	CFGT_HAS(&t, "ap.yaml", 7, 22, "spec.rules[0].from[0].source.requestPrincipals",
-		 "requestPrincipals cannot be enforced at L4");
-	CFGT_HAS(&t, "ap.yaml", 8, 23, "spec.rules[0].to[0].operation.methods",
-		 "methods cannot be enforced at L4");
-	CFGT_HAS(&t, "ap.yaml", 8, 39, "spec.rules[0].to[0].operation.paths",
-		 "paths cannot be enforced at L4");
+		 "requestPrincipals needs RequestAuthentication (JWT), which sluice does not support");
 	CFGT_HAS(&t, "ap.yaml", 9, 18, "spec.rules[0].when[0].key",
-		 "condition \"request.auth.claims[iss]\" cannot be enforced at L4");
-	CFGT_HAS(&t, "ap.yaml", 14, 16, "spec.action", "CUSTOM is not supported");
+		 "condition \"request.auth.claims[iss]\" needs RequestAuthentication (JWT), which sluice does not support");
+	CFGT_HAS(&t, "ap.yaml", 14, 16, "spec.action",
+		 "CUSTOM is not supported (sluice has no external authorization");
 	CFGT_HAS(&t, "ap.yaml", 14, 24, "spec.provider", "provider is not supported");
+	CFGT_HAS(&t, "ap.yaml", 21, 22, "spec.rules[0].from[0].source.notRequestPrincipals",
+		 "notRequestPrincipals needs RequestAuthentication (JWT)");
+	CFGT_HAS(&t, "ap.yaml", 21, 51, "spec.rules[0].from[0].source.serviceAccounts",
+		 "serviceAccounts is not supported by sluice (use principals)");
+	CFGT_HAS(&t, "ap.yaml", 23, 13, "spec.rules[0].when[0].key",
+		 "condition \"connection.sni\" is not supported by sluice");
+	CFGT_HAS(&t, "ap.yaml", 24, 13, "spec.rules[0].when[1].key",
+		 "condition \"experimental.envoy.filters.a.b[c]\" is not supported by sluice (Envoy filter metadata)");
+	CFGT_HAS(&t, "ap.yaml", 25, 13, "spec.rules[0].when[2].key",
+		 "condition \"request.auth.principal\" needs RequestAuthentication (JWT)");
+	CFGT_HAS(&t, "ap.yaml", 26, 13, "spec.rules[0].when[3].key",
+		 "condition \"destination.labels[app]\" is replaced by the workload selector");
+	CFGT_HAS(&t, "ap.yaml", 27, 13, "spec.rules[0].when[4].key",
+		 "unknown condition key \"request.header[x]\"");
+	/* the HTTP fields of rule x are no error */
+	assert_int_equal(t.errs.n, 11);
+	cfgt_done(&t);
+}
+
+/* what Istio's validation refuses, and values sluice could never match */
+static void test_authz_invalid(void **state)
+{
+	struct cfgt t = { 0 };
+
+	CFGT_FAIL(&t, "ap.yaml",
+		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		  "metadata: {name: x}\n"
+		  "spec:\n"
+		  "  rules:\n"
+		  "  - to:\n"
+		  "    - operation: {methods: [\"\"], paths: [api/*, \"/a/*/b\", \"/{*}/x\", \"/a{b\"]}\n"
+		  "    - operation: {hosts: [\"*.a*\"], notPaths: [\"**\"]}\n"
+		  "    - operation: {}\n"
+		  "    from: [{source: {}}]\n"
+		  "    when:\n"
+		  "    - {key: \"request.headers[]\", values: [x]}\n"
+		  "    - {key: \"request.headers[a b]\", values: [x]}\n"
+		  "    - {key: \"request.headers[x-a\", values: [x]}\n"
+		  "    - {key: \"request.headers[x-token]\"}\n"
+		  "    - {key: destination.ip, values: [10.0.0.300]}\n"
+		  "    - {key: remote.ip, notValues: [nope]}\n"
+		  "---\n"
+		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		  "metadata: {name: y}\n"
+		  "spec: {action: DENY}\n"
+		  "---\n"
+		  "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+		  "metadata: {name: z}\n"
+		  "spec: {rules: [{from: [], to: []}]}\n");
+	CFGT_HAS(&t, "ap.yaml", 7, 29, "spec.rules[0].to[0].operation.methods[0]",
+		 "\"\": empty value not allowed (as in Istio)");
+	CFGT_HAS(&t, "ap.yaml", 7, 42, "spec.rules[0].to[0].operation.paths[0]",
+		 "\"api/*\": does not start with \"/\"");
+	CFGT_HAS(&t, "ap.yaml", 7, 49, "spec.rules[0].to[0].operation.paths[1]",
+		 "\"/a/*/b\": a \"*\" may only be the whole value, its first or its last character");
+	CFGT_HAS(&t, "ap.yaml", 7, 59, "spec.rules[0].to[0].operation.paths[2]",
+		 "\"/{*}/x\": path templates ({*}, {**}) are not supported by sluice");
+	CFGT_HAS(&t, "ap.yaml", 7, 69, "spec.rules[0].to[0].operation.paths[3]",
+		 "\"/a{b\": contains '{' or '}'");
+	CFGT_HAS(&t, "ap.yaml", 8, 27, "spec.rules[0].to[1].operation.hosts[0]",
+		 "\"*.a*\": a \"*\" may only be");
+	CFGT_HAS(&t, "ap.yaml", 8, 47, "spec.rules[0].to[1].operation.notPaths[0]",
+		 "\"**\": a \"*\" may only be");
+	CFGT_HAS(&t, "ap.yaml", 9, 18, "spec.rules[0].to[2].operation",
+		 "operation must not be empty (as in Istio)");
+	CFGT_HAS(&t, "ap.yaml", 10, 21, "spec.rules[0].from[0].source",
+		 "source must not be empty (as in Istio)");
+	CFGT_HAS(&t, "ap.yaml", 12, 13, "spec.rules[0].when[0].key",
+		 "condition key \"request.headers[]\": expected request.headers[<header name>]");
+	CFGT_HAS(&t, "ap.yaml", 13, 13, "spec.rules[0].when[1].key",
+		 "condition key \"request.headers[a b]\": expected request.headers[<header name>]");
+	CFGT_HAS(&t, "ap.yaml", 14, 13, "spec.rules[0].when[2].key",
+		 "condition key \"request.headers[x-a\": expected request.headers[<header name>]");
+	CFGT_HAS(&t, "ap.yaml", 15, 7, "spec.rules[0].when[3]",
+		 "condition \"request.headers[x-token]\": at least one of values or notValues must be set (as in Istio)");
+	CFGT_HAS(&t, "ap.yaml", 16, 38, "spec.rules[0].when[4].values[0]",
+		 "\"10.0.0.300\" is not an IP address or CIDR");
+	CFGT_HAS(&t, "ap.yaml", 17, 36, "spec.rules[0].when[5].notValues[0]",
+		 "\"nope\" is not an IP address or CIDR");
+	CFGT_HAS(&t, "ap.yaml", 22, 16, "spec.action",
+		 "DENY without rules would never match");
+	CFGT_HAS(&t, "ap.yaml", 27, 23, "spec.rules[0].from",
+		 "from must not be empty (as in Istio); leave it out to match every source");
+	CFGT_HAS(&t, "ap.yaml", 27, 31, "spec.rules[0].to",
+		 "to must not be empty (as in Istio); leave it out to match every operation");
+	assert_int_equal(t.errs.n, 18);
 	cfgt_done(&t);
 }
 
@@ -531,7 +627,8 @@ int main(void)
 		cmocka_unit_test(test_ranges_and_types),
 		cmocka_unit_test(test_bad_duration),
 		cmocka_unit_test(test_unsupported),
-		cmocka_unit_test(test_authz_l4),
+		cmocka_unit_test(test_authz_unsupported),
+		cmocka_unit_test(test_authz_invalid),
 		cmocka_unit_test(test_protocol_and_match_gateways),
 		cmocka_unit_test(test_http_ops_and_retry_on),
 		cmocka_unit_test(test_errors_print),

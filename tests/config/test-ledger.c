@@ -512,11 +512,19 @@ static const struct sample samples[] = {
 	{ "istio.io/request-timeouts-ratings-delay.yaml",
 	  "bookinfo/destination-rule-all.yaml", NULL, 0 },
 	{ "istio.io/authz-tcp-allow-ports.yaml", NULL, NULL, 0 },
-	/* an HTTP condition in a security rule is an error, never dropped */
-	{ "istio.io/authz-tcp-allow-methods.yaml", NULL,
-	  "methods cannot be enforced at L4", 0 },
-	{ "istio.io/authz-tcp-deny-methods.yaml", NULL,
-	  "methods cannot be enforced at L4", 0 },
+	/* HTTP conditions: enforced per request by the HTTP engine, and
+	 * with Istio's TCP rules on connections (test-config-authz.c) */
+	{ "istio.io/authz-tcp-allow-methods.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-tcp-deny-methods.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-tcp-deny-methods-ports.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-http-allow-nothing.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-http-productpage-viewer.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-http-details-viewer.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-http-reviews-viewer.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-http-ratings-viewer.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-deny-method-get.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-deny-method-get-x-token.yaml", NULL, NULL, 0 },
+	{ "istio.io/authz-deny-allow-path-ip.yaml", NULL, NULL, 0 },
 	{ "istio.io/mtls-migration-strict.yaml", NULL, NULL, 0 },
 };
 
