@@ -304,6 +304,9 @@ static void watch_done(struct sl_op *op, int res, uint32_t flags)
 	}
 	if (res < 0)
 		return; /* cancelled */
+	if (!leg && !c->routed)
+		return; /* between requests (the watch outlives a response,
+			   c_unwatch_client): the read path sees the close */
 	if (leg) {
 		/* inbound, between requests: the pod closed (or spoke
 		 * unasked): the mesh side goes too, its next request takes a
@@ -341,9 +344,18 @@ static void c_watch_client(struct l7c *c)
 	c_watch(c, c->fd, false);
 }
 
+/*
+ * The response starts: the client no longer needs watching.  On the
+ * source side the poll is left armed for the next request of the
+ * connection (it fires only when the client goes away; watch_done
+ * ignores that between requests, where the read path sees it), which
+ * saves a POLL_ADD and an ASYNC_CANCEL per keep-alive request.  The
+ * destination side watches the pod between requests with the same op,
+ * and a tunnel hands the socket over: both cancel it.
+ */
 static void c_unwatch_client(struct l7c *c)
 {
-	if (c->watch_armed)
+	if (c->watch_armed && (c->inbound || c->watch_leg || c->upgrade))
 		sl_worker_cancel_op(c->wc->w, &c->watch_op);
 }
 
