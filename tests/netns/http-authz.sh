@@ -262,11 +262,12 @@ alog() {
 
 # the verdict on one exchange, from lib/http_client.py's raw JSON: the
 # statuses, each 403's body and content type (Istio's: "RBAC: access
-# denied", text/plain), and the requests the pod logged since line N0
+# denied", text/plain), each 400's body (BODY400: "Bad Request", the
+# daemon's for a refused path; empty: not checked), and the requests the pod logged since line N0
 # ("METHOD TARGET", "incomplete"; joined by " | ")
 cat >"$TP_DIR/verdict.py" <<'EOF'
 import json, sys
-out, want, want_up, log, n0 = sys.argv[1:6]
+out, want, want_up, log, n0, body400 = sys.argv[1:7]
 js = [l for l in out.splitlines() if l.startswith("{")]
 o = json.loads(js[-1]) if js else {}
 errs = []
@@ -277,6 +278,8 @@ if got != want:
 for st, body in zip(sts, o.get("bodies", [])):
     if st == 403 and body != "RBAC: access denied":
         errs.append("403 body %r, want 'RBAC: access denied'" % body)
+    if st == 400 and body400 and body != body400:
+        errs.append("400 body %r, want %r" % (body, body400))
 if sts and sts[-1] == 403:
     ct = {n.lower(): v for n, v in o.get("headers", [])}.get("content-type", "")
     if not ct.startswith("text/plain"):
@@ -297,7 +300,8 @@ EOF
 # \r \n \\ ...) on one new connection: a pod to B's Service (through
 # node1's engine and mTLS), node1 (the plaintext client) to B's pod
 # address:8000.  STATUSES: each response's status ("403,200");
-# UPSTREAM: what the pod must have logged ("GET /api/x"), "-": nothing
+# UPSTREAM: what the pod must have logged ("GET /api/x"), "-": nothing.
+# V400 (environment): the body a 400 must have, default "Bad Request"
 row() {
 	local what=$1 want=$2 up=$3 from=$4 data=$5 n0 out ip=$vip port=80 n v
 	n=$(tr ',' '\n' <<<"$want" | wc -l)
@@ -307,7 +311,7 @@ row() {
 		--wait 0 --count "$n" 2>&1) || true
 	# a request forwarded by mistake: let the pod log it
 	[ "$up" = - ] && sleep 0.05
-	if v=$("$py" "$TP_DIR/verdict.py" "$out" "$want" "$up" "$UPLOG" "$n0"); then
+	if v=$("$py" "$TP_DIR/verdict.py" "$out" "$want" "$up" "$UPLOG" "$n0" "${V400-Bad Request}"); then
 		if [ "$up" = - ]; then
 			ok "$what: $want, nothing reached the pod"
 		else
@@ -332,7 +336,7 @@ creq() { # what status upstream from curl-args...
 	js=$(jq -cn --arg s "${out%% *}" --arg t "${out#* }" --rawfile b "$TP_DIR/cbody" \
 		'{statuses: [($s | tonumber? // 0)], bodies: [$b], headers: [["content-type", $t]]}' 2>/dev/null) ||
 		js='{"statuses": []}'
-	if v=$("$py" "$TP_DIR/verdict.py" "$js" "$want" "$up" "$UPLOG" "$n0"); then
+	if v=$("$py" "$TP_DIR/verdict.py" "$js" "$want" "$up" "$UPLOG" "$n0" "Bad Request"); then
 		if [ "$up" = - ]; then
 			ok "$what (curl): $want, nothing reached the pod"
 		else
@@ -485,10 +489,11 @@ row "b. GET http://b.back.svc.cluster.local/api/../admin (absolute-form)" 403 - 
 	"GET http://b.back.svc.cluster.local/api/../admin HTTP/1.1\\r\\n$AF"
 #   a header split over two lines (obs-fold, RFC 9112 5.2: a server MUST
 #     reject it or unfold it; Envoy's codec rejects it): 400 from the
-#     strict parser, the value never read as two headers
-row "b. obs-fold in x-token (split over two lines)" 400 - pod11 \
+#     strict parser (its body names the reason), the value never read as
+#     two headers
+V400='' row "b. obs-fold in x-token (split over two lines)" 400 - pod11 \
 	"GET /api/guarded HTTP/1.1\\r\\n${H}x-token: guest\\r\\n admin\\r\\n\\r\\n"
-row "b. obs-fold, plaintext to node2's engine" 400 - node1 \
+V400='' row "b. obs-fold, plaintext to node2's engine" 400 - node1 \
 	"GET /plain/x HTTP/1.1\\r\\n${H}x-a: 1\\r\\n 2\\r\\n\\r\\n"
 # curl keeps these as sent with --path-as-is
 creq "b. /api/../admin" 403 - pod11 --path-as-is "http://$vip/api/../admin"
@@ -608,10 +613,10 @@ fi
 # matched; a DENY: its namespace, name and rule), as Envoy's RBAC filter
 alog_denied() { # path details
 	local a
-	if a=$(alog "$1" "status(r) == 403 and r[\"response_flags\"] == \"-\" and r[\"src\"][\"principal\"] == \"spiffe://$A\" and r[\"dst\"][\"principal\"] == \"spiffe://$B\" and r.get(\"response_code_details\") == \"$2\""); then
+	if a=$(alog "$1" "status(r) == 403 and r[\"response_flags\"] == \"-\" and r[\"upstream\"] is None and r[\"src\"][\"principal\"] == \"spiffe://$A\" and r[\"dst\"][\"principal\"] == \"spiffe://$B\" and r.get(\"response_code_details\") == \"$2\""); then
 		ok "e. node2's access-log line of $1: 403, both identities, $2"
 	else
-		bad "e. node2's access-log line of $1: want 403, flags -, src spiffe://$A, dst spiffe://$B, response_code_details $2: $a"
+		bad "e. node2's access-log line of $1: want 403, flags -, upstream null, src spiffe://$A, dst spiffe://$B, response_code_details $2: $a"
 	fi
 }
 alog_denied /api/metrics "rbac_access_denied_matched_policy[none]"
