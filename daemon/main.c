@@ -630,7 +630,7 @@ static int run(const struct sl_options *x, const char *prog)
 		pthread_mutex_unlock(&d.cfg_lock);
 	}
 	/* READY=1 once /ready agrees, then the watchdog (notify.h) */
-	if (!ret)
+	if (!ret && !__atomic_load_n(&stop_early, __ATOMIC_ACQUIRE))
 		ret = sl_notify_start(&d, sl_obs_ready);
 	if (ret || __atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
 		sl_notify_stop();

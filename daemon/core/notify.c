@@ -336,7 +336,8 @@ int sl_notify_start(struct sl_daemon *d, sl_notify_ready_fn ready)
 	pthread_cond_init(&nt.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	nt.stop = false;
-	nt.ready_sent = nt.reloading = nt.stopping = false;
+	/* not nt.stopping: a SIGTERM during start-up stays in force */
+	nt.ready_sent = nt.reloading = false;
 	ret = -pthread_create(&nt.thread, NULL, notify_main, &thread_wd);
 	if (ret) {
 		sl_log_err("%s: notify thread: %s", __func__, strerror(-ret));
