@@ -202,8 +202,8 @@ void sl_notify_wd_free(struct sl_notify_wd *wd)
 static bool try_ready(char *last_why, size_t why_len)
 {
 	char why[300], msg[300];
+	bool ready, told = false;
 	size_t len;
-	bool ready;
 
 	why[0] = '\0';
 	ready = nt.ready(nt.d, why, sizeof(why));
@@ -221,10 +221,10 @@ static bool try_ready(char *last_why, size_t why_len)
 	pthread_mutex_lock(&nt.lock);
 	if (!nt.stopping && !nt.ready_sent) {
 		send_locked(msg);
-		nt.ready_sent = ready;
+		nt.ready_sent = told = ready;
 	}
 	pthread_mutex_unlock(&nt.lock);
-	if (ready)
+	if (told)
 		sl_log_info("%s: ready: told systemd (READY=1)", __func__);
 	return ready;
 }

@@ -6,7 +6,8 @@
  * only once the readiness test says so (STATUS says why not before),
  * WATCHDOG=1 while the workers run, none while one is stuck (and /healthz
  * answers 503 naming it), the feed back once it runs again, RELOADING=1
- * with MONOTONIC_USEC then READY=1, STOPPING=1 and nothing after it.
+ * with MONOTONIC_USEC then READY=1, STOPPING=1 and nothing after it;
+ * /healthz before the workers run.
  */
 #include <errno.h>
 #include <poll.h>
@@ -304,6 +305,20 @@ static void test_thread(void **state)
 	unlink(sd_path);
 }
 
+/* before the workers run, /healthz says so (it said "stopping") */
+static void test_healthz_starting(void **state)
+{
+	struct sl_daemon d = { 0 };
+	struct sl_obs_opts oo = { .http_port = 0 };
+	char body[512];
+
+	assert_int_equal(sl_obs_start(&d, &oo), 0);
+	assert_int_equal(http_get(sl_obs_http_port(), "/healthz", body,
+				  sizeof(body)), 503);
+	assert_non_null(strstr(body, "\r\n\r\nstarting\n"));
+	sl_obs_stop();
+}
+
 /* not under systemd: nothing starts, nothing is sent, nothing fails */
 static void test_no_socket(void **state)
 {
@@ -324,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_wd_verdict),
 		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_no_socket),
+		cmocka_unit_test(test_healthz_starting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
