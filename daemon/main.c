@@ -161,6 +161,7 @@ static void worker_fini(struct sl_worker *w, void *arg)
 {
 	struct sl_wctx *wc = sl_worker_data(w);
 
+	sl_notify_worker_ended(); /* the notify thread lets go of the workers */
 	if (wc)
 		sl_pool_free(wc->pool);
 	free(wc);

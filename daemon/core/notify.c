@@ -30,6 +30,7 @@ static struct {
 	bool ready_sent;   /* READY=1 went out */
 	bool reloading;	   /* between RELOADING=1 and its READY=1 */
 	bool stopping;	   /* STOPPING=1 went out: no READY, no WATCHDOG */
+	bool worker_ended; /* a worker's loop ended: its memory may go */
 	bool send_failed;  /* a failure was logged (once) */
 	struct sl_daemon *d;
 	sl_notify_ready_fn ready;
@@ -162,6 +163,20 @@ void sl_notify_stopping(uint64_t grace_ns)
 	pthread_mutex_unlock(&nt.lock);
 }
 
+void sl_notify_worker_ended(void)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&nt.lock);
+	stopping = nt.stopping;
+	nt.worker_ended = true;
+	pthread_mutex_unlock(&nt.lock);
+	if (!stopping && __atomic_load_n(&nt.running, __ATOMIC_ACQUIRE) &&
+	    nt.wd_usec)
+		sl_log_err("%s: a worker's loop ended: not feeding the watchdog any more",
+			   __func__);
+}
+
 /* ---- the watchdog's verdict ------------------------------------------ */
 
 int sl_notify_wd_init(struct sl_notify_wd *wd, struct sl_worker *const *ws,
@@ -231,8 +246,8 @@ static bool try_ready(char *last_why, size_t why_len)
 
 /*
  * Feed the watchdog if every worker's heartbeat advanced.  The workers are
- * read under the lock and only before STOPPING=1: they are freed after the
- * drain, which starts with sl_notify_stopping().
+ * read under the lock, and only while none has ended (they are freed after
+ * they all ended) and before STOPPING=1.
  */
 static void feed(struct sl_notify_wd *wd, int *stuck)
 {
@@ -240,7 +255,7 @@ static void feed(struct sl_notify_wd *wd, int *stuck)
 	int k;
 
 	pthread_mutex_lock(&nt.lock);
-	if (nt.stopping) {
+	if (nt.stopping || nt.worker_ended) {
 		pthread_mutex_unlock(&nt.lock);
 		return;
 	}
@@ -336,7 +351,8 @@ int sl_notify_start(struct sl_daemon *d, sl_notify_ready_fn ready)
 	pthread_cond_init(&nt.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	nt.stop = false;
-	/* not nt.stopping: a SIGTERM during start-up stays in force */
+	/* not nt.stopping nor nt.worker_ended: what happened during
+	 * start-up stays in force */
 	nt.ready_sent = nt.reloading = false;
 	ret = -pthread_create(&nt.thread, NULL, notify_main, &thread_wd);
 	if (ret) {

@@ -79,6 +79,14 @@ void sl_notify_reloaded(void);
  */
 void sl_notify_stopping(uint64_t grace_ns);
 
+/**
+ * sl_notify_worker_ended - a worker's loop has ended (its fini hook, on its
+ * own thread, before the worker is freed): the notify thread stops reading
+ * the workers, so the watchdog is not fed any more (logged unless
+ * stopping)
+ */
+void sl_notify_worker_ended(void);
+
 /* ---- the watchdog's verdict (used by the notify thread; tests) ------- */
 
 /** The workers' heartbeats at the last feed. */

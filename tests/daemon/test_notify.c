@@ -6,7 +6,8 @@
  * only once the readiness test says so (STATUS says why not before),
  * WATCHDOG=1 while the workers run, none while one is stuck (and /healthz
  * answers 503 naming it), the feed back once it runs again, RELOADING=1
- * with MONOTONIC_USEC then READY=1, STOPPING=1 and nothing after it;
+ * with MONOTONIC_USEC then READY=1, no feed once a worker's loop ended,
+ * STOPPING=1 and nothing after it;
  * /healthz before the workers run.
  */
 #include <errno.h>
@@ -284,6 +285,12 @@ static void test_thread(void **state)
 	assert_string_equal(m2.text, "READY=1\nSTATUS=serving, no configuration");
 	sl_notify_serving();
 	expect_msg("STATUS=serving", "READY=1", 1000, NULL);
+
+	/* a worker's loop ended (its fini hook): no more feeds, though the
+	 * other heartbeats go on */
+	expect_msg("WATCHDOG=1", NULL, 3000, NULL);
+	sl_notify_worker_ended();
+	expect_none("WATCHDOG=1", 2500);
 
 	/* the drain: STOPPING=1, then no READY=1 or WATCHDOG=1 */
 	sl_notify_stopping(d.o.grace_ns);
