@@ -8,7 +8,8 @@
  * answers 503 naming it), the feed back once it runs again, RELOADING=1
  * with MONOTONIC_USEC then READY=1, no feed once a worker's loop ended,
  * STOPPING=1 and nothing after it;
- * /healthz before the workers run.
+ * /healthz before the workers run, and during a drain that one worker
+ * has finished before the other.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -326,6 +328,63 @@ static void test_healthz_starting(void **state)
 	sl_obs_stop();
 }
 
+/*
+ * The drain: worker 0 has ended while worker 1 still holds a flow.  The
+ * telemetry thread reads the workers (/healthz) all along, so no worker
+ * may be freed before every one has ended (ASan reports a use after free
+ * otherwise).
+ */
+static struct sl_post unref_post;
+static struct sl_worker *ref_w;
+
+static void unref_fn(struct sl_post *p)
+{
+	sl_worker_unref(ref_w);
+}
+
+static int ref_start(struct sl_worker *w, void *arg)
+{
+	if (sl_worker_id(w) == 1)
+		sl_worker_ref(w); /* a flow that outlives worker 0 */
+	return 0;
+}
+
+static void *join_thread(void *arg)
+{
+	struct sl_daemon *d = arg;
+
+	return (void *)(intptr_t)sl_workers_join(d->workers, d->n_workers);
+}
+
+static void test_healthz_during_drain(void **state)
+{
+	struct sl_worker_hooks hooks = { .start = ref_start };
+	struct sl_obs_opts oo = { .http_port = 0 };
+	struct sl_daemon d = { .n_workers = 2 };
+	struct sl_worker **ws = NULL;
+	pthread_t joiner;
+	char body[512];
+	void *res;
+
+	assert_int_equal(sl_workers_start(2, &hooks, NULL, &ws), 0);
+	d.workers = ws;
+	ref_w = ws[1];
+	assert_int_equal(sl_obs_start(&d, &oo), 0);
+	sl_worker_request_stop(ws[0]);
+	sl_worker_request_stop(ws[1]);
+	assert_int_equal(pthread_create(&joiner, NULL, join_thread, &d), 0);
+	usleep(300000); /* worker 0 ended and was joined; worker 1 drains */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(http_get(sl_obs_http_port(), "/healthz", body,
+					  sizeof(body)), 503);
+	assert_non_null(strstr(body, "\r\n\r\nstopping\n"));
+	unref_post.fn = unref_fn;
+	sl_worker_post(ref_w, &unref_post);
+	assert_int_equal(pthread_join(joiner, &res), 0);
+	assert_int_equal((intptr_t)res, 0);
+	sl_obs_stop();
+}
+
 /* not under systemd: nothing starts, nothing is sent, nothing fails */
 static void test_no_socket(void **state)
 {
@@ -347,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_no_socket),
 		cmocka_unit_test(test_healthz_starting),
+		cmocka_unit_test(test_healthz_during_drain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
