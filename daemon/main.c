@@ -294,6 +294,7 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 			      (unsigned long long)(d->o.grace_ns / 1000000),
 			      (long long)sl_stats_active());
 		sl_notify_stopping(d->o.grace_ns);
+		__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
 		for (unsigned int i = 0; i < d->n_workers; i++)
 			sl_worker_request_stop(ws[i]);
 		break;
@@ -635,6 +636,7 @@ static int run(const struct sl_options *x, const char *prog)
 		ret = sl_notify_start(&d, sl_obs_ready);
 	if (ret || __atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
 		sl_notify_stop();
+		__atomic_store_n(&d.stopping, true, __ATOMIC_RELEASE);
 		for (unsigned int i = 0; i < d.n_workers; i++)
 			sl_worker_request_stop(ws[i]);
 		sl_workers_join(ws, d.n_workers);

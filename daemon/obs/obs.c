@@ -461,7 +461,8 @@ static bool obs_live(struct sl_daemon *d)
 {
 	struct sl_worker **ws;
 
-	if (!d)
+	/* stopping: the workers are draining, then freed; not read */
+	if (!d || __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE))
 		return false;
 	ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
 	return ws && d->n_workers && !sl_worker_stopping(ws[0]);

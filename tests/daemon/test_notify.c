@@ -370,18 +370,27 @@ static void test_healthz_during_drain(void **state)
 	d.workers = ws;
 	ref_w = ws[1];
 	assert_int_equal(sl_obs_start(&d, &oo), 0);
+	/* worker 0's loop ends (no stop of the daemon): joined, not freed */
 	sl_worker_request_stop(ws[0]);
-	sl_worker_request_stop(ws[1]);
 	assert_int_equal(pthread_create(&joiner, NULL, join_thread, &d), 0);
-	usleep(300000); /* worker 0 ended and was joined; worker 1 drains */
+	usleep(300000);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(http_get(sl_obs_http_port(), "/healthz", body,
 					  sizeof(body)), 503);
+	/* the daemon stops (as main: the flag first); worker 1 drains */
+	__atomic_store_n(&d.stopping, true, __ATOMIC_RELEASE);
+	sl_worker_request_stop(ws[1]);
+	assert_int_equal(http_get(sl_obs_http_port(), "/healthz", body,
+				  sizeof(body)), 503);
 	assert_non_null(strstr(body, "\r\n\r\nstopping\n"));
 	unref_post.fn = unref_fn;
 	sl_worker_post(ref_w, &unref_post);
 	assert_int_equal(pthread_join(joiner, &res), 0);
 	assert_int_equal((intptr_t)res, 0);
+	/* freed: /healthz (main stops telemetry later) still reads none */
+	assert_int_equal(http_get(sl_obs_http_port(), "/healthz", body,
+				  sizeof(body)), 503);
+	assert_non_null(strstr(body, "\r\n\r\nstopping\n"));
 	sl_obs_stop();
 }
 
