@@ -537,10 +537,13 @@ static int http_handler(void *arg, const char *path, int *status,
 		int stalled;
 
 		if (!obs_live(d)) {
+			bool up = d && (__atomic_load_n(&d->stopping,
+							__ATOMIC_ACQUIRE) ||
+					__atomic_load_n(&d->workers,
+							__ATOMIC_ACQUIRE));
+
 			*status = 503;
-			return text_body(d && __atomic_load_n(&d->workers,
-							      __ATOMIC_ACQUIRE) ?
-						 "stopping\n" : "starting\n",
+			return text_body(up ? "stopping\n" : "starting\n",
 					 body, body_len);
 		}
 		stalled = sl_workers_stalled(__atomic_load_n(&d->workers,
