@@ -20,6 +20,7 @@
 #include "identity.h"
 #include "ktls.h"
 #include "log.h"
+#include "notify.h"
 #include "outlier.h"
 #include "flow.h"
 #include "pool.h"
@@ -160,6 +161,7 @@ static void worker_fini(struct sl_worker *w, void *arg)
 {
 	struct sl_wctx *wc = sl_worker_data(w);
 
+	sl_notify_worker_ended(); /* the notify thread lets go of the workers */
 	if (wc)
 		sl_pool_free(wc->pool);
 	free(wc);
@@ -220,6 +222,7 @@ static void config_swapped(void *arg, struct sl_config *cfg)
 	sl_pool_invalidate_all();
 	sl_log_notice("%s: configuration %s loaded", __func__,
 		      sl_config_generation(cfg));
+	sl_notify_serving();
 	/* endpoints that left the config: drop their health entries */
 	sl_health_gc(d->health);
 }
@@ -243,6 +246,7 @@ static int reload(struct sl_daemon *d, unsigned int flags)
 	struct sl_trust *trust;
 	int ret;
 
+	sl_notify_reloading();
 	ret = sl_reload_now(d->reload, flags);
 	if (ret == 0) {
 		struct sl_config *cfg = sl_reload_get(d->reload);
@@ -263,6 +267,7 @@ static int reload(struct sl_daemon *d, unsigned int flags)
 	 * (pooled connections, the pools' and the TLS server's sessions) */
 	sl_pool_invalidate_all();
 	sl_tls_ctx_flush_sessions(d->tls_ctx);
+	sl_notify_reloaded();
 	return ret;
 }
 
@@ -281,12 +286,15 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 			/* still starting: main() stops us once it has the
 			 * worker list */
 			__atomic_store_n(&stop_early, true, __ATOMIC_RELEASE);
+			sl_notify_stopping(d->o.grace_ns);
 			break;
 		}
 		sl_log_notice("%s: %s: stopping (grace %llu ms, %lld flows open)",
 			      __func__, strsignal(signo),
 			      (unsigned long long)(d->o.grace_ns / 1000000),
 			      (long long)sl_stats_active());
+		sl_notify_stopping(d->o.grace_ns);
+		__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
 		for (unsigned int i = 0; i < d->n_workers; i++)
 			sl_worker_request_stop(ws[i]);
 		break;
@@ -540,6 +548,8 @@ static int run(const struct sl_options *x, const char *prog)
 		daemon_free(&d);
 		return 2;
 	}
+	sl_notify_status("starting: configuration %s loaded",
+			 sl_config_generation(d.cfg));
 	ret = ports_free(&d);
 	if (ret)
 		goto out;
@@ -606,6 +616,8 @@ static int run(const struct sl_options *x, const char *prog)
 		goto out;
 	}
 	d.n_workers = d.o.workers;
+	sl_notify_status("starting: %u workers%s", d.n_workers,
+			 d.o.steer ? ", then steering" : "");
 	ret = sl_workers_start(d.n_workers, &hooks, &sigs, &ws);
 	if (ret) {
 		sl_log_err("%s: starting %u workers failed: %s", __func__,
@@ -619,7 +631,12 @@ static int run(const struct sl_options *x, const char *prog)
 		ret = sl_steer_start(&d);
 		pthread_mutex_unlock(&d.cfg_lock);
 	}
+	/* READY=1 once /ready agrees, then the watchdog (notify.h) */
+	if (!ret && !__atomic_load_n(&stop_early, __ATOMIC_ACQUIRE))
+		ret = sl_notify_start(&d, sl_obs_ready);
 	if (ret || __atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
+		sl_notify_stop();
+		__atomic_store_n(&d.stopping, true, __ATOMIC_RELEASE);
 		for (unsigned int i = 0; i < d.n_workers; i++)
 			sl_worker_request_stop(ws[i]);
 		sl_workers_join(ws, d.n_workers);
@@ -640,6 +657,7 @@ static int run(const struct sl_options *x, const char *prog)
 		      d.cap[SL_BUDGET_PENDING]);
 	/* the workers run until SIGTERM/SIGINT */
 	ret = sl_workers_join(ws, d.n_workers);
+	sl_notify_stop();
 	sl_steer_stop(&d);
 	sl_log_notice("sluiced: stopped");
 out:

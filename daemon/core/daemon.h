@@ -94,6 +94,10 @@ struct sl_daemon {
 
 	struct sl_worker **workers;
 	unsigned int n_workers;
+	/* a stop was requested (atomic; set before the workers are asked to
+	 * stop): from then on other threads do not read the workers, which
+	 * are freed once they have drained */
+	bool stopping;
 
 	struct sl_nft_ctx *steer; /* --steer: our steering table */
 

@@ -608,16 +608,17 @@ int sl_workers_join(struct sl_worker **ws, unsigned int n)
 
 	if (!ws)
 		return 0;
+	/* every thread first, then the memory: other threads (telemetry,
+	 * systemd notification) read any worker until all of them ended */
 	for (unsigned int i = 0; i < n; i++) {
-		if (!ws[i])
-			continue;
-		if (ws[i]->thread_ok) {
+		if (ws[i] && ws[i]->thread_ok) {
 			pthread_join(ws[i]->thread, NULL);
 			if (!ret)
 				ret = ws[i]->result;
 		}
-		worker_free(ws[i]);
 	}
+	for (unsigned int i = 0; i < n; i++)
+		worker_free(ws[i]);
 	free(ws);
 	return ret;
 }

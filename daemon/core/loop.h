@@ -208,7 +208,9 @@ int sl_workers_stalled(struct sl_worker *const *ws, unsigned int n,
 		       uint64_t now_ns, uint64_t max_age_ns, uint64_t *age_ns);
 
 /**
- * sl_workers_join - wait for every worker thread to end and free them
+ * sl_workers_join - wait for every worker thread to end, then free them
+ * all (none is freed while another still runs: other threads may read any
+ * worker until then, e.g. /healthz during a drain)
  * @retval 0 when every loop ended cleanly, else the first error
  */
 int sl_workers_join(struct sl_worker **ws, unsigned int n);

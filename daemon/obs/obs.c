@@ -27,7 +27,8 @@
 #include "util.h"
 #include "sock.h"
 
-/* /healthz: a worker whose heartbeat is older than this is stalled */
+/* /healthz: a worker whose heartbeat is older than this is stalled (the
+ * default of sl_obs_opts.stall_ns) */
 #define SL_OBS_STALL_NS (10 * SL_HEARTBEAT_NS)
 
 #define ADDR_LEN SL_OBS_ADDR_LEN
@@ -50,6 +51,7 @@ static struct {
 	struct sl_httpd *httpd;
 	struct sl_httpd_stats httpd_stats; /* written by its thread */
 	uint64_t start_real;
+	uint64_t stall_ns; /* /healthz: heartbeat age of a stalled worker */
 	bool ktls_available; /* probed once at start */
 
 	pthread_mutex_t lock; /* flows, reload_error */
@@ -459,7 +461,8 @@ static bool obs_live(struct sl_daemon *d)
 {
 	struct sl_worker **ws;
 
-	if (!d)
+	/* stopping: the workers are draining, then freed; not read */
+	if (!d || __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE))
 		return false;
 	ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
 	return ws && d->n_workers && !sl_worker_stopping(ws[0]);
@@ -534,13 +537,19 @@ static int http_handler(void *arg, const char *path, int *status,
 		int stalled;
 
 		if (!obs_live(d)) {
+			bool up = d && (__atomic_load_n(&d->stopping,
+							__ATOMIC_ACQUIRE) ||
+					__atomic_load_n(&d->workers,
+							__ATOMIC_ACQUIRE));
+
 			*status = 503;
-			return text_body("stopping\n", body, body_len);
+			return text_body(up ? "stopping\n" : "starting\n",
+					 body, body_len);
 		}
 		stalled = sl_workers_stalled(__atomic_load_n(&d->workers,
 							     __ATOMIC_ACQUIRE),
 					     d->n_workers,
-					     sl_now_ns(), SL_OBS_STALL_NS, &age);
+					     sl_now_ns(), obs.stall_ns, &age);
 		if (stalled >= 0) {
 			*status = 503;
 			snprintf(buf, sizeof(buf),
@@ -572,6 +581,7 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
 
 	obs.d = d;
 	obs.start_real = sl_realtime_ns();
+	obs.stall_ns = o->stall_ns ? o->stall_ns : SL_OBS_STALL_NS;
 	obs.ktls_available = sl_ktls_probe() == 0;
 	ret = sl_metrics_new(0, 0, &obs.metrics);
 	if (ret)
@@ -601,6 +611,11 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
 err:
 	sl_obs_stop();
 	return ret;
+}
+
+uint16_t sl_obs_http_port(void)
+{
+	return obs.httpd ? sl_httpd_port(obs.httpd) : 0;
 }
 
 void sl_obs_stop(void)

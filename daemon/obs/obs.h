@@ -35,6 +35,8 @@ struct sl_obs_opts {
 	bool access_log;	  /* write the access log to stdout */
 	unsigned int log_rate;	  /* lines/s, 0: default 100 */
 	unsigned int log_burst;	  /* 0: default 200 */
+	uint64_t stall_ns;	  /* /healthz: a worker whose heartbeat (loop.h)
+				   * is older is stalled; 0: default 10 s */
 };
 
 /**
@@ -42,6 +44,9 @@ struct sl_obs_opts {
  * @retval 0 or -errno (logged); the daemon may go on without them
  */
 int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o);
+
+/** sl_obs_http_port - the telemetry server's port; 0 when it does not run */
+uint16_t sl_obs_http_port(void);
 
 /** sl_obs_stop - stop the HTTP server and free everything; idempotent */
 void sl_obs_stop(void);
