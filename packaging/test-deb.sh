@@ -48,22 +48,22 @@ echo "packages built in $(($(date +%s) - start)) s"
 changes=$(tail -1 "$tmp/build.log")
 [ -f "$changes" ] || fail "no .changes: $changes"
 cd "$tmp/out"
+# lintian: no error, no warning (informational tags are listed)
+lrc=0
+lint=$(lintian --fail-on error,warning --display-info --pedantic "$changes" 2>&1) || lrc=$?
+lint=$(grep -v 'running with root privileges' <<<"$lint") || true
+[ -z "$lint" ] || echo "$lint"
+if [ "$lrc" != 0 ] || grep -qE '^[EW]: ' <<<"$lint"; then
+	fail "lintian reports errors or warnings (above; exit $lrc)"
+fi
+echo "lintian: no error, no warning"
+
 for p in sluice sluiced sluice-dbgsym sluiced-dbgsym; do
 	[ -f "${p}_${ver}_${arch}.deb" ] || fail "${p}_${ver}_${arch}.deb was not built: $(ls)"
 done
 # nothing else: a new binary package must be added here on purpose
 n=$(ls ./*.deb | wc -l)
 [ "$n" = 4 ] || fail "$n packages built, want 4: $(ls ./*.deb)"
-
-# lintian: no error, no warning (informational tags are listed)
-lrc=0
-lint=$(lintian --fail-on error,warning --info --pedantic "$changes" 2>&1) || lrc=$?
-lint=$(grep -v 'running with root privileges' <<<"$lint") || true
-[ -z "$lint" ] || echo "$lint"
-if [ "$lrc" != 0 ] || grep -E '^[EW]: ' <<<"$lint"; then
-	fail "lintian reports errors or warnings (above; exit $lrc)"
-fi
-echo "lintian: no error, no warning"
 
 # what each package holds and needs
 deb_cli=sluice_${ver}_${arch}.deb deb_d=sluiced_${ver}_${arch}.deb
