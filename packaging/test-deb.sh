@@ -167,6 +167,16 @@ for d in $(sed -n 's/^Documentation=//p' "$unit"); do
 	esac
 done
 
+# an upgrade (here: the same version again) keeps the admin's edits of
+# the conffile, and leaves the unit disabled
+echo "# edited by the admin" >>"$root/etc/sluice/sluiced.yaml"
+dpkg_root -i "$deb_cli" "$deb_d" >"$tmp/dpkg.log" 2>&1 ||
+	{ cat "$tmp/dpkg.log"; fail "dpkg could not reinstall the packages"; }
+grep -qx '# edited by the admin' "$root/etc/sluice/sluiced.yaml" ||
+	fail "reinstalling overwrote the edited /etc/sluice/sluiced.yaml"
+[ -z "$(find "$root/etc" -path '*systemd*' -name sluiced.service)" ] ||
+	fail "the unit was enabled on upgrade"
+
 # purge: nothing left of either package (the state directory included)
 mkdir -p "$root/var/lib/sluice/ca"
 dpkg_root --purge sluiced sluice >"$tmp/dpkg.log" 2>&1 ||
