@@ -15,7 +15,10 @@
 
 #define OPT_OWN 0x200
 
-/* one line each: what --help says about the formats is what main() does */
+/*
+ * What --help says about the formats is what sluice does: the table unless
+ * -o says otherwise, whether stdout is a terminal or not.
+ */
 static const char sl_common_help[] =
 	"  -o, --output FMT       table (the default, on a terminal and piped\n"
 	"                         alike), json, or dump (tab-separated, for scripts)\n"
