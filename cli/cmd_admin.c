@@ -188,17 +188,12 @@ static int run(struct sl_cli *cli, const char *cmd, const char *arg)
 	return fflush(stdout) ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
 
-/* commands without arguments; "-h" prints the usage */
+/* commands without arguments */
 static int simple(struct sl_cli *cli, int argc, char **argv, const char *cmd)
 {
-	if (argc > 1) {
-		FILE *out = strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ?
-				    stderr : stdout;
+	int ret = sl_cli_parse_args(cli, argc, argv, NULL, NULL, 0, NULL);
 
-		fprintf(out, "Usage: %s %s\n", cli->prog, cmd);
-		return out == stdout ? SL_EXIT_OK : SL_EXIT_USAGE;
-	}
-	return run(cli, cmd, NULL);
+	return ret >= 0 ? ret : run(cli, cmd, NULL);
 }
 
 int sl_cmd_status(struct sl_cli *cli, int argc, char **argv)
@@ -243,39 +238,51 @@ static bool valid_word(const char *s)
 
 int sl_cmd_log_level(struct sl_cli *cli, int argc, char **argv)
 {
-	if (argc > 2 || (argc == 2 && (!valid_word(argv[1]) || argv[1][0] == '-'))) {
-		fprintf(stderr, "Usage: %s log-level [err|warn|notice|info|debug]\n",
-			cli->prog);
-		return SL_EXIT_USAGE;
-	}
-	return run(cli, "log-level", argc == 2 ? argv[1] : NULL);
+	char *level = NULL;
+	int ret = sl_cli_parse_args(cli, argc, argv, NULL, NULL, 1, &level);
+
+	if (ret >= 0)
+		return ret;
+	if (level && !valid_word(level))
+		return sl_cli_usage_error(cli, "bad level '%s' (want err, warn, notice, info or debug)",
+					  level);
+	return run(cli, "log-level", level);
 }
 
-int sl_cmd_routes_any(struct sl_cli *cli, int argc, char **argv)
+int sl_cmd_routes(struct sl_cli *cli, int argc, char **argv)
 {
-	/* --config DIR (or -c): the offline mode of cmd_config.c */
-	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], "--config", 8) || !strncmp(argv[i], "-c", 2) ||
-		    !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return sl_cmd_routes(cli, argc, argv);
-	if (argc > 2 || (argc == 2 && !valid_word(argv[1]))) {
-		fprintf(stderr, "Usage: %s routes [--config DIR] [HOST]\n", cli->prog);
-		return SL_EXIT_USAGE;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		SL_CLI_LONGOPTS,
+	};
+	const char *dir = NULL, *host = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":c:" SL_CLI_SHORTOPTS, opts, NULL)) != -1) {
+		if (c == 'c')
+			dir = optarg;
+		else if (sl_cli_common_opt(cli, c, argv))
+			return cli->exit;
 	}
-	return run(cli, "routes", argc == 2 ? argv[1] : NULL);
+	if (optind < argc)
+		host = argv[optind++];
+	if (optind < argc)
+		return sl_cli_usage_error(cli, "unexpected argument '%s'",
+					  argv[optind]);
+	/* --config DIR: the offline mode of cmd_config.c */
+	if (dir)
+		return sl_routes_offline(cli, dir, host);
+	if (host && !valid_word(host))
+		return sl_cli_usage_error(cli, "bad host '%s'", host);
+	return run(cli, "routes", host);
 }
 
 int sl_cmd_reload(struct sl_cli *cli, int argc, char **argv)
 {
-	bool allow_empty = argc == 2 && !strcmp(argv[1], "--allow-empty");
+	bool allow_empty = false;
+	int ret = sl_cli_parse_args(cli, argc, argv, "allow-empty", &allow_empty, 0, NULL);
 
-	if (argc > 2 || (argc == 2 && !allow_empty)) {
-		FILE *out = argc == 2 && (!strcmp(argv[1], "-h") ||
-					  !strcmp(argv[1], "--help")) ?
-				    stdout : stderr;
-
-		fprintf(out, "Usage: %s reload [--allow-empty]\n", cli->prog);
-		return out == stdout ? SL_EXIT_OK : SL_EXIT_USAGE;
-	}
+	if (ret >= 0)
+		return ret;
 	return run(cli, "reload", allow_empty ? "allow-empty" : NULL);
 }

@@ -27,15 +27,6 @@
 
 #define DEFAULT_TD "cluster.local"
 
-static void ca_usage(FILE *out, const char *prog)
-{
-	fprintf(out,
-		"Usage: %s ca init DIR [--trust-domain TD] [--days N] [--force]\n"
-		"       %s ca issue --ca DIR (--spiffe-id ID | --ns NS --sa SA)\n"
-		"                 [--trust-domain TD] [--hours H] --out PREFIX\n",
-		prog, prog);
-}
-
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -55,40 +46,35 @@ static int ca_init(struct sl_cli *cli, int argc, char **argv)
 		{ "trust-domain", required_argument, NULL, 't' },
 		{ "days", required_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		SL_CLI_LONGOPTS,
 	};
 	const char *td = DEFAULT_TD;
 	unsigned long days = 3650;
 	int force = 0, c, ret;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:d:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:d:f" SL_CLI_SHORTOPTS, opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			td = optarg;
 			break;
 		case 'd':
-			if (parse_uint(optarg, 36500, &days)) {
-				fprintf(stderr, "%s: bad --days %s\n", cli->prog, optarg);
-				return SL_EXIT_USAGE;
-			}
+			if (parse_uint(optarg, 36500, &days))
+				return sl_cli_usage_error(cli,
+					"bad --days '%s' (want 1 to 36500)", optarg);
 			break;
 		case 'f':
 			force = 1;
 			break;
-		case 'h':
-			ca_usage(stdout, cli->prog);
-			return SL_EXIT_OK;
 		default:
-			ca_usage(stderr, cli->prog);
-			return SL_EXIT_USAGE;
+			if (sl_cli_common_opt(cli, c, argv))
+				return cli->exit;
 		}
 	}
-	if (optind != argc - 1) {
-		ca_usage(stderr, cli->prog);
-		return SL_EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return sl_cli_usage_error(cli, "init needs the directory DIR");
+	if (optind + 1 < argc)
+		return sl_cli_usage_error(cli, "unexpected argument '%s'",
+					  argv[optind + 1]);
 	ret = sl_ca_init_dir(argv[optind], td, (unsigned int)days, force);
 	if (ret == -EEXIST) {
 		fprintf(stderr, "%s: a CA already exists in %s (use --force)\n",
@@ -151,8 +137,7 @@ static int ca_issue(struct sl_cli *cli, int argc, char **argv)
 		{ "trust-domain", required_argument, NULL, 't' },
 		{ "hours", required_argument, NULL, 'H' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		SL_CLI_LONGOPTS,
 	};
 	const char *dir = NULL, *id = NULL, *ns = NULL, *sa = NULL, *td = NULL;
 	const char *out = NULL;
@@ -163,8 +148,8 @@ static int ca_issue(struct sl_cli *cli, int argc, char **argv)
 	time_t na;
 	int c, ret;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "c:i:n:a:t:H:o:h", opts, NULL)) != -1) {
+	/* -o is --out here (the common --output keeps its long form) */
+	while ((c = getopt_long(argc, argv, ":c:i:n:a:t:H:o:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;
 		case 'i': id = optarg; break;
@@ -173,24 +158,22 @@ static int ca_issue(struct sl_cli *cli, int argc, char **argv)
 		case 't': td = optarg; break;
 		case 'o': out = optarg; break;
 		case 'H':
-			if (parse_uint(optarg, 24UL * 3650, &hours)) {
-				fprintf(stderr, "%s: bad --hours %s\n", cli->prog, optarg);
-				return SL_EXIT_USAGE;
-			}
+			if (parse_uint(optarg, 24UL * 3650, &hours))
+				return sl_cli_usage_error(cli,
+					"bad --hours '%s' (want 1 to 87600)", optarg);
 			break;
-		case 'h':
-			ca_usage(stdout, cli->prog);
-			return SL_EXIT_OK;
 		default:
-			ca_usage(stderr, cli->prog);
-			return SL_EXIT_USAGE;
+			if (sl_cli_common_opt(cli, c, argv))
+				return cli->exit;
 		}
 	}
-	if (optind != argc || !dir || !out || (!id == !(ns || sa)) ||
-	    (!id && (!ns || !sa))) {
-		ca_usage(stderr, cli->prog);
-		return SL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return sl_cli_usage_error(cli, "unexpected argument '%s'",
+					  argv[optind]);
+	if (!dir || !out)
+		return sl_cli_usage_error(cli, "issue needs --ca DIR and --out PREFIX");
+	if (!id == !(ns || sa) || (!id && (!ns || !sa)))
+		return sl_cli_usage_error(cli, "issue needs either --spiffe-id ID or both --ns NS and --sa SA");
 	ret = sl_ca_load_dir(dir, &ca);
 	if (ret) {
 		fprintf(stderr, "%s: cannot load the CA in %s: %s\n", cli->prog,
@@ -238,18 +221,22 @@ out:
 
 int sl_cmd_ca(struct sl_cli *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		ca_usage(stderr, cli->prog);
-		return SL_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "init") == 0)
-		return ca_init(cli, argc - 1, argv + 1);
-	if (strcmp(argv[1], "issue") == 0)
-		return ca_issue(cli, argc - 1, argv + 1);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		ca_usage(stdout, cli->prog);
-		return SL_EXIT_OK;
-	}
-	ca_usage(stderr, cli->prog);
-	return SL_EXIT_USAGE;
+	static const struct option opts[] = { SL_CLI_LONGOPTS };
+	int c;
+
+	/* options before init/issue: the common ones ('+': stop at init) */
+	while ((c = getopt_long(argc, argv, "+:" SL_CLI_SHORTOPTS, opts, NULL)) != -1)
+		if (sl_cli_common_opt(cli, c, argv))
+			return cli->exit;
+	if (optind >= argc)
+		return sl_cli_usage_error(cli, "init or issue is missing");
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	if (strcmp(argv[0], "init") == 0)
+		return ca_init(cli, argc, argv);
+	if (strcmp(argv[0], "issue") == 0)
+		return ca_issue(cli, argc, argv);
+	return sl_cli_usage_error(cli, "unknown command '%s' (want init or issue)",
+				  argv[0]);
 }

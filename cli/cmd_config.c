@@ -3,6 +3,7 @@
  * sluice check DIR           validate a config directory offline
  * sluice routes --config DIR [HOST]
  *                            print the resolved routing table
+ *                            (sl_routes_offline; cmd_admin.c parses)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -97,16 +98,17 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 {
 	struct sl_config_errors errs = { .v = NULL };
 	struct sl_config *cfg = NULL;
-	char summary[512];
+	char summary[512], *dir = NULL;
 	int ret;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: %s check DIR\n", cli->prog);
-		return SL_EXIT_USAGE;
-	}
-	ret = sl_config_load_dir(argv[1], NULL, &cfg, &errs);
+	ret = sl_cli_parse_args(cli, argc, argv, NULL, NULL, 1, &dir);
+	if (ret >= 0)
+		return ret;
+	if (!dir)
+		return sl_cli_usage_error(cli, "the config directory DIR is missing");
+	ret = sl_config_load_dir(dir, NULL, &cfg, &errs);
 	if (cli->fmt == SL_OUT_JSON) {
-		sl_check_json(argv[1], cfg, &errs, stdout);
+		sl_check_json(dir, cfg, &errs, stdout);
 	} else if (ret == 0) {
 		char w[2][512];
 		size_t nw = sl_check_warnings(cfg, w);
@@ -121,13 +123,13 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < ncw; i++)
 			sl_config_warning_print(&cw[i], stderr);
 		for (size_t i = 0; i < nw; i++)
-			fprintf(stderr, "%s: warning: %s\n", argv[1], w[i]);
+			fprintf(stderr, "%s: warning: %s\n", dir, w[i]);
 		if (ncw + nw)
-			fprintf(stderr, "%s: %zu warning%s\n", argv[1], ncw + nw,
+			fprintf(stderr, "%s: %zu warning%s\n", dir, ncw + nw,
 				ncw + nw == 1 ? "" : "s");
 	} else {
 		sl_config_errors_print(&errs, stderr);
-		fprintf(stderr, "%s: %zu error%s\n", argv[1], errs.n,
+		fprintf(stderr, "%s: %zu error%s\n", dir, errs.n,
 			errs.n == 1 ? "" : "s");
 	}
 	sl_config_errors_free(&errs);
@@ -135,46 +137,13 @@ int sl_cmd_check(struct sl_cli *cli, int argc, char **argv)
 	return ret == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
 }
 
-int sl_cmd_routes(struct sl_cli *cli, int argc, char **argv)
+int sl_routes_offline(struct sl_cli *cli, const char *dir, const char *host)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sl_config_errors errs = { .v = NULL };
 	struct sl_config *cfg = NULL;
-	const char *dir = NULL, *host = NULL;
 	enum sl_config_fmt fmt;
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			dir = optarg;
-			break;
-		case 'h':
-			printf("Usage: %s routes --config DIR [HOST]\n", cli->prog);
-			return SL_EXIT_OK;
-		default:
-			fprintf(stderr, "Usage: %s routes --config DIR [HOST]\n",
-				cli->prog);
-			return SL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		host = argv[optind++];
-	if (optind < argc) {
-		fprintf(stderr, "Usage: %s routes --config DIR [HOST]\n",
-			cli->prog);
-		return SL_EXIT_USAGE;
-	}
-	if (!dir) {
-		/* the daemon's admin socket will serve this; not yet */
-		fprintf(stderr, "%s routes: the admin socket is not available yet; use --config DIR\n",
-			cli->prog);
-		return SL_EXIT_UNREACHABLE;
-	}
 	ret = sl_config_load_dir(dir, NULL, &cfg, &errs);
 	if (ret < 0) {
 		sl_config_errors_print(&errs, stderr);

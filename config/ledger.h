@@ -51,7 +51,7 @@ void sl_ledger_note_seen(const struct sl_field *f);
 unsigned long sl_ledger_seen(size_t i);
 
 /**
- * sl_ledger_markdown - the ledger as the markdown table of config(5)
+ * sl_ledger_markdown - the ledger as the markdown table of sluice-config(5)
  * @out: where to write
  * @retval 0, or -EIO when writing failed
  */

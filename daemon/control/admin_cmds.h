@@ -6,7 +6,7 @@
  * Request: one line, words separated by single spaces:
  *	COMMAND [ARG] [format=table|dump]
  * Answer: one JSON object on one line.  Without format= it is the data
- * (documented per command in docs/sluice.1.md); with format=table or
+ * (documented per command in docs/sluice.8.md); with format=table or
  * format=dump it is {"text":"..."}: the rendered table (common/table.h),
  * so the CLI needs no JSON parser beyond one string.  Errors are
  * {"error":"..."} in every format.
