@@ -75,11 +75,14 @@ has() { # deb file...
 		grep -qx -- "$f" <<<"$list" || fail "$f is not in $deb"
 	done
 }
-has "$deb_cli" ./usr/bin/sluice ./usr/share/doc/sluice/copyright \
+has "$deb_cli" ./usr/bin/sluice ./usr/share/man/man8/sluice.8.gz \
+	./usr/share/man/man5/sluice-config.5.gz ./usr/share/bash-completion/completions/sluice \
+	./usr/share/doc/sluice/copyright \
 	./usr/share/doc/sluice/changelog.gz ./usr/share/doc/sluice/sluiced.8.md \
 	./usr/share/doc/sluice/ARCHITECTURE.md ./usr/share/doc/sluice/examples/sluiced.yaml \
 	./usr/share/doc/sluice/examples/kubernetes/daemonset.yaml
-has "$deb_d" ./usr/sbin/sluiced ./lib/systemd/system/sluiced.service ./etc/sluice/sluiced.yaml
+has "$deb_d" ./usr/sbin/sluiced ./usr/share/man/man8/sluiced.8.gz \
+	./lib/systemd/system/sluiced.service ./etc/sluice/sluiced.yaml
 for deb in ./*.deb; do
 	if dpkg-deb --contents "$deb" | awk '{print $6}' | grep -E '/(obj-[^/]*|build[^/]*|tests?)/|\.o$|\.a$'; then
 		fail "build or test files in $deb"
@@ -156,6 +159,15 @@ out=$("$root/usr/bin/sluice" --version)
 [ "$out" = "sluice $ver" ] || fail "installed sluice --version says '$out', want 'sluice $ver'"
 echo "$out"
 "$root/usr/bin/sluice" check "$root/etc/sluice" >/dev/null || fail "installed sluice check rejects /etc/sluice"
+# man finds the installed pages; bash loads the completion
+if command -v man >/dev/null; then
+	for page in sluiced sluice sluice-config; do
+		found=$(man --manpath="$root/usr/share/man" -w "$page" 2>&1) || fail "man does not find $page: $found"
+		case $found in "$root"/*) ;; *) fail "man $page finds $found, not the installed page" ;; esac
+	done
+fi
+bash -c '. "$1" && complete -p sluice' _ "$root/usr/share/bash-completion/completions/sluice" >/dev/null ||
+	fail "the installed bash completion does not complete sluice"
 unit=$root/lib/systemd/system/sluiced.service
 grep -q '^ExecStart=/usr/sbin/sluiced --config /etc/sluice ' "$unit" ||
 	fail "unit does not start /usr/sbin/sluiced with /etc/sluice: $(grep ^ExecStart "$unit")"
