@@ -464,13 +464,51 @@ void sl_l7c_end(struct l7c *c, bool reset)
 		c_free(c);
 }
 
-/* ---- reporting ---------------------------------------------------------- */
-
 /* ---- local replies ------------------------------------------------------ */
+
+/*
+ * A local reply went out while the client was still sending its request
+ * (a 403 after the head of a large upload, a refused head): closing now,
+ * with its bytes unread, would reset the connection, and the client could
+ * lose the reply.  As Envoy's delayed close: the write side is shut (the
+ * reply and a FIN go), what the client still sends is read and dropped,
+ * and the connection closes at its EOF or after L7_LINGER_NS.
+ */
+#define L7_LINGER_NS 1000000000ull
+
+static void linger_recvd(struct l7c *c, int res);
+
+static void linger_over(struct l7c *c)
+{
+	sl_l7c_end(c, false);
+}
+
+static void linger_recvd(struct l7c *c, int res)
+{
+	if (res <= 0) {
+		sl_l7c_end(c, res < 0);
+		return;
+	}
+	c_recv(c, c->fd, c->dbuf, L7_DBUF, linger_recvd);
+}
+
+static void c_linger(struct l7c *c)
+{
+	if (shutdown(c->fd, SHUT_WR) < 0 || !c_buf(&c->dbuf, L7_DBUF)) {
+		sl_l7c_end(c, true);
+		return;
+	}
+	c_timer(c, L7_LINGER_NS, linger_over);
+	c_recv(c, c->fd, c->dbuf, L7_DBUF, linger_recvd);
+}
 
 static void local_sent(struct l7c *c, int res)
 {
 	sl_l7c_report(c);
+	if (res >= 0 && c->close_after && !c->req_done && !c->stopping) {
+		c_linger(c);
+		return;
+	}
 	if (res < 0 || c->close_after) {
 		sl_l7c_end(c, res < 0);
 		return;
