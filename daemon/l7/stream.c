@@ -30,9 +30,12 @@ void sl_l7_stream_init(struct sl_l7_stream *s, struct sl_worker *w, int fd,
 	s->rl = rl;
 }
 
-/* the session and buffers go once nothing is in flight */
+/* the socket, the session and buffers go once nothing is in flight */
 static void release(struct sl_l7_stream *s)
 {
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 	sl_tls_rl_free(s->rl);
 	s->rl = NULL;
 	free(s->ct);
@@ -281,7 +284,7 @@ static void op_done(struct sl_op *op, int res, uint32_t flags)
 		return;
 	}
 	if (s->kind == SL_L7_STREAM_KTLS && !s->sending && res == -EIO &&
-	    !s->closed)
+	    !s->cancelled)
 		res = ktls_record(s);
 	complete(s, res);
 }
@@ -417,14 +420,11 @@ void sl_l7_stream_close(struct sl_l7_stream *s)
 	if (s->closed)
 		return;
 	s->closed = true;
-	if (s->fd >= 0) {
-		/* not behind a record half sent */
-		if (!s->busy || (!s->sending && !s->flushing))
-			close_notify(s);
-		sl_l7_stream_cancel(s);
-		close(s->fd);
-		s->fd = -1;
-	}
+	if (s->fd >= 0 && (!s->busy || (!s->sending && !s->flushing)))
+		close_notify(s); /* not behind a record half sent */
+	/* the socket is closed once the op is back: it ends -ECANCELED,
+	 * not on a closed descriptor */
+	sl_l7_stream_cancel(s);
 	if (!s->busy)
 		release(s);
 }

@@ -43,7 +43,8 @@ enum sl_l7_stream_kind {
 
 struct sl_l7_stream {
 	struct sl_worker *w;
-	int fd;			/* owned; -1 once closed */
+	int fd;			/* owned; -1 once closed (after the op in
+				 * flight, if any, is back) */
 	enum sl_l7_stream_kind kind;
 	struct sl_tls_rl *rl;	/* RL: the session (owned) */
 	struct sl_op op;	/* the io_uring op in flight (op_armed) */
@@ -123,9 +124,10 @@ void sl_l7_stream_take(struct sl_l7_stream *s, int *fd,
 
 /**
  * sl_l7_stream_close - end the stream: close_notify when TLS and no send
- * is under way (best effort, not waited for), close the socket, cancel the
- * operation under way; the session and buffers are freed once nothing is
- * in flight (sl_l7_stream_busy false; @on_idle then if it was busy)
+ * is under way (best effort, not waited for), cancel the operation under
+ * way; the socket is closed and the session and buffers freed once
+ * nothing is in flight (sl_l7_stream_busy false; @on_idle then if it was
+ * busy)
  */
 void sl_l7_stream_close(struct sl_l7_stream *s);
 
