@@ -557,6 +557,7 @@ static void resp_finished(struct l7c *c)
 {
 	bool reuse = c->resp.body != SL_H1_BODY_UNTIL_CLOSE &&
 		     (c->resp.flags & SL_H1_F_KEEPALIVE) && c->req_done &&
+		     !c->early_resp &&
 		     c->upos == c->ulen &&
 		     (!c->rt.pol.max_requests_per_conn ||
 		      c->leg->requests < c->rt.pol.max_requests_per_conn);
@@ -684,7 +685,9 @@ static void resp_forward(struct l7c *c)
 	ssize_t n;
 
 	c_unwatch_client(c);
-	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
+	/* an early response (req_sent): the rest of the request is still
+	 * in the client connection, which closes after it */
+	if (!(c->req.flags & SL_H1_F_KEEPALIVE) || !c->req_done ||
 	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
 		c->close_after = true;
 	if (c->resp.body == SL_H1_BODY_TUNNEL)
@@ -876,6 +879,20 @@ static void req_body_recvd(struct l7c *c, int res)
 /* the request head or a piece of its body went to the leg */
 static void req_sent(struct l7c *c, int res)
 {
+	if (res < 0 && !c->early_resp) {
+		/* the upstream may have answered and closed before taking
+		 * the whole request (a refusal, a 413): the engine writes to
+		 * its socket directly, so the send fails where a relay would
+		 * have taken the bytes.  What it answered is read before
+		 * giving up, as Envoy forwards an early response; nothing
+		 * came: UC as before (resp_head_recvd). */
+		c->early_resp = true;
+		sl_h1_msg_init(&c->resp, NULL);
+		c->ulen = c->upos = 0;
+		c_watch_client(c);
+		resp_head(c);
+		return;
+	}
 	if (res < 0) {
 		c_upstream_gone(c);
 		return;
@@ -1084,6 +1101,7 @@ static void c_send_request(struct l7c *c)
 		return;
 	}
 	c->leg->requests++;
+	c->early_resp = false;
 	/* the body restarts from its first byte (a retry replays it) */
 	c->dpos = c->body_start;
 	c->body_left = c->req.body == SL_H1_BODY_CLEN ? c->req.content_length : 0;

@@ -110,6 +110,8 @@ struct l7c {
 	const char *io_buf;
 	size_t io_len, io_done;
 	bool io_send, io_poll;
+	bool early_resp; /* this try's request failed to go whole: reading
+			  * what the upstream answered before it closed */
 	struct sl_l7_stream *io_st; /* the op is on this leg's stream (the
 				     * leg is not freed while it is busy) */
 	void (*io_then)(struct l7c *c); /* after a cancelled op completed */
