@@ -37,7 +37,9 @@
 #   AUDIT audit-api  to paths ["/api/audited"]
 #
 #  a. the policy: A GET /api/x 200 (the pod saw GET /api/x); A POST /api/x,
-#     A GET /admin, C GET /api/x, plaintext GET /api/x: 403 "RBAC: access
+#     A POST /api/x with a 2 MiB body (refused after its head, node2 resets
+#     with the body unread: the 403 still reaches the client), A GET
+#     /admin, C GET /api/x, plaintext GET /api/x: 403 "RBAC: access
 #     denied", nothing reached the pod; DENY beats ALLOW; AUDIT allows and
 #     the access log says so; when request.headers[x-token]; after a 403
 #     the connection stays usable; notPaths, notHosts, notMethods, ports,
@@ -358,6 +360,12 @@ r=$(tp_exec pod11 curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "http://$
 # ---- a. "A may GET /api/* on B" ------------------------------------------------------------------
 creq "a. A GET /api/x" 200 "GET /api/x" pod11 "http://$vip/api/x"
 creq "a. A POST /api/x" 403 - pod11 -X POST --data x "http://$vip/api/x"
+# refused after its head, with most of the body still to come: node2
+# closes (reset: the body unread) while node1's engine still sends it on
+# the leg's socket; the 403 that came first is what the client gets
+head -c 2097152 /dev/zero >"$TP_DIR/bigbody"
+creq "a. A POST /api/x with a 2 MiB body" 403 - pod11 -X POST -H 'Expect:' \
+	--data-binary "@$TP_DIR/bigbody" "http://$vip/api/x"
 creq "a. A GET /admin" 403 - pod11 "http://$vip/admin"
 creq "a. C (other service account) GET /api/x" 403 - pod12 "http://$vip/api/x"
 creq "a. plaintext (PERMISSIVE, no identity) GET /api/x" 403 - node1 "http://$p21:8000/api/x"
