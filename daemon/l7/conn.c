@@ -912,8 +912,14 @@ static void cont_sent(struct l7c *c, int res)
 /* forward the request body that dbuf holds, then read more from the client */
 static void req_body(struct l7c *c)
 {
-	size_t avail = c->dlen - c->dpos, n = 0;
+	size_t avail = c->dlen - c->dpos, n = 0, head = c->head_len;
 
+	/* the request head waits in obuf: the body bytes already here go
+	 * behind it, in one send (one record, one segment): an upstream
+	 * that answers on the head alone still finds the body read with it
+	 * rather than arriving after its answer (and resetting it) */
+	if (head && avail > L7_OBUF - head)
+		avail = L7_OBUF - head;
 	if (!c->req_done) {
 		switch (c->req.body) {
 		case SL_H1_BODY_CLEN:
@@ -930,6 +936,7 @@ static void req_body(struct l7c *c)
 
 				if (k < 0) {
 					c->req_done = false;
+					c->head_len = 0;
 					c_local_reply(c, c->ck.err_status, NULL,
 						      "bad chunked request body");
 					return;
@@ -943,6 +950,16 @@ static void req_body(struct l7c *c)
 		default:
 			c->req_done = true;
 		}
+	}
+	if (head) {
+		c->head_len = 0;
+		if (n) {
+			memcpy(c->obuf + head, c->dbuf + c->dpos, n);
+			c->req_bytes += n;
+			c->dpos += n;
+		}
+		c_leg_send(c, c->obuf, head + n, req_sent);
+		return;
 	}
 	if (n) {
 		c->req_bytes += n;
@@ -1109,7 +1126,8 @@ static void c_send_request(struct l7c *c)
 	if (c->req.body == SL_H1_BODY_CHUNKED)
 		sl_h1_chunked_init(&c->ck, NULL);
 	c->req_done = c->req.body == SL_H1_BODY_NONE;
-	c_leg_send(c, c->obuf, (size_t)n, req_sent);
+	c->head_len = (size_t)n; /* sent by req_body, with what body it can */
+	req_body(c);
 }
 
 /* ---- attempts ----------------------------------------------------------- */

@@ -362,10 +362,23 @@ creq "a. A GET /api/x" 200 "GET /api/x" pod11 "http://$vip/api/x"
 creq "a. A POST /api/x" 403 - pod11 -X POST --data x "http://$vip/api/x"
 # refused after its head, with most of the body still to come: node2
 # closes (reset: the body unread) while node1's engine still sends it on
-# the leg's socket; the 403 that came first is what the client gets
+# the leg's socket; the 403 that came first is what the client gets.
+# node2's relay can lose its own 403 to that reset (the destination side
+# resets with the 403 maybe still unsent), so 3 tries: one 403 is enough;
+# a node1 that gives up on the failed send answers 503 every time.
 head -c 2097152 /dev/zero >"$TP_DIR/bigbody"
-creq "a. A POST /api/x with a 2 MiB body" 403 - pod11 -X POST -H 'Expect:' \
-	--data-binary "@$TP_DIR/bigbody" "http://$vip/api/x"
+codes=
+for ((i = 0; i < 3; i++)); do
+	c=$(tp_exec pod11 curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		-X POST -H 'Expect:' --data-binary "@$TP_DIR/bigbody" "http://$vip/api/x" 2>/dev/null) || true
+	codes="$codes $c"
+	[ "$c" = 403 ] && break
+done
+if [ "$c" = 403 ]; then
+	ok "a. A POST /api/x with a 2 MiB body, refused after its head: 403 (tries:$codes)"
+else
+	bad "a. A POST /api/x with a 2 MiB body, refused after its head: no 403 in 3 tries:$codes"
+fi
 creq "a. A GET /admin" 403 - pod11 "http://$vip/admin"
 creq "a. C (other service account) GET /api/x" 403 - pod12 "http://$vip/api/x"
 creq "a. plaintext (PERMISSIVE, no identity) GET /api/x" 403 - node1 "http://$p21:8000/api/x"
