@@ -660,6 +660,11 @@ int sl_tls_rl_close_notify(struct sl_tls_rl *rl)
 	return ret;
 }
 
+size_t sl_tls_rl_pending_input(const struct sl_tls_rl *rl)
+{
+	return rl->pt_len + (rl->in.p ? rl->in.len - rl->in.off : 0);
+}
+
 size_t sl_tls_rl_pending_output(const struct sl_tls_rl *rl)
 {
 	return rl->out.len - rl->out.off;

@@ -117,6 +117,12 @@ ssize_t sl_tls_rl_write(struct sl_tls_rl *rl, const void *buf, size_t len);
 /** sl_tls_rl_close_notify - queue a close_notify alert. @retval 0 or -errno */
 int sl_tls_rl_close_notify(struct sl_tls_rl *rl);
 
+/**
+ * sl_tls_rl_pending_input - bytes received and not read yet: plaintext of
+ * an opened record plus ciphertext not opened (a partial record too)
+ */
+size_t sl_tls_rl_pending_input(const struct sl_tls_rl *rl);
+
 /** sl_tls_rl_pending_output - ciphertext bytes waiting to be sent */
 size_t sl_tls_rl_pending_output(const struct sl_tls_rl *rl);
 

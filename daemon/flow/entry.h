@@ -4,6 +4,7 @@
 #ifndef SL_DAEMON_ENTRY_H
 #define SL_DAEMON_ENTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ip.h"
@@ -83,6 +84,37 @@ void sl_inbound_set_l7(sl_inbound_l7_fn fn);
  * pool, dial, handshake as @src, preamble, kTLS or userspace relay,
  * same-node handoff, plaintext for DISABLE.
  */
+struct sl_tls_rl;
+struct sl_lb_flow;
+struct sl_worker;
+
+/*
+ * What an upstream leg of the HTTP engine takes over from its pinned flow
+ * instead of a relay (sl_outbound_pin.direct): the mesh socket and its
+ * TLS state, and what the relay would have held until it ended (the
+ * endpoint's connection slot, the outbound budget place, the open-flow
+ * count, a worker reference).  Given back with sl_outbound_direct_release.
+ */
+struct sl_outbound_direct {
+	int fd;		       /* the mesh socket, connected (owned) */
+	bool ktls;	       /* kernel TLS installed on @fd */
+	bool plaintext;	       /* no TLS: DestinationRule tls DISABLE */
+	struct sl_tls_rl *rl;  /* userspace TLS: the session (owned) */
+	struct sl_lb_flow *lb; /* the endpoint's slot (lb.h; owned) */
+	int budget;	       /* enum sl_budget (admission.h) */
+	struct sl_worker *w;   /* referenced until released */
+	uint64_t idle_timeout_ns;  /* what the relay's idle timer would be */
+	uint64_t max_duration_ns;  /* tcp.maxConnectionDuration; 0: none */
+};
+
+/**
+ * sl_outbound_direct_release - give back what @dc holds besides the
+ * socket and the session (the caller closes and frees those): the
+ * endpoint's slot, the budget place, the open-flow count, the worker
+ * reference.  Once; NULL-safe; @dc->lb is NULL after.
+ */
+void sl_outbound_direct_release(struct sl_outbound_direct *dc);
+
 struct sl_outbound_pin {
 	struct sl_config *cfg;	       /* the snapshot @src, @ep, @pol are in
 					* (the flow takes its own reference) */
@@ -94,13 +126,19 @@ struct sl_outbound_pin {
 	uint64_t connect_timeout_ns;   /* 0: the policy's, else --connect-timeout */
 	void (*ready)(void *arg, int err);
 	void *arg;
+	/* non-NULL: no relay and no pod socket (sl_outbound_start_pinned's
+	 * @fd is -1); once the flow would relay it fills *direct and calls
+	 * ready(arg, 0): the caller then owns what it holds */
+	struct sl_outbound_direct *direct;
 };
 
 /**
  * sl_outbound_start_pinned - start an upstream leg (admitted to the
- * outbound budget).  @fd passes to the flow.  @p->ready(arg, 0) is called
- * once the relay runs, or (arg, -errno) when it failed before (the flow
- * has reset @fd then); never from within this call.
+ * outbound budget).  @fd passes to the flow (-1 with @p->direct).
+ * @p->ready(arg, 0) is called once the relay runs (with @p->direct: once
+ * *@p->direct is filled instead), or (arg, -errno) when it failed before
+ * (the flow has reset @fd and the mesh socket then); never from within
+ * this call.
  * @retval 0; -EBUSY (outbound budget full, @fd untouched), -ENOMEM
  */
 int sl_outbound_start_pinned(struct sl_wctx *wc, int fd,

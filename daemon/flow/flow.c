@@ -631,8 +631,79 @@ static void relay_done(void *arg, const struct sl_relay_result *r)
 	sl_worker_unref(wc->w);
 }
 
-void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
-		   uint32_t initial_len)
+void sl_outbound_direct_release(struct sl_outbound_direct *dc)
+{
+	if (!dc || !dc->lb)
+		return;
+	sl_lb_end(dc->lb);
+	free(dc->lb);
+	dc->lb = NULL;
+	sl_stats_flow_close();
+	sl_budget_put((enum sl_budget)dc->budget);
+	sl_worker_unref(dc->w);
+}
+
+/*
+ * An upstream leg of the HTTP engine that reads and writes the mesh socket
+ * itself (f->direct): what the relay would take goes to the leg instead.
+ * Userspace TLS continues on the record layer (a pooled session is on it
+ * already); a session the record layer cannot take over (sl_tls_rl_new
+ * refuses: record.h) fails the leg, which the engine treats as a failed
+ * connection (retried by its policy).
+ */
+static void flow_hand_over(struct sl_flow *f, bool ktls)
+{
+	struct sl_outbound_direct *dc = f->direct;
+	void (*ready)(void *, int) = f->ready;
+	struct sl_tls_rl *rl = f->rl;
+	int ret;
+
+	if (!f->plaintext && !ktls && !rl) {
+		ret = sl_tls_rl_new(f->tls, &rl);
+		if (ret) {
+			sl_log_warn("%s: flow %s -> %s: the record layer cannot take the session over: %s",
+				    __func__, f->src, f->dst, strerror(-ret));
+			f->ready_err = -EPROTO;
+			sl_flow_fail(f);
+			return;
+		}
+	}
+	memset(dc, 0, sizeof(*dc));
+	dc->fd = f->mesh_fd;
+	dc->ktls = ktls;
+	dc->plaintext = f->plaintext;
+	dc->rl = rl;
+	dc->lb = f->lb;
+	dc->budget = (int)f->adm.budget;
+	dc->w = f->wc->w;
+	dc->idle_timeout_ns = f->d->o.idle_timeout_ns;
+	if (f->lb && f->lb->pol.idle_timeout_ns)
+		dc->idle_timeout_ns = f->lb->pol.idle_timeout_ns;
+	dc->max_duration_ns = f->lb ? f->lb->pol.max_duration_ns : 0;
+	sl_worker_ref(f->wc->w);
+	/* the kernel has the keys, or the record layer has the session */
+	sl_tls_conn_free(f->tls);
+	sl_stat_inc(SL_STAT_RELAYS_STARTED);
+	sl_stat_inc(f->plaintext ? SL_STAT_RELAYS_PLAIN :
+		    ktls ? SL_STAT_RELAYS_KTLS : SL_STAT_RELAYS_USERSPACE);
+	sl_log_debug("%s: flow %s -> %s: the HTTP engine takes the mesh socket (%s)",
+		     __func__, f->src, f->dst,
+		     f->plaintext ? "plaintext" : ktls ? "kTLS" : "userspace TLS");
+	f->lb = NULL;
+	f->mesh_fd = -1;
+	f->tls = NULL;
+	f->rl = NULL;
+	f->handoff_port = 0;
+	f->adm.budget = SL_BUDGET_NONE;
+	sl_admission_release(f->d, &f->adm);
+	f->ready = NULL;
+	f->direct = NULL;
+	ready(f->ready_arg, 0);
+	flow_end(f);
+}
+
+static void flow_relay(struct sl_flow *f, bool ktls, const void *initial,
+		       uint32_t initial_len)
 {
 	struct sl_relay_params p = {
 		.idle_timeout_ns = f->d->o.idle_timeout_ns,
@@ -709,4 +780,13 @@ void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
 		ready(f->ready_arg, 0);
 	}
 	flow_end(f);
+}
+
+void sl_flow_relay(struct sl_flow *f, bool ktls, const void *initial,
+		   uint32_t initial_len)
+{
+	if (f->direct)
+		flow_hand_over(f, ktls);
+	else
+		flow_relay(f, ktls, initial, initial_len);
 }

@@ -122,6 +122,8 @@ struct sl_flow {
 	 * engine reports requests. */
 	void (*ready)(void *arg, int err);
 	void *ready_arg;
+	/* the leg takes the mesh side over instead of a relay (entry.h) */
+	struct sl_outbound_direct *direct;
 	int ready_err; /* the failure to report (default -ECONNABORTED) */
 	bool l7; /* inbound: the HTTP engine has the pod side and reports
 		  * requests; the flow reports nothing itself */

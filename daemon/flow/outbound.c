@@ -94,8 +94,11 @@ _Static_assert(SL_PREAMBLE_MAX_LEN + SL_EARLY_MAX <= SL_FLOW_BUF,
  */
 static ssize_t early_data(struct sl_flow *f, uint8_t *buf, size_t cap)
 {
-	ssize_t e = recv(f->pod_fd, buf, cap, MSG_DONTWAIT);
+	ssize_t e;
 
+	if (f->pod_fd < 0) /* a direct leg: its engine sends everything */
+		return 0;
+	e = recv(f->pod_fd, buf, cap, MSG_DONTWAIT);
 	if (e >= 0)
 		return e;
 	if (errno == EAGAIN || errno == EINTR) /* EWOULDBLOCK is EAGAIN */
@@ -509,6 +512,7 @@ int sl_outbound_start_pinned(struct sl_wctx *wc, int fd,
 	f->pod_fd = fd;
 	f->ready = p->ready;
 	f->ready_arg = p->arg;
+	f->direct = p->direct;
 	sl_flow_fmt_ep(f->src, sizeof(f->src), &p->src_ip, p->src_port);
 	sl_flow_fmt_ep(f->dst, sizeof(f->dst), &p->orig_dst, p->orig_port);
 	f->src_wl = p->src;

@@ -138,8 +138,20 @@ static void io_done(struct sl_op *op, int res, uint32_t flags)
 
 static void io_submit(struct l7c *c)
 {
-	struct io_uring_sqe *sqe = sl_worker_sqe(c->wc->w);
+	struct io_uring_sqe *sqe;
 
+	c->io_op.fn = io_done;
+	c->io_armed = true;
+	if (c->io_st) { /* the leg's stream: TLS or not, it knows */
+		if (c->io_send)
+			sl_l7_stream_send(c->io_st, c->io_buf + c->io_done,
+					  c->io_len - c->io_done, &c->io_op);
+		else
+			sl_l7_stream_recv(c->io_st, (void *)c->io_buf,
+					  c->io_len, &c->io_op);
+		return;
+	}
+	sqe = sl_worker_sqe(c->wc->w);
 	if (c->io_poll)
 		io_uring_prep_poll_add(sqe, c->io_fd, POLLIN | POLLRDHUP);
 	else if (c->io_send)
@@ -148,18 +160,19 @@ static void io_submit(struct l7c *c)
 	else
 		io_uring_prep_recv(sqe, c->io_fd, (void *)c->io_buf, c->io_len,
 				   0);
-	c->io_op.fn = io_done;
 	sl_op_attach(sqe, &c->io_op);
-	c->io_armed = true;
 }
 
 enum io_kind { IO_SEND, IO_RECV, IO_POLL };
 
-/* one op on @fd: send all of @buf, recv into it, or poll for input */
-static void c_io(struct l7c *c, enum io_kind k, int fd, const void *buf,
-		 size_t len, l7_cont cont)
+/* one op on @fd (or on @st, a leg's stream, when not NULL): send all of
+ * @buf, recv into it, or poll for input */
+static void c_io(struct l7c *c, enum io_kind k, int fd,
+		 struct sl_l7_stream *st, const void *buf, size_t len,
+		 l7_cont cont)
 {
 	c->io_fd = fd;
+	c->io_st = st;
 	c->io_buf = buf;
 	c->io_len = len;
 	c->io_done = 0;
@@ -169,9 +182,23 @@ static void c_io(struct l7c *c, enum io_kind k, int fd, const void *buf,
 	io_submit(c);
 }
 
-#define c_send(c, fd, buf, len, cont) c_io(c, IO_SEND, fd, buf, len, cont)
-#define c_recv(c, fd, buf, len, cont) c_io(c, IO_RECV, fd, buf, len, cont)
-#define c_poll(c, fd, cont) c_io(c, IO_POLL, fd, NULL, 0, cont)
+#define c_send(c, fd, buf, len, cont) c_io(c, IO_SEND, fd, NULL, buf, len, cont)
+#define c_recv(c, fd, buf, len, cont) c_io(c, IO_RECV, fd, NULL, buf, len, cont)
+#define c_poll(c, fd, cont) c_io(c, IO_POLL, fd, NULL, NULL, 0, cont)
+/* upstream I/O goes through the leg's stream */
+#define c_leg_send(c, buf, len, cont)                                          \
+	c_io(c, IO_SEND, -1, &(c)->leg->st, buf, len, cont)
+#define c_leg_recv(c, buf, len, cont)                                          \
+	c_io(c, IO_RECV, -1, &(c)->leg->st, buf, len, cont)
+
+/* cancel the op in flight (its completion comes with -ECANCELED) */
+static void c_cancel_io(struct l7c *c)
+{
+	if (c->io_st)
+		sl_l7_stream_cancel(c->io_st);
+	else
+		sl_worker_cancel_op(c->wc->w, &c->io_op);
+}
 
 /* ---- the timer ---------------------------------------------------------- */
 
@@ -278,7 +305,7 @@ static void c_abort_io(struct l7c *c, void (*then)(struct l7c *c))
 		return;
 	}
 	c->io_then = then;
-	sl_worker_cancel_op(c->wc->w, &c->io_op);
+	c_cancel_io(c);
 }
 
 /* ---- watching the client while the upstream works -------------------- */
@@ -455,7 +482,7 @@ void sl_l7c_end(struct l7c *c, bool reset)
 			c->fd = -1;
 		}
 		if (c->io_armed)
-			sl_worker_cancel_op(c->wc->w, &c->io_op);
+			c_cancel_io(c);
 		if (c->watch_armed)
 			sl_worker_cancel_op(c->wc->w, &c->watch_op);
 		c_timer_stop(c);
@@ -568,6 +595,7 @@ static void resp_finished(struct l7c *c)
 {
 	bool reuse = c->resp.body != SL_H1_BODY_UNTIL_CLOSE &&
 		     (c->resp.flags & SL_H1_F_KEEPALIVE) && c->req_done &&
+		     !c->early_resp &&
 		     c->upos == c->ulen &&
 		     (!c->rt.pol.max_requests_per_conn ||
 		      c->leg->requests < c->rt.pol.max_requests_per_conn);
@@ -685,7 +713,7 @@ static void resp_body(struct l7c *c)
 		resp_finished(c);
 		return;
 	}
-	c_recv(c, c->leg->fd, c->ubuf, L7_UBUF, resp_recvd);
+	c_leg_recv(c, c->ubuf, L7_UBUF, resp_recvd);
 }
 
 static void resp_forward(struct l7c *c)
@@ -695,7 +723,9 @@ static void resp_forward(struct l7c *c)
 	ssize_t n;
 
 	c_unwatch_client(c);
-	if (!(c->req.flags & SL_H1_F_KEEPALIVE) ||
+	/* an early response (req_sent): the rest of the request is still
+	 * in the client connection, which closes after it */
+	if (!(c->req.flags & SL_H1_F_KEEPALIVE) || !c->req_done ||
 	    c->resp.body == SL_H1_BODY_UNTIL_CLOSE || c->stopping)
 		c->close_after = true;
 	if (c->resp.body == SL_H1_BODY_TUNNEL)
@@ -830,8 +860,8 @@ static void resp_head(struct l7c *c)
 			c_local_reply(c, 502, "UPE", "upstream response head too large");
 			return;
 		}
-		c_recv(c, c->leg->fd, c->ubuf + c->ulen, L7_UBUF - c->ulen,
-		       resp_head_recvd);
+		c_leg_recv(c, c->ubuf + c->ulen, L7_UBUF - c->ulen,
+			   resp_head_recvd);
 		return;
 	}
 	if (n < 0) {
@@ -887,6 +917,20 @@ static void req_body_recvd(struct l7c *c, int res)
 /* the request head or a piece of its body went to the leg */
 static void req_sent(struct l7c *c, int res)
 {
+	if (res < 0 && !c->early_resp) {
+		/* the upstream may have answered and closed before taking
+		 * the whole request (a refusal, a 413): the engine writes to
+		 * its socket directly, so the send fails where a relay would
+		 * have taken the bytes.  What it answered is read before
+		 * giving up, as Envoy forwards an early response; nothing
+		 * came: UC as before (resp_head_recvd). */
+		c->early_resp = true;
+		sl_h1_msg_init(&c->resp, NULL);
+		c->ulen = c->upos = 0;
+		c_watch_client(c);
+		resp_head(c);
+		return;
+	}
 	if (res < 0) {
 		c_upstream_gone(c);
 		return;
@@ -906,8 +950,14 @@ static void cont_sent(struct l7c *c, int res)
 /* forward the request body that dbuf holds, then read more from the client */
 static void req_body(struct l7c *c)
 {
-	size_t avail = c->dlen - c->dpos, n = 0;
+	size_t avail = c->dlen - c->dpos, n = 0, head = c->head_len;
 
+	/* the request head waits in obuf: the body bytes already here go
+	 * behind it, in one send (one record, one segment): an upstream
+	 * that answers on the head alone still finds the body read with it
+	 * rather than arriving after its answer (and resetting it) */
+	if (head && avail > L7_OBUF - head)
+		avail = L7_OBUF - head;
 	if (!c->req_done) {
 		switch (c->req.body) {
 		case SL_H1_BODY_CLEN:
@@ -924,6 +974,7 @@ static void req_body(struct l7c *c)
 
 				if (k < 0) {
 					c->req_done = false;
+					c->head_len = 0;
 					c_local_reply(c, c->ck.err_status, NULL,
 						      "bad chunked request body");
 					return;
@@ -938,10 +989,20 @@ static void req_body(struct l7c *c)
 			c->req_done = true;
 		}
 	}
+	if (head) {
+		c->head_len = 0;
+		if (n) {
+			memcpy(c->obuf + head, c->dbuf + c->dpos, n);
+			c->req_bytes += n;
+			c->dpos += n;
+		}
+		c_leg_send(c, c->obuf, head + n, req_sent);
+		return;
+	}
 	if (n) {
 		c->req_bytes += n;
 		c->dpos += n;
-		c_send(c, c->leg->fd, c->dbuf + c->dpos - n, n, req_sent);
+		c_leg_send(c, c->dbuf + c->dpos - n, n, req_sent);
 		return;
 	}
 	if (c->req_done) {
@@ -1095,6 +1156,7 @@ static void c_send_request(struct l7c *c)
 		return;
 	}
 	c->leg->requests++;
+	c->early_resp = false;
 	/* the body restarts from its first byte (a retry replays it) */
 	c->dpos = c->body_start;
 	c->body_left = c->req.body == SL_H1_BODY_CLEN ? c->req.content_length : 0;
@@ -1102,7 +1164,8 @@ static void c_send_request(struct l7c *c)
 	if (c->req.body == SL_H1_BODY_CHUNKED)
 		sl_h1_chunked_init(&c->ck, NULL);
 	c->req_done = c->req.body == SL_H1_BODY_NONE;
-	c_send(c, c->leg->fd, c->obuf, (size_t)n, req_sent);
+	c->head_len = (size_t)n; /* sent by req_body, with what body it can */
+	req_body(c);
 }
 
 /* ---- attempts ----------------------------------------------------------- */
@@ -1552,7 +1615,7 @@ static void c_next_request(struct l7c *c)
 	if (c->d->o.idle_timeout_ns)
 		c_timer(c, c->d->o.idle_timeout_ns, idle_timeout);
 	if (c->inbound && c->leg)
-		c_watch(c, c->leg->fd, true);
+		c_watch(c, sl_l7_leg_fd(c->leg), true);
 	c_poll(c, c->fd, readable);
 }
 

@@ -110,6 +110,11 @@ struct l7c {
 	const char *io_buf;
 	size_t io_len, io_done;
 	bool io_send, io_poll;
+	size_t head_len; /* the request head in obuf, not sent yet */
+	bool early_resp; /* this try's request failed to go whole: reading
+			  * what the upstream answered before it closed */
+	struct sl_l7_stream *io_st; /* the op is on this leg's stream (the
+				     * leg is not freed while it is busy) */
 	void (*io_then)(struct l7c *c); /* after a cancelled op completed */
 	/* the client watched while its response is awaited: a client that
 	 * goes away ends the request at once (DC), as Envoy resets it */

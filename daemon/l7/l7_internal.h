@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "entry.h"
 #include "ip.h"
 #include "loop.h"
+#include "stream.h"
 
 struct sl_wctx;
 struct sl_config;
@@ -33,32 +35,45 @@ struct sl_l7_key {
 };
 
 /*
- * One upstream leg: our end (@fd) of a socketpair whose other end is the
- * pod side of a pinned outbound flow.  Owned by the connection using it
- * (@owner), or by the worker's idle list; freed by sl_l7_leg_close once
- * no op of its own is in flight.
+ * One upstream leg: the mesh socket of an outbound flow pinned to one
+ * endpoint, taken over from the flow once it is ready (handshake, preamble,
+ * kTLS or not: sl_outbound_direct), read and written through @st; or, on
+ * the destination side, our end of the socketpair to the pod's relay
+ * (sl_l7_leg_fixed).  Owned by the connection using it (@owner), or by the
+ * worker's idle list; freed by sl_l7_leg_close once no op of its own is in
+ * flight.
  */
 struct sl_l7_leg {
-	int fd;
+	struct sl_l7_stream st; /* the socket (st.fd) and its TLS, if any */
+	struct sl_outbound_direct dc; /* what the flow handed over (dc.lb
+				       * held until the leg closes) */
 	struct sl_l7_key key;
 	struct sl_wctx *wc;
 	void (*ready)(void *owner, struct sl_l7_leg *leg, int err);
 	void *owner;	  /* NULL: idle or orphaned */
 	bool connecting;  /* waiting for the flow's ready() */
-	bool closed;	  /* fd closed; freed when nothing is in flight */
+	bool closed;	  /* socket closed; freed when nothing is in flight */
 	unsigned int requests; /* requests sent on it */
+	uint64_t born;	  /* when the flow handed it over */
 	uint64_t idle_since;
-	uint64_t idle_ns; /* connectionPool.http.idleTimeout, else 60 s */
+	uint64_t idle_ns; /* connectionPool.http.idleTimeout (else 60 s), at
+			   * most the flow's relay idle timeout */
 	struct sl_op poll_op; /* idle: the upstream closing or talking */
 	bool poll_armed;
 	struct sl_l7_leg *prev, *next; /* the worker's idle list */
 };
 
+/** sl_l7_leg_fd - the leg's socket (-1 once closed) */
+static inline int sl_l7_leg_fd(const struct sl_l7_leg *leg)
+{
+	return leg->st.fd;
+}
+
 /**
  * sl_l7_leg_get - a leg for @key: an idle one (ready at once: returns it
  * with *@now true), or a new one (connecting: @ready(owner, leg, err)
- * follows, 0 once the flow relays, -errno when it failed; the leg is then
- * closed by the caller)
+ * follows, 0 once the flow handed its mesh socket over, -errno when it
+ * failed; the leg is then closed by the caller)
  * @retval the leg, or NULL with *@err (-EBUSY: outbound budget full)
  */
 struct sl_l7_leg *sl_l7_leg_get(struct sl_wctx *wc, struct sl_config *cfg,
@@ -83,7 +98,11 @@ void sl_l7_leg_put(struct sl_l7_leg *leg, bool reuse);
  */
 struct sl_l7_leg *sl_l7_leg_fixed(struct sl_wctx *wc, int fd, void *owner);
 
-/** sl_l7_leg_close - close @leg's socket; it is freed when safe (NULL-safe) */
+/**
+ * sl_l7_leg_close - close @leg's socket (close_notify first on TLS, when
+ * no send is half done), cancel its stream's operation; it is freed, and
+ * what its flow handed over given back, when safe (NULL-safe)
+ */
 void sl_l7_leg_close(struct sl_l7_leg *leg);
 
 /** sl_l7_legs_stop - close every idle leg of this thread */

@@ -56,8 +56,8 @@ static void shadow_end(struct l7_shadow *sh)
 {
 	if (!sh->ended) {
 		sh->ended = true;
-		if (sh->io_armed)
-			sl_worker_cancel_op(sh->wc->w, &sh->io_op);
+		if (sh->io_armed && sh->leg)
+			sl_l7_stream_cancel(&sh->leg->st);
 		if (sh->tm_armed)
 			sl_worker_timeout_cancel(sh->wc->w, &sh->tm_op);
 		/* a connecting leg is freed by its flow's ready() */
@@ -90,17 +90,14 @@ static void shadow_io_done(struct sl_op *op, int res, uint32_t flags)
 
 static void shadow_io(struct l7_shadow *sh)
 {
-	struct io_uring_sqe *sqe = sl_worker_sqe(sh->wc->w);
-
-	if (sh->sending)
-		io_uring_prep_send(sqe, sh->leg->fd, sh->buf + sh->done,
-				   sh->len - sh->done, MSG_NOSIGNAL);
-	else
-		io_uring_prep_recv(sqe, sh->leg->fd, sh->rbuf, sizeof(sh->rbuf),
-				   0);
 	sh->io_op.fn = shadow_io_done;
-	sl_op_attach(sqe, &sh->io_op);
 	sh->io_armed = true;
+	if (sh->sending)
+		sl_l7_stream_send(&sh->leg->st, sh->buf + sh->done,
+				  sh->len - sh->done, &sh->io_op);
+	else
+		sl_l7_stream_recv(&sh->leg->st, sh->rbuf, sizeof(sh->rbuf),
+				  &sh->io_op);
 }
 
 static void shadow_timeout(struct sl_op *op, int res, uint32_t flags)

@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tunnel after an accepted Upgrade (101) or CONNECT (2xx) (conn.h):
- * both sockets go to the plain relay.
+ * the client's socket and the leg's go to a relay: the plain one when the
+ * leg is plaintext (the destination side's socketpair, a tls DISABLE
+ * upstream), the kTLS one on a kTLS leg, the userspace TLS one (with the
+ * leg's record layer) otherwise: the same relays as an L4 flow's.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "conn.h"
 #include "daemon.h"
 #include "entry.h"
 #include "log.h"
+#include "sock.h"
+#include "record.h"
 #include "relay.h"
 
 struct l7_tunnel {
 	struct sl_worker *w;
 	bool inbound; /* no outbound budget place to give back */
+	struct sl_outbound_direct dc; /* the leg's flow's holdings */
 };
 
 static void tunnel_done(void *arg, const struct sl_relay_result *r)
@@ -27,17 +34,32 @@ static void tunnel_done(void *arg, const struct sl_relay_result *r)
 		     (unsigned long long)r->bytes_tls_to_plain);
 	if (!t->inbound)
 		sl_outbound_l7_release();
+	sl_outbound_direct_release(&t->dc);
 	sl_worker_unref(t->w);
 	free(t);
 }
 
+/* start the relay between the client @cfd and the leg's socket @lfd */
+static int tunnel_relay(struct l7c *c, struct sl_l7_stream *st, int cfd,
+			int lfd, struct sl_tls_rl *rl, const void *down,
+			uint32_t down_len, struct sl_relay_params *p)
+{
+	if (st->kind == SL_L7_STREAM_PLAIN)
+		return sl_relay_start_plain(c->wc->w, cfd, lfd, down, down_len,
+					    p);
+	p->rl = rl;
+	return sl_relay_start(c->wc->w, cfd, lfd, NULL,
+			      st->kind == SL_L7_STREAM_KTLS, down, down_len, p);
+}
+
 /*
  * The upstream accepted an Upgrade (101) or a CONNECT (2xx), and the
- * client has the response head: from here on raw bytes both ways, by the
- * plain relay (half-close, resets, idle timeout), between the client and
- * the leg.  What the client sent after its request head goes up first,
- * what the upstream sent after the response head comes down first.  The
- * connection is over for the engine; the tunnel keeps its budget place.
+ * client has the response head: from here on raw bytes both ways, by a
+ * relay (half-close, resets, idle timeout), between the client and the
+ * leg's socket.  What the client sent after its request head goes up
+ * first, what the upstream sent after the response head (and what the
+ * leg's record layer holds opened) comes down first.  The connection is
+ * over for the engine; the tunnel keeps its budget place and the leg's.
  */
 void sl_l7c_tunnel(struct l7c *c)
 {
@@ -48,15 +70,33 @@ void sl_l7c_tunnel(struct l7c *c)
 		.done = tunnel_done,
 	};
 	struct l7_tunnel *t = calloc(1, sizeof(*t));
-	size_t up = c->dlen - c->dpos;
-	int leg_fd = c->leg->fd;
+	struct sl_l7_stream *st = &c->leg->st;
+	size_t up = c->dlen - c->dpos, have = c->ulen - c->upos;
+	struct sl_tls_rl *rl;
+	uint8_t *down = NULL;
+	ssize_t more = 0;
+	int lfd;
 
 	if (!t) {
 		sl_l7c_end(c, true);
 		return;
 	}
-	if (up && send(leg_fd, c->dbuf + c->dpos, up, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-			  (ssize_t)up) {
+	if (up && sl_l7_stream_send_now(st, c->dbuf + c->dpos, up)) {
+		free(t);
+		sl_l7c_flag(c, "UC");
+		sl_l7c_report(c);
+		sl_l7c_end(c, true);
+		return;
+	}
+	/* the response's bytes past its head, then what the record layer
+	 * opened already (the relay reads only what arrives after) */
+	down = malloc(have + L7_UBUF);
+	if (down) {
+		memcpy(down, c->ubuf + c->upos, have);
+		more = sl_l7_stream_drain(st, down + have, L7_UBUF);
+	}
+	if (!down || more < 0) {
+		free(down);
 		free(t);
 		sl_l7c_flag(c, "UC");
 		sl_l7c_report(c);
@@ -67,17 +107,24 @@ void sl_l7c_tunnel(struct l7c *c)
 	t->inbound = c->inbound;
 	p.done_arg = t;
 	sl_worker_ref(t->w);
-	if (sl_relay_start_plain(c->wc->w, c->fd, leg_fd, c->ubuf + c->upos,
-				 (uint32_t)(c->ulen - c->upos), &p)) {
+	sl_l7_stream_take(st, &lfd, &rl);
+	if (tunnel_relay(c, st, c->fd, lfd, rl, down,
+			 (uint32_t)(have + (size_t)more), &p)) {
+		free(down);
+		sl_tls_rl_free(rl);
+		sl_socket_reset(lfd);
 		sl_worker_unref(t->w);
 		free(t);
 		sl_l7c_report(c);
 		sl_l7c_end(c, true);
 		return;
 	}
+	free(down);
 	sl_l7c_report(c);
-	/* the relay owns both sockets now */
-	c->leg->fd = -1;
+	/* the relay owns both sockets and the session now, the tunnel what
+	 * the leg's flow held */
+	t->dc = c->leg->dc;
+	c->leg->dc.lb = NULL;
 	sl_l7_leg_close(c->leg);
 	c->leg = NULL;
 	c->fd = -1;

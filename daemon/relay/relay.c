@@ -45,11 +45,12 @@ int sl_relay_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		   uint32_t initial_len, const struct sl_relay_params *p)
 {
 	if (!w || plain_fd < 0 || tls_fd < 0 || !p || !p->done ||
-	    (initial_len && !initial) || !tls == !p->rl || (ktls && p->rl))
+	    (initial_len && !initial) || (!ktls && !tls == !p->rl) ||
+	    (ktls && p->rl))
 		return -EINVAL;
 	if (ktls)
-		return sl_relay_splice_start(w, plain_fd, tls_fd, tls, initial,
-					     initial_len, p);
+		return sl_relay_splice_start(w, plain_fd, tls_fd, tls, false,
+					     initial, initial_len, p);
 	return sl_relay_tls_start(w, plain_fd, tls_fd, tls, initial,
 				  initial_len, p);
 }
@@ -62,7 +63,7 @@ int sl_relay_start_plain(struct sl_worker *w, int plain_fd, int other_fd,
 	    (initial_len && !initial))
 		return -EINVAL;
 	/* splice moves TCP to TCP without copies, no kTLS needed */
-	return sl_relay_splice_start(w, plain_fd, other_fd, NULL, initial,
+	return sl_relay_splice_start(w, plain_fd, other_fd, NULL, true, initial,
 				     initial_len, p);
 }
 

@@ -103,7 +103,8 @@ struct sl_relay_params {
  * @plain_fd: connected plaintext TCP socket (ownership passes to the relay)
  * @tls_fd: connected TCP socket carrying the TLS session (ownership passes)
  * @tls: the session; if @ktls is true it was installed into @tls_fd with
- *       sl_ktls_install() and is freed at once (the kernel has the keys);
+ *       sl_ktls_install() and is freed at once (the kernel has the keys;
+ *       NULL when the caller freed it already: an HTTP engine's leg);
  *       otherwise the relay drives it and frees it at the end (keys wiped).
  *       Ownership passes to the relay either way.
  * @ktls: which relay to run

@@ -175,9 +175,10 @@ uint64_t sl_relay_tls_rl_started(void);
 int sl_relay_tls_start(struct sl_worker *w, int plain_fd, int tls_fd,
 		       struct sl_tls_conn *tls, const void *initial,
 		       uint32_t initial_len, const struct sl_relay_params *p);
-/* @tls NULL: plain mode (sl_relay_start_plain), both sides plaintext TCP */
+/* @plain: plain mode (sl_relay_start_plain), both sides plaintext TCP;
+ * else kTLS on @tls_fd, whose @tls (NULL once freed) is freed at once */
 int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
-			  struct sl_tls_conn *tls, const void *initial,
+			  struct sl_tls_conn *tls, bool plain, const void *initial,
 			  uint32_t initial_len, const struct sl_relay_params *p);
 
 #endif /* SL_RELAY_INTERNAL_H */

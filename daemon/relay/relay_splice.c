@@ -508,7 +508,7 @@ static int pipe_open(struct splice_dir *d, uint32_t size)
 }
 
 int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
-			  struct sl_tls_conn *tls, const void *initial,
+			  struct sl_tls_conn *tls, bool plain, const void *initial,
 			  uint32_t initial_len, const struct sl_relay_params *p)
 {
 	struct io_uring_sqe *sqe;
@@ -552,9 +552,9 @@ int sl_relay_splice_start(struct sl_worker *w, int plain_fd, int tls_fd,
 	 * metadata: free it (tens of KiB of OpenSSL state) right away
 	 * instead of keeping it for the life of the flow */
 	sl_tls_conn_free(tls);
-	sl_relay_base_init(&r->b, w, plain_fd, tls_fd, NULL, tls != NULL, p,
+	sl_relay_base_init(&r->b, w, plain_fd, tls_fd, NULL, !plain, p,
 			   relay_destroy);
-	r->plain = !tls; /* sl_relay_start_plain */
+	r->plain = plain; /* sl_relay_start_plain */
 	r->b.cancel_more = cancel_pipes;
 	sqe = sl_worker_sqe(w);
 	io_uring_prep_nop(sqe);

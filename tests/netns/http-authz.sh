@@ -37,7 +37,9 @@
 #   AUDIT audit-api  to paths ["/api/audited"]
 #
 #  a. the policy: A GET /api/x 200 (the pod saw GET /api/x); A POST /api/x,
-#     A GET /admin, C GET /api/x, plaintext GET /api/x: 403 "RBAC: access
+#     A POST /api/x with a 2 MiB body (refused after its head, node2 resets
+#     with the body unread: the 403 still reaches the client), A GET
+#     /admin, C GET /api/x, plaintext GET /api/x: 403 "RBAC: access
 #     denied", nothing reached the pod; DENY beats ALLOW; AUDIT allows and
 #     the access log says so; when request.headers[x-token]; after a 403
 #     the connection stays usable; notPaths, notHosts, notMethods, ports,

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # HTTP through the mesh on kernel TLS (issue 26): the HTTP engine's
-# upstream legs are ordinary outbound flows, so on a kernel with kTLS both
-# nodes carry the requests on kTLS (spliced), elsewhere on userspace TLS.
+# upstream legs start as ordinary outbound flows, so on a kernel with kTLS
+# both nodes carry the requests on kTLS (node1's engine sends and receives
+# plaintext on the kTLS socket, node2 splices), elsewhere on userspace TLS.
 # Small on purpose: tests/vm/suite.list runs it in the kTLS VM
 # (SL_REQUIRE_KTLS=1 there: kTLS must be used), where everything is
 # emulated and slow.  The host runs the same script on userspace TLS.
@@ -15,8 +16,9 @@
 #     binomial 3-sigma bound of 10 % (20 +- 12.7)
 #  3. request bodies of 1 MiB (Content-Length and chunked) reach v1 whole
 #  4. a retry (retries {attempts: 2, retryOn: 5xx}): 200, 2 requests upstream
-#  5. with kTLS: both nodes relayed on kTLS, no install failure
-#  6. both daemons stop with exit 0
+#  5. node1's legs are its mesh sockets (no socketpair to a relay)
+#  6. with kTLS: both nodes carried the requests on kTLS, no install failure
+#  7. both daemons stop with exit 0
 #
 # usage: http-ktls.sh SLUICED SLUICE NFT_TOOL SL_TCP
 set -euo pipefail
@@ -168,7 +170,28 @@ r=$(req "http://$fvip/retry")
 	tp_fail "retry: want '200 flaky' and 2 requests upstream, got '$r', $(wc -l <"$L3")"
 ok "retry: 200 after a 503, 2 requests upstream"
 
-# 5. on kTLS
+# 5. node1's upstream legs are the mesh sockets themselves (stream.c), not
+# a socketpair to a relay: after the requests above its idle legs are
+# open, and sluiced on node1 holds no connected unix stream socket (the
+# socketpair legs held two each).  Only /proc: the VM's root is minimal.
+unix_pairs() { # pid: connected unix stream sockets among its descriptors
+	local pid=$1 n=0 fd ino
+	declare -A conn=()
+	while read -r _ _ _ _ type st ino _; do
+		[ "$type" = 0001 ] && [ "$st" = 03 ] && conn[$ino]=1
+	done <"/proc/$pid/net/unix"
+	for fd in /proc/"$pid"/fd/*; do
+		ino=$(readlink "$fd" 2>/dev/null) || continue
+		case $ino in socket:\[*\]) ino=${ino#socket:[}; ino=${ino%]} ;; *) continue ;; esac
+		[ -n "${conn[$ino]:-}" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+pairs=$(unix_pairs "$TM_PID_A")
+[ "$pairs" = 0 ] || tp_fail "node1's sluiced holds $pairs connected unix stream sockets (socketpair legs?)"
+ok "node1's upstream legs are its mesh sockets: no socketpair in sluiced"
+
+# 6. on kTLS
 if [ "$kt" = on ]; then
 	for s in "$TM_SOCK_A" "$TM_SOCK_B"; do
 		[ "$(tm_stat "$s" flows_ktls)" -ge 1 ] ||
