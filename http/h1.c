@@ -667,6 +667,49 @@ static ssize_t parse(struct sl_h1_msg *m, const char *buf, size_t len)
 	}
 }
 
+static bool name_is(const char *buf, const struct sl_h1_hdr *h,
+		    const char *name, size_t nl)
+{
+	return h->name.len == nl && !strncasecmp(buf + h->name.off, name, nl);
+}
+
+ssize_t sl_h1_header_get(const struct sl_h1_msg *m, const char *buf,
+			 const char *name, char *out, size_t cap,
+			 const char **val)
+{
+	const struct sl_h1_hdr *first = NULL;
+	size_t nl = strlen(name), n = 0, total = 0, off = 0;
+
+	*val = NULL;
+	for (size_t i = 0; i < m->nhdr; i++) {
+		if (!name_is(buf, &m->hdr[i], name, nl))
+			continue;
+		if (!first)
+			first = &m->hdr[i];
+		total += m->hdr[i].value.len + (n ? 1 : 0);
+		n++;
+	}
+	if (!n)
+		return -ENOENT;
+	if (n == 1) {
+		*val = buf + first->value.off;
+		return (ssize_t)first->value.len;
+	}
+	if (total > cap)
+		return (ssize_t)total;
+	for (size_t i = 0; i < m->nhdr; i++) {
+		if (!name_is(buf, &m->hdr[i], name, nl))
+			continue;
+		if (off)
+			out[off++] = ',';
+		memcpy(out + off, buf + m->hdr[i].value.off,
+		       m->hdr[i].value.len);
+		off += m->hdr[i].value.len;
+	}
+	*val = out;
+	return (ssize_t)total;
+}
+
 ssize_t sl_h1_parse_request(struct sl_h1_msg *m, const char *buf, size_t len)
 {
 	if (!m || (!buf && len) || m->response)

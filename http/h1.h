@@ -249,6 +249,19 @@ void sl_h1_msg_init(struct sl_h1_msg *m, const struct sl_h1_limits *limits);
 ssize_t sl_h1_parse_request(struct sl_h1_msg *m, const char *buf, size_t len);
 
 /**
+ * sl_h1_header_get - the value of field @name (case-insensitive) of the
+ * parsed head @m over @buf, a repeated field's values joined with ","
+ * @out, @cap: where joined values go (not NUL-terminated)
+ * @val: set to the value: into @buf for a field sent once, into @out for
+ *       several joined; NULL when the joined value is longer than @cap
+ *       (call again with the length returned)
+ * @retval the value's length; -ENOENT when @m has no such field
+ */
+ssize_t sl_h1_header_get(const struct sl_h1_msg *m, const char *buf,
+			 const char *name, char *out, size_t cap,
+			 const char **val);
+
+/**
  * sl_h1_parse_response - parse (more of) a response head; as
  * sl_h1_parse_request(), with the status line instead of the request line
  * @req_meth: method of the request this answers (HEAD responses have no

@@ -35,56 +35,31 @@ bool sl_str_match_eval(const struct sl_str_match *m, const char *s, size_t len,
 	return false;
 }
 
-/* strncasecmp stops at a NUL; field names are tokens (no NUL) */
-static bool sl_name_eq(const char *a, size_t alen, const char *b)
-{
-	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
-}
-
 /* 1: header @name present and its (joined) value satisfies @m; 0: present,
  * not satisfied; -1: absent; -2: out of memory */
 static int sl_header_eval(const struct sl_http_req_view *req, const char *name,
 			  const struct sl_str_match *m)
 {
-	const struct sl_h1_msg *msg = req->msg;
-	const struct sl_h1_hdr *first = NULL;
-	char stack[SL_MATCH_JOIN_STACK], *join;
-	size_t n = 0, total = 0, off = 0;
+	char stack[SL_MATCH_JOIN_STACK], *heap = NULL;
+	const char *v;
+	ssize_t len;
 	int ret;
 
-	if (!msg || !req->buf)
+	if (!req->msg || !req->buf)
 		return -1;
-	for (size_t i = 0; i < msg->nhdr; i++) {
-		const struct sl_h1_hdr *h = &msg->hdr[i];
-
-		if (!sl_name_eq(req->buf + h->name.off, h->name.len, name))
-			continue;
-		if (!first)
-			first = h;
-		total += h->value.len + (n ? 1 : 0);
-		n++;
-	}
-	if (!n)
+	len = sl_h1_header_get(req->msg, req->buf, name, stack, sizeof(stack),
+			       &v);
+	if (len < 0)
 		return -1;
-	if (n == 1)
-		return sl_str_match_eval(m, req->buf + first->value.off,
-					 first->value.len, false);
-	join = total <= sizeof(stack) ? stack : malloc(total);
-	if (!join)
-		return -2;
-	for (size_t i = 0; i < msg->nhdr; i++) {
-		const struct sl_h1_hdr *h = &msg->hdr[i];
-
-		if (!sl_name_eq(req->buf + h->name.off, h->name.len, name))
-			continue;
-		if (off)
-			join[off++] = ',';
-		memcpy(join + off, req->buf + h->value.off, h->value.len);
-		off += h->value.len;
+	if (!v) {
+		heap = malloc((size_t)len);
+		if (!heap)
+			return -2;
+		sl_h1_header_get(req->msg, req->buf, name, heap, (size_t)len,
+				 &v);
 	}
-	ret = sl_str_match_eval(m, join, off, false);
-	if (join != stack)
-		free(join);
+	ret = sl_str_match_eval(m, v, (size_t)len, false);
+	free(heap);
 	return ret;
 }
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conn.h"
 #include "daemon.h"
@@ -33,44 +32,30 @@ static const char *hdr_lookup(void *arg, const char *name, char *buf,
 			      size_t cap)
 {
 	struct hdr_ctx *x = arg;
-	const struct sl_h1_msg *m = &x->c->req;
-	const char *base = x->c->dbuf;
-	size_t nl = strlen(name), need = 0, off = 0;
-	bool found = false;
-	char *out;
+	const struct l7c *c = x->c;
+	const char *v;
+	char *out = buf;
+	ssize_t len;
 
-	for (size_t i = 0; i < m->nhdr; i++) {
-		if (m->hdr[i].name.len != nl ||
-		    strncasecmp(base + m->hdr[i].name.off, name, nl))
-			continue;
-		need += (found ? 1 : 0) + m->hdr[i].value.len;
-		found = true;
-	}
-	if (!found)
+	if (!cap)
 		return NULL;
-	out = buf;
-	if (need + 1 > cap) {
+	len = sl_h1_header_get(&c->req, c->dbuf, name, buf, cap - 1, &v);
+	if (len < 0)
+		return NULL;
+	if ((size_t)len >= cap) {
 		free(x->big);
-		x->big = malloc(need + 1);
+		x->big = malloc((size_t)len + 1);
 		if (!x->big) {
 			x->enomem = true; /* refused below: fail closed */
 			return NULL;
 		}
 		out = x->big;
 	}
-	found = false;
-	for (size_t i = 0; i < m->nhdr; i++) {
-		if (m->hdr[i].name.len != nl ||
-		    strncasecmp(base + m->hdr[i].name.off, name, nl))
-			continue;
-		if (found)
-			out[off++] = ',';
-		memcpy(out + off, base + m->hdr[i].value.off,
-		       m->hdr[i].value.len);
-		off += m->hdr[i].value.len;
-		found = true;
-	}
-	out[off] = 0;
+	if (!v) /* joined, longer than @buf: again into the big one */
+		sl_h1_header_get(&c->req, c->dbuf, name, out, (size_t)len, &v);
+	else if (v != out)
+		memcpy(out, v, (size_t)len);
+	out[len] = 0;
 	return out;
 }
 
@@ -103,26 +88,6 @@ static int refresh_config(struct l7c *c)
 	sl_config_put(c->cfg);
 	c->cfg = cur;
 	return 0;
-}
-
-/* the authority of an absolute-form target, or NULL */
-static const char *abs_authority(const struct l7c *c, size_t *len)
-{
-	const char *t = c->dbuf + c->req.target.off;
-	size_t tl = c->req.target.len;
-	const char *s, *e;
-
-	if (c->req.form != SL_H1_T_ABSOLUTE)
-		return NULL;
-	s = memchr(t, ':', tl);
-	if (!s || (size_t)(s - t) + 3 > tl)
-		return NULL;
-	s += 3; /* "://" */
-	e = s;
-	while (e < t + tl && *e != '/' && *e != '?')
-		e++;
-	*len = (size_t)(e - s);
-	return s;
 }
 
 /*
@@ -195,7 +160,7 @@ int sl_l7c_admit(struct l7c *c)
 		c->details = "path_normalization_failed";
 		return pr.status ? pr.status : 400;
 	}
-	auth = abs_authority(c, &auth_len);
+	auth = sl_l7c_target_authority(c, &auth_len);
 	ret = n ? keep_target(c, out, (size_t)n, auth, auth_len) : 0;
 	if (ret) {
 		free(out);

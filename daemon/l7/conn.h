@@ -191,6 +191,14 @@ void sl_l7c_tunnel(struct l7c *c);
  */
 bool sl_l7c_target_path(const struct l7c *c, const char **p, size_t *len);
 
+/**
+ * sl_l7c_target_authority - the authority of an absolute-form target
+ * (target.c)
+ * @retval its first byte in the buffer (@len bytes), or NULL for any
+ *         other form
+ */
+const char *sl_l7c_target_authority(const struct l7c *c, size_t *len);
+
 /** sl_l7c_rewrite_target - the target rewrite.uri makes; 0 or -ENOSPC */
 int sl_l7c_rewrite_target(struct l7c *c, char *out, size_t cap);
 

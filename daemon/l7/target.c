@@ -9,11 +9,20 @@
 
 #include "conn.h"
 
+/* scheme://authority/path: where the authority starts (past "://"), 0
+ * when there is no scheme */
+static size_t abs_authority_start(const char *t, size_t tl)
+{
+	const char *colon = memchr(t, ':', tl);
+
+	return colon ? (size_t)(colon - t) + 3 : 0;
+}
+
 bool sl_l7c_target_path(const struct l7c *c, const char **p, size_t *len)
 {
 	const char *t = c->dbuf + c->req.target.off;
 	size_t tl = c->req.target.len;
-	const char *colon, *slash;
+	const char *slash;
 	size_t s0;
 
 	if (c->req.form != SL_H1_T_ABSOLUTE) {
@@ -22,8 +31,7 @@ bool sl_l7c_target_path(const struct l7c *c, const char **p, size_t *len)
 		return true;
 	}
 	/* scheme://authority/path: the path part */
-	colon = memchr(t, ':', tl);
-	s0 = colon ? (size_t)(colon - t) + 3 : 0;
+	s0 = abs_authority_start(t, tl);
 	slash = s0 < tl ? memchr(t + s0, '/', tl - s0) : NULL;
 	if (!slash) {
 		*p = "/";
@@ -33,6 +41,22 @@ bool sl_l7c_target_path(const struct l7c *c, const char **p, size_t *len)
 	*p = slash;
 	*len = tl - (size_t)(slash - t);
 	return true;
+}
+
+const char *sl_l7c_target_authority(const struct l7c *c, size_t *len)
+{
+	const char *t = c->dbuf + c->req.target.off;
+	size_t tl = c->req.target.len, s0, e;
+
+	if (c->req.form != SL_H1_T_ABSOLUTE)
+		return NULL;
+	s0 = abs_authority_start(t, tl);
+	if (!s0 || s0 > tl)
+		return NULL;
+	for (e = s0; e < tl && t[e] != '/' && t[e] != '?'; e++)
+		;
+	*len = e - s0;
+	return t + s0;
 }
 
 /*
