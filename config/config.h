@@ -186,6 +186,14 @@ const struct sl_workload *sl_config_workload_by_ip(const struct sl_config *cfg,
 						   const struct sl_ip *ip);
 
 /**
+ * sl_config_workload_again - @wl (of an older snapshot) as @cfg knows it:
+ * the workload at its address when it has the same SPIFFE ID
+ * @retval that workload, or NULL (gone, changed identity, or @wl has none)
+ */
+const struct sl_workload *sl_config_workload_again(const struct sl_config *cfg,
+						   const struct sl_workload *wl);
+
+/**
  * sl_config_resolve - where does a flow to @dst:@port from @src go?
  * @src: the source workload (for namespace-relative lookups), may be NULL
  * @dst, @port: the original destination of the flow

@@ -252,6 +252,19 @@ sl_config_workload_by_ip(const struct sl_config *cfg, const struct sl_ip *ip)
 	return r ? *r : NULL;
 }
 
+const struct sl_workload *sl_config_workload_again(const struct sl_config *cfg,
+						   const struct sl_workload *wl)
+{
+	const struct sl_workload *now;
+
+	if (!wl || !wl->spiffe_id)
+		return NULL;
+	now = sl_config_workload_by_ip(cfg, &wl->address);
+	if (!now || !now->spiffe_id || strcmp(now->spiffe_id, wl->spiffe_id))
+		return NULL;
+	return now;
+}
+
 const struct sl_workload *
 sl_config_workload_by_name(const struct sl_config *cfg, const char *ns,
 			   const char *name)

@@ -88,7 +88,6 @@ struct sl_flow {
 	char src[INET6_ADDRSTRLEN + 8];
 	char dst[INET6_ADDRSTRLEN + 8];
 	const struct sl_workload *workload; /* the local workload (inbound) */
-	struct sl_ip workload_ip;	     /* inbound: the address it was found by */
 	const struct sl_endpoint *ep;	     /* chosen endpoint (outbound) */
 	/* outbound: endpoint choice, retries, circuit breaker (lb.h); owned,
 	 * handed to the relay once connected */

@@ -218,10 +218,8 @@ static int refresh_config(struct sl_flow *f)
 		sl_config_put(cur);
 		return 0;
 	}
-	wl = sl_config_workload_by_ip(cur, &f->workload_ip);
-	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name) ||
-	    !wl->spiffe_id || !f->workload->spiffe_id ||
-	    strcmp(wl->spiffe_id, f->workload->spiffe_id)) {
+	wl = sl_config_workload_again(cur, f->workload);
+	if (!wl || !wl->node || !node->name || strcmp(wl->node, node->name)) {
 		sl_config_put(cur);
 		return -ENOENT;
 	}
@@ -462,7 +460,6 @@ void sl_inbound_start(struct sl_wctx *wc, int fd,
 		return;
 	}
 	f->workload = wl;
-	f->workload_ip = dst;
 	ret = sl_daemon_identity(f->d, wl->spiffe_id, &id);
 	if (ret) {
 		sl_stat_inc(SL_STAT_NO_IDENTITY);

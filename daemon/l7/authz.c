@@ -75,9 +75,8 @@ static int refresh_config(struct l7c *c)
 		sl_config_put(cur);
 		return 0;
 	}
-	wl = sl_config_workload_by_ip(cur, &c->dst_wl->address);
-	if (!wl || !wl->spiffe_id || !c->dst_wl->spiffe_id ||
-	    strcmp(wl->spiffe_id, c->dst_wl->spiffe_id)) {
+	wl = sl_config_workload_again(cur, c->dst_wl);
+	if (!wl) {
 		sl_config_put(cur);
 		return -ENOENT;
 	}
