@@ -108,6 +108,25 @@ static int mkaddr(const char *ip, const char *port, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* a non-blocking listening socket on @sa, or -1 (errno set) */
+static int listen_on(const struct sockaddr_in *sa)
+{
+	int one = 1, e;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    listen(fd, 4096) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* ---- serve ------------------------------------------------------------ */
 
 static int do_serve(const char *port)
@@ -118,12 +137,9 @@ static int do_serve(const char *port)
 	int one = 1, lfd, ep;
 
 	sa.sin_port = htons((uint16_t)atoi(port));
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	lfd = listen_on(&sa);
 	if (lfd < 0)
-		return perror("socket"), 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0)
-		return perror("bind/listen"), 1;
+		return perror("socket/bind/listen"), 1;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ev.events = EPOLLIN;
 	ev.data.fd = lfd;
@@ -357,7 +373,6 @@ static int do_fwd(const char *lip, const char *dip, int n, char **maps)
 {
 	struct fwd_listener *ls = calloc((size_t)n, sizeof(*ls));
 	struct epoll_event ev, evs[256];
-	int one = 1;
 
 	fwd_ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!ls || fwd_ep < 0)
@@ -374,10 +389,8 @@ static int do_fwd(const char *lip, const char *dip, int n, char **maps)
 		lp[dp - maps[i]] = 0;
 		if (mkaddr(lip, lp, &sa) || mkaddr(dip, dp + 1, &ls[i].dst))
 			return 2;
-		ls[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		setsockopt(ls[i].fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ls[i].fd < 0 || bind(ls[i].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    listen(ls[i].fd, 4096) < 0)
+		ls[i].fd = listen_on(&sa);
+		if (ls[i].fd < 0)
 			return perror("fwd: bind/listen"), 1;
 		ev.events = EPOLLIN;
 		ev.data.ptr = &ls[i];
@@ -617,12 +630,9 @@ static int do_httpserve(const char *port, long size)
 	memset(hs_resp + hn, 'x', (size_t)size);
 
 	sa.sin_port = htons((uint16_t)atoi(port));
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	lfd = listen_on(&sa);
 	if (lfd < 0)
-		return perror("socket"), 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0)
-		return perror("bind/listen"), 1;
+		return perror("socket/bind/listen"), 1;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ev.events = EPOLLIN;
 	ev.data.ptr = NULL;
