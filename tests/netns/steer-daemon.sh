@@ -241,6 +241,14 @@ ok "deleted table restored (steering_restores=$restores), traffic steered"
 # ---- 5. kill -9 and restart -----------------------------------------------------------
 kill -KILL "$pid_a"
 wait "$pid_a" 2>/dev/null || true
+# the killed process's io_uring is torn down by the kernel after it is
+# reaped, and the ring holds the listening sockets until then: wait for
+# the ports (else the new sluiced finds them in use and exits, and the
+# old listener answers tp_wait_port; seen once in CI)
+for ((i = 0; i < 50; i++)); do
+	[ -z "$(tp_exec node1 ss -Hltn '( sport = :15001 or sport = :15008 or sport = :15006 )')" ] && break
+	sleep 0.1
+done
 [ "$(n_tables node1)" = 1 ] || tp_fail "kill -9: the table should stay (fail closed)"
 rm -f "$sock_a"
 start_a
