@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sluice status | routes [HOST] | workloads | certs | conns | stats | rules |
- * log-level [LEVEL] | reload [--allow-empty]: ask the running sluiced over
- * its admin socket.
+ * log-level [LEVEL] | reload [--allow-empty] | upgrade: ask the running
+ * sluiced over its admin socket.
  *
  * One connection per command: send "COMMAND [ARG] [format=table|dump]\n",
  * read one JSON object (daemon/control/admin_cmds.h).  -o json prints the daemon's
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,4 +286,92 @@ int sl_cmd_reload(struct sl_cli *cli, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	return run(cli, "reload", allow_empty ? "allow-empty" : NULL);
+}
+
+/* the integer after "@key": in a JSON object, or -1 */
+static long json_int(const char *obj, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(obj, pat);
+	return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* the string after "@key": in a JSON object (no escapes), into @buf */
+static bool json_str(const char *obj, const char *key, char *buf, size_t len)
+{
+	char pat[64];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(obj, pat);
+	if (!p)
+		return false;
+	p += strlen(pat);
+	e = strchr(p, '"');
+	if (!e || (size_t)(e - p) >= len)
+		return false;
+	memcpy(buf, p, (size_t)(e - p));
+	buf[e - p] = '\0';
+	return true;
+}
+
+/*
+ * upgrade: the running sluiced starts the binary now at its path and hands
+ * over to it (daemon/control/upgrade.h); wait until a sluiced with another
+ * PID answers ready on the admin socket, or the old one says it failed.
+ */
+int sl_cmd_upgrade(struct sl_cli *cli, int argc, char **argv)
+{
+	char *ans = NULL, *s, result[160];
+	long old_pid, pid = -1;
+	int ret = sl_cli_parse_args(cli, argc, argv, NULL, NULL, 0, NULL);
+
+	if (ret >= 0)
+		return ret;
+	ret = admin_call(cli->admin_socket, "upgrade", &ans);
+	if (ret) {
+		fprintf(stderr, "sluice: cannot reach sluiced at %s: %s\n",
+			cli->admin_socket, strerror(-ret));
+		return SL_EXIT_UNREACHABLE;
+	}
+	if (single_string(ans, "error", &s)) {
+		fprintf(stderr, "sluice: upgrade: %s\n", s);
+		free(ans);
+		return SL_EXIT_FAIL;
+	}
+	old_pid = json_int(ans, "pid");
+	free(ans);
+	/* the new process loads the configuration and issues certificates
+	 * first: the old one waits up to 2 minutes for it */
+	for (int i = 0; i < 1300; i++) {
+		usleep(100000);
+		ans = NULL;
+		if (admin_call(cli->admin_socket, "status", &ans))
+			continue; /* between the two admin sockets */
+		pid = json_int(ans, "pid");
+		if (pid == old_pid && json_str(ans, "upgrade", result, sizeof(result)) &&
+		    !strncmp(result, "failed", 6)) {
+			fprintf(stderr, "sluice: upgrade: %s (pid %ld keeps serving)\n",
+				result, old_pid);
+			free(ans);
+			return SL_EXIT_FAIL;
+		}
+		if (pid > 0 && pid != old_pid && strstr(ans, "\"ready\":true")) {
+			free(ans);
+			if (cli->fmt == SL_OUT_JSON)
+				printf("{\"outcome\":\"upgraded\",\"old_pid\":%ld,\"pid\":%ld}\n",
+				       old_pid, pid);
+			else
+				printf("upgraded: pid %ld handed over to pid %ld\n",
+				       old_pid, pid);
+			return fflush(stdout) ? SL_EXIT_FAIL : SL_EXIT_OK;
+		}
+		free(ans);
+	}
+	fprintf(stderr, "sluice: upgrade: no new sluiced ready after 130 s (last pid %ld)\n",
+		pid);
+	return SL_EXIT_FAIL;
 }

@@ -124,5 +124,6 @@ int sl_cmd_stats(struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_rules(struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_log_level(struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_reload(struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_upgrade(struct sl_cli *cli, int argc, char **argv);
 
 #endif /* SL_CLI_COMMANDS_H */

@@ -42,6 +42,9 @@ static const struct sl_subcommand sl_subcommands[] = {
 	  "Reload the config now; --allow-empty confirms a hollowing change",
 	  "      --allow-empty      confirm a change that removes every workload or\n"
 	  "                         this node's Node, for this one reload\n" },
+	{ "upgrade", sl_cmd_upgrade, "", NULL,
+	  "Hand over to the sluiced binary now installed, dropping nothing",
+	  NULL },
 	{ "ca", sl_cmd_ca, "init DIR | issue ...",
 	  "init DIR [--trust-domain TD] [--days N] [--force]\n"
 	  "issue --ca DIR (--spiffe-id ID | --ns NS --sa SA)\n"

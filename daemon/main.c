@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "certstore.h"
+#include "fdreg.h"
 #include "instance.h"
 #include "options.h"
 #include "daemon.h"
@@ -40,6 +41,7 @@
 #include "listener.h"
 #include "sock.h"
 #include "steering.h"
+#include "upgrade.h"
 
 /* ---- worker hooks ---------------------------------------------------- */
 
@@ -62,6 +64,36 @@ static void grace_done(struct sl_op *op, int res, uint32_t flags)
 	wc->grace_armed = true;
 }
 
+/*
+ * The listeners of one kind and family on this worker: its share of the
+ * listening sockets a predecessor left (listener.h), else one new one.
+ */
+static int open_listeners(struct sl_wctx *wc, enum sl_listener_kind kind,
+			  int family, uint16_t port)
+{
+	unsigned int n = sl_listener_share(kind, family, port,
+					   sl_worker_id(wc->w),
+					   wc->d->n_workers);
+	int ret;
+
+	if (!n)
+		n = 1;
+	for (unsigned int i = 0; i < n; i++) {
+		if (wc->n_listeners == SL_MAX_LISTENERS) {
+			sl_log_warn("%s: worker %u: more than %d listening sockets: the rest are not served",
+				    __func__, sl_worker_id(wc->w),
+				    SL_MAX_LISTENERS);
+			return 0;
+		}
+		ret = sl_listener_open(wc, kind, family, port,
+				       &wc->listeners[wc->n_listeners]);
+		if (ret)
+			return ret;
+		wc->n_listeners++;
+	}
+	return 0;
+}
+
 static int worker_start(struct sl_worker *w, void *arg)
 {
 	struct sl_daemon *d = arg;
@@ -79,46 +111,37 @@ static int worker_start(struct sl_worker *w, void *arg)
 	if (ret)
 		return ret;
 
-	ret = sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET, d->outbound_port,
-			       &wc->listeners[wc->n_listeners]);
+	ret = open_listeners(wc, SL_LISTEN_OUTBOUND, AF_INET, d->outbound_port);
 	if (ret) {
 		sl_log_err("%s: outbound listener on 0.0.0.0:%u: %s", __func__,
 			   d->outbound_port, strerror(-ret));
 		return ret;
 	}
-	wc->n_listeners++;
-	ret = sl_listener_open(wc, SL_LISTEN_INBOUND, AF_INET, d->inbound_port,
-			       &wc->listeners[wc->n_listeners]);
+	ret = open_listeners(wc, SL_LISTEN_INBOUND, AF_INET, d->inbound_port);
 	if (ret) {
 		sl_log_err("%s: inbound listener on 0.0.0.0:%u: %s", __func__,
 			   d->inbound_port, strerror(-ret));
 		return ret;
 	}
-	wc->n_listeners++;
-	ret = sl_listener_open(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET,
-			       d->inbound_plain_port,
-			       &wc->listeners[wc->n_listeners]);
+	ret = open_listeners(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET,
+			     d->inbound_plain_port);
 	if (ret) {
 		sl_log_err("%s: plaintext inbound listener on 0.0.0.0:%u: %s",
 			   __func__, d->inbound_plain_port, strerror(-ret));
 		return ret;
 	}
-	wc->n_listeners++;
 	/* IPv6 is optional: a node without it still serves IPv4 */
-	if (!sl_listener_open(wc, SL_LISTEN_OUTBOUND, AF_INET6, d->outbound_port,
-			      &wc->listeners[wc->n_listeners]))
-		wc->n_listeners++;
-	else if (sl_worker_id(w) == 0)
+	if (open_listeners(wc, SL_LISTEN_OUTBOUND, AF_INET6, d->outbound_port) &&
+	    sl_worker_id(w) == 0)
 		sl_log_notice("%s: no IPv6 outbound listener", __func__);
-	if (!sl_listener_open(wc, SL_LISTEN_INBOUND, AF_INET6, d->inbound_port,
-			      &wc->listeners[wc->n_listeners]))
-		wc->n_listeners++;
-	if (!sl_listener_open(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET6,
-			      d->inbound_plain_port,
-			      &wc->listeners[wc->n_listeners]))
-		wc->n_listeners++;
+	(void)open_listeners(wc, SL_LISTEN_INBOUND, AF_INET6, d->inbound_port);
+	(void)open_listeners(wc, SL_LISTEN_INBOUND_PLAIN, AF_INET6,
+			     d->inbound_plain_port);
 
-	if (sl_worker_id(w) == 0 && d->o.admin_socket && *d->o.admin_socket) {
+	/* started by an upgrade: the old process answers on the admin socket
+	 * until it hands over (release_listeners) */
+	if (sl_worker_id(w) == 0 && d->o.admin_socket && *d->o.admin_socket &&
+	    !sl_upgrade_child()) {
 		ret = sl_admin_open(wc, d->o.admin_socket, &wc->admin);
 		if (ret)
 			return ret;
@@ -146,12 +169,18 @@ static void worker_stop(struct sl_worker *w, void *arg)
 	wc->admin = NULL;
 	sl_pool_stop(wc->pool);
 	sl_l7_worker_stop(wc);
-	sl_flow_cut_waiting(wc);
+	/* a plain stop cuts handshakes and flows still waiting for their
+	 * preamble; after an upgrade handed over they were accepted here
+	 * and finish here, like every other flow of the drain */
+	if (!__atomic_load_n(&wc->d->handed_over, __ATOMIC_ACQUIRE))
+		sl_flow_cut_waiting(wc);
 	if (sl_worker_id(w) == 0)
 		sl_reload_watch_stop(wc->d->reload_watch);
 	if (sl_worker_refs(w)) {
 		wc->grace_op.fn = grace_done;
-		sl_ns_to_ts(wc->d->o.grace_ns, &wc->grace_ts);
+		sl_ns_to_ts(__atomic_load_n(&wc->d->handed_over, __ATOMIC_ACQUIRE) ?
+				    wc->d->o.upgrade_drain_ns : wc->d->o.grace_ns,
+			    &wc->grace_ts);
 		sl_worker_timeout(w, &wc->grace_op, &wc->grace_ts);
 		wc->grace_armed = true;
 	}
@@ -273,9 +302,65 @@ static int reload(struct sl_daemon *d, unsigned int flags)
 
 static bool stop_early;
 
+/*
+ * An upgrade's new process took over (upgrade.h; on the upgrade thread):
+ * stop accepting and drain for --upgrade-drain.  The steering table, the
+ * listening sockets and systemd's attention are the new process's now:
+ * no STOPPING=1, the table stays (sl_steer_stop).
+ */
+static void handed_over(struct sl_daemon *d)
+{
+	struct sl_worker **ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&d->handed_over, true, __ATOMIC_RELEASE);
+	sl_log_notice("%s: draining %lld flows (at most %llu s)", __func__,
+		      (long long)sl_stats_active(),
+		      (unsigned long long)(d->o.upgrade_drain_ns / 1000000000ULL));
+	__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; ws && i < d->n_workers; i++)
+		sl_worker_request_stop(ws[i]);
+}
+
+/* the new process of an upgrade, once the old one handed over: accept on
+ * the inherited sockets and answer on the admin socket (each worker) */
+struct release_post {
+	struct sl_post p;
+	struct sl_wctx *wc;
+};
+
+static void release_listeners(struct sl_post *p)
+{
+	struct release_post *rp = sl_container_of(p, struct release_post, p);
+	struct sl_wctx *wc = rp->wc;
+	struct sl_daemon *d = wc->d;
+
+	for (unsigned int i = 0; i < wc->n_listeners; i++)
+		sl_listener_release(wc->listeners[i]);
+	if (sl_worker_id(wc->w) == 0 && d->o.admin_socket &&
+	    *d->o.admin_socket && !wc->admin &&
+	    sl_admin_open(wc, d->o.admin_socket, &wc->admin))
+		sl_log_err("%s: no admin socket", __func__);
+	free(rp);
+}
+
+static int release_all(struct sl_daemon *d)
+{
+	for (unsigned int i = 0; i < d->n_workers; i++) {
+		struct release_post *rp = calloc(1, sizeof(*rp));
+
+		if (!rp)
+			return -ENOMEM;
+		rp->wc = sl_worker_data(d->workers[i]);
+		rp->p.fn = release_listeners;
+		sl_worker_post(d->workers[i], &rp->p);
+	}
+	return 0;
+}
+
 static void worker_signal(struct sl_worker *w, int signo, void *arg)
 {
 	struct sl_daemon *d = arg;
+	int ret;
 
 	struct sl_worker **ws = __atomic_load_n(&d->workers, __ATOMIC_ACQUIRE);
 
@@ -301,6 +386,18 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 	case SIGHUP:
 		sl_log_notice("%s: SIGHUP: reloading the configuration", __func__);
 		reload(d, 0);
+		break;
+	case SIGUSR2:
+		if (!ws || __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE)) {
+			sl_log_warn("%s: SIGUSR2: not serving: no upgrade", __func__);
+			break;
+		}
+		sl_log_notice("%s: SIGUSR2: upgrading", __func__);
+		ret = sl_upgrade_begin(d, handed_over);
+		if (ret)
+			sl_log_warn("%s: SIGUSR2: %s", __func__,
+				    ret == -EALREADY ? "an upgrade is already running" :
+				    strerror(-ret));
 		break;
 	default:
 		break;
@@ -363,6 +460,7 @@ static int take_locks(const struct sl_daemon *d)
 {
 	const char *dirs[2] = { d->o.admin_socket, d->o.state_dir };
 	const char *suffix[2] = { ".lock", "/sluiced.lock" };
+	const char *names[2] = { "sl-lock-admin", "sl-lock-state" };
 
 	for (int i = 0; i < 2; i++) {
 		char path[PATH_MAX];
@@ -374,17 +472,30 @@ static int take_locks(const struct sl_daemon *d)
 		if (snprintf(path, sizeof(path), "%s%s", dirs[i], suffix[i]) >=
 		    (int)sizeof(path))
 			return -ENAMETOOLONG;
-		ret = sl_instance_lock(path, &fd, &holder);
-		if (ret == -EBUSY) {
-			fprintf(stderr, "sluiced: another sluiced (pid %ld) holds %s: refusing to start\n",
-				holder, path);
-			return ret;
+		/* an upgrade: the old process passed its locked fd on */
+		fd = sl_fdreg_take(names[i]);
+		if (fd >= 0) {
+			ret = sl_instance_lock_adopt(fd, path);
+			if (ret) {
+				fprintf(stderr, "sluiced: inherited lock %s: %s\n",
+					path, strerror(-ret));
+				close(fd);
+				return ret;
+			}
+		} else {
+			ret = sl_instance_lock(path, &fd, &holder);
+			if (ret == -EBUSY) {
+				fprintf(stderr, "sluiced: another sluiced (pid %ld) holds %s: refusing to start\n",
+					holder, path);
+				return ret;
+			}
+			if (ret) {
+				fprintf(stderr, "sluiced: lock %s: %s\n", path,
+					strerror(-ret));
+				return ret;
+			}
 		}
-		if (ret) {
-			fprintf(stderr, "sluiced: lock %s: %s\n", path,
-				strerror(-ret));
-			return ret;
-		}
+		(void)sl_fdreg_publish(fd, names[i], false);
 	}
 	return 0;
 }
@@ -396,8 +507,19 @@ static int ports_free(const struct sl_daemon *d)
 				    d->inbound_plain_port };
 	const char *names[3] = { "outbound", "inbound", "inbound plaintext" };
 
+	const enum sl_listener_kind kinds[3] = { SL_LISTEN_OUTBOUND,
+						 SL_LISTEN_INBOUND,
+						 SL_LISTEN_INBOUND_PLAIN };
+
 	for (int i = 0; i < 3; i++) {
-		int ret = sl_instance_port_free(ports[i]);
+		char name[SL_FDREG_NAME_MAX];
+		int ret;
+
+		/* an upgrade or a restart under systemd: the port is ours */
+		sl_listener_name(kinds[i], AF_INET, ports[i], name, sizeof(name));
+		if (sl_fdreg_inherited(name))
+			continue;
+		ret = sl_instance_port_free(ports[i]);
 
 		if (ret) {
 			sl_log_err("%s: %s port %u: %s%s", __func__, names[i],
@@ -489,7 +611,7 @@ static void daemon_free(struct sl_daemon *d)
  * configuration, TLS, telemetry, the workers and, with --steer, steering;
  * then wait for the workers and tear down.  @retval the exit status
  */
-static int run(const struct sl_options *x, const char *prog)
+static int run(const struct sl_options *x, char *const *argv)
 {
 	struct sl_daemon d = { 0 };
 	struct sl_worker_hooks hooks = {
@@ -520,6 +642,13 @@ static int run(const struct sl_options *x, const char *prog)
 	if (x->aes_gcm >= 0)
 		sl_gcm_set_mode((enum sl_gcm_mode)x->aes_gcm);
 	sl_log_init("sluiced", level);
+	if (x->remove_steering) {
+		ret = sl_steer_remove();
+		if (!ret)
+			printf("sluiced: steering table and policy route removed\n");
+		daemon_free(&d);
+		return ret ? 1 : 0;
+	}
 	if (dry_run) {
 		ret = sl_steer_dry_run(d.o.config_dir, d.o.node,
 				       d.o.inbound_plain_port, stdout);
@@ -527,6 +656,23 @@ static int run(const struct sl_options *x, const char *prog)
 		return ret ? 1 : 0;
 	}
 
+	if (!check) {
+		/* what a predecessor left: an upgrading sluiced's sockets
+		 * and locks, or systemd's fd store after a restart */
+		if (sl_upgrade_init(argv))
+			sl_log_warn("%s: cannot upgrade later: /proc/self/exe unreadable",
+				    __func__);
+		ret = sl_upgrade_child_begin();
+		if (ret < 0) {
+			daemon_free(&d);
+			return 1;
+		}
+		if (!ret && sl_fdreg_inherit_systemd() < 0)
+			sl_log_warn("%s: systemd's fd store: unreadable", __func__);
+		/* accept only once the old process handed over */
+		sl_listener_hold(sl_upgrade_child());
+		d.upgrade_handed_over = handed_over;
+	}
 	if (!check && take_locks(&d)) {
 		daemon_free(&d);
 		return 1;
@@ -543,7 +689,7 @@ static int run(const struct sl_options *x, const char *prog)
 	if (d.inbound_plain_port == d.outbound_port ||
 	    d.inbound_plain_port == d.inbound_port) {
 		fprintf(stderr, "%s: --inbound-plain-port %u: already the %s port\n",
-			prog, d.inbound_plain_port,
+			argv[0], d.inbound_plain_port,
 			d.inbound_plain_port == d.outbound_port ? "outbound" : "inbound");
 		daemon_free(&d);
 		return 2;
@@ -602,6 +748,7 @@ static int run(const struct sl_options *x, const char *prog)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR2);
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	sigdelset(&sigs, SIGPIPE);
@@ -631,6 +778,18 @@ static int run(const struct sl_options *x, const char *prog)
 		ret = sl_steer_start(&d);
 		pthread_mutex_unlock(&d.cfg_lock);
 	}
+	/* an upgrade: the old process hands over only now (it served until
+	 * here); if it will not, this process leaves everything as it is */
+	if (!ret && sl_upgrade_child() &&
+	    !__atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
+		ret = sl_upgrade_child_commit();
+		if (ret)
+			__atomic_store_n(&d.handed_over, true, __ATOMIC_RELEASE);
+		else
+			ret = release_all(&d);
+	}
+	sl_listener_hold(false);
+	sl_fdreg_drop_unused();
 	/* READY=1 once /ready agrees, then the watchdog (notify.h) */
 	if (!ret && !__atomic_load_n(&stop_early, __ATOMIC_ACQUIRE))
 		ret = sl_notify_start(&d, sl_obs_ready);
@@ -676,5 +835,5 @@ int main(int argc, char **argv)
 	ret = sl_options_parse(argc, argv, &x, stdout, stderr);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	return run(&x, argv[0]);
+	return run(&x, argv);
 }

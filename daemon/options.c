@@ -38,6 +38,9 @@ void sl_options_usage(FILE *out, const char *prog)
 		"      --half-close-timeout DUR reset a flow one side has closed when nothing\n"
 		"                              moves either way for DUR (default 60s, 0: never)\n"
 		"      --grace DUR             shutdown grace period (default 10s)\n"
+		"      --upgrade-drain DUR     after an upgrade (SIGUSR2, sluice upgrade) handed\n"
+		"                              over: how long the old process lets its flows\n"
+		"                              run (default 5min)\n"
 		"      --cert-lifetime DUR     built-in CA leaf lifetime (default 24h, min 10s)\n"
 		"      --max-connections N     default of both caps below (else each gets half\n"
 		"                              of what RLIMIT_NOFILE leaves)\n"
@@ -77,6 +80,8 @@ void sl_options_usage(FILE *out, const char *prog)
 		"      --steer                 apply the steering table (nftables) ourselves\n"
 		"      --keep-table-on-stop    with --steer: leave the table at stop (fail closed)\n"
 		"      --dry-run               print the steering batch --steer would apply, then exit\n"
+		"      --remove-steering       remove the steering table and its policy route\n"
+		"                              (left by --keep-table-on-stop), then exit\n"
 		"      --state-dir DIR         keep the last good configuration in DIR and\n"
 		"                              start from it when --config is invalid\n"
 		"      --telemetry-port PORT   /metrics, /healthz, /ready on the node config's\n"
@@ -93,10 +98,12 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_GRACE,
+	OPT_UPGRADE_DRAIN,
 	OPT_MAX_CONNS,
 	OPT_STEER,
 	OPT_KEEP_TABLE,
 	OPT_DRY_RUN,
+	OPT_REMOVE_STEERING,
 	OPT_STATE_DIR,
 	OPT_TELEMETRY_PORT,
 	OPT_ACCESS_LOG_RATE,
@@ -141,6 +148,7 @@ static const struct option long_opts[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "half-close-timeout", required_argument, NULL, OPT_HALF_CLOSE_TIMEOUT },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "upgrade-drain", required_argument, NULL, OPT_UPGRADE_DRAIN },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "max-outbound", required_argument, NULL, OPT_MAX_OUTBOUND },
 	{ "max-inbound", required_argument, NULL, OPT_MAX_INBOUND },
@@ -152,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "steer", no_argument, NULL, OPT_STEER },
 	{ "keep-table-on-stop", no_argument, NULL, OPT_KEEP_TABLE },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "remove-steering", no_argument, NULL, OPT_REMOVE_STEERING },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
@@ -209,6 +218,7 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 			.connect_timeout_ns = 5000000000ULL,
 			.idle_timeout_ns = SL_POLICY_IDLE_TIMEOUT_NS,
 			.grace_ns = 10000000000ULL,
+			.upgrade_drain_ns = 300000000000ULL,
 			.pool_size = SL_POOL_DEFAULT_SIZE,
 			.pool_max = SL_POOL_DEFAULT_MAX,
 			.pool_idle_ns = SL_POOL_DEFAULT_IDLE_NS,
@@ -265,6 +275,9 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 		case OPT_KEEP_TABLE:
 			x->o.keep_table = true;
 			break;
+		case OPT_REMOVE_STEERING:
+			x->remove_steering = true;
+			break;
 		case OPT_DRY_RUN:
 			x->dry_run = true;
 			break;
@@ -283,6 +296,7 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 		case OPT_CONNECT_TIMEOUT:
 		case OPT_IDLE_TIMEOUT:
 		case OPT_GRACE:
+		case OPT_UPGRADE_DRAIN:
 			/* "0" (no unit): --idle-timeout 0 turns it off */
 			if (strcmp(optarg, "0") == 0)
 				ns = 0;
@@ -294,6 +308,8 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 				x->o.connect_timeout_ns = ns;
 			else if (c == OPT_IDLE_TIMEOUT)
 				x->o.idle_timeout_ns = ns;
+			else if (c == OPT_UPGRADE_DRAIN)
+				x->o.upgrade_drain_ns = ns;
 			else
 				x->o.grace_ns = ns;
 			break;
@@ -469,7 +485,7 @@ bad_arg:
 			argv[0], argv[optind]);
 		return -EINVAL;
 	}
-	if (!x->o.config_dir) {
+	if (!x->o.config_dir && !x->remove_steering) {
 		fprintf(err, "%s: --config DIR is required (see --help)\n",
 			argv[0]);
 		return -EINVAL;

@@ -25,6 +25,7 @@ struct sl_options {
 	int aes_gcm;		    /* -1: unset, else enum sl_gcm_mode */
 	bool check;		    /* --check */
 	bool dry_run;		    /* --dry-run */
+	bool remove_steering;	    /* --remove-steering */
 };
 
 /**

@@ -37,6 +37,8 @@ struct sl_admin {
 	struct sl_wctx *wc;
 	int fd;
 	char *path;
+	dev_t path_dev; /* the socket file we bound: a successor (an upgrade) */
+	ino_t path_ino; /* binds its own at the same path, which stays */
 	struct sl_op accept_op;
 	struct sl_op pause_op; /* accept paused: out of fds or memory */
 	struct __kernel_timespec pause_ts;
@@ -61,12 +63,22 @@ struct admin_conn {
 	size_t resp_len, resp_off;
 };
 
+/* remove the socket file, unless it is no longer ours */
+static void unlink_own(struct sl_admin *a)
+{
+	struct stat st;
+
+	if (stat(a->path, &st) == 0 && st.st_dev == a->path_dev &&
+	    st.st_ino == a->path_ino)
+		unlink(a->path);
+}
+
 static void admin_maybe_free(struct sl_admin *a)
 {
 	if (!a->closed || a->accept_armed || a->pause_armed || a->conns)
 		return;
 	close(a->fd);
-	unlink(a->path);
+	unlink_own(a);
 	free(a->path);
 	sl_worker_unref(a->wc->w);
 	free(a);
@@ -395,6 +407,14 @@ int sl_admin_open(struct sl_wctx *wc, const char *path, struct sl_admin **out)
 	}
 	a->wc = wc;
 	a->fd = fd;
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0) {
+			a->path_dev = st.st_dev;
+			a->path_ino = st.st_ino;
+		}
+	}
 	sl_worker_ref(wc->w);
 	admin_arm(a);
 	*out = a;

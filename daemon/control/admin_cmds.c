@@ -18,6 +18,7 @@
 #include "offload.h"
 #include "relay.h"
 #include "reload.h"
+#include "upgrade.h"
 #include "sl_build_config.h"
 #include "stats.h"
 #include "tm_status.h"
@@ -224,6 +225,7 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "uptime_s",
 				(uint64_t)time(NULL) - sl_obs_start_time());
 		sl_json_kv_uint(&j, "workers", d->n_workers);
+		sl_json_kv_str(&j, "upgrade", sl_upgrade_result());
 		sl_json_kv_bool(&j, "ready", ready);
 		sl_json_kv_str(&j, "not_ready_reason", ready ? NULL : why);
 		sl_json_kv_bool(&j, "ktls_available", sl_obs_ktls_available());
@@ -281,6 +283,7 @@ static int cmd_status(struct req *q)
 		ROW("uptime", "%llus",
 		    (unsigned long long)((uint64_t)time(NULL) - sl_obs_start_time()));
 		ROW("workers", "%u", d->n_workers);
+		ROW("upgrade", "%s", sl_upgrade_result());
 		ROW("ready", "%s", ready ? "yes" : why);
 		ROW("ktls-available", "%s", sl_obs_ktls_available() ? "yes" : "no");
 		ROW("ktls-used", "%s", d->ktls ? "yes" : "no");
@@ -639,6 +642,40 @@ static int cmd_reload(struct req *q)
 	return 0;
 }
 
+/*
+ * upgrade: what SIGUSR2 does (upgrade.h): start the binary at our path and
+ * hand over to it.  Answered at once with "started"; `sluice upgrade`
+ * then waits for the new process on the admin socket.
+ */
+static int cmd_upgrade(struct req *q)
+{
+	struct sl_daemon *d = q->d;
+	char buf[64];
+	int ret;
+
+	if (!d->upgrade_handed_over)
+		return error_answer(q->out, -ENOTSUP,
+				    "this sluiced does not upgrade");
+	ret = sl_upgrade_begin(d, d->upgrade_handed_over);
+	if (ret)
+		return error_answer(q->out, ret, ret == -EALREADY ?
+					"an upgrade is already running" : NULL);
+	if (q->fmt == FMT_JSON) {
+		struct sl_json j;
+
+		sl_json_init(&j, q->out, false);
+		sl_json_obj_begin(&j);
+		sl_json_kv_str(&j, "outcome", "started");
+		sl_json_kv_int(&j, "pid", getpid());
+		sl_json_obj_end(&j);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "started: pid %d hands over\n",
+		 (int)getpid());
+	text_answer(q->out, buf);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct req *q);
@@ -653,6 +690,7 @@ static const struct {
 	{ "rules", cmd_rules, false },
 	{ "log-level", cmd_log_level, true },
 	{ "reload", cmd_reload, true },
+	{ "upgrade", cmd_upgrade, false },
 };
 
 int sl_admin_cmd(struct sl_daemon *d, const char *line, FILE *out)

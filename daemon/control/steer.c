@@ -607,7 +607,11 @@ void sl_steer_stop(struct sl_daemon *d)
 	pthread_mutex_unlock(&d->cfg_lock);
 	if (!ctx)
 		return;
-	if (d->o.keep_table) {
+	if (__atomic_load_n(&d->handed_over, __ATOMIC_ACQUIRE)) {
+		/* an upgrade: the new process applied the same table */
+		sl_log_notice("%s: handed over: the steering table stays",
+			      __func__);
+	} else if (d->o.keep_table) {
 		/* fail closed: the REDIRECT/TPROXY rules stay, nothing
 		 * listens, steered pod traffic is refused until restart */
 		sl_log_notice("%s: --keep-table-on-stop: leaving the steering table",
@@ -620,6 +624,27 @@ void sl_steer_stop(struct sl_daemon *d)
 		sl_nft_policy_route_remove(&nc);
 	}
 	sl_nft_ctx_free(ctx);
+}
+
+int sl_steer_remove(void)
+{
+	struct sl_nft_config nc;
+	struct sl_nft_ctx *ctx;
+	int ret;
+
+	sl_nft_config_init(&nc);
+	ret = sl_nft_ctx_new(&nc, &ctx);
+	if (ret) {
+		sl_log_err("%s: %s", __func__, strerror(-ret));
+		return ret;
+	}
+	ret = sl_nft_remove(ctx);
+	if (ret)
+		sl_log_err("%s: removing table inet %s: %s", __func__, nc.table,
+			   sl_nft_last_error(ctx));
+	sl_nft_ctx_free(ctx);
+	sl_nft_policy_route_remove(&nc);
+	return ret;
 }
 
 int sl_steer_dry_run(const char *config_dir, const char *node,

@@ -21,6 +21,13 @@ void sl_steer_update(struct sl_daemon *d, struct sl_config *cfg);
  * (kept with d->o.keep_table); NULL-safe */
 void sl_steer_stop(struct sl_daemon *d);
 /**
+ * sl_steer_remove - remove the steering table and the TPROXY policy route
+ * that a sluiced left (--keep-table-on-stop, a crash, an upgrade), with the
+ * built-in names; absent ones are fine  @retval 0 or -errno (logged)
+ */
+int sl_steer_remove(void);
+
+/**
  * sl_steer_dry_run - load @config_dir for @node and write the batch that
  * --steer would apply (every WorkloadEntry of the node) to @out; touches
  * no kernel state  @retval 0 or -errno (printed to stderr)

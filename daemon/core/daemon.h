@@ -41,6 +41,9 @@ struct sl_daemon_opts {
 	uint64_t connect_timeout_ns;	/* default 5 s */
 	uint64_t idle_timeout_ns;	/* default 1 h; 0: none */
 	uint64_t grace_ns;		/* shutdown grace, default 10 s */
+	uint64_t upgrade_drain_ns;	/* after an upgrade handed over: how
+					 * long the old process lets its flows
+					 * run, default 5 min */
 	unsigned int max_conns;		/* --max-connections: default of both
 					 * max_outbound and max_inbound */
 	/* admission (listener.c; 0: derived, see sl_admission_setup) */
@@ -98,6 +101,11 @@ struct sl_daemon {
 	 * stop): from then on other threads do not read the workers, which
 	 * are freed once they have drained */
 	bool stopping;
+	/* an upgrade handed over (upgrade.h): draining, the table and the
+	 * sockets are the new process's */
+	bool handed_over;
+	/* what an upgrade does once the new process took over (main) */
+	void (*upgrade_handed_over)(struct sl_daemon *d);
 
 	struct sl_nft_ctx *steer; /* --steer: our steering table */
 
@@ -131,7 +139,7 @@ struct sl_pool;
 struct sl_flow;
 struct sl_hello;
 
-#define SL_MAX_LISTENERS 8
+#define SL_MAX_LISTENERS 32 /* 6 of its own, more when inherited */
 
 struct sl_wctx {
 	struct sl_daemon *d;

@@ -46,6 +46,26 @@ int sl_instance_lock(const char *path, int *fd_out, long *holder)
 	return 0;
 }
 
+int sl_instance_lock_adopt(int fd, const char *path)
+{
+	struct stat a, b;
+	char buf[32];
+	int n;
+
+	/* the fd must be the lock file at @path, and still hold its lock */
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return -errno;
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return -ESTALE;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -errno;
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
 int sl_instance_port_free(uint16_t port)
 {
 	struct sockaddr_in6 sa = {

@@ -21,6 +21,15 @@
 int sl_instance_lock(const char *path, int *fd, long *holder);
 
 /**
+ * sl_instance_lock_adopt - take over the lock @fd that the process before
+ * this one (an upgrade) held on @path: it must be that file and hold the
+ * lock (shared with its old owner until that one exits); our PID is
+ * written into it.  The caller keeps @fd open.
+ * @retval 0; -ESTALE when @fd is not @path's file; -errno
+ */
+int sl_instance_lock_adopt(int fd, const char *path);
+
+/**
  * sl_instance_port_free - can TCP port @port be bound on the wildcard
  * address without SO_REUSEPORT?  (SO_REUSEADDR is set, so connections in
  * TIME_WAIT do not count; a listening socket does.)

@@ -17,10 +17,12 @@
  * the fds left are the admin socket's, the metrics' and the reload's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -29,6 +31,7 @@
 #include "admission.h"
 #include "daemon.h"
 #include "entry.h"
+#include "fdreg.h"
 #include "listener.h"
 #include "log.h"
 #include "stats.h"
@@ -51,18 +54,39 @@ struct sl_listener {
 	struct __kernel_timespec pause_ts;
 	uint64_t pause_ns; /* the next pause */
 	bool accept_armed, pause_armed, closed;
+	bool held; /* opened while sl_listener_hold: not accepting yet */
 };
+
+static atomic_bool hold;
+
+static void arm_accept(struct sl_listener *l);
+
+void sl_listener_hold(bool on)
+{
+	atomic_store(&hold, on);
+}
+
+void sl_listener_release(struct sl_listener *l)
+{
+	if (!l || !l->held || l->closed)
+		return;
+	l->held = false;
+	if (!l->accept_armed && !l->pause_armed)
+		arm_accept(l);
+}
 
 static void listener_maybe_free(struct sl_listener *l)
 {
 	if (!l->closed || l->accept_armed || l->pause_armed)
 		return;
+	/* the socket itself lives on where a successor or systemd's fd
+	 * store holds it (fdreg.h): only this process's copy goes */
+	sl_fdreg_withdraw(l->fd);
 	close(l->fd);
 	sl_worker_unref(l->wc->w);
 	free(l);
 }
 
-static void arm_accept(struct sl_listener *l);
 
 static void pause_done(struct sl_op *op, int res, uint32_t flags)
 {
@@ -127,10 +151,13 @@ static void accepted(struct sl_listener *l, int fd)
 		sl_socket_reset(fd);
 		return;
 	}
-	if (l->closed) {
+	if (l->closed && !__atomic_load_n(&d->handed_over, __ATOMIC_ACQUIRE)) {
 		sl_socket_reset(fd); /* shutting down */
 		return;
 	}
+	/* after an upgrade handed over, a connection the accept had already
+	 * taken is this process's to serve while it drains: the new process
+	 * never sees it */
 	switch (l->kind) {
 	case SL_LISTEN_OUTBOUND:
 		if (!sl_flow_admit(d)) {
@@ -226,13 +253,79 @@ fail:
 	return ret;
 }
 
+void sl_listener_name(enum sl_listener_kind kind, int family, uint16_t port,
+		      char *buf, size_t len)
+{
+	static const char *const kinds[] = {
+		[SL_LISTEN_OUTBOUND] = "out",
+		[SL_LISTEN_INBOUND] = "in",
+		[SL_LISTEN_INBOUND_PLAIN] = "plain",
+	};
+
+	snprintf(buf, len, "sl-%s%d-%u", kinds[kind],
+		 family == AF_INET6 ? 6 : 4, port);
+}
+
+/* an inherited socket is the listener it is named after */
+static bool inherited_ok(int fd, int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int acc = 0, type = 0;
+	socklen_t olen = sizeof(acc);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family != family)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) < 0 || !acc)
+		return false;
+	olen = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) < 0 ||
+	    type != SOCK_STREAM)
+		return false;
+	if (family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port) == port;
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port;
+}
+
+unsigned int sl_listener_share(enum sl_listener_kind kind, int family,
+			       uint16_t port, unsigned int worker,
+			       unsigned int n_workers)
+{
+	char name[SL_FDREG_NAME_MAX];
+	unsigned int total;
+
+	sl_listener_name(kind, family, port, name, sizeof(name));
+	total = sl_fdreg_inherited(name);
+	if (!n_workers)
+		return 0;
+	return total / n_workers + (worker < total % n_workers);
+}
+
 int sl_listener_open(struct sl_wctx *wc, enum sl_listener_kind kind,
 		     int family, uint16_t port, struct sl_listener **out)
 {
+	char name[SL_FDREG_NAME_MAX];
 	struct sl_listener *l;
-	int fd;
+	bool inherited = false;
+	int fd, flags;
 
-	fd = listen_socket(kind, family, port);
+	sl_listener_name(kind, family, port, name, sizeof(name));
+	fd = sl_fdreg_take(name);
+	if (fd >= 0) {
+		flags = fcntl(fd, F_GETFL);
+		if (inherited_ok(fd, family, port) && flags >= 0 &&
+		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+			inherited = true;
+		} else {
+			sl_log_warn("%s: inherited %s is not a listening socket on port %u: opening a new one",
+				    __func__, name, port);
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0)
+		fd = listen_socket(kind, family, port);
 	if (fd < 0)
 		return fd;
 	l = calloc(1, sizeof(*l));
@@ -245,8 +338,17 @@ int sl_listener_open(struct sl_wctx *wc, enum sl_listener_kind kind,
 	l->fd = fd;
 	l->port = port;
 	l->family = family;
+	if (sl_fdreg_publish(fd, name, true))
+		sl_log_warn("%s: %s will not be passed on at an upgrade",
+			    __func__, name);
+	if (inherited)
+		sl_log_debug("%s: %s: inherited listening socket", __func__,
+			     name);
 	sl_worker_ref(wc->w);
-	arm_accept(l);
+	if (atomic_load(&hold))
+		l->held = true;
+	else
+		arm_accept(l);
 	*out = l;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdreg.h"
 #include "httpd.h"
 #include "log.h"
 #include "util.h"
@@ -485,6 +486,22 @@ static void *httpd_thread(void *arg)
 	return NULL;
 }
 
+/* an inherited socket listens on @want's address and port */
+static bool inherited_ok(int fd, const struct sockaddr_in *want)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int acc = 0;
+	socklen_t olen = sizeof(acc);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0 ||
+	    sin.sin_family != AF_INET || sin.sin_port != want->sin_port ||
+	    sin.sin_addr.s_addr != want->sin_addr.s_addr)
+		return false;
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) == 0 &&
+	       acc;
+}
+
 int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 		   void *arg, struct sl_httpd_stats *stats,
 		   struct sl_httpd **out)
@@ -492,6 +509,7 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_port = htons(port) };
 	socklen_t slen = sizeof(sin);
+	char name[SL_FDREG_NAME_MAX];
 	sigset_t all, old;
 	struct sl_httpd *s;
 	int one = 1, ret;
@@ -507,20 +525,39 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++)
 		s->conns[i].fd = -1;
 	s->stop_fd = -1;
-	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->fd < 0) {
-		ret = -errno;
-		goto err_free;
+	/* a fixed port: the predecessor's socket (fdreg.h) when it left
+	 * one, since binding it again fails while the old process lives */
+	snprintf(name, sizeof(name), "sl-telemetry-%u", port);
+	s->fd = port ? sl_fdreg_take(name) : -1;
+	if (s->fd >= 0 && !inherited_ok(s->fd, &sin)) {
+		sl_log_warn("%s: inherited %s is not %s:%u: opening a new one",
+			    __func__, name, addr, port);
+		close(s->fd);
+		s->fd = -1;
 	}
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(s->fd, SL_HTTPD_CONNS_MAX) < 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&sin, &slen) < 0) {
+	if (s->fd < 0) {
+		s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			       0);
+		if (s->fd < 0) {
+			ret = -errno;
+			goto err_free;
+		}
+		setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+		    listen(s->fd, SL_HTTPD_CONNS_MAX) < 0) {
+			ret = -errno;
+			sl_log_err("%s: %s:%u: %s", __func__, addr, port,
+				   strerror(-ret));
+			goto err_close;
+		}
+	}
+	if (getsockname(s->fd, (struct sockaddr *)&sin, &slen) < 0) {
 		ret = -errno;
-		sl_log_err("%s: %s:%u: %s", __func__, addr, port, strerror(-ret));
 		goto err_close;
 	}
 	s->port = ntohs(sin.sin_port);
+	if (port)
+		(void)sl_fdreg_publish(s->fd, name, true);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->stop_fd < 0) {
 		ret = -errno;
@@ -539,6 +576,7 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 err_stop:
 	close(s->stop_fd);
 err_close:
+	sl_fdreg_withdraw(s->fd);
 	close(s->fd);
 err_free:
 	free(s);
@@ -560,6 +598,7 @@ void sl_httpd_stop(struct sl_httpd *s)
 		sl_log_warn("%s: eventfd: %m", __func__);
 	pthread_join(s->thread, NULL);
 	close(s->stop_fd);
+	sl_fdreg_withdraw(s->fd);
 	close(s->fd);
 	free(s);
 }

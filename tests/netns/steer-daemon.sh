@@ -16,8 +16,10 @@
 #  5. kill -9 and restart -> exactly one table, same pods, traffic steered
 #  6. a reload adding a WorkloadEntry of a routed pod steers it; removing it
 #     keeps the pod in the set (fail closed) until its route goes
+#  8. sluiced --remove-steering removes a kept table and its policy route
 #  7. --keep-table-on-stop leaves the table at SIGTERM (fail closed); the
 #     next sluiced takes it over; a plain SIGTERM removes it
+#  8. sluiced --remove-steering removes a kept table and its policy route
 #
 # usage: steer-daemon.sh SLUICED SLUICE SL_TCP
 set -euo pipefail
@@ -311,3 +313,19 @@ wait "$pid_b" || rc=$?
 [ "$(n_tables node1)" = 0 ] && [ "$(n_tables node2)" = 0 ] ||
 	tp_fail "SIGTERM: a table was left behind"
 ok "--keep-table-on-stop keeps the table (fail closed); SIGTERM removes it"
+
+# ---- 7. sluiced --remove-steering: what package removal runs -------------------
+start_a --keep-table-on-stop
+kill -TERM "$pid_a"
+wait "$pid_a" || true
+[ "$(n_tables node1)" = 1 ] || tp_fail "--keep-table-on-stop (again): the table is gone"
+tp_exec node1 ip rule | grep -q 'fwmark 0x5100' ||
+	tp_fail "--keep-table-on-stop: the TPROXY policy rule is gone"
+out=$(tp_exec node1 "$sluiced" --remove-steering) ||
+	tp_fail "sluiced --remove-steering exited with $?: $out"
+[ "$(n_tables node1)" = 0 ] || tp_fail "--remove-steering left the table"
+! tp_exec node1 ip rule | grep -q 'fwmark 0x5100' ||
+	tp_fail "--remove-steering left the TPROXY policy rule"
+tp_exec node1 "$sluiced" --remove-steering >/dev/null ||
+	tp_fail "--remove-steering with nothing to remove failed"
+ok "sluiced --remove-steering removes the kept table and policy route (idempotent)"
