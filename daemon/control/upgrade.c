@@ -477,6 +477,20 @@ int sl_upgrade_child_begin(void)
 	}
 	(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 	U.child_fd = (int)fd;
+	/* systemd's watchdog names the old process (sd_watchdog_enabled
+	 * checks WATCHDOG_PID): once we are the main PID, the feed is ours */
+	{
+		const char *wp = getenv("WATCHDOG_PID");
+		char pid[24];
+
+		if (wp && strtol(wp, NULL, 10) == (long)getppid()) {
+			snprintf(pid, sizeof(pid), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", pid, 1);
+		}
+	}
+	/* systemd takes notifications from the main PID only: say nothing
+	 * until the old process has named us (sl_upgrade_child_commit) */
+	sl_notify_mute(true);
 	snprintf(buf, sizeof(buf), "HELLO %d", (int)getpid());
 	ret = send_msg(U.child_fd, buf, NULL, 0);
 	if (ret)
@@ -526,6 +540,7 @@ int sl_upgrade_child_begin(void)
 	}
 	return 1;
 fail:
+	sl_notify_mute(false);
 	sl_log_err("%s: upgrade: talking to the running sluiced: %s", __func__,
 		   ret == -EPIPE ? "it closed the connection" : strerror(-ret));
 	close(U.child_fd);
@@ -549,6 +564,8 @@ int sl_upgrade_child_commit(void)
 	}
 	close(U.child_fd);
 	U.child_fd = -1;
+	if (!ret)
+		sl_notify_mute(false);
 	if (ret)
 		sl_log_err("%s: upgrade: the running sluiced did not hand over: %s",
 			   __func__, ret == -EPIPE ? "it closed the connection" :

@@ -32,6 +32,7 @@ static struct {
 	bool stopping;	   /* STOPPING=1 went out: no READY, no WATCHDOG */
 	bool worker_ended; /* a worker's loop ended: its memory may go */
 	bool send_failed;  /* a failure was logged (once) */
+	bool muted;	   /* not the service's main PID yet (an upgrade) */
 	struct sl_daemon *d;
 	sl_notify_ready_fn ready;
 	uint64_t wd_usec;  /* WatchdogSec; 0: no watchdog */
@@ -42,7 +43,11 @@ static struct {
 /* send @msg (lock held) */
 static void send_locked(const char *msg)
 {
-	int ret = sd_notify(0, msg);
+	int ret;
+
+	if (nt.muted)
+		return;
+	ret = sd_notify(0, msg);
 
 	if (ret < 0 && !nt.send_failed) {
 		nt.send_failed = true;
@@ -55,6 +60,13 @@ static void send_msg(const char *msg)
 {
 	pthread_mutex_lock(&nt.lock);
 	send_locked(msg);
+	pthread_mutex_unlock(&nt.lock);
+}
+
+void sl_notify_mute(bool on)
+{
+	pthread_mutex_lock(&nt.lock);
+	nt.muted = on;
 	pthread_mutex_unlock(&nt.lock);
 }
 

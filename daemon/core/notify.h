@@ -47,6 +47,13 @@ typedef bool (*sl_notify_ready_fn)(struct sl_daemon *d, char *why, size_t len);
  */
 int sl_notify_start(struct sl_daemon *d, sl_notify_ready_fn ready);
 
+/**
+ * sl_notify_mute - while on, nothing is sent (a process started by an
+ * upgrade, until the old one named it the main PID: systemd would refuse
+ * and log every message)
+ */
+void sl_notify_mute(bool on);
+
 /** sl_notify_stop - stop and join the notify thread; safe when not
  * started, idempotent */
 void sl_notify_stop(void);

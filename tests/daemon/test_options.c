@@ -88,6 +88,8 @@ static void test_defaults(void **state)
 	assert_int_equal(x.o.connect_timeout_ns, 5000000000ULL);
 	assert_int_equal(x.o.idle_timeout_ns, 3600000000000ULL);
 	assert_int_equal(x.o.grace_ns, 10000000000ULL);
+	assert_int_equal(x.o.upgrade_drain_ns, 300000000000ULL);
+	assert_false(x.remove_steering);
 	assert_int_equal(x.o.hello_timeout_ns, 1000000000ULL);
 	assert_int_equal(x.o.http_head_timeout_ns, 10000000000ULL);
 	assert_int_equal(x.o.preamble_timeout_ns, 15000000000ULL);
@@ -130,6 +132,10 @@ static void test_values(void **state)
 	assert_int_equal(x.o.connect_timeout_ns, 300000000ULL);
 	assert_int_equal(x.o.idle_timeout_ns, 0);
 	assert_int_equal(x.o.grace_ns, 60000000000ULL);
+	OK(&x, "--upgrade-drain", "90s");
+	assert_int_equal(x.o.upgrade_drain_ns, 90000000000ULL);
+	OK(&x, "--remove-steering");
+	assert_true(x.remove_steering);
 	OK(&x, "--half-close-timeout", "0");
 	assert_true(x.half_close_set);
 	assert_int_equal(x.half_close_ns, 0);
@@ -187,6 +193,7 @@ static const struct {
 	{ "log-level", "loud" },	{ "handshake-timeout", "10" },
 	{ "handshake-timeout", "-1s" }, { "connect-timeout", "5x" },
 	{ "idle-timeout", "1y" },	{ "grace", "" },
+	{ "upgrade-drain", "5" },	{ "upgrade-drain", "-1s" },
 	{ "half-close-timeout", "60" }, { "max-connections", "0" },
 	{ "max-connections", "-1" },	{ "max-outbound", "0" },
 	{ "max-inbound", "x" },		{ "max-pending", "0" },
@@ -280,7 +287,7 @@ static void test_every_option_has_a_row(void **state)
 	static const char *const covered[] = {
 		"config", "node", "workers", "admin-socket", "ktls",
 		"log-level", "stderr", "check", "version", "help", "steer",
-		"keep-table-on-stop", "dry-run", "state-dir",
+		"keep-table-on-stop", "dry-run", "state-dir", "remove-steering",
 	};
 	char *buf = NULL;
 	size_t len = 0;
