@@ -22,6 +22,9 @@
 #     upgrade` fails and says why, the old process keeps serving (same PID,
 #     its status says "failed"), no flow refused; the next upgrade works.
 #
+# Environment: SL_UPGRADE_KTLS (--ktls, default off), SL_UPGRADE_BULK (the
+# echo's bytes, default 100 MiB), SL_UPGRADE_RATE (new flows/s, 200).
+#
 # usage: upgrade.sh SLUICED SLUICE SL_TCP
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -206,7 +209,8 @@ olds=()
 # 1a. long flows and a 100 MiB echo across an upgrade of each node
 tp_bg pod11 "$TP_DIR/long.log" python3 "$load" long "$p21" 7000 50 12
 long_pid=$TP_BG_PID
-tp_bg pod11 "$TP_DIR/bulk.log" timeout 120 "$sltcp" echo-check "$p21" 7000 104857600
+bulk=${SL_UPGRADE_BULK:-104857600}
+tp_bg pod11 "$TP_DIR/bulk.log" timeout 300 "$sltcp" echo-check "$p21" 7000 "$bulk"
 bulk_pid=$TP_BG_PID
 sleep 2
 upgrade_a "long flows"
@@ -216,7 +220,7 @@ same_sockets "long flows"
 wait "$long_pid" || { cat "$TP_DIR/long.log"; fail "long flows broke across the upgrades"; }
 cat "$TP_DIR/long.log"
 wait "$bulk_pid" || { cat "$TP_DIR/bulk.log"; fail "the 100 MiB echo broke across the upgrades"; }
-ok "50 long flows and a 100 MiB echo byte-exact across both upgrades"
+ok "50 long flows and a $((bulk >> 20)) MiB echo byte-exact across both upgrades ($ktls kTLS)"
 
 # 1b. new flows at SL_UPGRADE_RATE/s (default 200) across another upgrade
 # of each node, on their own: what the sanitizer build carries on two
