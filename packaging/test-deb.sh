@@ -176,6 +176,13 @@ grep -q '^ExecStartPre=/usr/sbin/sluiced --check --config /etc/sluice$' "$unit" 
 for d in $(sed -n 's/^Documentation=//p' "$unit"); do
 	case $d in
 	file://*) [ -e "$root${d#file://}" ] || fail "unit's Documentation= $d is not installed" ;;
+	man:*)
+		page=${d#man:} sec=${d##*(} sec=${sec%)}
+		page=${page%(*}
+		found=$(man --manpath="$root/usr/share/man" -w "$sec" "$page" 2>&1) ||
+			fail "unit's Documentation= $d is not installed: $found"
+		;;
+	*) fail "unit's Documentation= $d: neither file:// nor man:" ;;
 	esac
 done
 
