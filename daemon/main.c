@@ -566,7 +566,7 @@ static int run(const struct sl_options *x, const char *prog)
 
 	ret = sl_loop_probe();
 	if (ret) {
-		sl_log_err("%s: this kernel's io_uring cannot run sluiced", __func__);
+		sl_log_err("%s: io_uring cannot run sluiced here", __func__);
 		goto out;
 	}
 	ret = setup_ktls(&d);
