@@ -62,7 +62,7 @@ echo "Type=notify, NotifyAccess=main, WatchdogSec=$wd, $bin calls sd_notify"
 accepted='
 SystemCallFilter=~@resources	setpriority(2): the handshake threads nice themselves (--handshake-nice)
 RootDirectory=/RootImage=	sluiced runs in the host root: it steers the host
-User=/DynamicUser=	root: the admin socket admits uid 0 only; the CA key and the state dir are root'"'"'s
+User=/DynamicUser=	root: the CA key, the state dir and the admin socket are root'"'"'s (another user is not done yet)
 AmbientCapabilities=	CAP_NET_ADMIN and CAP_NET_RAW (below)
 RestrictAddressFamilies=~AF_NETLINK	nftables, policy routes and the pod route watch
 RestrictAddressFamilies=~AF_UNIX	the admin socket, sd_notify
