@@ -489,15 +489,30 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 		   void *arg, struct sl_httpd_stats *stats,
 		   struct sl_httpd **out)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(port) };
-	socklen_t slen = sizeof(sin);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa;
+	socklen_t slen;
 	sigset_t all, old;
 	struct sl_httpd *s;
-	int one = 1, ret;
+	int one = 1, zero = 0, ret;
 
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+	memset(&sa, 0, sizeof(sa));
+	if (inet_pton(AF_INET, addr, &sa.v4.sin_addr) == 1) {
+		sa.v4.sin_family = AF_INET;
+		sa.v4.sin_port = htons(port);
+		slen = sizeof(sa.v4);
+	} else if (inet_pton(AF_INET6, addr, &sa.v6.sin6_addr) == 1) {
+		sa.v6.sin6_family = AF_INET6;
+		sa.v6.sin6_port = htons(port);
+		slen = sizeof(sa.v6);
+	} else {
+		sl_log_err("%s: \"%s\" is not an IPv4 or IPv6 address", __func__,
+			   addr);
 		return -EINVAL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -507,20 +522,24 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	for (unsigned int i = 0; i < SL_HTTPD_CONNS_MAX; i++)
 		s->conns[i].fd = -1;
 	s->stop_fd = -1;
-	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s->fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0) {
 		ret = -errno;
+		sl_log_err("%s: %s: socket: %s", __func__, addr, strerror(-ret));
 		goto err_free;
 	}
 	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says */
+	if (sa.sa.sa_family == AF_INET6)
+		setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s->fd, &sa.sa, slen) < 0 ||
 	    listen(s->fd, SL_HTTPD_CONNS_MAX) < 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&sin, &slen) < 0) {
+	    getsockname(s->fd, &sa.sa, &slen) < 0) {
 		ret = -errno;
-		sl_log_err("%s: %s:%u: %s", __func__, addr, port, strerror(-ret));
+		sl_log_err("%s: %s port %u: %s", __func__, addr, port, strerror(-ret));
 		goto err_close;
 	}
-	s->port = ntohs(sin.sin_port);
+	s->port = ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port : sa.v4.sin_port);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->stop_fd < 0) {
 		ret = -errno;

@@ -19,7 +19,7 @@
                        ca.key: the Secret's keys); --config is the
                        ConfigMap's mount, --state-dir a writable volume; the
                        metrics port is the container port, the probes' and
-                       Prometheus' port, on 0.0.0.0; the seccomp profile
+                       Prometheus' port, on 0.0.0.0 or ::; the seccomp profile
                        named is the one shipped
 
 python3-jsonschema and python3-yaml (Debian 12) are needed; without them
@@ -365,7 +365,7 @@ def cmd_agree(kdir, sluiced):
     # metrics: the Node's port on 0.0.0.0, the container port, probes,
     # Prometheus' annotation
     port = spec.get("ports", {}).get("metrics", 15020)
-    need(spec.get("metricsAddress") == "0.0.0.0",
+    need(spec.get("metricsAddress") in ("0.0.0.0", "::"),
          f"metricsAddress {spec.get('metricsAddress')}: Prometheus cannot "
          "reach it from off the node")
     need(any(p["containerPort"] == port for p in c.get("ports", [])),
