@@ -712,7 +712,7 @@ static int run(const struct sl_options *x, char *const *argv)
 
 	ret = sl_loop_probe();
 	if (ret) {
-		sl_log_err("%s: this kernel's io_uring cannot run sluiced", __func__);
+		sl_log_err("%s: io_uring cannot run sluiced here", __func__);
 		goto out;
 	}
 	ret = setup_ktls(&d);

@@ -80,7 +80,9 @@ has "$deb_cli" ./usr/bin/sluice ./usr/share/man/man8/sluice.8.gz \
 	./usr/share/doc/sluice/copyright \
 	./usr/share/doc/sluice/changelog.gz ./usr/share/doc/sluice/sluiced.8.md \
 	./usr/share/doc/sluice/ARCHITECTURE.md ./usr/share/doc/sluice/examples/sluiced.yaml \
-	./usr/share/doc/sluice/examples/kubernetes/daemonset.yaml
+	./usr/share/doc/sluice/examples/kubernetes/daemonset.yaml \
+	./usr/share/doc/sluice/examples/kubernetes/configmap.yaml \
+	./usr/share/doc/sluice/examples/kubernetes/seccomp/sluiced.json
 has "$deb_d" ./usr/sbin/sluiced ./usr/share/man/man8/sluiced.8.gz \
 	./lib/systemd/system/sluiced.service ./etc/sluice/sluiced.yaml
 for deb in ./*.deb; do
@@ -176,6 +178,13 @@ grep -q '^ExecStartPre=/usr/sbin/sluiced --check --config /etc/sluice$' "$unit" 
 for d in $(sed -n 's/^Documentation=//p' "$unit"); do
 	case $d in
 	file://*) [ -e "$root${d#file://}" ] || fail "unit's Documentation= $d is not installed" ;;
+	man:*)
+		page=${d#man:} sec=${d##*(} sec=${sec%)}
+		page=${page%(*}
+		found=$(man --manpath="$root/usr/share/man" -w "$sec" "$page" 2>&1) ||
+			fail "unit's Documentation= $d is not installed: $found"
+		;;
+	*) fail "unit's Documentation= $d: neither file:// nor man:" ;;
 	esac
 done
 

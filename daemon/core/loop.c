@@ -96,17 +96,43 @@ static const struct {
 	{ IORING_OP_POLL_ADD, "POLL_ADD" },
 };
 
+/* io_uring_get_probe() says only that it failed: a ring of our own says
+ * why, in the terms an operator can act on */
+static int probe_failed(void)
+{
+	struct io_uring ring;
+	int ret;
+
+	ret = io_uring_queue_init(2, &ring, 0);
+	if (ret == 0) {
+		io_uring_queue_exit(&ring);
+		ret = -ENOSYS;
+	}
+	switch (ret) {
+	case -EPERM:
+		sl_log_err("%s: io_uring_setup: %s: a seccomp profile forbids io_uring "
+			   "(containerd 2's RuntimeDefault and Docker's default do: run "
+			   "sluiced under packaging/kubernetes/seccomp/sluiced.json), or "
+			   "sysctl kernel.io_uring_disabled does", __func__, strerror(-ret));
+		break;
+	case -ENOSYS:
+		sl_log_err("%s: io_uring_setup: %s: this kernel has no io_uring",
+			   __func__, strerror(-ret));
+		break;
+	default:
+		sl_log_err("%s: io_uring_setup: %s", __func__, strerror(-ret));
+	}
+	return ret;
+}
+
 int sl_loop_probe(void)
 {
 	struct io_uring_probe *probe;
 	int missing = 0;
 
 	probe = io_uring_get_probe();
-	if (!probe) {
-		sl_log_err("%s: io_uring is not available (io_uring_get_probe failed)",
-			   __func__);
-		return -ENOSYS;
-	}
+	if (!probe)
+		return probe_failed();
 	for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]); i++) {
 		if (!io_uring_opcode_supported(probe, needed_ops[i].op)) {
 			sl_log_err("%s: the kernel's io_uring lacks IORING_OP_%s",

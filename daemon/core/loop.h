@@ -111,9 +111,10 @@ void sl_worker_post(struct sl_worker *w, struct sl_post *p);
 /**
  * sl_loop_probe - check once, at start, that the kernel's io_uring has every
  * opcode sluiced uses (ACCEPT, CONNECT, RECV, SEND, SPLICE, TIMEOUT,
- * ASYNC_CANCEL, READ); logs the missing ones
- * @retval 0, -EOPNOTSUPP when an opcode is missing, -errno when io_uring
- *         itself is unavailable
+ * ASYNC_CANCEL, READ); logs the missing ones, or why io_uring itself is
+ * unavailable (EPERM: a seccomp profile or kernel.io_uring_disabled)
+ * @retval 0, -EOPNOTSUPP when an opcode is missing, -errno of
+ *         io_uring_setup(2) when io_uring itself is unavailable
  */
 int sl_loop_probe(void);
 

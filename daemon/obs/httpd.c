@@ -487,17 +487,34 @@ static void *httpd_thread(void *arg)
 }
 
 /* an inherited socket listens on @want's address and port */
-static bool inherited_ok(int fd, const struct sockaddr_in *want)
+static bool inherited_ok(int fd, const struct sockaddr *want)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} got;
+	socklen_t len = sizeof(got);
 	int acc = 0;
 	socklen_t olen = sizeof(acc);
 
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0 ||
-	    sin.sin_family != AF_INET || sin.sin_port != want->sin_port ||
-	    sin.sin_addr.s_addr != want->sin_addr.s_addr)
+	if (getsockname(fd, &got.sa, &len) < 0 ||
+	    got.sa.sa_family != want->sa_family)
 		return false;
+	if (want->sa_family == AF_INET) {
+		const struct sockaddr_in *w = (const struct sockaddr_in *)want;
+
+		if (got.v4.sin_port != w->sin_port ||
+		    got.v4.sin_addr.s_addr != w->sin_addr.s_addr)
+			return false;
+	} else {
+		const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)want;
+
+		if (got.v6.sin6_port != w->sin6_port ||
+		    memcmp(&got.v6.sin6_addr, &w->sin6_addr,
+			   sizeof(w->sin6_addr)))
+			return false;
+	}
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) == 0 &&
 	       acc;
 }
@@ -506,16 +523,31 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 		   void *arg, struct sl_httpd_stats *stats,
 		   struct sl_httpd **out)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(port) };
-	socklen_t slen = sizeof(sin);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa;
+	socklen_t slen;
 	char name[SL_FDREG_NAME_MAX];
 	sigset_t all, old;
 	struct sl_httpd *s;
-	int one = 1, ret;
+	int one = 1, zero = 0, ret;
 
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+	memset(&sa, 0, sizeof(sa));
+	if (inet_pton(AF_INET, addr, &sa.v4.sin_addr) == 1) {
+		sa.v4.sin_family = AF_INET;
+		sa.v4.sin_port = htons(port);
+		slen = sizeof(sa.v4);
+	} else if (inet_pton(AF_INET6, addr, &sa.v6.sin6_addr) == 1) {
+		sa.v6.sin6_family = AF_INET6;
+		sa.v6.sin6_port = htons(port);
+		slen = sizeof(sa.v6);
+	} else {
+		sl_log_err("%s: \"%s\" is not an IPv4 or IPv6 address", __func__,
+			   addr);
 		return -EINVAL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -529,33 +561,40 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	 * one, since binding it again fails while the old process lives */
 	snprintf(name, sizeof(name), "sl-telemetry-%u", port);
 	s->fd = port ? sl_fdreg_take(name) : -1;
-	if (s->fd >= 0 && !inherited_ok(s->fd, &sin)) {
-		sl_log_warn("%s: inherited %s is not %s:%u: opening a new one",
+	if (s->fd >= 0 && !inherited_ok(s->fd, &sa.sa)) {
+		sl_log_warn("%s: inherited %s is not %s port %u: opening a new one",
 			    __func__, name, addr, port);
 		close(s->fd);
 		s->fd = -1;
 	}
 	if (s->fd < 0) {
-		s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			       0);
+		s->fd = socket(sa.sa.sa_family,
+			       SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (s->fd < 0) {
 			ret = -errno;
+			sl_log_err("%s: %s: socket: %s", __func__, addr,
+				   strerror(-ret));
 			goto err_free;
 		}
 		setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+		/* "::" serves IPv4 too, whatever net.ipv6.bindv6only says */
+		if (sa.sa.sa_family == AF_INET6)
+			setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+				   sizeof(zero));
+		if (bind(s->fd, &sa.sa, slen) < 0 ||
 		    listen(s->fd, SL_HTTPD_CONNS_MAX) < 0) {
 			ret = -errno;
-			sl_log_err("%s: %s:%u: %s", __func__, addr, port,
+			sl_log_err("%s: %s port %u: %s", __func__, addr, port,
 				   strerror(-ret));
 			goto err_close;
 		}
 	}
-	if (getsockname(s->fd, (struct sockaddr *)&sin, &slen) < 0) {
+	if (getsockname(s->fd, &sa.sa, &slen) < 0) {
 		ret = -errno;
 		goto err_close;
 	}
-	s->port = ntohs(sin.sin_port);
+	s->port = ntohs(sa.sa.sa_family == AF_INET6 ? sa.v6.sin6_port :
+						       sa.v4.sin_port);
 	if (port)
 		(void)sl_fdreg_publish(s->fd, name, true);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

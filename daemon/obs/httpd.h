@@ -86,7 +86,9 @@ struct sl_httpd;
 
 /**
  * sl_httpd_start - listen on @addr:@port (e.g. "127.0.0.1", 15020; port 0
- * picks one, see sl_httpd_port) and serve from a new thread
+ * picks one, see sl_httpd_port) and serve from a new thread.  @addr is an
+ * IPv4 or IPv6 literal; "::" serves IPv4 as well
+ * (-EINVAL, logged, for anything else)
  * @stats: counters to update, owned by the caller and kept valid until
  *         sl_httpd_stop() returns; NULL: not counted
  * @out: the server; stop it with sl_httpd_stop()

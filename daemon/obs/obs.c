@@ -603,7 +603,7 @@ int sl_obs_start(struct sl_daemon *d, const struct sl_obs_opts *o)
 				     &obs.httpd_stats, &obs.httpd);
 		if (ret)
 			goto err;
-		sl_log_info("%s: telemetry on %s:%u", __func__,
+		sl_log_info("%s: telemetry on %s port %u", __func__,
 			    o->http_addr ? o->http_addr : "127.0.0.1",
 			    sl_httpd_port(obs.httpd));
 	}

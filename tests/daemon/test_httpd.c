@@ -374,6 +374,51 @@ static void slow_close(struct slow *cs, size_t n)
  * server took one client at a time, each for its whole deadline: /healthz
  * waited for all of them (20 clients made it take 40 s).
  */
+/* metricsAddress may be IPv6 (sluice-config(5) takes any IP address):
+ * "::1" serves on IPv6 loopback, "::" on every address, IPv4 too */
+static void test_ipv6(void **state)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	const char *addrs[] = { "::1", "::" };
+	const char *req = "GET /healthz HTTP/1.1\r\n\r\n";
+	struct sl_httpd *s;
+	char buf[256];
+	ssize_t n;
+	int calls = 0, fd, probe;
+
+	(void)state;
+	probe = socket(AF_INET6, SOCK_STREAM, 0);
+	if (probe < 0 || bind(probe, (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
+		if (probe >= 0)
+			close(probe);
+		skip(); /* no IPv6 loopback here */
+	}
+	close(probe);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(sl_httpd_start(addrs[i], 0, handler, &calls, NULL,
+						&s), 0);
+		sin6.sin6_port = htons(sl_httpd_port(s));
+		fd = socket(AF_INET6, SOCK_STREAM, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+		assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL),
+				 (ssize_t)strlen(req));
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_true(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+		close(fd);
+		if (i == 1) /* "::" takes IPv4 as well (Prometheus on either) */
+			assert_non_null(strstr(get(sl_httpd_port(s), req), "HTTP/1.1 200 "));
+		sl_httpd_stop(s);
+	}
+	assert_int_equal(calls, 3);
+	/* not an address: refused, nothing listens */
+	assert_int_equal(sl_httpd_start("localhost", 0, handler, &calls, NULL, &s),
+			 -EINVAL);
+}
+
 static void test_slow_clients(void **state)
 {
 	enum { NSILENT = 24, NTRICKLE = 8, N = NSILENT + NTRICKLE };
@@ -547,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_parse_oversized),
 		cmocka_unit_test(test_server),
+		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_slow_clients),
 		cmocka_unit_test(test_cap_sheds_oldest),
 		cmocka_unit_test(test_out_of_fds),
