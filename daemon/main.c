@@ -607,6 +607,23 @@ static void daemon_free(struct sl_daemon *d)
 }
 
 /*
+ * The workers' threads have been asked to stop: wait for them, then stop
+ * every thread that reads them (the systemd notification thread, the
+ * telemetry server's /healthz) before their memory goes.  Until the
+ * workers pointer is cleared, /healthz may still be reading a worker.
+ */
+static int workers_end(struct sl_daemon *d, struct sl_worker **ws)
+{
+	int ret = sl_workers_wait(ws, d->n_workers);
+
+	__atomic_store_n(&d->workers, NULL, __ATOMIC_RELEASE);
+	sl_notify_stop();
+	sl_obs_stop();
+	sl_workers_free(ws, d->n_workers);
+	return ret;
+}
+
+/*
  * Run sluiced as @x says: the dry run or the check, else the locks, the
  * configuration, TLS, telemetry, the workers and, with --steer, steering;
  * then wait for the workers and tear down.  @retval the exit status
@@ -798,7 +815,7 @@ static int run(const struct sl_options *x, char *const *argv)
 		__atomic_store_n(&d.stopping, true, __ATOMIC_RELEASE);
 		for (unsigned int i = 0; i < d.n_workers; i++)
 			sl_worker_request_stop(ws[i]);
-		sl_workers_join(ws, d.n_workers);
+		workers_end(&d, ws);
 		sl_steer_stop(&d);
 		goto out;
 	}
@@ -815,8 +832,7 @@ static int run(const struct sl_options *x, char *const *argv)
 		      d.cap[SL_BUDGET_OUTBOUND], d.cap[SL_BUDGET_INBOUND],
 		      d.cap[SL_BUDGET_PENDING]);
 	/* the workers run until SIGTERM/SIGINT */
-	ret = sl_workers_join(ws, d.n_workers);
-	sl_notify_stop();
+	ret = workers_end(&d, ws);
 	sl_steer_stop(&d);
 	sl_log_notice("sluiced: stopped");
 out:

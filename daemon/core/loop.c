@@ -32,6 +32,7 @@ struct sl_worker {
 	bool ring_ok;
 	pthread_t thread;
 	bool thread_ok;
+	bool joined; /* its thread was joined (sl_workers_wait) */
 	struct sl_worker_hooks hooks;
 	void *data;
 
@@ -628,24 +629,40 @@ static void worker_free(struct sl_worker *w)
 	free(w);
 }
 
-int sl_workers_join(struct sl_worker **ws, unsigned int n)
+int sl_workers_wait(struct sl_worker **ws, unsigned int n)
 {
 	int ret = 0;
 
 	if (!ws)
 		return 0;
-	/* every thread first, then the memory: other threads (telemetry,
-	 * systemd notification) read any worker until all of them ended */
 	for (unsigned int i = 0; i < n; i++) {
 		if (ws[i] && ws[i]->thread_ok) {
 			pthread_join(ws[i]->thread, NULL);
-			if (!ret)
-				ret = ws[i]->result;
+			ws[i]->thread_ok = false;
+			ws[i]->joined = true;
 		}
+		if (ws[i] && ws[i]->joined && !ret)
+			ret = ws[i]->result;
 	}
+	return ret;
+}
+
+void sl_workers_free(struct sl_worker **ws, unsigned int n)
+{
+	if (!ws)
+		return;
 	for (unsigned int i = 0; i < n; i++)
 		worker_free(ws[i]);
 	free(ws);
+}
+
+int sl_workers_join(struct sl_worker **ws, unsigned int n)
+{
+	/* every thread first, then the memory: other threads (telemetry,
+	 * systemd notification) read any worker until all of them ended */
+	int ret = sl_workers_wait(ws, n);
+
+	sl_workers_free(ws, n);
 	return ret;
 }
 

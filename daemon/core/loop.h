@@ -216,4 +216,16 @@ int sl_workers_stalled(struct sl_worker *const *ws, unsigned int n,
  */
 int sl_workers_join(struct sl_worker **ws, unsigned int n);
 
+/**
+ * sl_workers_wait - the first half of sl_workers_join: wait for every
+ * worker thread to end, free nothing (idempotent).  The caller then stops
+ * the threads that read the workers (telemetry, notification) and frees
+ * them with sl_workers_free.
+ * @retval 0 when every loop ended cleanly, else the first error
+ */
+int sl_workers_wait(struct sl_worker **ws, unsigned int n);
+
+/** sl_workers_free - free the workers (after sl_workers_wait) and @ws */
+void sl_workers_free(struct sl_worker **ws, unsigned int n);
+
 #endif /* SL_LOOP_H */

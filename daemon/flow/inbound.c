@@ -401,8 +401,12 @@ static void inbound_handshake_done(struct sl_flow *f)
 	 * once and a refill's never comes: the wait is short, and its end
 	 * closes the connection quietly (flow.c, timer_done) instead of
 	 * holding the stop until the grace period is over */
-	if (sl_worker_stopping(f->wc->w) && wait > SL_STOP_PREAMBLE_WAIT_NS)
+	if (sl_worker_stopping(f->wc->w) && wait > SL_STOP_PREAMBLE_WAIT_NS &&
+	    !__atomic_load_n(&f->d->handed_over, __ATOMIC_ACQUIRE))
 		wait = SL_STOP_PREAMBLE_WAIT_NS;
+	/* (after an upgrade handed over, this process drains for long and
+	 * a peer's flow on a connection it accepted keeps its full wait: a
+	 * busy peer may send the preamble well after its Finished) */
 	sl_flow_rearm_deadline(f, wait);
 	sl_flow_set_waiting(f, true);
 	if (sl_flow_ktls_install(f)) {
