@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import re
+import select
 import socket
 import socketserver
 import ssl
@@ -856,6 +857,25 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     # -- watch
 
+    def client_gone(self):
+        """Whether a watching client has closed its side (it sends nothing
+        after its request, so anything readable is its close)."""
+        conn = self.connection
+        try:
+            r, _, _ = select.select([conn], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        if not r:
+            return False
+        if isinstance(conn, ssl.SSLSocket):
+            return True
+        try:
+            return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def watch(self, res, version, ns, query):
         api = self.api
         store = api.store
@@ -924,7 +944,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
         deadline = time.monotonic() + timeout
         next_bm = time.monotonic() + api.bookmark_interval
-        api.watchers += 1
+        with store.lock:
+            api.watchers += 1
         try:
             while True:
                 out = []
@@ -939,7 +960,9 @@ class ApiHandler(BaseHTTPRequestHandler):
                                 api.cut_generation != cutgen or \
                                 (bookmarks and nowt >= next_bm):
                             break
-                        wake = deadline
+                        if self.client_gone():
+                            return
+                        wake = min(deadline, nowt + 0.25)
                         if bookmarks:
                             wake = min(wake, next_bm)
                         store.lock.wait(max(0.0, wake - nowt))
@@ -996,7 +1019,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                     w.flush()
                     return
         finally:
-            api.watchers -= 1
+            with store.lock:
+                api.watchers -= 1
 
 
 def continue_token(rv, last):

@@ -336,6 +336,17 @@ class Watch(Base):
         self.si.put(pod("s3"))
         self.assertEqual(w.events(1)[0]["object"]["metadata"]["name"], "s3")
 
+    def test_client_going_away_ends_the_watch(self):
+        ws = [self.si.watch(f"/api/v1/pods?watch=1&resourceVersion="
+                            f"{self.rv()}", TOKEN) for _ in range(3)]
+        self.si.wait_watchers(3)
+        for w in ws:
+            w.close()
+        end = time.monotonic() + 3
+        while self.si.state()["watchers"] and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(self.si.state()["watchers"], 0)
+
     def test_bookmarks(self):
         rv = self.rv()
         w = self.watch("/apis/networking.istio.io/v1beta1/virtualservices?"
@@ -534,6 +545,14 @@ class Tls(Base):
         self.assertEqual([e["type"] for e in w.events()], ["ADDED"])
         self.assertTrue(w.clean)
         self.assertEqual(self.get("/api/v1/pods", token="no")[0], 401)
+        w = self.watch("/api/v1/pods?watch=1&resourceVersion=1")
+        self.assertEqual(w.events(1)[0]["type"], "ADDED")
+        self.si.wait_watchers(1)
+        w.close()
+        end = time.monotonic() + 3
+        while self.si.state()["watchers"] and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(self.si.state()["watchers"], 0)
 
 
 if __name__ == "__main__":
