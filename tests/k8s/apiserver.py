@@ -1070,24 +1070,168 @@ def bookmark_obj(res, version, rv):
             "metadata": {"resourceVersion": str(rv)}}
 
 
+def dig(obj, *path):
+    for p in path:
+        obj = obj.get(p) if isinstance(obj, dict) else None
+    return obj
+
+
+def crd_cell(v):
+    """A CRD printer column's cell: scalars as they are, the rest as JSON
+    (kubectl shows HOSTS as ["reviews"])."""
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return json.dumps(v, separators=(",", ":"))
+
+
+def pod_ready(o):
+    cs = dig(o, "status", "containerStatuses") or []
+    n = len(dig(o, "spec", "containers") or [])
+    return f"{sum(1 for c in cs if isinstance(c, dict) and c.get('ready'))}/{n}"
+
+
+def pod_status(o):
+    if dig(o, "metadata", "deletionTimestamp"):
+        return "Terminating"
+    return dig(o, "status", "reason") or dig(o, "status", "phase") or ""
+
+
+def pod_restarts(o):
+    return sum(c.get("restartCount", 0) for c in
+               dig(o, "status", "containerStatuses") or []
+               if isinstance(c, dict) and isinstance(c.get("restartCount"),
+                                                      int))
+
+
+def pod_gates(o):
+    gates = [g.get("conditionType") for g in
+             dig(o, "spec", "readinessGates") or [] if isinstance(g, dict)]
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in dig(o, "status", "conditions") or []
+            if isinstance(c, dict) and c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g in true)}/{len(gates)}"
+
+
+def svc_ports(o):
+    out = []
+    for p in dig(o, "spec", "ports") or []:
+        s = str(p.get("port"))
+        if p.get("nodePort"):
+            s += f":{p['nodePort']}"
+        out.append(f"{s}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def slice_ports(o):
+    ps = [str(p.get("port")) for p in o.get("ports") or []
+          if p.get("port") is not None]
+    return ",".join(ps) or "<unset>"
+
+
+def slice_endpoints(o):
+    addrs = [a for e in o.get("endpoints") or [] for a in
+             e.get("addresses") or []]
+    if not addrs:
+        return "<unset>"
+    more = f" + {len(addrs) - 3} more..." if len(addrs) > 3 else ""
+    return ",".join(addrs[:3]) + more
+
+
+def age(o):
+    return human_age(dig(o, "metadata", "creationTimestamp"))
+
+
+def none(v):
+    return "<none>" if v in (None, "", []) else v
+
+
+# the columns of kubectl get: (name, type, priority, cell).  Built-in kinds:
+# a simplified form of k8s.io/kubernetes pkg/printers/internalversion's;
+# Istio kinds: their CRDs' additionalPrinterColumns (istio/istio
+# manifests/charts/base/files/crd-all.gen.yaml), after Name as the API adds
+COLUMNS = {
+    "Pod": [("Ready", "string", 0, pod_ready),
+            ("Status", "string", 0, pod_status),
+            ("Restarts", "integer", 0, pod_restarts),
+            ("Age", "string", 0, age),
+            ("IP", "string", 1, lambda o: none(dig(o, "status", "podIP"))),
+            ("Node", "string", 1,
+             lambda o: none(dig(o, "spec", "nodeName"))),
+            ("Nominated Node", "string", 1,
+             lambda o: none(dig(o, "status", "nominatedNodeName"))),
+            ("Readiness Gates", "string", 1, pod_gates)],
+    "Service": [("Type", "string", 0, lambda o: dig(o, "spec", "type") or
+                 "ClusterIP"),
+                ("Cluster-IP", "string", 0,
+                 lambda o: none(dig(o, "spec", "clusterIP"))),
+                ("External-IP", "string", 0, lambda o: none(",".join(
+                    dig(o, "spec", "externalIPs") or []))),
+                ("Port(s)", "string", 0, svc_ports),
+                ("Age", "string", 0, age),
+                ("Selector", "string", 1, lambda o: none(",".join(
+                    f"{k}={v}" for k, v in sorted(
+                        (dig(o, "spec", "selector") or {}).items()))))],
+    "Namespace": [("Status", "string", 0,
+                   lambda o: dig(o, "status", "phase") or ""),
+                  ("Age", "string", 0, age)],
+    "EndpointSlice": [("AddressType", "string", 0,
+                       lambda o: o.get("addressType", "")),
+                      ("Ports", "string", 0, slice_ports),
+                      ("Endpoints", "string", 0, slice_endpoints),
+                      ("Age", "string", 0, age)],
+    "VirtualService": [("Gateways", "string", 0,
+                        lambda o: crd_cell(dig(o, "spec", "gateways"))),
+                       ("Hosts", "string", 0,
+                        lambda o: crd_cell(dig(o, "spec", "hosts"))),
+                       ("Age", "date", 0, age)],
+    "DestinationRule": [("Host", "string", 0,
+                         lambda o: crd_cell(dig(o, "spec", "host"))),
+                        ("Age", "date", 0, age)],
+    "ServiceEntry": [("Hosts", "string", 0,
+                      lambda o: crd_cell(dig(o, "spec", "hosts"))),
+                     ("Location", "string", 0,
+                      lambda o: crd_cell(dig(o, "spec", "location"))),
+                     ("Resolution", "string", 0,
+                      lambda o: crd_cell(dig(o, "spec", "resolution"))),
+                     ("Age", "date", 0, age)],
+    "WorkloadEntry": [("Age", "date", 0, age),
+                      ("Address", "string", 0,
+                       lambda o: crd_cell(dig(o, "spec", "address")))],
+    "PeerAuthentication": [("Mode", "string", 0,
+                            lambda o: crd_cell(dig(o, "spec", "mtls",
+                                                   "mode"))),
+                           ("Age", "date", 0, age)],
+    "AuthorizationPolicy": [("Action", "string", 0,
+                             lambda o: crd_cell(dig(o, "spec", "action"))),
+                            ("Age", "date", 0, age)],
+}
+
+
 def table(objs, res, rv, meta=None):
+    """The meta.k8s.io/v1 Table kubectl asks for (Accept: ...;as=Table)."""
     md = dict(meta or {})
     md["resourceVersion"] = rv
-    return {
-        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md,
-        "columnDefinitions": [
-            {"name": "Name", "type": "string", "format": "name",
+    cols = COLUMNS[res.kind]
+    defs = [{"name": "Name", "type": "string", "format": "name",
              "description": "Name must be unique within a namespace.",
-             "priority": 0},
-            {"name": "Age", "type": "string", "format": "",
-             "description": "CreationTimestamp is a timestamp representing "
-             "the server time when this object was created.",
-             "priority": 0}],
-        "rows": [{"cells": [o["metadata"].get("name"), human_age(
-            o["metadata"].get("creationTimestamp"))],
-            "object": {"kind": "PartialObjectMetadata",
-                       "apiVersion": "meta.k8s.io/v1",
-                       "metadata": o["metadata"]}} for o in objs]}
+             "priority": 0}]
+    defs += [{"name": n, "type": t, "format": "", "description": n,
+              "priority": p} for n, t, p, _ in cols]
+    rows = []
+    for o in objs:
+        cells = [dig(o, "metadata", "name")]
+        for _, _, _, fn in cols:
+            try:
+                cells.append(fn(o))
+            except (AttributeError, TypeError, ValueError):
+                cells.append(None)  # a fixture's odd value: an empty cell
+        rows.append({"cells": cells,
+                     "object": {"kind": "PartialObjectMetadata",
+                                "apiVersion": "meta.k8s.io/v1",
+                                "metadata": o.get("metadata", {})}})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md,
+            "columnDefinitions": defs, "rows": rows}
 
 
 def group_json(g):

@@ -30,6 +30,19 @@ def k8s_fixture(name):
         return json.load(f)
 
 
+def parse_table(text):
+    """kubectl's table: (header cells, rows of cells), cut at the header's
+    column starts (a cell may be empty)."""
+    lines = text.splitlines()
+    head = lines[0]
+    starts = [i for i, c in enumerate(head)
+              if c != " " and (i == 0 or head[i - 2:i] == "  ")]
+    starts.append(None)
+    cut = [(starts[i], starts[i + 1]) for i in range(len(starts) - 1)]
+    return ([head[a:b].strip() for a, b in cut],
+            [[ln[a:b].strip() for a, b in cut] for ln in lines[1:]])
+
+
 class Kubectl(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -95,11 +108,14 @@ class Kubectl(unittest.TestCase):
 
     def test_get_virtualservices(self):
         out = self.run_ok("get", "virtualservices.networking.istio.io", "-A")
-        lines = out.splitlines()
-        self.assertEqual(lines[0].split(), ["NAMESPACE", "NAME", "AGE"])
-        rows = {tuple(ln.split()[:2]) for ln in lines[1:]}
-        self.assertEqual(rows, self.vs)
+        head, rows = parse_table(out)
+        # the server's Table: the CRD's printer columns
+        self.assertEqual(head, ["NAMESPACE", "NAME", "GATEWAYS", "HOSTS",
+                                "AGE"])
+        self.assertEqual({(r[0], r[1]) for r in rows}, self.vs)
         self.assertEqual(len(rows), 5)
+        hosts = {(r[0], r[1]): r[3] for r in rows}
+        self.assertEqual(hosts[("ns18", "reviews")], '["reviews"]')
         # another served version: the same objects, that apiVersion
         out = json.loads(self.run_ok(
             "get", "virtualservices.v1alpha3.networking.istio.io", "-A",
@@ -112,6 +128,21 @@ class Kubectl(unittest.TestCase):
         out = self.run_ok("get", "vs", "-n", "ns18", "-o", "name")
         self.assertEqual(out.split(), ["virtualservice.networking.istio.io/"
                                        "reviews"])
+
+    def test_get_pods_table(self):
+        head, rows = parse_table(self.run_ok("get", "pods", "-A", "-o",
+                                             "wide"))
+        self.assertEqual(head, ["NAMESPACE", "NAME", "READY", "STATUS",
+                                "RESTARTS", "AGE", "IP", "NODE",
+                                "NOMINATED NODE", "READINESS GATES"])
+        row = [r for r in rows if r[0] == "namespaceValue"]
+        # the fixture: one of one containers ready, a deletionTimestamp,
+        # restartCount 5, created in 2008, readiness gate unmet
+        self.assertEqual(row, [["namespaceValue", "nameValue", "1/1",
+                                "Terminating", "5", row[0][5], "podIPValue",
+                                "nodeNameValue", "nominatedNodeNameValue",
+                                "0/1"]])
+        self.assertRegex(row[0][5], r"^\d+y$")
 
     def test_chunked_list_and_selectors(self):
         for i in range(5):
