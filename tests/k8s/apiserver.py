@@ -25,7 +25,6 @@ import os
 import re
 import select
 import socket
-import socketserver
 import ssl
 import sys
 import threading
@@ -73,7 +72,9 @@ class Resource:
     def gr(self):
         """The group-qualified plural, as in Status messages: pods,
         virtualservices.networking.istio.io."""
-        return self.plural if self.group == "" else f"{self.plural}.{self.group}"
+        if self.group == "":
+            return self.plural
+        return f"{self.plural}.{self.group}"
 
 
 ISTIO_NET = ["v1", "v1beta1", "v1alpha3"]
@@ -86,7 +87,8 @@ RESOURCES = [
     Resource("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice",
              True),
     Resource("networking.istio.io", ISTIO_NET, "virtualservices",
-             "VirtualService", True, ["vs"], ["istio-io", "networking-istio-io"],
+             "VirtualService", True, ["vs"],
+             ["istio-io", "networking-istio-io"],
              builtin=False),
     Resource("networking.istio.io", ISTIO_NET, "destinationrules",
              "DestinationRule", True, ["dr"],
@@ -228,7 +230,8 @@ def split_top(text):
     return parts
 
 
-LABEL_KEY = re.compile(r"^([a-z0-9A-Z.\-]+/)?[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$")
+LABEL_KEY = re.compile(r"^([a-z0-9A-Z.\-]+/)?"
+                       r"[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$")
 
 
 def parse_requirement(part, whole):
@@ -799,8 +802,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                         "new list without the continue parameter, or use "
                         "the continue value from this response to proceed "
                         "with the inconsistent list.")
-                    err.continue_token = continue_token(
-                        store.rv, start[:-1] if start.endswith("\0") else start)
+                    last = start[:-1] if start.endswith("\0") else start
+                    err.continue_token = continue_token(store.rv, last)
                     raise err
         else:
             with store.lock:
@@ -849,7 +852,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             meta["continue"] = continue_token(at_rv, last)
             if not labels.reqs and not fields.reqs:
                 meta["remainingItemCount"] = remaining
-        items = [served(copy.deepcopy(o), res, version, item=True) for o in out]
+        items = [served(copy.deepcopy(o), res, version, item=True)
+                 for o in out]
         if self.wants_table():
             return self.send_json(200, table(
                 [served(copy.deepcopy(o), res, version) for o in out], res,
@@ -1090,7 +1094,8 @@ def crd_cell(v):
 def pod_ready(o):
     cs = dig(o, "status", "containerStatuses") or []
     n = len(dig(o, "spec", "containers") or [])
-    return f"{sum(1 for c in cs if isinstance(c, dict) and c.get('ready'))}/{n}"
+    ready = sum(1 for c in cs if isinstance(c, dict) and c.get("ready"))
+    return f"{ready}/{n}"
 
 
 def pod_status(o):

@@ -49,7 +49,8 @@ class StandIn:
             if os.path.exists(ports):
                 break
             if self.proc.poll() is not None:
-                raise RuntimeError(f"apiserver.py exited {self.proc.returncode}")
+                raise RuntimeError(
+                    f"apiserver.py exited {self.proc.returncode}")
             time.sleep(0.025)
         else:
             raise RuntimeError("apiserver.py did not start in 5 s")

@@ -540,7 +540,7 @@ class Tls(Base):
         self.assertTrue(self.si.url.startswith("https://"))
         self.si.put(pod("a"))
         self.assertEqual(len(self.ok("/api/v1/pods")["items"]), 1)
-        w = self.watch(f"/api/v1/pods?watch=1&resourceVersion=1&"
+        w = self.watch("/api/v1/pods?watch=1&resourceVersion=1&"
                        "timeoutSeconds=0.3")
         self.assertEqual([e["type"] for e in w.events()], ["ADDED"])
         self.assertTrue(w.clean)

@@ -197,7 +197,8 @@ class Kubectl(unittest.TestCase):
             p.kill()
             q.kill()
             time.sleep(0.2)
-            raise AssertionError("kubectl did not watch: " + "".join(perr + qerr))
+            raise AssertionError("kubectl did not watch: " +
+                                 "".join(perr + qerr))
         self.si.put(pod("w1", "watched"))
         self.si.put(pod("w1", "watched", labels={"v": "2"}))
         self.si.delete("v1", "Pod", "watched", "w1")
