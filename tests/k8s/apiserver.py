@@ -787,13 +787,17 @@ class ApiHandler(BaseHTTPRequestHandler):
                 start = tok["start"]
                 if not isinstance(start, str):
                     raise ValueError
-                if tok.get("v") != "meta.k8s.io/v1":
+                if tok.get("v") != "meta.k8s.io/v1" or at_rv == 0 or \
+                        at_rv < -1:
                     raise ValueError
             except (ValueError, KeyError, TypeError):
                 raise bad_request("continue key is not valid: incorrect "
                                   "encoded start resourceVersion (version "
                                   "meta.k8s.io/v1)")
             with store.lock:
+                if at_rv == -1:
+                    # the token of a 410: go on at the latest state
+                    at_rv = store.rv
                 if at_rv < store.floor:
                     err = ApiError(
                         410, "Expired",
@@ -803,7 +807,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                         "the continue value from this response to proceed "
                         "with the inconsistent list.")
                     last = start[:-1] if start.endswith("\0") else start
-                    err.continue_token = continue_token(store.rv, last)
+                    err.continue_token = continue_token(-1, last)
                     raise err
         else:
             with store.lock:
@@ -1072,9 +1076,27 @@ def served(obj, res, version, item=False):
                  if k not in ("kind", "apiVersion")])
 
 
+# a built-in type's zero value as Go's encoding/json writes it (fields
+# without omitempty, structs under omitempty): what a BOOKMARK carries
+# beside metadata.resourceVersion
+ZERO = {
+    "Pod": {"spec": {"containers": None}, "status": {}},
+    "Service": {"spec": {}, "status": {"loadBalancer": {}}},
+    "Namespace": {"spec": {}, "status": {}},
+    "EndpointSlice": {"addressType": "", "endpoints": None, "ports": None},
+}
+
+
 def bookmark_obj(res, version, rv):
-    return {"kind": res.kind, "apiVersion": res.api_version(version),
-            "metadata": {"resourceVersion": str(rv)}}
+    """A BOOKMARK's object: an empty object of the kind with only its
+    resourceVersion, as the apiserver sends (typed kinds: their zero value
+    with creationTimestamp null; custom resources: metadata alone)."""
+    obj = {"kind": res.kind, "apiVersion": res.api_version(version),
+           "metadata": {"resourceVersion": str(rv)}}
+    if res.builtin:
+        obj["metadata"]["creationTimestamp"] = None
+        obj.update(copy.deepcopy(ZERO[res.kind]))
+    return obj
 
 
 def dig(obj, *path):

@@ -7,6 +7,7 @@ resourceVersion (exactly the later events, in order), selectors, bookmarks,
 401/403 and token rotation, Status objects, a stream cut mid-event, a
 restart, HTTPS.  Usage: test_apiserver.py [unittest args]"""
 
+import base64
 import glob
 import json
 import os
@@ -266,11 +267,17 @@ class List(Base):
         self.assertEqual(code, 410)
         self.assertTrue(status_ok(st, 410, "Expired"), st)
         self.assertIn("continue parameter is too old", st["message"])
+        tok = json.loads(base64.urlsafe_b64decode(
+            st["metadata"]["continue"] + "=="))
+        self.assertEqual(tok, {"v": "meta.k8s.io/v1", "rv": -1,
+                               "start": "alpha/p2\u0000"})
         # ... with a token to go on, inconsistently, after the same key
         page2 = self.ok("/api/v1/pods?limit=3&continue=" +
                         st["metadata"]["continue"])
         self.assertEqual(self.names(page2["items"]),
                          ["alpha/p3", "beta/p0", "beta/p1"])
+        self.assertEqual(page2["metadata"]["resourceVersion"],
+                         str(self.rv()))
         code, _, st = self.get("/api/v1/pods?continue=garbage")
         self.assertTrue(status_ok(st, 400, "BadRequest"), st)
 
@@ -370,8 +377,12 @@ class Watch(Base):
                      "metadata": {"name": "n1"}})
         for e in w.events():
             self.assertEqual(e["type"], "BOOKMARK")
-        self.assertEqual(e["object"]["metadata"]["resourceVersion"],
-                         str(rv + 1))
+        # a typed kind's bookmark is its Go zero value, nulls included
+        self.assertEqual(e["object"], {
+            "kind": "Pod", "apiVersion": "v1",
+            "metadata": {"resourceVersion": str(rv + 1),
+                         "creationTimestamp": None},
+            "spec": {"containers": None}, "status": {}})
         # without allowWatchBookmarks, none
         w = self.watch(f"/api/v1/pods?watch=true&resourceVersion={rv}&"
                        "timeoutSeconds=0.6")
