@@ -575,6 +575,14 @@ class ApiServer:
             self.store.lock.notify_all()
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def host_port(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -582,6 +590,7 @@ class ApiHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, addr, handler, api):
         self.api = api
+        self.address_family = family(addr[0])
         super().__init__(addr, handler)
 
     def finish_request(self, request, client_address):
@@ -699,7 +708,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 "kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [
                     {"clientCIDR": "0.0.0.0/0",
-                     "serverAddress": f"{self.api.host}:{self.api.port}"}]})
+                     "serverAddress": host_port(self.api.host,
+                                                self.api.port)}]})
         if parts == ["apis"]:
             return self.send_json(200, {
                 "kind": "APIGroupList", "apiVersion": "v1",
@@ -1441,6 +1451,7 @@ class ControlServer(ThreadingHTTPServer):
 
     def __init__(self, addr, api):
         self.api = api
+        self.address_family = family(addr[0])
         super().__init__(addr, ControlHandler)
 
 

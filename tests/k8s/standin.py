@@ -34,11 +34,13 @@ def make_cert(directory):
 class StandIn:
     """One apiserver.py process.  args: extra command-line arguments."""
 
-    def __init__(self, args=(), tls=False):
+    def __init__(self, args=(), tls=False, host="127.0.0.1"):
         self.dir = tempfile.TemporaryDirectory(prefix="sl-k8s-")
         self.cert = self.key = None
         cmd = [sys.executable, os.path.join(HERE, "apiserver.py"),
-               "--ports-file", os.path.join(self.dir.name, "ports")]
+               "--ports-file", os.path.join(self.dir.name, "ports"),
+               "--listen", f"[{host}]:0" if ":" in host else f"{host}:0"]
+        self.host = host
         if tls:
             self.cert, self.key = make_cert(self.dir.name)
             cmd += ["--tls-cert", self.cert, "--tls-key", self.key]
@@ -59,7 +61,8 @@ class StandIn:
         self.port = p["api"]
         self.cport = p["control"]
         self.scheme = "https" if tls else "http"
-        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        h = f"[{host}]" if ":" in host else host
+        self.url = f"{self.scheme}://{h}:{self.port}"
 
     def close(self):
         self.proc.terminate()
@@ -137,7 +140,7 @@ class RawWatch:
     chunked framing itself: events(), then how the stream ended."""
 
     def __init__(self, si, path, token, timeout):
-        sock = socket.create_connection(("127.0.0.1", si.port), timeout)
+        sock = socket.create_connection((si.host, si.port), timeout)
         if si.cert:
             sock = si.context().wrap_socket(sock, server_hostname="127.0.0.1")
         self.sock = sock
@@ -238,6 +241,6 @@ def pod(name, ns="default", node="node-a", labels=None, sa="default"):
 
 def http_connection(si):
     if si.cert:
-        return http.client.HTTPSConnection("127.0.0.1", si.port, timeout=10,
+        return http.client.HTTPSConnection(si.host, si.port, timeout=10,
                                            context=si.context())
-    return http.client.HTTPConnection("127.0.0.1", si.port, timeout=10)
+    return http.client.HTTPConnection(si.host, si.port, timeout=10)

@@ -516,7 +516,7 @@ class Faults(Base):
         self.assertEqual(w.events(), [])
         self.assertFalse(w.clean, "a dropped stream, not a clean end")
         with self.assertRaises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", self.si.port), 2).close()
+            socket.create_connection((self.si.host, self.si.port), 2).close()
         self.assertFalse(self.si.state()["up"])
         self.si.put(pod("during"))
         for _ in range(100):
@@ -564,6 +564,26 @@ class Tls(Base):
         while self.si.state()["watchers"] and time.monotonic() < end:
             time.sleep(0.05)
         self.assertEqual(self.si.state()["watchers"], 0)
+
+
+class Ipv6(Base):
+    def setUp(self):
+        try:
+            socket.socket(socket.AF_INET6).bind(("::1", 0))
+        except OSError as e:
+            self.skipTest(f"no IPv6 loopback: {e}")
+        self.si = StandIn(["--token", TOKEN], host="::1")
+        self.addCleanup(self.si.close)
+
+    def test_ipv6(self):
+        self.assertTrue(self.si.url.startswith("http://[::1]:"))
+        self.si.put(pod("six"))
+        self.assertEqual(self.ok("/api")["serverAddressByClientCIDRs"][0][
+            "serverAddress"], f"[::1]:{self.si.port}")
+        w = self.watch("/api/v1/pods?watch=1&resourceVersion=1&"
+                       "timeoutSeconds=0.2")
+        self.assertEqual([e["object"]["metadata"]["name"]
+                          for e in w.events()], ["six"])
 
 
 if __name__ == "__main__":
