@@ -509,6 +509,7 @@ class ApiServer:
         self.auth = Auth()
         self.bookmark_interval = args.bookmark_interval
         self.watch_timeout = args.watch_timeout
+        self.rv0_unpaged = args.rv0_unpaged
         self.host = args.host
         self.port = args.port
         self.tls = None
@@ -784,6 +785,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise bad_request(f"invalid limit: {query.get('limit')!r}")
         cont = query.get("continue", "")
+        if self.api.rv0_unpaged and query.get("resourceVersion") == "0" \
+                and not cont:
+            limit = 0  # served from the watch cache, whole
         rv_param = query.get("resourceVersion", "")
         start = ""
         if cont:
@@ -1439,6 +1443,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                     api.bookmark_interval = float(body["bookmark_interval"])
                 if "history" in body:
                     api.store.history_max = int(body["history"])
+                if "rv0_unpaged" in body:
+                    api.rv0_unpaged = bool(body["rv0_unpaged"])
                 return self.reply(200, {})
             self.reply(404, {"error": f"no such control path {path}"})
         except (ValueError, TypeError, OSError, KeyError) as e:
@@ -1490,6 +1496,10 @@ def main(argv=None):
     p.add_argument("--watch-timeout", type=float, default=1800.0,
                    help="a watch without timeoutSeconds ends after this "
                    "(default %(default)s)")
+    p.add_argument("--rv0-unpaged", action="store_true",
+                   help="a list with resourceVersion=0 ignores limit, as "
+                   "an API server serving it from its watch cache does "
+                   "(kubernetes/kubernetes#70735)")
     p.add_argument("--load", action="append", default=[],
                    help="JSON or YAML file of objects to start with")
     args = p.parse_args(argv)

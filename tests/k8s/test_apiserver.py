@@ -234,6 +234,16 @@ class List(Base):
         self.assertEqual(now, [n for n in names if n != "beta/p3"] +
                          ["beta/p9"])
 
+    def test_rv0_unpaged(self):
+        names = self.fill()
+        page = self.ok("/api/v1/pods?limit=3&resourceVersion=0")
+        self.assertEqual(len(page["items"]), 3)
+        self.si.ctl("/config", {"rv0_unpaged": True})
+        page = self.ok("/api/v1/pods?limit=3&resourceVersion=0")
+        self.assertEqual(self.names(page["items"]), names)
+        self.assertNotIn("continue", page["metadata"])
+        self.assertEqual(len(self.ok("/api/v1/pods?limit=3")["items"]), 3)
+
     def test_namespace_and_selectors(self):
         self.fill()
         self.si.put(pod("other", "alpha", node="node-b"))
