@@ -16,14 +16,12 @@ import sys
 import time
 import unittest
 
+import yaml  # python3-yaml (packaging/install-deps)
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from standin import (FIXTURES, StandIn, http_connection, pod,  # noqa: E402
                      status_ok)
 
-try:
-    import yaml
-except ImportError:
-    yaml = None
 
 TOKEN = "t0ken-a"
 
@@ -149,7 +147,6 @@ class Fixtures(Base):
         del pods["items"][0]["metadata"]["resourceVersion"]
         self.assertEqual(pods["items"][0], want)
 
-    @unittest.skipIf(yaml is None, "python3-yaml missing")
     def test_istio_samples_every_version(self):
         files = sorted(glob.glob(os.path.join(FIXTURES, "istio", "*.yaml")))
         self.assertGreaterEqual(len(files), 19)
