@@ -3,29 +3,34 @@
 #
 # The packaged unit under a real systemd (issue 29): the host's systemd runs
 # as PID 1 of a container (new PID, mount, network, UTS, IPC and cgroup
-# namespaces; the root an overlay of the host's root, writes on a tmpfs),
-# sluiced.service is the file the build installs (build/packaging/
-# sluiced.service, unchanged, hardening included) and sluiced, sluice are
-# copied where it says they live.  systemctl inside the container checks:
+# namespaces; the root an overlay of the host's root, writes on a tmpfs;
+# cgroup v2), sluiced.service is the file the build installs
+# (build/packaging/sluiced.service, unchanged, hardening included) and
+# sluiced is copied where it says.  systemctl runs inside the container;
+# systemd logs at debug level, so its journal shows each notification it
+# got from sluiced ("notify PID: ..." below) and when it ended each job:
 #
-#   check_start    `systemctl start` returns once READY=1 came: active
-#                  (running), StatusText "serving 1 workload, config G", the
-#                  steering table `inet sluice` in place (the unit runs
-#                  --steer), the admin socket answers
-#   check_reload   a workload is added, `systemctl reload` (SIGHUP:
-#                  RELOADING=1, then READY=1): same MainPID, StatusText
-#                  "serving 2 workloads, config G2" with G2 the new
-#                  generation, config_reloads + 1
-#   check_restart  `systemctl restart`: a new MainPID, active (running),
-#                  serving, the table in place; restart_probe_begin/_end
-#                  are the place for checks across the restart (handover)
-#   check_stop     `systemctl stop`: inactive (dead), Result=success, main
-#                  process exited 0, StatusText "draining ..." (the STATUS
-#                  sent with STOPPING=1)
+#   check_start    `systemctl start`: READY=1 with STATUS "serving 1
+#                  workload, config G" before "Started", then active
+#                  (running) with that StatusText, the steering table
+#                  `inet sluice` in place (the unit runs --steer), the
+#                  admin socket answering
+#   check_reload   a workload added, `systemctl reload` ("Reloading",
+#                  SIGHUP): RELOADING=1 with MONOTONIC_USEC, then READY=1
+#                  with STATUS "serving 2 workloads, config G2", G2 the new
+#                  generation; same MainPID, config_reloads + 1
+#   check_restart  `systemctl restart`: STOPPING=1 from the old MainPID,
+#                  READY=1 from a new one before "Started", the old one
+#                  gone, serving, the table in place; restart_probe_begin
+#                  and restart_probe_end are where checks across the
+#                  restart go (handover)
+#   check_stop     `systemctl stop`: STOPPING=1 between "Stopping" and
+#                  "Stopped", inactive (dead), Result=success, the main
+#                  process exited 0
 #
-# Runs in the kTLS VM (tests/vm/suite.list: Debian's 6.1 kernel, cgroup v2
-# mounted by this test), and on any host that lets root create namespaces,
-# overlayfs and a cgroup v2 hierarchy.
+# Runs in the kTLS VM (tests/vm/suite.list: Debian's 6.1 kernel), and on any
+# host that lets root create namespaces, an overlay of / and a cgroup v2
+# hierarchy (about 2 s there).  SL_SD_PROFILE=1 shows where the time goes.
 #
 # usage: systemd-unit.sh BUILDDIR   (root; exit 77 when it cannot run)
 set -euo pipefail
@@ -70,10 +75,7 @@ if [ "${1:-}" = --pid1 ]; then
 	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
 	# a private /dev with what systemd and PrivateDevices= expect
 	mount -t tmpfs -o mode=0755,nosuid tmpfs "$root/dev"
-	for n in null zero full random urandom tty; do
-		: >"$root/dev/$n"
-		mount --bind "/dev/$n" "$root/dev/$n"
-	done
+	cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty "$root/dev/"
 	# the console is a file (console.log, shown when a check fails)
 	: >"$root/dev/console"
 	mount --bind "$3" "$root/dev/console"
@@ -85,7 +87,6 @@ if [ "${1:-}" = --pid1 ]; then
 	cd "$root"
 	pivot_root . .sl-oldroot
 	umount -l /.sl-oldroot
-	rmdir /.sl-oldroot
 	exec env -i container=sluice-test PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		/lib/systemd/systemd --unit=sluice-test.target --show-status=false \
 		--log-color=false
@@ -126,8 +127,10 @@ t_start=$(now_ms)
 cleanup() {
 	local rc=$? i
 	if [ -n "$launcher" ]; then
-		# SIGKILL to the container's PID 1 ends every process in it
+		# SIGKILL to the container's PID 1 ends every process in it (and
+		# to unshare, which SIGKILLs its child: PID 1 before it is systemd)
 		[ -n "$sd_pid" ] && kill -KILL "$sd_pid" 2>/dev/null
+		kill -KILL "$launcher" 2>/dev/null
 		wait "$launcher" 2>/dev/null || true
 	fi
 	if [ -d "$cg/$cgname" ]; then
@@ -139,7 +142,12 @@ cleanup() {
 		[ -d "$cg/$cgname" ] && echo "$me: cgroup $cgname left behind" >&2
 	fi
 	umount -R "$cg" "$root" "$work/rw" 2>/dev/null || true
-	rm -rf "$work"
+	# never rm -r through a mounted root (the host's files below it)
+	if grep -qs -- " $work/" /proc/self/mounts; then
+		echo "$me: $work still has mounts: left in place" >&2
+	else
+		rm -rf "$work"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -320,34 +328,55 @@ has_table() {
 	sd nft list table inet sluice >/dev/null 2>&1
 }
 
-# What systemd itself saw, from its journal (PID 1 logs at debug level, see
-# sd_boot): every notification message of sluiced.service, as
-# "PID: KEY=VALUE, KEY=VALUE", and its job messages ("Started ...").
+# What systemd itself saw: PID 1 logs at debug level (see sd_boot), and one
+# journalctl follows its lines about sluiced.service into $jlog for the
+# whole run (a journalctl per look costs seconds under TCG).
+jlog=$work/systemd-sluiced.log
+jfollow() {
+	: >"$jlog"
+	sd journalctl -f -n all -q -o cat -u sluiced _PID=1 >"$jlog" 2>&1 &
+}
+# jcursor: where the log is now (its number of lines)
 jcursor() {
-	sd journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'
+	local -a a
+	mapfile -t a <"$jlog"
+	echo "${#a[@]}"
 }
 # sd_log CURSOR: systemd's lines about sluiced.service since CURSOR:
-# notifications as "notify PID: KEY=VALUE, ..." (WATCHDOG=1 left out), its
-# job messages ("Started sluiced.service - ...") as they are
+# notifications as "notify PID: KEY=VALUE, ..." (WATCHDOG=1 left out), job
+# messages ("Started sluiced.service - ...") as they are, the rest left out
 sd_log() {
-	sd journalctl -q -o cat -u sluiced --after-cursor="$1" _PID=1 |
-		sed -n -e '/WATCHDOG=1)$/d' \
-			-e 's/^sluiced.service: Got notification message from PID \([0-9]*\) (\(.*\))$/notify \1: \2/p' \
-			-e '/^sluiced.service: /d' -e p
+	local -a a
+	local l re='^sluiced\.service: Got notification message from PID ([0-9]+) \((.*)\)$'
+	mapfile -t -s "$1" a <"$jlog"
+	for l in ${a[@]+"${a[@]}"}; do
+		case $l in
+		*'WATCHDOG=1)') ;;
+		'sluiced.service: '*)
+			if [[ $l =~ $re ]]; then
+				echo "notify ${BASH_REMATCH[1]}: ${BASH_REMATCH[2]}"
+			fi
+			;;
+		*) echo "$l" ;;
+		esac
+	done
 }
 # wait_log CURSOR SECONDS WHAT REGEX...: until sd_log has lines matching
-# each REGEX (grep -E), in this order
+# each (extended) REGEX, in this order
 wait_log() {
-	local c=$1 secs=$2 what=$3 i out=''
+	local c=$1 secs=$2 what=$3 i k l out=''
 	shift 3
-	for ((i = 0; i < secs * 2; i++)); do
+	local -a re=("$@")
+	for ((i = 0; i < secs * 5; i++)); do
 		out=$(sd_log "$c")
-		if awk -v n=$# 'BEGIN { for (i = 1; i <= n; i++) re[i] = ARGV[i]; ARGC = 1; k = 1 }
-			k <= n && $0 ~ re[k] { k++ }
-			END { exit k <= n }' "$@" <<<"$out"; then
-			return 0
-		fi
-		sleep 0.5
+		k=0
+		while IFS= read -r l; do
+			if [ "$k" -lt ${#re[@]} ] && [[ $l =~ ${re[k]} ]]; then
+				k=$((k + 1))
+			fi
+		done <<<"$out"
+		[ "$k" = ${#re[@]} ] && return 0
+		sleep 0.2
 	done
 	echo "--- systemd saw, since the step began:" >&2
 	echo "$out" >&2
@@ -396,6 +425,7 @@ sd_boot() {
 	esac
 	# from now on systemd logs each notification it gets (debug level)
 	sctl log-level debug || sd_fail "systemctl log-level debug failed"
+	jfollow
 	ok "systemd $(sd systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p') booted as PID 1 of the container ($st, $(($(now_ms) - t0)) ms)"
 }
 
