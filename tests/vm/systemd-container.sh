@@ -32,10 +32,10 @@
 # host that lets root create namespaces, an overlay of / and a cgroup v2
 # hierarchy (about 2 s there).  SL_SD_PROFILE=1 shows where the time goes.
 #
-# usage: systemd-unit.sh BUILDDIR   (root; exit 77 when it cannot run)
+# usage: systemd-container.sh BUILDDIR   (root; exit 77 when it cannot run)
 set -euo pipefail
 
-me=systemd-unit
+me=systemd-container
 self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 TD=cluster.local
 # under TCG a systemctl call can take seconds: bound each, generously
@@ -93,7 +93,7 @@ if [ "${1:-}" = --pid1 ]; then
 fi
 
 # ---- setup ----------------------------------------------------------------------
-build=${1:?usage: systemd-unit.sh BUILDDIR}
+build=${1:?usage: systemd-container.sh BUILDDIR}
 build=$(cd "$build" && pwd)
 unit_src=$build/packaging/sluiced.service
 sluiced_src=$build/daemon/sluiced
@@ -184,7 +184,7 @@ ln -s ../systemd-journald.service "$sdlib/system/sysinit.target.wants/"
 # inactive: `systemctl show` then still tells how it stopped.
 cat >"$etcsd/sluice-test.target" <<'EOF'
 [Unit]
-Description=sluice unit test (systemd-unit.sh)
+Description=sluice unit test (systemd-container.sh)
 Requires=basic.target
 After=basic.target sluiced.service
 EOF
@@ -226,7 +226,7 @@ if grep -q 'libasan\.so' "$sluiced_src"; then
 	done
 	mkdir -p "$etcsd/sluiced.service.d"
 	{
-		echo "# sanitizer build (systemd-unit.sh): not part of the unit"
+		echo "# sanitizer build (systemd-container.sh): not part of the unit"
 		echo "[Service]"
 		echo "Environment=\"ASAN_OPTIONS=${asan}detect_leaks=0\""
 		[ -n "${UBSAN_OPTIONS:-}" ] && echo "Environment=\"UBSAN_OPTIONS=$UBSAN_OPTIONS\""
