@@ -303,8 +303,10 @@ show() {
 dump() {
 	echo "--- systemctl status sluiced" >&2
 	sctl status sluiced >&2 || true
-	echo "--- journal of sluiced.service (systemd's debug lines included)" >&2
-	sd journalctl --no-pager -o short-monotonic -u sluiced -n 120 >&2 || true
+	echo "--- sluiced's output (journal, tail)" >&2
+	sd journalctl --no-pager -o short-monotonic -t sluiced -n 80 >&2 || true
+	echo "--- systemd about sluiced.service (journal, debug, tail)" >&2
+	tail -n 40 "$jlog" >&2 || true
 	echo "--- systemd's console (tail)" >&2
 	tail -n 40 "$console" >&2 || true
 }
