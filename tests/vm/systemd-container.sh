@@ -316,7 +316,7 @@ sd_fail() {
 	exit 1
 }
 status_json() {
-	sd "$sluice" -o json status
+	sd timeout "$SD_TIMEOUT" "$sluice" -o json status
 }
 json_val() { # json key: the value of "key" (number, bool or string)
 	local s=$1
