@@ -158,7 +158,7 @@ mkdir -p "$root" "$cg" "$work/rw"
 # the root: the host's root (read-only lower layer) with writes in a tmpfs
 mount -t tmpfs -o mode=0755 sl-sd "$work/rw"
 mkdir "$work/rw/upper" "$work/rw/work"
-mount -t overlay -o lowerdir=/,upperdir="$work/rw/upper",workdir="$work/rw/work" \
+mount -t overlay -o "lowerdir=/,upperdir=$work/rw/upper,workdir=$work/rw/work" \
 	sl-sd "$root" 2>"$work/err" || skip "cannot mount an overlay of / ($(cat "$work/err"))"
 mount -t cgroup2 none "$cg" 2>"$work/err" ||
 	skip "cannot mount cgroup v2 ($(cat "$work/err"))"
@@ -387,6 +387,7 @@ wait_log() {
 
 sd_boot() {
 	local i st=''
+	# shellcheck disable=SC2094 # $console: the file PID 1 binds, not read
 	(
 		echo "$BASHPID" >"$cg/$cgname/cgroup.procs"
 		exec unshare --pid --fork --kill-child --mount --uts --ipc --net \
@@ -505,8 +506,9 @@ check_restart() {
 	sctl restart sluiced || sd_fail "systemctl restart sluiced failed"
 	serving_ok 2
 	pid2=${P[MainPID]}
-	[ "$pid2" -gt 0 ] && [ "$pid2" != "$pid1" ] ||
+	if [ "$pid2" -le 0 ] || [ "$pid2" = "$pid1" ]; then
 		sd_fail "restart kept MainPID $pid1: $(show)"
+	fi
 	sd kill -0 "$pid1" 2>/dev/null &&
 		sd_fail "the old sluiced ($pid1) still runs after the restart"
 	wait_log "$c" 10 "no STOPPING=1 from $pid1, then READY=1 from $pid2 before 'Started'" \
