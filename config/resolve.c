@@ -63,8 +63,11 @@ static int sl_resolve_node(struct sl_config *cfg, const char *node_name,
 		if (node_name && !strcmp(node_name, nr->spec_name))
 			match = nr;
 	}
-	if (!node_name && !def && n_specific == 1)
+	if (!node_name && !def && n_specific == 1) {
+		/* the only Node names the node: its name and its settings */
 		node_name = only_specific->spec_name;
+		match = only_specific;
+	}
 	if (!node_name) {
 		if (gethostname(host, sizeof(host)) < 0)
 			sl_strlcpy(host, "localhost", sizeof(host));

@@ -603,6 +603,7 @@ static void daemon_free(struct sl_daemon *d)
 	sl_certstore_free(d->certs);
 	sl_config_put(d->cfg);
 	sl_admission_free(d);
+	free(d->node_copy);
 	pthread_mutex_destroy(&d->cfg_lock);
 }
 
@@ -724,8 +725,17 @@ static int run(const struct sl_options *x, char *const *argv)
 	ret = sl_admission_setup(&d);
 	if (ret)
 		goto out;
-	if (!d.o.node)
-		d.o.node = sl_config_node(d.cfg)->name;
+	if (!d.o.node) {
+		/* a copy: the name lives in d.cfg's arena, which the first
+		 * reload that swaps the configuration frees */
+		d.node_copy = strdup(sl_config_node(d.cfg)->name);
+		if (!d.node_copy) {
+			ret = -ENOMEM;
+			sl_log_err("%s: %s", __func__, strerror(-ret));
+			goto out;
+		}
+		d.o.node = d.node_copy;
+	}
 
 	ret = sl_loop_probe();
 	if (ret) {

@@ -79,6 +79,10 @@ struct sl_daemon_opts {
 
 struct sl_daemon {
 	struct sl_daemon_opts o;
+	/* o.node when --node was not given: a copy of the first
+	 * configuration's node name (owned, freed by main), since a reload
+	 * frees that configuration */
+	char *node_copy;
 
 	pthread_mutex_t cfg_lock;
 	struct sl_config *cfg; /* current snapshot (reference held) */

@@ -439,6 +439,23 @@ static void test_node_selection(void **state)
 	assert_true(n->allow_unknown_source);
 	sl_config_put(cfg);
 	cfgt_done(&t);
+	/* no node name given and a single Node, for one node: that node's
+	 * name and its settings (sluiced without --node, as the packaged
+	 * unit runs it) */
+	CFGT_OK(&t, "sluiced.yaml",
+		"apiVersion: sluice.io/v1alpha1\nkind: Node\n"
+		"metadata: {name: b}\n"
+		"spec: {name: node-b, caDir: /etc/sluice/ca, ktls: on, ports: {outbound: 25001}}\n");
+	cfg = NULL;
+	assert_int_equal(sl_config_load_dir(t.dir, NULL, &cfg, &errs), 0);
+	n = sl_config_node(cfg);
+	assert_string_equal(n->name, "node-b");
+	assert_non_null(n->ca_dir);
+	assert_string_equal(n->ca_dir, "/etc/sluice/ca");
+	assert_int_equal(n->ktls, SL_KTLS_ON);
+	assert_int_equal(n->outbound_port, 25001);
+	sl_config_put(cfg);
+	cfgt_done(&t);
 	/* no Node at all: defaults */
 	CFGT_OK(&t, "a.yaml", CFGT_SVC_REVIEWS);
 	n = sl_config_node(t.cfg);
