@@ -242,42 +242,72 @@ static char **child_env(int fd)
 	return env;
 }
 
-/* fork and exec the binary at our path with our arguments */
+/*
+ * Start the binary at our path with our arguments, as a grandchild: the
+ * middle process exits at once, so the new sluiced is reparented to the
+ * service manager (or init), which then supervises it as the main PID it
+ * is about to become (systemd only notices the exit of a main PID that is
+ * its own child).  @pid: the new process's.
+ */
 static int spawn(int child_end, pid_t *pid)
 {
 	char **env = child_env(child_end);
+	int pp[2] = { -1, -1 };
 	sigset_t none;
-	pid_t p;
+	pid_t mid, got = -1;
+	ssize_t n;
+	int ret = 0;
 
 	if (!env)
 		return -ENOMEM;
-	sigemptyset(&none);
-	p = fork();
-	if (p < 0) {
-		int ret = -errno;
-
-		for (size_t i = 0; env[i]; i++)
-			if (!strncmp(env[i], SL_UPGRADE_ENV "=",
-				     sizeof(SL_UPGRADE_ENV)))
-				free(env[i]);
-		free(env);
-		return ret;
+	if (pipe2(pp, O_CLOEXEC) < 0) {
+		ret = -errno;
+		goto out;
 	}
-	if (p == 0) {
+	sigemptyset(&none);
+	mid = fork();
+	if (mid < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (mid == 0) {
+		pid_t p;
+
 		/* only async-signal-safe calls until exec */
+		p = fork();
+		if (p != 0) {
+			/* the middle: report the new process's PID, go */
+			if (p > 0 && write(pp[1], &p, sizeof(p)) != sizeof(p))
+				_exit(126);
+			_exit(p > 0 ? 0 : 127);
+		}
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (fcntl(child_end, F_SETFD, 0) < 0)
 			_exit(127);
 		execve(U.exe, U.argv, env);
 		_exit(127);
 	}
-	/* the last entry is ours (asprintf) */
+	close(pp[1]);
+	pp[1] = -1;
+	do
+		n = read(pp[0], &got, sizeof(got));
+	while (n < 0 && errno == EINTR);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(got) || got <= 0)
+		ret = -ECHILD;
+	else
+		*pid = got;
+out:
+	if (pp[0] >= 0)
+		close(pp[0]);
+	if (pp[1] >= 0)
+		close(pp[1]);
 	for (size_t i = 0; env[i]; i++)
 		if (!strncmp(env[i], SL_UPGRADE_ENV "=", sizeof(SL_UPGRADE_ENV)))
 			free(env[i]);
 	free(env);
-	*pid = p;
-	return 0;
+	return ret;
 }
 
 /* send every published fd, in batches  @retval 0 or -errno */
@@ -310,14 +340,12 @@ static int send_fds(int sock)
 	return ret;
 }
 
-/* the new process did not take over: make sure it is gone */
+/* the new process did not take over: make sure it is gone (it is not our
+ * child: init reaps it) */
 static void child_abandon(pid_t pid)
 {
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	if (pid > 0)
+		kill(pid, SIGKILL);
 }
 
 static void *upgrade_main(void *arg)
@@ -478,19 +506,18 @@ int sl_upgrade_child_begin(void)
 	(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 	U.child_fd = (int)fd;
 	/* systemd's watchdog names the old process (sd_watchdog_enabled
-	 * checks WATCHDOG_PID): once we are the main PID, the feed is ours */
-	{
-		const char *wp = getenv("WATCHDOG_PID");
+	 * checks WATCHDOG_PID; our environment is its): once we are the
+	 * main PID, the feed is ours */
+	if (getenv("WATCHDOG_PID")) {
 		char pid[24];
 
-		if (wp && strtol(wp, NULL, 10) == (long)getppid()) {
-			snprintf(pid, sizeof(pid), "%d", (int)getpid());
-			setenv("WATCHDOG_PID", pid, 1);
-		}
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("WATCHDOG_PID", pid, 1);
 	}
 	/* systemd takes notifications from the main PID only: say nothing
 	 * until the old process has named us (sl_upgrade_child_commit) */
 	sl_notify_mute(true);
+	sl_fdreg_store_hold(true);
 	snprintf(buf, sizeof(buf), "HELLO %d", (int)getpid());
 	ret = send_msg(U.child_fd, buf, NULL, 0);
 	if (ret)
@@ -541,6 +568,7 @@ int sl_upgrade_child_begin(void)
 	return 1;
 fail:
 	sl_notify_mute(false);
+	sl_fdreg_store_hold(false);
 	sl_log_err("%s: upgrade: talking to the running sluiced: %s", __func__,
 		   ret == -EPIPE ? "it closed the connection" : strerror(-ret));
 	close(U.child_fd);
@@ -564,8 +592,12 @@ int sl_upgrade_child_commit(void)
 	}
 	close(U.child_fd);
 	U.child_fd = -1;
-	if (!ret)
+	if (!ret) {
 		sl_notify_mute(false);
+		/* the sockets are the old process's, stored already (systemd
+		 * keeps one copy of each); new ones (more workers) are not */
+		sl_fdreg_store_hold(false);
+	}
 	if (ret)
 		sl_log_err("%s: upgrade: the running sluiced did not hand over: %s",
 			   __func__, ret == -EPIPE ? "it closed the connection" :

@@ -30,6 +30,7 @@ static struct {
 	struct vec out; /* published */
 	struct count *counts;
 	size_t n_counts;
+	bool store_held; /* sl_fdreg_store_hold */
 } R = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -50,7 +51,7 @@ bool sl_fdreg_name_ok(const char *name)
 	return true;
 }
 
-static int vec_push(struct vec *v, int fd, const char *name)
+static int vec_push(struct vec *v, int fd, const char *name, bool store)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 16;
@@ -62,6 +63,7 @@ static int vec_push(struct vec *v, int fd, const char *name)
 		v->cap = cap;
 	}
 	v->v[v->n].fd = fd;
+	v->v[v->n].store = store;
 	snprintf(v->v[v->n].name, sizeof(v->v[v->n].name), "%s", name);
 	v->n++;
 	return 0;
@@ -103,7 +105,7 @@ int sl_fdreg_inherit(int fd, const char *name)
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	pthread_mutex_lock(&R.lock);
-	ret = vec_push(&R.in, fd, name);
+	ret = vec_push(&R.in, fd, name, false);
 	if (!ret)
 		ret = count_add(name);
 	pthread_mutex_unlock(&R.lock);
@@ -201,28 +203,45 @@ unsigned int sl_fdreg_drop_unused(void)
 	return n;
 }
 
-int sl_fdreg_publish(int fd, const char *name, bool store)
+/* FDSTORE=1 for @fd under @name, when sluiced runs under systemd */
+static void store(int fd, const char *name)
 {
+	char msg[64 + SL_FDREG_NAME_MAX];
+	int r;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+	if (r < 0)
+		sl_log_warn("%s: %s into systemd's fd store: %s", __func__, name,
+			    strerror(-r));
+}
+
+int sl_fdreg_publish(int fd, const char *name, bool store_it)
+{
+	bool now;
 	int ret;
 
 	if (!sl_fdreg_name_ok(name))
 		return -EINVAL;
 	pthread_mutex_lock(&R.lock);
-	ret = vec_push(&R.out, fd, name);
+	ret = vec_push(&R.out, fd, name, store_it);
+	now = !R.store_held;
 	pthread_mutex_unlock(&R.lock);
-	if (ret || !store || !getenv("NOTIFY_SOCKET"))
-		return ret;
-	{
-		char msg[64 + SL_FDREG_NAME_MAX];
-		int r;
+	if (!ret && store_it && now)
+		store(fd, name);
+	return ret;
+}
 
-		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-		r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
-		if (r < 0)
-			sl_log_warn("%s: %s into systemd's fd store: %s", __func__,
-				    name, strerror(-r));
-	}
-	return 0;
+void sl_fdreg_store_hold(bool on)
+{
+	pthread_mutex_lock(&R.lock);
+	R.store_held = on;
+	for (size_t i = 0; !on && i < R.out.n; i++)
+		if (R.out.v[i].store)
+			store(R.out.v[i].fd, R.out.v[i].name);
+	pthread_mutex_unlock(&R.lock);
 }
 
 void sl_fdreg_withdraw(int fd)
@@ -287,6 +306,7 @@ void sl_fdreg_reset(void)
 	free(R.counts);
 	memset(&R.in, 0, sizeof(R.in));
 	memset(&R.out, 0, sizeof(R.out));
+	R.store_held = false;
 	R.counts = NULL;
 	R.n_counts = 0;
 	pthread_mutex_unlock(&R.lock);

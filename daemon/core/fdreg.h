@@ -32,6 +32,7 @@
 struct sl_fdreg_ent {
 	int fd;
 	char name[SL_FDREG_NAME_MAX];
+	bool store; /* published for systemd's fd store too */
 };
 
 /**
@@ -73,6 +74,14 @@ unsigned int sl_fdreg_drop_unused(void);
  * sluiced runs under systemd  @retval 0 or -errno
  */
 int sl_fdreg_publish(int fd, const char *name, bool store);
+
+/**
+ * sl_fdreg_store_hold - while on, sl_fdreg_publish sends nothing to the fd
+ * store (a process started by an upgrade is not the service's main PID
+ * yet: systemd refuses its messages); turning it off sends every fd
+ * published for the store meanwhile
+ */
+void sl_fdreg_store_hold(bool on);
 
 /** sl_fdreg_withdraw - forget @fd (before its owner closes it) */
 void sl_fdreg_withdraw(int fd);

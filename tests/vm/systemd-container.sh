@@ -21,12 +21,17 @@
 #                  generation; same MainPID, config_reloads + 1
 #   check_restart  `systemctl restart`: STOPPING=1 from the old MainPID,
 #                  READY=1 from a new one before "Started", the old one
-#                  gone, serving, the table in place; restart_probe_begin
-#                  and restart_probe_end are where checks across the
-#                  restart go (handover)
+#                  gone, serving, the table in place; a client connecting
+#                  every 20 ms throughout is never refused, the listening
+#                  sockets are the same (systemd's fd store kept them)
+#   check_upgrade  `sluice upgrade`: MAINPID=<new> from the old MainPID,
+#                  READY=1 and WATCHDOG=1 from the new one, no stop or
+#                  start job, the old one exits; nothing refused, the same
+#                  listening sockets
 #   check_stop     `systemctl stop`: STOPPING=1 between "Stopping" and
 #                  "Stopped", inactive (dead), Result=success, the main
-#                  process exited 0
+#                  process exited 0; the table stays until
+#                  `sluiced --remove-steering`
 #
 # Runs in the kTLS VM (tests/vm/suite.list: Debian's 6.1 kernel), and on any
 # host that lets root create namespaces, an overlay of / and a cgroup v2
@@ -491,11 +496,76 @@ check_reload() {
 # before the restart (start a client, a flow, note the table's handle...),
 # _end once the unit is active again (the client saw no refusal, the flow
 # lives, the table was never gone...).
+#
+# Here: a client connects to the inbound port every 20 ms throughout and
+# none may be refused (sluiced then resets these loopback connections, as
+# it does any without a handoff entry: reset is accepted, refused is not) (the listening sockets wait in systemd's fd store,
+# FDSTORE=1, while no sluiced runs), and the listening sockets after are the
+# very ones before (same inodes).
+# (paths inside the container: its root is not the host's /tmp)
+probe_pid='' probe_out=/run/sl-probe.out probe_stop=/run/sl-probe.stop
+listen_inodes() {
+	sd ss -Hltne '( sport = :15001 or sport = :15008 or sport = :15006 )' |
+		grep -o 'ino:[0-9]*' | sort | tr '\n' ' '
+}
+probe_begin() {
+	sd rm -f "$probe_stop" "$probe_out"
+	inodes_before=$(listen_inodes)
+	[ -n "$inodes_before" ] || sd_fail "no listening sockets before the probe"
+	sd python3 -c '
+import errno, os, socket, sys, time
+stop, out = sys.argv[1], sys.argv[2]
+ok = refused = other = 0
+why = {}
+while not os.path.exists(stop):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", 15008))
+        ok += 1
+    except ConnectionRefusedError:
+        refused += 1
+    except ConnectionResetError:
+        # accepted, then reset by sluiced: a loopback connection with no
+        # handoff entry is refused by design (PROTOCOL.md); a SYN that
+        # finds no listener gives ECONNREFUSED instead
+        ok += 1
+    except OSError as e:
+        other += 1
+        k = type(e).__name__ + ":" + str(e.errno)
+        why[k] = why.get(k, 0) + 1
+    finally:
+        s.close()
+    time.sleep(0.02)
+open(out, "w").write(f"{ok} {refused} {other} {why}\n")
+' "$probe_stop" "$probe_out" &
+	probe_pid=$!
+	sleep 0.3
+}
+# probe_end WHAT: the probe's verdict
+probe_end() {
+	local ok refused other
+	sd touch "$probe_stop"
+	wait "$probe_pid" || sd_fail "$1: the probe client failed"
+	read -r ok refused other why < <(sd cat "$probe_out")
+	[ "$refused" = 0 ] && [ "$other" = 0 ] ||
+		sd_fail "$1: $refused connections refused, $other failed ($ok connected): $why"
+	[ "$ok" -ge 5 ] || sd_fail "$1: the probe connected only $ok times"
+	[ "$(listen_inodes)" = "$inodes_before" ] ||
+		sd_fail "$1: the listening sockets changed: '$inodes_before' -> '$(listen_inodes)'"
+	probe_result="$ok connections during it, none refused, the same listening sockets"
+}
 restart_probe_begin() {
-	:
+	probe_begin
 }
 restart_probe_end() {
-	:
+	local n
+	probe_end restart
+	props
+	n=$(sctl show -p NFileDescriptorStore --value sluiced)
+	[ "$n" -ge 7 ] ||
+		sd_fail "restart: $n fds in systemd's fd store, want the listening sockets (>= 7)"
+	probe_result+=", $n fds in systemd's fd store"
 }
 
 check_restart() {
@@ -516,7 +586,44 @@ check_restart() {
 		"^notify $pid2: READY=1, STATUS=serving 2 workloads, config $gen\$" \
 		"^Started sluiced.service "
 	restart_probe_end
-	ok "restart: STOPPING=1 from MainPID $pid1, READY=1 from $pid2, active (running), serving$([ "$steer" = 1 ] && echo ', table in place') ($(($(now_ms) - t0)) ms)"
+	ok "restart: STOPPING=1 from MainPID $pid1, READY=1 from $pid2, active (running), serving$([ "$steer" = 1 ] && echo ', table in place'); $probe_result ($(($(now_ms) - t0)) ms)"
+	pid1=$pid2
+}
+
+# `sluice upgrade` (the Debian postinst's way): no restart job, the old
+# MainPID names the new one (MAINPID=), which sends READY=1 and then feeds
+# the watchdog itself; the old process exits; nothing refused meanwhile
+check_upgrade() {
+	local t0 c pid2 out i
+	t0=$(now_ms)
+	c=$(jcursor)
+	probe_begin
+	out=$(sd timeout 150 "$sluice" upgrade) || sd_fail "sluice upgrade failed: $out"
+	pid2=$(sed -n 's/.* handed over to pid \([0-9]*\)$/\1/p' <<<"$out")
+	[ -n "$pid2" ] && [ "$pid2" != "$pid1" ] || sd_fail "sluice upgrade said: $out"
+	wait_log "$c" 20 "no MAINPID=$pid2 from $pid1, then READY=1 from $pid2" \
+		"^notify $pid1: MAINPID=$pid2, STATUS=handed over to pid $pid2\$" \
+		"^notify $pid2: READY=1, STATUS=serving 2 workloads, config [0-9a-f]+\$"
+	probe_end upgrade
+	serving_ok 2
+	[ "${P[MainPID]}" = "$pid2" ] || sd_fail "after the upgrade: $(show), want MainPID $pid2"
+	if sd_log "$c" | grep -q '^Stopping sluiced.service \|^Started sluiced.service '; then
+		sd_fail "the upgrade went through a stop or start job: $(sd_log "$c")"
+	fi
+	for ((i = 0; i < 100; i++)); do
+		sd kill -0 "$pid1" 2>/dev/null || break
+		sleep 0.1
+	done
+	sd kill -0 "$pid1" 2>/dev/null && sd_fail "the old sluiced ($pid1) still runs 10 s after the upgrade"
+	# the watchdog (WatchdogSec, fed every half period) is the new one's
+	wd=$(sctl show -p WatchdogUSec --value sluiced)
+	for ((i = 0; i < 250; i++)); do
+		grep -q "Got notification message from PID $pid2 (WATCHDOG=1)" "$jlog" && break
+		sleep 0.2
+	done
+	grep -q "Got notification message from PID $pid2 (WATCHDOG=1)" "$jlog" ||
+		sd_fail "no WATCHDOG=1 from the new MainPID $pid2 within 50 s (WatchdogUSec $wd)"
+	ok "upgrade: MAINPID=$pid2 from $pid1, READY=1 and WATCHDOG=1 from $pid2, no stop or start job, $pid1 gone; $probe_result ($(($(now_ms) - t0)) ms)"
 	pid1=$pid2
 }
 
@@ -539,8 +646,13 @@ check_stop() {
 		"^Stopped sluiced.service "
 	ok "stop: STOPPING=1 ('$text'), inactive (dead), exit 0 ($(($(now_ms) - t0)) ms)"
 	if [ "$steer" = 1 ]; then
-		# not checked: what the table does at stop is the unit's choice
-		echo "# after stop: table inet sluice $(has_table && echo present || echo removed)"
+		# the unit keeps the table at stop (--keep-table-on-stop): pod
+		# traffic fails closed; --remove-steering is what removes it
+		has_table || sd_fail "after stop: the table is gone (the unit keeps it)"
+		sd "$sbin_sluiced" --remove-steering >/dev/null ||
+			sd_fail "sluiced --remove-steering failed"
+		has_table && sd_fail "sluiced --remove-steering left the table"
+		ok "after stop: the table stays (fail closed) until sluiced --remove-steering"
 	fi
 }
 
@@ -549,6 +661,7 @@ sd_boot
 check_start
 check_reload
 check_restart
+check_upgrade
 check_stop
 echo "# $me: $(($(now_ms) - t_start)) ms in all"
 if [ "${SL_SD_PROFILE:-}" = 1 ]; then
