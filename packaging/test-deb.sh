@@ -109,7 +109,18 @@ grep -q "deb-systemd-helper update-state 'sluiced.service'" "$tmp/ctrl/postinst"
 	fail "postinst does not register the unit with deb-systemd-helper"
 grep -q "deb-systemd-helper debian-installed 'sluiced.service'" "$tmp/ctrl/postinst" ||
 	fail "postinst enables the unit on a fresh install (want dh_installsystemd --no-enable)"
-grep -q '_dh_action=restart' "$tmp/ctrl/postinst" || fail "postinst does not restart after an upgrade"
+# an upgrade hands over instead of restarting (sluiced(8), "Restarts and
+# upgrades"): no restart by dh_installsystemd, `sluice upgrade` instead;
+# removal takes the kept steering table away; neither touches the running
+# system when installing into another root
+! grep -q '_dh_action=restart' "$tmp/ctrl/postinst" ||
+	fail "postinst restarts sluiced after an upgrade (want the handover)"
+grep -q '^	if ! sluice upgrade; then' "$tmp/ctrl/postinst" ||
+	fail "postinst does not run sluice upgrade"
+grep -q 'DPKG_ROOT' "$tmp/ctrl/postinst" || fail "postinst upgrades a sluiced even under DPKG_ROOT"
+grep -q '/usr/sbin/sluiced --remove-steering' "$tmp/ctrl/prerm" ||
+	fail "prerm does not remove the steering table"
+grep -q 'DPKG_ROOT' "$tmp/ctrl/prerm" || fail "prerm touches the kernel even under DPKG_ROOT"
 grep -q "deb-systemd-invoke stop 'sluiced.service'" "$tmp/ctrl/prerm" || fail "prerm does not stop the unit"
 
 # install into an empty root with its own dpkg database.  The libraries
