@@ -86,7 +86,7 @@ args() { # node-name dir-suffix: the DaemonSet's arguments for this test
 		--config=*) echo "--config=$TP_DIR/cfg-$2" ;;
 		--state-dir=*) echo "--state-dir=$TP_DIR/state-$2" ;;
 		'--node=$(NODE_NAME)') echo "--node=$1" ;;
-		--steer) echo "$a" ;;
+		--steer | --keep-table-on-stop) echo "$a" ;;
 		*) tp_fail "daemonset.yaml passes $a: teach this test what it means" ;;
 		esac
 	done
@@ -161,7 +161,18 @@ for p in $pid_a $pid_b; do
 	wait "$p" || rc=$?
 	[ "$rc" = 0 ] || { dump_logs; tp_fail "sluiced exited with $rc after SIGTERM under the profile"; }
 done
-ok "SIGTERM: both exit 0"
+if [[ " ${dsargs[*]} " == *" --keep-table-on-stop "* ]]; then
+	# a rolling update fails closed: the table outlives the pod
+	tp_exec node1 nft list table inet sluice >/dev/null ||
+		tp_fail "--keep-table-on-stop: node1's table is gone after SIGTERM"
+	tp_exec node1 "$sluiced" --remove-steering >/dev/null ||
+		tp_fail "node1: sluiced --remove-steering failed"
+	tp_exec node2 "$sluiced" --remove-steering >/dev/null ||
+		tp_fail "node2: sluiced --remove-steering failed"
+	ok "SIGTERM: both exit 0, the tables stay (--keep-table-on-stop) until --remove-steering"
+else
+	ok "SIGTERM: both exit 0"
+fi
 
 # ---- 2. without io_uring (containerd 2's RuntimeDefault) ---------------------
 start node1 a "$TP_DIR/sluiced-nouring.log" --deny io_uring_setup
