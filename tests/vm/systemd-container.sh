@@ -544,10 +544,12 @@ open(out, "w").write(f"{ok} {refused} {other} {why}\n")
 }
 # probe_end WHAT: the probe's verdict
 probe_end() {
-	local ok refused other
+	local ok refused other why line
 	sd touch "$probe_stop"
 	wait "$probe_pid" || sd_fail "$1: the probe client failed"
-	read -r ok refused other why < <(sd cat "$probe_out")
+	# (no process substitution: the VM's /dev has no /dev/fd)
+	line=$(sd cat "$probe_out")
+	read -r ok refused other why <<<"$line"
 	[ "$refused" = 0 ] && [ "$other" = 0 ] ||
 		sd_fail "$1: $refused connections refused, $other failed ($ok connected): $why"
 	[ "$ok" -ge 5 ] || sd_fail "$1: the probe connected only $ok times"
