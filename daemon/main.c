@@ -445,9 +445,20 @@ static int load_config(struct sl_daemon *d, bool check)
 		sl_config_errors_free(&errs);
 		return ret;
 	}
-	if (check)
-		printf("%s: OK (generation %s)\n", d->o.config_dir,
-		       sl_config_generation(d->cfg));
+	/* what the start itself refuses (sl_reload_new, require_usable):
+	 * --check is the unit's ExecStartPre, and an OK there followed by a
+	 * refused start would only loop through Restart=on-failure */
+	{
+		char why[256];
+
+		if (sl_config_usable(d->cfg, why, sizeof(why)) < 0) {
+			fprintf(stderr, "sluiced: %s: sluiced would refuse to start: %s\n",
+				d->o.config_dir, why);
+			return -EINVAL;
+		}
+	}
+	printf("%s: OK (generation %s)\n", d->o.config_dir,
+	       sl_config_generation(d->cfg));
 	return 0;
 }
 
