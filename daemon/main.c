@@ -302,6 +302,14 @@ static int reload(struct sl_daemon *d, unsigned int flags)
 
 static bool stop_early;
 
+/* stop: the drain starts on every worker (their stop hook) */
+static void stop_workers(struct sl_daemon *d, struct sl_worker **ws)
+{
+	__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; ws && i < d->n_workers; i++)
+		sl_worker_request_stop(ws[i]);
+}
+
 /*
  * An upgrade's new process took over (upgrade.h; on the upgrade thread):
  * stop accepting and drain for --upgrade-drain.  The steering table, the
@@ -316,9 +324,7 @@ static void handed_over(struct sl_daemon *d)
 	sl_log_notice("%s: draining %lld flows (at most %llu s)", __func__,
 		      (long long)sl_stats_active(),
 		      (unsigned long long)(d->o.upgrade_drain_ns / 1000000000ULL));
-	__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
-	for (unsigned int i = 0; ws && i < d->n_workers; i++)
-		sl_worker_request_stop(ws[i]);
+	stop_workers(d, ws);
 }
 
 /* the new process of an upgrade, once the old one handed over: accept on
@@ -379,9 +385,7 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 			      (unsigned long long)(d->o.grace_ns / 1000000),
 			      (long long)sl_stats_active());
 		sl_notify_stopping(d->o.grace_ns);
-		__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
-		for (unsigned int i = 0; i < d->n_workers; i++)
-			sl_worker_request_stop(ws[i]);
+		stop_workers(d, ws);
 		break;
 	case SIGHUP:
 		sl_log_notice("%s: SIGHUP: reloading the configuration", __func__);
@@ -833,9 +837,7 @@ static int run(const struct sl_options *x, char *const *argv)
 		ret = sl_notify_start(&d, sl_obs_ready);
 	if (ret || __atomic_load_n(&stop_early, __ATOMIC_ACQUIRE)) {
 		sl_notify_stop();
-		__atomic_store_n(&d.stopping, true, __ATOMIC_RELEASE);
-		for (unsigned int i = 0; i < d.n_workers; i++)
-			sl_worker_request_stop(ws[i]);
+		stop_workers(&d, ws);
 		workers_end(&d, ws);
 		sl_steer_stop(&d);
 		goto out;

@@ -94,16 +94,6 @@ int sl_upgrade_init(char *const *argv)
 	return 0;
 }
 
-bool sl_upgrade_running(void)
-{
-	bool r;
-
-	pthread_mutex_lock(&U.lock);
-	r = U.running;
-	pthread_mutex_unlock(&U.lock);
-	return r;
-}
-
 const char *sl_upgrade_result(void)
 {
 	static __thread char copy[sizeof(U.result)];

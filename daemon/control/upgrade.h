@@ -42,9 +42,6 @@ int sl_upgrade_init(char *const *argv);
 int sl_upgrade_begin(struct sl_daemon *d,
 		     void (*handed_over)(struct sl_daemon *d));
 
-/** sl_upgrade_running - whether an upgrade is under way */
-bool sl_upgrade_running(void);
-
 /**
  * sl_upgrade_result - what the last upgrade came to, for `sluice status`:
  * "none", "running", "handed over to pid N" or "failed: why"
