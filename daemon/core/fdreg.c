@@ -2,10 +2,12 @@
 /* File descriptors that outlive one sluiced (fdreg.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -155,6 +157,56 @@ int sl_fdreg_take(const char *name)
 		}
 	pthread_mutex_unlock(&R.lock);
 	return fd;
+}
+
+/* @fd is a TCP socket listening on exactly @want */
+static bool listens_on(int fd, const struct sockaddr *want)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} got;
+	socklen_t len = sizeof(got);
+	int acc = 0, type = 0;
+	socklen_t olen = sizeof(acc);
+
+	if (getsockname(fd, &got.sa, &len) < 0 ||
+	    got.sa.sa_family != want->sa_family)
+		return false;
+	if (want->sa_family == AF_INET) {
+		const struct sockaddr_in *w = (const struct sockaddr_in *)want;
+
+		if (got.v4.sin_port != w->sin_port ||
+		    got.v4.sin_addr.s_addr != w->sin_addr.s_addr)
+			return false;
+	} else if (want->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)want;
+
+		if (got.v6.sin6_port != w->sin6_port ||
+		    memcmp(&got.v6.sin6_addr, &w->sin6_addr,
+			   sizeof(w->sin6_addr)))
+			return false;
+	} else {
+		return false;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) < 0 || !acc)
+		return false;
+	olen = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == 0 &&
+	       type == SOCK_STREAM;
+}
+
+int sl_fdreg_take_listener(const char *name, const struct sockaddr *want)
+{
+	int fd = sl_fdreg_take(name);
+
+	if (fd < 0 || listens_on(fd, want))
+		return fd;
+	sl_log_warn("%s: inherited %s is not a socket listening where it should: closed",
+		    __func__, name);
+	close(fd);
+	return -ENOTSOCK;
 }
 
 unsigned int sl_fdreg_inherited(const char *name)

@@ -55,6 +55,17 @@ int sl_fdreg_inherit_systemd(void);
  */
 int sl_fdreg_take(const char *name);
 
+struct sockaddr;
+
+/**
+ * sl_fdreg_take_listener - sl_fdreg_take for a listening socket: the fd is
+ * given out only if it is a TCP socket listening on exactly @want
+ * (family, address, port); otherwise it is closed with a warning
+ * @retval the fd, -ENOENT when none of that name is left, -ENOTSOCK when
+ *         the one inherited was something else
+ */
+int sl_fdreg_take_listener(const char *name, const struct sockaddr *want);
+
 /**
  * sl_fdreg_inherited - how many fds named @name were inherited in all
  * (taken or not): what workers divide among themselves

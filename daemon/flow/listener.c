@@ -266,28 +266,6 @@ void sl_listener_name(enum sl_listener_kind kind, int family, uint16_t port,
 		 family == AF_INET6 ? 6 : 4, port);
 }
 
-/* an inherited socket is the listener it is named after */
-static bool inherited_ok(int fd, int family, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int acc = 0, type = 0;
-	socklen_t olen = sizeof(acc);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    ss.ss_family != family)
-		return false;
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) < 0 || !acc)
-		return false;
-	olen = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) < 0 ||
-	    type != SOCK_STREAM)
-		return false;
-	if (family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port) == port;
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port;
-}
-
 unsigned int sl_listener_share(enum sl_listener_kind kind, int family,
 			       uint16_t port, unsigned int worker,
 			       unsigned int n_workers)
@@ -306,20 +284,23 @@ int sl_listener_open(struct sl_wctx *wc, enum sl_listener_kind kind,
 		     int family, uint16_t port, struct sl_listener **out)
 {
 	char name[SL_FDREG_NAME_MAX];
+	struct sockaddr_storage ss;
+	struct sl_ip any = { .family = family };
 	struct sl_listener *l;
 	bool inherited = false;
 	int fd, flags;
 
 	sl_listener_name(kind, family, port, name, sizeof(name));
-	fd = sl_fdreg_take(name);
+	/* the one listen_socket() would bind: the wildcard address */
+	sl_ip_to_sockaddr(&any, port, &ss);
+	fd = sl_fdreg_take_listener(name, (struct sockaddr *)&ss);
 	if (fd >= 0) {
 		flags = fcntl(fd, F_GETFL);
-		if (inherited_ok(fd, family, port) && flags >= 0 &&
-		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+		if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
 			inherited = true;
 		} else {
-			sl_log_warn("%s: inherited %s is not a listening socket on port %u: opening a new one",
-				    __func__, name, port);
+			sl_log_warn("%s: inherited %s: O_NONBLOCK: %m: opening a new one",
+				    __func__, name);
 			close(fd);
 			fd = -1;
 		}

@@ -486,39 +486,6 @@ static void *httpd_thread(void *arg)
 	return NULL;
 }
 
-/* an inherited socket listens on @want's address and port */
-static bool inherited_ok(int fd, const struct sockaddr *want)
-{
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} got;
-	socklen_t len = sizeof(got);
-	int acc = 0;
-	socklen_t olen = sizeof(acc);
-
-	if (getsockname(fd, &got.sa, &len) < 0 ||
-	    got.sa.sa_family != want->sa_family)
-		return false;
-	if (want->sa_family == AF_INET) {
-		const struct sockaddr_in *w = (const struct sockaddr_in *)want;
-
-		if (got.v4.sin_port != w->sin_port ||
-		    got.v4.sin_addr.s_addr != w->sin_addr.s_addr)
-			return false;
-	} else {
-		const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)want;
-
-		if (got.v6.sin6_port != w->sin6_port ||
-		    memcmp(&got.v6.sin6_addr, &w->sin6_addr,
-			   sizeof(w->sin6_addr)))
-			return false;
-	}
-	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) == 0 &&
-	       acc;
-}
-
 int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 		   void *arg, struct sl_httpd_stats *stats,
 		   struct sl_httpd **out)
@@ -560,13 +527,7 @@ int sl_httpd_start(const char *addr, uint16_t port, sl_httpd_handler h,
 	/* a fixed port: the predecessor's socket (fdreg.h) when it left
 	 * one, since binding it again fails while the old process lives */
 	snprintf(name, sizeof(name), "sl-telemetry-%u", port);
-	s->fd = port ? sl_fdreg_take(name) : -1;
-	if (s->fd >= 0 && !inherited_ok(s->fd, &sa.sa)) {
-		sl_log_warn("%s: inherited %s is not %s port %u: opening a new one",
-			    __func__, name, addr, port);
-		close(s->fd);
-		s->fd = -1;
-	}
+	s->fd = port ? sl_fdreg_take_listener(name, &sa.sa) : -1;
 	if (s->fd < 0) {
 		s->fd = socket(sa.sa.sa_family,
 			       SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

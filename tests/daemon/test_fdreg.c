@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -137,6 +138,53 @@ static void test_publish_snapshot(void **state)
 	sl_fdreg_snapshot_free(v, n);
 	close(a);
 	close(b);
+	sl_fdreg_reset();
+}
+
+/* a TCP socket listening on 127.0.0.1, its address in @sa */
+static int tcp_listener(struct sockaddr_in *sa)
+{
+	socklen_t len = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sa, &len), 0);
+	return fd;
+}
+
+static void test_take_listener(void **state)
+{
+	struct sockaddr_in sa, other;
+	int l1, l2, plain, fd;
+
+	(void)state;
+	sl_fdreg_reset();
+	l1 = tcp_listener(&sa);
+	l2 = tcp_listener(&other);
+	plain = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(plain >= 0);
+	assert_int_equal(sl_fdreg_inherit(l1, "sl-a"), 0);
+	assert_int_equal(sl_fdreg_inherit(l2, "sl-b"), 0);
+	assert_int_equal(sl_fdreg_inherit(plain, "sl-c"), 0);
+	/* the right address and port: given out */
+	fd = sl_fdreg_take_listener("sl-a", (struct sockaddr *)&sa);
+	assert_int_equal(fd, l1);
+	close(fd);
+	/* listening, but elsewhere: closed */
+	assert_int_equal(sl_fdreg_take_listener("sl-b", (struct sockaddr *)&sa),
+			 -ENOTSOCK);
+	assert_int_equal(fcntl(l2, F_GETFD), -1);
+	/* not listening at all: closed */
+	assert_int_equal(sl_fdreg_take_listener("sl-c", (struct sockaddr *)&sa),
+			 -ENOTSOCK);
+	assert_int_equal(fcntl(plain, F_GETFD), -1);
+	assert_int_equal(sl_fdreg_take_listener("sl-a", (struct sockaddr *)&sa),
+			 -ENOENT);
 	sl_fdreg_reset();
 }
 
@@ -304,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_inherit_take),
 		cmocka_unit_test(test_publish_snapshot),
+		cmocka_unit_test(test_take_listener),
 		cmocka_unit_test(test_child_takes_fds),
 		cmocka_unit_test(test_child_refuses_bad_batch),
 		cmocka_unit_test(test_child_old_gone),
