@@ -111,6 +111,8 @@ struct sl_config_doc {
 	const char *path; /* named in errors as path:line:col */
 	const char *buf;  /* YAML (JSON is YAML), need not be NUL-terminated */
 	size_t len;
+	bool api;	  /* from the Kubernetes API: counted against the API
+			     limits, not the directory's (SL_CFG_MAX_API_*) */
 };
 
 /**
