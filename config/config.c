@@ -154,8 +154,16 @@ static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 int sl_config_load_dir(const char *dir, const char *node_name,
 		       struct sl_config **out, struct sl_config_errors *errs)
 {
+	return sl_config_load_dir_extra(dir, NULL, 0, node_name, out, errs);
+}
+
+int sl_config_load_dir_extra(const char *dir,
+			     const struct sl_config_doc *extra, size_t n_extra,
+			     const char *node_name, struct sl_config **out,
+			     struct sl_config_errors *errs)
+{
 	struct sl_cfg_errs e = { .v = NULL };
-	struct sl_config_doc *files = NULL;
+	struct sl_config_doc *files = NULL, *all;
 	size_t n_files = 0;
 	int ret;
 
@@ -176,8 +184,23 @@ int sl_config_load_dir(const char *dir, const char *node_name,
 		sl_errs_hand_over(&e, errs);
 		return ret;
 	}
-	ret = sl_config_build(dir, files, n_files, ret, node_name, &e, out,
-			      errs);
+	if (!n_extra || ret < 0) {
+		ret = sl_config_build(dir, files, n_files, ret, node_name, &e,
+				      out, errs);
+		sl_cfg_files_free(files, n_files);
+		return ret;
+	}
+	sl_errs_hand_over(&e, NULL);
+	all = malloc((n_files + n_extra) * sizeof(*all));
+	if (!all) {
+		sl_cfg_files_free(files, n_files);
+		return -ENOMEM;
+	}
+	memcpy(all, files, n_files * sizeof(*all));
+	memcpy(all + n_files, extra, n_extra * sizeof(*all));
+	ret = sl_config_load_files(dir, all, n_files + n_extra, node_name, out,
+				   errs);
+	free(all);
 	sl_cfg_files_free(files, n_files);
 	return ret;
 }
@@ -188,13 +211,57 @@ static int sl_doc_cmp(const void *a, const void *b)
 		      ((const struct sl_config_doc *)b)->name);
 }
 
+static int sl_doc_path_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct sl_config_doc *const *)a)->path,
+		      (*(const struct sl_config_doc *const *)b)->path);
+}
+
+/*
+ * After a failed build: if every error lies in a document of the API, mark
+ * those documents (@drop) and return how many; 0 when an error lies
+ * elsewhere (a file of the directory, or no document at all).
+ */
+static size_t sl_config_api_culprits(const struct sl_config_doc *v, size_t n,
+				     const struct sl_config_errors *errs,
+				     bool *drop)
+{
+	const struct sl_config_doc **idx = malloc((n ? n : 1) * sizeof(*idx));
+	size_t marked = 0;
+
+	if (!idx)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = &v[i];
+	sl_sort(idx, n, sizeof(*idx), sl_doc_path_cmp);
+	for (size_t i = 0; i < errs->n; i++) {
+		struct sl_config_doc key = { .path = errs->v[i].file };
+		const struct sl_config_doc *kp = &key, **hit;
+
+		hit = errs->v[i].file ?
+			      sl_search(&kp, idx, n, sizeof(*idx),
+					sl_doc_path_cmp) : NULL;
+		if (!hit || !(*hit)->api) {
+			marked = 0;
+			break;
+		}
+		if (!drop[*hit - v]) {
+			drop[*hit - v] = true;
+			marked++;
+		}
+	}
+	free(idx);
+	return marked;
+}
+
 int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
 			 size_t n, const char *node_name, struct sl_config **out,
 			 struct sl_config_errors *errs)
 {
-	struct sl_cfg_errs e = { .v = NULL };
+	struct sl_cfg_errs e = { .v = NULL }, rejected = { .v = NULL };
 	struct sl_config_doc *v = NULL;
-	size_t total = 0;
+	size_t total = 0, api_total = 0, n_files = 0, n_api = 0;
+	bool *drop = NULL;
 	int ret = 0;
 
 	*out = NULL;
@@ -202,16 +269,29 @@ int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
 		errs->v = NULL;
 		errs->n = 0;
 	}
-	if (n > SL_CFG_MAX_FILES) {
+	for (size_t i = 0; i < n; i++) {
+		if (docs[i].api)
+			n_api++;
+		else
+			n_files++;
+	}
+	if (n_files > SL_CFG_MAX_FILES || n_api > SL_CFG_MAX_API_DOCS) {
 		sl_cfg_err_add(&e, origin, 0, 0, NULL,
-			       "more than %u configuration files",
-			       SL_CFG_MAX_FILES);
+			       n_files > SL_CFG_MAX_FILES ?
+				       "more than %u configuration files" :
+				       "more than %u resources from the Kubernetes API",
+			       n_files > SL_CFG_MAX_FILES ? SL_CFG_MAX_FILES :
+							    SL_CFG_MAX_API_DOCS);
 		sl_errs_hand_over(&e, errs);
 		return -EINVAL;
 	}
 	v = malloc((n ? n : 1) * sizeof(*v));
-	if (!v)
+	drop = calloc(n ? n : 1, sizeof(*drop));
+	if (!v || !drop) {
+		free(v);
+		free(drop);
 		return -ENOMEM;
+	}
 	memcpy(v, docs, n * sizeof(*v));
 	sl_sort(v, n, sizeof(*v), sl_doc_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -227,17 +307,81 @@ int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
 				       SL_CFG_MAX_FILE_SIZE);
 			ret = -EINVAL;
 		}
-		total += v[i].len;
+		if (v[i].api)
+			api_total += v[i].len;
+		else
+			total += v[i].len;
 	}
-	if (total > SL_CFG_MAX_TOTAL_SIZE) {
+	if (total > SL_CFG_MAX_TOTAL_SIZE || api_total > SL_CFG_MAX_API_SIZE) {
 		sl_cfg_err_add(&e, origin, 0, 0, NULL,
 			       "configuration larger than %u bytes in total",
-			       SL_CFG_MAX_TOTAL_SIZE);
+			       total > SL_CFG_MAX_TOTAL_SIZE ?
+				       SL_CFG_MAX_TOTAL_SIZE :
+				       SL_CFG_MAX_API_SIZE);
 		ret = -EINVAL;
 	}
-	ret = sl_config_build(origin, v, n, ret, node_name, &e, out, errs);
+	/*
+	 * A resource of the API that sluice rejects is left out and reported
+	 * (the rest keeps serving); an error in a file of the directory
+	 * fails the load as always.  Every round drops at least one
+	 * document, so this ends.
+	 */
+	for (;;) {
+		struct sl_config_errors try = { 0 };
+		size_t marked, k = 0;
+
+		ret = sl_config_build(origin, v, n, ret, node_name, &e, out,
+				      &try);
+		if (ret != -EINVAL || !n_api ||
+		    !(marked = sl_config_api_culprits(v, n, &try, drop))) {
+			if (errs)
+				*errs = try;
+			else
+				sl_config_errors_free(&try);
+			break;
+		}
+		for (size_t i = 0; i < try.n; i++) {
+			const struct sl_config_error *x = &try.v[i];
+
+			sl_cfg_err_add(&rejected, x->file, x->line, x->col,
+				       x->path,
+				       "REJECTED: this resource is left out of the mesh: %s",
+				       x->message);
+		}
+		sl_config_errors_free(&try);
+		for (size_t i = 0; i < n; i++)
+			if (!drop[i])
+				v[k++] = v[i];
+		n = k;
+		memset(drop, 0, n * sizeof(*drop));
+		e = (struct sl_cfg_errs){ .v = NULL };
+		ret = 0;
+	}
+	if (ret == 0 && rejected.n) {
+		struct sl_config *cfg = *out;
+
+		for (size_t i = 0; i < rejected.n; i++) {
+			const struct sl_config_error *x = &rejected.v[i];
+
+			sl_cfg_err_add(&cfg->warns, x->file, x->line, x->col,
+				       x->path, "%s", x->message);
+		}
+		cfg->n_rejected = rejected.n;
+		sl_cfg_errs_sort(&cfg->warns);
+	}
+	{
+		struct sl_config_errors r = { .v = rejected.v, .n = rejected.n };
+
+		sl_config_errors_free(&r);
+	}
+	free(drop);
 	free(v);
 	return ret;
+}
+
+size_t sl_config_rejected(const struct sl_config *cfg)
+{
+	return cfg->n_rejected;
 }
 
 struct sl_config *sl_config_get(struct sl_config *cfg)

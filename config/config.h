@@ -105,6 +105,17 @@ struct sl_config_errors {
 int sl_config_load_dir(const char *dir, const char *node_name,
 		       struct sl_config **out, struct sl_config_errors *errs);
 
+/**
+ * sl_config_load_dir_extra - sl_config_load_dir() with @n_extra documents
+ * of another source (the Kubernetes API's) loaded together with the
+ * directory's files, as sl_config_load_files() loads them
+ */
+struct sl_config_doc;
+int sl_config_load_dir_extra(const char *dir,
+			     const struct sl_config_doc *extra, size_t n_extra,
+			     const char *node_name, struct sl_config **out,
+			     struct sl_config_errors *errs);
+
 /** One document source's file: what sl_config_load_files() reads. */
 struct sl_config_doc {
 	const char *name; /* unique; orders the files and keys the generation */
@@ -138,6 +149,15 @@ int sl_config_load_files(const char *origin, const struct sl_config_doc *docs,
  */
 const struct sl_config_error *sl_config_warnings(const struct sl_config *cfg,
 						 size_t *n);
+
+/**
+ * sl_config_rejected - how many resources of the Kubernetes API were left
+ * out of @cfg because sluice rejects them (each is among the warnings, its
+ * message starting "REJECTED: ", named kubernetes:<resource>/<ns>/<name>).
+ * Documents with the api flag are loaded so: an error in one of them drops
+ * it and the rest loads; an error anywhere else fails the load.
+ */
+size_t sl_config_rejected(const struct sl_config *cfg);
 
 /** sl_config_errors_free - free the errors; NULL-safe, leaves it empty */
 void sl_config_errors_free(struct sl_config_errors *errs);

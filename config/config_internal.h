@@ -25,6 +25,8 @@
 #define SL_CFG_MAX_DEPTH 64		 /* nesting depth */
 #define SL_CFG_MAX_NODES 100000		 /* nodes per file, aliases expanded */
 #define SL_CFG_MAX_FILES 1000		 /* files per directory */
+#define SL_CFG_MAX_API_DOCS (1u << 21)	 /* documents from the Kubernetes API */
+#define SL_CFG_MAX_API_SIZE (1u << 30)	 /* their bytes in total */
 #define SL_CFG_MAX_ERRORS 1000		 /* errors reported before giving up */
 #define SL_CFG_CLUSTER_DOMAIN "svc.cluster.local"
 #define SL_CFG_ROOT_NAMESPACE "istio-system"
@@ -601,6 +603,7 @@ struct sl_config {
 	atomic_int refs;
 	struct sl_arena arena;
 	struct sl_cfg_errs warns; /* sl_config_warnings(), sorted once built */
+	size_t n_rejected;	  /* API resources left out (sl_config_rejected) */
 	char generation[17];
 	struct sl_node_config node;
 	const char *node_source; /* "file:line" of the Node that applies, or NULL */

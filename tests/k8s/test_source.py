@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""k8s-source: sluice's Kubernetes source (k8s/, through sl-k8s-view)
+against the stand-in API server: lists in pages, watches, 410 relists,
+streams cut mid-event, a server restart that lost its history, token
+rotation, 403, namespace gating, resources sluice rejects left out while
+the rest serves, and the real fixtures (Kubernetes' and Istio's).
+
+usage: test_source.py path/to/sl-k8s-view"""
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from standin import FIXTURES, StandIn  # noqa: E402
+
+VIEW = None
+TOKEN = "tok-one"
+
+
+def ns_obj(name, meshed=True, label=("istio.io/dataplane-mode", "ambient")):
+    md = {"name": name}
+    if meshed:
+        md["labels"] = {label[0]: label[1]}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": md}
+
+
+def pod_obj(ns, name, ip, labels=None, sa="default", node="node-a",
+            phase="Running", extra_ips=(), host_network=False):
+    spec = {"nodeName": node, "serviceAccountName": sa,
+            "containers": [{"name": "c", "image": "busybox"}]}
+    if host_network:
+        spec["hostNetwork"] = True
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": labels or {"app": name}},
+            "spec": spec,
+            "status": {"phase": phase, "podIP": ip,
+                       "podIPs": [{"ip": i} for i in (ip,) + extra_ips],
+                       "conditions": [{"type": "Ready",
+                                       "status": "True"}]}}
+
+
+def svc_obj(ns, name, ip, port=80, selector=None):
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"type": "ClusterIP", "clusterIP": ip,
+                     "clusterIPs": [ip],
+                     "ports": [{"name": "http", "port": port,
+                                "protocol": "TCP", "targetPort": port}],
+                     "selector": selector or {"app": name}}}
+
+
+class Viewer:
+    """sl-k8s-view on a kubeconfig for the stand-in; its lines queued."""
+
+    def __init__(self, si, token=TOKEN, token_file=None, args=()):
+        self.dir = tempfile.TemporaryDirectory(prefix="sl-k8s-view-")
+        kc = os.path.join(self.dir.name, "kubeconfig")
+        user = (f"tokenFile: {token_file}" if token_file
+                else f"token: {token}")
+        with open(kc, "w") as f:
+            f.write(f"""apiVersion: v1
+kind: Config
+current-context: t
+contexts:
+- name: t
+  context: {{cluster: c, user: u}}
+clusters:
+- name: c
+  cluster:
+    server: {si.url}
+""" + (f"    certificate-authority: {si.cert}\n" if si.cert else "") + f"""
+users:
+- name: u
+  user:
+    {user}
+""")
+        self.err = open(os.path.join(self.dir.name, "stderr"), "w+")
+        self.proc = subprocess.Popen(
+            [VIEW, "--kubeconfig", kc, "--backoff-max-ms", "1000",
+             "--watch-timeout", "20"] + list(args),
+            stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.q = queue.Queue()
+        self.views = []
+        self.status = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.q.put(json.loads(line))
+        self.q.put(None)
+
+    def _pump(self, timeout):
+        try:
+            m = self.q.get(timeout=timeout)
+        except queue.Empty:
+            return
+        if m is None:
+            raise AssertionError("sl-k8s-view exited: " + self.stderr())
+        if m["kind"] == "view":
+            self.views.append(m)
+        else:
+            self.status = m["resources"]
+
+    def stderr(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()[-3000:]
+
+    def wait(self, pred, what, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.views and pred(self.views[-1]):
+                return self.views[-1]
+            self._pump(0.05)
+        last = self.views[-1] if self.views else None
+        raise AssertionError(
+            f"not seen in {timeout} s: {what}\nlast view: "
+            f"{json.dumps(last)[:3000]}\nits errors and rejected: "
+            f"{last and (last['errors'], last['rejected'])}\nstatus: {json.dumps(self.status)}"
+            f"\nstderr: {self.stderr()}")
+
+    def wait_status(self, pred, what, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.status and pred(self.status):
+                return self.status
+            self._pump(0.05)
+        raise AssertionError(f"status not seen in {timeout} s: {what}\n"
+                             f"status: {json.dumps(self.status)}\n"
+                             f"stderr: {self.stderr()}")
+
+    def settle(self, seconds=0.5):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._pump(0.05)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.err.close()
+        self.dir.cleanup()
+
+
+def doc(view, path):
+    d = view["docs"].get(path)
+    return json.loads(d) if d is not None else None
+
+
+def has(path):
+    return lambda v: path in v["docs"]
+
+
+def lacks(path):
+    return lambda v: path not in v["docs"]
+
+
+def standin(*args, tls=False):
+    si = StandIn(["--token", TOKEN] + list(args), tls=tls)
+    return si
+
+
+def base_objects(si):
+    si.put(ns_obj("mesh"))
+    si.put(ns_obj("plain", meshed=False))
+    si.put(ns_obj("mesh2", label=("sluice.io/mesh", "enabled")))
+    for i in range(5):
+        si.put(pod_obj("mesh", f"p{i}", f"198.18.1.{10 + i}",
+                       labels={"app": "web"}, sa="web"))
+    si.put(pod_obj("mesh", "optout", "198.18.1.30",
+                   labels={"app": "web",
+                           "istio.io/dataplane-mode": "none"}))
+    si.put(pod_obj("mesh", "hostnet", "198.18.0.1", host_network=True))
+    si.put(pod_obj("mesh", "done", "198.18.1.31", phase="Succeeded"))
+    si.put(pod_obj("mesh", "dual", "198.18.1.32",
+                   extra_ips=("fd00:5a1c::32",)))
+    si.put(pod_obj("plain", "q0", "198.18.2.10"))
+    si.put(pod_obj("mesh2", "r0", "198.18.3.10", sa="r"))
+    si.put(svc_obj("mesh", "web", "198.18.100.1", selector={"app": "web"}))
+    si.put(svc_obj("plain", "other", "198.18.100.2"))
+
+
+# ---- tests ---------------------------------------------------------------
+
+def test_sync_pages_and_gating():
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si, args=["--page-size", "2"])
+        try:
+            view = v.wait(lambda v: True, "a first view")
+            docs = view["docs"]
+            want = {f"kubernetes:pods/mesh/p{i}" for i in range(5)} | {
+                "kubernetes:pods/mesh/dual", "kubernetes:pods/mesh/dual--ip2",
+                "kubernetes:pods/mesh2/r0", "kubernetes:services/mesh/web"}
+            assert set(docs) == want, sorted(docs)
+            assert view["config"] == "ok", view["errors"]
+            assert view["rejected"] == [], view["rejected"]
+            assert view["workloads"] == 8, view["workloads"]
+            we = doc(view, "kubernetes:pods/mesh/p3")
+            assert we == {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "WorkloadEntry",
+                "metadata": {"name": "p3", "namespace": "mesh"},
+                "spec": {"address": "198.18.1.13",
+                         "labels": {"app": "web",
+                                    "kubernetes.io/hostname": "node-a"},
+                         "serviceAccount": "web"}}, we
+            we2 = doc(view, "kubernetes:pods/mesh/dual--ip2")
+            assert we2["spec"]["address"] == "fd00:5a1c::32", we2
+            assert we2["metadata"]["name"] == "dual--ip2", we2
+            svc = doc(view, "kubernetes:services/mesh/web")
+            assert svc["spec"]["clusterIP"] == "198.18.100.1", svc
+            assert "status" not in svc, svc
+            st = v.status
+            # pods came in pages of 2: one list, several requests
+            st = v.wait_status(lambda s: s["pods"]["synced"], "pods synced")
+            assert st["pods"]["objects"] == 9, st
+            assert st["pods"]["lists"] == 1, st
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_watch_events():
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si)
+        try:
+            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
+            si.wait_watchers(9)
+            si.put(pod_obj("mesh", "new", "198.18.1.50"))
+            v.wait(has("kubernetes:pods/mesh/new"), "an added pod")
+            si.put(pod_obj("mesh", "new", "198.18.1.51",
+                           labels={"app": "new", "version": "v2"}))
+            view = v.wait(
+                lambda v: "198.18.1.51" in v["docs"].get(
+                    "kubernetes:pods/mesh/new", ""), "a modified pod")
+            assert doc(view, "kubernetes:pods/mesh/new")["spec"]["labels"][
+                "version"] == "v2"
+            # a change sluice does not use publishes nothing: the next
+            # view after it comes from the change that follows
+            serial = view["serial"]
+            p = pod_obj("mesh", "new", "198.18.1.51",
+                        labels={"app": "new", "version": "v2"})
+            p["status"]["conditions"][0]["status"] = "False"
+            si.put(p)
+            v.settle(0.5)
+            assert v.views[-1]["serial"] == serial, v.views[-1]["serial"]
+            si.delete("v1", "Pod", "mesh", "new")
+            view = v.wait(lacks("kubernetes:pods/mesh/new"), "deleted pod")
+            assert view["serial"] == serial + 1, (view["serial"], serial)
+            # a namespace joins the mesh: its pods and services appear
+            si.put(ns_obj("plain"))
+            v.wait(lambda v: has("kubernetes:pods/plain/q0")(v) and
+                   has("kubernetes:services/plain/other")(v),
+                   "the pods of a namespace labelled ambient")
+            # and leaves it
+            si.put(ns_obj("plain", meshed=False))
+            v.wait(lacks("kubernetes:pods/plain/q0"), "namespace unlabelled")
+            # a pod opts out
+            si.put(pod_obj("mesh", "p1", "198.18.1.11",
+                           labels={"app": "web",
+                                   "sluice.io/mesh": "disabled"}))
+            v.wait(lacks("kubernetes:pods/mesh/p1"), "a pod opting out")
+            assert v.status["pods"]["relists_gone"] == 0, v.status
+            assert v.status["pods"]["lists"] == 1, v.status
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_cut_resumes_without_relist():
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si)
+        try:
+            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
+            si.wait_watchers(9)
+            # the next event is cut off mid-line: the reflector must resume
+            # from the last complete event and get it again
+            si.ctl("/cut", {"mode": "next"})
+            si.put(pod_obj("mesh", "c1", "198.18.1.60"))
+            v.wait(has("kubernetes:pods/mesh/c1"), "the event cut off")
+            si.ctl("/cut", {"mode": "now"})
+            si.put(pod_obj("mesh", "c2", "198.18.1.61"))
+            v.wait(has("kubernetes:pods/mesh/c2"), "an event after a cut")
+            st = v.status
+            assert st["pods"]["relists_gone"] == 0, st
+            assert st["pods"]["lists"] == 1, st
+            assert st["pods"]["watches"] >= 3, st
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_gone_relists():
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si)
+        try:
+            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
+            si.wait_watchers(9)
+            # history forgotten while the streams are cut: resuming from
+            # the old resourceVersion gets 410, and a relist
+            si.ctl("/cut", {"mode": "now"})
+            si.delete("v1", "Pod", "mesh", "p0")
+            si.put(pod_obj("mesh", "g1", "198.18.1.70"))
+            si.ctl("/compact", {})
+            v.wait(lambda v: lacks("kubernetes:pods/mesh/p0")(v) and
+                   has("kubernetes:pods/mesh/g1")(v), "state after a 410")
+            v.wait_status(lambda s: s["pods"]["relists_gone"] >= 1 and
+                          s["pods"]["lists"] >= 2, "a relist after 410")
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_restart_without_history():
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si)
+        try:
+            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
+            si.wait_watchers(9)
+            si.ctl("/restart", {"down_seconds": 1, "keep_history": False})
+            si.put(pod_obj("mesh", "after", "198.18.1.80"))
+            v.wait(has("kubernetes:pods/mesh/after"), "a change made while "
+                   "the server was down", timeout=20)
+            # everything synced again, nothing lost
+            view = v.views[-1]
+            assert has("kubernetes:pods/mesh/p4")(view)
+            assert view["config"] == "ok", view["errors"]
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_token_rotation():
+    si = standin(tls=True)
+    d = tempfile.TemporaryDirectory(prefix="sl-k8s-tok-")
+    try:
+        tf = os.path.join(d.name, "token")
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        base_objects(si)
+        v = Viewer(si, token_file=tf)
+        try:
+            v.wait(has("kubernetes:pods/mesh/p0"), "first view over HTTPS")
+            si.wait_watchers(9)
+            # the kubelet writes a new token; the old one stops working
+            # and every connection is dropped
+            tmp = tf + ".new"
+            with open(tmp, "w") as f:
+                f.write("tok-two\n")
+            os.rename(tmp, tf)
+            si.ctl("/tokens", {"tokens": {"tok-two": {"allow": ["*"]}},
+                               "drop_connections": True})
+            si.put(pod_obj("mesh", "rot", "198.18.1.90"))
+            v.wait(has("kubernetes:pods/mesh/rot"), "a change after the "
+                   "token rotated", timeout=15)
+            assert "changed: using the new token" in v.stderr(), v.stderr()
+        finally:
+            v.close()
+    finally:
+        si.close()
+        d.cleanup()
+
+
+def test_forbidden_is_reported_and_not_published():
+    res = ("namespaces,pods,networking.istio.io/virtualservices,"
+           "networking.istio.io/destinationrules,"
+           "networking.istio.io/serviceentries,"
+           "networking.istio.io/workloadentries,"
+           "security.istio.io/peerauthentications,"
+           "security.istio.io/authorizationpolicies")
+    si = StandIn(["--token", f"limited={res}"])
+    try:
+        base_objects(si)
+        v = Viewer(si, token="limited")
+        try:
+            st = v.wait_status(
+                lambda s: s["services"]["errors"] >= 1 and
+                s["pods"]["synced"], "services forbidden")
+            assert "403" in st["services"]["last_error"], st["services"]
+            assert "forbidden" in st["services"]["last_error"], st
+            assert not st["services"]["synced"], st
+            v.settle(1)
+            assert v.views == [], "a view published without services"
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_rejected_resource_left_out():
+    si = standin()
+    try:
+        base_objects(si)
+        good = {"apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService",
+                "metadata": {"name": "web", "namespace": "mesh"},
+                "spec": {"hosts": ["web"],
+                         "http": [{"timeout": "2s",
+                                   "route": [{"destination":
+                                              {"host": "web"}}]}]}}
+        bad = json.loads(json.dumps(good))
+        bad["metadata"]["name"] = "bad"
+        bad["spec"]["hosts"] = ["api"]
+        bad["spec"]["http"][0]["route"][0]["destination"]["host"] = "api"
+        bad["spec"]["http"][0]["timeout"] = "soon"
+        si.put(svc_obj("mesh", "api", "198.18.100.3",
+                       selector={"app": "web"}))
+        si.put(good)
+        si.put(bad)
+        v = Viewer(si)
+        try:
+            path = "kubernetes:networking.istio.io/virtualservices/mesh/bad"
+            view = v.wait(lambda v: v["rejected"], "a rejected resource")
+            assert view["config"] == "ok", view["errors"]
+            assert view["n_rejected"] == 1, view
+            assert all(r.startswith(path + ":") for r in view["rejected"]), \
+                view["rejected"]
+            assert "spec.http[0].timeout" in view["rejected"][0], view
+            assert view["workloads"] == 8, view
+            # fixed: loaded, nothing rejected
+            bad["spec"]["http"][0]["timeout"] = "3s"
+            si.put(bad)
+            view = v.wait(lambda v: not v["rejected"] and "3s" in v["docs"][
+                path], "the fixed resource")
+            assert view["config"] == "ok", view["errors"]
+            # a second VirtualService for one host: the conflict names both
+            dup = json.loads(json.dumps(good))
+            dup["metadata"]["name"] = "zdup"
+            si.put(dup)
+            view = v.wait(lambda v: v["rejected"], "a conflict")
+            assert view["config"] == "ok", view["errors"]
+            assert view["rejected"][0].startswith(
+                "kubernetes:networking.istio.io/virtualservices/mesh/zdup:"),\
+                view["rejected"]
+            assert "virtualservices/mesh/web" in view["rejected"][0], \
+                view["rejected"]
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_real_fixtures():
+    """Kubernetes' round-trip fixtures (every field set) are read without
+    error; every Istio sample (v1, v1beta1, v1alpha3) arrives whole."""
+    files = [os.path.join(FIXTURES, "kubernetes", f)
+             for f in ("core.v1.Pod.json", "core.v1.Service.json",
+                       "core.v1.Namespace.json",
+                       "discovery.k8s.io.v1.EndpointSlice.json")]
+    istio = sorted(os.listdir(os.path.join(FIXTURES, "istio")))
+    si = standin(*sum((["--load", f] for f in files), []))
+    try:
+        si.put(ns_obj("samples"))
+        si.ctl("/load", {"files": [os.path.join(FIXTURES, "istio", f)
+                                   for f in istio],
+                         "namespace": "samples"})
+        v = Viewer(si)
+        try:
+            view = v.wait(lambda v: True, "a first view")
+            paths = set(view["docs"])
+            kinds = {p.split("/")[1] for p in paths if "istio" in p}
+            assert kinds == {"virtualservices", "destinationrules",
+                             "serviceentries", "workloadentries",
+                             "peerauthentications",
+                             "authorizationpolicies"}, paths
+            st = v.wait_status(lambda s: all(r["synced"] for r in s.values()),
+                               "every resource synced")
+            for s in st.values():
+                assert s["errors"] == 0, st
+            # nothing sluice cannot read: only resolution errors (hosts no
+            # Service defines) may reject a sample
+            for r in view["rejected"]:
+                assert "REJECTED" in r, r
+            assert view["config"] == "ok", view["errors"]
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def main():
+    global VIEW
+    VIEW = sys.argv[1]
+    failed = 0
+    tests = [(k, f) for k, f in globals().items() if k.startswith("test_")]
+    only = sys.argv[2:]
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            print(f"ok {name} ({time.monotonic() - t0:.1f} s)")
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        sys.stdout.flush()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
