@@ -20,6 +20,7 @@
 #include "gcm.h"
 #include "identity.h"
 #include "ktls.h"
+#include "k8s.h"
 #include "log.h"
 #include "notify.h"
 #include "outlier.h"
@@ -410,6 +411,32 @@ static void worker_signal(struct sl_worker *w, int signo, void *arg)
 
 /* ---- start-up -------------------------------------------------------- */
 
+/* the Kubernetes API source: its credentials are checked here, at start */
+static int start_kubernetes(struct sl_daemon *d)
+{
+	struct sl_kube_creds creds;
+	struct sl_k8s_opts ko = { .creds = &creds };
+	char err[512];
+	int ret;
+
+	if (d->o.kubeconfig)
+		ret = sl_kubeconfig_load(d->o.kubeconfig, d->o.kube_context,
+					 &creds, err, sizeof(err));
+	else
+		ret = sl_kube_in_cluster(getenv("SLUICE_K8S_SA_DIR"), &creds,
+					 err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "sluiced: kubernetes: %s\n", err);
+		return ret;
+	}
+	ret = sl_k8s_start(&ko, &d->k8s);
+	sl_kube_creds_free(&creds);
+	if (ret)
+		fprintf(stderr, "sluiced: kubernetes: cannot start: %s\n",
+			strerror(-ret));
+	return ret;
+}
+
 static int load_config(struct sl_daemon *d, bool check)
 {
 	struct sl_config_errors errs = { 0 };
@@ -423,6 +450,13 @@ static int load_config(struct sl_daemon *d, bool check)
 	};
 	int ret;
 
+	if (!check && (d->o.kubernetes || d->o.kubeconfig)) {
+		ret = start_kubernetes(d);
+		if (ret)
+			return ret;
+		ro.k8s = d->k8s;
+		ro.k8s_wait_ns = d->o.kube_sync_wait_ns;
+	}
 	if (!check) {
 		/* the config directory, or the last good copy, and a watch */
 		ret = sl_reload_new(&ro, &d->reload);
@@ -613,6 +647,7 @@ static void daemon_free(struct sl_daemon *d)
 {
 	sl_reload_watch_free(d->reload_watch);
 	sl_reload_free(d->reload);
+	sl_k8s_stop(d->k8s);
 	sl_health_free(d->health);
 	sl_tls_ctx_free(d->tls_ctx);
 	sl_certstore_free(d->certs);

@@ -84,6 +84,12 @@ void sl_options_usage(FILE *out, const char *prog)
 		"                              (left by --keep-table-on-stop), then exit\n"
 		"      --state-dir DIR         keep the last good configuration in DIR and\n"
 		"                              start from it when --config is invalid\n"
+		"      --kubernetes            read pods, services, namespaces and Istio resources\n"
+		"                              from the Kubernetes API (in-cluster service account)\n"
+		"      --kubeconfig FILE       the same, reaching the API as this kubeconfig says\n"
+		"      --kube-context NAME     with --kubeconfig: this context (default: current)\n"
+		"      --kube-sync-wait DUR    at start, wait this long for the API's first full\n"
+		"                              sync before serving the saved view (default 15s)\n"
 		"      --telemetry-port PORT   /metrics, /healthz, /ready on the node config's\n"
 		"                              metricsAddress (default: its ports.metrics, 15020; 0 off)\n"
 		"      --access-log-rate N     access log lines/s on stdout (default 100, 0 off)\n"
@@ -128,6 +134,10 @@ enum {
 	OPT_HELLO_TIMEOUT,
 	OPT_HTTP_HEAD_TIMEOUT,
 	OPT_FD_RESERVE,
+	OPT_KUBERNETES,
+	OPT_KUBECONFIG,
+	OPT_KUBE_CONTEXT,
+	OPT_KUBE_SYNC_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -162,6 +172,10 @@ static const struct option long_opts[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "remove-steering", no_argument, NULL, OPT_REMOVE_STEERING },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "kubernetes", no_argument, NULL, OPT_KUBERNETES },
+	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+	{ "kube-context", required_argument, NULL, OPT_KUBE_CONTEXT },
+	{ "kube-sync-wait", required_argument, NULL, OPT_KUBE_SYNC_WAIT },
 	{ "telemetry-port", required_argument, NULL, OPT_TELEMETRY_PORT },
 	{ "access-log-rate", required_argument, NULL, OPT_ACCESS_LOG_RATE },
 	{ "cert-lifetime", required_argument, NULL, OPT_CERT_LIFETIME },
@@ -229,6 +243,7 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 			.bulk_buf_size = SL_RELAY_DEFAULT_BULK_SIZE,
 			.hello_timeout_ns = 1000000000ULL,
 			.http_head_timeout_ns = 10000000000ULL,
+			.kube_sync_wait_ns = 15000000000ULL,
 		},
 	};
 	optind = 0; /* a fresh getopt scan (glibc), also for repeated calls */
@@ -283,6 +298,15 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 			break;
 		case OPT_STATE_DIR:
 			x->o.state_dir = optarg;
+			break;
+		case OPT_KUBERNETES:
+			x->o.kubernetes = true;
+			break;
+		case OPT_KUBECONFIG:
+			x->o.kubeconfig = optarg;
+			break;
+		case OPT_KUBE_CONTEXT:
+			x->o.kube_context = optarg;
 			break;
 		case OPT_TELEMETRY_PORT:
 			if (parse_uint(optarg, 65535, &x->telemetry_port))
@@ -444,6 +468,13 @@ int sl_options_parse(int argc, char **argv, struct sl_options *x, FILE *out,
 				goto bad_arg;
 			x->o.http_head_timeout_ns = ns;
 			break;
+		case OPT_KUBE_SYNC_WAIT:
+			if (strcmp(optarg, "0") == 0)
+				ns = 0;
+			else if (sl_parse_duration(optarg, &ns))
+				goto bad_arg;
+			x->o.kube_sync_wait_ns = ns;
+			break;
 		case 'V':
 			fprintf(out, "sluiced %s\n", SL_VERSION);
 			return 1;
@@ -483,6 +514,15 @@ bad_arg:
 	if (optind < argc) {
 		fprintf(err, "%s: unexpected argument '%s' (see --help)\n",
 			argv[0], argv[optind]);
+		return -EINVAL;
+	}
+	if (x->o.kubernetes && x->o.kubeconfig) {
+		fprintf(err, "%s: --kubernetes and --kubeconfig exclude each other (see --help)\n",
+			argv[0]);
+		return -EINVAL;
+	}
+	if (x->o.kube_context && !x->o.kubeconfig) {
+		fprintf(err, "%s: --kube-context needs --kubeconfig\n", argv[0]);
 		return -EINVAL;
 	}
 	if (!x->o.config_dir && !x->remove_steering) {

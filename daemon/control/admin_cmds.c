@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "gcm.h"
 #include "json.h"
+#include "k8s.h"
 #include "log.h"
 #include "obs.h"
 #include "offload.h"
@@ -184,6 +185,88 @@ static void busy_poll_totals(struct sl_daemon *d, uint64_t *hits,
 	}
 }
 
+/* the Kubernetes API source (k8s.h): where, in sync, and per resource */
+static void k8s_status_json(struct sl_json *j, struct sl_daemon *d)
+{
+	struct sl_k8s_res_status st[16];
+	struct sl_reload_status rs;
+	const char *origin;
+	size_t n;
+	time_t now = time(NULL);
+
+	sl_json_key(j, "kubernetes");
+	if (!d->k8s) {
+		sl_json_null(j);
+		return;
+	}
+	sl_reload_status(d->reload, &rs);
+	n = sl_k8s_status(d->k8s, st, 16);
+	sl_json_obj_begin(j);
+	sl_json_kv_str(j, "server", sl_k8s_server(d->k8s, &origin));
+	sl_json_kv_str(j, "credentials", origin);
+	sl_json_kv_bool(j, "synced", sl_k8s_synced(d->k8s));
+	sl_json_kv_bool(j, "serving_saved_view", rs.api_saved_view);
+	sl_json_kv_uint(j, "documents", rs.api_docs);
+	sl_json_kv_uint(j, "rejected", rs.api_rejected);
+	sl_json_key(j, "resources");
+	sl_json_arr_begin(j);
+	for (size_t i = 0; i < n && i < 16; i++) {
+		sl_json_obj_begin(j);
+		sl_json_kv_str(j, "resource", st[i].name);
+		sl_json_kv_str(j, "version", st[i].version);
+		sl_json_kv_bool(j, "synced", st[i].synced);
+		sl_json_kv_bool(j, "absent", st[i].absent);
+		sl_json_kv_bool(j, "watching", st[i].watching);
+		sl_json_kv_uint(j, "objects", st[i].objects);
+		sl_json_kv_str(j, "resource_version", st[i].resource_version);
+		sl_json_key(j, "last_list_age_s");
+		if (st[i].last_sync)
+			sl_json_int(j, (int64_t)(now - st[i].last_sync));
+		else
+			sl_json_null(j);
+		sl_json_key(j, "last_event_age_s");
+		if (st[i].last_event)
+			sl_json_int(j, (int64_t)(now - st[i].last_event));
+		else
+			sl_json_null(j);
+		sl_json_kv_uint(j, "lists", st[i].lists);
+		sl_json_kv_uint(j, "relists_gone", st[i].relists_gone);
+		sl_json_kv_uint(j, "watches", st[i].watches);
+		sl_json_kv_uint(j, "events", st[i].events);
+		sl_json_kv_uint(j, "errors", st[i].errors);
+		sl_json_kv_str(j, "last_error",
+			       st[i].last_error[0] ? st[i].last_error : NULL);
+		sl_json_obj_end(j);
+	}
+	sl_json_arr_end(j);
+	sl_json_obj_end(j);
+}
+
+/* "synced, 12 objects, listed 40s ago, last event 2s ago" */
+static void k8s_res_line(const struct sl_k8s_res_status *s, char *buf,
+			 size_t len)
+{
+	time_t now = time(NULL);
+	char ev[48] = "", er[260] = "";
+
+	if (s->absent) {
+		snprintf(buf, len, "not served (CRD not installed)");
+		return;
+	}
+	if (s->last_event)
+		snprintf(ev, sizeof(ev), ", last event %llds ago",
+			 (long long)(now - s->last_event));
+	if (s->last_error[0])
+		snprintf(er, sizeof(er), "; %llu errors, last: %s",
+			 (unsigned long long)s->errors, s->last_error);
+	if (s->synced)
+		snprintf(buf, len, "%s %s, %zu objects, listed %llds ago%s%s",
+			 s->watching ? "watching" : "synced", s->version,
+			 s->objects, (long long)(now - s->last_sync), ev, er);
+	else
+		snprintf(buf, len, "NOT SYNCED%s", er);
+}
+
 static int cmd_status(struct req *q)
 {
 	static const char *const h[] = { "KEY", "VALUE" };
@@ -192,7 +275,7 @@ static int cmd_status(struct req *q)
 	struct sl_config *cfg = sl_daemon_config(d);
 	struct sl_certstore_entry *certs = NULL;
 	struct rows r = { .key = "status", .ncols = 2, .headers = h, .names = n };
-	char buf[24][520], err[512], summary[256] = "", why[300] = "";
+	char buf[40][520], err[512], summary[256] = "", why[300] = "";
 	size_t ncerts = 0, nwl = 0, k = 0;
 	uint64_t bp_hits, bp_misses;
 	bool ready;
@@ -240,6 +323,7 @@ static int cmd_status(struct req *q)
 		sl_json_kv_uint(&j, "config_reload_failures", sl_obs_reload_failures());
 		sl_json_kv_str(&j, "config_last_error", err[0] ? err : NULL);
 		sl_tm_status_json(&j, d->reload, d->health);
+		k8s_status_json(&j, d);
 		sl_json_kv_uint(&j, "workloads", nwl);
 		sl_json_kv_uint(&j, "certificates", ncerts);
 		sl_json_kv_bool(&j, "steering", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) != NULL);
@@ -297,6 +381,29 @@ static int cmd_status(struct req *q)
 		ROW("reload-failures", "%llu",
 		    (unsigned long long)sl_obs_reload_failures());
 		ROW("last-reload-error", "%s", err);
+		if (d->k8s) {
+			struct sl_k8s_res_status st[16];
+			struct sl_reload_status rs;
+			size_t nk = sl_k8s_status(d->k8s, st, 16);
+
+			sl_reload_status(d->reload, &rs);
+			ROW("kubernetes", "%s: %s; %zu resources loaded, %zu rejected%s",
+			    sl_k8s_server(d->k8s, NULL),
+			    sl_k8s_synced(d->k8s) ? "synced" : "NOT SYNCED",
+			    rs.api_docs, rs.api_rejected,
+			    rs.api_saved_view ? "; SERVING THE SAVED VIEW" : "");
+			for (size_t i = 0; i < nk && i < 16 && k < 40; i++) {
+				char line[400], key[80];
+
+				k8s_res_line(&st[i], line, sizeof(line));
+				snprintf(key, sizeof(key), "k8s %s", st[i].name);
+				snprintf(buf[k], sizeof(buf[k]), "%s", line);
+				if (!ret)
+					ret = rows_add(&r, (const char *const[]){
+						key, buf[k] });
+				k++;
+			}
+		}
 		ROW("workloads", "%zu", nwl);
 		ROW("certificates", "%zu", ncerts);
 		ROW("steering", "%s", __atomic_load_n(&d->steer, __ATOMIC_ACQUIRE) ? "sluiced" : "external");

@@ -6,14 +6,17 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "k8s.h"
 #include "log.h"
 #include "reload.h"
 #include "reload_internal.h"
@@ -36,6 +39,12 @@ struct sl_reload {
 	void *clock_arg;
 	void (*on_swap)(void *arg, struct sl_config *cfg);
 	void *on_swap_arg;
+	struct sl_k8s *k8s;	 /* the API source, or NULL */
+	struct sl_k8s_view *view; /* the API view loaded last, or NULL */
+	struct sl_persisted_view saved; /* before the API synced: the view
+					   saved with the last good copy */
+	int epfd;		 /* with k8s: inotify + its eventfd */
+	uint64_t rejected_hash;	 /* of the REJECTED warnings logged last */
 	int fd, wd;
 	bool pending;
 	uint64_t deadline;
@@ -119,6 +128,24 @@ static void sl_reload_log_warnings(const struct sl_config *cfg)
 			    sl_config_generation(cfg), n, n == 1 ? "" : "s");
 }
 
+/* FNV-1a over the REJECTED warnings of @cfg (API resources left out) */
+static uint64_t sl_reload_rejected_hash(const struct sl_config *cfg)
+{
+	const struct sl_config_error *w;
+	uint64_t h = 14695981039346656037ull;
+	size_t n;
+
+	w = sl_config_warnings(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(w[i].message, "REJECTED: ", 10))
+			continue;
+		if (w[i].file)
+			h = sl_fnv1a(h, w[i].file, strlen(w[i].file) + 1);
+		h = sl_fnv1a(h, w[i].message, strlen(w[i].message) + 1);
+	}
+	return h;
+}
+
 /* swap in @cfg (reference passed); returns the old one */
 static struct sl_config *sl_reload_swap(struct sl_reload *r,
 					struct sl_config *cfg, bool last_good)
@@ -126,6 +153,7 @@ static struct sl_config *sl_reload_swap(struct sl_reload *r,
 	struct sl_config *old;
 
 	sl_reload_log_warnings(cfg);
+	r->rejected_hash = sl_reload_rejected_hash(cfg);
 	pthread_mutex_lock(&r->lock);
 	old = r->cur;
 	r->cur = cfg;
@@ -208,6 +236,73 @@ static void sl_reload_arm(struct sl_reload *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * The API's documents to load with: the source's newest view once it has
+ * one, else the view saved with the last good copy (the API unreachable
+ * at start), else none.
+ */
+static const struct sl_config_doc *sl_reload_api_docs(struct sl_reload *r,
+						      size_t *n)
+{
+	struct sl_k8s_view *v;
+
+	*n = 0;
+	if (!r->k8s)
+		return NULL;
+	v = sl_k8s_view(r->k8s);
+	if (v) {
+		if (!r->view && r->saved.buf)
+			sl_log_notice("%s: the Kubernetes API is synced: its view replaces the saved one",
+				      __func__);
+		sl_k8s_view_put(r->view);
+		r->view = v;
+		sl_persisted_view_free(&r->saved);
+	}
+	if (r->view)
+		return sl_k8s_view_docs(r->view, n);
+	*n = r->saved.n;
+	return r->saved.docs;
+}
+
+/*
+ * Resources of the API left out do not change the generation (it covers
+ * what loads): log them when they change even if the generation did not.
+ */
+static void sl_reload_log_rejected(struct sl_reload *r,
+				   const struct sl_config *cfg)
+{
+	uint64_t h = sl_reload_rejected_hash(cfg);
+	const struct sl_config_error *w;
+	size_t n;
+
+	if (h == r->rejected_hash)
+		return;
+	r->rejected_hash = h;
+	w = sl_config_warnings(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		char *s;
+
+		if (strncmp(w[i].message, "REJECTED: ", 10))
+			continue;
+		s = sl_config_error_format(&w[i], NULL);
+		sl_log_warn("config: %s", s ? s : w[i].message);
+		free(s);
+	}
+	if (!sl_config_rejected(cfg))
+		sl_log_notice("config: no resource of the Kubernetes API is rejected now");
+}
+
+static void sl_reload_note_api(struct sl_reload *r, const struct sl_config *cfg,
+			       size_t n_api)
+{
+	pthread_mutex_lock(&r->lock);
+	r->st.api_docs = n_api;
+	r->st.api_rejected = sl_config_rejected(cfg);
+	r->st.api_saved_view = r->k8s && !r->view && r->saved.buf;
+	r->st.api_serial = r->view ? sl_k8s_view_serial(r->view) : 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 {
 	struct sl_config_errors errs = { 0 };
@@ -216,10 +311,15 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	bool same;
 	int ret;
 
+	const struct sl_config_doc *api;
+	size_t n_api;
+
 	r->pending = false;
 	r->deadline = 0;
 	sl_reload_arm(r);
-	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
+	api = sl_reload_api_docs(r, &n_api);
+	ret = sl_config_load_dir_extra(r->dir, api, n_api, r->node_name, &cfg,
+				       &errs);
 	if (ret < 0) {
 		sl_reload_failed(r, r->dir, ret, &errs);
 		sl_config_errors_free(&errs);
@@ -236,6 +336,8 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	if (same) {
 		sl_log_debug("%s: generation %s unchanged", __func__,
 			     sl_config_generation(cfg));
+		sl_reload_note_api(r, cfg, n_api);
+		sl_reload_log_rejected(r, cfg);
 		sl_config_put(cfg);
 		return 0;
 	}
@@ -252,7 +354,9 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	sl_log_info("%s: loaded %s: generation %s", __func__, r->dir,
 		    sl_config_generation(cfg));
 	if (r->state_dir)
-		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg);
+		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
+				  r->k8s ? api : NULL, n_api);
+	sl_reload_note_api(r, cfg, n_api);
 	old = sl_reload_swap(r, cfg, false);
 	if (r->on_swap)
 		r->on_swap(r->on_swap_arg, cfg);
@@ -271,6 +375,8 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL, *lg = NULL;
 	char why[400] = "";
+	const struct sl_config_doc *api;
+	size_t n_api;
 	int ret, lg_ret = -ENOENT;
 
 	if (r->state_dir)
@@ -285,7 +391,9 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 		lg_ret = -EINVAL;
 	}
 
-	ret = sl_config_load_dir(r->dir, r->node_name, &cfg, &errs);
+	api = sl_reload_api_docs(r, &n_api);
+	ret = sl_config_load_dir_extra(r->dir, api, n_api, r->node_name, &cfg,
+				       &errs);
 	if (ret < 0) {
 		sl_reload_failed(r, r->dir, ret, &errs);
 		sl_config_errors_free(&errs);
@@ -299,6 +407,7 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 	}
 	if (!ret) {
 		sl_config_put(lg);
+		sl_reload_note_api(r, cfg, n_api);
 		*out = cfg;
 		*last_good = false;
 		return 0;
@@ -313,6 +422,68 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 		    __func__, r->dir, sl_config_generation(lg), r->state_dir);
 	*out = lg;
 	*last_good = true;
+	return 0;
+}
+
+/* the API documents the last load used (no refresh) */
+static const struct sl_config_doc *sl_reload_api_held(struct sl_reload *r,
+						      size_t *n)
+{
+	*n = 0;
+	if (r->view)
+		return sl_k8s_view_docs(r->view, n);
+	*n = r->saved.n;
+	return r->saved.docs;
+}
+
+/*
+ * The API source: its eventfd polled with the inotify fd; the first full
+ * sync waited for (at most opts->k8s_wait_ns); without it, the view saved
+ * with the last good copy serves until the API answers.
+ */
+static int sl_reload_k8s_setup(struct sl_reload *r,
+			       const struct sl_reload_opts *opts)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t end = sl_reload_mono(NULL) + opts->k8s_wait_ns;
+	char path[PATH_MAX];
+
+	r->k8s = opts->k8s;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0)
+		return -errno;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0 ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, sl_k8s_fd(r->k8s), &ev) < 0)
+		return -errno;
+	while (!sl_k8s_synced(r->k8s)) {
+		uint64_t now = sl_reload_mono(NULL);
+		struct pollfd p = { .fd = sl_k8s_fd(r->k8s), .events = POLLIN };
+
+		if (now >= end)
+			break;
+		poll(&p, 1, (int)((end - now) / 1000000ull) + 1);
+	}
+	if (sl_k8s_synced(r->k8s)) {
+		sl_log_info("%s: the Kubernetes API is synced", __func__);
+		return 0;
+	}
+	if (!r->state_dir) {
+		sl_log_warn("%s: *** the Kubernetes API is not synced after %llu s and there is no --state-dir: starting WITHOUT its pods, services and Istio resources until it answers ***",
+			    __func__,
+			    (unsigned long long)(opts->k8s_wait_ns / 1000000000ull));
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/last-good", r->state_dir);
+	if (sl_persist_view_read(path, &r->saved) == 0)
+		sl_log_warn("%s: *** the Kubernetes API is not synced after %llu s: serving the view saved in %s (%zu resources) until it answers ***",
+			    __func__,
+			    (unsigned long long)(opts->k8s_wait_ns / 1000000000ull),
+			    path, r->saved.n);
+	else
+		sl_log_warn("%s: *** the Kubernetes API is not synced after %llu s and no view was saved in %s: starting WITHOUT its pods, services and Istio resources until it answers ***",
+			    __func__,
+			    (unsigned long long)(opts->k8s_wait_ns / 1000000000ull),
+			    path);
 	return 0;
 }
 
@@ -331,6 +502,7 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		return -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
 	r->fd = -1;
+	r->epfd = -1;
 	r->wd = -1;
 	r->pwd = -1;
 	r->dir = strdup(opts->dir);
@@ -380,11 +552,21 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		goto err;
 	}
 
+	if (opts->k8s) {
+		ret = sl_reload_k8s_setup(r, opts);
+		if (ret < 0)
+			goto err;
+	}
 	ret = sl_reload_first(r, &cfg, &last_good);
 	if (ret < 0)
 		goto err;
-	if (!last_good && r->state_dir)
-		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg);
+	if (!last_good && r->state_dir) {
+		size_t n_api;
+		const struct sl_config_doc *api = sl_reload_api_held(r, &n_api);
+
+		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
+				  r->k8s ? api : NULL, n_api);
+	}
 	sl_reload_swap(r, cfg, last_good);
 	*out = r;
 	return 0;
@@ -399,6 +581,10 @@ void sl_reload_free(struct sl_reload *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	sl_k8s_view_put(r->view);
+	sl_persisted_view_free(&r->saved);
 	sl_config_put(r->cur);
 	pthread_mutex_destroy(&r->lock);
 	free(r->dir);
@@ -411,7 +597,7 @@ void sl_reload_free(struct sl_reload *r)
 
 int sl_reload_fd(const struct sl_reload *r)
 {
-	return r->fd;
+	return r->epfd >= 0 ? r->epfd : r->fd;
 }
 
 int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len)
@@ -459,6 +645,18 @@ int sl_reload_process(struct sl_reload *r)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int ret = 0;
+
+	if (r->k8s) {
+		uint64_t x;
+
+		if (read(sl_k8s_fd(r->k8s), &x, sizeof(x)) == sizeof(x)) {
+			sl_log_debug("%s: the Kubernetes view changed",
+				     __func__);
+			r->pending = true;
+			r->deadline = sl_reload_clock(r) + r->debounce_ns;
+			ret = 1;
+		}
+	}
 
 	for (;;) {
 		ssize_t n = read(r->fd, buf, sizeof(buf));

@@ -54,6 +54,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "k8s.h"
 #include "outlier.h" /* sl_clock_fn */
 
 #define SL_RELOAD_DEBOUNCE_NS (200ull * 1000000ull)
@@ -72,6 +73,11 @@ struct sl_reload_opts {
 	void *on_swap_arg;
 	/* refuse snapshots sl_config_usable() rejects (sluiced: true) */
 	bool require_usable;
+	/* the Kubernetes API source (not owned; outlives the reloader), or
+	 * NULL: its view is loaded with the directory, saved with the last
+	 * good copy, and a new view is a reload (debounced like a file) */
+	struct sl_k8s *k8s;
+	uint64_t k8s_wait_ns; /* at start, wait this long for its first sync */
 };
 
 /* sl_reload_now() flags */
@@ -89,6 +95,10 @@ struct sl_reload_status {
 				 * (counted in failures too) */
 	bool watching;		/* the directory is watched now */
 	size_t warnings;	/* sl_config_warnings() of the current one */
+	size_t api_docs;	/* documents of the Kubernetes API loaded */
+	size_t api_rejected;	/* of them left out (sl_config_rejected) */
+	bool api_saved_view;	/* the API not synced yet: the saved view */
+	uint64_t api_serial;	/* the API view loaded (0: none) */
 };
 
 struct sl_reload;

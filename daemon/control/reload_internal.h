@@ -14,7 +14,28 @@
  * @retval 0 or -errno
  */
 int sl_reload_persist(const char *state_dir, const char *dir,
-		      const char *node_name, const struct sl_config *cfg);
+		      const char *node_name, const struct sl_config *cfg,
+		      const struct sl_config_doc *api, size_t n_api);
+
+#define SL_PERSIST_VIEW ".kubernetes-view"
+
+/** The Kubernetes API's documents as saved beside a copy. */
+struct sl_persisted_view {
+	struct sl_config_doc *docs; /* point into buf */
+	size_t n;
+	char *buf;
+};
+
+/**
+ * sl_persist_view_read - <dir>/.kubernetes-view
+ * @retval 0, -ENOENT when there is none, -EINVAL (logged) when damaged
+ */
+int sl_persist_view_read(const char *dir, struct sl_persisted_view *v);
+void sl_persisted_view_free(struct sl_persisted_view *v);
+
+/** sl_reload_load_copy - a saved copy: its files and its saved view */
+int sl_reload_load_copy(const char *path, const char *node_name,
+			struct sl_config **out, struct sl_config_errors *errs);
 
 /**
  * sl_reload_load_last_good - load <state_dir>/last-good

@@ -3,6 +3,9 @@
  * The last good configuration, kept across restarts:
  *   <state_dir>/gen-<generation>/<file>.yaml   copies of the config files
  *   <state_dir>/last-good -> gen-<generation>  swapped with rename(2)
+ *   <state_dir>/gen-<generation>/.kubernetes-view  the Kubernetes API's
+ *                                    documents, one per line:
+ *                                    name TAB path TAB JSON
  * A new copy is written to gen-<generation>.tmp, fsync'ed, renamed into
  * place, checked by loading it again, then published by renaming a fresh
  * symlink over last-good; older gen-* directories are removed last.
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "reload_internal.h"
 
 /* the names sl_config_load_dir() reads */
@@ -99,8 +103,103 @@ static int sl_persist_rmdir(int parent, const char *name)
 	return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
+/* the API's documents into @dfd/.kubernetes-view */
+static int sl_persist_view_write(int dfd, const struct sl_config_doc *docs,
+				 size_t n)
+{
+	int fd = openat(dfd, SL_PERSIST_VIEW, O_WRONLY | O_CREAT | O_EXCL |
+			O_CLOEXEC, 0600);
+	FILE *f;
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strpbrk(docs[i].name, "\t\n") ||
+		    strpbrk(docs[i].path, "\t\n") ||
+		    memchr(docs[i].buf, '\n', docs[i].len)) {
+			ret = -EINVAL; /* the source makes none such */
+			break;
+		}
+		fprintf(f, "%s\t%s\t", docs[i].name, docs[i].path);
+		fwrite(docs[i].buf, 1, docs[i].len, f);
+		fputc('\n', f);
+	}
+	if (fflush(f) != 0 || ferror(f))
+		ret = ret ? ret : -EIO;
+	if (!ret && fsync(fileno(f)) < 0)
+		ret = -errno;
+	fclose(f);
+	return ret;
+}
+
+int sl_persist_view_read(const char *dir, struct sl_persisted_view *v)
+{
+	char path[PATH_MAX];
+	size_t len, n = 0, cap = 0;
+	char *p, *end;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(path, sizeof(path), "%s/%s", dir, SL_PERSIST_VIEW);
+	ret = sl_read_file(path, 1u << 30, &v->buf, &len);
+	if (ret < 0)
+		return ret;
+	for (p = v->buf, end = v->buf + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *t1, *t2;
+
+		if (!nl)
+			goto bad;
+		*nl = '\0';
+		t1 = strchr(p, '\t');
+		t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (!t2)
+			goto bad;
+		*t1 = *t2 = '\0';
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 256;
+			struct sl_config_doc *d = realloc(v->docs, c * sizeof(*d));
+
+			if (!d) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			v->docs = d;
+			cap = c;
+		}
+		v->docs[n++] = (struct sl_config_doc){
+			.name = p, .path = t1 + 1, .buf = t2 + 1,
+			.len = (size_t)(nl - t2 - 1), .api = true,
+		};
+		p = nl + 1;
+	}
+	v->n = n;
+	return 0;
+bad:
+	sl_log_err("%s: %s: not a saved Kubernetes view (line %zu)", __func__,
+		   path, n + 1);
+	ret = -EINVAL;
+err:
+	sl_persisted_view_free(v);
+	return ret;
+}
+
+void sl_persisted_view_free(struct sl_persisted_view *v)
+{
+	free(v->docs);
+	free(v->buf);
+	memset(v, 0, sizeof(*v));
+}
+
 /* copy every config file of @dir into the new directory @tmp of @sfd */
-static int sl_persist_fill(int sfd, const char *tmp, const char *dir)
+static int sl_persist_fill(int sfd, const char *tmp, const char *dir,
+			   const struct sl_config_doc *api, size_t n_api)
 {
 	struct dirent *de;
 	int dfd = -1, ret;
@@ -134,6 +233,14 @@ static int sl_persist_fill(int sfd, const char *tmp, const char *dir)
 			goto out;
 		}
 	}
+	if (api) {
+		ret = sl_persist_view_write(dfd, api, n_api);
+		if (ret < 0) {
+			sl_log_err("%s: save the Kubernetes view: %s", __func__,
+				   strerror(-ret));
+			goto out;
+		}
+	}
 	if (fsync(dfd) < 0)
 		ret = -errno;
 out:
@@ -164,7 +271,8 @@ static void sl_persist_prune(int sfd, const char *keep)
 }
 
 int sl_reload_persist(const char *state_dir, const char *dir,
-		      const char *node_name, const struct sl_config *cfg)
+		      const char *node_name, const struct sl_config *cfg,
+		      const struct sl_config_doc *api, size_t n_api)
 {
 	const char *gen = sl_config_generation(cfg);
 	char name[64], tmp[80], path[PATH_MAX];
@@ -188,7 +296,7 @@ int sl_reload_persist(const char *state_dir, const char *dir,
 	if (fstatat(sfd, name, &stb, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 		sl_persist_rmdir(sfd, tmp);
-		ret = sl_persist_fill(sfd, tmp, dir);
+		ret = sl_persist_fill(sfd, tmp, dir, api, n_api);
 		if (ret == 0 && renameat(sfd, tmp, sfd, name) < 0)
 			ret = -errno;
 		if (ret < 0) {
@@ -199,7 +307,7 @@ int sl_reload_persist(const char *state_dir, const char *dir,
 		}
 		/* the directory may have changed since @cfg was loaded */
 		snprintf(path, sizeof(path), "%s/%s", state_dir, name);
-		ret = sl_config_load_dir(path, node_name, &check, NULL);
+		ret = sl_reload_load_copy(path, node_name, &check, NULL);
 		if (ret == 0 && strcmp(sl_config_generation(check), gen))
 			ret = -ESTALE;
 		sl_config_put(check);
@@ -227,6 +335,21 @@ out:
 	return ret;
 }
 
+int sl_reload_load_copy(const char *path, const char *node_name,
+			struct sl_config **out, struct sl_config_errors *errs)
+{
+	struct sl_persisted_view v;
+	int ret = sl_persist_view_read(path, &v);
+
+	if (ret == -ENOENT)
+		return sl_config_load_dir(path, node_name, out, errs);
+	if (ret < 0)
+		return ret;
+	ret = sl_config_load_dir_extra(path, v.docs, v.n, node_name, out, errs);
+	sl_persisted_view_free(&v);
+	return ret;
+}
+
 int sl_reload_load_last_good(const char *state_dir, const char *node_name,
 			     struct sl_config **out)
 {
@@ -238,7 +361,7 @@ int sl_reload_load_last_good(const char *state_dir, const char *node_name,
 	snprintf(path, sizeof(path), "%s/last-good", state_dir);
 	if (stat(path, &stb) < 0)
 		return -ENOENT;
-	ret = sl_config_load_dir(path, node_name, out, &errs);
+	ret = sl_reload_load_copy(path, node_name, out, &errs);
 	if (ret < 0) {
 		sl_log_err("%s: the last good copy in %s does not load either",
 			   __func__, path);

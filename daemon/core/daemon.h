@@ -25,6 +25,7 @@ struct sl_nft_ctx;
 struct sl_health;
 struct sl_reload;
 struct sl_reload_watch;
+struct sl_k8s;
 struct sl_srclimit;
 
 /* the admission budgets (enum sl_budget of flow/admission.h) */
@@ -61,6 +62,10 @@ struct sl_daemon_opts {
 	bool steer;			/* apply the steering table ourselves */
 	bool keep_table;		/* --keep-table-on-stop: fail closed */
 	const char *state_dir;		/* last good config copy; NULL: none */
+	bool kubernetes;		/* --kubernetes: in-cluster API source */
+	const char *kubeconfig;		/* --kubeconfig FILE, or NULL */
+	const char *kube_context;	/* --kube-context NAME, or NULL */
+	uint64_t kube_sync_wait_ns;	/* --kube-sync-wait */
 	uint64_t cert_lifetime_s;	/* built-in CA leaf lifetime; 0: default */
 	unsigned int pool_size;		/* ready connections per key (pool.h); 0 off */
 	unsigned int pool_max;		/* a busy key's ceiling (>= pool_size) */
@@ -116,6 +121,7 @@ struct sl_daemon {
 	/* traffic management and live reload (lb.h, outlier.h, reload.h) */
 	struct sl_health *health;	      /* endpoint state, all workers */
 	struct sl_reload *reload;	      /* config watch (worker 0) */
+	struct sl_k8s *k8s;		      /* the Kubernetes API source, or NULL */
 	struct sl_reload_watch *reload_watch; /* its io_uring side */
 	/* what SIGHUP does: the config (sl_reload_now @flags), then the
 	 * certificates; set by main, called on worker 0 (admin "reload");

@@ -92,6 +92,9 @@ static void test_defaults(void **state)
 	assert_false(x.remove_steering);
 	assert_int_equal(x.o.hello_timeout_ns, 1000000000ULL);
 	assert_int_equal(x.o.http_head_timeout_ns, 10000000000ULL);
+	assert_int_equal(x.o.kube_sync_wait_ns, 15000000000ULL);
+	assert_false(x.o.kubernetes);
+	assert_null(x.o.kubeconfig);
 	assert_int_equal(x.o.preamble_timeout_ns, 15000000000ULL);
 	assert_int_equal(x.o.pool_size, 2);
 	assert_int_equal(x.o.pool_max, 8);
@@ -183,6 +186,15 @@ static void test_values(void **state)
 	OK(&x, "--tls-resumption", "on", "--aes-gcm", "auto");
 	assert_false(x.o.no_resumption);
 	assert_int_equal(x.aes_gcm, SL_GCM_AUTO);
+	OK(&x, "--kubernetes", "--kube-sync-wait", "0");
+	assert_true(x.o.kubernetes);
+	assert_int_equal(x.o.kube_sync_wait_ns, 0);
+	OK(&x, "--kubeconfig", "/k", "--kube-context", "prod",
+	   "--kube-sync-wait", "3s");
+	assert_false(x.o.kubernetes);
+	assert_string_equal(x.o.kubeconfig, "/k");
+	assert_string_equal(x.o.kube_context, "prod");
+	assert_int_equal(x.o.kube_sync_wait_ns, 3000000000ULL);
 }
 
 static const struct {
@@ -209,6 +221,7 @@ static const struct {
 	{ "bulk-buffer", "17M" },	{ "handshake-threads", "x" },
 	{ "handshake-nice", "20" },	{ "handshake-nice", "-21" },
 	{ "tls-resumption", "yes" },	{ "aes-gcm", "vaes" },
+	{ "kube-sync-wait", "15" },	{ "kube-sync-wait", "-1s" },
 };
 
 static void test_bad_values(void **state)
@@ -256,6 +269,10 @@ static void test_usage_errors(void **state)
 			   "-c", "/c", "-w", NULL);
 	expect_usage_error("sluiced: unexpected argument 'extra' (see --help)\n",
 			   "-c", "/c", "extra", NULL);
+	expect_usage_error("sluiced: --kubernetes and --kubeconfig exclude each other (see --help)\n",
+			   "-c", "/c", "--kubernetes", "--kubeconfig", "/k", NULL);
+	expect_usage_error("sluiced: --kube-context needs --kubeconfig\n",
+			   "-c", "/c", "--kube-context", "x", NULL);
 	expect_usage_error("sluiced: --pool-max 2 is below --pool-size 4\n",
 			   "-c", "/c", "--pool-size", "4", "--pool-max", "2",
 			   NULL);
@@ -288,6 +305,7 @@ static void test_every_option_has_a_row(void **state)
 		"config", "node", "workers", "admin-socket", "ktls",
 		"log-level", "stderr", "check", "version", "help", "steer",
 		"keep-table-on-stop", "dry-run", "state-dir", "remove-steering",
+		"kubernetes", "kubeconfig", "kube-context",
 	};
 	char *buf = NULL;
 	size_t len = 0;

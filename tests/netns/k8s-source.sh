@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The Kubernetes API as sluiced's configuration source (issue 28), end to
+# end on two nodes (tests/netns/lib) with the stand-in API server
+# (tests/k8s/apiserver.py) on node2's address.  The config directories hold
+# only each node's Node: every pod, Service and policy comes from the API.
+#  1. pods of the stand-in are meshed: pod21 (node-b) is steered on node2
+#     and pod11 -> pod21 runs over mTLS with pod11's service account
+#  2. a Service from the API (its clusterIP) routes to its pods
+#  3. an AuthorizationPolicy applied on the API takes effect (DENY), and
+#     its deletion too; a VirtualService sluice rejects is left out and
+#     reported while the rest serves
+#  4. a pod deleted on the API is un-meshed (gone from the steering set),
+#     created again is meshed again, without restarting sluiced
+#  5. a namespace without the ambient label is left alone
+#  6. the API killed mid-traffic: a long flow keeps going, new flows too
+#  7. a restart with the API down serves the saved view (--state-dir)
+#
+# usage: k8s-source.sh SLUICED SLUICE NFT_TOOL SL_TCP APISERVER
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/topology.sh
+. "$here/lib/topology.sh"
+# shellcheck source=lib/tm.sh
+. "$here/lib/tm.sh"
+
+tm_args "$@"
+APISERVER=${5:?apiserver.py path}
+command -v python3 >/dev/null || tp_skip "python3 not installed"
+command -v curl >/dev/null || tp_skip "curl not installed"
+
+tm_init
+p11=$(tp_pod_ip pod11) p12=$(tp_pod_ip pod12) p21=$(tp_pod_ip pod21)
+VIP=198.18.100.1
+TOKEN=k8s-source-token
+API_PORT=16443
+CTL_PORT=16444
+STATE_B=$TP_DIR/state-b
+
+tm_node_yaml "$TM_CFG_A" node-a
+tm_node_yaml "$TM_CFG_B" node-b
+
+api_start() {
+	tp_bg node2 "$TP_DIR/apiserver.log" python3 "$APISERVER" \
+		--listen "198.18.0.2:$API_PORT" --control "127.0.0.1:$CTL_PORT" \
+		--token "$TOKEN" --bookmark-interval 2
+	API_PID=$TP_BG_PID
+	tp_wait_port node2 $CTL_PORT 10 || tp_fail "the stand-in did not start"
+}
+# ctl PATH JSON: the stand-in's control port (on node2's loopback)
+ctl() {
+	tp_exec node2 curl -sS --fail-with-body -d "$2" \
+		"http://127.0.0.1:$CTL_PORT$1" >/dev/null ||
+		tp_fail "stand-in control $1 failed: $2"
+}
+put() { ctl /objects "$1"; }
+pod() { # name ns node ip sa app
+	put "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+	  \"metadata\":{\"name\":\"$1\",\"namespace\":\"$2\",\"labels\":{\"app\":\"$6\"}},
+	  \"spec\":{\"nodeName\":\"$3\",\"serviceAccountName\":\"$5\",
+	            \"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]},
+	  \"status\":{\"phase\":\"Running\",\"podIP\":\"$4\",\"podIPs\":[{\"ip\":\"$4\"}]}}"
+}
+kubeconfig() {
+	cat >"$TP_DIR/kubeconfig" <<EOT
+apiVersion: v1
+kind: Config
+current-context: t
+contexts:
+- name: t
+  context: {cluster: standin, user: sluiced}
+clusters:
+- name: standin
+  cluster: {server: "http://198.18.0.2:$API_PORT"}
+users:
+- name: sluiced
+  user: {token: $TOKEN}
+EOT
+}
+in_steer_set() { # ip: node2's nft set of steered pods has it
+	tp_exec node2 nft list set inet sluice pods4 2>/dev/null | grep -q "$1"
+}
+wait_steered() { # ip yes|no what
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if in_steer_set "$1"; then
+			[ "$2" = yes ] && return 0
+		else
+			[ "$2" = no ] && return 0
+		fi
+		sleep 0.1
+	done
+	tm_dump_logs
+	tp_fail "$3: $1 steered on node2 should be '$2'"
+}
+k8s_field() { # sock key: from sluice status's kubernetes section
+	tm_admin "$1" status | python3 -c 'import json, sys
+v = json.load(sys.stdin)["kubernetes"][sys.argv[1]]
+print(json.dumps(v))' "$2"
+}
+wait_gen_change() { # sock old-generation what
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(tm_stat "$1" config_generation)" != "$2" ] && return 0
+		sleep 0.1
+	done
+	tm_dump_logs
+	tp_fail "$3: the configuration did not change"
+}
+
+kubeconfig
+api_start
+put '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","labels":{"istio.io/dataplane-mode":"ambient"}}}'
+put '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"legacy"}}'
+pod pod11 default node-a "$p11" client-a client
+pod pod21 default node-b "$p21" server web
+pod pod12 legacy node-a "$p12" legacy client
+put "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},
+  \"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"$VIP\",\"clusterIPs\":[\"$VIP\"],
+  \"selector\":{\"app\":\"web\"},\"ports\":[{\"name\":\"tcp-echo\",\"port\":7010,\"protocol\":\"TCP\",\"targetPort\":7010}]}}"
+
+tp_exec node1 "$NFT_TOOL" apply "$p11" "$p12"
+tm_echo_server
+tm_serve pod21 7010
+tm_start_b --kubeconfig "$TP_DIR/kubeconfig" --state-dir "$STATE_B"
+tm_start_a --kubeconfig "$TP_DIR/kubeconfig"
+
+# ---- 1. meshed from the API ------------------------------------------------
+wait_steered "$p21" yes "pod21 from the API"
+[ "$(tm_stat "$TM_SOCK_B" workloads)" = 2 ] ||
+	tp_fail "node2 knows $(tm_stat "$TM_SOCK_B" workloads) workloads, want 2 (pod11, pod21; pod12's namespace is not meshed)"
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod11 -> pod21 got '$l'"; }
+# the status shows the API and every resource synced
+st=$(tm_admin "$TM_SOCK_B" status)
+echo "$st" | grep -q '"kubernetes":{"server":"http://198.18.0.2:' ||
+	tp_fail "sluice status has no kubernetes section: $st"
+echo "$st" | grep -q '"synced":true,"serving_saved_view":false' ||
+	tp_fail "sluice status: the API is not synced: $st"
+[ "$("$SLUICE" -s "$TM_SOCK_B" status | grep -c '^k8s ')" = 9 ] ||
+	tp_fail "sluice status (table) lacks the 9 resources: $("$SLUICE" -s "$TM_SOCK_B" status)"
+ok "pods from the API are meshed (pod21 steered on node2, pod11 -> pod21 over the mesh); sluice status shows the API synced"
+
+# ---- 2. a Service from the API -----------------------------------------------
+l=$(tm_line pod11 "$VIP" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod11 -> Service web ($VIP) got '$l'"; }
+ok "a Service from the API (clusterIP $VIP) routes to its pod"
+
+# ---- 3. policies from the API --------------------------------------------------
+gen=$(tm_stat "$TM_SOCK_B" config_generation)
+put '{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",
+  "metadata":{"name":"deny-a","namespace":"default"},
+  "spec":{"selector":{"matchLabels":{"app":"web"}},"action":"DENY",
+          "rules":[{"from":[{"source":{"principals":["cluster.local/ns/default/sa/client-a"]}}]}]}}'
+wait_gen_change "$TM_SOCK_B" "$gen" "AuthorizationPolicy applied"
+denied0=$(tm_stat "$TM_SOCK_B" authz_denied)
+l=$(tm_line pod11 "$p21" 7010 2>/dev/null) || l=FAIL
+[ "$l" = FAIL ] || { tm_dump_logs; tp_fail "DENY from the API: pod11 -> pod21 got '$l'"; }
+[ "$(tm_stat "$TM_SOCK_B" authz_denied)" = $((denied0 + 1)) ] ||
+	tp_fail "DENY from the API: authz_denied did not count"
+gen=$(tm_stat "$TM_SOCK_B" config_generation)
+ctl /delete '{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","namespace":"default","name":"deny-a"}'
+wait_gen_change "$TM_SOCK_B" "$gen" "AuthorizationPolicy deleted"
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "policy deleted: pod11 -> pod21 got '$l'"; }
+ok "an AuthorizationPolicy applied on the API denies (counted), deleted it allows again"
+
+gen=$(tm_stat "$TM_SOCK_B" config_generation)
+put '{"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
+  "metadata":{"name":"broken","namespace":"default"},
+  "spec":{"hosts":["web"],"tcp":[{"route":[{"destination":{"host":"web"},"weight":"lots"}]}]}}'
+for ((i = 0; i < 100; i++)); do
+	[ "$(k8s_field "$TM_SOCK_B" rejected)" = 1 ] && break
+	sleep 0.1
+done
+[ "$(k8s_field "$TM_SOCK_B" rejected)" = 1 ] ||
+	{ tm_dump_logs; tp_fail "the broken VirtualService is not reported rejected"; }
+grep -q "kubernetes:networking.istio.io/virtualservices/default/broken:.*REJECTED" "$TP_DIR/sluiced-b.log" ||
+	{ tm_dump_logs; tp_fail "no log line names the rejected resource"; }
+l=$(tm_line pod11 "$VIP" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "with a rejected VirtualService: pod11 -> $VIP got '$l'"; }
+ctl /delete '{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","namespace":"default","name":"broken"}'
+for ((i = 0; i < 100; i++)); do
+	[ "$(k8s_field "$TM_SOCK_B" rejected)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(k8s_field "$TM_SOCK_B" rejected)" = 0 ] || tp_fail "the deleted VirtualService is still reported"
+ok "a VirtualService sluice rejects is left out and reported (status, log naming it); the rest serves"
+
+# ---- 4. pods deleted and created -----------------------------------------------
+# deleted on the API while its network is still there (terminating): it
+# stays steered and its new flows are refused (fail closed); created
+# again, it is served again
+gen=$(tm_stat "$TM_SOCK_B" config_generation)
+ctl /delete '{"apiVersion":"v1","kind":"Pod","namespace":"default","name":"pod21"}'
+wait_gen_change "$TM_SOCK_B" "$gen" "pod21 deleted on the API"
+[ "$(tm_stat "$TM_SOCK_B" workloads)" = 1 ] ||
+	tp_fail "pod21 deleted: node2 still knows $(tm_stat "$TM_SOCK_B" workloads) workloads"
+in_steer_set "$p21" || tp_fail "pod21 deleted on the API: no longer steered (fail open)"
+l=$(tm_line pod11 "$p21" 7010 2>/dev/null) || l=FAIL
+[ "$l" = FAIL ] || { tm_dump_logs; tp_fail "pod21 deleted on the API: pod11 -> pod21 still got '$l'"; }
+gen=$(tm_stat "$TM_SOCK_B" config_generation)
+pod pod21 default node-b "$p21" server web
+wait_gen_change "$TM_SOCK_B" "$gen" "pod21 created again"
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod21 back: pod11 -> pod21 got '$l'"; }
+ok "a pod deleted on the API is un-meshed (its flows refused, fail closed), created again is served again (no restart)"
+
+# ---- 5. a namespace left alone ------------------------------------------------------
+tm_admin "$TM_SOCK_A" workloads | grep -q '"pod11"' ||
+	tp_fail "sluice workloads on node1 does not list pod11: $(tm_admin "$TM_SOCK_A" workloads)"
+tm_admin "$TM_SOCK_A" workloads | grep -q '"pod12"' &&
+	tp_fail "pod12 (namespace legacy, not labelled) became a workload"
+ok "a namespace without istio.io/dataplane-mode=ambient is left alone"
+
+# ---- 6. the API killed mid-traffic --------------------------------------------------
+tp_bg pod21 "$TP_DIR/echo.log" "$SL_TCP" serve 7020 echo
+tp_wait_port pod21 7020
+tp_bg pod11 "$TP_DIR/long.log" "$SL_TCP" echo-check "$p21" 7020 $((256 << 20))
+LONG=$TP_BG_PID
+sleep 0.3
+kill -0 "$LONG" 2>/dev/null || tp_fail "the long flow ended before the API was killed: $(cat "$TP_DIR/long.log")"
+kill "$API_PID"
+wait "$API_PID" 2>/dev/null || true
+sleep 1
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "API down: a new flow got '$l'"; }
+wait "$LONG" || { cat "$TP_DIR/long.log"; tp_fail "API down: the long flow failed"; }
+in_steer_set "$p21" || tp_fail "API down: pod21 no longer steered"
+ok "the API killed mid-traffic: a 256 MiB echo comes back whole, new flows go on, steering stays"
+
+# ---- 7. a restart with the API down: the saved view --------------------------------
+tm_stop_b() { kill "$TM_PID_B"; wait "$TM_PID_B" 2>/dev/null || true; }
+tm_stop_b
+tm_start_b --kubeconfig "$TP_DIR/kubeconfig" --state-dir "$STATE_B" --kube-sync-wait 1s
+grep -q "serving the view saved" "$TP_DIR/sluiced-b.log" ||
+	{ tm_dump_logs; tp_fail "no loud warning about the saved view"; }
+[ "$(k8s_field "$TM_SOCK_B" serving_saved_view)" = true ] ||
+	tp_fail "sluice status does not say the saved view serves"
+wait_steered "$p21" yes "restart with the API down"
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "saved view: pod11 -> pod21 got '$l'"; }
+# the API back: synced again, the saved view replaced
+api_start
+put '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","labels":{"istio.io/dataplane-mode":"ambient"}}}'
+pod pod11 default node-a "$p11" client-a client
+pod pod21 default node-b "$p21" server web
+for ((i = 0; i < 150; i++)); do
+	[ "$(k8s_field "$TM_SOCK_B" serving_saved_view)" = false ] && break
+	sleep 0.1
+done
+[ "$(k8s_field "$TM_SOCK_B" serving_saved_view)" = false ] ||
+	{ tm_dump_logs; tp_fail "the API back: still serving the saved view"; }
+ok "a restart with the API down serves the view saved in --state-dir, loudly; the API back replaces it"
