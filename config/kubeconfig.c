@@ -341,7 +341,11 @@ out:
 		free(buf);
 	}
 	free(k.dir);
-	free(errs.v);
+	{
+		struct sl_config_errors ce = { .v = errs.v, .n = errs.n };
+
+		sl_config_errors_free(&ce);
+	}
 	sl_arena_release(&a);
 	return ret;
 }
