@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -991,7 +992,16 @@ int sl_k8s_start(const struct sl_k8s_opts *opts, struct sl_k8s **out)
 		ret = -errno;
 		goto err;
 	}
-	ret = -pthread_create(&k->thr, NULL, sl_k8s_thread, k);
+	{
+		/* the thread takes no signal: they are the daemon's main
+		   loop's (signalfd), and a default action would kill it */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&k->thr, NULL, sl_k8s_thread, k);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (ret < 0)
 		goto err;
 	k->thr_started = true;

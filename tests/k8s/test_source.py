@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""k8s-source: sluice's Kubernetes source (k8s/, through sl-k8s-view)
+"""k8s-reflector: sluice's Kubernetes source (k8s/, through sl-k8s-view)
 against the stand-in API server: lists in pages, watches, 410 relists,
 streams cut mid-event, a server restart that lost its history, token
 rotation, 403, namespace gating, resources sluice rejects left out while
