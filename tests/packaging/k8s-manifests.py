@@ -8,19 +8,32 @@
                        `kubectl apply --validate=strict`), required fields
                        present, types right (IntOrString, Quantity as the API
                        takes them), Secret data base64, no duplicate key
+                       and, for the ClusterRole and ClusterRoleBinding, the
+                       RBAC check below
   self-test MANIFEST   broken copies of the DaemonSet in MANIFEST (an unknown
                        field, a missing required field, a wrong type, a bad
-                       quantity, a duplicate key, an unknown kind) must each
-                       be rejected, and the manifest itself accepted
+                       quantity, a duplicate key, an unknown kind) and wider
+                       (or too narrow) copies of its ClusterRole and
+                       ClusterRoleBinding must each be rejected, and the
+                       manifest itself accepted
   agree DIR SLUICED    the files of DIR agree with each other and with
-                       sluiced: the ConfigMap passes `SLUICED --check`; its
-                       Node's caDir is where the DaemonSet mounts the CA
-                       Secret and holds the files sluiced reads (ca.crt,
-                       ca.key: the Secret's keys); --config is the
-                       ConfigMap's mount, --state-dir a writable volume; the
-                       metrics port is the container port, the probes' and
-                       Prometheus' port, on 0.0.0.0 or ::; the seccomp profile
-                       named is the one shipped
+                       sluiced: with --kubernetes the pod runs as the
+                       ServiceAccount bound to the ClusterRole, with its
+                       token mounted; the ConfigMap passes
+                       `SLUICED --check`; its Node's caDir is where the
+                       DaemonSet mounts the CA Secret and holds the files
+                       sluiced reads (ca.crt, ca.key: the Secret's keys);
+                       --config is the ConfigMap's mount, --state-dir a
+                       writable volume; the metrics port is the container
+                       port, the probes' and Prometheus' port, on 0.0.0.0
+                       or ::; the seccomp profile named is the one shipped
+
+The RBAC check: a ClusterRole grants exactly list and watch on exactly
+SLUICED_READS (no other verb, resource, group, wildcard, resourceNames,
+nonResourceURLs or aggregationRule: a wider grant fails, and so does a
+narrower one, which sluiced would meet as 403s), and a ClusterRoleBinding
+binds it to the one ServiceAccount of the manifests, in its namespace, and
+to nothing else.
 
 python3-jsonschema and python3-yaml (Debian 12) are needed; without them
 the script exits 77 (SKIP).
@@ -53,6 +66,23 @@ QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 # resource.Quantity's syntax (k8s.io/apimachinery pkg/api/resource)
 QUANTITY_RE = (r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
                r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$")
+
+
+# What sluiced --kubernetes lists and watches, all namespaces (k8s/k8s.h,
+# the table of k8s/resources.c): (API group, resource).  The one place the
+# ClusterRole is checked against; change both together.
+SLUICED_READS = {
+    ("", "pods"), ("", "services"), ("", "namespaces"),
+    ("networking.istio.io", "virtualservices"),
+    ("networking.istio.io", "destinationrules"),
+    ("networking.istio.io", "serviceentries"),
+    ("networking.istio.io", "workloadentries"),
+    ("security.istio.io", "peerauthentications"),
+    ("security.istio.io", "authorizationpolicies"),
+}
+SLUICED_VERBS = {"list", "watch"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -158,6 +188,89 @@ def check_text(path, text, defs, kinds):
     return errors, len(docs)
 
 
+def check_cluster_role(role):
+    """the errors of a ClusterRole against SLUICED_READS and SLUICED_VERBS"""
+    name = f"ClusterRole/{(role.get('metadata') or {}).get('name')}"
+    errors = []
+    if "aggregationRule" in role:
+        errors.append(f"{name}: aggregationRule: other ClusterRoles' rules "
+                      "would be added to sluiced's")
+    granted = {}
+    rules = role.get("rules") or []
+    if not isinstance(rules, list):
+        return [f"{name}: rules is not a list"]
+    for i, r in enumerate(rules):
+        where = f"{name}: rules[{i}]"
+        if not isinstance(r, dict):
+            errors.append(f"{where}: not a mapping")
+            continue
+        for k in ("nonResourceURLs", "resourceNames"):
+            if r.get(k):
+                errors.append(f"{where}: {k} {r[k]}: sluiced needs neither "
+                              "(it lists and watches whole collections)")
+        verbs = set(r.get("verbs") or [])
+        if not verbs <= SLUICED_VERBS:
+            errors.append(f"{where}: verbs {sorted(verbs - SLUICED_VERBS)} "
+                          f"granted: sluiced only lists and watches")
+        for g in r.get("apiGroups") or []:
+            for res in r.get("resources") or []:
+                if (g, res) not in SLUICED_READS:
+                    errors.append(
+                        f"{where}: resource {res!r} of API group {g!r} "
+                        "granted: sluiced does not read it")
+                    continue
+                granted.setdefault((g, res), set()).update(verbs)
+    for g, res in sorted(SLUICED_READS):
+        missing = SLUICED_VERBS - granted.get((g, res), set())
+        if missing:
+            errors.append(f"{name}: {sorted(missing)} of resource {res!r} of "
+                          f"API group {g!r} not granted: sluiced needs it "
+                          "(a 403)")
+    return errors
+
+
+def check_rbac(docs):
+    """the RBAC check (see the usage) over every document of the
+    manifests, as 'kind/name: message' strings"""
+    errors = []
+    roles = {}
+    accounts = set()
+    for d in docs:
+        if not isinstance(d, dict):
+            continue
+        meta = d.get("metadata") or {}
+        if d.get("kind") == "ClusterRole":
+            roles[meta.get("name")] = d
+            errors += check_cluster_role(d)
+        elif d.get("kind") == "ServiceAccount":
+            accounts.add((meta.get("namespace"), meta.get("name")))
+        elif d.get("kind") in ("Role", "RoleBinding"):
+            errors.append(f"{d['kind']}/{meta.get('name')}: sluiced's grant "
+                          "is the ClusterRole alone")
+    for d in docs:
+        if not isinstance(d, dict) or d.get("kind") != "ClusterRoleBinding":
+            continue
+        name = f"ClusterRoleBinding/{(d.get('metadata') or {}).get('name')}"
+        ref = d.get("roleRef") or {}
+        if ref.get("apiGroup") != RBAC_GROUP or \
+                ref.get("kind") != "ClusterRole" or \
+                ref.get("name") not in roles:
+            errors.append(f"{name}: roleRef {ref} is not a ClusterRole of "
+                          "these manifests")
+        subjects = d.get("subjects") or []
+        if len(accounts) != 1:
+            errors.append(f"{name}: want one ServiceAccount in the manifests"
+                          f" to bind, have {len(accounts)}")
+        elif [(s.get("kind"), s.get("namespace"), s.get("name"))
+              for s in subjects if isinstance(s, dict)] != \
+                [("ServiceAccount",) + next(iter(accounts))] or \
+                subjects[0].get("apiGroup", "") != "":
+            ns, sa = next(iter(accounts))
+            errors.append(f"{name}: subjects {subjects}: want only "
+                          f"ServiceAccount {sa} of namespace {ns}")
+    return errors
+
+
 def manifests(paths):
     out = []
     for p in paths:
@@ -175,9 +288,11 @@ def cmd_schema(paths):
     paths = manifests(paths)
     if not paths:
         sys.exit("k8s-manifests: no manifest")
+    docs = []
     for path in paths:
         with open(path) as f:
-            errors, n = check_text(path, f.read(), defs, kinds)
+            text = f.read()
+        errors, n = check_text(path, text, defs, kinds)
         for e in errors:
             print(e, file=sys.stderr)
         if n == 0 and not errors:
@@ -185,7 +300,16 @@ def cmd_schema(paths):
             print(errors[0], file=sys.stderr)
         bad += bool(errors)
         print(f"{path}: {n} documents, {'INVALID' if errors else 'valid'}")
-    return 1 if bad else 0
+        if not errors:
+            docs += [d for _, d in load_docs(path, text)]
+    errors = check_rbac(docs)
+    for e in errors:
+        print(f"RBAC: {e}", file=sys.stderr)
+    n_roles = sum(isinstance(d, dict) and d.get("kind") == "ClusterRole"
+                  for d in docs)
+    verdict = "WRONG" if errors else "list and watch of sluiced's only"
+    print(f"RBAC: {n_roles} ClusterRole(s), {verdict}")
+    return 1 if bad or errors else 0
 
 
 def daemonset_of(docs):
@@ -271,8 +395,103 @@ def cmd_self_test(path):
         else:
             print(f"FAIL - {name}: accepted", file=sys.stderr)
             failed += 1
-    print(f"{len(cases) + 2 - failed} passed, {failed} failed")
+    n_rbac, f_rbac = rbac_self_test(load_docs(path, text))
+    failed += f_rbac
+    print(f"{len(cases) + 2 + n_rbac - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def rbac_self_test(indexed):
+    """wider and narrower copies of the ClusterRole and its binding must
+    fail the RBAC check; returns (cases, failed)"""
+    docs = [d for _, d in indexed]
+    if check_rbac(docs):
+        print("\n".join(check_rbac(docs)), file=sys.stderr)
+        sys.exit("k8s-manifests: the manifest's RBAC itself is rejected")
+    if not any(d.get("kind") == "ClusterRole" for d in docs):
+        sys.exit("k8s-manifests: no ClusterRole to break")
+
+    def of(ds, kind):
+        return next(d for d in ds if d.get("kind") == kind)
+
+    def rule(ds, group):
+        return next(r for r in of(ds, "ClusterRole")["rules"]
+                    if group in r["apiGroups"])
+
+    def add_get(ds):
+        rule(ds, "")["verbs"].append("get")
+
+    def any_verb(ds):
+        rule(ds, "networking.istio.io")["verbs"] = ["*"]
+
+    def secrets(ds):
+        rule(ds, "")["resources"].append("secrets")
+
+    def pod_subresource(ds):
+        rule(ds, "")["resources"].append("pods/exec")
+
+    def endpointslices(ds):
+        of(ds, "ClusterRole")["rules"].append(
+            {"apiGroups": ["discovery.k8s.io"],
+             "resources": ["endpointslices"], "verbs": ["list", "watch"]})
+
+    def any_group(ds):
+        rule(ds, "security.istio.io")["apiGroups"] = ["*"]
+
+    def any_resource(ds):
+        rule(ds, "security.istio.io")["resources"] = ["*"]
+
+    def non_resource(ds):
+        of(ds, "ClusterRole")["rules"].append(
+            {"nonResourceURLs": ["/metrics"], "verbs": ["list"]})
+
+    def aggregated(ds):
+        label = {"rbac.example.com/aggregate-to-sluiced": "true"}
+        of(ds, "ClusterRole")["aggregationRule"] = {
+            "clusterRoleSelectors": [{"matchLabels": label}]}
+
+    def no_namespaces(ds):
+        rule(ds, "")["resources"].remove("namespaces")
+
+    def no_watch(ds):
+        rule(ds, "security.istio.io")["verbs"] = ["list"]
+
+    def resource_names(ds):
+        rule(ds, "")["resourceNames"] = ["sluice-system"]
+
+    def namespaced_role(ds):
+        ds.append({"apiVersion": f"{RBAC_GROUP}/v1", "kind": "Role",
+                   "metadata": {"name": "sluiced-secrets",
+                                "namespace": "sluice-system"},
+                   "rules": [{"apiGroups": [""], "resources": ["secrets"],
+                              "verbs": ["get"]}]})
+
+    def bind_more(ds):
+        of(ds, "ClusterRoleBinding")["subjects"].append(
+            {"kind": "Group", "apiGroup": RBAC_GROUP,
+             "name": "system:authenticated"})
+
+    def bind_other_namespace(ds):
+        of(ds, "ClusterRoleBinding")["subjects"][0]["namespace"] = "default"
+
+    def bind_other_role(ds):
+        of(ds, "ClusterRoleBinding")["roleRef"]["name"] = "cluster-admin"
+
+    cases = [add_get, any_verb, secrets, pod_subresource, endpointslices,
+             any_group, any_resource, non_resource, aggregated,
+             no_namespaces, no_watch, resource_names, namespaced_role,
+             bind_more, bind_other_namespace, bind_other_role]
+    failed = 0
+    for case in cases:
+        ds = copy.deepcopy(docs)
+        case(ds)
+        errs = check_rbac(ds)
+        if errs:
+            print(f"ok - rbac {case.__name__}: rejected: {errs[0]}")
+        else:
+            print(f"FAIL - rbac {case.__name__}: accepted", file=sys.stderr)
+            failed += 1
+    return len(cases), failed
 
 
 def cmd_agree(kdir, sluiced):
@@ -297,7 +516,7 @@ def cmd_agree(kdir, sluiced):
                        ("DaemonSet", "ConfigMap", "Secret", "Namespace"))
     namespace = ns["metadata"]["name"]
     for d in docs:
-        if d["kind"] != "Namespace":
+        if d["kind"] not in CLUSTER_SCOPED:
             need(d["metadata"].get("namespace") == namespace,
                  f"{d['kind']}/{d['metadata']['name']} is not in namespace "
                  f"{namespace}")
@@ -380,6 +599,32 @@ def cmd_agree(kdir, sluiced):
         need(g.get("port") == port and g.get("path") == path,
              f"{probe}: want GET {path} on port {port}, have {g}")
     need(pod.get("hostNetwork") is True, "sluiced steers the node: hostNetwork")
+    # --kubernetes: the pod's service account, with its token, bound to
+    # the ClusterRole (whose grants `schema` checks)
+    sa = pod.get("serviceAccountName")
+    need(sa in [d["metadata"]["name"]
+                for d in by_kind.get("ServiceAccount", [])],
+         f"serviceAccountName {sa} is not a ServiceAccount of {kdir}")
+    if "--kubernetes" in args:
+        accounts = [d for d in by_kind.get("ServiceAccount", [])
+                    if d["metadata"]["name"] == sa]
+        need(pod.get("automountServiceAccountToken") is True or
+             (pod.get("automountServiceAccountToken") is None and
+              accounts and
+              accounts[0].get("automountServiceAccountToken") is not False),
+             "--kubernetes without the service account's token mounted "
+             "(automountServiceAccountToken)")
+        need(any(s.get("kind") == "ServiceAccount" and s.get("name") == sa and
+                 s.get("namespace") == namespace
+                 for b in by_kind.get("ClusterRoleBinding", [])
+                 for s in b.get("subjects") or []),
+             f"--kubernetes, but no ClusterRoleBinding for ServiceAccount "
+             f"{sa} of {namespace}")
+        need(len(by_kind.get("ClusterRole", [])) == 1,
+             "--kubernetes: want one ClusterRole")
+        need(not any(m["mountPath"].startswith("/var/run/secrets")
+                     for m in mounts.values()),
+             "a volume hides the service account's /var/run/secrets")
     need(bool(c.get("resources", {}).get("requests")), "no resource requests")
     # seccomp: the Localhost profile shipped in seccomp/
     sp = c["securityContext"].get("seccompProfile", {})

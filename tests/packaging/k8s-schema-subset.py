@@ -16,6 +16,8 @@ ROOTS = [
     "io.k8s.api.core.v1.Namespace",
     "io.k8s.api.core.v1.Secret",
     "io.k8s.api.core.v1.ServiceAccount",
+    "io.k8s.api.rbac.v1.ClusterRole",
+    "io.k8s.api.rbac.v1.ClusterRoleBinding",
 ]
 PREFIX = "#/definitions/"
 
