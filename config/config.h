@@ -208,6 +208,14 @@ const struct sl_workload *sl_config_workload_by_ip(const struct sl_config *cfg,
 						   const struct sl_ip *ip);
 
 /**
+ * sl_config_identity_on_node - does a workload with SPIFFE ID @spiffe_id
+ * run on node @node (its kubernetes.io/hostname label)?  O(log n); what
+ * the destination's node binding asks (sluiced, the Kubernetes source)
+ */
+bool sl_config_identity_on_node(const struct sl_config *cfg,
+				const char *spiffe_id, const char *node);
+
+/**
  * sl_config_workload_again - @wl (of an older snapshot) as @cfg knows it:
  * the workload at its address when it has the same SPIFFE ID
  * @retval that workload, or NULL (gone, changed identity, or @wl has none)

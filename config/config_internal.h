@@ -612,6 +612,7 @@ struct sl_config {
 	size_t n_workloads;
 	const struct sl_workload **wl_sorted; /* by address */
 	const struct sl_workload **wl_by_name; /* by namespace, then name */
+	const struct sl_workload **wl_by_id_node; /* by SPIFFE ID, then node */
 	struct sl_endpoint *wl_self;	      /* per workload, port 0 */
 	struct sl_host *hosts;		      /* sorted by name */
 	size_t n_hosts;

@@ -174,6 +174,20 @@ static int sl_wl_name_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
+/* by SPIFFE ID, then node (NULL first) */
+static int sl_wl_id_node_cmp(const void *a, const void *b)
+{
+	const struct sl_workload *x = *(const struct sl_workload *const *)a;
+	const struct sl_workload *y = *(const struct sl_workload *const *)b;
+	int c = strcmp(x->spiffe_id, y->spiffe_id);
+
+	if (c)
+		return c;
+	if (!x->node || !y->node)
+		return (x->node != NULL) - (y->node != NULL);
+	return strcmp(x->node, y->node);
+}
+
 static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 {
 	size_t n = cfg->res.n[SL_K_WORKLOADENTRY];
@@ -184,8 +198,9 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	cfg->wl_sorted = sl_arena_array(a, n, sizeof(*cfg->wl_sorted));
 	cfg->wl_self = sl_arena_array(a, n, sizeof(*cfg->wl_self));
 	cfg->wl_by_name = sl_arena_array(a, n, sizeof(*cfg->wl_by_name));
+	cfg->wl_by_id_node = sl_arena_array(a, n, sizeof(*cfg->wl_by_id_node));
 	if (!cfg->workloads || !cfg->wl_sorted || !cfg->wl_self ||
-	    !cfg->wl_by_name)
+	    !cfg->wl_by_name || !cfg->wl_by_id_node)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY, struct sl_we, i);
@@ -206,6 +221,7 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		w->n_labels = we->n_labels;
 		cfg->wl_sorted[i] = w;
 		cfg->wl_by_name[i] = w;
+		cfg->wl_by_id_node[i] = w;
 		cfg->wl_self[i].workload = w;
 		cfg->wl_self[i].address = w->address;
 		cfg->wl_self[i].port = 0;
@@ -215,6 +231,10 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	sl_sort(cfg->wl_sorted, n, sizeof(*cfg->wl_sorted), sl_wl_cmp);
 	/* names are unique per namespace (duplicates are refused earlier) */
 	sl_sort(cfg->wl_by_name, n, sizeof(*cfg->wl_by_name), sl_wl_name_cmp);
+	if (cfg->arena.failed)
+		return -ENOMEM; /* a SPIFFE ID not made */
+	sl_sort(cfg->wl_by_id_node, n, sizeof(*cfg->wl_by_id_node),
+		sl_wl_id_node_cmp);
 	for (size_t i = 1; i < n; i++) {
 		const struct sl_workload *x = cfg->wl_sorted[i - 1];
 		const struct sl_workload *y = cfg->wl_sorted[i];
@@ -266,6 +286,18 @@ const struct sl_workload *sl_config_workload_again(const struct sl_config *cfg,
 	if (!now || !now->spiffe_id || strcmp(now->spiffe_id, wl->spiffe_id))
 		return NULL;
 	return now;
+}
+
+bool sl_config_identity_on_node(const struct sl_config *cfg,
+				const char *spiffe_id, const char *node)
+{
+	struct sl_workload key = { .spiffe_id = spiffe_id, .node = node };
+	const struct sl_workload *kp = &key;
+
+	if (!cfg || !spiffe_id || !node || !cfg->n_workloads)
+		return false;
+	return sl_search(&kp, cfg->wl_by_id_node, cfg->n_workloads,
+			 sizeof(*cfg->wl_by_id_node), sl_wl_id_node_cmp) != NULL;
 }
 
 const struct sl_workload *

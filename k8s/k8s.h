@@ -17,6 +17,7 @@
  *  - Istio's VirtualService, DestinationRule, ServiceEntry, WorkloadEntry,
  *    PeerAuthentication and AuthorizationPolicy, of every namespace, are
  *    passed on whole but for metadata bookkeeping and status;
+ *  - Nodes give their addresses (sl_k8s_node_of: the node binding);
  *  - Namespaces decide what is meshed: the label
  *    istio.io/dataplane-mode=ambient (Istio ambient's) or
  *    sluice.io/mesh=enabled; a pod opts out with
@@ -109,6 +110,14 @@ struct sl_k8s_res_status {
  */
 size_t sl_k8s_status(struct sl_k8s *k, struct sl_k8s_res_status *st,
 		     size_t cap);
+
+/**
+ * sl_k8s_node_of - the Node that has address @ip (status.addresses:
+ * InternalIP, ExternalIP), its name into @name
+ * @retval 0, or -ENOENT when no Node has it
+ */
+int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
+		   size_t len);
 
 /** sl_k8s_server - the API server URL and where it came from */
 const char *sl_k8s_server(const struct sl_k8s *k, const char **origin);

@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "ip.h"
+
 #define SL_K8S_MAX_EVENT (16u << 20) /* one watch line (the API's objects are
 					at most ~1.5 MiB in etcd) */
 #define SL_K8S_MAX_PAGE (256u << 20) /* one list response */
@@ -45,6 +47,8 @@ struct sl_k8s_obj {
 	unsigned int flags;
 	size_t n_docs;
 	struct sl_k8s_doc **docs;
+	size_t n_ips;	   /* a Node: its addresses (status.addresses) */
+	struct sl_ip *ips;
 };
 
 void sl_k8s_obj_free(struct sl_k8s_obj *o);

@@ -319,6 +319,49 @@ static int sl_conv_istio(const struct sl_k8s_res *r, json_object *o,
 	return ret;
 }
 
+/*
+ * A Node: its addresses (InternalIP, ExternalIP), so that the destination
+ * knows which node a connection comes from (the node binding)
+ */
+static int sl_conv_node(const struct sl_k8s_res *r, json_object *o,
+			struct sl_k8s_obj **out, char *why, size_t len)
+{
+	json_object *l = sl_get(sl_get(o, "status"), "addresses");
+	const char *ns, *name;
+	size_t n;
+
+	(void)r;
+	if (!sl_k8s_meta(o, &ns, &name)) {
+		snprintf(why, len, "a node without metadata.name");
+		return -EINVAL;
+	}
+	*out = sl_obj_new("", name);
+	if (!*out)
+		return -ENOMEM;
+	if (!l || !json_object_is_type(l, json_type_array))
+		return 0;
+	n = json_object_array_length(l);
+	(*out)->ips = calloc(n ? n : 1, sizeof(*(*out)->ips));
+	if (!(*out)->ips) {
+		sl_k8s_obj_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(l, i);
+		const char *type = sl_get_str(a, "type");
+		const char *addr = sl_get_str(a, "address");
+		struct sl_ip ip;
+
+		if (!type || !addr || (strcmp(type, "InternalIP") &&
+				       strcmp(type, "ExternalIP")))
+			continue;
+		if (sl_ip_parse(addr, &ip) == 0)
+			(*out)->ips[(*out)->n_ips++] = ip;
+	}
+	return 0;
+}
+
 static const char *const sl_v1[] = { "v1", NULL };
 static const char *const sl_istio_net[] = { "v1", "v1beta1", "v1alpha3",
 					    NULL };
@@ -344,6 +387,8 @@ const struct sl_k8s_res sl_k8s_resources[] = {
 	{ "security.istio.io/authorizationpolicies", "security.istio.io",
 	  sl_istio_sec, "authorizationpolicies", "AuthorizationPolicy",
 	  sl_conv_istio },
+	/* no documents: the node binding asks sl_k8s_node_of() */
+	{ "nodes", NULL, sl_v1, "nodes", "Node", sl_conv_node },
 };
 
 const size_t sl_k8s_n_resources =

@@ -302,8 +302,12 @@ static bool sl_k8s_obj_same(const struct sl_k8s_obj *a,
 {
 	if (!a || !b)
 		return false;
-	if (a->flags != b->flags || a->n_docs != b->n_docs)
+	if (a->flags != b->flags || a->n_docs != b->n_docs ||
+	    a->n_ips != b->n_ips)
 		return false;
+	for (size_t i = 0; i < a->n_ips; i++)
+		if (!sl_ip_equal(&a->ips[i], &b->ips[i]))
+			return false;
 	for (size_t i = 0; i < a->n_docs; i++)
 		if (a->docs[i]->len != b->docs[i]->len ||
 		    memcmp(a->docs[i]->text, b->docs[i]->text, a->docs[i]->len))
@@ -1166,6 +1170,34 @@ void sl_k8s_view_put(struct sl_k8s_view *v)
 	free(v->held);
 	free(v->docs);
 	free(v);
+}
+
+int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
+		   size_t len)
+{
+	const struct sl_k8s_store *s = NULL;
+	int ret = -ENOENT;
+
+	for (size_t i = 0; i < sl_k8s_n_resources; i++)
+		if (!strcmp(sl_k8s_resources[i].name, "nodes"))
+			s = &k->refl[i].store;
+	if (!s)
+		return -ENOENT;
+	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < s->n && ret < 0; i++) {
+		const struct sl_k8s_obj *o = s->v[i];
+
+		for (size_t j = 0; j < o->n_ips; j++) {
+			if (!sl_ip_equal(&o->ips[j], ip))
+				continue;
+			/* the key is "/<name>" */
+			sl_strlcpy(name, o->key + 1, len);
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
 }
 
 size_t sl_k8s_status(struct sl_k8s *k, struct sl_k8s_res_status *st,

@@ -65,6 +65,7 @@ void sl_k8s_obj_free(struct sl_k8s_obj *o)
 	for (size_t i = 0; i < o->n_docs; i++)
 		sl_k8s_doc_put(o->docs[i]);
 	free(o->docs);
+	free(o->ips);
 	free(o->key);
 	free(o->ns);
 	free(o);

@@ -79,6 +79,10 @@ enum sl_stat {
 	SL_STAT_HTTP_MIRRORED,	   /* mirror copies started */
 	SL_STAT_HTTP_MIRROR_DROPPED, /* mirror copies not made: over the cap of
 				      * copies in flight, or no connection */
+	SL_STAT_REFUSED_NODE_BINDING, /* inbound: the peer's identity has no
+				       * pod on the node it comes from */
+	SL_STAT_NODE_BINDING_UNKNOWN, /* inbound: the source address is no
+				       * Node's nor pod's: not checked */
 	SL_STAT__MAX,
 };
 

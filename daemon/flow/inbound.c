@@ -21,6 +21,7 @@
 
 #include "flow.h"
 #include "identity.h"
+#include "k8s.h"
 #include "log.h"
 #include "record.h"
 #include "stats.h"
@@ -229,6 +230,39 @@ static int refresh_config(struct sl_flow *f)
 	return 0;
 }
 
+/*
+ * The node binding (with the Kubernetes source): the peer's identity must
+ * have a pod on the node the connection comes from, so that a node can
+ * speak only for the workloads it runs.  The source node is the Node with
+ * the peer address, else the node of the pod with it; a source address
+ * that is neither is not checked (counted).  Same-node flows (loopback
+ * handoff) come from this sluiced itself.
+ */
+static bool node_bound(struct sl_flow *f)
+{
+	const char *peer = sl_flow_peer_id(f);
+	const struct sl_workload *w;
+	char node[256], ip[INET6_ADDRSTRLEN];
+
+	if (!f->d->k8s || f->src_from_handoff || !peer)
+		return true;
+	if (sl_k8s_node_of(f->d->k8s, &f->src_ip, node, sizeof(node)) < 0) {
+		w = sl_config_workload_by_ip(f->cfg, &f->src_ip);
+		if (!w || !w->node) {
+			sl_stat_inc(SL_STAT_NODE_BINDING_UNKNOWN);
+			return true;
+		}
+		sl_strlcpy(node, w->node, sizeof(node));
+	}
+	if (sl_config_identity_on_node(f->cfg, peer, node))
+		return true;
+	sl_stat_inc(SL_STAT_REFUSED_NODE_BINDING);
+	sl_log_warn("%s: flow %s -> %s: refused: %s has no pod on node %s, where the connection comes from (%s)",
+		    __func__, f->src, f->dst, peer, node,
+		    sl_ip_format(&f->src_ip, ip, sizeof(ip)));
+	return false;
+}
+
 static void connect_pod(struct sl_flow *f)
 {
 	const struct sl_workload *wl;
@@ -241,6 +275,10 @@ static void connect_pod(struct sl_flow *f)
 		return;
 	}
 	wl = f->workload;
+	if (!node_bound(f)) {
+		sl_flow_fail(f);
+		return;
+	}
 	/* an HTTP port: the engine decides per request (issue 27) */
 	f->authz_deferred = sl_inbound_l7_wanted(f, f->pre.dst_port);
 	if (!f->authz_deferred && !authorized(f)) {

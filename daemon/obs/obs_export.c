@@ -108,8 +108,12 @@ static void render_config(struct sl_daemon *d, FILE *out)
 		fprintf(out, "sluice_config_generation_info{generation=\"");
 		sl_metrics_escape(out, sl_config_generation(cfg));
 		fputs("\"} 1\n", out);
-		sl_config_put(cfg);
 	}
+	family(out, "sluice_config_rejected_resources", "gauge",
+	       "Resources of the Kubernetes API left out of the configuration in use because sluice rejects them (each logged and in sluice status)");
+	fprintf(out, "sluice_config_rejected_resources %llu\n",
+		(unsigned long long)(cfg ? sl_config_rejected(cfg) : 0));
+	sl_config_put(cfg);
 	counter(out, "sluice_config_reload_failures_total",
 		"Configuration reloads that failed (old configuration kept)",
 		sl_obs_reload_failures());

@@ -84,6 +84,7 @@ RESOURCES = [
     Resource("", ["v1"], "pods", "Pod", True, ["po"], ["all"]),
     Resource("", ["v1"], "services", "Service", True, ["svc"], ["all"]),
     Resource("", ["v1"], "namespaces", "Namespace", False, ["ns"]),
+    Resource("", ["v1"], "nodes", "Node", False, ["no"]),
     Resource("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice",
              True),
     Resource("networking.istio.io", ISTIO_NET, "virtualservices",

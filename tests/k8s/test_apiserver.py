@@ -61,7 +61,8 @@ class Discovery(Base):
             "networking.istio.io": ["v1", "v1beta1", "v1alpha3"],
             "security.istio.io": ["v1", "v1beta1"]})
         core = {r["name"]: r for r in self.ok("/api/v1")["resources"]}
-        self.assertEqual(set(core), {"pods", "services", "namespaces"})
+        self.assertEqual(set(core), {"pods", "services", "namespaces",
+                                     "nodes"})
         self.assertTrue(core["pods"]["namespaced"])
         self.assertFalse(core["namespaces"]["namespaced"])
         self.assertEqual(core["pods"]["kind"], "Pod")

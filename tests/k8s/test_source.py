@@ -384,7 +384,7 @@ def test_token_rotation():
 
 
 def test_forbidden_is_reported_and_not_published():
-    res = ("namespaces,pods,networking.istio.io/virtualservices,"
+    res = ("namespaces,pods,nodes,networking.istio.io/virtualservices,"
            "networking.istio.io/destinationrules,"
            "networking.istio.io/serviceentries,"
            "networking.istio.io/workloadentries,"

@@ -72,7 +72,7 @@ QUANTITY_RE = (r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 # the table of k8s/resources.c): (API group, resource).  The one place the
 # ClusterRole is checked against; change both together.
 SLUICED_READS = {
-    ("", "pods"), ("", "services"), ("", "namespaces"),
+    ("", "pods"), ("", "services"), ("", "namespaces"), ("", "nodes"),
     ("networking.istio.io", "virtualservices"),
     ("networking.istio.io", "destinationrules"),
     ("networking.istio.io", "serviceentries"),
