@@ -51,6 +51,10 @@ struct sl_node_config {
 
 /* ---- workloads and services ----------------------------------------- */
 
+/* a workload with this label set to "false" is not ready: no endpoint of
+ * a Service (unless publishNotReadyAddresses), still a workload */
+#define SL_LABEL_NOT_READY_KEY "sluice.io/ready"
+
 /** A workload: one WorkloadEntry (a pod or VM address with an identity). */
 struct sl_workload {
 	const char *name;

@@ -469,6 +469,7 @@ struct sl_svc {
 	struct sl_label *selector;
 	size_t n_selector;
 	bool headless; /* clusterIP: None (by intent; absent is not) */
+	bool publish_not_ready; /* not-ready workloads are endpoints too */
 };
 
 /* -- PeerAuthentication -- */

@@ -151,10 +151,30 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 		bool b;
 
 		if (sl_dec_strlist(d, spec, "ipFamilies", &l, &n) < 0 ||
-		    sl_dec_str(d, spec, "ipFamilyPolicy", &s) < 0 ||
-		    sl_dec_str(d, spec, "internalTrafficPolicy", &s) < 0 ||
-		    sl_dec_bool(d, spec, "publishNotReadyAddresses", &b) < 0)
+		    sl_dec_str(d, spec, "ipFamilyPolicy", &s) < 0)
 			ok = false;
+		/* Cluster (every endpoint, wherever it runs) is what sluice
+		   does; Local (only the client's node) it does not */
+		switch (sl_dec_str(d, spec, "internalTrafficPolicy", &s)) {
+		case 1:
+			if (strcmp(s, "Cluster")) {
+				sl_dec_key_err(d, sl_ymap_get(spec, "internalTrafficPolicy"),
+					       "internalTrafficPolicy",
+					       "\"%s\" is not supported (only Cluster: sluice balances over every endpoint of the service)",
+					       s);
+				ok = false;
+			}
+			break;
+		case -1:
+			ok = false;
+		}
+		switch (sl_dec_bool(d, spec, "publishNotReadyAddresses", &b)) {
+		case 1:
+			svc->publish_not_ready = b;
+			break;
+		case -1:
+			ok = false;
+		}
 	}
 	if (sl_dec_str(d, spec, "clusterIP", &cip) < 0 ||
 	    sl_dec_strlist(d, spec, "clusterIPs", &cips, &n_cips) < 0)

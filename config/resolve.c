@@ -714,6 +714,19 @@ uint32_t sl_cfg_target_port(const struct sl_svc_port *p,
 	return p->target ? p->target : p->port;
 }
 
+/*
+ * A workload labelled sluice.io/ready=false (the Kubernetes source sets it
+ * on a pod that is not Ready or is terminating) is no endpoint of a
+ * Service, unless the Service sets publishNotReadyAddresses
+ */
+static bool sl_we_not_ready(const struct sl_we *we)
+{
+	const char *v = sl_labels_get(we->labels, we->n_labels,
+				      SL_LABEL_NOT_READY_KEY);
+
+	return v && !strcmp(v, "false");
+}
+
 /* one pass over the candidates: count them (@out NULL) or fill @out */
 static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 			    struct sl_endpoint *out, const struct sl_subset *sub,
@@ -756,6 +769,8 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		uint32_t port;
 
 		if (strcmp(we->r.ns, h->ns) ||
+		    (!(svc && svc->publish_not_ready) &&
+		     sl_we_not_ready(we)) ||
 		    !sl_labels_match(sel, n_sel, we->labels, we->n_labels) ||
 		    (sub && !sl_labels_match(sub->labels, sub->n_labels,
 					     we->labels, we->n_labels)))

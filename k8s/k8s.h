@@ -11,8 +11,9 @@
  *
  *  - a Pod of a meshed namespace with an IP becomes one WorkloadEntry per
  *    address (its labels, its service account, and the label
- *    kubernetes.io/hostname=<spec.nodeName>); hostNetwork pods and pods that
- *    finished are left out;
+ *    kubernetes.io/hostname=<spec.nodeName>, and sluice.io/ready=false when
+ *    it is not Ready or is terminating: no Service endpoint then);
+ *    hostNetwork pods and pods that finished are left out;
  *  - a Service of a meshed namespace is passed on (spec only);
  *  - Istio's VirtualService, DestinationRule, ServiceEntry, WorkloadEntry,
  *    PeerAuthentication and AuthorizationPolicy, of every namespace, are

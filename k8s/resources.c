@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "k8s_internal.h"
 
 #define SL_K8S_LABEL_MODE "istio.io/dataplane-mode"
@@ -170,6 +171,26 @@ static size_t sl_pod_ips(json_object *status, const char **ips, size_t cap)
 	return n;
 }
 
+/* Ready: the condition Ready is True and the pod is not terminating */
+static bool sl_pod_ready(json_object *meta, json_object *status)
+{
+	json_object *l = sl_get(status, "conditions");
+
+	if (sl_get(meta, "deletionTimestamp"))
+		return false;
+	if (!l || !json_object_is_type(l, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(l); i++) {
+		json_object *c = json_object_array_get_idx(l, i);
+		const char *type = sl_get_str(c, "type");
+		const char *st = sl_get_str(c, "status");
+
+		if (type && !strcmp(type, "Ready"))
+			return st && !strcmp(st, "True");
+	}
+	return false;
+}
+
 static int sl_conv_pod(const struct sl_k8s_res *r, json_object *o,
 		       struct sl_k8s_obj **out, char *why, size_t len)
 {
@@ -178,6 +199,7 @@ static int sl_conv_pod(const struct sl_k8s_res *r, json_object *o,
 	json_object *labels = sl_get(meta, "labels"), *hn;
 	const char *ns, *name, *sa, *node, *phase, *ips[4];
 	size_t n_ips;
+	bool ready;
 	int ret;
 
 	*out = NULL;
@@ -200,6 +222,7 @@ static int sl_conv_pod(const struct sl_k8s_res *r, json_object *o,
 	if (!sa || !*sa)
 		sa = "default";
 	node = sl_get_str(spec, "nodeName");
+	ready = sl_pod_ready(meta, status);
 
 	*out = sl_obj_new(ns, name);
 	if (!*out)
@@ -224,11 +247,16 @@ static int sl_conv_pod(const struct sl_k8s_res *r, json_object *o,
 		if (labels && json_object_is_type(labels, json_type_object)) {
 			json_object_object_foreach(labels, k, v)
 			{
-				if (json_object_is_type(v, json_type_string))
+				if (json_object_is_type(v, json_type_string) &&
+				    strcmp(k, SL_LABEL_NOT_READY_KEY))
 					json_object_object_add(
 						wl, k, json_object_get(v));
 			}
 		}
+		/* not Ready (or terminating): a workload, no Service endpoint */
+		if (!ready)
+			json_object_object_add(wl, SL_LABEL_NOT_READY_KEY,
+					       json_object_new_string("false"));
 		if (node && *node)
 			json_object_object_add(wl, "kubernetes.io/hostname",
 					       json_object_new_string(node));

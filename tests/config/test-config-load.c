@@ -298,6 +298,65 @@ static void test_service_hosts(void **state)
 	cfgt_done(&t);
 }
 
+/*
+ * Readiness: a workload labelled sluice.io/ready=false is no endpoint of a
+ * Service unless it sets publishNotReadyAddresses; internalTrafficPolicy
+ * Cluster is what sluice does (no warning), Local is an error
+ */
+static void test_readiness(void **state)
+{
+	static const char we[] =
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: ready}\n"
+		"spec: {address: 198.18.1.1, labels: {app: web}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: starting}\n"
+		"spec: {address: 198.18.1.2, labels: {app: web, sluice.io/ready: \"false\"}}\n";
+	struct cfgt t = { 0 };
+	const struct sl_endpoint *eps;
+	struct sl_ip vip = ip("198.19.0.30");
+	size_t n, nw;
+
+	(void)state;
+	CFGT_OK(&t, "svc.yaml",
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+		"spec:\n  clusterIP: 198.19.0.30\n  selector: {app: web}\n"
+		"  internalTrafficPolicy: Cluster\n"
+		"  ports: [{port: 80}]\n",
+		"we.yaml", we);
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &vip, 80, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(eps[0].workload->name, "ready");
+	/* still a workload: identity and steering */
+	assert_non_null(sl_config_workload_by_name(t.cfg, "default", "starting"));
+	sl_config_warnings(t.cfg, &nw);
+	assert_int_equal(nw, 0);
+	cfgt_done(&t);
+
+	memset(&t, 0, sizeof(t));
+	CFGT_OK(&t, "svc.yaml",
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+		"spec:\n  clusterIP: 198.19.0.30\n  selector: {app: web}\n"
+		"  publishNotReadyAddresses: true\n"
+		"  ports: [{port: 80}]\n",
+		"we.yaml", we);
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &vip, 80, &eps, &n), 0);
+	assert_int_equal(n, 2);
+	cfgt_done(&t);
+
+	memset(&t, 0, sizeof(t));
+	CFGT_FAIL(&t, "svc.yaml",
+		  "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+		  "spec:\n  clusterIP: 198.19.0.30\n  selector: {app: web}\n"
+		  "  internalTrafficPolicy: Local\n"
+		  "  ports: [{port: 80}]\n",
+		  "we.yaml", we);
+	CFGT_HAS(&t, "svc.yaml", 7, 26, "spec.internalTrafficPolicy",
+		 "\"Local\" is not supported (only Cluster");
+	cfgt_done(&t);
+}
+
 static void test_serviceentry(void **state)
 {
 	struct cfgt t = { 0 };
@@ -658,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_generation_changes),
 		cmocka_unit_test(test_short_names),
 		cmocka_unit_test(test_service_hosts),
+		cmocka_unit_test(test_readiness),
 		cmocka_unit_test(test_serviceentry),
 		cmocka_unit_test(test_dr_tls_and_fault),
 		cmocka_unit_test(test_configmap_layout),

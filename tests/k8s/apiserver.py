@@ -1098,6 +1098,12 @@ ZERO = {
     "Pod": {"spec": {"containers": None}, "status": {}},
     "Service": {"spec": {}, "status": {"loadBalancer": {}}},
     "Namespace": {"spec": {}, "status": {}},
+    "Node": {"spec": {}, "status": {
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "nodeInfo": {k: "" for k in (
+            "machineID", "systemUUID", "bootID", "kernelVersion", "osImage",
+            "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion",
+            "operatingSystem", "architecture")}}},
     "EndpointSlice": {"addressType": "", "endpoints": None, "ports": None},
 }
 
@@ -1112,6 +1118,20 @@ def bookmark_obj(res, version, rv):
         obj["metadata"]["creationTimestamp"] = None
         obj.update(copy.deepcopy(ZERO[res.kind]))
     return obj
+
+
+def node_status(o):
+    for c in dig(o, "status", "conditions") or []:
+        if c.get("type") == "Ready":
+            return "Ready" if c.get("status") == "True" else "NotReady"
+    return "Unknown"
+
+
+def node_addr(o, kind):
+    for a in dig(o, "status", "addresses") or []:
+        if a.get("type") == kind:
+            return a.get("address", "")
+    return "<none>"
 
 
 def dig(obj, *path):
@@ -1220,6 +1240,14 @@ COLUMNS = {
     "Namespace": [("Status", "string", 0,
                    lambda o: dig(o, "status", "phase") or ""),
                   ("Age", "string", 0, age)],
+    "Node": [("Status", "string", 0, node_status),
+             ("Roles", "string", 0, lambda o: "<none>"),
+             ("Age", "string", 0, age),
+             ("Version", "string", 0,
+              lambda o: dig(o, "status", "nodeInfo", "kubeletVersion") or ""),
+             ("Internal-IP", "string", 1, lambda o: node_addr(o, "InternalIP")),
+             ("External-IP", "string", 1,
+              lambda o: node_addr(o, "ExternalIP"))],
     "EndpointSlice": [("AddressType", "string", 0,
                        lambda o: o.get("addressType", "")),
                       ("Ports", "string", 0, slice_ports),

@@ -181,6 +181,9 @@ def base_objects(si):
     si.put(pod_obj("mesh", "done", "198.18.1.31", phase="Succeeded"))
     si.put(pod_obj("mesh", "dual", "198.18.1.32",
                    extra_ips=("fd00:5a1c::32",)))
+    nr = pod_obj("mesh", "notready", "198.18.1.33", labels={"app": "web"})
+    nr["status"]["conditions"][0]["status"] = "False"
+    si.put(nr)
     si.put(pod_obj("plain", "q0", "198.18.2.10"))
     si.put(pod_obj("mesh2", "r0", "198.18.3.10", sa="r"))
     si.put(svc_obj("mesh", "web", "198.18.100.1", selector={"app": "web"}))
@@ -199,11 +202,12 @@ def test_sync_pages_and_gating():
             docs = view["docs"]
             want = {f"kubernetes:pods/mesh/p{i}" for i in range(5)} | {
                 "kubernetes:pods/mesh/dual", "kubernetes:pods/mesh/dual--ip2",
-                "kubernetes:pods/mesh2/r0", "kubernetes:services/mesh/web"}
+                "kubernetes:pods/mesh2/r0", "kubernetes:services/mesh/web",
+                "kubernetes:pods/mesh/notready"}
             assert set(docs) == want, sorted(docs)
             assert view["config"] == "ok", view["errors"]
             assert view["rejected"] == [], view["rejected"]
-            assert view["workloads"] == 8, view["workloads"]
+            assert view["workloads"] == 9, view["workloads"]
             we = doc(view, "kubernetes:pods/mesh/p3")
             assert we == {
                 "apiVersion": "networking.istio.io/v1",
@@ -213,6 +217,11 @@ def test_sync_pages_and_gating():
                          "labels": {"app": "web",
                                     "kubernetes.io/hostname": "node-a"},
                          "serviceAccount": "web"}}, we
+            # not Ready: labelled, still a workload
+            nr = doc(view, "kubernetes:pods/mesh/notready")
+            assert nr["spec"]["labels"] == {
+                "app": "web", "kubernetes.io/hostname": "node-a",
+                "sluice.io/ready": "false"}, nr
             we2 = doc(view, "kubernetes:pods/mesh/dual--ip2")
             assert we2["spec"]["address"] == "fd00:5a1c::32", we2
             assert we2["metadata"]["name"] == "dual--ip2", we2
@@ -222,7 +231,7 @@ def test_sync_pages_and_gating():
             st = v.status
             # pods came in pages of 2: one list, several requests
             st = v.wait_status(lambda s: s["pods"]["synced"], "pods synced")
-            assert st["pods"]["objects"] == 9, st
+            assert st["pods"]["objects"] == 10, st
             assert st["pods"]["lists"] == 1, st
         finally:
             v.close()
@@ -252,13 +261,24 @@ def test_watch_events():
             serial = view["serial"]
             p = pod_obj("mesh", "new", "198.18.1.51",
                         labels={"app": "new", "version": "v2"})
-            p["status"]["conditions"][0]["status"] = "False"
+            p["status"]["conditions"].append(
+                {"type": "ContainersReady", "status": "True"})
+            p["status"]["startTime"] = "2026-12-07T10:00:00Z"
             si.put(p)
             v.settle(0.5)
             assert v.views[-1]["serial"] == serial, v.views[-1]["serial"]
             si.delete("v1", "Pod", "mesh", "new")
             view = v.wait(lacks("kubernetes:pods/mesh/new"), "deleted pod")
             assert view["serial"] == serial + 1, (view["serial"], serial)
+            # readiness is used: Ready False labels it
+            si.put(pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
+                           sa="web"))
+            p2 = pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
+                         sa="web")
+            p2["status"]["conditions"][0]["status"] = "False"
+            si.put(p2)
+            v.wait(lambda v: "sluice.io/ready" in v["docs"].get(
+                "kubernetes:pods/mesh/p2", ""), "a pod no longer Ready")
             # a namespace joins the mesh: its pods and services appear
             si.put(ns_obj("plain"))
             v.wait(lambda v: has("kubernetes:pods/plain/q0")(v) and
@@ -438,7 +458,7 @@ def test_rejected_resource_left_out():
             assert all(r.startswith(path + ":") for r in view["rejected"]), \
                 view["rejected"]
             assert "spec.http[0].timeout" in view["rejected"][0], view
-            assert view["workloads"] == 8, view
+            assert view["workloads"] == 9, view
             # fixed: loaded, nothing rejected
             bad["spec"]["http"][0]["timeout"] = "3s"
             si.put(bad)

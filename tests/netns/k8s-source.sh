@@ -59,12 +59,13 @@ ctl() {
 		tp_fail "stand-in control $1 failed: $2"
 }
 put() { ctl /objects "$1"; }
-pod() { # name ns node ip sa app
+pod() { # name ns node ip sa app [ready: True|False]
 	put "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
 	  \"metadata\":{\"name\":\"$1\",\"namespace\":\"$2\",\"labels\":{\"app\":\"$6\"}},
 	  \"spec\":{\"nodeName\":\"$3\",\"serviceAccountName\":\"$5\",
 	            \"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]},
-	  \"status\":{\"phase\":\"Running\",\"podIP\":\"$4\",\"podIPs\":[{\"ip\":\"$4\"}]}}"
+	  \"status\":{\"phase\":\"Running\",\"podIP\":\"$4\",\"podIPs\":[{\"ip\":\"$4\"}],
+	            \"conditions\":[{\"type\":\"Ready\",\"status\":\"${7:-True}\"}]}}"
 }
 kubeconfig() {
 	cat >"$TP_DIR/kubeconfig" <<EOT
@@ -154,7 +155,20 @@ ok "pods from the API are meshed (pod21 steered on node2, pod11 -> pod21 over th
 # ---- 2. a Service from the API -----------------------------------------------
 l=$(tm_line pod11 "$VIP" 7010) || l=FAIL
 [ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod11 -> Service web ($VIP) got '$l'"; }
-ok "a Service from the API (clusterIP $VIP) routes to its pod"
+# not Ready: no endpoint of the Service, still a meshed workload
+gen=$(tm_stat "$TM_SOCK_A" config_generation)
+pod pod21 default node-b "$p21" server web False
+wait_gen_change "$TM_SOCK_A" "$gen" "pod21 not Ready"
+l=$(tm_line pod11 "$VIP" 7010 2>/dev/null) || l=FAIL
+[ "$l" = FAIL ] || { tm_dump_logs; tp_fail "pod21 not Ready: the Service still sent pod11 to it ('$l')"; }
+l=$(tm_line pod11 "$p21" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod21 not Ready: pod11 -> pod21 directly got '$l'"; }
+gen=$(tm_stat "$TM_SOCK_A" config_generation)
+pod pod21 default node-b "$p21" server web
+wait_gen_change "$TM_SOCK_A" "$gen" "pod21 Ready again"
+l=$(tm_line pod11 "$VIP" 7010) || l=FAIL
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod21 Ready again: pod11 -> $VIP got '$l'"; }
+ok "a Service from the API (clusterIP $VIP) routes to its pod, only while it is Ready"
 
 # ---- 3. policies from the API --------------------------------------------------
 gen=$(tm_stat "$TM_SOCK_B" config_generation)
@@ -206,7 +220,7 @@ ctl /delete '{"apiVersion":"v1","kind":"Pod","namespace":"default","name":"pod21
 wait_gen_change "$TM_SOCK_B" "$gen" "pod21 deleted on the API"
 [ "$(tm_stat "$TM_SOCK_B" workloads)" = 1 ] ||
 	tp_fail "pod21 deleted: node2 still knows $(tm_stat "$TM_SOCK_B" workloads) workloads"
-in_steer_set "$p21" || tp_fail "pod21 deleted on the API: no longer steered (fail open)"
+in_steer_set "$p21" || { tm_dump_logs; tp_exec node2 nft list set inet sluice pods4; tp_fail "pod21 deleted on the API: no longer steered (fail open)"; }
 l=$(tm_line pod11 "$p21" 7010 2>/dev/null) || l=FAIL
 [ "$l" = FAIL ] || { tm_dump_logs; tp_fail "pod21 deleted on the API: pod11 -> pod21 still got '$l'"; }
 gen=$(tm_stat "$TM_SOCK_B" config_generation)
