@@ -497,6 +497,10 @@ class Faults(Base):
             self.assertNotIn(b"\n", w.data)
             with self.assertRaises(ValueError):
                 json.loads(w.data)
+        # the server's handler threads end just after the cut
+        end = time.monotonic() + 3
+        while self.si.state()["watchers"] and time.monotonic() < end:
+            time.sleep(0.05)
         self.assertEqual(self.si.state()["watchers"], 0)
 
     def test_cut_next_event(self):
