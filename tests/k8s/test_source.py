@@ -482,6 +482,41 @@ def test_rejected_resource_left_out():
         si.close()
 
 
+def test_directory_and_api_conflict():
+    """The directory and the API merge; one host defined by both: the
+    API's resource is left out, its error names the file"""
+    si = standin()
+    d = tempfile.TemporaryDirectory(prefix="sl-k8s-dir-")
+    try:
+        base_objects(si)
+        with open(os.path.join(d.name, "vs.yaml"), "w") as f:
+            f.write("apiVersion: networking.istio.io/v1\n"
+                    "kind: VirtualService\n"
+                    "metadata: {name: web-file, namespace: mesh}\n"
+                    "spec:\n  hosts: [web]\n"
+                    "  tcp: [{route: [{destination: {host: web}}]}]\n")
+        si.put({"apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService",
+                "metadata": {"name": "web-api", "namespace": "mesh"},
+                "spec": {"hosts": ["web"],
+                         "tcp": [{"route": [{"destination":
+                                             {"host": "web"}}]}]}})
+        v = Viewer(si, args=["--config", d.name])
+        try:
+            view = v.wait(lambda v: v["rejected"], "the conflict")
+            assert view["config"] == "ok", view["errors"]
+            r = view["rejected"]
+            assert len(r) == 1, r
+            assert r[0].startswith("kubernetes:networking.istio.io/"
+                                   "virtualservices/mesh/web-api:"), r
+            assert "vs.yaml" in r[0] and "web-file" in r[0], r
+        finally:
+            v.close()
+    finally:
+        si.close()
+        d.cleanup()
+
+
 def test_real_fixtures():
     """Kubernetes' round-trip fixtures (every field set) are read without
     error; every Istio sample (v1, v1beta1, v1alpha3) arrives whole."""
