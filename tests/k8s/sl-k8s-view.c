@@ -12,7 +12,10 @@
  *
  * sl-k8s-view --kubeconfig FILE [--context NAME] [--config DIR]
  *             [--page-size N] [--watch-timeout S] [--backoff-max-ms MS]
- *             [--absent-retry S] [--node NAME]
+ *             [--absent-retry S] [--node NAME] [--grep TEXT]
+ *
+ * --grep TEXT prints only the documents that contain TEXT (a large view's
+ * line stays short: bench/k8s-scale.py).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +33,7 @@
 #include "log.h"
 
 static volatile sig_atomic_t stop;
+static const char *grep_text;
 
 static void on_term(int sig)
 {
@@ -70,6 +74,8 @@ static void print_view(struct sl_k8s_view *v, const char *dir,
 	sl_json_key(&j, "docs");
 	sl_json_obj_begin(&j);
 	for (size_t i = 0; i < n; i++) {
+		if (grep_text && !strstr(docs[i].buf, grep_text))
+			continue;
 		sl_json_key(&j, docs[i].path);
 		sl_json_str(&j, docs[i].buf);
 	}
@@ -192,6 +198,7 @@ int main(int argc, char **argv)
 		{ "watch-timeout", required_argument, NULL, 'w' },
 		{ "backoff-max-ms", required_argument, NULL, 'b' },
 		{ "absent-retry", required_argument, NULL, 'a' },
+		{ "grep", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sl_k8s_opts o = { 0 };
@@ -212,6 +219,7 @@ int main(int argc, char **argv)
 		case 'w': o.watch_timeout_s = (unsigned int)atoi(optarg); break;
 		case 'b': o.backoff_max_ms = (unsigned int)atoi(optarg); break;
 		case 'a': o.absent_retry_s = (unsigned int)atoi(optarg); break;
+		case 'g': grep_text = optarg; break;
 		default: return 2;
 		}
 	}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""bench/k8s-scale.py: the Kubernetes source at scale (issue 28).
+
+A synthetic cluster (NODES nodes, PODS pods in meshed namespaces, SERVICES
+Services selecting them) is loaded into the stand-in API server
+(tests/k8s/apiserver.py); sl-k8s-view (the k8s/ library plus the config
+load sluiced does for each view) lists and watches it.  Measured:
+
+  first full sync   from the start of sl-k8s-view to its first view line
+                    (every resource listed, the view loaded as a snapshot)
+  rss               sl-k8s-view's VmHWM then (peak resident set)
+  change latency    pod changes put at RATE/s for SECS: from each put to
+                    the first view that has it (p50, p99), and the CPU
+                    sl-k8s-view used meanwhile (utime+stime / wall)
+
+usage: bench/k8s-scale.py [--build DIR] [--pods N] [--nodes N]
+                          [--services N] [--rate R] [--secs S] [--out F]
+
+Not a test: figures go to bench/README.md.  The stand-in is Python: at
+large sizes its own listing time is part of the first sync.
+"""
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "k8s"))
+from standin import StandIn  # noqa: E402
+
+
+def synth(path, nodes, pods, services):
+    """One JSON List with every object."""
+    items = []
+    for n in range(nodes):
+        items.append({"apiVersion": "v1", "kind": "Node",
+                      "metadata": {"name": f"node-{n}"},
+                      "status": {"addresses": [
+                          {"type": "InternalIP",
+                           "address": f"10.{n // 250}.{n % 250}.1"}]}})
+    nss = max(1, services // 100)
+    for i in range(nss):
+        items.append({"apiVersion": "v1", "kind": "Namespace",
+                      "metadata": {"name": f"ns-{i}", "labels": {
+                          "istio.io/dataplane-mode": "ambient"}}})
+    for i in range(pods):
+        app = i % max(1, services)
+        ns = app % nss
+        ip = 0x64000000 + i  # 100.0.0.0/8, never routed: data only
+        items.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"pod-{i}", "namespace": f"ns-{ns}",
+                         "labels": {"app": f"app-{app}",
+                                    "pod-template-hash": "5d8f7c9b6"}},
+            "spec": {"nodeName": f"node-{i % nodes}",
+                     "serviceAccountName": f"sa-{app}",
+                     "containers": [{"name": "c", "image": "registry/x:1"}]},
+            "status": {"phase": "Running",
+                       "podIP": f"{ip >> 24}.{(ip >> 16) & 255}."
+                                f"{(ip >> 8) & 255}.{ip & 255}",
+                       "conditions": [{"type": "Ready",
+                                       "status": "True"}]}})
+        items[-1]["status"]["podIPs"] = [{"ip": items[-1]["status"]["podIP"]}]
+    for s in range(services):
+        ns = s % nss
+        vip = 0xC6130000 + s  # 198.19.0.0/16: data only
+        items.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"app-{s}", "namespace": f"ns-{ns}"},
+            "spec": {"type": "ClusterIP",
+                     "clusterIP": f"198.19.{(vip >> 8) & 255}.{vip & 255}",
+                     "selector": {"app": f"app-{s}"},
+                     "ports": [{"name": "http", "port": 80,
+                                "targetPort": 8080, "protocol": "TCP"}]}})
+    with open(path, "w") as f:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
+    return items
+
+
+def rss_hwm(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build", default=os.path.join(ROOT, "build-release"))
+    p.add_argument("--pods", type=int, default=10000)
+    p.add_argument("--nodes", type=int, default=500)
+    p.add_argument("--services", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=20)
+    p.add_argument("--secs", type=float, default=10)
+    p.add_argument("--out")
+    a = p.parse_args()
+    view = os.path.join(a.build, "tests", "k8s", "sl-k8s-view")
+    tmp = tempfile.TemporaryDirectory(prefix="sl-k8s-scale-")
+    data = os.path.join(tmp.name, "cluster.json")
+    synth(data, a.nodes, a.pods, a.services)
+    t0 = time.monotonic()
+    si = StandIn(["--rv0-unpaged", "--load", data,
+                  "--bookmark-interval", "60"])
+    load_s = time.monotonic() - t0
+    kc = os.path.join(tmp.name, "kubeconfig")
+    with open(kc, "w") as f:
+        f.write(f"""apiVersion: v1
+kind: Config
+current-context: t
+contexts: [{{name: t, context: {{cluster: c}}}}]
+clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
+""")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([view, "--kubeconfig", kc, "--node", "node-0",
+                             "--grep", '"rev":'],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+
+    def reader():
+        for line in proc.stdout:
+            m = json.loads(line)
+            if m["kind"] == "view":
+                lines.put((time.monotonic(), m))
+    threading.Thread(target=reader, daemon=True).start()
+    t_first, first = lines.get(timeout=600)
+    sync_s = t_first - t0
+    hwm = rss_hwm(proc.pid)
+    res = {"pods": a.pods, "nodes": a.nodes, "services": a.services,
+           "standin_load_s": round(load_s, 2),
+           "first_sync_s": round(sync_s, 2),
+           "first_view_workloads": first.get("workloads"),
+           "first_view_config": first["config"],
+           "rss_hwm_mb": round(hwm / 2**20, 1)}
+    # changes: a label flip on existing pods at RATE/s
+    lat = []
+    c0, w0 = cpu_s(proc.pid), time.monotonic()
+    n = int(a.rate * a.secs)
+    pending = {}
+    for i in range(n):
+        due = w0 + i / a.rate
+        while time.monotonic() < due:
+            time.sleep(0.001)
+        k = (i * 7919) % a.pods
+        app = k % max(1, a.services)
+        ip = 0x64000000 + k
+        ipstr = (f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}."
+                 f"{ip & 255}")
+        mark = f"v{i}"
+        si.put({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"pod-{k}",
+                             "namespace": f"ns-{app % max(1, a.services // 100)}",
+                             "labels": {"app": f"app-{app}", "rev": mark}},
+                "spec": {"nodeName": f"node-{k % a.nodes}",
+                         "serviceAccountName": f"sa-{app}",
+                         "containers": [{"name": "c", "image": "x"}]},
+                "status": {"phase": "Running", "podIP": ipstr,
+                           "podIPs": [{"ip": ipstr}],
+                           "conditions": [{"type": "Ready",
+                                           "status": "True"}]}})
+        pending[(k, mark)] = time.monotonic()
+        while True:
+            try:
+                t, m = lines.get_nowait()
+            except queue.Empty:
+                break
+            for (pk, pm), ts in list(pending.items()):
+                d = m["docs"].get(
+                    f"kubernetes:pods/ns-{(pk % max(1, a.services)) % max(1, a.services // 100)}/pod-{pk}", "")
+                if f'"rev":"{pm}"' in d:
+                    lat.append(t - ts)
+                    del pending[(pk, pm)]
+    end = time.monotonic() + 30
+    while pending and time.monotonic() < end:
+        try:
+            t, m = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        for (pk, pm), ts in list(pending.items()):
+            d = m["docs"].get(
+                f"kubernetes:pods/ns-{(pk % max(1, a.services)) % max(1, a.services // 100)}/pod-{pk}", "")
+            if f'"rev":"{pm}"' in d:
+                lat.append(t - ts)
+                del pending[(pk, pm)]
+    c1, w1 = cpu_s(proc.pid), time.monotonic()
+    lat.sort()
+    res.update({
+        "changes": n, "changes_seen": len(lat),
+        "change_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
+        "change_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3)
+        if lat else None,
+        "cpu_fraction_during_changes": round((c1 - c0) / (w1 - w0), 3),
+        "rss_hwm_mb_end": round(rss_hwm(proc.pid) / 2**20, 1)})
+    proc.terminate()
+    proc.wait(10)
+    si.close()
+    print(json.dumps(res, indent=2))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
