@@ -151,6 +151,16 @@ clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
     c0, w0 = cpu_s(proc.pid), time.monotonic()
     n = int(a.rate * a.secs)
     pending = {}
+    nss = max(1, a.services // 100)
+
+    def seen(t, m):
+        """the changes view @m (at @t) shows: their latencies"""
+        for (pk, pm), ts in list(pending.items()):
+            ns = (pk % max(1, a.services)) % nss
+            d = m["docs"].get(f"kubernetes:pods/ns-{ns}/pod-{pk}", "")
+            if f'"rev":"{pm}"' in d:
+                lat.append(t - ts)
+                del pending[(pk, pm)]
     for i in range(n):
         due = w0 + i / a.rate
         while time.monotonic() < due:
@@ -163,7 +173,7 @@ clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
         mark = f"v{i}"
         si.put({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": f"pod-{k}",
-                             "namespace": f"ns-{app % max(1, a.services // 100)}",
+                             "namespace": f"ns-{app % nss}",
                              "labels": {"app": f"app-{app}", "rev": mark}},
                 "spec": {"nodeName": f"node-{k % a.nodes}",
                          "serviceAccountName": f"sa-{app}",
@@ -178,24 +188,14 @@ clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
                 t, m = lines.get_nowait()
             except queue.Empty:
                 break
-            for (pk, pm), ts in list(pending.items()):
-                d = m["docs"].get(
-                    f"kubernetes:pods/ns-{(pk % max(1, a.services)) % max(1, a.services // 100)}/pod-{pk}", "")
-                if f'"rev":"{pm}"' in d:
-                    lat.append(t - ts)
-                    del pending[(pk, pm)]
+            seen(t, m)
     end = time.monotonic() + 30
     while pending and time.monotonic() < end:
         try:
             t, m = lines.get(timeout=1)
         except queue.Empty:
             continue
-        for (pk, pm), ts in list(pending.items()):
-            d = m["docs"].get(
-                f"kubernetes:pods/ns-{(pk % max(1, a.services)) % max(1, a.services // 100)}/pod-{pk}", "")
-            if f'"rev":"{pm}"' in d:
-                lat.append(t - ts)
-                del pending[(pk, pm)]
+        seen(t, m)
     c1, w1 = cpu_s(proc.pid), time.monotonic()
     lat.sort()
     res.update({

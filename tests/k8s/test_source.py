@@ -7,6 +7,7 @@ the rest serves, and the real fixtures (Kubernetes' and Istio's).
 
 usage: test_source.py path/to/sl-k8s-view"""
 
+import contextlib
 import json
 import os
 import queue
@@ -190,6 +191,24 @@ def base_objects(si):
     si.put(svc_obj("plain", "other", "198.18.100.2"))
 
 
+@contextlib.contextmanager
+def started(viewer_args=(), first=None):
+    """The stand-in with base_objects(), sl-k8s-view on it, its first view
+    (with pod p0, or @first's path) in and every watch open"""
+    si = standin()
+    try:
+        base_objects(si)
+        v = Viewer(si, args=viewer_args)
+        try:
+            v.wait(has(first or "kubernetes:pods/mesh/p0"), "first view")
+            si.wait_watchers(10)
+            yield si, v
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
 # ---- tests ---------------------------------------------------------------
 
 def test_sync_pages_and_gating():
@@ -240,136 +259,96 @@ def test_sync_pages_and_gating():
 
 
 def test_watch_events():
-    si = standin()
-    try:
-        base_objects(si)
-        v = Viewer(si)
-        try:
-            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
-            si.wait_watchers(9)
-            si.put(pod_obj("mesh", "new", "198.18.1.50"))
-            v.wait(has("kubernetes:pods/mesh/new"), "an added pod")
-            si.put(pod_obj("mesh", "new", "198.18.1.51",
-                           labels={"app": "new", "version": "v2"}))
-            view = v.wait(
-                lambda v: "198.18.1.51" in v["docs"].get(
-                    "kubernetes:pods/mesh/new", ""), "a modified pod")
-            assert doc(view, "kubernetes:pods/mesh/new")["spec"]["labels"][
-                "version"] == "v2"
-            # a change sluice does not use publishes nothing: the next
-            # view after it comes from the change that follows
-            serial = view["serial"]
-            p = pod_obj("mesh", "new", "198.18.1.51",
-                        labels={"app": "new", "version": "v2"})
-            p["status"]["conditions"].append(
-                {"type": "ContainersReady", "status": "True"})
-            p["status"]["startTime"] = "2026-12-07T10:00:00Z"
-            si.put(p)
-            v.settle(0.5)
-            assert v.views[-1]["serial"] == serial, v.views[-1]["serial"]
-            si.delete("v1", "Pod", "mesh", "new")
-            view = v.wait(lacks("kubernetes:pods/mesh/new"), "deleted pod")
-            assert view["serial"] == serial + 1, (view["serial"], serial)
-            # readiness is used: Ready False labels it
-            si.put(pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
-                           sa="web"))
-            p2 = pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
-                         sa="web")
-            p2["status"]["conditions"][0]["status"] = "False"
-            si.put(p2)
-            v.wait(lambda v: "sluice.io/ready" in v["docs"].get(
-                "kubernetes:pods/mesh/p2", ""), "a pod no longer Ready")
-            # a namespace joins the mesh: its pods and services appear
-            si.put(ns_obj("plain"))
-            v.wait(lambda v: has("kubernetes:pods/plain/q0")(v) and
-                   has("kubernetes:services/plain/other")(v),
-                   "the pods of a namespace labelled ambient")
-            # and leaves it
-            si.put(ns_obj("plain", meshed=False))
-            v.wait(lacks("kubernetes:pods/plain/q0"), "namespace unlabelled")
-            # a pod opts out
-            si.put(pod_obj("mesh", "p1", "198.18.1.11",
-                           labels={"app": "web",
-                                   "sluice.io/mesh": "disabled"}))
-            v.wait(lacks("kubernetes:pods/mesh/p1"), "a pod opting out")
-            assert v.status["pods"]["relists_gone"] == 0, v.status
-            assert v.status["pods"]["lists"] == 1, v.status
-        finally:
-            v.close()
-    finally:
-        si.close()
+    with started() as (si, v):
+        si.put(pod_obj("mesh", "new", "198.18.1.50"))
+        v.wait(has("kubernetes:pods/mesh/new"), "an added pod")
+        si.put(pod_obj("mesh", "new", "198.18.1.51",
+                       labels={"app": "new", "version": "v2"}))
+        view = v.wait(
+            lambda v: "198.18.1.51" in v["docs"].get(
+                "kubernetes:pods/mesh/new", ""), "a modified pod")
+        assert doc(view, "kubernetes:pods/mesh/new")["spec"]["labels"][
+            "version"] == "v2"
+        # a change sluice does not use publishes nothing: the next
+        # view after it comes from the change that follows
+        serial = view["serial"]
+        p = pod_obj("mesh", "new", "198.18.1.51",
+                    labels={"app": "new", "version": "v2"})
+        p["status"]["conditions"].append(
+            {"type": "ContainersReady", "status": "True"})
+        p["status"]["startTime"] = "2026-12-07T10:00:00Z"
+        si.put(p)
+        v.settle(0.5)
+        assert v.views[-1]["serial"] == serial, v.views[-1]["serial"]
+        si.delete("v1", "Pod", "mesh", "new")
+        view = v.wait(lacks("kubernetes:pods/mesh/new"), "deleted pod")
+        assert view["serial"] == serial + 1, (view["serial"], serial)
+        # readiness is used: Ready False labels it
+        si.put(pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
+                       sa="web"))
+        p2 = pod_obj("mesh", "p2", "198.18.1.12", labels={"app": "web"},
+                     sa="web")
+        p2["status"]["conditions"][0]["status"] = "False"
+        si.put(p2)
+        v.wait(lambda v: "sluice.io/ready" in v["docs"].get(
+            "kubernetes:pods/mesh/p2", ""), "a pod no longer Ready")
+        # a namespace joins the mesh: its pods and services appear
+        si.put(ns_obj("plain"))
+        v.wait(lambda v: has("kubernetes:pods/plain/q0")(v) and
+               has("kubernetes:services/plain/other")(v),
+               "the pods of a namespace labelled ambient")
+        # and leaves it
+        si.put(ns_obj("plain", meshed=False))
+        v.wait(lacks("kubernetes:pods/plain/q0"), "namespace unlabelled")
+        # a pod opts out
+        si.put(pod_obj("mesh", "p1", "198.18.1.11",
+                       labels={"app": "web",
+                               "sluice.io/mesh": "disabled"}))
+        v.wait(lacks("kubernetes:pods/mesh/p1"), "a pod opting out")
+        assert v.status["pods"]["relists_gone"] == 0, v.status
+        assert v.status["pods"]["lists"] == 1, v.status
 
 
 def test_cut_resumes_without_relist():
-    si = standin()
-    try:
-        base_objects(si)
-        v = Viewer(si)
-        try:
-            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
-            si.wait_watchers(9)
-            # the next event is cut off mid-line: the reflector must resume
-            # from the last complete event and get it again
-            si.ctl("/cut", {"mode": "next"})
-            si.put(pod_obj("mesh", "c1", "198.18.1.60"))
-            v.wait(has("kubernetes:pods/mesh/c1"), "the event cut off")
-            si.ctl("/cut", {"mode": "now"})
-            si.put(pod_obj("mesh", "c2", "198.18.1.61"))
-            v.wait(has("kubernetes:pods/mesh/c2"), "an event after a cut")
-            st = v.status
-            assert st["pods"]["relists_gone"] == 0, st
-            assert st["pods"]["lists"] == 1, st
-            assert st["pods"]["watches"] >= 3, st
-        finally:
-            v.close()
-    finally:
-        si.close()
+    with started() as (si, v):
+        # the next event is cut off mid-line: the reflector must resume
+        # from the last complete event and get it again
+        si.ctl("/cut", {"mode": "next"})
+        si.put(pod_obj("mesh", "c1", "198.18.1.60"))
+        v.wait(has("kubernetes:pods/mesh/c1"), "the event cut off")
+        si.ctl("/cut", {"mode": "now"})
+        si.put(pod_obj("mesh", "c2", "198.18.1.61"))
+        v.wait(has("kubernetes:pods/mesh/c2"), "an event after a cut")
+        st = v.status
+        assert st["pods"]["relists_gone"] == 0, st
+        assert st["pods"]["lists"] == 1, st
+        assert st["pods"]["watches"] >= 3, st
 
 
 def test_gone_relists():
-    si = standin()
-    try:
-        base_objects(si)
-        v = Viewer(si)
-        try:
-            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
-            si.wait_watchers(9)
-            # history forgotten while the streams are cut: resuming from
-            # the old resourceVersion gets 410, and a relist
-            si.ctl("/cut", {"mode": "now"})
-            si.delete("v1", "Pod", "mesh", "p0")
-            si.put(pod_obj("mesh", "g1", "198.18.1.70"))
-            si.ctl("/compact", {})
-            v.wait(lambda v: lacks("kubernetes:pods/mesh/p0")(v) and
-                   has("kubernetes:pods/mesh/g1")(v), "state after a 410")
-            v.wait_status(lambda s: s["pods"]["relists_gone"] >= 1 and
-                          s["pods"]["lists"] >= 2, "a relist after 410")
-        finally:
-            v.close()
-    finally:
-        si.close()
+    with started() as (si, v):
+        # history forgotten while the streams are cut: resuming from
+        # the old resourceVersion gets 410, and a relist
+        si.ctl("/cut", {"mode": "now"})
+        si.delete("v1", "Pod", "mesh", "p0")
+        si.put(pod_obj("mesh", "g1", "198.18.1.70"))
+        si.ctl("/compact", {})
+        v.wait(lambda v: lacks("kubernetes:pods/mesh/p0")(v) and
+               has("kubernetes:pods/mesh/g1")(v), "state after a 410")
+        v.wait_status(lambda s: s["pods"]["relists_gone"] >= 1 and
+                      s["pods"]["lists"] >= 2, "a relist after 410")
 
 
 def test_restart_without_history():
-    si = standin()
-    try:
-        base_objects(si)
-        v = Viewer(si)
-        try:
-            v.wait(has("kubernetes:pods/mesh/p0"), "first view")
-            si.wait_watchers(9)
-            si.ctl("/restart", {"down_seconds": 1, "keep_history": False})
-            si.put(pod_obj("mesh", "after", "198.18.1.80"))
-            v.wait(has("kubernetes:pods/mesh/after"), "a change made while "
-                   "the server was down", timeout=20)
-            # everything synced again, nothing lost
-            view = v.views[-1]
-            assert has("kubernetes:pods/mesh/p4")(view)
-            assert view["config"] == "ok", view["errors"]
-        finally:
-            v.close()
-    finally:
-        si.close()
+    with started() as (si, v):
+        si.ctl("/restart", {"down_seconds": 1, "keep_history": False})
+        si.put(pod_obj("mesh", "after", "198.18.1.80"))
+        v.wait(has("kubernetes:pods/mesh/after"), "a change made while "
+               "the server was down", timeout=20)
+        # everything synced again, nothing lost
+        view = v.views[-1]
+        assert has("kubernetes:pods/mesh/p4")(view)
+        assert view["config"] == "ok", view["errors"]
 
 
 def test_token_rotation():
@@ -383,7 +362,7 @@ def test_token_rotation():
         v = Viewer(si, token_file=tf)
         try:
             v.wait(has("kubernetes:pods/mesh/p0"), "first view over HTTPS")
-            si.wait_watchers(9)
+            si.wait_watchers(10)
             # the kubelet writes a new token; the old one stops working
             # and every connection is dropped
             tmp = tf + ".new"
