@@ -727,6 +727,30 @@ static bool sl_we_not_ready(const struct sl_we *we)
 	return v && !strcmp(v, "false");
 }
 
+/* the first workload of namespace @ns in wl_by_name (n_workloads: none) */
+static size_t sl_wl_ns_first(const struct sl_config *cfg, const char *ns)
+{
+	size_t lo = 0, hi = cfg->n_workloads;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(cfg->wl_by_name[mid]->ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* endpoints of workloads: by the workload's index (its entry's order) */
+static int sl_ep_index_cmp(const void *a, const void *b)
+{
+	const struct sl_endpoint *x = a, *y = b;
+
+	return (x->workload > y->workload) - (x->workload < y->workload);
+}
+
 /* one pass over the candidates: count them (@out NULL) or fill @out */
 static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 			    struct sl_endpoint *out, const struct sl_subset *sub,
@@ -763,13 +787,16 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 	}
 	if (!use_wl)
 		return 0;
-	for (size_t i = 0; i < cfg->res.n[SL_K_WORKLOADENTRY]; i++) {
+	/* only the host's namespace: its workloads are one run of
+	   wl_by_name (sorted by namespace, then name) */
+	for (size_t r = sl_wl_ns_first(cfg, h->ns); r < cfg->n_workloads &&
+	     !strcmp(cfg->wl_by_name[r]->ns, h->ns); r++) {
+		size_t i = (size_t)(cfg->wl_by_name[r] - cfg->workloads);
 		const struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY,
 						struct sl_we, i);
 		uint32_t port;
 
-		if (strcmp(we->r.ns, h->ns) ||
-		    (!(svc && svc->publish_not_ready) &&
+		if ((!(svc && svc->publish_not_ready) &&
 		     sl_we_not_ready(we)) ||
 		    !sl_labels_match(sel, n_sel, we->labels, we->n_labels) ||
 		    (sub && !sl_labels_match(sub->labels, sub->n_labels,
@@ -786,6 +813,9 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		}
 		n++;
 	}
+	/* in the order of the WorkloadEntries, as they were given */
+	if (out)
+		sl_sort(out, n, sizeof(*out), sl_ep_index_cmp);
 	return n;
 }
 
