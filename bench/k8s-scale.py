@@ -14,7 +14,8 @@ load sluiced does for each view) lists and watches it.  Measured:
                     sl-k8s-view used meanwhile (utime+stime / wall)
 
 usage: bench/k8s-scale.py [--build DIR] [--pods N] [--nodes N]
-                          [--services N] [--rate R] [--secs S] [--out F]
+                          [--services N] [--rate R] [--secs S] [--paged]
+                          [--out F]
 
 Not a test: figures go to bench/README.md.  The stand-in is Python: at
 large sizes its own listing time is part of the first sync.
@@ -106,6 +107,10 @@ def main():
     p.add_argument("--services", type=int, default=1000)
     p.add_argument("--rate", type=float, default=20)
     p.add_argument("--secs", type=float, default=10)
+    p.add_argument("--paged", action="store_true",
+                   help="the stand-in pages a resourceVersion=0 list too "
+                        "(default: it answers it whole, as an API server's "
+                        "watch cache does)")
     p.add_argument("--out")
     a = p.parse_args()
     view = os.path.join(a.build, "tests", "k8s", "sl-k8s-view")
@@ -113,7 +118,7 @@ def main():
     data = os.path.join(tmp.name, "cluster.json")
     synth(data, a.nodes, a.pods, a.services)
     t0 = time.monotonic()
-    si = StandIn(["--rv0-unpaged", "--load", data,
+    si = StandIn(([] if a.paged else ["--rv0-unpaged"]) + ["--load", data,
                   "--bookmark-interval", "60"])
     load_s = time.monotonic() - t0
     kc = os.path.join(tmp.name, "kubeconfig")
