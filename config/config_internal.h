@@ -456,6 +456,7 @@ struct sl_we {
 	const char *network, *locality;
 	uint32_t weight;
 	size_t index; /* into the snapshot's workload array */
+	bool not_ready; /* labelled sluice.io/ready=false (resolve.c) */
 };
 
 /* -- Kubernetes Service -- */

@@ -174,6 +174,19 @@ static int sl_wl_name_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
+/*
+ * A workload labelled sluice.io/ready=false (the Kubernetes source sets it
+ * on a pod that is not Ready or is terminating) is no endpoint of a
+ * Service, unless the Service sets publishNotReadyAddresses
+ */
+static bool sl_we_not_ready(const struct sl_we *we)
+{
+	const char *v = sl_labels_get(we->labels, we->n_labels,
+				      SL_LABEL_NOT_READY_KEY);
+
+	return v && !strcmp(v, "false");
+}
+
 /* by SPIFFE ID, then node (NULL first) */
 static int sl_wl_id_node_cmp(const void *a, const void *b)
 {
@@ -207,6 +220,7 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		struct sl_workload *w = &cfg->workloads[i];
 
 		we->index = i;
+		we->not_ready = sl_we_not_ready(we);
 		w->name = we->r.name;
 		w->ns = we->r.ns;
 		w->service_account = we->service_account ? we->service_account :
@@ -714,28 +728,18 @@ uint32_t sl_cfg_target_port(const struct sl_svc_port *p,
 	return p->target ? p->target : p->port;
 }
 
-/*
- * A workload labelled sluice.io/ready=false (the Kubernetes source sets it
- * on a pod that is not Ready or is terminating) is no endpoint of a
- * Service, unless the Service sets publishNotReadyAddresses
- */
-static bool sl_we_not_ready(const struct sl_we *we)
-{
-	const char *v = sl_labels_get(we->labels, we->n_labels,
-				      SL_LABEL_NOT_READY_KEY);
-
-	return v && !strcmp(v, "false");
-}
-
-/* the first workload of namespace @ns in wl_by_name (n_workloads: none) */
-static size_t sl_wl_ns_first(const struct sl_config *cfg, const char *ns)
+/* in wl_by_name, the first workload of namespace @ns, or (@after) the
+ * first after them */
+static size_t sl_wl_ns_first(const struct sl_config *cfg, const char *ns,
+			     bool after)
 {
 	size_t lo = 0, hi = cfg->n_workloads;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(cfg->wl_by_name[mid]->ns, ns);
 
-		if (strcmp(cfg->wl_by_name[mid]->ns, ns) < 0)
+		if (c < 0 || (after && c == 0))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -789,15 +793,14 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		return 0;
 	/* only the host's namespace: its workloads are one run of
 	   wl_by_name (sorted by namespace, then name) */
-	for (size_t r = sl_wl_ns_first(cfg, h->ns); r < cfg->n_workloads &&
-	     !strcmp(cfg->wl_by_name[r]->ns, h->ns); r++) {
+	for (size_t r = sl_wl_ns_first(cfg, h->ns, false),
+		    end = sl_wl_ns_first(cfg, h->ns, true); r < end; r++) {
 		size_t i = (size_t)(cfg->wl_by_name[r] - cfg->workloads);
 		const struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY,
 						struct sl_we, i);
 		uint32_t port;
 
-		if ((!(svc && svc->publish_not_ready) &&
-		     sl_we_not_ready(we)) ||
+		if ((!(svc && svc->publish_not_ready) && we->not_ready) ||
 		    !sl_labels_match(sel, n_sel, we->labels, we->n_labels) ||
 		    (sub && !sl_labels_match(sub->labels, sub->n_labels,
 					     we->labels, we->n_labels)))
