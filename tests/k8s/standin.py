@@ -34,7 +34,8 @@ def make_cert(directory):
 class StandIn:
     """One apiserver.py process.  args: extra command-line arguments."""
 
-    def __init__(self, args=(), tls=False, host="127.0.0.1"):
+    def __init__(self, args=(), tls=False, host="127.0.0.1",
+                 start_timeout=5):
         self.dir = tempfile.TemporaryDirectory(prefix="sl-k8s-")
         self.cert = self.key = None
         cmd = [sys.executable, os.path.join(HERE, "apiserver.py"),
@@ -47,7 +48,7 @@ class StandIn:
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         ports = os.path.join(self.dir.name, "ports")
-        for _ in range(200):
+        for _ in range(int(start_timeout * 40)):
             if os.path.exists(ports):
                 break
             if self.proc.poll() is not None:
@@ -55,7 +56,8 @@ class StandIn:
                     f"apiserver.py exited {self.proc.returncode}")
             time.sleep(0.025)
         else:
-            raise RuntimeError("apiserver.py did not start in 5 s")
+            raise RuntimeError(
+                f"apiserver.py did not start in {start_timeout} s")
         with open(ports) as f:
             p = json.load(f)
         self.port = p["api"]
