@@ -83,6 +83,37 @@ struct sl_k8s_res {
 		       struct sl_k8s_obj **out, char *why, size_t len);
 };
 
+/**
+ * A list answer read as it arrives (listscan.c): each element of "items"
+ * goes to @on_item and the list's "metadata" to @on_meta, each as its own
+ * JSON text, while only the bytes of the value being read are held.
+ */
+struct sl_k8s_lscan {
+	int state, err;
+	char *buf;	/* unconsumed bytes from pos to len */
+	size_t len, cap, pos;
+	size_t max_value; /* one value longer than this: -E2BIG */
+	size_t items;	  /* items handed on */
+	bool key_items, key_meta, in_items;
+	int (*on_item)(void *arg, const char *s, size_t n);
+	int (*on_meta)(void *arg, const char *s, size_t n);
+	void *arg;
+};
+
+/** sl_k8s_lscan_init - ready for a new answer (keeps the buffer) */
+void sl_k8s_lscan_init(struct sl_k8s_lscan *ls, size_t max_value,
+		       int (*on_item)(void *, const char *, size_t),
+		       int (*on_meta)(void *, const char *, size_t), void *arg);
+/**
+ * sl_k8s_lscan_feed - the next @n bytes of the answer
+ * @retval 0; -EINVAL not a list object; -E2BIG a value too long; -ENOMEM;
+ *         or a callback's negative return (the scan stops there)
+ */
+int sl_k8s_lscan_feed(struct sl_k8s_lscan *ls, const char *p, size_t n);
+/** sl_k8s_lscan_end - the answer is over: 0 if it was whole, else < 0 */
+int sl_k8s_lscan_end(struct sl_k8s_lscan *ls);
+void sl_k8s_lscan_free(struct sl_k8s_lscan *ls);
+
 extern const struct sl_k8s_res sl_k8s_resources[];
 extern const size_t sl_k8s_n_resources;
 

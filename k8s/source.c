@@ -64,6 +64,9 @@ struct sl_refl {
 	bool overflow;
 	char rv[64];  /* last resourceVersion synced to */
 	char *cont;   /* the next list page's continue token */
+	struct sl_k8s_lscan ls; /* a list page, read as it arrives */
+	char page_rv[64]; /* its metadata.resourceVersion ("": none yet) */
+	char *page_cont;  /* its metadata.continue, or NULL */
 	struct sl_k8s_store staging; /* a list in progress */
 	struct sl_k8s_store store;   /* under k->lock */
 	uint64_t next_at;
@@ -440,12 +443,14 @@ static size_t sl_refl_write(char *p, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	long code = 0;
 
-	if (r->state == SL_R_WATCH && !r->streaming) {
+	if (!r->streaming) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
 		r->streaming = code == 200;
 	}
-	if (r->state != SL_R_WATCH || !r->streaming)
+	if (!r->streaming) /* an error's Status body */
 		return sl_buf_append(r, p, n, SL_K8S_MAX_PAGE) < 0 ? 0 : n;
+	if (r->state == SL_R_LIST)
+		return sl_k8s_lscan_feed(&r->ls, p, n) < 0 ? 0 : n;
 	if (sl_buf_append(r, p, n, SL_K8S_MAX_EVENT) < 0) {
 		sl_refl_error(r, "watch: an event longer than %u bytes",
 			      SL_K8S_MAX_EVENT);
@@ -464,6 +469,41 @@ static size_t sl_refl_write(char *p, size_t size, size_t nmemb, void *arg)
 		r->len -= ll + 1;
 	}
 	return n;
+}
+
+/* one item of a list page: into the staging store */
+static int sl_refl_list_item(void *arg, const char *text, size_t n)
+{
+	struct sl_refl *r = arg;
+	json_object *o = sl_parse(r->k, text, n);
+	int ret;
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EINVAL;
+	}
+	ret = sl_refl_apply(r, &r->staging, o, false, false);
+	json_object_put(o);
+	return ret;
+}
+
+/* a list page's metadata: its resourceVersion and continue token */
+static int sl_refl_list_meta(void *arg, const char *text, size_t n)
+{
+	struct sl_refl *r = arg;
+	json_object *m = sl_parse(r->k, text, n);
+	const char *rv = sl_jstr(m, "resourceVersion");
+	const char *cont = sl_jstr(m, "continue");
+	int ret = 0;
+
+	if (rv && *rv)
+		sl_strlcpy(r->page_rv, rv, sizeof(r->page_rv));
+	free(r->page_cont);
+	r->page_cont = cont && *cont ? strdup(cont) : NULL;
+	if (cont && *cont && !r->page_cont)
+		ret = -ENOMEM;
+	json_object_put(m);
+	return ret;
 }
 
 static char *sl_refl_url(struct sl_refl *r, bool watch)
@@ -580,6 +620,13 @@ static int sl_refl_begin(struct sl_refl *r)
 	free(url);
 	r->easy = e;
 	r->len = 0;
+	if (!watch) {
+		sl_k8s_lscan_init(&r->ls, SL_K8S_MAX_EVENT, sl_refl_list_item,
+				  sl_refl_list_meta, r);
+		r->page_rv[0] = '\0';
+		free(r->page_cont);
+		r->page_cont = NULL;
+	}
 	r->streaming = false;
 	r->progress = false;
 	r->gone = false;
@@ -608,42 +655,32 @@ static void sl_refl_http_error(struct sl_refl *r, const char *what, long code)
 	json_object_put(st);
 }
 
-/* a list page arrived (200): into the staging store */
+static const char *sl_lscan_why(int err)
+{
+	return err == -E2BIG ? "an item too large" :
+	       err == -ENOMEM ? "out of memory" :
+				"the answer is not a JSON list";
+}
+
+/* a list page arrived whole (200): its items are in the staging store */
 static int sl_refl_page(struct sl_refl *r)
 {
-	json_object *l = sl_parse(r->k, r->buf, r->len), *items, *meta;
-	const char *cont, *rv;
-	int ret = 0;
+	int ret = sl_k8s_lscan_end(&r->ls);
 
-	if (!l || !json_object_is_type(l, json_type_object)) {
-		sl_refl_error(r, "list: the answer is not a JSON object");
-		json_object_put(l);
+	if (ret < 0) {
+		sl_refl_error(r, "list: %s", sl_lscan_why(ret));
+		return ret;
+	}
+	if (!r->page_rv[0]) {
+		sl_refl_error(r, "list: no metadata.resourceVersion");
 		return -EINVAL;
 	}
-	items = sl_jget(l, "items");
-	meta = sl_jget(l, "metadata");
-	rv = sl_jstr(meta, "resourceVersion");
-	if ((items && !json_object_is_type(items, json_type_array)) || !rv) {
-		sl_refl_error(r, "list: no items array or metadata.resourceVersion");
-		json_object_put(l);
-		return -EINVAL;
-	}
-	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
-		ret = sl_refl_apply(r, &r->staging,
-				    json_object_array_get_idx(items, i), false,
-				    false);
-		if (ret < 0)
-			break;
-	}
-	cont = sl_jstr(meta, "continue");
 	free(r->cont);
-	r->cont = cont && *cont ? strdup(cont) : NULL;
-	if (ret == 0 && cont && *cont && !r->cont)
-		ret = -ENOMEM;
-	if (!r->cont && !ret)
-		sl_strlcpy(r->rv, rv, sizeof(r->rv));
-	json_object_put(l);
-	return ret;
+	r->cont = r->page_cont;
+	r->page_cont = NULL;
+	if (!r->cont)
+		sl_strlcpy(r->rv, r->page_rv, sizeof(r->rv));
+	return 0;
 }
 
 /* the last page: the staging store replaces the store */
@@ -718,8 +755,11 @@ static void sl_refl_relist(struct sl_refl *r, bool fresh)
 static void sl_refl_list_done(struct sl_refl *r, CURLcode res, long code)
 {
 	if (res != CURLE_OK) {
-		sl_refl_error(r, "list: %s%s", curl_easy_strerror(res),
-			      r->overflow ? " (answer too large)" : "");
+		if (res == CURLE_WRITE_ERROR && r->ls.err)
+			sl_refl_error(r, "list: %s", sl_lscan_why(r->ls.err));
+		else
+			sl_refl_error(r, "list: %s%s", curl_easy_strerror(res),
+				      r->overflow ? " (answer too large)" : "");
 		sl_refl_relist(r, r->list_fresh);
 		sl_refl_backoff(r);
 		return;
@@ -1035,6 +1075,8 @@ void sl_k8s_stop(struct sl_k8s *k)
 		sl_k8s_store_clear(&r->staging);
 		free(r->buf);
 		free(r->cont);
+		free(r->page_cont);
+		sl_k8s_lscan_free(&r->ls);
 	}
 	free(k->refl);
 	if (k->multi)

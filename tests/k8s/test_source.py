@@ -258,6 +258,33 @@ def test_sync_pages_and_gating():
         si.close()
 
 
+def test_whole_list_streamed():
+    """A resourceVersion=0 list answered whole (as an API server's watch
+    cache does, whatever the limit): read as it arrives, every item
+    intact, strings with JSON's own characters included"""
+    si = standin("--rv0-unpaged")
+    try:
+        si.put(ns_obj("mesh"))
+        odd = 'x}]"\\{[\u00e9'
+        for i in range(400):
+            si.put(pod_obj("mesh", f"w{i}", f"198.18.{4 + i // 250}.{i % 250}",
+                           labels={"app": "web", "odd": odd, "n": str(i)}))
+        v = Viewer(si, args=["--page-size", "7"])
+        try:
+            view = v.wait(lambda v: True, "a first view")
+            pods = [p for p in view["docs"] if p.startswith("kubernetes:pods/")]
+            assert len(pods) == 400, (len(pods), v.status, v.stderr())
+            we = doc(view, "kubernetes:pods/mesh/w399")
+            assert we["spec"]["labels"]["odd"] == odd, we
+            assert we["spec"]["labels"]["n"] == "399", we
+            st = v.wait_status(lambda s: s["pods"]["synced"], "synced")
+            assert st["pods"]["lists"] == 1 and st["pods"]["errors"] == 0, st
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
 def test_watch_events():
     with started() as (si, v):
         si.put(pod_obj("mesh", "new", "198.18.1.50"))
