@@ -601,6 +601,12 @@ struct sl_resources {
 	size_t n[SL_K_COUNT], cap[SL_K_COUNT];
 };
 
+/* one label of one workload: what a selector looks up (resolve.c) */
+struct sl_wl_label {
+	const char *ns, *key, *value;
+	size_t index; /* the workload's */
+};
+
 struct sl_config {
 	atomic_int refs;
 	struct sl_arena arena;
@@ -615,6 +621,9 @@ struct sl_config {
 	const struct sl_workload **wl_sorted; /* by address */
 	const struct sl_workload **wl_by_name; /* by namespace, then name */
 	const struct sl_workload **wl_by_id_node; /* by SPIFFE ID, then node */
+	struct sl_wl_label *wl_labels; /* every workload's labels, sorted by
+					  namespace, key, value, workload */
+	size_t n_wl_labels;
 	struct sl_endpoint *wl_self;	      /* per workload, port 0 */
 	struct sl_host *hosts;		      /* sorted by name */
 	size_t n_hosts;

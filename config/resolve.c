@@ -187,6 +187,68 @@ static bool sl_we_not_ready(const struct sl_we *we)
 	return v && !strcmp(v, "false");
 }
 
+static int sl_wl_label_cmp(const void *a, const void *b)
+{
+	const struct sl_wl_label *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	if (!c)
+		c = strcmp(x->key, y->key);
+	if (!c)
+		c = strcmp(x->value, y->value);
+	if (!c)
+		c = (x->index > y->index) - (x->index < y->index);
+	return c;
+}
+
+/*
+ * cfg->wl_labels: (namespace, key, value, workload) for every label of
+ * every workload, sorted: a selector's endpoints are the run of its first
+ * label, checked for the rest (not every workload of the namespace)
+ */
+static int sl_wl_labels_index(struct sl_config *cfg)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < cfg->n_workloads; i++)
+		n += cfg->workloads[i].n_labels;
+	cfg->wl_labels = sl_arena_array(&cfg->arena, n ? n : 1,
+					 sizeof(*cfg->wl_labels));
+	if (!cfg->wl_labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_workloads; i++) {
+		const struct sl_workload *w = &cfg->workloads[i];
+
+		for (size_t j = 0; j < w->n_labels; j++)
+			cfg->wl_labels[k++] = (struct sl_wl_label){
+				.ns = w->ns,
+				.key = w->labels[j].key,
+				.value = w->labels[j].value,
+				.index = i,
+			};
+	}
+	cfg->n_wl_labels = n;
+	sl_sort(cfg->wl_labels, n, sizeof(*cfg->wl_labels), sl_wl_label_cmp);
+	return 0;
+}
+
+/* the first entry of wl_labels not below @key (ns, key, value; index 0) */
+static size_t sl_wl_label_first(const struct sl_config *cfg,
+				const struct sl_wl_label *key)
+{
+	size_t lo = 0, hi = cfg->n_wl_labels;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sl_wl_label_cmp(&cfg->wl_labels[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* by SPIFFE ID, then node (NULL first) */
 static int sl_wl_id_node_cmp(const void *a, const void *b)
 {
@@ -249,6 +311,8 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		return -ENOMEM; /* a SPIFFE ID not made */
 	sl_sort(cfg->wl_by_id_node, n, sizeof(*cfg->wl_by_id_node),
 		sl_wl_id_node_cmp);
+	if (sl_wl_labels_index(cfg) < 0)
+		return -ENOMEM;
 	for (size_t i = 1; i < n; i++) {
 		const struct sl_workload *x = cfg->wl_sorted[i - 1];
 		const struct sl_workload *y = cfg->wl_sorted[i];
@@ -791,11 +855,29 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 	}
 	if (!use_wl)
 		return 0;
-	/* only the host's namespace: its workloads are one run of
-	   wl_by_name (sorted by namespace, then name) */
-	for (size_t r = sl_wl_ns_first(cfg, h->ns, false),
-		    end = sl_wl_ns_first(cfg, h->ns, true); r < end; r++) {
-		size_t i = (size_t)(cfg->wl_by_name[r] - cfg->workloads);
+	/* with a selector, the workloads of the host's namespace that have
+	   its first label (a run of wl_labels, in workload order); without,
+	   every workload of the namespace (a run of wl_by_name) */
+	struct sl_wl_label lk = { .ns = h->ns };
+	size_t r, end;
+
+	if (n_sel) {
+		lk.key = sel[0].key;
+		lk.value = sel[0].value;
+		r = sl_wl_label_first(cfg, &lk);
+		end = r;
+		while (end < cfg->n_wl_labels &&
+		       !strcmp(cfg->wl_labels[end].ns, h->ns) &&
+		       !strcmp(cfg->wl_labels[end].key, sel[0].key) &&
+		       !strcmp(cfg->wl_labels[end].value, sel[0].value))
+			end++;
+	} else {
+		r = sl_wl_ns_first(cfg, h->ns, false);
+		end = sl_wl_ns_first(cfg, h->ns, true);
+	}
+	for (; r < end; r++) {
+		size_t i = n_sel ? cfg->wl_labels[r].index :
+			(size_t)(cfg->wl_by_name[r] - cfg->workloads);
 		const struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY,
 						struct sl_we, i);
 		uint32_t port;
