@@ -45,6 +45,8 @@ struct sl_reload {
 					   saved with the last good copy */
 	int epfd;		 /* with k8s: inotify + its eventfd */
 	uint64_t rejected_hash;	 /* of the REJECTED warnings logged last */
+	uint64_t warn_hash;	 /* of all the warnings logged last */
+	bool warned;		 /* warn_hash is set */
 	int fd, wd;
 	bool pending;
 	uint64_t deadline;
@@ -111,12 +113,50 @@ static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
 }
 
 /* a new generation's warnings, loud: fields without effect and the like */
-static void sl_reload_log_warnings(const struct sl_config *cfg)
+/* FNV-1a over @cfg's warnings (only the REJECTED ones: @rejected) */
+static uint64_t sl_reload_warn_hash(const struct sl_config *cfg,
+				    bool rejected)
 {
 	const struct sl_config_error *w;
+	uint64_t h = 14695981039346656037ull;
 	size_t n;
 
 	w = sl_config_warnings(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (rejected && strncmp(w[i].message, "REJECTED: ", 10))
+			continue;
+		if (w[i].file)
+			h = sl_fnv1a(h, w[i].file, strlen(w[i].file) + 1);
+		if (w[i].path)
+			h = sl_fnv1a(h, w[i].path, strlen(w[i].path) + 1);
+		h = sl_fnv1a(h, &w[i].line, sizeof(w[i].line));
+		h = sl_fnv1a(h, w[i].message, strlen(w[i].message) + 1);
+	}
+	return h;
+}
+
+/*
+ * A new generation's warnings, loud, when they differ from the last ones
+ * logged (with the Kubernetes source a generation follows every pod
+ * change: the same warnings again would drown the log); else one line
+ */
+static void sl_reload_log_warnings(struct sl_reload *r,
+				   const struct sl_config *cfg)
+{
+	const struct sl_config_error *w;
+	uint64_t h = sl_reload_warn_hash(cfg, false);
+	size_t n;
+
+	w = sl_config_warnings(cfg, &n);
+	if (h == r->warn_hash && r->warned) {
+		if (n)
+			sl_log_info("config: generation %s: the same %zu warning%s as before (sluice check shows them)",
+				    sl_config_generation(cfg), n,
+				    n == 1 ? "" : "s");
+		return;
+	}
+	r->warn_hash = h;
+	r->warned = true;
 	for (size_t i = 0; i < n; i++) {
 		char *s = sl_config_error_format(&w[i], NULL);
 
@@ -128,23 +168,6 @@ static void sl_reload_log_warnings(const struct sl_config *cfg)
 			    sl_config_generation(cfg), n, n == 1 ? "" : "s");
 }
 
-/* FNV-1a over the REJECTED warnings of @cfg (API resources left out) */
-static uint64_t sl_reload_rejected_hash(const struct sl_config *cfg)
-{
-	const struct sl_config_error *w;
-	uint64_t h = 14695981039346656037ull;
-	size_t n;
-
-	w = sl_config_warnings(cfg, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(w[i].message, "REJECTED: ", 10))
-			continue;
-		if (w[i].file)
-			h = sl_fnv1a(h, w[i].file, strlen(w[i].file) + 1);
-		h = sl_fnv1a(h, w[i].message, strlen(w[i].message) + 1);
-	}
-	return h;
-}
 
 /* swap in @cfg (reference passed); returns the old one */
 static struct sl_config *sl_reload_swap(struct sl_reload *r,
@@ -152,8 +175,8 @@ static struct sl_config *sl_reload_swap(struct sl_reload *r,
 {
 	struct sl_config *old;
 
-	sl_reload_log_warnings(cfg);
-	r->rejected_hash = sl_reload_rejected_hash(cfg);
+	sl_reload_log_warnings(r, cfg);
+	r->rejected_hash = sl_reload_warn_hash(cfg, true);
 	pthread_mutex_lock(&r->lock);
 	old = r->cur;
 	r->cur = cfg;
@@ -271,7 +294,7 @@ static const struct sl_config_doc *sl_reload_api_docs(struct sl_reload *r,
 static void sl_reload_log_rejected(struct sl_reload *r,
 				   const struct sl_config *cfg)
 {
-	uint64_t h = sl_reload_rejected_hash(cfg);
+	uint64_t h = sl_reload_warn_hash(cfg, true);
 	const struct sl_config_error *w;
 	size_t n;
 

@@ -338,6 +338,75 @@ static void test_forced_reload(void **state)
 	assert_int_equal(sl_reload_deadline(t->r), 0);
 }
 
+/* lines of @path that contain @needle */
+static int count_lines(const char *path, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Warnings are logged when they change, not again with every generation
+ * (the Kubernetes source makes one per pod change): the same warning
+ * after an unrelated change is one info line
+ */
+static void test_warnings_logged_when_they_change(void **state)
+{
+	static const char svc_warn[] =
+		"apiVersion: v1\nkind: Service\n"
+		"metadata: {name: web, namespace: default}\n"
+		"spec:\n  clusterIP: 198.19.1.1\n  selector: {app: web}\n"
+		"  ports:\n  - {name: http, port: 80, nodePort: 30080}\n";
+	static const char svc_warn2[] =
+		"apiVersion: v1\nkind: Service\n"
+		"metadata: {name: web, namespace: default}\n"
+		"spec:\n  clusterIP: 198.19.1.1\n  selector: {app: web}\n"
+		"  ports:\n  - {name: http, port: 80, nodePort: 30080}\n"
+		"  - {name: alt, port: 81, nodePort: 30081}\n";
+	struct rt *t = *state;
+	char log[PATH_MAX], g1[17], g2[17];
+	int saved = dup(2), fd;
+
+	snprintf(log, sizeof(log), "%s/../stderr.log", t->dir);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	sl_log_set_level(SL_LOG_INFO);
+	dup2(fd, 2);
+	tm_write(t->dir, "svc.yaml", svc_warn);
+	tm_write(t->dir, "wl.yaml", wl);
+	rt_start(t, false);
+	rt_gen(t, g1);
+	/* another workload: a new generation, the same warning */
+	tm_write(t->dir, "wl2.yaml", wl2);
+	assert_int_equal(sl_reload_now(t->r, 0), 1);
+	assert_string_not_equal(rt_gen(t, g2), g1);
+	/* a second warning: logged, both */
+	tm_write(t->dir, "svc.yaml", svc_warn2);
+	assert_int_equal(sl_reload_now(t->r, 0), 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	sl_log_set_level(SL_LOG_ERR);
+	if (getenv("SL_TEST_SHOW_LOG")) {
+		char cmd[PATH_MAX + 8];
+
+		snprintf(cmd, sizeof(cmd), "cat %s", log);
+		(void)!system(cmd);
+	}
+	assert_int_equal(count_lines(log, "spec.ports[0].nodePort: has no effect"), 2);
+	assert_int_equal(count_lines(log, "spec.ports[1].nodePort: has no effect"), 1);
+	assert_int_equal(count_lines(log, "the same 1 warning as before"), 1);
+	unlink(log);
+}
+
 static void rt_read_link(struct rt *t, char *out)
 {
 	char p[PATH_MAX];
@@ -773,6 +842,7 @@ int main(void)
 		T(test_configmap_data_swap),
 		T(test_broken_keeps_old),
 		T(test_forced_reload),
+		T(test_warnings_logged_when_they_change),
 		T(test_last_good),
 		T(test_start_fails_without_last_good),
 		T(test_concurrent_get),
