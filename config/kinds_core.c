@@ -97,17 +97,16 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 	static const char *const known[] = {
 		"clusterIP", "clusterIPs", "ports", "selector", "type",
 		"sessionAffinity", "ipFamilies", "ipFamilyPolicy",
-		"internalTrafficPolicy", "publishNotReadyAddresses", NULL
+		"internalTrafficPolicy", "publishNotReadyAddresses",
+		/* NodePort and LoadBalancer: traffic from outside the cluster,
+		   kube-proxy's and the load balancer's (warned, no effect) */
+		"externalTrafficPolicy", "healthCheckNodePort",
+		"allocateLoadBalancerNodePorts", "loadBalancerClass",
+		"loadBalancerIP", "loadBalancerSourceRanges", NULL
 	};
 	static const char *const unsup[] = {
 		"externalName", "is not supported (type ExternalName)",
 		"externalIPs", "is not supported (sluice routes cluster traffic)",
-		"loadBalancerIP", "is not supported (type LoadBalancer)",
-		"loadBalancerSourceRanges", "is not supported (type LoadBalancer)",
-		"loadBalancerClass", "is not supported (type LoadBalancer)",
-		"externalTrafficPolicy", "is not supported (NodePort/LoadBalancer)",
-		"healthCheckNodePort", "is not supported (type LoadBalancer)",
-		"allocateLoadBalancerNodePorts", "is not supported (type LoadBalancer)",
 		"sessionAffinityConfig", "is not supported (session affinity)",
 		NULL
 	};
@@ -128,11 +127,20 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 	ok = sl_dec_fields(d, spec, known, unsup);
 	switch (sl_dec_enum(d, spec, "type", types, &v)) {
 	case 1:
-		if (v != 0) {
+		if (v == 3) {
 			sl_dec_key_err(d, sl_ymap_get(spec, "type"), "type",
-				       "%s is not supported (only ClusterIP)",
+				       "%s is not supported (no clusterIP to mesh)",
 				       types[v]);
 			ok = false;
+		} else if (v) {
+			/* its clusterIP is meshed as any ClusterIP service's;
+			   what comes in from outside is not sluice's */
+			size_t old = sl_dec_push_key(d, "type");
+
+			sl_dec_warn(d, sl_ymap_get(spec, "type"),
+				    "%s: sluice meshes its clusterIP only; its node ports%s are kube-proxy's, not meshed",
+				    types[v], v == 2 ? " and load balancer" : "");
+			sl_dec_pop(d, old);
 		}
 		break;
 	case -1:

@@ -357,6 +357,48 @@ static void test_readiness(void **state)
 	cfgt_done(&t);
 }
 
+/*
+ * NodePort and LoadBalancer: their clusterIP is meshed like any Service's,
+ * with a warning that what comes from outside is not; ExternalName is an
+ * error
+ */
+static void test_service_types(void **state)
+{
+	struct cfgt t = { 0 };
+	const struct sl_config_error *w;
+	const struct sl_endpoint *eps;
+	struct sl_ip vip = ip("198.19.0.40");
+	size_t n, nw;
+
+	(void)state;
+	CFGT_OK(&t, "svc.yaml",
+		"apiVersion: v1\nkind: Service\nmetadata: {name: front}\n"
+		"spec:\n  type: LoadBalancer\n  clusterIP: 198.19.0.40\n"
+		"  selector: {app: front}\n  externalTrafficPolicy: Cluster\n"
+		"  ports: [{port: 80, nodePort: 30080}]\n",
+		"we.yaml",
+		"apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n"
+		"metadata: {name: front-0}\n"
+		"spec: {address: 198.18.1.5, labels: {app: front}}\n");
+	assert_int_equal(sl_config_resolve(t.cfg, NULL, &vip, 80, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	w = sl_config_warnings(t.cfg, &nw);
+	assert_int_equal(nw, 3);
+	assert_string_equal(w[0].path, "spec.type");
+	assert_non_null(strstr(w[0].message, "LoadBalancer: sluice meshes its clusterIP only"));
+	assert_string_equal(w[1].path, "spec.externalTrafficPolicy");
+	assert_string_equal(w[2].path, "spec.ports[0].nodePort");
+	cfgt_done(&t);
+
+	memset(&t, 0, sizeof(t));
+	CFGT_FAIL(&t, "svc.yaml",
+		  "apiVersion: v1\nkind: Service\nmetadata: {name: ext}\n"
+		  "spec:\n  type: ExternalName\n  externalName: db.example\n");
+	CFGT_HAS(&t, "svc.yaml", 5, 9, "spec.type",
+		 "ExternalName is not supported");
+	cfgt_done(&t);
+}
+
 static void test_serviceentry(void **state)
 {
 	struct cfgt t = { 0 };
@@ -718,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_short_names),
 		cmocka_unit_test(test_service_hosts),
 		cmocka_unit_test(test_readiness),
+		cmocka_unit_test(test_service_types),
 		cmocka_unit_test(test_serviceentry),
 		cmocka_unit_test(test_dr_tls_and_fault),
 		cmocka_unit_test(test_configmap_layout),
