@@ -185,6 +185,16 @@ static void busy_poll_totals(struct sl_daemon *d, uint64_t *hits,
 	}
 }
 
+/* "@key": seconds since @t, or null when it never happened (@t 0) */
+static void kv_age(struct sl_json *j, const char *key, time_t t, time_t now)
+{
+	sl_json_key(j, key);
+	if (t)
+		sl_json_int(j, (int64_t)(now - t));
+	else
+		sl_json_null(j);
+}
+
 /* the Kubernetes API source (k8s.h): where, in sync, and per resource */
 static void k8s_status_json(struct sl_json *j, struct sl_daemon *d)
 {
@@ -219,16 +229,8 @@ static void k8s_status_json(struct sl_json *j, struct sl_daemon *d)
 		sl_json_kv_bool(j, "watching", st[i].watching);
 		sl_json_kv_uint(j, "objects", st[i].objects);
 		sl_json_kv_str(j, "resource_version", st[i].resource_version);
-		sl_json_key(j, "last_list_age_s");
-		if (st[i].last_sync)
-			sl_json_int(j, (int64_t)(now - st[i].last_sync));
-		else
-			sl_json_null(j);
-		sl_json_key(j, "last_event_age_s");
-		if (st[i].last_event)
-			sl_json_int(j, (int64_t)(now - st[i].last_event));
-		else
-			sl_json_null(j);
+		kv_age(j, "last_list_age_s", st[i].last_sync, now);
+		kv_age(j, "last_event_age_s", st[i].last_event, now);
 		sl_json_kv_uint(j, "lists", st[i].lists);
 		sl_json_kv_uint(j, "relists_gone", st[i].relists_gone);
 		sl_json_kv_uint(j, "watches", st[i].watches);
