@@ -232,7 +232,7 @@ static int sl_wl_labels_index(struct sl_config *cfg)
 	return 0;
 }
 
-/* the first entry of wl_labels not below @key (ns, key, value; index 0) */
+/* the first entry of wl_labels not below @key (ns, key, value, index) */
 static size_t sl_wl_label_first(const struct sl_config *cfg,
 				const struct sl_wl_label *key)
 {
@@ -865,12 +865,8 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		lk.key = sel[0].key;
 		lk.value = sel[0].value;
 		r = sl_wl_label_first(cfg, &lk);
-		end = r;
-		while (end < cfg->n_wl_labels &&
-		       !strcmp(cfg->wl_labels[end].ns, h->ns) &&
-		       !strcmp(cfg->wl_labels[end].key, sel[0].key) &&
-		       !strcmp(cfg->wl_labels[end].value, sel[0].value))
-			end++;
+		lk.index = SIZE_MAX; /* past every workload of the run */
+		end = sl_wl_label_first(cfg, &lk);
 	} else {
 		r = sl_wl_ns_first(cfg, h->ns, false);
 		end = sl_wl_ns_first(cfg, h->ns, true);
@@ -898,8 +894,9 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		}
 		n++;
 	}
-	/* in the order of the WorkloadEntries, as they were given */
-	if (out)
+	/* in the order of the WorkloadEntries, as they were given (a run of
+	   wl_labels is in that order already; wl_by_name is by name) */
+	if (out && !n_sel)
 		sl_sort(out, n, sizeof(*out), sl_ep_index_cmp);
 	return n;
 }
