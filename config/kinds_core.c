@@ -110,9 +110,12 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 		"sessionAffinityConfig", "is not supported (session affinity)",
 		NULL
 	};
+	/* in the order of enum sl_svc_type */
 	static const char *const types[] = { "ClusterIP", "NodePort",
 					     "LoadBalancer", "ExternalName",
 					     NULL };
+	enum sl_svc_type { SL_SVC_CLUSTER_IP, SL_SVC_NODE_PORT,
+			   SL_SVC_LOAD_BALANCER, SL_SVC_EXTERNAL_NAME };
 	static const char *const aff[] = { "None", "ClientIP", NULL };
 	const struct sl_ynode *x;
 	const char *cip = NULL, **cips = NULL;
@@ -127,19 +130,20 @@ bool sl_kind_service(struct sl_dec *d, const struct sl_ynode *spec,
 	ok = sl_dec_fields(d, spec, known, unsup);
 	switch (sl_dec_enum(d, spec, "type", types, &v)) {
 	case 1:
-		if (v == 3) {
+		if (v == SL_SVC_EXTERNAL_NAME) {
 			sl_dec_key_err(d, sl_ymap_get(spec, "type"), "type",
 				       "%s is not supported (no clusterIP to mesh)",
 				       types[v]);
 			ok = false;
-		} else if (v) {
+		} else if (v != SL_SVC_CLUSTER_IP) {
 			/* its clusterIP is meshed as any ClusterIP service's;
 			   what comes in from outside is not sluice's */
 			size_t old = sl_dec_push_key(d, "type");
 
 			sl_dec_warn(d, sl_ymap_get(spec, "type"),
 				    "%s: sluice meshes its clusterIP only; its node ports%s are kube-proxy's, not meshed",
-				    types[v], v == 2 ? " and load balancer" : "");
+				    types[v], v == SL_SVC_LOAD_BALANCER ?
+						      " and load balancer" : "");
 			sl_dec_pop(d, old);
 		}
 		break;

@@ -399,11 +399,7 @@ static int cmd_status(struct req *q)
 
 				k8s_res_line(&st[i], line, sizeof(line));
 				snprintf(key, sizeof(key), "k8s %s", st[i].name);
-				snprintf(buf[k], sizeof(buf[k]), "%s", line);
-				if (!ret)
-					ret = rows_add(&r, (const char *const[]){
-						key, buf[k] });
-				k++;
+				ROW(key, "%s", line);
 			}
 		}
 		ROW("workloads", "%zu", nwl);

@@ -113,6 +113,32 @@ static void sl_reload_failed(struct sl_reload *r, const char *dir, int ret,
 }
 
 /* a new generation's warnings, loud: fields without effect and the like */
+/* is @w an API resource left out (config.c: "REJECTED: ...")? */
+static bool sl_warn_rejected(const struct sl_config_error *w)
+{
+	return !strncmp(w->message, "REJECTED: ", 10);
+}
+
+/* log @cfg's warnings, "file:line:col: path: message" (only the REJECTED
+ * ones: @rejected) */
+static void sl_reload_print_warnings(const struct sl_config *cfg,
+				     bool rejected)
+{
+	const struct sl_config_error *w;
+	size_t n;
+
+	w = sl_config_warnings(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		char *s;
+
+		if (rejected && !sl_warn_rejected(&w[i]))
+			continue;
+		s = sl_config_error_format(&w[i], NULL);
+		sl_log_warn("config: %s", s ? s : w[i].message);
+		free(s);
+	}
+}
+
 /* FNV-1a over @cfg's warnings (only the REJECTED ones: @rejected) */
 static uint64_t sl_reload_warn_hash(const struct sl_config *cfg,
 				    bool rejected)
@@ -123,7 +149,7 @@ static uint64_t sl_reload_warn_hash(const struct sl_config *cfg,
 
 	w = sl_config_warnings(cfg, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (rejected && strncmp(w[i].message, "REJECTED: ", 10))
+		if (rejected && !sl_warn_rejected(&w[i]))
 			continue;
 		if (w[i].file)
 			h = sl_fnv1a(h, w[i].file, strlen(w[i].file) + 1);
@@ -143,11 +169,10 @@ static uint64_t sl_reload_warn_hash(const struct sl_config *cfg,
 static void sl_reload_log_warnings(struct sl_reload *r,
 				   const struct sl_config *cfg)
 {
-	const struct sl_config_error *w;
 	uint64_t h = sl_reload_warn_hash(cfg, false);
 	size_t n;
 
-	w = sl_config_warnings(cfg, &n);
+	sl_config_warnings(cfg, &n);
 	if (h == r->warn_hash && r->warned) {
 		if (n)
 			sl_log_info("config: generation %s: the same %zu warning%s as before (sluice check shows them)",
@@ -157,12 +182,7 @@ static void sl_reload_log_warnings(struct sl_reload *r,
 	}
 	r->warn_hash = h;
 	r->warned = true;
-	for (size_t i = 0; i < n; i++) {
-		char *s = sl_config_error_format(&w[i], NULL);
-
-		sl_log_warn("config: %s", s ? s : w[i].message);
-		free(s);
-	}
+	sl_reload_print_warnings(cfg, false);
 	if (n)
 		sl_log_warn("config: generation %s: %zu warning%s (sluice check shows them)",
 			    sl_config_generation(cfg), n, n == 1 ? "" : "s");
@@ -259,6 +279,17 @@ static void sl_reload_arm(struct sl_reload *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* the API documents the last load used (no refresh) */
+static const struct sl_config_doc *sl_reload_api_held(struct sl_reload *r,
+						      size_t *n)
+{
+	*n = 0;
+	if (r->view)
+		return sl_k8s_view_docs(r->view, n);
+	*n = r->saved.n;
+	return r->saved.docs;
+}
+
 /*
  * The API's documents to load with: the source's newest view once it has
  * one, else the view saved with the last good copy (the API unreachable
@@ -281,10 +312,7 @@ static const struct sl_config_doc *sl_reload_api_docs(struct sl_reload *r,
 		r->view = v;
 		sl_persisted_view_free(&r->saved);
 	}
-	if (r->view)
-		return sl_k8s_view_docs(r->view, n);
-	*n = r->saved.n;
-	return r->saved.docs;
+	return sl_reload_api_held(r, n);
 }
 
 /*
@@ -295,22 +323,11 @@ static void sl_reload_log_rejected(struct sl_reload *r,
 				   const struct sl_config *cfg)
 {
 	uint64_t h = sl_reload_warn_hash(cfg, true);
-	const struct sl_config_error *w;
-	size_t n;
 
 	if (h == r->rejected_hash)
 		return;
 	r->rejected_hash = h;
-	w = sl_config_warnings(cfg, &n);
-	for (size_t i = 0; i < n; i++) {
-		char *s;
-
-		if (strncmp(w[i].message, "REJECTED: ", 10))
-			continue;
-		s = sl_config_error_format(&w[i], NULL);
-		sl_log_warn("config: %s", s ? s : w[i].message);
-		free(s);
-	}
+	sl_reload_print_warnings(cfg, true);
 	if (!sl_config_rejected(cfg))
 		sl_log_notice("config: no resource of the Kubernetes API is rejected now");
 }
@@ -378,7 +395,7 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 		    sl_config_generation(cfg));
 	if (r->state_dir)
 		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
-				  r->k8s ? api : NULL, n_api);
+				  api, n_api);
 	sl_reload_note_api(r, cfg, n_api);
 	old = sl_reload_swap(r, cfg, false);
 	if (r->on_swap)
@@ -448,16 +465,6 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 	return 0;
 }
 
-/* the API documents the last load used (no refresh) */
-static const struct sl_config_doc *sl_reload_api_held(struct sl_reload *r,
-						      size_t *n)
-{
-	*n = 0;
-	if (r->view)
-		return sl_k8s_view_docs(r->view, n);
-	*n = r->saved.n;
-	return r->saved.docs;
-}
 
 /*
  * The API source: its eventfd polled with the inotify fd; the first full
@@ -588,7 +595,7 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 		const struct sl_config_doc *api = sl_reload_api_held(r, &n_api);
 
 		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
-				  r->k8s ? api : NULL, n_api);
+				  api, n_api);
 	}
 	sl_reload_swap(r, cfg, last_good);
 	*out = r;
