@@ -74,7 +74,8 @@ static void sl_refl_soon(struct sl_refl *r)
 
 static void sl_k8s_mark_dirty(struct sl_k8s *k)
 {
-	/* under k->lock */
+	/* under k->lock; a store changed: the node index too, maybe */
+	k->nodes_stale = true;
 	if (!k->dirty) {
 		k->dirty = true;
 		k->dirty_at = sl_now_ns();

@@ -77,6 +77,17 @@ struct sl_k8s {
 	uint64_t dirty_at;
 	bool published;	 /* the first full sync is done */
 	uint64_t serial; /* views published */
+	/* every Node's addresses, sorted (view.c, sl_k8s_node_of): rebuilt
+	   after any store changed (nodes_stale, set with dirty) */
+	struct sl_k8s_node_addr *node_addrs;
+	size_t n_node_addrs;
+	bool nodes_stale;
+};
+
+/** One address of one Node (its key "/<name>" is in the nodes store). */
+struct sl_k8s_node_addr {
+	struct sl_ip ip;
+	const char *key;
 };
 
 struct sl_k8s_view {

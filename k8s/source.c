@@ -254,6 +254,7 @@ void sl_k8s_stop(struct sl_k8s *k)
 		sl_k8s_lscan_free(&r->ls);
 	}
 	free(k->refl);
+	free(k->node_addrs);
 	if (k->multi)
 		curl_multi_cleanup(k->multi);
 	if (k->tok)

@@ -110,10 +110,47 @@ void sl_k8s_view_put(struct sl_k8s_view *v)
 	free(v);
 }
 
+static int sl_k8s_node_addr_cmp(const void *a, const void *b)
+{
+	const struct sl_ip *x = &((const struct sl_k8s_node_addr *)a)->ip;
+	const struct sl_ip *y = &((const struct sl_k8s_node_addr *)b)->ip;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->v6, &y->v6, x->family == AF_INET ? 4 : 16);
+}
+
+/* k->node_addrs from the nodes store (under k->lock); -ENOMEM */
+static int sl_k8s_node_index(struct sl_k8s *k, const struct sl_k8s_store *s)
+{
+	struct sl_k8s_node_addr *v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += s->v[i]->n_ips;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = 0; j < s->v[i]->n_ips; j++)
+			v[n++] = (struct sl_k8s_node_addr){
+				.ip = s->v[i]->ips[j], .key = s->v[i]->key,
+			};
+	sl_sort(v, n, sizeof(*v), sl_k8s_node_addr_cmp);
+	free(k->node_addrs);
+	k->node_addrs = v;
+	k->n_node_addrs = n;
+	k->nodes_stale = false;
+	return 0;
+}
+
 int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
 		   size_t len)
 {
 	const struct sl_k8s_store *s = NULL;
+	struct sl_k8s_node_addr key = { .ip = *ip };
+	const struct sl_k8s_node_addr *hit = NULL;
 	int ret = -ENOENT;
 
 	for (size_t i = 0; i < sl_k8s_n_resources; i++)
@@ -121,18 +158,15 @@ int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
 			s = &k->refl[i].store;
 	if (!s)
 		return -ENOENT;
+	/* an inbound connection asks: a binary search, the index rebuilt
+	   only after a change */
 	pthread_mutex_lock(&k->lock);
-	for (size_t i = 0; i < s->n && ret < 0; i++) {
-		const struct sl_k8s_obj *o = s->v[i];
-
-		for (size_t j = 0; j < o->n_ips; j++) {
-			if (!sl_ip_equal(&o->ips[j], ip))
-				continue;
-			/* the key is "/<name>" */
-			sl_strlcpy(name, o->key + 1, len);
-			ret = 0;
-			break;
-		}
+	if (!k->nodes_stale || sl_k8s_node_index(k, s) == 0)
+		hit = sl_search(&key, k->node_addrs, k->n_node_addrs,
+				sizeof(*k->node_addrs), sl_k8s_node_addr_cmp);
+	if (hit) {
+		sl_strlcpy(name, hit->key + 1, len); /* "/<name>" */
+		ret = 0;
 	}
 	pthread_mutex_unlock(&k->lock);
 	return ret;
