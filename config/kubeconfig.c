@@ -122,6 +122,23 @@ static char *sl_kc_file(struct sl_kc *k, const char *name)
 	return s;
 }
 
+/*
+ * the string @key of @map into *@out (malloc'd; a file name taken from the
+ * kubeconfig's directory with @file); 0 absent, 1 copied, < 0 error
+ */
+static int sl_kc_copy(struct sl_kc *k, const struct sl_ynode *map,
+		      const char *key, const char *field, bool file,
+		      char **out)
+{
+	const char *s;
+	int ret = sl_kc_str(k, map, key, field, &s);
+
+	if (ret <= 0)
+		return ret;
+	*out = file ? sl_kc_file(k, s) : strdup(s);
+	return *out ? 1 : -ENOMEM;
+}
+
 /* base64 (the *-data fields) into a malloc'd, NUL-terminated buffer */
 static int sl_kc_b64(struct sl_kc *k, const struct sl_ynode *map,
 		     const char *key, const char *field, char **out,
@@ -181,12 +198,10 @@ static int sl_kc_cluster(struct sl_kc *k, const struct sl_ynode *c,
 		return -ENOMEM;
 	for (size_t n = strlen(out->server); n > 8 && out->server[n - 1] == '/';)
 		out->server[--n] = '\0';
-	ret = sl_kc_str(k, c, "certificate-authority",
-			"cluster.certificate-authority", &s);
+	ret = sl_kc_copy(k, c, "certificate-authority",
+			 "cluster.certificate-authority", true, &out->ca_file);
 	if (ret < 0)
 		return ret;
-	if (ret && !(out->ca_file = sl_kc_file(k, s)))
-		return -ENOMEM;
 	ret = sl_kc_b64(k, c, "certificate-authority-data",
 			"cluster.certificate-authority-data", &out->ca_pem,
 			&out->ca_pem_len);
@@ -207,33 +222,21 @@ static int sl_kc_user(struct sl_kc *k, const struct sl_ynode *u,
 		"as-user-extra", "is not supported (impersonation)",
 		NULL
 	};
-	const char *s;
 	int ret;
 
 	ret = sl_kc_refuse(k, u, "user", refused);
 	if (ret < 0)
 		return ret;
-	ret = sl_kc_str(k, u, "token", "user.token", &s);
-	if (ret < 0)
+	if ((ret = sl_kc_copy(k, u, "token", "user.token", false,
+			      &out->token)) < 0 ||
+	    (ret = sl_kc_copy(k, u, "tokenFile", "user.tokenFile", true,
+			      &out->token_file)) < 0 ||
+	    (ret = sl_kc_copy(k, u, "client-certificate",
+			      "user.client-certificate", true,
+			      &out->cert_file)) < 0 ||
+	    (ret = sl_kc_copy(k, u, "client-key", "user.client-key", true,
+			      &out->key_file)) < 0)
 		return ret;
-	if (ret && !(out->token = strdup(s)))
-		return -ENOMEM;
-	ret = sl_kc_str(k, u, "tokenFile", "user.tokenFile", &s);
-	if (ret < 0)
-		return ret;
-	if (ret && !(out->token_file = sl_kc_file(k, s)))
-		return -ENOMEM;
-	ret = sl_kc_str(k, u, "client-certificate", "user.client-certificate",
-			&s);
-	if (ret < 0)
-		return ret;
-	if (ret && !(out->cert_file = sl_kc_file(k, s)))
-		return -ENOMEM;
-	ret = sl_kc_str(k, u, "client-key", "user.client-key", &s);
-	if (ret < 0)
-		return ret;
-	if (ret && !(out->key_file = sl_kc_file(k, s)))
-		return -ENOMEM;
 	ret = sl_kc_b64(k, u, "client-certificate-data",
 			"user.client-certificate-data", &out->cert_pem,
 			&out->cert_pem_len);
