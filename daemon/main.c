@@ -456,6 +456,7 @@ static int load_config(struct sl_daemon *d, bool check)
 			return ret;
 		ro.k8s = d->k8s;
 		ro.k8s_wait_ns = d->o.kube_sync_wait_ns;
+		ro.api_loaded = &d->k8s_loaded;
 	}
 	if (!check) {
 		/* the config directory, or the last good copy, and a watch */

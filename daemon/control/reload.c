@@ -40,6 +40,7 @@ struct sl_reload {
 	void (*on_swap)(void *arg, struct sl_config *cfg);
 	void *on_swap_arg;
 	struct sl_k8s *k8s;	 /* the API source, or NULL */
+	bool *api_loaded;	 /* opts->api_loaded */
 	struct sl_k8s_view *view; /* the API view loaded last, or NULL */
 	struct sl_persisted_view saved; /* before the API synced: the view
 					   saved with the last good copy */
@@ -341,6 +342,8 @@ static void sl_reload_note_api(struct sl_reload *r, const struct sl_config *cfg,
 	r->st.api_saved_view = r->k8s && !r->view && r->saved.buf;
 	r->st.api_serial = r->view ? sl_k8s_view_serial(r->view) : 0;
 	pthread_mutex_unlock(&r->lock);
+	if (r->api_loaded && r->k8s && (r->view || r->saved.buf))
+		__atomic_store_n(r->api_loaded, true, __ATOMIC_RELEASE);
 }
 
 static int sl_reload_load(struct sl_reload *r, unsigned int flags)
@@ -479,6 +482,7 @@ static int sl_reload_k8s_setup(struct sl_reload *r,
 	char path[PATH_MAX];
 
 	r->k8s = opts->k8s;
+	r->api_loaded = opts->api_loaded;
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (r->epfd < 0)
 		return -errno;

@@ -78,6 +78,10 @@ struct sl_reload_opts {
 	 * good copy, and a new view is a reload (debounced like a file) */
 	struct sl_k8s *k8s;
 	uint64_t k8s_wait_ns; /* at start, wait this long for its first sync */
+	/* set (atomic, release) once a snapshot that holds the API's view,
+	 * or the view saved with the last good copy, is in use: what /ready
+	 * waits for (NULL: not told) */
+	bool *api_loaded;
 };
 
 /* sl_reload_now() flags */

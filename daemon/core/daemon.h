@@ -122,6 +122,9 @@ struct sl_daemon {
 	struct sl_health *health;	      /* endpoint state, all workers */
 	struct sl_reload *reload;	      /* config watch (worker 0) */
 	struct sl_k8s *k8s;		      /* the Kubernetes API source, or NULL */
+	/* a snapshot holding the API's view (or the saved one) is in use
+	 * (atomic; set by the reload, read by /ready) */
+	bool k8s_loaded;
 	struct sl_reload_watch *reload_watch; /* its io_uring side */
 	/* what SIGHUP does: the config (sl_reload_now @flags), then the
 	 * certificates; set by main, called on worker 0 (admin "reload");

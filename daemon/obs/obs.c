@@ -450,6 +450,12 @@ bool sl_obs_ready(struct sl_daemon *d, char *why, size_t len)
 		sl_identity_put(id);
 	}
 	sl_config_put(cfg);
+	if (ready && d->k8s &&
+	    !__atomic_load_n(&d->k8s_loaded, __ATOMIC_ACQUIRE)) {
+		snprintf(why, len,
+			 "the Kubernetes API has not synced yet and no view of it was saved");
+		ready = false;
+	}
 	if (ready && d->o.steer && !__atomic_load_n(&d->steer, __ATOMIC_ACQUIRE)) {
 		snprintf(why, len, "steering table not applied");
 		ready = false;

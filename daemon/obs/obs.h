@@ -135,7 +135,8 @@ int sl_obs_conns(struct sl_obs_conn **out, size_t *n);
 int sl_obs_render(struct sl_daemon *d, FILE *out);
 
 /**
- * sl_obs_ready - are configuration, the identities of every local workload
+ * sl_obs_ready - are configuration (with --kubernetes: holding the API's
+ * view or the one saved), the identities of every local workload
  * (minted on first use in CA mode) and steering (--steer) in place?
  * @why, @len: the reason when not (one line)
  */

@@ -271,6 +271,17 @@ grep -q "serving the view saved" "$TP_DIR/sluiced-b.log" ||
 wait_steered "$p21" yes "restart with the API down"
 l=$(tm_line pod11 "$p21" 7010) || l=FAIL
 [ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "saved view: pod11 -> pod21 got '$l'"; }
+ready_code() { # node: the HTTP status of /ready
+	tp_exec "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://127.0.0.1:15020/ready || true
+}
+[ "$(ready_code node2)" = 200 ] || { tm_dump_logs; tp_fail "saved view: node2's /ready is not 200"; }
+# node1 has no --state-dir: restarted with the API down it has no view at
+# all, and /ready says so until the API answers
+tm_stop_a
+tm_start_a --kubeconfig "$TP_DIR/kubeconfig" --kube-sync-wait 1s
+r=$(tp_exec node1 curl -s --max-time 3 http://127.0.0.1:15020/ready) || true
+[ "$r" = "not ready: the Kubernetes API has not synced yet and no view of it was saved" ] ||
+	{ tm_dump_logs; tp_fail "API down, no saved view: node1's /ready says '$r'"; }
 # the API back: synced again, the saved view replaced
 api_start
 put '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","labels":{"istio.io/dataplane-mode":"ambient"}}}'
@@ -283,7 +294,12 @@ for ((i = 0; i < 150; i++)); do
 done
 [ "$(k8s_field "$TM_SOCK_B" serving_saved_view)" = false ] ||
 	{ tm_dump_logs; tp_fail "the API back: still serving the saved view"; }
-ok "a restart with the API down serves the view saved in --state-dir, loudly; the API back replaces it"
+for ((i = 0; i < 150; i++)); do
+	[ "$(ready_code node1)" = 200 ] && break
+	sleep 0.1
+done
+[ "$(ready_code node1)" = 200 ] || { tm_dump_logs; tp_fail "the API back: node1's /ready is not 200"; }
+ok "a restart with the API down serves the view saved in --state-dir, loudly, and is ready; without one /ready waits for the API; the API back replaces it"
 
 # ---- 8. the node binding ---------------------------------------------------------
 [ "$(tm_stat "$TM_SOCK_B" refused_node_binding)" = 0 ] ||
