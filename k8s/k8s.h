@@ -120,6 +120,23 @@ size_t sl_k8s_status(struct sl_k8s *k, struct sl_k8s_res_status *st,
 int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
 		   size_t len);
 
+/**
+ * sl_k8s_nodes_save - every Node address, one line each: "<node> TAB
+ * <address> LF" (from the Nodes listed, or before their first list from
+ * the seed), to save with the view
+ * @out: malloc'ed text (the caller frees), @len its length
+ * @retval 0, -ENOMEM
+ */
+int sl_k8s_nodes_save(struct sl_k8s *k, char **out, size_t *len);
+
+/**
+ * sl_k8s_nodes_seed - the Node addresses saved with the last good view
+ * (sl_k8s_nodes_save's text): sl_k8s_node_of() answers from them until
+ * the Nodes are listed; a line that does not parse is skipped
+ * @retval the addresses taken, -ENOMEM
+ */
+int sl_k8s_nodes_seed(struct sl_k8s *k, const char *text, size_t len);
+
 /** sl_k8s_server - the API server URL and where it came from */
 const char *sl_k8s_server(const struct sl_k8s *k, const char **origin);
 

@@ -82,6 +82,11 @@ struct sl_k8s {
 	struct sl_k8s_node_addr *node_addrs;
 	size_t n_node_addrs;
 	bool nodes_stale;
+	/* the addresses saved with the last good view (sl_k8s_nodes_seed):
+	   sl_k8s_node_of() answers from them until the Nodes are listed;
+	   every key is its own allocation */
+	struct sl_k8s_node_addr *seed_addrs;
+	size_t n_seed_addrs;
 };
 
 /** One address of one Node (its key "/<name>" is in the nodes store). */
@@ -89,6 +94,9 @@ struct sl_k8s_node_addr {
 	struct sl_ip ip;
 	const char *key;
 };
+
+/** sl_k8s_seed_free - free the saved addresses (under k->lock) */
+void sl_k8s_seed_free(struct sl_k8s *k);
 
 struct sl_k8s_view {
 	atomic_uint refs;

@@ -255,6 +255,7 @@ void sl_k8s_stop(struct sl_k8s *k)
 	}
 	free(k->refl);
 	free(k->node_addrs);
+	sl_k8s_seed_free(k);
 	if (k->multi)
 		curl_multi_cleanup(k->multi);
 	if (k->tok)

@@ -5,6 +5,7 @@
  * k->lock) and the Node that has an address (the node binding).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,25 +146,141 @@ static int sl_k8s_node_index(struct sl_k8s *k, const struct sl_k8s_store *s)
 	return 0;
 }
 
+/* the reflector of the Nodes */
+static struct sl_refl *sl_k8s_nodes_refl(struct sl_k8s *k)
+{
+	for (size_t i = 0; i < sl_k8s_n_resources; i++)
+		if (!strcmp(sl_k8s_resources[i].name, "nodes"))
+			return &k->refl[i];
+	return NULL;
+}
+
+void sl_k8s_seed_free(struct sl_k8s *k)
+{
+	for (size_t i = 0; i < k->n_seed_addrs; i++)
+		free((char *)k->seed_addrs[i].key);
+	free(k->seed_addrs);
+	k->seed_addrs = NULL;
+	k->n_seed_addrs = 0;
+}
+
+/* the index node_of searches (under k->lock): the Nodes once listed,
+   the seed before; NULL on ENOMEM */
+static const struct sl_k8s_node_addr *sl_k8s_addrs(struct sl_k8s *k,
+						   size_t *n)
+{
+	struct sl_refl *r = sl_k8s_nodes_refl(k);
+
+	*n = 0;
+	if (!r)
+		return NULL;
+	if (!r->st.synced) {
+		*n = k->n_seed_addrs;
+		return k->seed_addrs;
+	}
+	if (k->seed_addrs)
+		sl_k8s_seed_free(k); /* listed: the saved addresses go */
+	/* a binary search, the index rebuilt only after a change */
+	if (k->nodes_stale && sl_k8s_node_index(k, &r->store) < 0)
+		return NULL;
+	*n = k->n_node_addrs;
+	return k->node_addrs;
+}
+
+int sl_k8s_nodes_save(struct sl_k8s *k, char **out, size_t *len)
+{
+	const struct sl_k8s_node_addr *v;
+	FILE *f;
+	size_t n;
+	int ret = 0;
+
+	*out = NULL;
+	*len = 0;
+	f = open_memstream(out, len);
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&k->lock);
+	v = sl_k8s_addrs(k, &n);
+	for (size_t i = 0; i < n; i++) {
+		char ip[64];
+
+		sl_ip_format(&v[i].ip, ip, sizeof(ip));
+		fprintf(f, "%s\t%s\n", v[i].key + 1, ip); /* "/<name>" */
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (fclose(f) != 0)
+		ret = -ENOMEM;
+	if (ret) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return ret;
+}
+
+int sl_k8s_nodes_seed(struct sl_k8s *k, const char *text, size_t len)
+{
+	struct sl_k8s_node_addr *v = NULL;
+	size_t n = 0, cap = 0;
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *tab = memchr(p, '\t', (size_t)((nl ? nl : end) - p));
+		const char *e = nl ? nl : end;
+		char ip[64];
+		struct sl_ip addr;
+
+		if (tab && tab > p && (size_t)(e - tab - 1) < sizeof(ip)) {
+			memcpy(ip, tab + 1, (size_t)(e - tab - 1));
+			ip[e - tab - 1] = '\0';
+			if (sl_ip_parse(ip, &addr) == 0) {
+				char *key;
+
+				if (n == cap) {
+					size_t c = cap ? cap * 2 : 16;
+					void *nv = realloc(v, c * sizeof(*v));
+
+					if (!nv)
+						goto enomem;
+					v = nv;
+					cap = c;
+				}
+				if (asprintf(&key, "/%.*s", (int)(tab - p), p) < 0)
+					goto enomem;
+				v[n++] = (struct sl_k8s_node_addr){ .ip = addr,
+								    .key = key };
+			}
+		}
+		p = e + 1;
+	}
+	sl_sort(v, n, sizeof(*v), sl_k8s_node_addr_cmp);
+	pthread_mutex_lock(&k->lock);
+	sl_k8s_seed_free(k);
+	k->seed_addrs = v;
+	k->n_seed_addrs = n;
+	pthread_mutex_unlock(&k->lock);
+	return (int)n;
+enomem:
+	for (size_t i = 0; i < n; i++)
+		free((char *)v[i].key);
+	free(v);
+	return -ENOMEM;
+}
+
 int sl_k8s_node_of(struct sl_k8s *k, const struct sl_ip *ip, char *name,
 		   size_t len)
 {
-	const struct sl_k8s_store *s = NULL;
 	struct sl_k8s_node_addr key = { .ip = *ip };
-	const struct sl_k8s_node_addr *hit = NULL;
+	const struct sl_k8s_node_addr *v, *hit = NULL;
+	size_t n;
 	int ret = -ENOENT;
 
-	for (size_t i = 0; i < sl_k8s_n_resources; i++)
-		if (!strcmp(sl_k8s_resources[i].name, "nodes"))
-			s = &k->refl[i].store;
-	if (!s)
-		return -ENOENT;
-	/* an inbound connection asks: a binary search, the index rebuilt
-	   only after a change */
+	/* an inbound connection asks */
 	pthread_mutex_lock(&k->lock);
-	if (!k->nodes_stale || sl_k8s_node_index(k, s) == 0)
-		hit = sl_search(&key, k->node_addrs, k->n_node_addrs,
-				sizeof(*k->node_addrs), sl_k8s_node_addr_cmp);
+	v = sl_k8s_addrs(k, &n);
+	if (v)
+		hit = sl_search(&key, v, n, sizeof(*v), sl_k8s_node_addr_cmp);
 	if (hit) {
 		sl_strlcpy(name, hit->key + 1, len); /* "/<name>" */
 		ret = 0;

@@ -292,6 +292,25 @@ static const struct sl_config_doc *sl_reload_api_held(struct sl_reload *r,
 }
 
 /*
+ * Save @cfg as the last good copy, with the API's view it was loaded with
+ * (when there is one: the live view or the saved one) and the Node
+ * addresses known now (the node binding's, for a start on the saved view)
+ */
+static void sl_reload_save(struct sl_reload *r, const struct sl_config *cfg)
+{
+	struct sl_persist_api api = { 0 };
+	char *nodes = NULL;
+
+	api.docs = sl_reload_api_held(r, &api.n);
+	if (r->k8s && (r->view || r->saved.buf) &&
+	    sl_k8s_nodes_save(r->k8s, &nodes, &api.nodes_len) == 0)
+		api.nodes = nodes;
+	sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
+			  api.docs ? &api : NULL);
+	free(nodes);
+}
+
+/*
  * The API's documents to load with: the source's newest view once it has
  * one, else the view saved with the last good copy (the API unreachable
  * at start), else none.
@@ -397,8 +416,7 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	sl_log_info("%s: loaded %s: generation %s", __func__, r->dir,
 		    sl_config_generation(cfg));
 	if (r->state_dir)
-		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
-				  api, n_api);
+		sl_reload_save(r, cfg);
 	sl_reload_note_api(r, cfg, n_api);
 	old = sl_reload_swap(r, cfg, false);
 	if (r->on_swap)
@@ -469,6 +487,30 @@ static int sl_reload_first(struct sl_reload *r, struct sl_config **out,
 }
 
 
+/* the Node addresses saved in @copy: the node binding's until the Nodes
+   are listed */
+static void sl_reload_seed_nodes(struct sl_reload *r, const char *copy)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len;
+	int ret;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", copy,
+			     SL_PERSIST_NODES) >= sizeof(path))
+		ret = -ENAMETOOLONG;
+	else
+		ret = sl_read_file(path, 64u << 20, &buf, &len);
+	if (ret == 0)
+		ret = sl_k8s_nodes_seed(r->k8s, buf, len);
+	if (ret >= 0)
+		sl_log_info("%s: %d Node addresses from %s until the Nodes are listed",
+			    __func__, ret, path);
+	else
+		sl_log_warn("%s: %s: %s: the node binding knows no Node until the Nodes are listed",
+			    __func__, path, strerror(-ret));
+	free(buf);
+}
+
 /*
  * The API source: its eventfd polled with the inotify fd; the first full
  * sync waited for (at most opts->k8s_wait_ns); without it, the view saved
@@ -508,12 +550,13 @@ static int sl_reload_k8s_setup(struct sl_reload *r,
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/last-good", r->state_dir);
-	if (sl_persist_view_read(path, &r->saved) == 0)
+	if (sl_persist_view_read(path, &r->saved) == 0) {
 		sl_log_warn("%s: *** the Kubernetes API is not synced after %llu s: serving the view saved in %s (%zu resources) until it answers ***",
 			    __func__,
 			    (unsigned long long)(opts->k8s_wait_ns / 1000000000ull),
 			    path, r->saved.n);
-	else
+		sl_reload_seed_nodes(r, path);
+	} else
 		sl_log_warn("%s: *** the Kubernetes API is not synced after %llu s and no view was saved in %s: starting WITHOUT its pods, services and Istio resources until it answers ***",
 			    __func__,
 			    (unsigned long long)(opts->k8s_wait_ns / 1000000000ull),
@@ -594,13 +637,8 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 	ret = sl_reload_first(r, &cfg, &last_good);
 	if (ret < 0)
 		goto err;
-	if (!last_good && r->state_dir) {
-		size_t n_api;
-		const struct sl_config_doc *api = sl_reload_api_held(r, &n_api);
-
-		sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
-				  api, n_api);
-	}
+	if (!last_good && r->state_dir)
+		sl_reload_save(r, cfg);
 	sl_reload_swap(r, cfg, last_good);
 	*out = r;
 	return 0;

@@ -11,13 +11,23 @@
  * and the symlink <state_dir>/last-good, swapped atomically.  The copy is
  * loaded back and kept only when its generation matches @cfg's (the
  * directory may have changed since @cfg was loaded).  Failures are logged.
+ * @api: the API's view and Node addresses saved beside it, or NULL
  * @retval 0 or -errno
  */
+/** What the Kubernetes API source adds to a copy. */
+struct sl_persist_api {
+	const struct sl_config_doc *docs; /* the view loaded with it */
+	size_t n;
+	const char *nodes; /* sl_k8s_nodes_save()'s text, or NULL */
+	size_t nodes_len;
+};
+
 int sl_reload_persist(const char *state_dir, const char *dir,
 		      const char *node_name, const struct sl_config *cfg,
-		      const struct sl_config_doc *api, size_t n_api);
+		      const struct sl_persist_api *api);
 
 #define SL_PERSIST_VIEW ".kubernetes-view"
+#define SL_PERSIST_NODES ".kubernetes-nodes" /* "<node> TAB <address>" lines */
 
 /** The Kubernetes API's documents as saved beside a copy. */
 struct sl_persisted_view {

@@ -6,6 +6,8 @@
  *   <state_dir>/gen-<generation>/.kubernetes-view  the Kubernetes API's
  *                                    documents, one per line:
  *                                    name TAB path TAB JSON
+ *   <state_dir>/gen-<generation>/.kubernetes-nodes  every Node address
+ *                                    known then: node TAB address
  * A new copy is written to gen-<generation>.tmp, fsync'ed, renamed into
  * place, checked by loading it again, then published by renaming a fresh
  * symlink over last-good; older gen-* directories are removed last.
@@ -197,9 +199,36 @@ void sl_persisted_view_free(struct sl_persisted_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* the Node addresses into @dfd/.kubernetes-nodes */
+static int sl_persist_nodes_write(int dfd, const char *text, size_t len)
+{
+	int fd = openat(dfd, SL_PERSIST_NODES, O_WRONLY | O_CREAT | O_EXCL |
+			O_CLOEXEC, 0600);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = w < 0 ? -errno : -EIO;
+			break;
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* copy every config file of @dir into the new directory @tmp of @sfd */
 static int sl_persist_fill(int sfd, const char *tmp, const char *dir,
-			   const struct sl_config_doc *api, size_t n_api)
+			   const struct sl_persist_api *api)
 {
 	struct dirent *de;
 	int dfd = -1, ret;
@@ -234,9 +263,17 @@ static int sl_persist_fill(int sfd, const char *tmp, const char *dir,
 		}
 	}
 	if (api) {
-		ret = sl_persist_view_write(dfd, api, n_api);
+		ret = sl_persist_view_write(dfd, api->docs, api->n);
 		if (ret < 0) {
 			sl_log_err("%s: save the Kubernetes view: %s", __func__,
+				   strerror(-ret));
+			goto out;
+		}
+	}
+	if (api && api->nodes) {
+		ret = sl_persist_nodes_write(dfd, api->nodes, api->nodes_len);
+		if (ret < 0) {
+			sl_log_err("%s: save the Node addresses: %s", __func__,
 				   strerror(-ret));
 			goto out;
 		}
@@ -272,7 +309,7 @@ static void sl_persist_prune(int sfd, const char *keep)
 
 int sl_reload_persist(const char *state_dir, const char *dir,
 		      const char *node_name, const struct sl_config *cfg,
-		      const struct sl_config_doc *api, size_t n_api)
+		      const struct sl_persist_api *api)
 {
 	const char *gen = sl_config_generation(cfg);
 	char name[64], tmp[80], path[PATH_MAX];
@@ -296,7 +333,7 @@ int sl_reload_persist(const char *state_dir, const char *dir,
 	if (fstatat(sfd, name, &stb, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 		sl_persist_rmdir(sfd, tmp);
-		ret = sl_persist_fill(sfd, tmp, dir, api, n_api);
+		ret = sl_persist_fill(sfd, tmp, dir, api);
 		if (ret == 0 && renameat(sfd, tmp, sfd, name) < 0)
 			ret = -errno;
 		if (ret < 0) {

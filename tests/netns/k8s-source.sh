@@ -271,6 +271,12 @@ grep -q "serving the view saved" "$TP_DIR/sluiced-b.log" ||
 wait_steered "$p21" yes "restart with the API down"
 l=$(tm_line pod11 "$p21" 7010) || l=FAIL
 [ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "saved view: pod11 -> pod21 got '$l'"; }
+# the Node addresses were saved with the view: the node binding knows
+# node-a, the flow's source, with no Node listed
+grep -q "2 Node addresses from .*/.kubernetes-nodes until the Nodes are listed" "$TP_DIR/sluiced-b.log" ||
+	{ tm_dump_logs; tp_fail "saved view: the Node addresses were not read back"; }
+[ "$(tm_stat "$TM_SOCK_B" node_binding_unknown_source)" = 0 ] ||
+	{ tm_dump_logs; tp_fail "saved view: a flow from node-a counted as from an unknown source (Node addresses not saved)"; }
 ready_code() { # node: the HTTP status of /ready
 	tp_exec "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://127.0.0.1:15020/ready || true
 }
@@ -299,13 +305,11 @@ for ((i = 0; i < 150; i++)); do
 	sleep 0.1
 done
 [ "$(ready_code node1)" = 200 ] || { tm_dump_logs; tp_fail "the API back: node1's /ready is not 200"; }
-ok "a restart with the API down serves the view saved in --state-dir, loudly, and is ready; without one /ready waits for the API; the API back replaces it"
+ok "a restart with the API down serves the view saved in --state-dir (and its Node addresses), loudly, and is ready; without one /ready waits for the API; the API back replaces it"
 
 # ---- 8. the node binding ---------------------------------------------------------
 [ "$(tm_stat "$TM_SOCK_B" refused_node_binding)" = 0 ] ||
 	tp_fail "node binding refused legitimate flows: $(tm_stat "$TM_SOCK_B" refused_node_binding)"
-# (flows served by the saved view in 7 were not checked: the Nodes came
-# back with the API)
 unknown0=$(tm_stat "$TM_SOCK_B" node_binding_unknown_source)
 l=$(tm_line pod11 "$p21" 7010) || l=FAIL
 [ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "node binding: pod11 (client-a on node-a) got '$l'"; }
