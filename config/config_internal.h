@@ -255,6 +255,7 @@ enum sl_kind {
 	SL_K_PEERAUTHENTICATION,
 	SL_K_AUTHORIZATIONPOLICY,
 	SL_K_NODE,
+	SL_K_ENDPOINTSLICE,
 	SL_K_COUNT,
 };
 
@@ -556,6 +557,25 @@ struct sl_ap {
 	size_t n_rules;
 };
 
+/* -- EndpointSlice (kinds_eps.c) -- */
+#define SL_EPS_SERVICE_NAME "kubernetes.io/service-name"
+
+struct sl_eps_ep {
+	struct sl_ip address; /* addresses[0] */
+	bool ready;	      /* conditions.ready (absent: true), not terminating */
+	struct sl_pos pos;
+};
+
+struct sl_eps {
+	struct sl_res r;
+	const char *service; /* the label kubernetes.io/service-name */
+	bool skip;	     /* no effect (warned): the controller's, or no Service */
+	struct sl_eps_ep *eps;
+	size_t n_eps;
+	struct sl_portmap *ports; /* name ("" unnamed) -> port, TCP */
+	size_t n_ports;
+};
+
 /* -- Node -- */
 struct sl_noderes {
 	struct sl_res r;
@@ -625,6 +645,9 @@ struct sl_config {
 					  namespace, key, value, workload */
 	size_t n_wl_labels;
 	struct sl_endpoint *wl_self;	      /* per workload, port 0 */
+	/* the EndpointSlices that have effect, by namespace then Service */
+	const struct sl_eps **eps_by_svc;
+	size_t n_eps_by_svc;
 	struct sl_host *hosts;		      /* sorted by name */
 	size_t n_hosts;
 	struct sl_vip *vips; /* single addresses, sorted */
@@ -676,6 +699,9 @@ bool sl_kind_peerauthentication(struct sl_dec *d, const struct sl_ynode *spec,
 				struct sl_pa *pa);
 bool sl_kind_authorizationpolicy(struct sl_dec *d, const struct sl_ynode *spec,
 				 struct sl_ap *ap);
+/* EndpointSlice has no spec: its fields are @root's */
+bool sl_kind_endpointslice(struct sl_dec *d, const struct sl_ynode *root,
+			   struct sl_eps *e);
 
 /** sl_cfg_host_fqdn - Istio short-name rule, in namespace @ns (arena) */
 const char *sl_cfg_host_fqdn(struct sl_arena *a, const char *host,

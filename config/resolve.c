@@ -811,6 +811,122 @@ static size_t sl_wl_ns_first(const struct sl_config *cfg, const char *ns,
 	return lo;
 }
 
+/* ---- EndpointSlices ------------------------------------------------------ */
+
+static int sl_eps_cmp(const void *a, const void *b)
+{
+	const struct sl_eps *x = *(const struct sl_eps *const *)a;
+	const struct sl_eps *y = *(const struct sl_eps *const *)b;
+	int c = strcmp(x->r.ns, y->r.ns);
+
+	return c ? c : strcmp(x->service, y->service);
+}
+
+/* the first slice of Service @ns/@svc in cfg->eps_by_svc (or past it) */
+static size_t sl_eps_first(const struct sl_config *cfg, const char *ns,
+			   const char *svc)
+{
+	struct sl_eps key = { .r.ns = ns, .service = svc };
+	const struct sl_eps *kp = &key;
+	size_t lo = 0, hi = cfg->n_eps_by_svc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sl_eps_cmp(&cfg->eps_by_svc[mid], &kp) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* index the slices that have effect; warn about those of no Service */
+static int sl_resolve_eps(struct sl_config *cfg)
+{
+	size_t n = cfg->res.n[SL_K_ENDPOINTSLICE];
+
+	cfg->eps_by_svc = sl_arena_array(&cfg->arena, n ? n : 1,
+					 sizeof(*cfg->eps_by_svc));
+	if (!cfg->eps_by_svc)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_eps *e = SL_RES(cfg, SL_K_ENDPOINTSLICE,
+						struct sl_eps, i);
+		const char *fqdn;
+		const struct sl_host *h;
+
+		if (e->skip)
+			continue;
+		fqdn = sl_arena_printf(&cfg->arena, "%s.%s.%s", e->service,
+				       e->r.ns, SL_CFG_CLUSTER_DOMAIN);
+		if (!fqdn)
+			return -ENOMEM;
+		h = sl_cfg_host_find(cfg, fqdn);
+		if (!h || h->def->kind != SL_K_SERVICE) {
+			sl_cfg_err_add(&cfg->warns, e->r.pos.file,
+				       e->r.pos.line, e->r.pos.col,
+				       "metadata.labels",
+				       "no Service %s/%s (label %s): this EndpointSlice has no effect",
+				       e->r.ns, e->service, SL_EPS_SERVICE_NAME);
+			continue;
+		}
+		cfg->eps_by_svc[cfg->n_eps_by_svc++] = e;
+	}
+	sl_sort(cfg->eps_by_svc, cfg->n_eps_by_svc, sizeof(*cfg->eps_by_svc),
+		sl_eps_cmp);
+	return 0;
+}
+
+/* the endpoints the slices of Service @svc give for port @p (count them
+ * when @out is NULL): the ready ones (all with publishNotReadyAddresses),
+ * at the slice's port of the same name; a pod's address is its workload */
+static size_t sl_epset_slices(struct sl_config *cfg, const struct sl_svc *svc,
+			      struct sl_endpoint *out,
+			      const struct sl_subset *sub,
+			      const struct sl_svc_port *p)
+{
+	const char *pname = p->name ? p->name : "";
+	size_t n = 0;
+
+	for (size_t i = sl_eps_first(cfg, svc->r.ns, svc->r.name);
+	     i < cfg->n_eps_by_svc; i++) {
+		const struct sl_eps *e = cfg->eps_by_svc[i];
+		uint32_t port = 0;
+
+		if (strcmp(e->r.ns, svc->r.ns) || strcmp(e->service, svc->r.name))
+			break;
+		for (size_t j = 0; j < e->n_ports && !port; j++)
+			if (!strcmp(e->ports[j].name, pname))
+				port = e->ports[j].port;
+		if (!port)
+			continue;
+		for (size_t j = 0; j < e->n_eps; j++) {
+			const struct sl_eps_ep *ep = &e->eps[j];
+			const struct sl_workload *wl;
+
+			if (!ep->ready && !svc->publish_not_ready)
+				continue;
+			wl = sl_config_workload_by_ip(cfg, &ep->address);
+			/* a subset's labels are a workload's; an address that
+			   is no workload has none */
+			if (sub && !(wl && sl_labels_match(sub->labels,
+							   sub->n_labels,
+							   wl->labels,
+							   wl->n_labels)))
+				continue;
+			if (out) {
+				out[n].workload = wl;
+				out[n].address = ep->address;
+				out[n].port = (uint16_t)port;
+				out[n].weight = 1;
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
 /* endpoints of workloads: by the workload's index (its entry's order) */
 static int sl_ep_index_cmp(const void *a, const void *b)
 {
@@ -828,7 +944,7 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		(const struct sl_se *)h->def : NULL;
 	const struct sl_svc *svc = se ? NULL : (const struct sl_svc *)h->def;
 	const struct sl_label *sel = se ? se->selector : svc->selector;
-	size_t n_sel = se ? se->n_selector : svc->n_selector, n = 0;
+	size_t n_sel = se ? se->n_selector : svc->n_selector, n = 0, n0 = 0;
 	bool use_wl = se ? se->has_selector : (svc->has_selector && n_sel);
 
 	if (se && !se->has_selector) {
@@ -853,8 +969,12 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		}
 		return n;
 	}
+	/* a Service's EndpointSlices (written, or mirrored from Endpoints),
+	   then the workloads its selector picks */
+	if (svc && cfg->n_eps_by_svc)
+		n = n0 = sl_epset_slices(cfg, svc, out, sub, p);
 	if (!use_wl)
-		return 0;
+		return n;
 	/* with a selector, the workloads of the host's namespace that have
 	   its first label (a run of wl_labels, in workload order); without,
 	   every workload of the namespace (a run of wl_by_name) */
@@ -897,7 +1017,7 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 	/* in the order of the WorkloadEntries, as they were given (a run of
 	   wl_labels is in that order already; wl_by_name is by name) */
 	if (out && !n_sel)
-		sl_sort(out, n, sizeof(*out), sl_ep_index_cmp);
+		sl_sort(out + n0, n - n0, sizeof(*out), sl_ep_index_cmp);
 	return n;
 }
 
@@ -1060,5 +1180,7 @@ int sl_cfg_resolve_all(struct sl_config *cfg, const char *node_name,
 	if (ret < 0)
 		return ret;
 	sl_cfg_http_warn(cfg);
+	if (sl_resolve_eps(cfg) < 0)
+		return -ENOMEM;
 	return sl_resolve_endpoints(cfg);
 }

@@ -18,6 +18,7 @@ const char *const sl_kind_names[SL_K_COUNT] = {
 	[SL_K_PEERAUTHENTICATION] = "PeerAuthentication",
 	[SL_K_AUTHORIZATIONPOLICY] = "AuthorizationPolicy",
 	[SL_K_NODE] = "Node",
+	[SL_K_ENDPOINTSLICE] = "EndpointSlice",
 };
 
 static const char *const sl_net_versions[] = {
@@ -29,6 +30,8 @@ static const char *const sl_sec_versions[] = {
 };
 static const char *const sl_core_versions[] = { "v1", NULL };
 static const char *const sl_node_versions[] = { "sluice.io/v1alpha1", NULL };
+static const char *const sl_discovery_versions[] = { "discovery.k8s.io/v1",
+						     NULL };
 
 static const struct {
 	const char *const *versions;
@@ -42,6 +45,7 @@ static const struct {
 	[SL_K_PEERAUTHENTICATION] = { sl_sec_versions, sizeof(struct sl_pa) },
 	[SL_K_AUTHORIZATIONPOLICY] = { sl_sec_versions, sizeof(struct sl_ap) },
 	[SL_K_NODE] = { sl_node_versions, sizeof(struct sl_noderes) },
+	[SL_K_ENDPOINTSLICE] = { sl_discovery_versions, sizeof(struct sl_eps) },
 };
 
 static bool sl_decode_metadata(struct sl_dec *d, const struct sl_ynode *root,
@@ -110,6 +114,7 @@ static bool sl_decode_spec(struct sl_dec *d, const struct sl_ynode *spec,
 		return sl_kind_authorizationpolicy(d, spec, (struct sl_ap *)r);
 	case SL_K_NODE:
 		return sl_kind_node(d, spec, (struct sl_noderes *)r);
+	case SL_K_ENDPOINTSLICE: /* decoded from the root (no spec) */
 	case SL_K_COUNT:
 		break;
 	}
@@ -169,20 +174,29 @@ void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 {
 	static const char *const known[] = { "apiVersion", "kind", "metadata",
 					     "spec", "status", NULL };
+	/* the fields of an EndpointSlice are at the top */
+	static const char *const known_eps[] = { "apiVersion", "kind",
+						 "metadata", "addressType",
+						 "endpoints", "ports", NULL };
 	struct sl_dec d = { .a = &cfg->arena, .errs = errs,
 			    .warns = &cfg->warns, .file = file };
 	const char *kind = NULL, *version = NULL;
 	struct sl_resources *res = &cfg->res;
-	const struct sl_ynode *spec;
+	const struct sl_ynode *spec, *kn;
 	struct sl_res *r;
 	int k, kret, vret;
-	bool ok, vok = false;
+	bool ok, vok = false, eps;
 
 	if (sl_ynode_is_null(root))
 		return; /* an empty document */
 	if (root->type == SL_YMAP && sl_skip_foreign(&d, root))
 		return;
-	ok = sl_dec_fields(&d, root, known, NULL);
+	kn = sl_ymap_get(root, "kind");
+	eps = kn && kn->type == SL_YSCALAR &&
+	      !strcmp(kn->str, sl_kind_names[SL_K_ENDPOINTSLICE]);
+	if (eps)
+		d.kind = sl_kind_names[SL_K_ENDPOINTSLICE];
+	ok = sl_dec_fields(&d, root, eps ? known_eps : known, NULL);
 	if (root->type != SL_YMAP)
 		return;
 	kret = sl_dec_str(&d, root, "kind", &kind);
@@ -227,7 +241,10 @@ void sl_cfg_decode_doc(struct sl_config *cfg, struct sl_cfg_errs *errs,
 		ok = false;
 	d.ns = r->ns;
 	spec = sl_ymap_get(root, "spec");
-	{
+	if (r->kind == SL_K_ENDPOINTSLICE) {
+		if (!sl_kind_endpointslice(&d, root, (struct sl_eps *)r))
+			ok = false;
+	} else {
 		size_t old = sl_dec_push_key(&d, "spec");
 
 		if (spec && !sl_dec_is_map(&d, spec))
