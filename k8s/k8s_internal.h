@@ -79,6 +79,7 @@ struct sl_k8s_res {
 	const char *const *versions; /* tried in order */
 	const char *plural;
 	const char *kind;
+	const char *label_selector; /* of the list and watch, or NULL */
 	int (*convert)(const struct sl_k8s_res *r, json_object *o,
 		       struct sl_k8s_obj **out, char *why, size_t len);
 };

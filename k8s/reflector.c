@@ -429,7 +429,7 @@ static char *sl_refl_url(struct sl_refl *r, bool watch)
 {
 	struct sl_k8s *k = r->k;
 	const char *ver = r->res->versions[r->vi];
-	char *url = NULL, *cont = NULL;
+	char *url = NULL, *cont = NULL, *sel = NULL;
 	int w;
 
 	if (!watch && r->cont) {
@@ -437,15 +437,23 @@ static char *sl_refl_url(struct sl_refl *r, bool watch)
 		if (!cont)
 			return NULL;
 	}
+	if (r->res->label_selector) {
+		sel = curl_easy_escape(NULL, r->res->label_selector, 0);
+		if (!sel) {
+			curl_free(cont);
+			return NULL;
+		}
+	}
 	if (watch) {
 		unsigned int t = k->o.watch_timeout_s;
 
 		t += (unsigned int)(sl_k8s_rand(k) % (t / 2 + 1));
 		w = asprintf(&url,
-			     "%s/%s%s/%s/%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
+			     "%s/%s%s/%s/%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u%s%s",
 			     k->creds.server, r->res->group ? "apis/" : "api",
 			     r->res->group ? r->res->group : "", ver,
-			     r->res->plural, r->rv, t);
+			     r->res->plural, r->rv, t,
+			     sel ? "&labelSelector=" : "", sel ? sel : "");
 	} else {
 		/* the first list may come from the API server's watch cache
 		   (resourceVersion 0, as client-go's first list); a relist
@@ -453,13 +461,15 @@ static char *sl_refl_url(struct sl_refl *r, bool watch)
 		const char *rvq = cont || r->st.lists || r->list_fresh ?
 					  "" : "&resourceVersion=0";
 
-		w = asprintf(&url, "%s/%s%s/%s/%s?limit=%u%s%s%s",
+		w = asprintf(&url, "%s/%s%s/%s/%s?limit=%u%s%s%s%s%s",
 			     k->creds.server, r->res->group ? "apis/" : "api",
 			     r->res->group ? r->res->group : "", ver,
 			     r->res->plural, k->o.page_size,
-			     cont ? "&continue=" : "", cont ? cont : "", rvq);
+			     cont ? "&continue=" : "", cont ? cont : "", rvq,
+			     sel ? "&labelSelector=" : "", sel ? sel : "");
 	}
 	curl_free(cont);
+	curl_free(sel);
 	return w < 0 ? NULL : url;
 }
 

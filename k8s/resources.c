@@ -320,6 +320,67 @@ static int sl_conv_service(const struct sl_k8s_res *r, json_object *o,
 	return ret;
 }
 
+/*
+ * An EndpointSlice of a meshed namespace: passed on whole (its fields are
+ * at the top) with metadata cut to its name and the two labels sluice
+ * reads (the Service's name, who manages it)
+ */
+static int sl_conv_endpointslice(const struct sl_k8s_res *r, json_object *o,
+				 struct sl_k8s_obj **out, char *why,
+				 size_t len)
+{
+	static const char *const keep[] = { "kubernetes.io/service-name",
+					    "endpointslice.kubernetes.io/managed-by",
+					    NULL };
+	json_object *labels = sl_get(sl_get(o, "metadata"), "labels");
+	json_object *j, *m, *l;
+	const char *ns, *name;
+	int ret;
+
+	if (!sl_k8s_meta(o, &ns, &name) || !*ns) {
+		snprintf(why, len, "an endpointslice without metadata.name or .namespace");
+		return -EINVAL;
+	}
+	*out = sl_obj_new(ns, name);
+	if (!*out)
+		return -ENOMEM;
+	(*out)->flags = SL_K8S_NS_GATED;
+	j = json_object_new_object();
+	m = sl_meta_new(ns, name);
+	l = json_object_new_object();
+	if (!j || !m || !l) {
+		json_object_put(j);
+		json_object_put(m);
+		json_object_put(l);
+		sl_k8s_obj_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; keep[i]; i++) {
+		json_object *v = sl_get(labels, keep[i]);
+
+		if (v && json_object_is_type(v, json_type_string))
+			json_object_object_add(l, keep[i], json_object_get(v));
+	}
+	json_object_object_add(m, "labels", l);
+	json_object_object_add(j, "apiVersion",
+			       json_object_new_string("discovery.k8s.io/v1"));
+	json_object_object_add(j, "kind", json_object_new_string("EndpointSlice"));
+	json_object_object_add(j, "metadata", m);
+	json_object_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "apiVersion") && strcmp(k, "kind") &&
+		    strcmp(k, "metadata"))
+			json_object_object_add(j, k, json_object_get(v));
+	}
+	ret = sl_obj_add(r, *out, name, "", j);
+	if (ret < 0) {
+		sl_k8s_obj_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
 static int sl_conv_istio(const struct sl_k8s_res *r, json_object *o,
 			 struct sl_k8s_obj **out, char *why, size_t len)
 {
@@ -397,26 +458,37 @@ static const char *const sl_istio_sec[] = { "v1", "v1beta1", NULL };
 
 /* Namespaces first: what is meshed is known before the pods are */
 const struct sl_k8s_res sl_k8s_resources[] = {
-	{ "namespaces", NULL, sl_v1, "namespaces", "Namespace",
+	{ "namespaces", NULL, sl_v1, "namespaces", "Namespace", NULL,
 	  sl_conv_namespace },
-	{ "pods", NULL, sl_v1, "pods", "Pod", sl_conv_pod },
-	{ "services", NULL, sl_v1, "services", "Service", sl_conv_service },
+	{ "pods", NULL, sl_v1, "pods", "Pod", NULL, sl_conv_pod },
+	{ "services", NULL, sl_v1, "services", "Service", NULL,
+	  sl_conv_service },
+	/* the slices of Services without a selector (written, or mirrored from
+	   Endpoints): the controller's would repeat the pods, at scale */
+	{ "discovery.k8s.io/endpointslices", "discovery.k8s.io", sl_v1,
+	  "endpointslices", "EndpointSlice",
+	  "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io",
+	  sl_conv_endpointslice },
 	{ "networking.istio.io/virtualservices", "networking.istio.io",
-	  sl_istio_net, "virtualservices", "VirtualService", sl_conv_istio },
+	  sl_istio_net, "virtualservices", "VirtualService", NULL,
+	  sl_conv_istio },
 	{ "networking.istio.io/destinationrules", "networking.istio.io",
-	  sl_istio_net, "destinationrules", "DestinationRule", sl_conv_istio },
+	  sl_istio_net, "destinationrules", "DestinationRule", NULL,
+	  sl_conv_istio },
 	{ "networking.istio.io/serviceentries", "networking.istio.io",
-	  sl_istio_net, "serviceentries", "ServiceEntry", sl_conv_istio },
+	  sl_istio_net, "serviceentries", "ServiceEntry", NULL,
+	  sl_conv_istio },
 	{ "networking.istio.io/workloadentries", "networking.istio.io",
-	  sl_istio_net, "workloadentries", "WorkloadEntry", sl_conv_istio },
+	  sl_istio_net, "workloadentries", "WorkloadEntry", NULL,
+	  sl_conv_istio },
 	{ "security.istio.io/peerauthentications", "security.istio.io",
-	  sl_istio_sec, "peerauthentications", "PeerAuthentication",
+	  sl_istio_sec, "peerauthentications", "PeerAuthentication", NULL,
 	  sl_conv_istio },
 	{ "security.istio.io/authorizationpolicies", "security.istio.io",
-	  sl_istio_sec, "authorizationpolicies", "AuthorizationPolicy",
+	  sl_istio_sec, "authorizationpolicies", "AuthorizationPolicy", NULL,
 	  sl_conv_istio },
 	/* no documents: the node binding asks sl_k8s_node_of() */
-	{ "nodes", NULL, sl_v1, "nodes", "Node", sl_conv_node },
+	{ "nodes", NULL, sl_v1, "nodes", "Node", NULL, sl_conv_node },
 };
 
 const size_t sl_k8s_n_resources =

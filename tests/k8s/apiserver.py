@@ -520,6 +520,7 @@ class ApiServer:
         self.conns = set()  # open API sockets, for restart
         self.conns_lock = threading.Lock()
         self.watchers = 0
+        self.watch_selectors = {}  # resource -> labelSelector of its last watch
         self.cut_generation = 0   # "now" cuts
         self.cut_next = False     # "next" cut armed
         self.up_lock = threading.Lock()
@@ -972,6 +973,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         next_bm = time.monotonic() + api.bookmark_interval
         with store.lock:
             api.watchers += 1
+            api.watch_selectors[res.gr()] = query.get("labelSelector", "")
         try:
             while True:
                 out = []
@@ -1403,6 +1405,7 @@ class ControlHandler(BaseHTTPRequestHandler):
                       "history": len(s.history), "watchers": api.watchers,
                       "up": api.httpd is not None, "port": api.port,
                       "restarts": api.restarts,
+                      "watch_selectors": dict(api.watch_selectors),
                       "objects": {r.gr(): len(s.objects[r])
                                   for r in RESOURCES}}
             return self.reply(200, st)

@@ -201,7 +201,7 @@ def started(viewer_args=(), first=None):
         v = Viewer(si, args=viewer_args)
         try:
             v.wait(has(first or "kubernetes:pods/mesh/p0"), "first view")
-            si.wait_watchers(10)
+            si.wait_watchers(11)
             yield si, v
         finally:
             v.close()
@@ -334,6 +334,73 @@ def test_watch_events():
         v.wait(lacks("kubernetes:pods/mesh/p1"), "a pod opting out")
         assert v.status["pods"]["relists_gone"] == 0, v.status
         assert v.status["pods"]["lists"] == 1, v.status
+
+
+def eps_obj(ns, name, svc, addrs, managed_by=None, ready=True):
+    labels = {"kubernetes.io/service-name": svc, "team": "db"}
+    if managed_by:
+        labels["endpointslice.kubernetes.io/managed-by"] = managed_by
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": ns, "labels": labels,
+                         "uid": "u-" + name, "generation": 1},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [a], "conditions": {"ready": ready},
+                           "targetRef": {"kind": "Pod", "name": "x"}}
+                          for a in addrs],
+            "ports": [{"name": "sql", "port": 5432, "protocol": "TCP"}]}
+
+
+def test_endpointslices():
+    """The slices of a Service without a selector: watched without the
+    controller's (a label selector on the request), gated by namespace,
+    passed on with their endpoints and the two labels sluice reads"""
+    with started() as (si, v):
+        db = svc_obj("mesh", "db", "198.18.100.5", port=5432)
+        del db["spec"]["selector"]
+        db["spec"]["ports"][0]["name"] = "sql"
+        si.put(db)
+        si.put(eps_obj("mesh", "db-1", "db", ["198.18.1.10", "198.18.9.9"]))
+        si.put(eps_obj("mesh", "web-ctl", "web", ["198.18.1.10"],
+                       managed_by="endpointslice-controller.k8s.io"))
+        si.put(eps_obj("mesh", "db-mirror", "db", ["198.18.9.8"],
+                       managed_by="endpointslicemirroring-controller.k8s.io"))
+        si.put(eps_obj("plain", "other-1", "other", ["198.18.9.7"]))
+        view = v.wait(has("kubernetes:discovery.k8s.io/endpointslices/mesh/db-mirror"),
+                      "the slices of db")
+        e = doc(view, "kubernetes:discovery.k8s.io/endpointslices/mesh/db-1")
+        assert e == {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "db-1", "namespace": "mesh",
+                         "labels": {"kubernetes.io/service-name": "db"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["198.18.1.10"],
+                           "conditions": {"ready": True},
+                           "targetRef": {"kind": "Pod", "name": "x"}},
+                          {"addresses": ["198.18.9.9"],
+                           "conditions": {"ready": True},
+                           "targetRef": {"kind": "Pod", "name": "x"}}],
+            "ports": [{"name": "sql", "port": 5432, "protocol": "TCP"}]}, e
+        assert "kubernetes:discovery.k8s.io/endpointslices/mesh/web-ctl" \
+            not in view["docs"], sorted(view["docs"])
+        assert "kubernetes:discovery.k8s.io/endpointslices/plain/other-1" \
+            not in view["docs"], sorted(view["docs"])
+        assert view["config"] == "ok", view["errors"]
+        # the controller's slices are not even sent: the watch asks
+        sel = si.state()["watch_selectors"]
+        assert sel.get("endpointslices.discovery.k8s.io") == \
+            "endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io", sel
+        st = v.wait_status(
+            lambda s: s["discovery.k8s.io/endpointslices"]["objects"] == 3,
+            "three slices held (db-1, db-mirror, other-1)")
+        # a slice's endpoint no longer ready: a new view says so
+        si.put(eps_obj("mesh", "db-1", "db", ["198.18.1.10"], ready=False))
+        v.wait(lambda v: '"ready":false' in v["docs"].get(
+            "kubernetes:discovery.k8s.io/endpointslices/mesh/db-1", ""),
+            "an endpoint no longer ready")
+        si.delete("discovery.k8s.io/v1", "EndpointSlice", "mesh", "db-1")
+        v.wait(lacks("kubernetes:discovery.k8s.io/endpointslices/mesh/db-1"),
+               "a deleted slice")
+        assert st["discovery.k8s.io/endpointslices"]["lists"] == 1, st
 
 
 def test_cut_resumes_without_relist():

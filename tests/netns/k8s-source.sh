@@ -155,8 +155,8 @@ echo "$st" | grep -q '"kubernetes":{"server":"http://198.18.0.2:' ||
 	tp_fail "sluice status has no kubernetes section: $st"
 echo "$st" | grep -q '"synced":true,"serving_saved_view":false' ||
 	tp_fail "sluice status: the API is not synced: $st"
-[ "$("$SLUICE" -s "$TM_SOCK_B" status | grep -c '^k8s ')" = 10 ] ||
-	tp_fail "sluice status (table) lacks the 10 resources: $("$SLUICE" -s "$TM_SOCK_B" status)"
+[ "$("$SLUICE" -s "$TM_SOCK_B" status | grep -c '^k8s ')" = 11 ] ||
+	tp_fail "sluice status (table) lacks the 11 resources: $("$SLUICE" -s "$TM_SOCK_B" status)"
 ok "pods from the API are meshed (pod21 steered on node2, pod11 -> pod21 over the mesh); sluice status shows the API synced"
 
 # ---- 2. a Service from the API -----------------------------------------------
@@ -176,6 +176,40 @@ wait_gen_change "$TM_SOCK_A" "$gen" "pod21 Ready again"
 l=$(tm_line pod11 "$VIP" 7010) || l=FAIL
 [ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod21 Ready again: pod11 -> $VIP got '$l'"; }
 ok "a Service from the API (clusterIP $VIP) routes to its pod, only while it is Ready"
+
+# ---- 2b. a Service without a selector: its EndpointSlice --------------------------
+VIP_DB=198.18.100.3
+gen=$(tm_stat "$TM_SOCK_A" config_generation)
+put "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},
+  \"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"$VIP_DB\",\"clusterIPs\":[\"$VIP_DB\"],
+  \"ports\":[{\"name\":\"tcp-db\",\"port\":7011,\"protocol\":\"TCP\"}]}}"
+eps() { # ready: true|false
+	put "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",
+	  \"metadata\":{\"name\":\"db-1\",\"namespace\":\"default\",
+	    \"labels\":{\"kubernetes.io/service-name\":\"db\",
+	      \"endpointslice.kubernetes.io/managed-by\":\"staff\"}},
+	  \"addressType\":\"IPv4\",
+	  \"endpoints\":[{\"addresses\":[\"$p21\"],\"conditions\":{\"ready\":$1}}],
+	  \"ports\":[{\"name\":\"tcp-db\",\"port\":7010,\"protocol\":\"TCP\"}]}"
+}
+eps true
+wait_gen_change "$TM_SOCK_A" "$gen" "the Service db and its EndpointSlice"
+in0=$(tm_stat "$TM_SOCK_B" inbound_opened)
+for ((i = 0; i < 50; i++)); do # node1 may have seen the Service first
+	l=$(tm_line pod11 "$VIP_DB" 7011 2>/dev/null) || l=FAIL
+	[ "$l" = hello-7010 ] && break
+	sleep 0.1
+done
+[ "$l" = hello-7010 ] || { tm_dump_logs; tp_fail "pod11 -> Service db ($VIP_DB:7011, no selector) got '$l'"; }
+# pod21's address is its workload: the flow came in over the mesh
+[ "$(tm_stat "$TM_SOCK_B" inbound_opened)" -gt "$in0" ] ||
+	{ tm_dump_logs; tp_fail "Service db: the flow to pod21 did not come in over the mesh"; }
+gen=$(tm_stat "$TM_SOCK_A" config_generation)
+eps false
+wait_gen_change "$TM_SOCK_A" "$gen" "db's endpoint no longer ready"
+l=$(tm_line pod11 "$VIP_DB" 7011 2>/dev/null) || l=FAIL
+[ "$l" = FAIL ] || { tm_dump_logs; tp_fail "db's endpoint not ready: pod11 still reached it ('$l')"; }
+ok "a Service without a selector routes to the endpoints of its EndpointSlice (pod21, port by name), only while ready"
 
 # ---- 3. policies from the API --------------------------------------------------
 gen=$(tm_stat "$TM_SOCK_B" config_generation)

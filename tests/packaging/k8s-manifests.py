@@ -73,6 +73,7 @@ QUANTITY_RE = (r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 # ClusterRole is checked against; change both together.
 SLUICED_READS = {
     ("", "pods"), ("", "services"), ("", "namespaces"), ("", "nodes"),
+    ("discovery.k8s.io", "endpointslices"),
     ("networking.istio.io", "virtualservices"),
     ("networking.istio.io", "destinationrules"),
     ("networking.istio.io", "serviceentries"),
@@ -430,10 +431,9 @@ def rbac_self_test(indexed):
     def pod_subresource(ds):
         rule(ds, "")["resources"].append("pods/exec")
 
-    def endpointslices(ds):
-        of(ds, "ClusterRole")["rules"].append(
-            {"apiGroups": ["discovery.k8s.io"],
-             "resources": ["endpointslices"], "verbs": ["list", "watch"]})
+    def endpoints(ds):
+        # the core Endpoints: sluiced reads their EndpointSlices
+        rule(ds, "")["resources"].append("endpoints")
 
     def any_group(ds):
         rule(ds, "security.istio.io")["apiGroups"] = ["*"]
@@ -477,7 +477,7 @@ def rbac_self_test(indexed):
     def bind_other_role(ds):
         of(ds, "ClusterRoleBinding")["roleRef"]["name"] = "cluster-admin"
 
-    cases = [add_get, any_verb, secrets, pod_subresource, endpointslices,
+    cases = [add_get, any_verb, secrets, pod_subresource, endpoints,
              any_group, any_resource, non_resource, aggregated,
              no_namespaces, no_watch, resource_names, namespaced_role,
              bind_more, bind_other_namespace, bind_other_role]
