@@ -16,33 +16,43 @@
 #include "ledger.h"
 #include "util.h"
 
+/*
+ * append @sep (when *@len is not 0) and @s to @buf of @size, truncating;
+ * the decoder builds a path for every field of every document, so no
+ * printf here
+ */
+static void sl_dec_cat(char *buf, size_t size, size_t *len, const char *sep,
+		       const char *s)
+{
+	size_t l = *len;
+
+	if (l)
+		for (; *sep && l + 1 < size; sep++)
+			buf[l++] = *sep;
+	for (; *s && l + 1 < size; s++)
+		buf[l++] = *s;
+	buf[l] = '\0';
+	*len = l;
+}
+
 /* append @s to the normalized path (after @sep when not at the start) */
 static void sl_dec_npush(struct sl_dec *d, const char *sep, const char *s)
 {
-	int n;
-
 	if (d->depth < SL_DEC_DEPTH_MAX) {
 		d->stk[d->depth].plen = d->plen;
 		d->stk[d->depth].nlen = d->nlen;
 	}
 	d->depth++;
-	n = snprintf(d->npath + d->nlen, sizeof(d->npath) - d->nlen, "%s%s",
-		     d->nlen ? sep : "", s);
-	if (n > 0)
-		d->nlen = SL_MIN(d->nlen + (size_t)n, sizeof(d->npath) - 1);
+	sl_dec_cat(d->npath, sizeof(d->npath), &d->nlen, sep, s);
 }
 
 static size_t sl_dec_push(struct sl_dec *d, const char *key,
 			  const char *nkey)
 {
 	size_t old = d->plen;
-	int n;
 
 	sl_dec_npush(d, ".", nkey);
-	n = snprintf(d->path + d->plen, sizeof(d->path) - d->plen, "%s%s",
-		     d->plen ? "." : "", key);
-	if (n > 0)
-		d->plen = SL_MIN(d->plen + (size_t)n, sizeof(d->path) - 1);
+	sl_dec_cat(d->path, sizeof(d->path), &d->plen, ".", key);
 	return old;
 }
 
@@ -180,14 +190,20 @@ bool sl_dec_is_seq(struct sl_dec *d, const struct sl_ynode *n)
 	return false;
 }
 
-/* "<normalized path>.<key>" of field @key of the current mapping */
+/* "<normalized path>.<key>" of field @key of the current mapping; NULL
+   when it does not fit */
 static const char *sl_dec_npath_of(const struct sl_dec *d, const char *key,
 				   char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s%s%s", d->npath, d->nlen ? "." : "",
-			 key);
+	size_t klen = strlen(key), len = d->nlen;
 
-	return n > 0 && (size_t)n < size ? buf : NULL;
+	if (len + 1 + klen >= size)
+		return NULL;
+	memcpy(buf, d->npath, len);
+	if (len)
+		buf[len++] = '.';
+	memcpy(buf + len, key, klen + 1);
+	return buf;
 }
 
 /* a NO_EFFECT field above @np already warned for its whole block */

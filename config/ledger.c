@@ -16,7 +16,9 @@
  * ancestor covers it (one warning per block, not one per line).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -834,38 +836,62 @@ static const struct sl_field sl_ledger[] = {
 
 static atomic_ulong sl_ledger_hits[SL_ARRAY_SIZE(sl_ledger)];
 
-static int sl_field_cmp(const char *kind, const char *path,
-			const struct sl_field *f)
-{
-	int c = strcmp(kind, f->kind);
+/*
+ * The decoder asks for every field of every document: a hash of (kind,
+ * path), built once, answers without a search (open addressing, at most
+ * half full)
+ */
+#define SL_LEDGER_SLOTS 4096u
 
-	return c ? c : strcmp(path, f->path);
+static const struct sl_field *sl_ledger_tab[SL_LEDGER_SLOTS];
+static pthread_once_t sl_ledger_once = PTHREAD_ONCE_INIT;
+
+static uint32_t sl_ledger_hash(const char *kind, const char *path)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = kind; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xffu) * 16777619u; /* between the two: no '\xff' in either */
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
 }
 
-static const struct sl_field *sl_ledger_bsearch(const char *kind,
-						const char *path)
+static void sl_ledger_tab_build(void)
 {
-	size_t lo = 0, hi = SL_ARRAY_SIZE(sl_ledger);
+	_Static_assert(SL_ARRAY_SIZE(sl_ledger) * 2 <= SL_LEDGER_SLOTS,
+		       "the ledger's hash table is too small");
+	for (size_t i = 0; i < SL_ARRAY_SIZE(sl_ledger); i++) {
+		uint32_t h = sl_ledger_hash(sl_ledger[i].kind, sl_ledger[i].path);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = sl_field_cmp(kind, path, &sl_ledger[mid]);
+		while (sl_ledger_tab[h & (SL_LEDGER_SLOTS - 1)])
+			h++;
+		sl_ledger_tab[h & (SL_LEDGER_SLOTS - 1)] = &sl_ledger[i];
+	}
+}
 
-		if (c == 0)
-			return &sl_ledger[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+static const struct sl_field *sl_ledger_lookup(const char *kind,
+					       const char *path)
+{
+	uint32_t h = sl_ledger_hash(kind, path);
+	const struct sl_field *f;
+
+	while ((f = sl_ledger_tab[h & (SL_LEDGER_SLOTS - 1)])) {
+		if (!strcmp(f->path, path) && !strcmp(f->kind, kind))
+			return f;
+		h++;
 	}
 	return NULL;
 }
 
 const struct sl_field *sl_ledger_find(const char *kind, const char *path)
 {
-	const struct sl_field *f = kind ? sl_ledger_bsearch(kind, path) : NULL;
+	const struct sl_field *f;
 
-	return f ? f : sl_ledger_bsearch("*", path);
+	pthread_once(&sl_ledger_once, sl_ledger_tab_build);
+	f = kind ? sl_ledger_lookup(kind, path) : NULL;
+	return f ? f : sl_ledger_lookup("*", path);
 }
 
 const struct sl_field *sl_ledger_entries(size_t *n)
