@@ -55,6 +55,8 @@ struct sl_k8s_events {
 	struct sl_k8s_events_status st;
 	bool forbidden_logged;
 	uint64_t forbidden_until;
+	bool reporter;	      /* sl_ev_reporter(), asked at reporter_at */
+	uint64_t reporter_at; /* 0: ask before the next post */
 	/* the token bucket */
 	unsigned int tokens;
 	uint64_t refill_at;
@@ -181,6 +183,8 @@ static struct sl_ev_item *sl_ev_find(struct sl_k8s_events *ev,
 	return sl_search(&key, ev->v, ev->n, sizeof(*ev->v), sl_ev_item_cmp);
 }
 
+static bool sl_ev_reporter(struct sl_k8s *k, const char *node);
+
 /* ---- the set ------------------------------------------------------------ */
 
 int sl_k8s_report_rejected(struct sl_k8s *k, const char *node,
@@ -251,6 +255,7 @@ int sl_k8s_report_rejected(struct sl_k8s *k, const char *node,
 	ev->n = nn;
 	free(ev->node);
 	ev->node = nodecp;
+	ev->reporter_at = 0;
 	ev->st.dropped += dropped;
 	pthread_mutex_unlock(&ev->lock);
 	for (size_t i = 0; i < n_old; i++)
@@ -315,6 +320,8 @@ void sl_k8s_events_status(struct sl_k8s *k, struct sl_k8s_events_status *st)
 
 	pthread_mutex_lock(&ev->lock);
 	*st = ev->st;
+	/* ev->lock, then k->lock: the order everywhere */
+	st->reporter = sl_ev_reporter(k, ev->node ? ev->node : "");
 	st->pending = 0;
 	for (size_t i = 0; i < ev->n; i++)
 		if (ev->v[i].state == SL_EV_PENDING)
@@ -549,8 +556,6 @@ uint64_t sl_k8s_events_run(struct sl_k8s *k, uint64_t now)
 	struct sl_k8s_events *ev = k->events;
 	struct sl_ev_item *next = NULL;
 	uint64_t wait = UINT64_MAX;
-	bool reporter;
-	char *node;
 
 	if (ev->easy)
 		return UINT64_MAX; /* one at a time: its end wakes the loop */
@@ -567,20 +572,15 @@ uint64_t sl_k8s_events_run(struct sl_k8s *k, uint64_t now)
 			wait = it->next_at - now;
 		}
 	}
-	if (!next || !ev->node) {
-		pthread_mutex_unlock(&ev->lock);
-		return wait;
+	if (!next || !ev->node)
+		goto out;
+	/* the Nodes change: asked again at most once a second (the loop
+	   runs at least that often), and after a new set */
+	if (!ev->reporter_at || now - ev->reporter_at >= 1000000000ull) {
+		ev->reporter = sl_ev_reporter(k, ev->node);
+		ev->reporter_at = now ? now : 1;
 	}
-	node = strdup(ev->node);
-	pthread_mutex_unlock(&ev->lock);
-	if (!node)
-		return 1000000000ull;
-	/* the Nodes change: asked again each time (the loop runs at least
-	   once a second) */
-	reporter = sl_ev_reporter(k, node);
-	pthread_mutex_lock(&ev->lock);
-	ev->st.reporter = reporter;
-	if (!reporter) {
+	if (!ev->reporter) {
 		wait = UINT64_MAX;
 		goto out;
 	}
@@ -591,12 +591,7 @@ uint64_t sl_k8s_events_run(struct sl_k8s *k, uint64_t now)
 	if (!sl_ev_take(ev, now, &wait))
 		goto out;
 	wait = UINT64_MAX;
-	/* the set may have been replaced while the lock was dropped */
-	next = NULL;
-	for (size_t i = 0; i < ev->n && !next; i++)
-		if (ev->v[i].state == SL_EV_PENDING && ev->v[i].next_at <= now)
-			next = &ev->v[i];
-	if (next && sl_ev_start(k, next, node) < 0) {
+	if (sl_ev_start(k, next, ev->node) < 0) {
 		next->next_at = now + SL_EV_BACKOFF_MIN_MS * 1000000ull;
 		sl_strlcpy(ev->st.last_error, "cannot start a request: out of memory",
 			   sizeof(ev->st.last_error));
@@ -604,7 +599,6 @@ uint64_t sl_k8s_events_run(struct sl_k8s *k, uint64_t now)
 	}
 out:
 	pthread_mutex_unlock(&ev->lock);
-	free(node);
 	return wait;
 }
 
