@@ -441,7 +441,7 @@ static int cmd_status(struct req *q)
 				char line[400];
 
 				k8s_events_line(d->k8s, line, sizeof(line));
-				ROW("k8s events", "%s", line);
+				ROW("kubernetes-events", "%s", line);
 			}
 		}
 		ROW("workloads", "%zu", nwl);
