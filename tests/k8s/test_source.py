@@ -3,7 +3,8 @@
 against the stand-in API server: lists in pages, watches, 410 relists,
 streams cut mid-event, a server restart that lost its history, token
 rotation, 403, namespace gating, resources sluice rejects left out while
-the rest serves, and the real fixtures (Kubernetes' and Istio's).
+the rest serves, the real fixtures (Kubernetes' and Istio's), and the
+Kubernetes Events posted for rejected resources (k8s/events.c).
 
 usage: test_source.py path/to/sl-k8s-view"""
 
@@ -590,6 +591,37 @@ def test_event_for_rejected_resource():
             v.settle(0.5)
             assert si.state()["posts"] == 1, si.state()
             assert v.events["posted"] == 1, v.events
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_long_name_and_note():
+    """an object's name of 243 characters: the Event's name cut to 253,
+    still a DNS-1123 subdomain; an error longer than the API's 1,024 bytes
+    for note: cut, not inside a UTF-8 character (the 1,024th byte falls
+    inside an "\u00e9"; the stand-in refuses both otherwise: 422, 400)"""
+    si = standin()
+    try:
+        base_objects(si)
+        name = ".".join(["n" * 60] * 4) + "-x"
+        bad_vs(si, name=name, timeout="soonx" + "\u00e9" * 700)
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            e = v.wait_events(lambda e: e["posted"] + e["failed"] >= 1,
+                              "posted")
+            assert e["posted"] == 1 and e["failed"] == 0, e
+            ev = events_of(si)[0]
+            n = ev["metadata"]["name"]
+            assert len(n) == 253, n
+            assert re.fullmatch(r"n{60}\.n{60}\.n{60}\.n{50}\.sluice-"
+                                r"[0-9a-f]{12}", n), n
+            note = ev["note"].encode()
+            assert 1020 <= len(note) <= 1024, len(note)
+            assert ev["note"].startswith(
+                "left out of the mesh: spec.http[0].timeout: "), ev["note"]
+            assert ev["regarding"]["name"] == name, ev
         finally:
             v.close()
     finally:
