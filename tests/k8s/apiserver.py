@@ -550,6 +550,7 @@ class ApiServer:
         self.restarts = 0
         self.posts = 0  # POST requests on the API (creates tried)
         self.posts_lock = threading.Lock()
+        self.fail_posts = 0  # the next N creates answer 500 (control)
 
     # -- listening
 
@@ -730,9 +731,15 @@ class ApiHandler(BaseHTTPRequestHandler):
             return self.refuse_method()
         with self.api.posts_lock:
             self.api.posts += 1
+            fail = self.api.fail_posts > 0
+            if fail:
+                self.api.fail_posts -= 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
+            if fail:
+                raise ApiError(500, "InternalError", "Internal error "
+                               "occurred: injected by the control port")
             self.api.auth.check(self.headers.get("Authorization"), res,
                                 "create", parts[4])
             obj = create_object(self.api.store, res, parts[2], parts[4],
@@ -1673,6 +1680,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                     api.store.history_max = int(body["history"])
                 if "rv0_unpaged" in body:
                     api.rv0_unpaged = bool(body["rv0_unpaged"])
+                if "fail_posts" in body:
+                    with api.posts_lock:
+                        api.fail_posts = int(body["fail_posts"])
                 return self.reply(200, {})
             self.reply(404, {"error": f"no such control path {path}"})
         except (ValueError, TypeError, OSError, KeyError) as e:

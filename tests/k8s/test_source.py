@@ -628,6 +628,50 @@ def test_event_long_name_and_note():
         si.close()
 
 
+def test_event_rate_bounded():
+    """more rejections than the token bucket's burst (10): 10 posted at
+    once, the rest wait for the refill (one per 5 s)"""
+    si = standin()
+    try:
+        base_objects(si)
+        for i in range(12):
+            bad_vs(si, name=f"bad{i:02}", timeout=f"soon{i}")
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            v.wait(lambda x: len(x["rejected"]) >= 12, "12 rejected")
+            e = v.wait_events(lambda e: e["posted"] == 10, "10 posted")
+            v.settle(1.5)
+            assert v.events["posted"] == 10, v.events
+            assert v.events["pending"] >= 2, v.events
+            assert si.state()["posts"] == 10, si.state()
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_retried_after_500():
+    """a 500: kept, retried with backoff, posted"""
+    si = standin()
+    try:
+        base_objects(si)
+        si.ctl("/config", {"fail_posts": 2})
+        bad_vs(si)
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            e = v.wait_events(lambda e: "HTTP 500" in e["last_error"],
+                              "a 500")
+            assert e["pending"] == 1 and e["failed"] == 0, e
+            e = v.wait_events(lambda e: e["posted"] == 1, "posted", 15)
+            assert e["failed"] == 0 and e["pending"] == 0, e
+            assert si.state()["posts"] == 3, si.state()
+            assert len(events_of(si)) == 1
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
 def test_event_two_reporters_one_event():
     """two nodes report the same rejection: one Event, the second's 409
     counted as already reported"""
