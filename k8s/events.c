@@ -256,7 +256,7 @@ int sl_k8s_report_rejected(struct sl_k8s *k, const char *node,
 	free(ev->node);
 	ev->node = nodecp;
 	ev->reporter_at = 0;
-	ev->st.dropped += dropped;
+	ev->st.dropped = dropped;
 	pthread_mutex_unlock(&ev->lock);
 	for (size_t i = 0; i < n_old; i++)
 		sl_ev_item_free(&old[i]);

@@ -177,7 +177,7 @@ struct sl_k8s_events_status {
 	uint64_t posted;   /* created (201) */
 	uint64_t already;  /* 409 AlreadyExists: another node posted it */
 	uint64_t failed;   /* given up: refused (4xx) or out of tries */
-	uint64_t dropped;  /* rejections beyond SL_K8S_EVENTS_MAX */
+	uint64_t dropped;  /* of the current set, beyond SL_K8S_EVENTS_MAX */
 	size_t pending;	   /* waiting to be posted */
 	bool reporter;	   /* this node is among the nodes that post */
 	bool forbidden;	   /* a 403: RBAC does not allow it (retried later) */
