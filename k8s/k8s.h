@@ -140,4 +140,68 @@ int sl_k8s_nodes_seed(struct sl_k8s *k, const char *text, size_t len);
 /** sl_k8s_server - the API server URL and where it came from */
 const char *sl_k8s_server(const struct sl_k8s *k, const char **origin);
 
+/*
+ * Kubernetes Events for the resources sluice rejects (events.c): an
+ * events.k8s.io/v1 Event (type Warning, reason Rejected, action Validate)
+ * in the object's namespace, regarding it, its note sluice's error.  Its
+ * name is deterministic (<object name>.sluice-<hash of kind, namespace,
+ * name and note>): every node of a DaemonSet that sees the rejection would
+ * post the same Event, and a 409 AlreadyExists means another did.  Only the
+ * nodes whose names are among the first SL_K8S_EVENT_REPORTERS of the Nodes
+ * the source knows, sorted, post (every node when no Node is known); a
+ * token bucket bounds the rate; a 403 (RBAC does not grant create on
+ * events.k8s.io events) stops posting for SL_K8S_EVENT_FORBIDDEN_S.
+ */
+#define SL_K8S_EVENTS_MAX 1000	      /* rejections tracked; more dropped */
+#define SL_K8S_EVENT_REPORTERS 3      /* nodes that post */
+#define SL_K8S_EVENT_BURST 10	      /* token bucket: burst, */
+#define SL_K8S_EVENT_REFILL_MS 5000   /* then one Event per this */
+#define SL_K8S_EVENT_TRIES 5	      /* attempts of one Event */
+#define SL_K8S_EVENT_FORBIDDEN_S 600  /* after a 403, next try */
+#define SL_K8S_EVENT_NOTE_MAX 1024    /* the API's limit on note (bytes) */
+
+/** One API resource sluice rejects. */
+struct sl_k8s_rejection {
+	const char *path;    /* "kubernetes:<resource>/<namespace>/<name>" */
+	const char *message; /* sluice's error text: the Event's note */
+};
+
+/**
+ * sl_k8s_report_rejected - the resources rejected now (the whole set,
+ * after each load): each (object, message) not reported yet is posted
+ * once; one that is no longer in the set is forgotten (rejected again
+ * later, it is posted again).  Only Services and Istio kinds are
+ * reported; at most SL_K8S_EVENTS_MAX are kept (the rest counted as
+ * dropped).  Never blocks on the network: the source's thread posts.
+ * @node: this node's name (reportingInstance "sluiced-<node>", and whether
+ *        this node is one of the reporters); copied
+ * @v: @n rejections; copied
+ * @retval 0, -ENOMEM (the set reported before is kept)
+ */
+int sl_k8s_report_rejected(struct sl_k8s *k, const char *node,
+			   const struct sl_k8s_rejection *v, size_t n);
+
+/**
+ * sl_k8s_report_config - sl_k8s_report_rejected() with @cfg's REJECTED
+ * warnings (the note: "left out of the mesh: <field>: <error>") and its
+ * node's name
+ * @retval as sl_k8s_report_rejected
+ */
+int sl_k8s_report_config(struct sl_k8s *k, const struct sl_config *cfg);
+
+/** What the Events for rejected resources did (sluice status). */
+struct sl_k8s_events_status {
+	uint64_t posted;   /* created (201) */
+	uint64_t already;  /* 409 AlreadyExists: another node posted it */
+	uint64_t failed;   /* given up: refused (4xx) or out of tries */
+	uint64_t dropped;  /* of the current set, beyond SL_K8S_EVENTS_MAX */
+	size_t pending;	   /* waiting to be posted */
+	bool reporter;	   /* this node is among the nodes that post */
+	bool forbidden;	   /* a 403: RBAC does not allow it (retried later) */
+	char last_error[200]; /* empty when none */
+};
+
+/** sl_k8s_events_status - a copy of the Events' counters and state */
+void sl_k8s_events_status(struct sl_k8s *k, struct sl_k8s_events_status *st);
+
 #endif /* SL_K8S_H */

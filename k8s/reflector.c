@@ -27,7 +27,7 @@
 #include "sl_build_config.h"
 #include "util.h"
 
-static uint64_t sl_k8s_rand(struct sl_k8s *k)
+uint64_t sl_k8s_rand(struct sl_k8s *k)
 {
 	/* xorshift64*: jitter only */
 	k->rng ^= k->rng >> 12;
@@ -148,12 +148,8 @@ void sl_refl_end_request(struct sl_refl *r)
 		curl_easy_cleanup(r->easy);
 		r->easy = NULL;
 	}
-	if (r->hdrs) {
-		for (struct curl_slist *h = r->hdrs; h; h = h->next)
-			explicit_bzero(h->data, strlen(h->data));
-		curl_slist_free_all(r->hdrs);
-		r->hdrs = NULL;
-	}
+	sl_k8s_headers_free(r->hdrs);
+	r->hdrs = NULL;
 	r->len = 0;
 	r->overflow = false;
 }
@@ -473,41 +469,50 @@ static char *sl_refl_url(struct sl_refl *r, bool watch)
 	return w < 0 ? NULL : url;
 }
 
-int sl_refl_begin(struct sl_refl *r)
+struct curl_slist *sl_k8s_headers(struct sl_k8s *k, const char *extra)
 {
-	struct sl_k8s *k = r->k;
-	bool watch = !r->need_list;
-	char *url, *auth = NULL;
-	CURL *e;
+	struct curl_slist *hdrs, *h;
+	char *auth = NULL;
 
-	url = sl_refl_url(r, watch);
-	if (!url)
-		return -ENOMEM;
-	e = curl_easy_init();
-	if (!e) {
-		free(url);
-		return -ENOMEM;
-	}
 	sl_k8s_token_refresh(k);
-	r->hdrs = curl_slist_append(NULL, "Accept: application/json");
+	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (!hdrs)
+		return NULL;
+	if (extra) {
+		h = curl_slist_append(hdrs, extra);
+		if (!h)
+			goto err;
+		hdrs = h;
+	}
 	if (k->token || k->creds.token) {
 		if (asprintf(&auth, "Authorization: Bearer %s",
 			     k->token ? k->token : k->creds.token) < 0)
-			auth = NULL;
-		if (auth) {
-			struct curl_slist *h = curl_slist_append(r->hdrs, auth);
-
-			explicit_bzero(auth, strlen(auth));
-			free(auth);
-			if (h)
-				r->hdrs = h;
-		}
+			goto err;
+		h = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+		if (!h)
+			goto err;
+		hdrs = h;
 	}
+	return hdrs;
+err:
+	sl_k8s_headers_free(hdrs);
+	return NULL;
+}
+
+void sl_k8s_headers_free(struct curl_slist *hdrs)
+{
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(hdrs);
+}
+
+void sl_k8s_easy_setup(struct sl_k8s *k, CURL *e, const char *url,
+		       struct curl_slist *hdrs, long timeout_ms)
+{
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl_refl_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "sluiced/" SL_VERSION);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -516,9 +521,7 @@ int sl_refl_begin(struct sl_refl *r)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			 watch ? (long)(k->o.watch_timeout_s * 2 + 60) * 1000L :
-				 60000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (k->creds.ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, k->creds.ca_file);
 	if (k->creds.ca_pem) {
@@ -546,6 +549,32 @@ int sl_refl_begin(struct sl_refl *r)
 		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
 		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
+}
+
+int sl_refl_begin(struct sl_refl *r)
+{
+	struct sl_k8s *k = r->k;
+	bool watch = !r->need_list;
+	char *url;
+	CURL *e;
+
+	url = sl_refl_url(r, watch);
+	if (!url)
+		return -ENOMEM;
+	e = curl_easy_init();
+	r->hdrs = e ? sl_k8s_headers(k, NULL) : NULL;
+	if (!r->hdrs) {
+		if (e)
+			curl_easy_cleanup(e);
+		free(url);
+		return -ENOMEM;
+	}
+	sl_k8s_easy_setup(k, e, url, r->hdrs,
+			  watch ? (long)(k->o.watch_timeout_s * 2 + 60) * 1000L :
+				  60000L);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sl_refl_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	free(url);
 	r->easy = e;
 	r->len = 0;

@@ -87,6 +87,8 @@ struct sl_k8s {
 	   every key is its own allocation */
 	struct sl_k8s_node_addr *seed_addrs;
 	size_t n_seed_addrs;
+	struct sl_k8s_events *events; /* Events for rejected resources
+					 (events.c) */
 };
 
 /** One address of one Node (its key "/<name>" is in the nodes store). */
@@ -121,5 +123,38 @@ void sl_refl_error(struct sl_refl *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /** sl_wipe_str - wipe and free a secret string; NULL-safe */
 void sl_wipe_str(char *s);
+/** sl_k8s_rand - a pseudo-random number, for jitter only */
+uint64_t sl_k8s_rand(struct sl_k8s *k);
+
+/* what every request to the API server shares (reflector.c) */
+
+/**
+ * sl_k8s_headers - "Accept: application/json", @extra (or NULL) and the
+ * bearer token (the file read again if it changed)
+ * @retval the list, to free with sl_k8s_headers_free(); NULL on ENOMEM
+ */
+struct curl_slist *sl_k8s_headers(struct sl_k8s *k, const char *extra);
+/** sl_k8s_headers_free - wipe (the token) and free; NULL-safe */
+void sl_k8s_headers_free(struct curl_slist *hdrs);
+/** sl_k8s_easy_setup - @e to @url with @hdrs (kept by the caller), the
+ * API server's TLS settings and client credentials, and timeouts */
+void sl_k8s_easy_setup(struct sl_k8s *k, CURL *e, const char *url,
+		       struct curl_slist *hdrs, long timeout_ms);
+
+/* Events for the resources sluice rejects (events.c), on the thread but
+   for sl_k8s_report_rejected() and sl_k8s_events_status() */
+
+/** sl_k8s_events_new - k->events; -ENOMEM */
+int sl_k8s_events_new(struct sl_k8s *k);
+/** sl_k8s_events_free - its request ended, everything freed; NULL-safe */
+void sl_k8s_events_free(struct sl_k8s *k);
+/**
+ * sl_k8s_events_run - post the next Event if one is due and allowed
+ * @retval nanoseconds until something is due (UINT64_MAX: nothing)
+ */
+uint64_t sl_k8s_events_run(struct sl_k8s *k, uint64_t now);
+/** sl_k8s_events_done - the Event's request (an easy handle without
+ * CURLOPT_PRIVATE) ended with @res */
+void sl_k8s_events_done(struct sl_k8s *k, CURL *easy, CURLcode res);
 
 #endif /* SL_K8S_REFLECTOR_H */

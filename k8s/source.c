@@ -100,8 +100,14 @@ static void *sl_k8s_thread(void *arg)
 					  (char **)&r);
 			if (r)
 				sl_refl_done(r, m->data.result);
+			else /* the Event being posted (events.c) */
+				sl_k8s_events_done(k, m->easy_handle,
+						   m->data.result);
 		}
 		w = sl_k8s_publish(k, sl_now_ns());
+		if (w < wait_ns)
+			wait_ns = w;
+		w = sl_k8s_events_run(k, sl_now_ns());
 		if (w < wait_ns)
 			wait_ns = w;
 		/* idle reflectors due now: no wait */
@@ -194,7 +200,7 @@ int sl_k8s_start(const struct sl_k8s_opts *opts, struct sl_k8s **out)
 	k->refl = calloc(sl_k8s_n_resources, sizeof(*k->refl));
 	k->tok = json_tokener_new_ex(64);
 	k->multi = curl_multi_init();
-	if (!k->refl || !k->tok || !k->multi)
+	if (!k->refl || !k->tok || !k->multi || sl_k8s_events_new(k) < 0)
 		goto err;
 	for (size_t i = 0; i < sl_k8s_n_resources; i++) {
 		struct sl_refl *r = &k->refl[i];
@@ -253,6 +259,7 @@ void sl_k8s_stop(struct sl_k8s *k)
 		free(r->page_cont);
 		sl_k8s_lscan_free(&r->ls);
 	}
+	sl_k8s_events_free(k);
 	free(k->refl);
 	free(k->node_addrs);
 	sl_k8s_seed_free(k);

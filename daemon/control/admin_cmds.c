@@ -195,6 +195,41 @@ static void kv_age(struct sl_json *j, const char *key, time_t t, time_t now)
 		sl_json_null(j);
 }
 
+/* the Events for rejected resources (k8s.h: sl_k8s_events_status) */
+static void k8s_events_json(struct sl_json *j, struct sl_k8s *k)
+{
+	struct sl_k8s_events_status es;
+
+	sl_k8s_events_status(k, &es);
+	sl_json_key(j, "events");
+	sl_json_obj_begin(j);
+	sl_json_kv_uint(j, "posted", es.posted);
+	sl_json_kv_uint(j, "already_posted", es.already);
+	sl_json_kv_uint(j, "failed", es.failed);
+	sl_json_kv_uint(j, "dropped", es.dropped);
+	sl_json_kv_uint(j, "pending", es.pending);
+	sl_json_kv_bool(j, "reporter", es.reporter);
+	sl_json_kv_bool(j, "forbidden", es.forbidden);
+	sl_json_kv_str(j, "last_error", es.last_error[0] ? es.last_error : NULL);
+	sl_json_obj_end(j);
+}
+
+/* "posted 2, already posted 1, failed 0, pending 0; FORBIDDEN ..." */
+static void k8s_events_line(struct sl_k8s *k, char *buf, size_t len)
+{
+	struct sl_k8s_events_status es;
+
+	sl_k8s_events_status(k, &es);
+	snprintf(buf, len,
+		 "posted %llu, already posted %llu, failed %llu, pending %zu%s%s%s%s",
+		 (unsigned long long)es.posted,
+		 (unsigned long long)es.already,
+		 (unsigned long long)es.failed, es.pending,
+		 es.reporter ? "" : "; not a reporter (not among the first 3 Nodes)",
+		 es.forbidden ? "; FORBIDDEN by RBAC" : "",
+		 es.last_error[0] ? "; last error: " : "", es.last_error);
+}
+
 /* the Kubernetes API source (k8s.h): where, in sync, and per resource */
 static void k8s_status_json(struct sl_json *j, struct sl_daemon *d)
 {
@@ -241,6 +276,7 @@ static void k8s_status_json(struct sl_json *j, struct sl_daemon *d)
 		sl_json_obj_end(j);
 	}
 	sl_json_arr_end(j);
+	k8s_events_json(j, d->k8s);
 	sl_json_obj_end(j);
 }
 
@@ -277,7 +313,7 @@ static int cmd_status(struct req *q)
 	struct sl_config *cfg = sl_daemon_config(d);
 	struct sl_certstore_entry *certs = NULL;
 	struct rows r = { .key = "status", .ncols = 2, .headers = h, .names = n };
-	char buf[40][520], err[512], summary[256] = "", why[300] = "";
+	char buf[48][520], err[512], summary[256] = "", why[300] = "";
 	size_t ncerts = 0, nwl = 0, k = 0;
 	uint64_t bp_hits, bp_misses;
 	bool ready;
@@ -400,6 +436,12 @@ static int cmd_status(struct req *q)
 				k8s_res_line(&st[i], line, sizeof(line));
 				snprintf(key, sizeof(key), "k8s %s", st[i].name);
 				ROW(key, "%s", line);
+			}
+			{
+				char line[400];
+
+				k8s_events_line(d->k8s, line, sizeof(line));
+				ROW("kubernetes-events", "%s", line);
 			}
 		}
 		ROW("workloads", "%zu", nwl);

@@ -352,9 +352,28 @@ static void sl_reload_log_rejected(struct sl_reload *r,
 		sl_log_notice("config: no resource of the Kubernetes API is rejected now");
 }
 
+/*
+ * The rejected set, after each load, to the source, which posts a
+ * Kubernetes Event for each (k8s.h): only from the API's own view (a
+ * saved view's objects may be gone, and the API is not answering then).
+ */
+static void sl_reload_report_rejected(struct sl_reload *r,
+				      const struct sl_config *cfg)
+{
+	int ret;
+
+	if (!r->k8s || !r->view)
+		return;
+	ret = sl_k8s_report_config(r->k8s, cfg);
+	if (ret < 0)
+		sl_log_warn("%s: %s: no Event for the rejected resources",
+			    __func__, strerror(-ret));
+}
+
 static void sl_reload_note_api(struct sl_reload *r, const struct sl_config *cfg,
 			       size_t n_api)
 {
+	sl_reload_report_rejected(r, cfg);
 	pthread_mutex_lock(&r->lock);
 	r->st.api_docs = n_api;
 	r->st.api_rejected = sl_config_rejected(cfg);

@@ -54,8 +54,10 @@ class Resource:
     """One API resource: group, served versions, plural, kind, scope."""
 
     def __init__(self, group, versions, plural, kind, namespaced,
-                 short_names=(), categories=(), builtin=True):
+                 short_names=(), categories=(), builtin=True,
+                 verbs=("get", "list", "watch")):
         self.group = group
+        self.verbs = list(verbs)  # discovery; "create": POST is served
         self.versions = list(versions)
         self.plural = plural
         self.kind = kind
@@ -87,6 +89,9 @@ RESOURCES = [
     Resource("", ["v1"], "nodes", "Node", False, ["no"]),
     Resource("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice",
              True),
+    # the only resource a client may write (POST: create)
+    Resource("events.k8s.io", ["v1"], "events", "Event", True, ["ev"],
+             verbs=("create", "get", "list", "watch")),
     Resource("networking.istio.io", ISTIO_NET, "virtualservices",
              "VirtualService", True, ["vs"],
              ["istio-io", "networking-istio-io"],
@@ -376,6 +381,23 @@ class Store:
             self._commit(etype, res, key, obj, prev)
             return etype, copy.deepcopy(obj)
 
+    def create(self, res, obj):
+        """Create (POST): 409 AlreadyExists if the name is taken; returns
+        the stored copy."""
+        md = obj["metadata"]
+        key = (md["namespace"], md["name"])
+        with self.lock:
+            if key in self.objects[res]:
+                raise ApiError(
+                    409, "AlreadyExists",
+                    f"{res.gr()} \"{md['name']}\" already exists",
+                    details_named(res, md["name"]))
+            md["uid"] = str(uuid.uuid4())
+            md["creationTimestamp"] = now_rfc3339()
+            self.objects[res][key] = obj
+            self._commit("ADDED", res, key, obj, None)
+            return copy.deepcopy(obj)
+
     def delete(self, res, ns, name):
         key = (ns if res.namespaced else "", name)
         with self.lock:
@@ -527,6 +549,9 @@ class ApiServer:
         self.httpd = None
         self.down_until = 0.0
         self.restarts = 0
+        self.posts = 0  # POST requests on the API (creates tried)
+        self.posts_lock = threading.Lock()
+        self.fail_posts = 0  # the next N creates answer 500 (control)
 
     # -- listening
 
@@ -692,7 +717,43 @@ class ApiHandler(BaseHTTPRequestHandler):
         except ApiError as e:
             self.send_error_status(e)
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = refuse_method
+    do_PUT = do_PATCH = do_DELETE = refuse_method
+
+    def do_POST(self):
+        """POST to a collection of a resource that serves create (Events):
+        validated as the API server does, else 405 as every write."""
+        url = urllib.parse.urlsplit(self.path)
+        parts = [urllib.parse.unquote(p) for p in url.path.split("/") if p]
+        res = None
+        if len(parts) == 6 and parts[0] == "apis" and \
+                parts[3] == "namespaces":
+            res = find_resource(parts[1], parts[2], parts[5])
+        if res is None or "create" not in res.verbs:
+            return self.refuse_method()
+        with self.api.posts_lock:
+            self.api.posts += 1
+            fail = self.api.fail_posts > 0
+            if fail:
+                self.api.fail_posts -= 1
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            if fail:
+                raise ApiError(500, "InternalError", "Internal error "
+                               "occurred: injected by the control port")
+            self.api.auth.check(self.headers.get("Authorization"), res,
+                                "create", parts[4])
+            obj = create_object(self.api.store, res, parts[2], parts[4],
+                                body)
+            self.send_json(201, served(obj, res, parts[2]))
+        except ApiError as e:
+            self.send_error_status(e)
+        except (ConnectionError, BrokenPipeError, ssl.SSLError):
+            self.close_connection = True
+        except Exception:
+            traceback.print_exc()
+            self.send_error_status(ApiError(500, "InternalError",
+                                            "Internal error occurred"))
 
     def route(self):
         url = urllib.parse.urlsplit(self.path)
@@ -1060,6 +1121,139 @@ def continue_token(rv, last):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+MICRO_TIME = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def dns_subdomain_errors(value):
+    if len(value) > 253:
+        return ["must be no more than 253 characters"]
+    if not DNS1123_SUBDOMAIN.match(value):
+        return ["a lowercase RFC 1123 subdomain must consist of lower case "
+                "alphanumeric characters, '-' or '.', and must start and end "
+                "with an alphanumeric character"]
+    return []
+
+
+def qualified_name_errors(value):
+    prefix, slash, name = value.rpartition("/")
+    errs = []
+    if slash and (not prefix or dns_subdomain_errors(prefix)):
+        errs.append("prefix part must be a DNS-1123 subdomain")
+    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
+        errs.append("name part must consist of alphanumeric characters, "
+                    "'-', '_' or '.', and must start and end with an "
+                    "alphanumeric character")
+    return errs
+
+
+def validate_event(ev):
+    """An events.k8s.io/v1 Event as the API server checks one on create
+    (k8s.io/kubernetes pkg/apis/core/validation/events.go
+    ValidateEventCreate): ["field: what", ...]"""
+    errs = []
+    md = ev.get("metadata") or {}
+
+    def s(key):
+        v = ev.get(key, "")
+        return v if isinstance(v, str) else ""
+    name = md.get("name") or ""
+    if not name:
+        errs.append("metadata.name: Required value: name or generateName "
+                    "is required")
+    else:
+        errs += [f"metadata.name: Invalid value: {name!r}: {m}"
+                 for m in dns_subdomain_errors(name)]
+    t = s("eventTime")
+    if not t:
+        errs.append("eventTime: Required value")
+    elif not MICRO_TIME.match(t):
+        raise bad_request(f"parsing time {t!r} as "
+                          f"\"2006-01-02T15:04:05.000000Z07:00\": cannot "
+                          f"parse as a MicroTime")
+    if s("type") not in ("Normal", "Warning"):
+        errs.append(f"type: Invalid value: \"\": has invalid value: "
+                    f"{s('type')}")
+    rc = s("reportingController")
+    if not rc:
+        errs.append("reportingController: Required value")
+    else:
+        errs += [f"reportingController: Invalid value: {rc!r}: {m}"
+                 for m in qualified_name_errors(rc)]
+    for key, limit in (("reportingInstance", 128), ("action", 128),
+                       ("reason", 128)):
+        if not s(key):
+            errs.append(f"{key}: Required value")
+        elif len(s(key)) > limit:
+            errs.append(f"{key}: Invalid value: \"\": can have at most "
+                        f"{limit} characters")
+    if len(s("note").encode()) > 1024:
+        errs.append("note: Invalid value: \"\": can have at most 1024 "
+                    "characters")
+    reg = ev.get("regarding") or {}
+    if not reg.get("namespace") and md.get("namespace") not in (
+            "default", "kube-system"):
+        errs.append("regarding.namespace: Invalid value: \"\": does not "
+                    "match event.namespace")
+    for key in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp"):
+        if ev.get(key):
+            errs.append(f"{key}: Invalid value: \"\": needs to be unset")
+    if ev.get("deprecatedCount"):
+        errs.append("deprecatedCount: Invalid value: \"\": needs to be "
+                    "unset")
+    if (ev.get("deprecatedSource") or {}).get("component") or \
+            (ev.get("deprecatedSource") or {}).get("host"):
+        errs.append("deprecatedSource: Invalid value: \"\": needs to be "
+                    "unset")
+    return errs
+
+
+def create_object(store, res, version, ns, body):
+    """POST body into namespace ns: decoded, its apiVersion/kind and
+    namespace held against the request, validated, stored (201)."""
+    try:
+        obj = json.loads(body)
+    except ValueError as e:
+        raise bad_request(f"the body is not JSON: {e}")
+    if not isinstance(obj, dict):
+        raise bad_request("the body is not a JSON object")
+    want = res.api_version(version)
+    if obj.get("apiVersion") != want or obj.get("kind") != res.kind:
+        raise bad_request(f"the API version in the data "
+                          f"({obj.get('apiVersion')}) or its kind "
+                          f"({obj.get('kind')}) does not match the expected "
+                          f"API version ({want}) or kind ({res.kind})")
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        raise bad_request("metadata must be an object")
+    if md.get("namespace", "") not in ("", ns):
+        raise bad_request("the namespace of the provided object does not "
+                          "match the namespace sent on the request")
+    md["namespace"] = ns
+    if md.get("resourceVersion"):
+        raise bad_request("resourceVersion should not be set on objects to "
+                          "be created")
+    errs = validate_event(obj) if res.kind == "Event" else []
+    if errs:
+        raise ApiError(
+            422, "Invalid",
+            f"{res.kind}.{res.group} \"{md.get('name', '')}\" is invalid: "
+            + (errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"),
+            {"name": md.get("name", ""), "group": res.group,
+             "kind": res.kind,
+             "causes": [{"reason": "FieldValueInvalid", "message": e,
+                         "field": e.split(":")[0]} for e in errs]})
+    with store.lock:
+        nss = store.objects[find_resource("", "v1", "namespaces")]
+        if ("", ns) not in nss:
+            raise ApiError(404, "NotFound", f"namespaces \"{ns}\" not found",
+                           {"name": ns, "kind": "namespaces"})
+        return store.create(res, obj)
+
+
 def details_named(res, name):
     d = {"name": name}
     if res.group:
@@ -1107,6 +1301,9 @@ ZERO = {
             "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion",
             "operatingSystem", "architecture")}}},
     "EndpointSlice": {"addressType": "", "endpoints": None, "ports": None},
+    "Event": {"eventTime": None, "regarding": {}, "deprecatedSource": {},
+              "deprecatedFirstTimestamp": None,
+              "deprecatedLastTimestamp": None},
 }
 
 
@@ -1277,6 +1474,14 @@ COLUMNS = {
                             lambda o: crd_cell(dig(o, "spec", "mtls",
                                                    "mode"))),
                            ("Age", "date", 0, age)],
+    "Event": [("Last Seen", "string", 0,
+               lambda o: human_age((o.get("eventTime") or "")[:19] + "Z")),
+              ("Type", "string", 0, lambda o: o.get("type", "")),
+              ("Reason", "string", 0, lambda o: o.get("reason", "")),
+              ("Object", "string", 0, lambda o: "%s/%s" % (
+                  (dig(o, "regarding", "kind") or "").lower(),
+                  dig(o, "regarding", "name") or "")),
+              ("Message", "string", 0, lambda o: o.get("note", ""))],
     "AuthorizationPolicy": [("Action", "string", 0,
                              lambda o: crd_cell(dig(o, "spec", "action"))),
                             ("Age", "date", 0, age)],
@@ -1325,7 +1530,7 @@ def resource_list(group, version):
             continue
         e = {"name": r.plural, "singularName": r.kind.lower(),
              "namespaced": r.namespaced, "kind": r.kind,
-             "verbs": ["get", "list", "watch"]}
+             "verbs": list(r.verbs)}
         if r.short_names:
             e["shortNames"] = r.short_names
         if r.categories:
@@ -1406,6 +1611,7 @@ class ControlHandler(BaseHTTPRequestHandler):
                       "up": api.httpd is not None, "port": api.port,
                       "restarts": api.restarts,
                       "watch_selectors": dict(api.watch_selectors),
+                      "posts": api.posts,
                       "objects": {r.gr(): len(s.objects[r])
                                   for r in RESOURCES}}
             return self.reply(200, st)
@@ -1477,6 +1683,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                     api.store.history_max = int(body["history"])
                 if "rv0_unpaged" in body:
                     api.rv0_unpaged = bool(body["rv0_unpaged"])
+                if "fail_posts" in body:
+                    with api.posts_lock:
+                        api.fail_posts = int(body["fail_posts"])
                 return self.reply(200, {})
             self.reply(404, {"error": f"no such control path {path}"})
         except (ValueError, TypeError, OSError, KeyError) as e:

@@ -7,12 +7,16 @@
  *    "errors":[MSG...],"workloads":N}
  * whenever a new view is published (each view is also loaded the way
  * sluiced loads it, with the directory given by --config, if any), and
- *   {"kind":"status","resources":[{...}]}
- * whenever a resource's watch state changes.  test_source.py drives it.
+ *   {"kind":"status","resources":[{...}],"events":{...}}
+ * whenever a resource's watch state or the Events' counters change
+ * (events: sl_k8s_events_status).  With --report-rejected, each view's
+ * rejected resources go to sl_k8s_report_rejected as sluiced's reload
+ * hands them over (Kubernetes Events).  test_source.py drives it.
  *
  * sl-k8s-view --kubeconfig FILE [--context NAME] [--config DIR]
  *             [--page-size N] [--watch-timeout S] [--backoff-max-ms MS]
  *             [--absent-retry S] [--node NAME] [--grep TEXT]
+ *             [--report-rejected]
  *
  * --grep TEXT prints only the documents that contain TEXT (a large view's
  * line stays short: bench/k8s-scale.py).
@@ -34,6 +38,7 @@
 
 static volatile sig_atomic_t stop;
 static const char *grep_text;
+static bool report;
 
 static void on_term(int sig)
 {
@@ -53,8 +58,8 @@ static int load(struct sl_k8s_view *v, const char *dir, const char *node,
 	return sl_config_load_files("kubernetes", docs, n, node, cfg, errs);
 }
 
-static void print_view(struct sl_k8s_view *v, const char *dir,
-		       const char *node)
+static void print_view(struct sl_k8s *k, struct sl_k8s_view *v,
+		       const char *dir, const char *node)
 {
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL;
@@ -65,6 +70,8 @@ static void print_view(struct sl_k8s_view *v, const char *dir,
 
 	docs = sl_k8s_view_docs(v, &n);
 	ret = load(v, dir, node, &cfg, &errs);
+	if (report && cfg && sl_k8s_report_config(k, cfg) < 0)
+		fprintf(stderr, "sl-k8s-view: report: out of memory\n");
 	sl_json_init(&j, stdout, false);
 	sl_json_obj_begin(&j);
 	sl_json_key(&j, "kind");
@@ -130,6 +137,7 @@ static void print_view(struct sl_k8s_view *v, const char *dir,
 static void print_status(struct sl_k8s *k, char **last)
 {
 	struct sl_k8s_res_status st[32];
+	struct sl_k8s_events_status es;
 	size_t n = sl_k8s_status(k, st, 32);
 	char *buf = NULL;
 	size_t len = 0;
@@ -172,6 +180,26 @@ static void print_status(struct sl_k8s *k, char **last)
 		sl_json_obj_end(&j);
 	}
 	sl_json_obj_end(&j);
+	sl_k8s_events_status(k, &es);
+	sl_json_key(&j, "events");
+	sl_json_obj_begin(&j);
+	sl_json_key(&j, "posted");
+	sl_json_uint(&j, es.posted);
+	sl_json_key(&j, "already");
+	sl_json_uint(&j, es.already);
+	sl_json_key(&j, "failed");
+	sl_json_uint(&j, es.failed);
+	sl_json_key(&j, "dropped");
+	sl_json_uint(&j, es.dropped);
+	sl_json_key(&j, "pending");
+	sl_json_uint(&j, es.pending);
+	sl_json_key(&j, "reporter");
+	sl_json_bool(&j, es.reporter);
+	sl_json_key(&j, "forbidden");
+	sl_json_bool(&j, es.forbidden);
+	sl_json_key(&j, "last_error");
+	sl_json_str(&j, es.last_error);
+	sl_json_obj_end(&j);
 	sl_json_obj_end(&j);
 	fclose(f);
 	if (!buf)
@@ -199,6 +227,7 @@ int main(int argc, char **argv)
 		{ "backoff-max-ms", required_argument, NULL, 'b' },
 		{ "absent-retry", required_argument, NULL, 'a' },
 		{ "grep", required_argument, NULL, 'g' },
+		{ "report-rejected", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sl_k8s_opts o = { 0 };
@@ -220,6 +249,7 @@ int main(int argc, char **argv)
 		case 'b': o.backoff_max_ms = (unsigned int)atoi(optarg); break;
 		case 'a': o.absent_retry_s = (unsigned int)atoi(optarg); break;
 		case 'g': grep_text = optarg; break;
+		case 'r': report = true; break;
 		default: return 2;
 		}
 	}
@@ -252,7 +282,7 @@ int main(int argc, char **argv)
 				break;
 			v = sl_k8s_view(k);
 			if (v) {
-				print_view(v, dir, node);
+				print_view(k, v, dir, node);
 				sl_k8s_view_put(v);
 			}
 		}

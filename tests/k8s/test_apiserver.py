@@ -58,6 +58,7 @@ class Discovery(Base):
                   for g in self.ok("/apis")["groups"]}
         self.assertEqual(groups, {
             "discovery.k8s.io": ["v1"],
+            "events.k8s.io": ["v1"],
             "networking.istio.io": ["v1", "v1beta1", "v1alpha3"],
             "security.istio.io": ["v1", "v1beta1"]})
         core = {r["name"]: r for r in self.ok("/api/v1")["resources"]}
@@ -73,7 +74,8 @@ class Discovery(Base):
                   "workloadentries"}),
                 ("security.istio.io/v1beta1",
                  {"peerauthentications", "authorizationpolicies"}),
-                ("discovery.k8s.io/v1", {"endpointslices"})):
+                ("discovery.k8s.io/v1", {"endpointslices"}),
+                ("events.k8s.io/v1", {"events"})):
             rl = self.ok("/apis/" + gv)
             self.assertEqual(rl["kind"], "APIResourceList")
             self.assertEqual(rl["groupVersion"], gv)
@@ -106,6 +108,111 @@ class Discovery(Base):
         self.assertEqual(r.status, 405)
         self.assertTrue(status_ok(json.load(r), 405, "MethodNotAllowed"))
         conn.close()
+
+
+def event_obj(name="vs.sluice-0123456789ab", ns="mesh"):
+    return {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "eventTime": "2026-12-08T00:33:27.123456Z",
+            "reportingController": "sluice.io/sluiced",
+            "reportingInstance": "sluiced-node-a",
+            "action": "Validate", "reason": "Rejected", "type": "Warning",
+            "regarding": {"apiVersion": "networking.istio.io/v1",
+                          "kind": "VirtualService", "namespace": ns,
+                          "name": "vs"},
+            "note": "left out of the mesh: spec.hosts: bad"}
+
+
+class Events(Base):
+    """POST of events.k8s.io/v1 Events: created, validated as the API
+    server does, 409 on a name taken, 403 without the right, listed."""
+    args = ("--token", "limited=pods,services")
+
+    def post(self, ns, obj, token=TOKEN, path=None):
+        conn = http_connection(self.si)
+        conn.request("POST", path or
+                     f"/apis/events.k8s.io/v1/namespaces/{ns}/events",
+                     body=json.dumps(obj).encode(),
+                     headers={"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = json.load(r)
+        conn.close()
+        return r.status, body
+
+    def test_create_conflict_list(self):
+        self.si.put({"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": "mesh"}})
+        code, body = self.post("mesh", event_obj())
+        self.assertEqual(code, 201, body)
+        self.assertEqual(body["kind"], "Event")
+        self.assertEqual(body["note"], event_obj()["note"])
+        self.assertTrue(body["metadata"]["uid"])
+        # the same name again: 409 AlreadyExists
+        code, body = self.post("mesh", event_obj())
+        self.assertTrue(status_ok(body, 409, "AlreadyExists"), body)
+        self.assertEqual(body["message"], 'events.events.k8s.io '
+                         '"vs.sluice-0123456789ab" already exists')
+        lst = self.ok("/apis/events.k8s.io/v1/namespaces/mesh/events")
+        self.assertEqual(lst["kind"], "EventList")
+        self.assertEqual([e["metadata"]["name"] for e in lst["items"]],
+                         ["vs.sluice-0123456789ab"])
+        # another namespace in the body than in the path: 400
+        code, body = self.post("mesh", event_obj(ns="other"))
+        self.assertTrue(status_ok(body, 400, "BadRequest"), body)
+        self.assertIn("does not match the namespace", body["message"])
+        # a namespace that does not exist: 404
+        code, body = self.post("nope", event_obj(ns="nope"))
+        self.assertTrue(status_ok(body, 404, "NotFound"), body)
+        self.assertEqual(body["message"], 'namespaces "nope" not found')
+        # the token without the right: 403 as RBAC words it
+        code, body = self.post("mesh", event_obj("x"), token="limited")
+        self.assertTrue(status_ok(body, 403, "Forbidden"), body)
+        self.assertEqual(
+            body["message"], 'events.events.k8s.io is forbidden: User '
+            '"sluice-test" cannot create resource "events" in API group '
+            '"events.k8s.io" in the namespace "mesh"')
+        # other resources stay read-only
+        code, body = self.post("mesh", {}, path="/apis/networking.istio.io"
+                               "/v1/namespaces/mesh/virtualservices")
+        self.assertTrue(status_ok(body, 405, "MethodNotAllowed"), body)
+
+    def test_validation(self):
+        self.si.put({"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": "mesh"}})
+        for change, want in (
+                ({"eventTime": None}, "eventTime: Required value"),
+                ({"reportingController": ""},
+                 "reportingController: Required value"),
+                ({"reportingController": "not a name!"},
+                 "reportingController: Invalid value"),
+                ({"reportingInstance": "i" * 129},
+                 "reportingInstance: Invalid value"),
+                ({"action": ""}, "action: Required value"),
+                ({"reason": ""}, "reason: Required value"),
+                ({"type": "Bad"}, "type: Invalid value"),
+                ({"note": "n" * 1025}, "note: Invalid value"),
+                ({"regarding": {"kind": "VirtualService", "name": "vs"}},
+                 "regarding.namespace: Invalid value"),
+                ({"metadata": {"name": "Not_A_Name"}},
+                 "metadata.name: Invalid value")):
+            obj = event_obj()
+            obj.update(change)
+            code, body = self.post("mesh", obj)
+            self.assertTrue(status_ok(body, 422, "Invalid"), (change, body))
+            self.assertIn(want, body["message"], change)
+        obj = event_obj()
+        obj["eventTime"] = "2026-12-08T00:33:27Z"  # not a MicroTime
+        code, body = self.post("mesh", obj)
+        self.assertTrue(status_ok(body, 400, "BadRequest"), body)
+        obj["kind"] = "Pod"
+        code, body = self.post("mesh", obj)
+        self.assertTrue(status_ok(body, 400, "BadRequest"), body)
+        # a note of exactly 1024 bytes (UTF-8) passes
+        obj = event_obj("n1024")
+        obj["note"] = "\u00e9" * 512
+        code, body = self.post("mesh", obj)
+        self.assertEqual(code, 201, body)
 
 
 def k8s_fixture(name):

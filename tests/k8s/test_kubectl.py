@@ -129,6 +129,41 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(out.split(), ["virtualservice.networking.istio.io/"
                                        "reviews"])
 
+    def test_create_and_get_events(self):
+        """kubectl creates an events.k8s.io/v1 Event as sluiced posts one
+        (the stand-in validates it), a second create is AlreadyExists, and
+        get lists it in kubectl's columns"""
+        self.si.put({"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": "evns"}})
+        ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+              "metadata": {"name": "web.sluice-0123456789ab",
+                           "namespace": "evns"},
+              "eventTime": "2026-12-08T00:33:27.123456Z",
+              "reportingController": "sluice.io/sluiced",
+              "reportingInstance": "sluiced-node-a", "action": "Validate",
+              "reason": "Rejected", "type": "Warning",
+              "regarding": {"apiVersion": "networking.istio.io/v1",
+                            "kind": "VirtualService", "namespace": "evns",
+                            "name": "web"},
+              "note": "left out of the mesh: spec.hosts: bad"}
+        path = os.path.join(self.home.name, "event.json")
+        with open(path, "w") as f:
+            json.dump(ev, f)
+        out = self.run_ok("create", "--validate=false", "-f", path)
+        self.assertIn("web.sluice-0123456789ab", out)
+        err = self.run_fail("create", "--validate=false", "-f", path)
+        self.assertIn("AlreadyExists", err)
+        head, rows = parse_table(self.run_ok(
+            "get", "events.events.k8s.io", "-n", "evns"))
+        self.assertEqual(head, ["NAME", "LAST SEEN", "TYPE", "REASON",
+                                "OBJECT", "MESSAGE"])
+        self.assertEqual(rows[0][0], "web.sluice-0123456789ab")
+        self.assertEqual(rows[0][2:5], ["Warning", "Rejected",
+                                        "virtualservice/web"])
+        got = json.loads(self.run_ok("get", "events.events.k8s.io", "-n",
+                                     "evns", "-o", "json"))["items"]
+        self.assertEqual([i["note"] for i in got], [ev["note"]])
+
     def test_get_pods_table(self):
         head, rows = parse_table(self.run_ok("get", "pods", "-A", "-o",
                                              "wide"))

@@ -3,7 +3,8 @@
 against the stand-in API server: lists in pages, watches, 410 relists,
 streams cut mid-event, a server restart that lost its history, token
 rotation, 403, namespace gating, resources sluice rejects left out while
-the rest serves, and the real fixtures (Kubernetes' and Istio's).
+the rest serves, the real fixtures (Kubernetes' and Istio's), and the
+Kubernetes Events posted for rejected resources (k8s/events.c).
 
 usage: test_source.py path/to/sl-k8s-view"""
 
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -91,6 +93,7 @@ users:
         self.q = queue.Queue()
         self.views = []
         self.status = None
+        self.events = None
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -109,6 +112,7 @@ users:
             self.views.append(m)
         else:
             self.status = m["resources"]
+            self.events = m.get("events")
 
     def stderr(self):
         self.err.flush()
@@ -136,6 +140,17 @@ users:
             self._pump(0.05)
         raise AssertionError(f"status not seen in {timeout} s: {what}\n"
                              f"status: {json.dumps(self.status)}\n"
+                             f"stderr: {self.stderr()}")
+
+    def wait_events(self, pred, what, timeout=10):
+        """the Events' counters (sl_k8s_events_status) until @pred"""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.events and pred(self.events):
+                return self.events
+            self._pump(0.05)
+        raise AssertionError(f"events not seen in {timeout} s: {what}\n"
+                             f"events: {json.dumps(self.events)}\n"
                              f"stderr: {self.stderr()}")
 
     def settle(self, seconds=0.5):
@@ -549,6 +564,301 @@ def test_rejected_resource_left_out():
                 view["rejected"]
             assert "virtualservices/mesh/web" in view["rejected"][0], \
                 view["rejected"]
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+# ---- Kubernetes Events for rejected resources (k8s/events.c) -------------
+
+EVENTS = "/apis/events.k8s.io/v1/events"
+
+
+def bad_vs(si, name="bad", timeout="soon"):
+    """a Service "api" and a VirtualService for it that sluice rejects (its
+    timeout is not a duration)"""
+    si.put(svc_obj("mesh", "api", "198.18.100.3", selector={"app": "web"}))
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": name, "namespace": "mesh"},
+          "spec": {"hosts": ["api"],
+                   "http": [{"timeout": timeout,
+                             "route": [{"destination": {"host": "api"}}]}]}}
+    si.put(vs)
+    return vs
+
+
+def events_of(si):
+    code, _, body = si.get(EVENTS, TOKEN)
+    assert code == 200, body
+    return body["items"]
+
+
+def wait_for(pred, what, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"not seen in {timeout} s: {what}")
+
+
+def fnv1a(data, h=0xcbf29ce484222325):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def node_obj(name):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"addresses": [{"type": "Hostname",
+                                      "address": name}]}}
+
+
+def test_event_for_rejected_resource():
+    """one Event, every field as the API wants it, posted once while the
+    rejection lasts"""
+    si = standin()
+    try:
+        base_objects(si)
+        bad_vs(si)
+        v = Viewer(si, args=["--report-rejected", "--node", "node-a"])
+        try:
+            view = v.wait(lambda v: v["rejected"], "the rejected resource")
+            evs = wait_for(lambda: events_of(si), "an Event")
+            assert len(evs) == 1, evs
+            ev = evs[0]
+            # the note: "left out of the mesh: <field>: <sluice's error>"
+            rej = view["rejected"][0]
+            err = rej.split("left out of the mesh: ", 1)[1]
+            note = "left out of the mesh: spec.http[0].timeout: " + err
+            h = fnv1a(b"VirtualService\0mesh\0bad\0" + note.encode())
+            assert ev["metadata"]["name"] == f"bad.sluice-{h:016x}"[:23], ev
+            assert ev["metadata"]["namespace"] == "mesh", ev
+            for k, want in (("type", "Warning"), ("reason", "Rejected"),
+                            ("action", "Validate"),
+                            ("reportingController", "sluice.io/sluiced"),
+                            ("reportingInstance", "sluiced-node-a"),
+                            ("note", note)):
+                assert ev.get(k) == want, (k, ev)
+            assert ev["regarding"] == {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService", "namespace": "mesh",
+                "name": "bad"}, ev
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",
+                                ev["eventTime"]), ev
+            st = v.wait_events(lambda e: e["posted"] == 1, "posted")
+            assert st["reporter"] and not st["forbidden"], st
+            assert st["pending"] == 0 and st["already"] == 0, st
+            # another view with the same rejection: nothing posted again
+            serial = v.views[-1]["serial"]
+            si.put(pod_obj("mesh", "p9", "198.18.1.40"))
+            v.wait(lambda x: x["serial"] > serial, "a new view")
+            v.settle(0.5)
+            assert si.state()["posts"] == 1, si.state()
+            assert v.events["posted"] == 1, v.events
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_long_name_and_note():
+    """an object's name of 243 characters: the Event's name cut to 253,
+    still a DNS-1123 subdomain; an error longer than the API's 1,024 bytes
+    for note: cut, not inside a UTF-8 character (the 1,024th byte falls
+    inside an "\u00e9"; the stand-in refuses both otherwise: 422, 400)"""
+    si = standin()
+    try:
+        base_objects(si)
+        name = ".".join(["n" * 60] * 4) + "-x"
+        bad_vs(si, name=name, timeout="soonx" + "\u00e9" * 700)
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            e = v.wait_events(lambda e: e["posted"] + e["failed"] >= 1,
+                              "posted")
+            assert e["posted"] == 1 and e["failed"] == 0, e
+            ev = events_of(si)[0]
+            n = ev["metadata"]["name"]
+            assert len(n) == 253, n
+            assert re.fullmatch(r"n{60}\.n{60}\.n{60}\.n{50}\.sluice-"
+                                r"[0-9a-f]{12}", n), n
+            note = ev["note"].encode()
+            assert 1020 <= len(note) <= 1024, len(note)
+            assert ev["note"].startswith(
+                "left out of the mesh: spec.http[0].timeout: "), ev["note"]
+            assert ev["regarding"]["name"] == name, ev
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_rate_bounded():
+    """more rejections than the token bucket's burst (10): 10 posted at
+    once, the rest wait for the refill (one per 5 s)"""
+    si = standin()
+    try:
+        base_objects(si)
+        for i in range(12):
+            bad_vs(si, name=f"bad{i:02}", timeout=f"soon{i}")
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            v.wait(lambda x: len(x["rejected"]) >= 12, "12 rejected")
+            e = v.wait_events(lambda e: e["posted"] == 10, "10 posted")
+            v.settle(1.5)
+            assert v.events["posted"] == 10, v.events
+            assert v.events["pending"] >= 2, v.events
+            assert si.state()["posts"] == 10, si.state()
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_retried_after_500():
+    """a 500: kept, retried with backoff, posted"""
+    si = standin()
+    try:
+        base_objects(si)
+        si.ctl("/config", {"fail_posts": 2})
+        bad_vs(si)
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            e = v.wait_events(lambda e: "HTTP 500" in e["last_error"],
+                              "a 500")
+            assert e["pending"] == 1 and e["failed"] == 0, e
+            e = v.wait_events(lambda e: e["posted"] == 1, "posted", 15)
+            assert e["failed"] == 0 and e["pending"] == 0, e
+            assert si.state()["posts"] == 3, si.state()
+            assert len(events_of(si)) == 1
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_two_reporters_one_event():
+    """two nodes report the same rejection: one Event, the second's 409
+    counted as already reported"""
+    si = standin()
+    try:
+        base_objects(si)
+        bad_vs(si)
+        a = Viewer(si, args=["--report-rejected", "--node", "node-a"])
+        b = Viewer(si, args=["--report-rejected", "--node", "node-b"])
+        try:
+            ea = a.wait_events(lambda e: e["posted"] + e["already"] == 1,
+                               "node-a reported")
+            eb = b.wait_events(lambda e: e["posted"] + e["already"] == 1,
+                               "node-b reported")
+            assert ea["posted"] + eb["posted"] == 1, (ea, eb)
+            assert ea["already"] + eb["already"] == 1, (ea, eb)
+            assert ea["failed"] == eb["failed"] == 0, (ea, eb)
+            assert ea["pending"] == eb["pending"] == 0, (ea, eb)
+            assert si.state()["posts"] == 2, si.state()
+            evs = events_of(si)
+            assert len(evs) == 1, evs
+        finally:
+            a.close()
+            b.close()
+    finally:
+        si.close()
+
+
+def test_event_only_first_three_nodes():
+    """node-d is not among the first 3 Nodes: it posts nothing, until a
+    Node before it goes"""
+    si = standin()
+    try:
+        base_objects(si)
+        for n in ("node-c", "node-a", "node-d", "node-b"):
+            si.put(node_obj(n))
+        bad_vs(si)
+        v = Viewer(si, args=["--report-rejected", "--node", "node-d"])
+        try:
+            v.wait(lambda v: v["rejected"], "the rejected resource")
+            e = v.wait_events(lambda e: e["pending"] == 1 and
+                              not e["reporter"], "not a reporter")
+            v.settle(1.5)
+            assert si.state()["posts"] == 0, si.state()
+            assert v.events["posted"] == 0, v.events
+            si.delete("v1", "Node", None, "node-b")
+            e = v.wait_events(lambda e: e["posted"] == 1, "posted")
+            assert e["reporter"] and e["pending"] == 0, e
+            assert len(events_of(si)) == 1
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_forbidden_stops_posting():
+    """RBAC without create on events: one 403, shown and logged once, and
+    nothing posted after it"""
+    res = ("namespaces,pods,services,nodes,"
+           "networking.istio.io/virtualservices,"
+           "networking.istio.io/destinationrules,"
+           "networking.istio.io/serviceentries,"
+           "networking.istio.io/workloadentries,"
+           "security.istio.io/peerauthentications,"
+           "security.istio.io/authorizationpolicies")
+    si = StandIn(["--token", f"limited={res}", "--token", TOKEN])
+    try:
+        base_objects(si)
+        bad_vs(si)
+        v = Viewer(si, token="limited", args=["--report-rejected"])
+        try:
+            e = v.wait_events(lambda e: e["forbidden"], "forbidden")
+            assert "403" in e["last_error"], e
+            assert 'cannot create resource "events" in API group ' \
+                '"events.k8s.io"' in e["last_error"], e
+            assert e["posted"] == 0 and e["pending"] == 1, e
+            assert si.state()["posts"] == 1, si.state()
+            # a second rejection: still nothing posted
+            bad_vs(si, name="bad2")
+            v.wait(lambda x: len(x["rejected"]) == 2, "two rejected")
+            v.settle(1.5)
+            assert si.state()["posts"] == 1, si.state()
+            assert v.events["pending"] == 2 and v.events["forbidden"], \
+                v.events
+            assert v.stderr().count("cannot post Events") == 1, v.stderr()
+            assert events_of(si) == []
+        finally:
+            v.close()
+    finally:
+        si.close()
+
+
+def test_event_again_after_fixed():
+    """a rejection fixed, then back: posted again (409 while the first
+    Event stands; a new Event once it has expired)"""
+    si = standin()
+    try:
+        base_objects(si)
+        vs = bad_vs(si)
+        v = Viewer(si, args=["--report-rejected"])
+        try:
+            v.wait_events(lambda e: e["posted"] == 1, "posted")
+            name = events_of(si)[0]["metadata"]["name"]
+
+            def fix_and_break():
+                vs["spec"]["http"][0]["timeout"] = "3s"
+                si.put(vs)
+                v.wait(lambda x: not x["rejected"], "fixed")
+                vs["spec"]["http"][0]["timeout"] = "soon"
+                si.put(vs)
+                v.wait(lambda x: x["rejected"], "rejected again")
+            fix_and_break()
+            e = v.wait_events(lambda e: e["already"] == 1, "posted again")
+            assert e["posted"] == 1 and e["pending"] == 0, e
+            assert si.state()["posts"] == 2, si.state()
+            # the Event expires (its TTL): the next time, a new one
+            si.delete("events.k8s.io/v1", "Event", "mesh", name)
+            fix_and_break()
+            e = v.wait_events(lambda e: e["posted"] == 2, "a new Event")
+            assert [x["metadata"]["name"] for x in events_of(si)] == [name]
         finally:
             v.close()
     finally:

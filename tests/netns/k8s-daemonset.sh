@@ -26,7 +26,9 @@
 #     as Prometheus would), pod11 -> pod21 goes through both sluiceds
 #     (which know the pods only from the API); every request they made is
 #     a list or watch the ClusterRole grants, none refused, and each
-#     watches every resource it grants (lib/k8s_rbac_audit.py); the
+#     watches every resource it grants (lib/k8s_rbac_audit.py); a
+#     VirtualService sluiced rejects gets one Event (one node creates it,
+#     the other's 409 counts as reported), its creates allowed too; the
 #     kubelet rotates the token (the old one revoked, the connections
 #     dropped) and both watch everything again with the new one; SIGTERM
 #     ends them with status 0
@@ -278,6 +280,42 @@ ok "steered mTLS flow pod11 -> pod21 under the profile (the pods from the API)"
 
 audit 0 || { dump_logs; tp_fail "sluiced's requests to the API and the ClusterRole disagree"; }
 ok "each sluiced watches every resource of the ClusterRole, and only with list and watch"
+
+# a VirtualService sluiced rejects (a host no Service defines: one error
+# per field that names it, one Event per error): both nodes report it (no
+# Node objects here: every node is a reporter), each Event is created
+# once, the other node's POST of it is a 409, and the creates are what the
+# ClusterRole grants
+ctl /objects '{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+	"metadata": {"name": "nowhere", "namespace": "default"},
+	"spec": {"hosts": ["nowhere.default.svc.cluster.local"], "http": [{"route":
+	[{"destination": {"host": "nowhere.default.svc.cluster.local"}}]}]}}' ||
+	tp_fail "the stand-in's control port refuses the VirtualService"
+# shellcheck disable=SC2016 # python
+ev_of() { # n: "posted already pending failed" of that sluiced's status
+	echo status | socat -t 5 - "UNIX-CONNECT:$TP_DIR/$1.sock" | $py -c 'import json, sys
+e = json.load(sys.stdin)["kubernetes"]["events"]
+print(e["posted"], e["already_posted"], e["pending"], e["failed"], e["last_error"])' 2>/dev/null || true
+}
+# shellcheck disable=SC2016 # python
+stored() {
+	tp_exec node1 curl -sf -m 5 "http://127.0.0.1:$ctl_port/state" |
+		$py -c 'import json, sys; print(json.load(sys.stdin)["objects"]["events.events.k8s.io"])'
+}
+for ((i = 0; i < 100; i++)); do
+	read -r pa aa qa fa _ <<<"$(ev_of a)" || true
+	read -r pb ab qb fb _ <<<"$(ev_of b)" || true
+	n=$((${pa:-0} + ${pb:-0}))
+	[ "$n" -ge 1 ] && [ "${qa:-1}${qb:-1}" = 00 ] &&
+		[ "$((${aa:-0} + ${ab:-0}))" = "$n" ] && break
+	sleep 0.1
+done
+events=$(stored)
+[ "$n" -ge 1 ] && [ "$((${aa:-0} + ${ab:-0}))" = "$n" ] && [ "$events" = "$n" ] &&
+	[ "${fa:-1}${fb:-1}" = 00 ] ||
+	{ dump_logs; tp_fail "the rejected VirtualService's Events ($events stored): node-a: $(ev_of a); node-b: $(ev_of b)"; }
+audit 0 || { dump_logs; tp_fail "the Events' creates and the ClusterRole disagree"; }
+ok "a rejected VirtualService: $n Event(s), each created by one node (the other's 409 counted), as the ClusterRole allows"
 
 # the kubelet rotates the projected token: the new file first, then the
 # API server takes only the new token and drops every connection

@@ -29,9 +29,10 @@
                        or ::; the seccomp profile named is the one shipped
 
 The RBAC check: a ClusterRole grants exactly list and watch on exactly
-SLUICED_READS (no other verb, resource, group, wildcard, resourceNames,
-nonResourceURLs or aggregationRule: a wider grant fails, and so does a
-narrower one, which sluiced would meet as 403s), and a ClusterRoleBinding
+SLUICED_READS and create on exactly SLUICED_WRITES (the Events for
+rejected resources; no other verb, resource, group, wildcard,
+resourceNames, nonResourceURLs or aggregationRule: a wider grant fails,
+and so does a narrower one, which sluiced would meet as 403s), and a ClusterRoleBinding
 binds it to the one ServiceAccount of the manifests, in its namespace, and
 to nothing else.
 
@@ -82,6 +83,18 @@ SLUICED_READS = {
     ("security.istio.io", "authorizationpolicies"),
 }
 SLUICED_VERBS = {"list", "watch"}
+# What sluiced writes: an events.k8s.io/v1 Event for each resource it
+# rejects (k8s/events.c), created and never read back (a 409 means another
+# node posted it).
+SLUICED_WRITES = {("events.k8s.io", "events"): {"create"}}
+
+
+def sluiced_grants():
+    """{(group, resource): verbs} sluiced needs, and all it may have"""
+    out = {k: set(SLUICED_VERBS) for k in SLUICED_READS}
+    for k, verbs in SLUICED_WRITES.items():
+        out.setdefault(k, set()).update(verbs)
+    return out
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -190,7 +203,8 @@ def check_text(path, text, defs, kinds):
 
 
 def check_cluster_role(role):
-    """the errors of a ClusterRole against SLUICED_READS and SLUICED_VERBS"""
+    """the errors of a ClusterRole against sluiced_grants()"""
+    want = sluiced_grants()
     name = f"ClusterRole/{(role.get('metadata') or {}).get('name')}"
     errors = []
     if "aggregationRule" in role:
@@ -210,19 +224,21 @@ def check_cluster_role(role):
                 errors.append(f"{where}: {k} {r[k]}: sluiced needs neither "
                               "(it lists and watches whole collections)")
         verbs = set(r.get("verbs") or [])
-        if not verbs <= SLUICED_VERBS:
-            errors.append(f"{where}: verbs {sorted(verbs - SLUICED_VERBS)} "
-                          f"granted: sluiced only lists and watches")
         for g in r.get("apiGroups") or []:
             for res in r.get("resources") or []:
-                if (g, res) not in SLUICED_READS:
+                if (g, res) not in want:
                     errors.append(
                         f"{where}: resource {res!r} of API group {g!r} "
-                        "granted: sluiced does not read it")
+                        "granted: sluiced does not use it")
                     continue
+                if not verbs <= want[(g, res)]:
+                    errors.append(
+                        f"{where}: verbs {sorted(verbs - want[(g, res)])} of"
+                        f" resource {res!r} of API group {g!r} granted: "
+                        f"sluiced only needs {sorted(want[(g, res)])}")
                 granted.setdefault((g, res), set()).update(verbs)
-    for g, res in sorted(SLUICED_READS):
-        missing = SLUICED_VERBS - granted.get((g, res), set())
+    for g, res in sorted(want):
+        missing = want[(g, res)] - granted.get((g, res), set())
         if missing:
             errors.append(f"{name}: {sorted(missing)} of resource {res!r} of "
                           f"API group {g!r} not granted: sluiced needs it "
@@ -308,7 +324,8 @@ def cmd_schema(paths):
         print(f"RBAC: {e}", file=sys.stderr)
     n_roles = sum(isinstance(d, dict) and d.get("kind") == "ClusterRole"
                   for d in docs)
-    verdict = "WRONG" if errors else "list and watch of sluiced's only"
+    verdict = "WRONG" if errors else \
+        "list and watch of sluiced's reads, create of Events, only"
     print(f"RBAC: {n_roles} ClusterRole(s), {verdict}")
     return 1 if bad or errors else 0
 
@@ -466,6 +483,18 @@ def rbac_self_test(indexed):
                    "rules": [{"apiGroups": [""], "resources": ["secrets"],
                               "verbs": ["get"]}]})
 
+    def list_events(ds):
+        rule(ds, "events.k8s.io")["verbs"].append("list")
+
+    def no_events(ds):
+        of(ds, "ClusterRole")["rules"].remove(rule(ds, "events.k8s.io"))
+
+    def create_pods(ds):
+        rule(ds, "")["verbs"].append("create")
+
+    def legacy_events(ds):
+        rule(ds, "")["resources"].append("events")
+
     def bind_more(ds):
         of(ds, "ClusterRoleBinding")["subjects"].append(
             {"kind": "Group", "apiGroup": RBAC_GROUP,
@@ -480,6 +509,7 @@ def rbac_self_test(indexed):
     cases = [add_get, any_verb, secrets, pod_subresource, endpoints,
              any_group, any_resource, non_resource, aggregated,
              no_namespaces, no_watch, resource_names, namespaced_role,
+             list_events, no_events, create_pods, legacy_events,
              bind_more, bind_other_namespace, bind_other_role]
     failed = 0
     for case in cases:

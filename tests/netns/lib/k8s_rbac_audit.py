@@ -12,11 +12,13 @@ usage: k8s_rbac_audit.py MANIFEST LOG [--since LINE] [--clients IP,...]
   --clients every one of these client addresses must have watched every
             resource the ClusterRole grants `watch` on (no grant unused)
 
-Every request must be a GET (no write), of a discovery path (which every
+Every request must be a GET of a discovery path (which every
 authenticated user may read: Kubernetes' system:discovery), or a list or
-watch of a resource the ClusterRole grants that verb on; a GET of one
-object is the verb `get`, which it does not grant.  No request may be
-answered 401 or 403.
+watch of a resource the ClusterRole grants that verb on, or a POST to a
+collection (the verb `create`: sluiced's Events) it grants create on; a
+GET of one object is the verb `get`, which it does not grant, and other
+writes (PUT, PATCH, DELETE, a POST to one object) no verb it grants.  No
+request may be answered 401 or 403.
 
 exit 0: all allowed (and, with --clients, complete); 1: a request the
 ClusterRole does not allow, or a 401/403 (each printed); 3: all allowed so
@@ -51,8 +53,9 @@ def grants(manifest):
     return out
 
 
-def classify(path, query):
-    """(verb, group, resource) of a resource request, None for discovery"""
+def classify(method, path, query):
+    """(verb, group, resource) of a resource request, None for discovery
+    (a write other than a create: verb None)"""
     parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         group, rest = "", parts[2:]
@@ -64,7 +67,9 @@ def classify(path, query):
         return None
     if rest[0] == "namespaces" and len(rest) >= 3:
         rest = rest[2:]
-    if len(rest) > 1:  # one object (or its subresource)
+    if method != "GET":
+        verb = "create" if method == "POST" and len(rest) == 1 else None
+    elif len(rest) > 1:  # one object (or its subresource)
         verb = "get"
     elif query.get("watch", [""])[-1] in ("1", "true", "True"):
         verb = "watch"
@@ -91,7 +96,7 @@ def main():
     allowed = grants(pos[0])
     bad = []
     watched = {c: set() for c in clients}
-    n = 0
+    n = creates = 0
     with open(pos[1], errors="replace") as f:
         lines = f.readlines()
     for ln in lines[since:]:
@@ -105,19 +110,24 @@ def main():
         if code in ("401", "403"):
             bad.append(f"{what}: refused (the token or the ClusterRole)")
             continue
-        if method != "GET":
-            bad.append(f"{what}: a write; the ClusterRole grants none")
-            continue
-        c = classify(url.path, urllib.parse.parse_qs(url.query))
+        c = classify(method, url.path, urllib.parse.parse_qs(url.query))
         if c is None:
-            if not url.path.startswith(DISCOVERY):
+            if method != "GET":
+                bad.append(f"{what}: a write; the ClusterRole grants none")
+            elif not url.path.startswith(DISCOVERY):
                 bad.append(f"{what}: a path no role grants")
             continue
         verb, group, res = c
+        if verb is None:
+            bad.append(f"{what}: a {method}; the ClusterRole grants no "
+                       "verb for it")
+            continue
         if verb not in allowed.get((group, res), ()):
             bad.append(f"{what}: {verb} {res!r} of API group {group!r}: not "
                        "granted by the ClusterRole")
             continue
+        if verb == "create":
+            creates += 1
         if verb == "watch" and code == "200" and client in watched:
             watched[client].add((group, res))
     for b in bad:
@@ -130,7 +140,7 @@ def main():
         print(f"{c} has not watched: "
               + ", ".join(f"{g or 'core'}/{r}" for g, r in m),
               file=sys.stderr)
-    print(f"{n} requests, all allowed by the ClusterRole"
+    print(f"{n} requests ({creates} creates), all allowed by the ClusterRole"
           + (f"; {len(clients) - len(missing)}/{len(clients)} clients watch"
              f" all {len(want)} granted resources" if clients else ""))
     return 3 if missing else 0
