@@ -798,6 +798,7 @@ def test_event_forbidden_stops_posting():
     """RBAC without create on events: one 403, shown and logged once, and
     nothing posted after it"""
     res = ("namespaces,pods,services,nodes,"
+           "discovery.k8s.io/endpointslices,"
            "networking.istio.io/virtualservices,"
            "networking.istio.io/destinationrules,"
            "networking.istio.io/serviceentries,"
