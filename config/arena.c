@@ -40,7 +40,8 @@ void *sl_arena_alloc(struct sl_arena *a, size_t size)
 	}
 	size = (size + align - 1) & ~(align - 1);
 	if (!c || c->size - c->used < size) {
-		size_t csize = size > SL_ARENA_CHUNK / 4 ? size : SL_ARENA_CHUNK;
+		size_t chunk = a->chunk ? a->chunk : SL_ARENA_CHUNK;
+		size_t csize = size > chunk / 4 ? size : chunk;
 
 		c = malloc(sizeof(*c) + csize);
 		if (!c) {
@@ -49,7 +50,7 @@ void *sl_arena_alloc(struct sl_arena *a, size_t size)
 		}
 		c->size = csize;
 		c->used = 0;
-		if (a->head && size > SL_ARENA_CHUNK / 4) {
+		if (a->head && size > chunk / 4) {
 			/* a big block: keep filling the current chunk */
 			c->next = a->head->next;
 			a->head->next = c;

@@ -89,6 +89,90 @@ static void sl_errs_hand_over(struct sl_cfg_errs *e, struct sl_config_errors *ou
 	e->n = e->cap = 0;
 }
 
+void sl_config_cached_put(struct sl_config_cached *c)
+{
+	struct sl_config_errors w;
+
+	if (!c || atomic_fetch_sub_explicit(&c->refs, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	w.v = c->warns.v;
+	w.n = c->warns.n;
+	sl_config_errors_free(&w);
+	sl_arena_release(&c->arena);
+	free(c);
+}
+
+static void sl_cached_put_void(void *c)
+{
+	sl_config_cached_put(c);
+}
+
+/* @cfg takes @c's resource and warnings, and a reference on it */
+static int sl_cached_use(struct sl_config *cfg, struct sl_config_cached *c)
+{
+	struct sl_resources *res = &cfg->res;
+
+	for (size_t i = 0; i < c->warns.n; i++) {
+		const struct sl_config_error *w = &c->warns.v[i];
+
+		sl_cfg_err_add(&cfg->warns, w->file, w->line, w->col, w->path,
+			       "%s", w->message);
+	}
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	if (sl_arena_defer(&cfg->arena, sl_cached_put_void, c) < 0)
+		return -ENOMEM;
+	if (c->res) {
+		enum sl_kind k = c->res->kind;
+
+		if (sl_arena_grow(&cfg->arena, &res->v[k], &res->cap[k],
+				  res->n[k], sizeof(*res->v[k])) < 0)
+			return -ENOMEM;
+		res->v[k][res->n[k]++] = c->res;
+	}
+	return 0;
+}
+
+/*
+ * Decode @doc's one YAML document @root in an arena of its own, for @cfg
+ * (errors to @e), and keep it in the document's cache slot when it is a
+ * WorkloadEntry that decoded without error (see sl_config_doc.cache)
+ */
+static int sl_cached_decode(struct sl_config *cfg, struct sl_cfg_errs *e,
+			    const struct sl_config_doc *doc,
+			    const struct sl_ynode *root)
+{
+	struct sl_config shell = { .arena.chunk = 2048 };
+	struct sl_config_cached *c = calloc(1, sizeof(*c));
+	size_t nerr = e->n;
+	const char *fname;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	atomic_init(&c->refs, 1);
+	fname = sl_arena_strdup(&shell.arena, doc->path);
+	if (fname)
+		sl_cfg_decode_doc(&shell, e, fname, root);
+	c->arena = shell.arena;
+	c->warns = shell.warns;
+	for (int k = 0; k < SL_K_COUNT; k++)
+		if (shell.res.n[k])
+			c->res = shell.res.v[k][0]; /* one document, one resource */
+	if (c->arena.failed) {
+		sl_config_cached_put(c);
+		return -ENOMEM;
+	}
+	ret = sl_cached_use(cfg, c);
+	if (!ret && e->n == nerr && !e->truncated && c->res &&
+	    c->res->kind == SL_K_WORKLOADENTRY && !*doc->cache) {
+		*doc->cache = c; /* the owner's reference */
+		return 0;
+	}
+	sl_config_cached_put(c);
+	return ret;
+}
+
 /* parse, decode and resolve @files (read already); consumes @e */
 static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 			   size_t n_files, int read_ret, const char *node_name,
@@ -107,9 +191,14 @@ static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 	for (size_t i = 0; i < n_files && ret == 0; i++) {
 		struct sl_yfile yf;
 		const char *fname;
+		size_t n_errs = e->n;
 
 		if (!files[i].buf)
 			continue;
+		if (files[i].cache && *files[i].cache) {
+			ret = sl_cached_use(cfg, *files[i].cache);
+			continue;
+		}
 		fname = sl_arena_strdup(&cfg->arena, files[i].path);
 		if (!fname) {
 			ret = -ENOMEM;
@@ -120,8 +209,14 @@ static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 			ret = -ENOMEM;
 			break;
 		}
-		for (size_t j = 0; j < yf.n_docs; j++)
-			sl_cfg_decode_doc(cfg, e, fname, yf.docs[j].root);
+		/* a document that parsed whole may be kept decoded */
+		if (files[i].cache && yf.n_docs == 1 && e->n == n_errs)
+			ret = sl_cached_decode(cfg, e, &files[i],
+					       yf.docs[0].root);
+		else
+			for (size_t j = 0; j < yf.n_docs; j++)
+				sl_cfg_decode_doc(cfg, e, fname,
+						  yf.docs[j].root);
 		sl_arena_release(&tree);
 	}
 	sl_arena_release(&tree);

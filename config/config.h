@@ -121,6 +121,8 @@ int sl_config_load_dir_extra(const char *dir,
 			     struct sl_config_errors *errs);
 
 /** One document source's file: what sl_config_load_files() reads. */
+struct sl_config_cached;
+
 struct sl_config_doc {
 	const char *name; /* unique; orders the files and keys the generation */
 	const char *path; /* named in errors as path:line:col */
@@ -128,7 +130,19 @@ struct sl_config_doc {
 	size_t len;
 	bool api;	  /* from the Kubernetes API: counted against the API
 			     limits, not the directory's (SL_CFG_MAX_API_*) */
+	/* a slot of the document's owner, for a document whose path and
+	   text never change while it lives (the Kubernetes source's): a
+	   load keeps the decoded resource there (a WorkloadEntry that
+	   decoded without error), and later loads take it instead of
+	   parsing and decoding again.  Only the loading thread touches
+	   it; the owner frees it with sl_config_cached_put() when the
+	   document goes.  NULL: decoded at every load */
+	struct sl_config_cached **cache;
 };
+
+/** sl_config_cached_put - drop the owner's reference on a decoded
+ * document (snapshots hold their own); NULL-safe */
+void sl_config_cached_put(struct sl_config_cached *c);
 
 /**
  * sl_config_load_files - load, validate and resolve @n documents that a

@@ -40,6 +40,7 @@ struct sl_arena {
 	struct sl_arena_chunk *head;
 	struct sl_arena_cleanup *cleanups; /* sl_arena_defer() */
 	bool failed; /* an allocation failed */
+	size_t chunk; /* bytes per chunk; 0: SL_ARENA_CHUNK (64 KiB) */
 };
 
 /** sl_arena_alloc - @size zeroed bytes; NULL (and ->failed) on ENOMEM */
@@ -456,8 +457,9 @@ struct sl_we {
 	const char *service_account;
 	const char *network, *locality;
 	uint32_t weight;
-	size_t index; /* into the snapshot's workload array */
-	bool not_ready; /* labelled sluice.io/ready=false (resolve.c) */
+	bool not_ready; /* labelled sluice.io/ready=false */
+	/* nothing here is written after decoding: a WorkloadEntry of the
+	   Kubernetes source is shared by the snapshots (sl_config_cached) */
 };
 
 /* -- Kubernetes Service -- */
@@ -657,6 +659,19 @@ struct sl_config {
 	struct sl_endpoint passthrough_ep; /* family 0, port 0 */
 };
 
+
+/*
+ * A document decoded on its own (config.c): its resource and warnings in
+ * an arena of its own, shared by the snapshots that hold it and, when it
+ * is a WorkloadEntry (nothing resolution writes), kept in the document's
+ * cache slot for the next loads
+ */
+struct sl_config_cached {
+	atomic_uint refs;
+	struct sl_arena arena;
+	struct sl_res *res;	  /* NULL: the document made none */
+	struct sl_cfg_errs warns; /* replayed into each snapshot */
+};
 
 /* ---- the directory source (source_dir.c) ------------------------------ */
 

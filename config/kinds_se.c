@@ -102,6 +102,15 @@ bool sl_kind_workloadentry(struct sl_dec *d, const struct sl_ynode *spec,
 	}
 	if (!we->weight)
 		we->weight = 1;
+	/* labelled sluice.io/ready=false (the Kubernetes source's pods not
+	   Ready or terminating): no endpoint of a Service, unless the
+	   Service sets publishNotReadyAddresses */
+	{
+		const char *v = sl_labels_get(we->labels, we->n_labels,
+					      SL_LABEL_NOT_READY_KEY);
+
+		we->not_ready = v && !strcmp(v, "false");
+	}
 	return ok;
 }
 

@@ -174,19 +174,6 @@ static int sl_wl_name_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/*
- * A workload labelled sluice.io/ready=false (the Kubernetes source sets it
- * on a pod that is not Ready or is terminating) is no endpoint of a
- * Service, unless the Service sets publishNotReadyAddresses
- */
-static bool sl_we_not_ready(const struct sl_we *we)
-{
-	const char *v = sl_labels_get(we->labels, we->n_labels,
-				      SL_LABEL_NOT_READY_KEY);
-
-	return v && !strcmp(v, "false");
-}
-
 static int sl_wl_label_cmp(const void *a, const void *b)
 {
 	const struct sl_wl_label *x = a, *y = b;
@@ -278,11 +265,10 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 	    !cfg->wl_by_name || !cfg->wl_by_id_node)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY, struct sl_we, i);
+		const struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY,
+						struct sl_we, i);
 		struct sl_workload *w = &cfg->workloads[i];
 
-		we->index = i;
-		we->not_ready = sl_we_not_ready(we);
 		w->name = we->r.name;
 		w->ns = we->r.ns;
 		w->service_account = we->service_account ? we->service_account :
@@ -321,16 +307,16 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 
 		if (sl_wl_cmp(&cfg->wl_sorted[i - 1], &cfg->wl_sorted[i]))
 			continue;
+		if (x > y) { /* the later entry is the conflict */
+			const struct sl_workload *t = x;
+
+			x = y;
+			y = t;
+		}
 		wx = SL_RES(cfg, SL_K_WORKLOADENTRY, struct sl_we,
 			    (size_t)(x - cfg->workloads));
 		wy = SL_RES(cfg, SL_K_WORKLOADENTRY, struct sl_we,
 			    (size_t)(y - cfg->workloads));
-		if (wx->index > wy->index) {
-			const struct sl_we *t = wx;
-
-			wx = wy;
-			wy = t;
-		}
 		sl_pos_err(errs, &wy->addr_pos,
 			   "conflict: address %s is also used by WorkloadEntry %s/%s (%s)",
 			   sl_ip_format(&y->address, ip, sizeof(ip)), wx->r.ns,
@@ -1007,7 +993,7 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		if (!port)
 			continue;
 		if (out) {
-			out[n].workload = &cfg->workloads[we->index];
+			out[n].workload = &cfg->workloads[i];
 			out[n].address = we->address;
 			out[n].port = (uint16_t)port;
 			out[n].weight = we->weight;

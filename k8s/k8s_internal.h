@@ -23,6 +23,9 @@ struct sl_k8s_doc {
 	const char *name; /* sorts the documents: "~k8s/<res>/<ns>/<name>" */
 	const char *path; /* "kubernetes:<res>/<ns>/<name>" */
 	const char *text; /* the JSON document, NUL-terminated */
+	/* its decoded resource, kept by the configuration load on the
+	   reload thread (sl_config_doc.cache); freed with the document */
+	struct sl_config_cached *cache;
 	char buf[];	  /* name, path, then the JSON text */
 };
 

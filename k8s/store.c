@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "k8s_internal.h"
 
 struct sl_k8s_doc *sl_k8s_doc_new(const char *res, const char *ns,
@@ -30,6 +31,7 @@ struct sl_k8s_doc *sl_k8s_doc_new(const char *res, const char *ns,
 	if (!d)
 		return NULL;
 	atomic_init(&d->refs, 1);
+	d->cache = NULL;
 	d->len = (uint32_t)len;
 	p = d->buf;
 	w = snprintf(p, nl, "~k8s/%s/%s/%s%s", res, ns, name, suffix);
@@ -54,8 +56,10 @@ struct sl_k8s_doc *sl_k8s_doc_get(struct sl_k8s_doc *d)
 void sl_k8s_doc_put(struct sl_k8s_doc *d)
 {
 	if (d && atomic_fetch_sub_explicit(&d->refs, 1,
-					   memory_order_acq_rel) == 1)
+					   memory_order_acq_rel) == 1) {
+		sl_config_cached_put(d->cache);
 		free(d);
+	}
 }
 
 void sl_k8s_obj_free(struct sl_k8s_obj *o)

@@ -79,6 +79,7 @@ struct sl_k8s_view *sl_k8s_view(struct sl_k8s *k)
 					.buf = doc->text,
 					.len = doc->len,
 					.api = true,
+					.cache = &doc->cache,
 				};
 				v->n++;
 			}

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "cfgtest.h"
+#include "ip.h"
 
 #define SVC                                                                    \
 	"apiVersion: v1\n"                                                     \
@@ -223,6 +224,85 @@ static void test_load_files(void **state)
 	sl_config_errors_free(&errs);
 }
 
+/*
+ * Documents with a cache slot (the Kubernetes source's): a WorkloadEntry
+ * that decodes is kept and taken by the next load unparsed (its text is
+ * not read again), with its warnings; what resolution writes to (a
+ * Service), a document with errors and a directory file are not kept; a
+ * snapshot outlives the owner's reference
+ */
+static void test_decode_cache(void **state)
+{
+	static const char wl[] =
+		"{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"WorkloadEntry\","
+		"\"metadata\":{\"name\":\"web-0\",\"namespace\":\"default\"},"
+		"\"spec\":{\"address\":\"198.18.3.1\",\"labels\":{\"app\":\"web\"},"
+		"\"network\":\"n1\"}}";
+	static const char bad[] =
+		"{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"WorkloadEntry\","
+		"\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\"},"
+		"\"spec\":{\"address\":\"not-an-ip\"}}";
+	struct sl_config_cached *c_wl = NULL, *c_svc = NULL, *c_bad = NULL;
+	char *text = strdup(wl);
+	struct sl_config_doc docs[] = {
+		{ "~k8s/we", "kubernetes:we/default/web-0", text, sizeof(wl) - 1,
+		  .api = true, .cache = &c_wl },
+		{ "~k8s/svc", "kubernetes:svc/default/web", SVC, sizeof(SVC) - 1,
+		  .api = true, .cache = &c_svc },
+	};
+	struct sl_config_doc with_bad[] = {
+		docs[0], docs[1],
+		{ "~k8s/we1", "kubernetes:we/default/web-1", bad, sizeof(bad) - 1,
+		  .api = true, .cache = &c_bad },
+	};
+	struct sl_config_errors errs = { 0 };
+	struct sl_config *cfg = NULL, *cfg2 = NULL;
+	const struct sl_workload *w;
+	size_t nw;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(sl_config_load_files("api", docs, 2, "node-a", &cfg,
+					      &errs), 0);
+	assert_non_null(c_wl);
+	assert_null(c_svc); /* resolution writes to a Service */
+	sl_config_warnings(cfg, &nw);
+	assert_int_equal(nw, 1); /* spec.network has no effect */
+	/* the next load takes the decoded entry: the text is not read (a
+	   different address in the same bytes would show otherwise) */
+	strstr(text, "198.18.3.1")[9] = '9';
+	assert_int_equal(sl_config_load_files("api", docs, 2, "node-a", &cfg2,
+					      &errs), 0);
+	w = sl_config_workload_by_name(cfg2, "default", "web-0");
+	assert_non_null(w);
+	{
+		struct sl_ip want;
+
+		assert_int_equal(sl_ip_parse("198.18.3.1", &want), 0);
+		assert_true(sl_ip_equal(&w->address, &want));
+	}
+	sl_config_warnings(cfg2, &nw);
+	assert_int_equal(nw, 1); /* replayed */
+	/* the owner lets go: both snapshots still hold the entry */
+	sl_config_cached_put(c_wl);
+	c_wl = NULL;
+	sl_config_put(cfg);
+	w = sl_config_workload_by_name(cfg2, "default", "web-0");
+	assert_non_null(w);
+	assert_string_equal(w->labels[0].value, "web");
+	sl_config_put(cfg2);
+
+	/* a document with an error is not kept: it fails the load (the
+	   API's culprit is left out) and is decoded again next time */
+	assert_int_equal(sl_config_load_files("api", with_bad, 3, "node-a",
+					      &cfg, &errs), 0);
+	assert_null(c_bad);
+	assert_int_equal(sl_config_rejected(cfg), 1);
+	sl_config_put(cfg);
+	sl_config_cached_put(c_wl);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_kinds),
 		cmocka_unit_test(test_service_without_cluster_ip),
 		cmocka_unit_test(test_load_files),
+		cmocka_unit_test(test_decode_cache),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
