@@ -142,7 +142,9 @@ static int sl_cached_decode(struct sl_config *cfg, struct sl_cfg_errs *e,
 			    const struct sl_config_doc *doc,
 			    const struct sl_ynode *root)
 {
-	struct sl_config shell = { .arena.chunk = 2048 };
+	/* one small chunk holds a pod's WorkloadEntry (about 600 bytes): with
+	   100,000 of them, the chunk size is most of their memory */
+	struct sl_config shell = { .arena.chunk = 1024 - 4 * sizeof(void *) };
 	struct sl_config_cached *c = calloc(1, sizeof(*c));
 	size_t nerr = e->n;
 	const char *fname;
