@@ -134,9 +134,21 @@ static int sl_cached_use(struct sl_config *cfg, struct sl_config_cached *c)
 }
 
 /*
+ * The kinds resolution only reads, so that snapshots can share them: the
+ * Kubernetes source's pods (as WorkloadEntries), Services, EndpointSlices.
+ * A VirtualService, a DestinationRule (their hosts and subsets resolved
+ * in place) and the rest are decoded at every load.
+ */
+static bool sl_cacheable(enum sl_kind k)
+{
+	return k == SL_K_WORKLOADENTRY || k == SL_K_SERVICE ||
+	       k == SL_K_ENDPOINTSLICE;
+}
+
+/*
  * Decode @doc's one YAML document @root in an arena of its own, for @cfg
- * (errors to @e), and keep it in the document's cache slot when it is a
- * WorkloadEntry that decoded without error (see sl_config_doc.cache)
+ * (errors to @e), and keep it in the document's cache slot when it
+ * decoded without error and is of a kind snapshots can share
  */
 static int sl_cached_decode(struct sl_config *cfg, struct sl_cfg_errs *e,
 			    const struct sl_config_doc *doc,
@@ -167,7 +179,7 @@ static int sl_cached_decode(struct sl_config *cfg, struct sl_cfg_errs *e,
 	}
 	ret = sl_cached_use(cfg, c);
 	if (!ret && e->n == nerr && !e->truncated && c->res &&
-	    c->res->kind == SL_K_WORKLOADENTRY && !*doc->cache) {
+	    sl_cacheable(c->res->kind) && !*doc->cache) {
 		*doc->cache = c; /* the owner's reference */
 		return 0;
 	}

@@ -132,8 +132,9 @@ struct sl_config_doc {
 			     limits, not the directory's (SL_CFG_MAX_API_*) */
 	/* a slot of the document's owner, for a document whose path and
 	   text never change while it lives (the Kubernetes source's): a
-	   load keeps the decoded resource there (a WorkloadEntry that
-	   decoded without error), and later loads take it instead of
+	   load keeps the decoded resource there (a WorkloadEntry, Service
+	   or EndpointSlice that decoded without error: what resolution
+	   only reads), and later loads take it instead of
 	   parsing and decoding again.  Only the loading thread touches
 	   it; the owner frees it with sl_config_cached_put() when the
 	   document goes.  NULL: decoded at every load */

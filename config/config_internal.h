@@ -623,10 +623,12 @@ struct sl_resources {
 	size_t n[SL_K_COUNT], cap[SL_K_COUNT];
 };
 
-/* one label of one workload: what a selector looks up (resolve.c) */
-struct sl_wl_label {
-	const char *ns, *key, *value;
-	size_t index; /* the workload's */
+/* the workloads of one namespace with one label key=value: what a
+ * selector looks up (resolve.c) */
+struct sl_wl_lgroup {
+	const char *ns, *key, *value; /* NULL ns: an empty slot */
+	uint32_t hash;
+	size_t first, n; /* their indexes: wl_label_idx[first .. first+n) */
 };
 
 struct sl_config {
@@ -643,9 +645,12 @@ struct sl_config {
 	const struct sl_workload **wl_sorted; /* by address */
 	const struct sl_workload **wl_by_name; /* by namespace, then name */
 	const struct sl_workload **wl_by_id_node; /* by SPIFFE ID, then node */
-	struct sl_wl_label *wl_labels; /* every workload's labels, sorted by
-					  namespace, key, value, workload */
-	size_t n_wl_labels;
+	/* every (namespace, label) of the workloads: a hash table (open
+	   addressing, a power of two, at most half full) of groups whose
+	   workload indexes, ascending, are runs of wl_label_idx */
+	struct sl_wl_lgroup *wl_lgroups;
+	size_t wl_lgroups_mask;
+	size_t *wl_label_idx;
 	struct sl_endpoint *wl_self;	      /* per workload, port 0 */
 	/* the EndpointSlices that have effect, by namespace then Service */
 	const struct sl_eps **eps_by_svc;
@@ -663,8 +668,8 @@ struct sl_config {
 /*
  * A document decoded on its own (config.c): its resource and warnings in
  * an arena of its own, shared by the snapshots that hold it and, when it
- * is a WorkloadEntry (nothing resolution writes), kept in the document's
- * cache slot for the next loads
+ * is of a kind resolution only reads (config.c, sl_cacheable), kept in the
+ * document's cache slot for the next loads
  */
 struct sl_config_cached {
 	atomic_uint refs;

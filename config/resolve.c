@@ -174,66 +174,133 @@ static int sl_wl_name_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-static int sl_wl_label_cmp(const void *a, const void *b)
+static uint32_t sl_wl_lhash(const char *ns, const char *key,
+			    const char *value)
 {
-	const struct sl_wl_label *x = a, *y = b;
-	int c = strcmp(x->ns, y->ns);
+	uint32_t h = 2166136261u; /* FNV-1a, a 0 byte between the parts */
 
-	if (!c)
-		c = strcmp(x->key, y->key);
-	if (!c)
-		c = strcmp(x->value, y->value);
-	if (!c)
-		c = (x->index > y->index) - (x->index < y->index);
-	return c;
+	for (const char *p = ns; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h *= 16777619u;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h *= 16777619u;
+	for (const char *p = value; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+/* the group of (@ns, @key, @value) in cfg->wl_lgroups: the slot it has, or
+ * the empty one where it would go */
+static struct sl_wl_lgroup *sl_wl_lslot(const struct sl_config *cfg,
+					const char *ns, const char *key,
+					const char *value, uint32_t h)
+{
+	size_t i = h & cfg->wl_lgroups_mask;
+
+	for (;; i = (i + 1) & cfg->wl_lgroups_mask) {
+		struct sl_wl_lgroup *g = &cfg->wl_lgroups[i];
+
+		if (!g->ns || (g->hash == h && !strcmp(g->value, value) &&
+			       !strcmp(g->key, key) && !strcmp(g->ns, ns)))
+			return g;
+	}
 }
 
 /*
- * cfg->wl_labels: (namespace, key, value, workload) for every label of
- * every workload, sorted: a selector's endpoints are the run of its first
- * label, checked for the rest (not every workload of the namespace)
+ * cfg->wl_lgroups and wl_label_idx: for every (namespace, key, value) of
+ * a workload's labels, the workloads that have it, in their order.  A
+ * selector's endpoints are the group of its first label, checked for the
+ * rest (not every workload of the namespace).  A hash, not a sort: at
+ * 100,000 pods it is built on every change of the Kubernetes source.
  */
 static int sl_wl_labels_index(struct sl_config *cfg)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0, slots = 16, k = 0, off = 0;
+	struct sl_wl_lgroup **of;
 
 	for (size_t i = 0; i < cfg->n_workloads; i++)
 		n += cfg->workloads[i].n_labels;
-	cfg->wl_labels = sl_arena_array(&cfg->arena, n ? n : 1,
-					 sizeof(*cfg->wl_labels));
-	if (!cfg->wl_labels)
+	while (slots < 2 * n)
+		slots <<= 1;
+	cfg->wl_lgroups = sl_arena_array(&cfg->arena, slots,
+					 sizeof(*cfg->wl_lgroups));
+	cfg->wl_label_idx = sl_arena_array(&cfg->arena, n ? n : 1,
+					   sizeof(*cfg->wl_label_idx));
+	of = malloc((n ? n : 1) * sizeof(*of));
+	if (!cfg->wl_lgroups || !cfg->wl_label_idx || !of) {
+		free(of);
 		return -ENOMEM;
+	}
+	cfg->wl_lgroups_mask = slots - 1;
+	/* count each group, then give it its run, then fill the runs in
+	   workload order */
 	for (size_t i = 0; i < cfg->n_workloads; i++) {
 		const struct sl_workload *w = &cfg->workloads[i];
 
-		for (size_t j = 0; j < w->n_labels; j++)
-			cfg->wl_labels[k++] = (struct sl_wl_label){
-				.ns = w->ns,
-				.key = w->labels[j].key,
-				.value = w->labels[j].value,
-				.index = i,
-			};
+		for (size_t j = 0; j < w->n_labels; j++) {
+			const struct sl_label *l = &w->labels[j];
+			uint32_t h = sl_wl_lhash(w->ns, l->key, l->value);
+			struct sl_wl_lgroup *g = sl_wl_lslot(cfg, w->ns, l->key,
+							     l->value, h);
+
+			if (!g->ns)
+				*g = (struct sl_wl_lgroup){ .ns = w->ns,
+							    .key = l->key,
+							    .value = l->value,
+							    .hash = h };
+			g->n++;
+			of[k++] = g;
+		}
 	}
-	cfg->n_wl_labels = n;
-	sl_sort(cfg->wl_labels, n, sizeof(*cfg->wl_labels), sl_wl_label_cmp);
+	for (size_t i = 0; i < slots; i++) {
+		cfg->wl_lgroups[i].first = off;
+		off += cfg->wl_lgroups[i].n;
+		cfg->wl_lgroups[i].n = 0;
+	}
+	k = 0;
+	for (size_t i = 0; i < cfg->n_workloads; i++)
+		for (size_t j = 0; j < cfg->workloads[i].n_labels; j++) {
+			struct sl_wl_lgroup *g = of[k++];
+
+			cfg->wl_label_idx[g->first + g->n++] = i;
+		}
+	free(of);
 	return 0;
 }
 
-/* the first entry of wl_labels not below @key (ns, key, value, index) */
-static size_t sl_wl_label_first(const struct sl_config *cfg,
-				const struct sl_wl_label *key)
+/* the workloads of namespace @ns labelled @key=@value: *@n indexes */
+static const size_t *sl_wl_label_run(const struct sl_config *cfg,
+				     const char *ns, const char *key,
+				     const char *value, size_t *n)
 {
-	size_t lo = 0, hi = cfg->n_wl_labels;
+	const struct sl_wl_lgroup *g =
+		sl_wl_lslot(cfg, ns, key, value, sl_wl_lhash(ns, key, value));
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	*n = g->ns ? g->n : 0;
+	return cfg->wl_label_idx + g->first;
+}
 
-		if (sl_wl_label_cmp(&cfg->wl_labels[mid], key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+/* "spiffe://<td>/ns/<ns>/sa/<sa>" in @a (no printf: one per workload, on
+ * every load); NULL on ENOMEM */
+static const char *sl_spiffe_id(struct sl_arena *a, const char *td,
+				const char *ns, const char *sa)
+{
+	const char *parts[] = { "spiffe://", td, "/ns/", ns, "/sa/", sa };
+	size_t len[6], total = 0;
+	char *s, *p;
+
+	for (size_t i = 0; i < 6; i++)
+		total += len[i] = strlen(parts[i]);
+	s = p = sl_arena_alloc(a, total + 1);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < 6; i++) {
+		memcpy(p, parts[i], len[i]);
+		p += len[i];
 	}
-	return lo;
+	*p = '\0';
+	return s;
 }
 
 /* by SPIFFE ID, then node (NULL first) */
@@ -273,9 +340,8 @@ static int sl_resolve_workloads(struct sl_config *cfg, struct sl_cfg_errs *errs)
 		w->ns = we->r.ns;
 		w->service_account = we->service_account ? we->service_account :
 							   "default";
-		w->spiffe_id = sl_arena_printf(a, "spiffe://%s/ns/%s/sa/%s",
-					       cfg->node.trust_domain, w->ns,
-					       w->service_account);
+		w->spiffe_id = sl_spiffe_id(a, cfg->node.trust_domain, w->ns,
+					    w->service_account);
 		w->node = sl_labels_get(we->labels, we->n_labels,
 					"kubernetes.io/hostname");
 		w->address = we->address;
@@ -962,23 +1028,21 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 	if (!use_wl)
 		return n;
 	/* with a selector, the workloads of the host's namespace that have
-	   its first label (a run of wl_labels, in workload order); without,
-	   every workload of the namespace (a run of wl_by_name) */
-	struct sl_wl_label lk = { .ns = h->ns };
+	   its first label (a group of the label index, in workload order);
+	   without, every workload of the namespace (a run of wl_by_name) */
+	const size_t *run = NULL;
 	size_t r, end;
 
 	if (n_sel) {
-		lk.key = sel[0].key;
-		lk.value = sel[0].value;
-		r = sl_wl_label_first(cfg, &lk);
-		lk.index = SIZE_MAX; /* past every workload of the run */
-		end = sl_wl_label_first(cfg, &lk);
+		run = sl_wl_label_run(cfg, h->ns, sel[0].key, sel[0].value,
+				      &end);
+		r = 0;
 	} else {
 		r = sl_wl_ns_first(cfg, h->ns, false);
 		end = sl_wl_ns_first(cfg, h->ns, true);
 	}
 	for (; r < end; r++) {
-		size_t i = n_sel ? cfg->wl_labels[r].index :
+		size_t i = n_sel ? run[r] :
 			(size_t)(cfg->wl_by_name[r] - cfg->workloads);
 		const struct sl_we *we = SL_RES(cfg, SL_K_WORKLOADENTRY,
 						struct sl_we, i);
@@ -1000,8 +1064,9 @@ static size_t sl_epset_pass(struct sl_config *cfg, struct sl_host *h,
 		}
 		n++;
 	}
-	/* in the order of the WorkloadEntries, as they were given (a run of
-	   wl_labels is in that order already; wl_by_name is by name) */
+	/* in the order of the WorkloadEntries, as they were given (a group
+	   of the label index is in that order already; wl_by_name is by
+	   name) */
 	if (out && !n_sel)
 		sl_sort(out + n0, n - n0, sizeof(*out), sl_ep_index_cmp);
 	return n;

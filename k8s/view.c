@@ -23,12 +23,25 @@ static bool sl_k8s_ns_meshed(const struct sl_k8s_store *nss, const char *ns)
 	return o && (o->flags & SL_K8S_MESHED);
 }
 
+/* the namespace asked last and its answer: a store is sorted by
+   namespace, so most objects ask what the one before asked */
+struct sl_k8s_ns_memo {
+	const char *ns;
+	bool meshed;
+};
+
 static bool sl_k8s_counts(const struct sl_k8s_store *nss,
-			  const struct sl_k8s_obj *o)
+			  const struct sl_k8s_obj *o, struct sl_k8s_ns_memo *m)
 {
 	if (!(o->flags & SL_K8S_NS_GATED))
 		return true;
-	return !(o->flags & SL_K8S_OPT_OUT) && sl_k8s_ns_meshed(nss, o->ns);
+	if (o->flags & SL_K8S_OPT_OUT)
+		return false;
+	if (!m->ns || strcmp(m->ns, o->ns)) {
+		m->ns = o->ns;
+		m->meshed = sl_k8s_ns_meshed(nss, o->ns);
+	}
+	return m->meshed;
 }
 
 struct sl_k8s_view *sl_k8s_view(struct sl_k8s *k)
@@ -49,9 +62,10 @@ struct sl_k8s_view *sl_k8s_view(struct sl_k8s *k)
 	v->serial = k->serial;
 	for (size_t i = 1; i < sl_k8s_n_resources; i++) {
 		const struct sl_k8s_store *s = &k->refl[i].store;
+		struct sl_k8s_ns_memo m = { NULL, false };
 
 		for (size_t j = 0; j < s->n; j++)
-			if (sl_k8s_counts(nss, s->v[j]))
+			if (sl_k8s_counts(nss, s->v[j], &m))
 				n += s->v[j]->n_docs;
 	}
 	v->docs = calloc(n ? n : 1, sizeof(*v->docs));
@@ -63,11 +77,12 @@ struct sl_k8s_view *sl_k8s_view(struct sl_k8s *k)
 	}
 	for (size_t i = 1; i < sl_k8s_n_resources; i++) {
 		const struct sl_k8s_store *s = &k->refl[i].store;
+		struct sl_k8s_ns_memo m = { NULL, false };
 
 		for (size_t j = 0; j < s->n; j++) {
 			const struct sl_k8s_obj *o = s->v[j];
 
-			if (!sl_k8s_counts(nss, o))
+			if (!sl_k8s_counts(nss, o, &m))
 				continue;
 			for (size_t d = 0; d < o->n_docs; d++) {
 				struct sl_k8s_doc *doc = o->docs[d];

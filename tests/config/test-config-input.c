@@ -227,9 +227,9 @@ static void test_load_files(void **state)
 /*
  * Documents with a cache slot (the Kubernetes source's): a WorkloadEntry
  * that decodes is kept and taken by the next load unparsed (its text is
- * not read again), with its warnings; what resolution writes to (a
- * Service), a document with errors and a directory file are not kept; a
- * snapshot outlives the owner's reference
+ * not read again), with its warnings, and so is a Service; a
+ * VirtualService (resolved in place) and a document with errors are not
+ * kept; a snapshot outlives the owner's reference
  */
 static void test_decode_cache(void **state)
 {
@@ -242,16 +242,23 @@ static void test_decode_cache(void **state)
 		"{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"WorkloadEntry\","
 		"\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\"},"
 		"\"spec\":{\"address\":\"not-an-ip\"}}";
-	struct sl_config_cached *c_wl = NULL, *c_svc = NULL, *c_bad = NULL;
+	static const char vs[] =
+		"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		"metadata: {name: web}\n"
+		"spec: {hosts: [web], tcp: [{route: [{destination: {host: web}}]}]}\n";
+	struct sl_config_cached *c_wl = NULL, *c_svc = NULL, *c_bad = NULL,
+		*c_vs = NULL;
 	char *text = strdup(wl);
 	struct sl_config_doc docs[] = {
 		{ "~k8s/we", "kubernetes:we/default/web-0", text, sizeof(wl) - 1,
 		  .api = true, .cache = &c_wl },
 		{ "~k8s/svc", "kubernetes:svc/default/web", SVC, sizeof(SVC) - 1,
 		  .api = true, .cache = &c_svc },
+		{ "~k8s/vs", "kubernetes:vs/default/web", vs, sizeof(vs) - 1,
+		  .api = true, .cache = &c_vs },
 	};
 	struct sl_config_doc with_bad[] = {
-		docs[0], docs[1],
+		docs[0], docs[1], docs[2],
 		{ "~k8s/we1", "kubernetes:we/default/web-1", bad, sizeof(bad) - 1,
 		  .api = true, .cache = &c_bad },
 	};
@@ -262,16 +269,17 @@ static void test_decode_cache(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_int_equal(sl_config_load_files("api", docs, 2, "node-a", &cfg,
+	assert_int_equal(sl_config_load_files("api", docs, 3, "node-a", &cfg,
 					      &errs), 0);
 	assert_non_null(c_wl);
-	assert_null(c_svc); /* resolution writes to a Service */
+	assert_null(c_vs); /* its destinations are resolved in place */
+	assert_non_null(c_svc); /* resolution only reads a Service too */
 	sl_config_warnings(cfg, &nw);
 	assert_int_equal(nw, 1); /* spec.network has no effect */
 	/* the next load takes the decoded entry: the text is not read (a
 	   different address in the same bytes would show otherwise) */
 	strstr(text, "198.18.3.1")[9] = '9';
-	assert_int_equal(sl_config_load_files("api", docs, 2, "node-a", &cfg2,
+	assert_int_equal(sl_config_load_files("api", docs, 3, "node-a", &cfg2,
 					      &errs), 0);
 	w = sl_config_workload_by_name(cfg2, "default", "web-0");
 	assert_non_null(w);
@@ -294,12 +302,13 @@ static void test_decode_cache(void **state)
 
 	/* a document with an error is not kept: it fails the load (the
 	   API's culprit is left out) and is decoded again next time */
-	assert_int_equal(sl_config_load_files("api", with_bad, 3, "node-a",
+	assert_int_equal(sl_config_load_files("api", with_bad, 4, "node-a",
 					      &cfg, &errs), 0);
 	assert_null(c_bad);
 	assert_int_equal(sl_config_rejected(cfg), 1);
 	sl_config_put(cfg);
 	sl_config_cached_put(c_wl);
+	sl_config_cached_put(c_svc);
 	free(text);
 }
 
