@@ -207,34 +207,49 @@ static struct sl_wl_lgroup *sl_wl_lslot(const struct sl_config *cfg,
 	}
 }
 
+/* insert every group of @old (@n_old slots) into a table of @slots */
+static struct sl_wl_lgroup *sl_wl_lrehash(struct sl_config *cfg,
+					  struct sl_wl_lgroup *old,
+					  size_t n_old, size_t slots)
+{
+	struct sl_wl_lgroup *t = calloc(slots, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	cfg->wl_lgroups = t;
+	cfg->wl_lgroups_mask = slots - 1;
+	for (size_t i = 0; i < n_old; i++)
+		if (old[i].ns)
+			*sl_wl_lslot(cfg, old[i].ns, old[i].key, old[i].value,
+				     old[i].hash) = old[i];
+	return t;
+}
+
 /*
  * cfg->wl_lgroups and wl_label_idx: for every (namespace, key, value) of
  * a workload's labels, the workloads that have it, in their order.  A
  * selector's endpoints are the group of its first label, checked for the
  * rest (not every workload of the namespace).  A hash, not a sort: at
- * 100,000 pods it is built on every change of the Kubernetes source.
+ * 100,000 pods it is built on every change of the Kubernetes source.  The
+ * table grows with the groups (far fewer than the labels: every pod of a
+ * Deployment has the same ones).
  */
 static int sl_wl_labels_index(struct sl_config *cfg)
 {
-	size_t n = 0, slots = 16, k = 0, off = 0;
-	struct sl_wl_lgroup **of;
+	size_t n = 0, slots = 256, groups = 0, off = 0;
+	struct sl_wl_lgroup *t;
 
 	for (size_t i = 0; i < cfg->n_workloads; i++)
 		n += cfg->workloads[i].n_labels;
-	while (slots < 2 * n)
-		slots <<= 1;
-	cfg->wl_lgroups = sl_arena_array(&cfg->arena, slots,
-					 sizeof(*cfg->wl_lgroups));
+	t = sl_wl_lrehash(cfg, NULL, 0, slots);
 	cfg->wl_label_idx = sl_arena_array(&cfg->arena, n ? n : 1,
 					   sizeof(*cfg->wl_label_idx));
-	of = malloc((n ? n : 1) * sizeof(*of));
-	if (!cfg->wl_lgroups || !cfg->wl_label_idx || !of) {
-		free(of);
+	if (!t || !cfg->wl_label_idx) {
+		free(t);
 		return -ENOMEM;
 	}
-	cfg->wl_lgroups_mask = slots - 1;
-	/* count each group, then give it its run, then fill the runs in
-	   workload order */
+	/* count each group (the table at most half full), give it its
+	   run, then fill the runs in workload order */
 	for (size_t i = 0; i < cfg->n_workloads; i++) {
 		const struct sl_workload *w = &cfg->workloads[i];
 
@@ -244,28 +259,47 @@ static int sl_wl_labels_index(struct sl_config *cfg)
 			struct sl_wl_lgroup *g = sl_wl_lslot(cfg, w->ns, l->key,
 							     l->value, h);
 
-			if (!g->ns)
+			if (!g->ns) {
 				*g = (struct sl_wl_lgroup){ .ns = w->ns,
 							    .key = l->key,
 							    .value = l->value,
 							    .hash = h };
+				if (++groups * 2 > slots) {
+					struct sl_wl_lgroup *old = t;
+
+					g = NULL;
+					t = sl_wl_lrehash(cfg, old, slots,
+							  slots * 2);
+					free(old);
+					if (!t)
+						return -ENOMEM;
+					slots *= 2;
+				}
+			}
+			if (!g)
+				g = sl_wl_lslot(cfg, w->ns, l->key, l->value, h);
 			g->n++;
-			of[k++] = g;
 		}
 	}
+	if (sl_arena_defer(&cfg->arena, free, t) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < slots; i++) {
-		cfg->wl_lgroups[i].first = off;
-		off += cfg->wl_lgroups[i].n;
-		cfg->wl_lgroups[i].n = 0;
+		t[i].first = off;
+		off += t[i].n;
+		t[i].n = 0;
 	}
-	k = 0;
-	for (size_t i = 0; i < cfg->n_workloads; i++)
-		for (size_t j = 0; j < cfg->workloads[i].n_labels; j++) {
-			struct sl_wl_lgroup *g = of[k++];
+	for (size_t i = 0; i < cfg->n_workloads; i++) {
+		const struct sl_workload *w = &cfg->workloads[i];
+
+		for (size_t j = 0; j < w->n_labels; j++) {
+			const struct sl_label *l = &w->labels[j];
+			struct sl_wl_lgroup *g = sl_wl_lslot(
+				cfg, w->ns, l->key, l->value,
+				sl_wl_lhash(w->ns, l->key, l->value));
 
 			cfg->wl_label_idx[g->first + g->n++] = i;
 		}
-	free(of);
+	}
 	return 0;
 }
 
