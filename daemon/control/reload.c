@@ -51,6 +51,7 @@ struct sl_reload {
 	int fd, wd;
 	bool pending;
 	uint64_t deadline;
+	uint64_t pending_since; /* the first event of the pending reload */
 
 	pthread_mutex_t lock; /* cur and st */
 	struct sl_config *cur;
@@ -691,6 +692,32 @@ int sl_reload_fd(const struct sl_reload *r)
 	return r->epfd >= 0 ? r->epfd : r->fd;
 }
 
+/*
+ * An event: the reload is due debounce_ns after it (a file written in
+ * several steps is read once), but never later than SL_RELOAD_MAX_DELAY_NS
+ * after the first event it waits for, so a stream of events cannot put it
+ * off forever.  A new view of the Kubernetes API (coalesced by the source
+ * already) never puts a pending reload off: under steady pod churn a view
+ * comes every 100 ms and would otherwise keep every change waiting.
+ */
+static void sl_reload_defer(struct sl_reload *r, bool api)
+{
+	uint64_t now = sl_reload_clock(r), dl = now + r->debounce_ns;
+
+	if (!r->pending) {
+		r->pending = true;
+		r->pending_since = now;
+		r->deadline = dl;
+		return;
+	}
+	if (api)
+		return;
+	if (dl > r->pending_since + SL_RELOAD_MAX_DELAY_NS)
+		dl = r->pending_since + SL_RELOAD_MAX_DELAY_NS;
+	if (dl > r->deadline)
+		r->deadline = dl;
+}
+
 int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -725,10 +752,8 @@ int sl_reload_feed(struct sl_reload *r, const void *buf, size_t len)
 			     ev.len ? p - sz + sizeof(ev) : "");
 		any = true;
 	}
-	if (any) {
-		r->pending = true;
-		r->deadline = sl_reload_clock(r) + r->debounce_ns;
-	}
+	if (any)
+		sl_reload_defer(r, false);
 	return any;
 }
 
@@ -743,8 +768,7 @@ int sl_reload_process(struct sl_reload *r)
 		if (read(sl_k8s_fd(r->k8s), &x, sizeof(x)) == sizeof(x)) {
 			sl_log_debug("%s: the Kubernetes view changed",
 				     __func__);
-			r->pending = true;
-			r->deadline = sl_reload_clock(r) + r->debounce_ns;
+			sl_reload_defer(r, true);
 			ret = 1;
 		}
 	}

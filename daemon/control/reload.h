@@ -13,7 +13,10 @@
  * editors writing a temporary file and renaming it into place and the
  * Kubernetes ConfigMap layout, whose "..data" symlink is swapped by
  * creating "..data_tmp" and rename()ing it over "..data".  Events are
- * debounced: the reload happens SL_RELOAD_DEBOUNCE_NS after the last one.
+ * debounced: the reload happens SL_RELOAD_DEBOUNCE_NS after the last one,
+ * and at most SL_RELOAD_MAX_DELAY_NS after the first (a stream of events
+ * cannot put it off forever).  A new Kubernetes view does not put off a
+ * pending reload (the source coalesces its changes already).
  *
  * Integration with an event loop: poll/read sl_reload_fd() (readable when
  * events are queued), then call sl_reload_process(); arm a timer for
@@ -58,6 +61,8 @@
 #include "outlier.h" /* sl_clock_fn */
 
 #define SL_RELOAD_DEBOUNCE_NS (200ull * 1000000ull)
+/* a reload waits at most this long after the first event it waits for */
+#define SL_RELOAD_MAX_DELAY_NS (1000ull * 1000000ull)
 
 struct sl_reload_opts {
 	const char *dir;       /* config directory (required) */

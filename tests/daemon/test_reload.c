@@ -204,6 +204,37 @@ static void test_edit_after_debounce(void **state)
 	assert_string_equal(rt_gen(t, g1), g2);
 }
 
+/* a stream of events less than the debounce apart cannot put the reload
+ * off forever: it happens SL_RELOAD_MAX_DELAY_NS after the first */
+static void test_stream_cannot_starve(void **state)
+{
+	struct rt *t = *state;
+	uint64_t first;
+	char g1[17], g2[17];
+
+	tm_write(t->dir, "svc.yaml", svc_a);
+	tm_write(t->dir, "wl.yaml", wl);
+	rt_start(t, false);
+	rt_gen(t, g1);
+	tm_write(t->dir, "svc.yaml", svc_b);
+	assert_int_equal(rt_events(t), 1);
+	first = tm_now_ns;
+	for (int i = 0; i < 20; i++) {
+		tm_now_ns += 150 * TM_MS;
+		if (tm_now_ns >= first + SL_RELOAD_MAX_DELAY_NS)
+			break;
+		assert_int_equal(sl_reload_tick(t->r), 0);
+		tm_write(t->dir, "svc.yaml", i % 2 ? svc_b : svc_a);
+		assert_int_equal(rt_events(t), 1);
+		assert_true(sl_reload_deadline(t->r) <=
+			    first + SL_RELOAD_MAX_DELAY_NS);
+	}
+	tm_now_ns = first + SL_RELOAD_MAX_DELAY_NS;
+	assert_int_equal(sl_reload_tick(t->r), 1);
+	assert_string_not_equal(rt_gen(t, g2), g1);
+	assert_int_equal(sl_reload_deadline(t->r), 0);
+}
+
 static void test_editor_rename(void **state)
 {
 	struct rt *t = *state;
@@ -838,6 +869,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, rt_setup, rt_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_edit_after_debounce),
+		T(test_stream_cannot_starve),
 		T(test_editor_rename),
 		T(test_configmap_data_swap),
 		T(test_broken_keeps_old),
