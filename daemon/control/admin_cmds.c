@@ -313,7 +313,7 @@ static int cmd_status(struct req *q)
 	struct sl_config *cfg = sl_daemon_config(d);
 	struct sl_certstore_entry *certs = NULL;
 	struct rows r = { .key = "status", .ncols = 2, .headers = h, .names = n };
-	char buf[48][520], err[512], summary[256] = "", why[300] = "";
+	char buf[64][520], err[512], summary[256] = "", why[300] = "";
 	size_t ncerts = 0, nwl = 0, k = 0;
 	uint64_t bp_hits, bp_misses;
 	bool ready;
@@ -329,8 +329,13 @@ static int cmd_status(struct req *q)
 		sl_config_workloads(cfg, &nwl);
 		sl_config_summary(cfg, summary, sizeof(summary));
 	}
+	/* a row past the buffers is an error, never a write past them */
 #define ROW(key, ...)                                                          \
 	do {                                                                   \
+		if (k >= sizeof(buf) / sizeof(buf[0])) {                       \
+			ret = ret ? ret : -ENOSPC;                             \
+			break;                                                 \
+		}                                                              \
 		snprintf(buf[k], sizeof(buf[k]), __VA_ARGS__);                 \
 		if (!ret)                                                      \
 			ret = rows_add(&r, (const char *const[]){ key, buf[k] });  \
