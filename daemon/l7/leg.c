@@ -104,6 +104,7 @@ static void leg_ready(void *arg, int err)
 					     SL_L7_STREAM_RL,
 				  dc->rl);
 		leg->st.on_idle = leg_stream_idle;
+		leg->st.counted = true;
 		dc->rl = NULL;
 		dc->fd = -1;
 		leg->born = sl_now_ns();

@@ -42,9 +42,20 @@ static void release(struct sl_l7_stream *s)
 	s->ct = NULL;
 }
 
+/* plaintext carried: the counters the L4 relay keeps for its flows */
+static void count(const struct sl_l7_stream *s, bool sent, size_t n)
+{
+	if (s->counted)
+		sl_stat_add(sent ? SL_STAT_BYTES_POD_TO_MESH :
+				   SL_STAT_BYTES_MESH_TO_POD, n);
+}
+
 static void complete(struct sl_l7_stream *s, int res)
 {
 	struct sl_op *u = s->user;
+
+	if (res > 0)
+		count(s, s->sending, (size_t)res);
 
 	s->busy = false;
 	s->user = NULL;
@@ -342,6 +353,7 @@ int sl_l7_stream_send_now(struct sl_l7_stream *s, const void *buf, size_t len)
 		n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0)
 			return -errno;
+		count(s, true, (size_t)n);
 		return (size_t)n == len ? 0 : -EAGAIN;
 	}
 	while (len || sl_tls_rl_pending_output(s->rl)) {
@@ -353,6 +365,7 @@ int sl_l7_stream_send_now(struct sl_l7_stream *s, const void *buf, size_t len)
 			return -errno;
 		if ((size_t)n != s->ct_len)
 			return -EAGAIN;
+		count(s, true, used);
 		p += used;
 		len -= used;
 	}
@@ -368,6 +381,8 @@ ssize_t sl_l7_stream_drain(struct sl_l7_stream *s, void *buf, size_t cap)
 	n = rl_drain(s->rl, buf, cap);
 	if (n == -EAGAIN)
 		return 0;
+	if (n > 0)
+		count(s, false, (size_t)n);
 	return n;
 }
 

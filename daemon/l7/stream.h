@@ -61,6 +61,11 @@ struct sl_l7_stream {
 	bool flushing;		/* recv: sending a KeyUpdate's answer first */
 	bool cancelled;
 	bool closed;
+	/* a source's leg to the upstream: its plaintext is counted in
+	 * bytes_pod_to_mesh / bytes_mesh_to_pod, as the L4 relay counts its
+	 * flows (a destination's leg to its pod is not: the inbound flow's
+	 * relay counts those bytes already) */
+	bool counted;
 	/* called once the stream is closed and nothing is in flight any
 	 * more, when that happens in a completion (may free the stream) */
 	void (*on_idle)(struct sl_l7_stream *s);

@@ -190,6 +190,13 @@ unix_pairs() { # pid: connected unix stream sockets among its descriptors
 pairs=$(unix_pairs "$TM_PID_A")
 [ "$pairs" = 0 ] || tp_fail "node1's sluiced holds $pairs connected unix stream sockets (socketpair legs?)"
 ok "node1's upstream legs are its mesh sockets: no socketpair in sluiced"
+# what those legs carried is counted as the L4 relay counts its flows: at
+# least the two 1 MiB uploads up, the answers down
+up=$(tm_stat "$TM_SOCK_A" bytes_pod_to_mesh)
+down=$(tm_stat "$TM_SOCK_A" bytes_mesh_to_pod)
+[ "$up" -ge $((2 * 1048576)) ] && [ "$down" -gt 0 ] ||
+	{ tm_admin "$TM_SOCK_A" stats; tp_fail "node1 counted $up bytes up and $down down over its upstream legs (want >= 2 MiB up, > 0 down)"; }
+ok "node1 counts what its upstream legs carried: $up bytes up, $down down"
 
 # 6. on kTLS
 if [ "$kt" = on ]; then
