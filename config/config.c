@@ -14,8 +14,10 @@
 #include "config_internal.h"
 #include "log.h"
 
-static int sl_generation(struct sl_config *cfg, const struct sl_config_doc *f,
-			 size_t n)
+/* SHA-256 of @f's (name, content) pairs (only the files of a directory
+ * when @files_only) into @out, 16 hex digits */
+static int sl_hash_docs(char out[17], const struct sl_config_doc *f, size_t n,
+			bool files_only)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -30,6 +32,8 @@ static int sl_generation(struct sl_config *cfg, const struct sl_config_doc *f,
 		uint64_t len = f[i].len;
 		unsigned char lenb[8];
 
+		if (files_only && f[i].api)
+			continue;
 		for (int b = 0; b < 8; b++)
 			lenb[b] = (unsigned char)(len >> (56 - 8 * b));
 		/* name NUL length content: unambiguous framing */
@@ -41,7 +45,7 @@ static int sl_generation(struct sl_config *cfg, const struct sl_config_doc *f,
 	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen < 8)
 		goto out;
 	for (int i = 0; i < 8; i++)
-		snprintf(cfg->generation + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	ret = 0;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -87,6 +91,25 @@ static void sl_errs_hand_over(struct sl_cfg_errs *e, struct sl_config_errors *ou
 		sl_config_errors_free(&tmp);
 	e->v = NULL;
 	e->n = e->cap = 0;
+}
+
+const char *sl_config_files_generation(const struct sl_config *cfg)
+{
+	return cfg->files_generation;
+}
+
+int sl_config_dir_files_generation(const char *dir, char out[17])
+{
+	struct sl_cfg_errs e = { .v = NULL };
+	struct sl_config_doc *files = NULL;
+	size_t n = 0;
+	int ret = sl_cfg_read_dir(dir, &files, &n, &e);
+
+	sl_errs_hand_over(&e, NULL);
+	if (ret == 0)
+		ret = sl_hash_docs(out, files, n, true);
+	sl_cfg_files_free(files, n);
+	return ret;
 }
 
 void sl_config_cached_put(struct sl_config_cached *c)
@@ -236,7 +259,9 @@ static int sl_config_build(const char *dir, const struct sl_config_doc *files,
 	sl_arena_release(&tree);
 	if (ret == 0 && cfg->arena.failed)
 		ret = -ENOMEM;
-	if (ret == 0 && sl_generation(cfg, files, n_files) < 0)
+	if (ret == 0 && (sl_hash_docs(cfg->generation, files, n_files, false) < 0 ||
+			 sl_hash_docs(cfg->files_generation, files, n_files,
+				      true) < 0))
 		ret = -ENOMEM;
 	if (ret == 0) {
 		ret = sl_cfg_resolve_all(cfg, node_name, e);

@@ -141,6 +141,20 @@ struct sl_config_doc {
 	struct sl_config_cached **cache;
 };
 
+/**
+ * sl_config_files_generation - the generation of @cfg's directory files
+ * alone (the Kubernetes API's documents left out): what a copy of that
+ * directory hashes to (sl_config_dir_files_generation)
+ */
+const char *sl_config_files_generation(const struct sl_config *cfg);
+
+/**
+ * sl_config_dir_files_generation - the same hash of the files of @dir now,
+ * without decoding them
+ * @retval 0, -EINVAL (a file the load would refuse to read), -errno
+ */
+int sl_config_dir_files_generation(const char *dir, char out[17]);
+
 /** sl_config_cached_put - drop the owner's reference on a decoded
  * document (snapshots hold their own); NULL-safe */
 void sl_config_cached_put(struct sl_config_cached *c);

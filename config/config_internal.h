@@ -637,6 +637,7 @@ struct sl_config {
 	struct sl_cfg_errs warns; /* sl_config_warnings(), sorted once built */
 	size_t n_rejected;	  /* API resources left out (sl_config_rejected) */
 	char generation[17];
+	char files_generation[17]; /* the directory's files alone */
 	struct sl_node_config node;
 	const char *node_source; /* "file:line" of the Node that applies, or NULL */
 	struct sl_resources res;

@@ -52,6 +52,11 @@ struct sl_reload {
 	bool pending;
 	uint64_t deadline;
 	uint64_t pending_since; /* the first event of the pending reload */
+	bool files_changed;	/* a file event (or SIGHUP) since the last load */
+	/* the last good copy after a reload the API alone caused is saved
+	   at most every SL_PERSIST_API_INTERVAL_NS (a copy holds every pod):
+	   when it is due, and for the view of which serial */
+	uint64_t last_persist, persist_due, persist_serial;
 
 	pthread_mutex_t lock; /* cur and st */
 	struct sl_config *cur;
@@ -312,6 +317,41 @@ static void sl_reload_save(struct sl_reload *r, const struct sl_config *cfg)
 }
 
 /*
+ * Save @cfg (just loaded) as the last good copy, now, or, when only the
+ * Kubernetes view changed since the last copy and that copy is younger
+ * than SL_PERSIST_API_INTERVAL_NS, when it is due (sl_reload_tick): under
+ * pod churn a copy of every pod at each change would cost more than the
+ * change.  A restart with the API down then starts on a view up to that
+ * old.
+ */
+static void sl_reload_save_paced(struct sl_reload *r,
+				 const struct sl_config *cfg, bool by_files)
+{
+	uint64_t now = sl_reload_clock(r);
+
+	if (!by_files && r->view && r->last_persist &&
+	    now - r->last_persist < SL_PERSIST_API_INTERVAL_NS) {
+		r->persist_due = r->last_persist + SL_PERSIST_API_INTERVAL_NS;
+		r->persist_serial = sl_k8s_view_serial(r->view);
+		return;
+	}
+	sl_reload_save(r, cfg);
+	r->last_persist = now;
+	r->persist_due = 0;
+}
+
+/* a copy put off by sl_reload_save_paced, now due: of the current snapshot
+ * if it is still the one that view made */
+static void sl_reload_save_due(struct sl_reload *r)
+{
+	r->persist_due = 0;
+	r->last_persist = sl_reload_clock(r);
+	if (r->cur && r->view &&
+	    sl_k8s_view_serial(r->view) == r->persist_serial)
+		sl_reload_save(r, r->cur);
+}
+
+/*
  * The API's documents to load with: the source's newest view once it has
  * one, else the view saved with the last good copy (the API unreachable
  * at start), else none.
@@ -390,12 +430,14 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	struct sl_config_errors errs = { 0 };
 	struct sl_config *cfg = NULL, *old;
 	char why[400];
-	bool same;
+	bool same, by_files;
 	int ret;
 
 	const struct sl_config_doc *api;
 	size_t n_api;
 
+	by_files = r->files_changed || !r->k8s;
+	r->files_changed = false;
 	r->pending = false;
 	r->deadline = 0;
 	sl_reload_arm(r);
@@ -436,7 +478,7 @@ static int sl_reload_load(struct sl_reload *r, unsigned int flags)
 	sl_log_info("%s: loaded %s: generation %s", __func__, r->dir,
 		    sl_config_generation(cfg));
 	if (r->state_dir)
-		sl_reload_save(r, cfg);
+		sl_reload_save_paced(r, cfg, by_files);
 	sl_reload_note_api(r, cfg, n_api);
 	old = sl_reload_swap(r, cfg, false);
 	if (r->on_swap)
@@ -657,8 +699,10 @@ int sl_reload_new(const struct sl_reload_opts *opts, struct sl_reload **out)
 	ret = sl_reload_first(r, &cfg, &last_good);
 	if (ret < 0)
 		goto err;
-	if (!last_good && r->state_dir)
+	if (!last_good && r->state_dir) {
 		sl_reload_save(r, cfg);
+		r->last_persist = sl_reload_clock(r);
+	}
 	sl_reload_swap(r, cfg, last_good);
 	*out = r;
 	return 0;
@@ -671,6 +715,8 @@ void sl_reload_free(struct sl_reload *r)
 {
 	if (!r)
 		return;
+	if (r->persist_due && r->state_dir)
+		sl_reload_save_due(r); /* the newest view, for the next start */
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->epfd >= 0)
@@ -704,6 +750,8 @@ static void sl_reload_defer(struct sl_reload *r, bool api)
 {
 	uint64_t now = sl_reload_clock(r), dl = now + r->debounce_ns;
 
+	if (!api)
+		r->files_changed = true;
 	if (!r->pending) {
 		r->pending = true;
 		r->pending_since = now;
@@ -794,12 +842,20 @@ int sl_reload_process(struct sl_reload *r)
 
 uint64_t sl_reload_deadline(const struct sl_reload *r)
 {
-	return r->pending ? r->deadline : 0;
+	uint64_t d = r->pending ? r->deadline : 0;
+
+	if (r->persist_due && (!d || r->persist_due < d))
+		d = r->persist_due;
+	return d;
 }
 
 int sl_reload_tick(struct sl_reload *r)
 {
-	if (!r->pending || sl_reload_clock(r) < r->deadline)
+	uint64_t now = sl_reload_clock(r);
+
+	if (r->persist_due && now >= r->persist_due)
+		sl_reload_save_due(r);
+	if (!r->pending || now < r->deadline)
 		return 0;
 	return sl_reload_load(r, 0);
 }
@@ -808,6 +864,7 @@ int sl_reload_now(struct sl_reload *r, unsigned int flags)
 {
 	sl_log_info("%s: reloading %s%s", __func__, r->dir,
 		    flags & SL_RELOAD_ALLOW_EMPTY ? " (--allow-empty)" : "");
+	r->files_changed = true; /* the operator asked: saved at once */
 	return sl_reload_load(r, flags);
 }
 

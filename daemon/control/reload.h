@@ -63,6 +63,9 @@
 #define SL_RELOAD_DEBOUNCE_NS (200ull * 1000000ull)
 /* a reload waits at most this long after the first event it waits for */
 #define SL_RELOAD_MAX_DELAY_NS (1000ull * 1000000ull)
+/* a new last good copy for a change of the Kubernetes view alone: at most
+ * this often (the copy holds every pod of the cluster) */
+#define SL_PERSIST_API_INTERVAL_NS (30ull * 1000000000ull)
 
 struct sl_reload_opts {
 	const char *dir;       /* config directory (required) */

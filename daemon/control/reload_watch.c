@@ -20,7 +20,9 @@ struct sl_reload_watch {
 	struct sl_reload *r;
 	struct sl_op poll_op, timer_op;
 	struct __kernel_timespec ts;
+	uint64_t armed_for; /* the deadline the armed timer fires at */
 	bool poll_armed, timer_armed, stopped;
+	bool retiming; /* the armed timer is being cancelled for an earlier one */
 };
 
 static uint64_t sl_rw_now(void)
@@ -35,8 +37,18 @@ static void sl_rw_arm_timer(struct sl_reload_watch *rw)
 {
 	uint64_t dl = sl_reload_deadline(rw->r), now = sl_rw_now(), left;
 
-	if (rw->stopped || rw->timer_armed || !dl)
+	if (rw->stopped || !dl)
 		return;
+	if (rw->timer_armed) {
+		/* a deadline earlier than the armed one (a reload due before
+		   a paced save of the last good copy): fire then instead */
+		if (dl < rw->armed_for && !rw->retiming) {
+			rw->retiming = true;
+			sl_worker_timeout_cancel(rw->w, &rw->timer_op);
+		}
+		return;
+	}
+	rw->armed_for = dl;
 	left = dl > now ? dl - now : 0;
 	rw->ts.tv_sec = (long long)(left / 1000000000ull);
 	rw->ts.tv_nsec = (long long)(left % 1000000000ull);
@@ -63,8 +75,14 @@ static void sl_rw_timer_done(struct sl_op *op, int res, uint32_t flags)
 
 	(void)flags;
 	rw->timer_armed = false;
-	if (rw->stopped || res == -ECANCELED)
+	if (rw->stopped)
 		return;
+	if (res == -ECANCELED) {
+		rw->retiming = false;
+		sl_rw_arm_timer(rw); /* for the earlier deadline */
+		return;
+	}
+	rw->retiming = false;
 	/* the deadline may have moved: tick does nothing before it */
 	sl_reload_tick(rw->r);
 	sl_rw_arm_timer(rw);

@@ -312,6 +312,45 @@ static void test_decode_cache(void **state)
 	free(text);
 }
 
+/*
+ * The generation of a snapshot's directory files alone (what the last
+ * good copy is checked against): the API's documents do not change it, a
+ * file does, and a directory hashes to it without a load
+ */
+static void test_files_generation(void **state)
+{
+	static const char we[] =
+		"{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"WorkloadEntry\","
+		"\"metadata\":{\"name\":\"web-0\",\"namespace\":\"default\"},"
+		"\"spec\":{\"address\":\"198.18.3.1\"}}";
+	const struct sl_config_doc api[] = {
+		{ "~k8s/we", "kubernetes:we/default/web-0", we, sizeof(we) - 1,
+		  .api = true },
+	};
+	struct sl_config *cfg = NULL, *cfg2 = NULL;
+	char g[17];
+	struct cfgt t = { 0 };
+
+	(void)state;
+	CFGT_OK(&t, "svc.yaml", SVC);
+	assert_int_equal(sl_config_dir_files_generation(t.dir, g), 0);
+	assert_string_equal(g, sl_config_files_generation(t.cfg));
+	assert_int_equal(sl_config_load_dir_extra(t.dir, api, 1, "node-a", &cfg,
+						  NULL), 0);
+	assert_string_equal(sl_config_files_generation(cfg), g);
+	assert_string_not_equal(sl_config_generation(cfg),
+				sl_config_generation(t.cfg));
+	/* a file changed: another hash */
+	cfgt_write(t.dir, "svc.yaml", SVC "# edited\n", sizeof(SVC) + 9 - 1);
+	assert_int_equal(sl_config_dir_files_generation(t.dir, g), 0);
+	assert_string_not_equal(g, sl_config_files_generation(cfg));
+	assert_int_equal(sl_config_load_dir(t.dir, "node-a", &cfg2, NULL), 0);
+	assert_string_equal(g, sl_config_files_generation(cfg2));
+	sl_config_put(cfg);
+	sl_config_put(cfg2);
+	cfgt_done(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_service_without_cluster_ip),
 		cmocka_unit_test(test_load_files),
 		cmocka_unit_test(test_decode_cache),
+		cmocka_unit_test(test_files_generation),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -300,6 +300,13 @@ tm_stop_b
 tm_start_b --kubeconfig "$TP_DIR/kubeconfig" --state-dir "$STATE_B" --kube-sync-wait 1s
 grep -q "serving the view saved" "$TP_DIR/sluiced-b.log" ||
 	{ tm_dump_logs; tp_fail "no loud warning about the saved view"; }
+# the view saved is the last one, with what came after node2's first copy
+# (the Service db and its slice): changes of the API alone are saved at
+# most every 30 s, and once more when sluiced stops
+nsaved=$(grep -o "serving the view saved in [^ ]* ([0-9]* resources)" "$TP_DIR/sluiced-b.log" |
+	tail -1 | sed 's/.*(\([0-9]*\) resources)/\1/')
+[ "${nsaved:-0}" -ge 5 ] ||
+	{ tm_dump_logs; tp_fail "the saved view has ${nsaved:-no} resources: not the last view (want >= 5)"; }
 [ "$(k8s_field "$TM_SOCK_B" serving_saved_view)" = true ] ||
 	tp_fail "sluice status does not say the saved view serves"
 wait_steered "$p21" yes "restart with the API down"
