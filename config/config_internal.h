@@ -227,6 +227,13 @@ int sl_dec_v_str(struct sl_dec *d, const struct sl_ynode *v, const char **out);
 int sl_dec_v_uint(struct sl_dec *d, const struct sl_ynode *v, uint64_t min,
 		  uint64_t max, uint32_t *out);
 
+/**
+ * sl_dec_tcp_only - field "protocol" of port @map (a Service's, an
+ * EndpointSlice's): TCP or absent; UDP and SCTP are errors (sluice carries
+ * TCP).  @retval false after an error
+ */
+bool sl_dec_tcp_only(struct sl_dec *d, const struct sl_ynode *map);
+
 /** sl_dec_ip - parse an IP literal value */
 int sl_dec_v_ip(struct sl_dec *d, const struct sl_ynode *v, struct sl_ip *out);
 

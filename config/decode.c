@@ -707,3 +707,22 @@ bool sl_labels_match(const struct sl_label *sel, size_t n_sel,
 	}
 	return true;
 }
+
+bool sl_dec_tcp_only(struct sl_dec *d, const struct sl_ynode *map)
+{
+	static const char *const protos[] = { "TCP", "UDP", "SCTP", NULL };
+	int proto;
+
+	switch (sl_dec_enum(d, map, "protocol", protos, &proto)) {
+	case 1:
+		if (proto == 0)
+			return true;
+		sl_dec_key_err(d, sl_ymap_get(map, "protocol"), "protocol",
+			       "%s is not supported (sluice carries TCP)",
+			       protos[proto]);
+		return false;
+	case -1:
+		return false;
+	}
+	return true;
+}

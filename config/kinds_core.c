@@ -14,7 +14,6 @@ static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 	static const char *const known[] = { "name", "port", "targetPort",
 					     "protocol", "appProtocol",
 					     "nodePort", NULL };
-	static const char *const protos[] = { "TCP", "UDP", "SCTP", NULL };
 	bool ok = true;
 
 	if (!sl_dec_is_seq(d, x))
@@ -27,7 +26,6 @@ static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 		struct sl_svc_port *p = &svc->ports[svc->n_ports];
 		size_t old = sl_dec_push_idx(d, i);
 		uint32_t u;
-		int proto;
 
 		if (!sl_dec_fields(d, it, known, NULL)) {
 			ok = false;
@@ -46,19 +44,8 @@ static bool sl_svc_ports(struct sl_dec *d, const struct sl_ynode *x,
 			ok = false;
 			goto next;
 		}
-		switch (sl_dec_enum(d, it, "protocol", protos, &proto)) {
-		case 1:
-			if (proto != 0) {
-				sl_dec_key_err(d, sl_ymap_get(it, "protocol"),
-					       "protocol",
-					       "%s is not supported (sluice carries TCP)",
-					       protos[proto]);
-				ok = false;
-			}
-			break;
-		case -1:
+		if (!sl_dec_tcp_only(d, it))
 			ok = false;
-		}
 		tp = sl_ymap_get(it, "targetPort");
 		if (tp) {
 			size_t o2 = sl_dec_push_key(d, "targetPort");

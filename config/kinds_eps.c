@@ -120,7 +120,6 @@ static bool sl_eps_ports(struct sl_dec *d, const struct sl_ynode *x,
 {
 	static const char *const known[] = { "name", "port", "protocol",
 					     "appProtocol", NULL };
-	static const char *const protos[] = { "TCP", "UDP", "SCTP", NULL };
 	bool ok = true;
 
 	if (!sl_dec_is_seq(d, x))
@@ -133,7 +132,6 @@ static bool sl_eps_ports(struct sl_dec *d, const struct sl_ynode *x,
 		struct sl_portmap *p = &e->ports[e->n_ports];
 		size_t old = sl_dec_push_idx(d, i);
 		const char *s;
-		int proto;
 
 		if (!sl_dec_fields(d, it, known, NULL)) {
 			ok = false;
@@ -154,18 +152,7 @@ static bool sl_eps_ports(struct sl_dec *d, const struct sl_ynode *x,
 		}
 		if (!p->name)
 			p->name = "";
-		switch (sl_dec_enum(d, it, "protocol", protos, &proto)) {
-		case 1:
-			if (proto != 0) {
-				sl_dec_key_err(d, sl_ymap_get(it, "protocol"),
-					       "protocol",
-					       "%s is not supported (sluice carries TCP)",
-					       protos[proto]);
-				ok = false;
-				goto next;
-			}
-			break;
-		case -1:
+		if (!sl_dec_tcp_only(d, it)) {
 			ok = false;
 			goto next;
 		}
