@@ -17,7 +17,11 @@ load sluiced does for each view) lists and watches it.  Measured:
 
 usage: bench/k8s-scale.py [--build DIR] [--pods N] [--nodes N]
                           [--services N] [--rate R] [--secs S] [--paged]
-                          [--out F]
+                          [--daemon] [--out F]
+
+--daemon measures sluiced itself instead (root): --kubeconfig on the
+stand-in with a --state-dir; a change is a new pod, seen when the
+snapshot's workload count (admin "status") covers it.
 
 Not a test: figures go to bench/README.md.  The stand-in is Python: at
 large sizes its own listing time is part of the first sync.
@@ -101,6 +105,125 @@ def cpu_s(pid):
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def admin(sock, cmd):
+    """one command on sluiced's admin socket: its JSON answer"""
+    import socket
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(sock)
+    c.sendall(cmd.encode() + b"\n")
+    buf = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        buf += b
+    c.close()
+    return json.loads(buf)
+
+
+def daemon_run(a, si, kc, tmp):
+    """sluiced itself (--daemon): --kubeconfig on the stand-in, with a
+    --state-dir as the DaemonSet runs it.  A change is a new pod (a new
+    address, 101.0.0.0/8, data only); it has reached routing when the
+    snapshot's workload count covers it (admin "status", polled every
+    50 ms or so: its own CPU, a few %, is in the figure)."""
+    sluice = os.path.join(a.build, "cli", "sluice")
+    sluiced = os.path.join(a.build, "daemon", "sluiced")
+    cfg, ca = os.path.join(tmp, "cfg"), os.path.join(tmp, "ca")
+    os.mkdir(cfg)
+    subprocess.run([sluice, "ca", "init", ca, "--trust-domain",
+                    "cluster.local"], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(cfg, "node.yaml"), "w") as f:
+        f.write(f"""apiVersion: sluice.io/v1alpha1
+kind: Node
+metadata: {{name: node-0}}
+spec: {{trustDomain: cluster.local, caDir: {ca}}}
+""")
+    sock = os.path.join(tmp, "admin.sock")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sluiced, "--config", cfg, "--node", "node-0",
+                             "--kubeconfig", kc, "--kube-sync-wait", "600s",
+                             "--admin-socket", sock, "--workers", "2",
+                             "--state-dir", os.path.join(tmp, "state"),
+                             "--ktls", "off", "--log-level", "notice"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(tmp, "sluiced.log"), "w"))
+    try:
+        return daemon_measure(a, si, proc, sock, t0)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def daemon_measure(a, si, proc, sock, t0):
+    """daemon_run's measures of the running sluiced @proc"""
+    while not os.path.exists(sock):
+        if proc.poll() is not None:
+            raise SystemExit("sluiced exited: see its log")
+        time.sleep(0.05)
+    while True:
+        try:
+            st = admin(sock, "status")
+            break
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    res = {"mode": "sluiced", "pods": a.pods, "nodes": a.nodes,
+           "services": a.services, "start_s": round(time.monotonic() - t0, 2),
+           "start_cpu_s": round(cpu_s(proc.pid), 2),
+           "workloads": st["workloads"],
+           "rss_hwm_mb": round(rss_hwm(proc.pid) / 2**20, 1)}
+    base = st["workloads"]
+    n = int(a.rate * a.secs)
+    put_at = []
+    c0, w0 = cpu_s(proc.pid), time.monotonic()
+    seen_n = 0
+    lat = []
+
+    def poll():
+        nonlocal seen_n
+        w = admin(sock, "status")["workloads"] - base
+        t = time.monotonic()
+        while seen_n < min(w, len(put_at)):
+            lat.append(t - put_at[seen_n])
+            seen_n += 1
+    for i in range(n):
+        due = w0 + i / a.rate
+        while time.monotonic() < due:
+            poll()
+            time.sleep(0.04)
+        ip = 0x65000000 + i
+        ipstr = f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
+        si.put({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"new-{i}", "namespace": "ns-0",
+                             "labels": {"app": "app-0"}},
+                "spec": {"nodeName": f"node-{1 + i % (a.nodes - 1)}",
+                         "serviceAccountName": "sa-0",
+                         "containers": [{"name": "c", "image": "x"}]},
+                "status": {"phase": "Running", "podIP": ipstr,
+                           "podIPs": [{"ip": ipstr}],
+                           "conditions": [{"type": "Ready",
+                                           "status": "True"}]}})
+        put_at.append(time.monotonic())
+    end = time.monotonic() + 30
+    while seen_n < n and time.monotonic() < end:
+        poll()
+        time.sleep(0.04)
+    c1, w1 = cpu_s(proc.pid), time.monotonic()
+    lat.sort()
+    res.update({
+        "changes": n, "changes_seen": len(lat),
+        "change_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
+        "change_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3)
+        if lat else None,
+        "cpu_fraction_during_changes": round((c1 - c0) / (w1 - w0), 3),
+        "rss_hwm_mb_end": round(rss_hwm(proc.pid) / 2**20, 1)})
+    return res
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build-release"))
@@ -113,6 +236,8 @@ def main():
                    help="the stand-in pages a resourceVersion=0 list too "
                         "(default: it answers it whole, as an API server's "
                         "watch cache does)")
+    p.add_argument("--daemon", action="store_true",
+                   help="measure sluiced itself (root), not sl-k8s-view")
     p.add_argument("--out")
     a = p.parse_args()
     view = os.path.join(a.build, "tests", "k8s", "sl-k8s-view")
@@ -131,6 +256,14 @@ current-context: t
 contexts: [{{name: t, context: {{cluster: c}}}}]
 clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
 """)
+    if a.daemon:
+        res = daemon_run(a, si, kc, tmp.name)
+        si.close()
+        print(json.dumps(res, indent=2))
+        if a.out:
+            with open(a.out, "w") as f:
+                json.dump(res, f, indent=2)
+        return
     t0 = time.monotonic()
     proc = subprocess.Popen([view, "--kubeconfig", kc, "--node", "node-0",
                              "--grep", '"rev":'],
