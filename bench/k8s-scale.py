@@ -105,6 +105,20 @@ def cpu_s(pid):
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def change_figures(pid, n, lat, c0, w0):
+    """the figures of @n changes with latencies @lat, measured from CPU
+    time @c0 of @pid at @w0"""
+    c1, w1 = cpu_s(pid), time.monotonic()
+    lat.sort()
+    return {
+        "changes": n, "changes_seen": len(lat),
+        "change_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
+        "change_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3)
+        if lat else None,
+        "cpu_fraction_during_changes": round((c1 - c0) / (w1 - w0), 3),
+        "rss_hwm_mb_end": round(rss_hwm(pid) / 2**20, 1)}
+
+
 def admin(sock, cmd):
     """one command on sluiced's admin socket: its JSON answer"""
     import socket
@@ -212,15 +226,7 @@ def daemon_measure(a, si, proc, sock, t0):
     while seen_n < n and time.monotonic() < end:
         poll()
         time.sleep(0.04)
-    c1, w1 = cpu_s(proc.pid), time.monotonic()
-    lat.sort()
-    res.update({
-        "changes": n, "changes_seen": len(lat),
-        "change_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
-        "change_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3)
-        if lat else None,
-        "cpu_fraction_during_changes": round((c1 - c0) / (w1 - w0), 3),
-        "rss_hwm_mb_end": round(rss_hwm(proc.pid) / 2**20, 1)})
+    res.update(change_figures(proc.pid, n, lat, c0, w0))
     return res
 
 
@@ -338,15 +344,7 @@ clusters: [{{name: c, cluster: {{server: "{si.url}"}}}}]
         except queue.Empty:
             continue
         seen(t, m)
-    c1, w1 = cpu_s(proc.pid), time.monotonic()
-    lat.sort()
-    res.update({
-        "changes": n, "changes_seen": len(lat),
-        "change_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
-        "change_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3)
-        if lat else None,
-        "cpu_fraction_during_changes": round((c1 - c0) / (w1 - w0), 3),
-        "rss_hwm_mb_end": round(rss_hwm(proc.pid) / 2**20, 1)})
+    res.update(change_figures(proc.pid, n, lat, c0, w0))
     proc.terminate()
     proc.wait(10)
     si.close()
