@@ -311,8 +311,7 @@ static void sl_reload_save(struct sl_reload *r, const struct sl_config *cfg)
 	if (r->k8s && (r->view || r->saved.buf) &&
 	    sl_k8s_nodes_save(r->k8s, &nodes, &api.nodes_len) == 0)
 		api.nodes = nodes;
-	sl_reload_persist(r->state_dir, r->dir, r->node_name, cfg,
-			  api.docs ? &api : NULL);
+	sl_reload_persist(r->state_dir, r->dir, cfg, api.docs ? &api : NULL);
 	free(nodes);
 }
 

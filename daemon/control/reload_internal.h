@@ -23,7 +23,7 @@ struct sl_persist_api {
 };
 
 int sl_reload_persist(const char *state_dir, const char *dir,
-		      const char *node_name, const struct sl_config *cfg,
+		      const struct sl_config *cfg,
 		      const struct sl_persist_api *api);
 
 #define SL_PERSIST_VIEW ".kubernetes-view"

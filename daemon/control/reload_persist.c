@@ -309,7 +309,7 @@ static void sl_persist_prune(int sfd, const char *keep)
 }
 
 int sl_reload_persist(const char *state_dir, const char *dir,
-		      const char *node_name, const struct sl_config *cfg,
+		      const struct sl_config *cfg,
 		      const struct sl_persist_api *api)
 {
 	const char *gen = sl_config_generation(cfg);
